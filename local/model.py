@@ -1,0 +1,80 @@
+"""What the local runtime takes from a SAM template: plain data, no behaviour.
+
+`local.template` builds these from template.yaml; the queue, gateway and pollers
+consume them. Names are the template's logical ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    handler: str  # "module.function", relative to code_uri
+    code_uri: str  # directory the handler module is imported from
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_s: int = 3
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    method: str  # "GET", "POST", ... or "ANY"
+    path: str  # "/lots/{lot_id}" as in the template
+    function: str  # logical id
+    auth_required: bool = False  # a Cognito (or other) authorizer guards it
+
+
+@dataclass(frozen=True)
+class WebSocketApi:
+    logical_id: str
+    route_selection_expression: str  # "$request.body.action"
+    routes: dict[str, str] = field(default_factory=dict)  # route key -> function logical id
+    stage: str = "prod"
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    function: str
+    queue: str  # logical id of the queue
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+
+@dataclass(frozen=True)
+class StreamEventSource:
+    function: str
+    table: str  # logical id of the table
+    batch_size: int = 100
+    starting_position: str = "LATEST"
+    filter_patterns: list[dict[str, Any]] = field(default_factory=list)  # parsed FilterCriteria patterns
+
+
+@dataclass(frozen=True)
+class ScheduleEventSource:
+    function: str
+    rate_s: float  # from "rate(1 minute)"
+    input: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_id: str
+    table_name: str  # resolved local name
+    create_table_kwargs: dict[str, Any]  # boto3 dynamodb.create_table(**kwargs)
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    queue_name: str  # resolved, ends with ".fifo" for FIFO queues
+    attributes: dict[str, str]  # SQS CreateQueue attributes (FifoQueue, RedrivePolicy with the DLQ's local ARN, ...)
+
+
+# Invokes a function by logical id with a Lambda event; returns the handler's result
+# or raises the handler's exception.
+Invoke = Callable[[str, dict[str, Any]], Any]
