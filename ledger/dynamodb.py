@@ -1,0 +1,413 @@
+"""eventsourcing persistence for DynamoDB: the only code that writes the Bids table.
+
+Selected the library's usual way: PERSISTENCE_MODULE=ledger.dynamodb, with BIDS_TABLE
+naming the table, boto3's AWS_ENDPOINT_URL_DYNAMODB pointing at DynamoDB Local when
+set, and CREATE_TABLE=y creating the table as template.yaml declares it.
+
+Single-table layout (DESIGN section 2):
+    LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once
+    LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
+    BID#{bid_id}  RECEIPT               how a bid was decided; written once
+    PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    TrackingRecorder,
+)
+from eventsourcing.utils import strtobool
+
+OPEN_LOTS_INDEX = "OpenLotsByCloseTime"
+OPEN_STATUS = "OPEN"
+MAX_VERSION = 9_999_999_999
+TRANSACTION_LIMIT = 100
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def lot_key(lot_id: str) -> str:
+    return f"LOT#{lot_id}"
+
+
+def event_key(version: int) -> str:
+    return f"EVENT#{version:010d}"
+
+
+def to_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in attributes.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def bids_table_definition(table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` arguments; template.yaml declares the same (a test checks)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+            {"AttributeName": "open_status", "AttributeType": "S"},
+            {"AttributeName": "closes_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                # Sparse: only OPEN snapshots carry open_status, so the sweep reads open lots only.
+                "IndexName": OPEN_LOTS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "open_status", "KeyType": "HASH"},
+                    {"AttributeName": "closes_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+
+
+def ensure_bids_table(client: Any, table_name: str) -> None:
+    try:
+        client.create_table(**bids_table_definition(table_name))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
+
+
+def _raise_for(error: ClientError, what: str) -> None:
+    """Map DynamoDB failures onto eventsourcing's errors: a failed condition means
+    another writer won (IntegrityError); the rest may pass (OperationalError)."""
+    code = error.response["Error"]["Code"]
+    message = error.response["Error"].get("Message", "")
+    if code == "TransactionCanceledException":
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons or "ConditionalCheckFailed" in message:
+            raise IntegrityError(f"{what}: a condition failed ({reasons or message})") from error
+        raise OperationalError(f"{what}: transaction cancelled ({reasons or message})") from error
+    if code == "ConditionalCheckFailedException":
+        raise IntegrityError(f"{what}: {message}") from error
+    if code == "ValidationException" and "multiple operations on one item" in message:
+        raise IntegrityError(f"{what}: the same item twice in one transaction") from error
+    raise OperationalError(f"{what}: {code}: {message}") from error
+
+
+class DynamoDBRecorder(ApplicationRecorder):
+    """Appends and reads a lot's events, and keeps its snapshot and bid receipts
+    in the same transaction as the events that changed them."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    # --- eventsourcing's AggregateRecorder -------------------------------------------
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        receipts: Sequence[Mapping[str, Any]] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        """Write the events, and with them the lot's new snapshot (conditional on the
+        stored one still being at `expected_version`; None: there is none yet) and the
+        bid receipts, all or nothing."""
+        items = [self._put_event(e) for e in stored_events]
+        items += [self._put_receipt(r) for r in receipts]
+        if snapshot is not None:
+            items.append(self._put_snapshot(snapshot, expected_version))
+        if not items:
+            return None
+        if len(items) > TRANSACTION_LIMIT:
+            raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit of {TRANSACTION_LIMIT}")
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            _raise_for(error, "insert_events")
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return list(self.iter_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
+
+    def iter_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        """Events in version order, read page by page (strongly consistent)."""
+        lowest = 0 if gt is None else gt + 1
+        highest = MAX_VERSION if lte is None else lte
+        if lowest > highest or limit == 0:
+            return
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": lot_key(str(originator_id))},
+                ":low": {"S": event_key(max(lowest, 0))},
+                ":high": {"S": event_key(highest)},
+            },
+            "ScanIndexForward": not desc,
+            "ConsistentRead": True,
+        }
+        remaining = limit
+        while True:
+            if remaining is not None or page_size is not None:
+                query["Limit"] = min(x for x in (remaining, page_size) if x is not None)
+            try:
+                page = self.client.query(**query)
+            except ClientError as error:
+                _raise_for(error, "select_events")
+            for item in page["Items"]:
+                yield StoredEvent(
+                    originator_id=originator_id,
+                    originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
+                    topic=item["topic"]["S"],
+                    state=bytes(item["state"]["B"]),
+                )
+            if remaining is not None:
+                remaining -= len(page["Items"])
+                if remaining <= 0:
+                    return
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- ApplicationRecorder: no global sequence in this table ----------------------
+
+    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
+                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True) -> Sequence[Notification]:
+        raise NotImplementedError("the Bids table keeps no global notification log; read its DynamoDB stream")
+
+    def max_notification_id(self) -> int | None:
+        raise NotImplementedError("the Bids table keeps no global notification log; read its DynamoDB stream")
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
+        raise NotImplementedError("the Bids table keeps no global notification log; read its DynamoDB stream")
+
+    # --- the lot's snapshot, receipts and parked messages ---------------------------
+
+    def get_snapshot(self, lot_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        response = self._call(
+            "get_snapshot",
+            self.client.get_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}},
+            ConsistentRead=consistent,
+        )
+        item = response.get("Item")
+        return None if item is None else self._strip_keys(from_item(item))
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        """Overwrite a drifted snapshot, only if it is still the one that was compared
+        (a live writer that moved it on since is never overwritten)."""
+        put = self._put_snapshot(snapshot, expected_version)["Put"]
+        try:
+            self.client.put_item(**put)
+        except ClientError as error:
+            _raise_for(error, "replace_snapshot")
+
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Receipts of the bids decided already, by bid id (strongly consistent)."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(bid_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"PK": {"S": f"BID#{b}"}, "SK": {"S": "RECEIPT"}} for b in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._call("get_receipts", self.client.batch_get_item, RequestItems=request)
+                for item in response["Responses"].get(self.table_name, []):
+                    receipt = self._strip_keys(from_item(item))
+                    found[receipt["bid_id"]] = receipt
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    time.sleep(0.05)
+        return found
+
+    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Snapshots of OPEN lots by close time, through the sparse index; with
+        `closing_by` (a time string), only those whose close time is not after it."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": OPEN_LOTS_INDEX,
+            "KeyConditionExpression": "open_status = :open",
+            "ExpressionAttributeValues": {":open": {"S": OPEN_STATUS}},
+        }
+        if closing_by is not None:
+            query["KeyConditionExpression"] += " AND closes_at <= :by"
+            query["ExpressionAttributeValues"][":by"] = {"S": closing_by}
+        returned = 0
+        while True:
+            page = self._call("open_lots", self.client.query, **query)
+            for item in page["Items"]:
+                yield self._strip_keys(from_item(item))
+                returned += 1
+                if limit is not None and returned >= limit:
+                    return
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def lot_ids(self) -> Iterator[str]:
+        """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
+        scan: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "SK = :snapshot",
+            "ExpressionAttributeValues": {":snapshot": {"S": "SNAPSHOT"}},
+            "ProjectionExpression": "PK",
+        }
+        while True:
+            page = self._call("lot_ids", self.client.scan, **scan)
+            for item in page["Items"]:
+                yield item["PK"]["S"].removeprefix("LOT#")
+            if "LastEvaluatedKey" not in page:
+                return
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
+        """Keep a message that can never be processed, for inspection (idempotent)."""
+        item = {
+            "PK": f"PARKED#{message_id}",
+            "SK": "MESSAGE",
+            "body": body,
+            "error": error,
+            "attributes": dict(attributes),
+            "parked_at": int(time.time() * 1000),
+        }
+        self._call("park", self.client.put_item, TableName=self.table_name, Item=to_item(item))
+
+    # --- items ----------------------------------------------------------------------
+
+    def _put_event(self, stored_event: StoredEvent) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": {
+                    "PK": {"S": lot_key(str(stored_event.originator_id))},
+                    "SK": {"S": event_key(stored_event.originator_version)},
+                    "topic": {"S": stored_event.topic},
+                    "state": {"B": stored_event.state},
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _put_receipt(self, receipt: Mapping[str, Any]) -> dict[str, Any]:
+        item = {"PK": f"BID#{receipt['bid_id']}", "SK": "RECEIPT", **receipt}
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _put_snapshot(self, snapshot: Mapping[str, Any], expected_version: int | None) -> dict[str, Any]:
+        item = {"PK": lot_key(snapshot["lot_id"]), "SK": "SNAPSHOT", **snapshot}
+        if snapshot.get("status") == OPEN_STATUS:
+            item["open_status"] = OPEN_STATUS
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
+        if expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :expected"
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        return {"Put": put}
+
+    @staticmethod
+    def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
+        for key in ("PK", "SK", "open_status"):
+            attributes.pop(key, None)
+        return attributes
+
+    @staticmethod
+    def _call(what: str, operation: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(**kwargs)
+        except ClientError as error:
+            _raise_for(error, what)
+
+
+class Factory(InfrastructureFactory[TrackingRecorder]):
+    """eventsourcing infrastructure factory for the Bids table."""
+
+    BIDS_TABLE = "BIDS_TABLE"
+    CREATE_TABLE = "CREATE_TABLE"
+    ENDPOINT_URL = "AWS_ENDPOINT_URL_DYNAMODB"
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        table_name = self.env.get(self.BIDS_TABLE)
+        if not table_name:
+            raise OSError(f"set {self.BIDS_TABLE} to the name of the Bids table")
+        self.table_name: str = table_name
+        self.client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.env.get(self.ENDPOINT_URL) or None,
+            # Fail fast and let the caller (SQS redelivery, the service's own retry) decide.
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32),
+        )
+        if strtobool(self.env.get(self.CREATE_TABLE, "n") or "n"):
+            ensure_bids_table(self.client, self.table_name)
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        if purpose != "events":
+            raise NotImplementedError("lot snapshots are LOT#/SNAPSHOT items written with the events")
+        return DynamoDBRecorder(self.client, self.table_name)
+
+    def application_recorder(self) -> DynamoDBRecorder:
+        return DynamoDBRecorder(self.client, self.table_name)
+
+    def tracking_recorder(self, tracking_recorder_class: type[TrackingRecorder] | None = None) -> TrackingRecorder:
+        raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")
+
+    def process_recorder(self) -> ProcessRecorder:
+        raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")

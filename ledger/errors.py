@@ -1,0 +1,48 @@
+"""The ledger's errors: what a caller did wrong (4xx) versus what may pass (retry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Base of the ledger's own errors."""
+
+    code = "LEDGER_ERROR"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidCommand(LedgerError):
+    """The command is malformed or breaks the lot's terms; nothing was written."""
+
+    code = "INVALID_COMMAND"
+
+
+class LotNotFound(LedgerError):
+    code = "LOT_NOT_FOUND"
+
+
+class LotAlreadyExists(LedgerError):
+    code = "LOT_ALREADY_EXISTS"
+
+
+class NotAllowed(LedgerError):
+    """The caller may not do this to this lot."""
+
+    code = "FORBIDDEN"
+
+
+class InvalidState(LedgerError):
+    """The lot's state does not allow the command (e.g. cancelling a closed lot)."""
+
+    code = "INVALID_STATE"
+
+
+class TransientError(LedgerError):
+    """Worth retrying later: conflicts kept winning, throttling, timeouts."""
+
+    code = "TRANSIENT"

@@ -1,0 +1,136 @@
+"""The Lot's events. Each one is immutable, stored once, and chained by SHA-256.
+
+`hash` is SHA-256 over the previous event's hash and this event's canonical content
+(its type and every field but `hash`, as sorted compact JSON), so editing, deleting,
+inserting or reordering a stored event breaks the chain at that version.
+
+New fields must get defaults (or an `upcast_v1_v2` with `class_version`) so stored
+events stay readable without being rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+
+from ledger.values import format_decimal
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical(value: Any) -> Any:
+    """The JSON-able form of a field value, the same however it was stored."""
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def chain_hash(prev_hash: str, event_type: str, content: dict[str, Any]) -> str:
+    body = json.dumps(
+        {"type": event_type, **canonical(content)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LotEvent(CanMutateAggregate[str]):
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    prev_hash: str
+    hash: str = ""
+
+    def __post_init__(self) -> None:
+        # New events get their hash here; stored ones keep theirs (the mapper does not
+        # call __init__), so verification compares what was stored with what it should be.
+        if not self.hash:
+            object.__setattr__(self, "hash", self.compute_hash())
+
+    def content(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hash"}
+
+    def compute_hash(self) -> str:
+        return chain_hash(self.prev_hash, type(self).__name__, self.content())
+
+    @property
+    def lot_id(self) -> str:
+        return self.originator_id
+
+    @property
+    def version(self) -> int:
+        return self.originator_version
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.apply_event(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LotCreated(LotEvent, CanInitAggregate[str]):
+    originator_topic: str
+    title: str
+    seller: str
+    currency: str
+    starting_price: Decimal
+    reserve_price: Decimal | None
+    # {"type": "fixed", "step": "1.00"} or {"type": "bands", "bands": [[from, step], ...]}
+    # in the currency's units, written out at creation so a later default cannot change it.
+    increment: dict[str, Any]
+    opens_at: datetime
+    closes_at: datetime
+    soft_close_window_s: int
+    soft_close_extension_s: int
+    hard_close_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BidPlaced(LotEvent):
+    bid_id: str
+    bidder: str
+    amount: Decimal
+    placed_at: datetime
+    minimum: Decimal  # the minimum next bid this bid met
+    closes_at: datetime  # the close time after this bid (later than before when soft close extended it)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BidRejected(LotEvent):
+    bid_id: str
+    bidder: str
+    amount: str  # as received: it may not even fit the currency
+    placed_at: datetime
+    reason: str
+    minimum: Decimal | None
+    current_price: Decimal | None
+    closes_at: datetime  # the close time in force when it was decided
+
+
+@dataclass(frozen=True, kw_only=True)
+class LotClosed(LotEvent):
+    outcome: str  # SOLD | UNSOLD
+    price: Decimal | None
+    winner: str | None
+    winning_bid_id: str | None
+    reserve_met: bool
+    requested_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LotCancelled(LotEvent):
+    cancelled_by: str
+    reason: str
+    requested_at: datetime

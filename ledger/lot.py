@@ -1,0 +1,132 @@
+"""The Lot aggregate: decides commands by `ledger.rules` and records the decisions
+as chained events. Its state is the snapshot the one fold (`projections.snapshot`)
+builds, so the writer and every reader agree by construction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import BaseAggregate
+
+from ledger import rules
+from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.errors import InvalidCommand, InvalidState, NotAllowed
+from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
+from projections.snapshot import LotSnapshot, evolve
+
+
+class Lot(BaseAggregate[str]):
+    # `self.state` (a LotSnapshot) is set by apply_event or from_snapshot; it is not
+    # declared as a class annotation because eventsourcing turns those into __init__ args.
+
+    @classmethod
+    def create(cls, command: CreateLot, seller: str, now: datetime) -> "Lot":
+        opens_at = command.opens_at or now
+        if command.closes_at <= now:
+            raise InvalidCommand("closes_at must be in the future", {"closes_at": command.closes_at.isoformat()})
+        if command.closes_at <= opens_at:
+            raise InvalidCommand("closes_at must be after opens_at")
+        return cls._create(
+            LotCreated,
+            id=command.lot_id,
+            prev_hash=GENESIS_HASH,
+            title=command.title,
+            seller=seller,
+            currency=command.currency,
+            starting_price=command.starting_price,
+            reserve_price=command.reserve_price,
+            increment=rules.increment_rule(command.currency, command.increment),
+            opens_at=opens_at,
+            closes_at=command.closes_at,
+            soft_close_window_s=command.soft_close_window_s,
+            soft_close_extension_s=command.soft_close_extension_s,
+            hard_close_at=command.hard_close_at,
+        )
+
+    @classmethod
+    def from_snapshot(cls, state: LotSnapshot) -> "Lot":
+        """The lot as its stored snapshot says, ready to decide the next command."""
+        lot = cls.__new__(cls)
+        lot.__base_init__(originator_id=state.lot_id, originator_version=state.version, timestamp=state.updated_at)
+        lot.state = state
+        return lot
+
+    def apply_event(self, event: LotEvent) -> None:
+        self.state = evolve(event, getattr(self, "state", None))
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        # Every event links to the one before it.
+        super().trigger_event(event_class, prev_hash=self.state.head_hash, **kwargs)
+
+    def place_bid(self, command: PlaceBid, now: datetime) -> BidOutcome:
+        state = self.state
+        decision = rules.decide_bid(state, command.bidder, command.amount, command.placed_at)
+        if decision.accepted:
+            assert decision.amount is not None and decision.minimum is not None
+            self.trigger_event(
+                BidPlaced,
+                bid_id=command.bid_id,
+                bidder=command.bidder,
+                amount=decision.amount,
+                placed_at=command.placed_at,
+                minimum=decision.minimum,
+                closes_at=decision.closes_at,
+            )
+        else:
+            self.trigger_event(
+                BidRejected,
+                bid_id=command.bid_id,
+                bidder=command.bidder,
+                amount=command.amount,
+                placed_at=command.placed_at,
+                reason=decision.reason,
+                minimum=decision.minimum,
+                current_price=state.current_price,
+                closes_at=state.closes_at,
+            )
+        return BidOutcome(
+            bid_id=command.bid_id,
+            lot_id=self.id,
+            bidder=command.bidder,
+            amount=command.amount,
+            placed_at=command.placed_at,
+            status="ACCEPTED" if decision.accepted else "REJECTED",
+            reason=decision.reason,
+            minimum=decision.minimum,
+            current_price=self.state.current_price,
+            version=self.version,
+            decided_at=now,
+        )
+
+    def close(self, command: CloseLot) -> bool:
+        """Close when due; a second close, or one that soft close overtook, does nothing."""
+        state = self.state
+        if not rules.may_close(state, command.requested_at):
+            return False
+        sold = rules.reserve_met(state)
+        self.trigger_event(
+            LotClosed,
+            outcome="SOLD" if sold else "UNSOLD",
+            price=state.current_price,
+            winner=state.leader if sold else None,
+            winning_bid_id=state.leading_bid_id if sold else None,
+            reserve_met=sold,
+            requested_at=command.requested_at,
+        )
+        return True
+
+    def cancel(self, command: CancelLot, is_admin: bool) -> bool:
+        if not is_admin:
+            raise NotAllowed("only administrators may cancel a lot")
+        if self.state.status == "CANCELLED":
+            return False
+        if self.state.status == "CLOSED":
+            raise InvalidState("a closed lot cannot be cancelled", {"status": self.state.status})
+        self.trigger_event(
+            LotCancelled,
+            cancelled_by=command.cancelled_by,
+            reason=command.reason,
+            requested_at=command.requested_at,
+        )
+        return True

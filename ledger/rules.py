@@ -1,0 +1,135 @@
+"""The auction's rules, each in one place: increments, the minimum next bid, when a
+bid is in time, soft close, and the reserve. Pure functions of the lot's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING, Any
+
+from ledger.values import fits_currency, format_decimal, minor_unit, minor_units, parse_decimal
+
+if TYPE_CHECKING:
+    from projections.snapshot import LotSnapshot
+
+# Reason codes of BidRejected (DESIGN section 3).
+LOT_NOT_OPEN = "LOT_NOT_OPEN"
+LOT_CLOSED = "LOT_CLOSED"
+LOT_CANCELLED = "LOT_CANCELLED"
+SELLER_CANNOT_BID = "SELLER_CANNOT_BID"
+ALREADY_LEADING = "ALREADY_LEADING"
+BELOW_MINIMUM = "BELOW_MINIMUM"
+CURRENCY_PRECISION = "CURRENCY_PRECISION"
+REASON_CODES = (
+    LOT_NOT_OPEN, LOT_CLOSED, LOT_CANCELLED, SELLER_CANNOT_BID,
+    ALREADY_LEADING, BELOW_MINIMUM, CURRENCY_PRECISION,
+)
+
+# The default increment table, in minor units of the lot's currency: from a price
+# (inclusive) upwards, the step. For EUR/USD this is the familiar eBay-style table
+# (0.05 below 1.00, 0.25 below 5.00, ... 100.00 from 5,000.00).
+DEFAULT_BANDS_MINOR = (
+    (0, 5),
+    (100, 25),
+    (500, 50),
+    (2_500, 100),
+    (10_000, 250),
+    (25_000, 500),
+    (50_000, 1_000),
+    (100_000, 2_500),
+    (250_000, 5_000),
+    (500_000, 10_000),
+)
+
+
+def increment_rule(currency: str, fixed_step: Decimal | None) -> dict[str, Any]:
+    """The increment rule written into LotCreated: the fixed step, or the band table
+    in the currency's units."""
+    if fixed_step is not None:
+        return {"type": "fixed", "step": format_decimal(fixed_step)}
+    unit = minor_unit(currency)
+    return {
+        "type": "bands",
+        "bands": [[format_decimal(start * unit), format_decimal(step * unit)] for start, step in DEFAULT_BANDS_MINOR],
+    }
+
+
+def increment_at(rule: dict[str, Any], price: Decimal) -> Decimal:
+    if rule["type"] == "fixed":
+        return parse_decimal(rule["step"])
+    step = parse_decimal(rule["bands"][0][1])
+    for start, band_step in rule["bands"]:
+        if price >= parse_decimal(start):
+            step = parse_decimal(band_step)
+    return step
+
+
+def minimum_bid(lot: LotSnapshot) -> Decimal:
+    """The starting price for the first bid, then the current price plus the
+    increment of its band, written in the currency's digits."""
+    if lot.current_price is None:
+        return lot.starting_price
+    raw = lot.current_price + increment_at(lot.increment, lot.current_price)
+    return raw.quantize(Decimal(1).scaleb(-minor_units(lot.currency)), rounding=ROUND_CEILING)
+
+
+def reserve_met(lot: LotSnapshot) -> bool:
+    price = lot.current_price
+    return price is not None and (lot.reserve_price is None or price >= lot.reserve_price)
+
+
+def extended_close(lot: LotSnapshot, placed_at: datetime) -> datetime:
+    """Soft close: a bid in the last `soft_close_window_s` moves the close to
+    `soft_close_extension_s` after the bid, never backwards, never past the hard close."""
+    window = timedelta(seconds=lot.soft_close_window_s)
+    if lot.soft_close_window_s == 0 or placed_at < lot.closes_at - window:
+        return lot.closes_at
+    new_close = max(lot.closes_at, placed_at + timedelta(seconds=lot.soft_close_extension_s))
+    if lot.hard_close_at is not None:
+        new_close = min(new_close, max(lot.hard_close_at, lot.closes_at))
+    return new_close
+
+
+@dataclass(frozen=True)
+class BidDecision:
+    accepted: bool
+    reason: str | None
+    minimum: Decimal | None
+    amount: Decimal | None  # in the currency's digits when it fits
+    closes_at: datetime  # the close time after the decision
+
+
+def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datetime) -> BidDecision:
+    """Accept or reject one bid against the lot state built from all earlier events.
+    The first rule that fails gives the one reason code."""
+
+    def reject(reason: str, minimum: Decimal | None = None) -> BidDecision:
+        return BidDecision(False, reason, minimum, None, lot.closes_at)
+
+    if lot.status == "CANCELLED":
+        return reject(LOT_CANCELLED)
+    if lot.status == "CLOSED":
+        return reject(LOT_CLOSED)
+    if placed_at < lot.opens_at:
+        return reject(LOT_NOT_OPEN)
+    if placed_at >= lot.closes_at:
+        return reject(LOT_CLOSED)
+    if bidder == lot.seller:
+        return reject(SELLER_CANNOT_BID)
+    minimum = minimum_bid(lot)
+    amount = parse_decimal(amount_text)
+    if not fits_currency(amount, lot.currency):
+        return reject(CURRENCY_PRECISION, minimum)
+    if bidder == lot.leader:
+        return reject(ALREADY_LEADING, minimum)
+    if amount < minimum:
+        return reject(BELOW_MINIMUM, minimum)
+    amount = amount.quantize(minor_unit(lot.currency))
+    return BidDecision(True, None, minimum, amount, extended_close(lot, placed_at))
+
+
+def may_close(lot: LotSnapshot, at: datetime) -> bool:
+    """Closing happens once, and only when the current close time (soft close may
+    have moved it) has passed at the command's time."""
+    return lot.status == "OPEN" and at >= lot.closes_at

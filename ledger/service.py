@@ -1,0 +1,144 @@
+"""The command service: loads a lot from its snapshot, lets the Lot decide, and saves
+events, bid receipts and the new snapshot in one transaction, deciding again from
+fresh state when another writer got there first."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, OperationalError
+
+from ledger import rules
+from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid
+from ledger.dynamodb import TRANSACTION_LIMIT, DynamoDBRecorder
+from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, TransientError
+from ledger.lot import Lot
+from ledger.values import fits_currency, minor_units, utc_now
+from projections.snapshot import LotSnapshot
+
+LotCommand = PlaceBid | CloseLot | CancelLot
+
+# A command writes at most an event and a receipt; one item more is the snapshot.
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
+
+
+class AuctionService(Application[str]):
+    name = "SamSold"
+    env = {"PERSISTENCE_MODULE": "ledger.dynamodb"}
+    max_attempts = 8
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    @property
+    def store(self) -> DynamoDBRecorder:
+        return cast(DynamoDBRecorder, self.recorder)
+
+    # --- reads ------------------------------------------------------------------------
+
+    def find_lot(self, lot_id: str) -> LotSnapshot | None:
+        item = self.store.get_snapshot(lot_id)
+        return None if item is None else LotSnapshot.model_validate(item)
+
+    def get_lot(self, lot_id: str) -> LotSnapshot:
+        lot = self.find_lot(lot_id)
+        if lot is None:
+            raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
+        return lot
+
+    def get_bid_outcome(self, bid_id: str) -> BidOutcome | None:
+        receipt = self.store.get_receipts([bid_id]).get(bid_id)
+        return None if receipt is None else BidOutcome.model_validate(receipt)
+
+    # --- commands ---------------------------------------------------------------------
+
+    def create_lot(self, command: CreateLot, seller: str) -> LotSnapshot:
+        lot = Lot.create(command, seller, self.clock())
+        try:
+            self.save(lot, snapshot=lot.state.to_item(), expected_version=None)
+        except IntegrityError:
+            raise LotAlreadyExists(f"lot {command.lot_id!r} exists already", {"lot_id": command.lot_id}) from None
+        return lot.state
+
+    def admit_bid(self, command: PlaceBid) -> LotSnapshot:
+        """What a bid must pass before it is queued: its lot exists and its amount
+        fits the lot's currency. Everything else is decided in order by the processor."""
+        lot = self.get_lot(command.lot_id)
+        if not fits_currency(command.amount_decimal, lot.currency):
+            raise InvalidCommand(
+                f"{lot.currency} amounts have at most {minor_units(lot.currency)} decimals",
+                {"reason": rules.CURRENCY_PRECISION, "currency": lot.currency, "amount": command.amount},
+            )
+        return lot
+
+    def place_bid(self, command: PlaceBid) -> CommandResult:
+        return self.execute(command.lot_id, [command])[0]
+
+    def close_lot(self, command: CloseLot) -> CommandResult:
+        return self.execute(command.lot_id, [command])[0]
+
+    def cancel_lot(self, command: CancelLot, is_admin: bool) -> CommandResult:
+        return self.execute(command.lot_id, [command], is_admin=is_admin)[0]
+
+    def execute(self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool = False) -> list[CommandResult]:
+        """Decide several commands of one lot in order, saving each transaction's worth
+        at once. A bid decided before (same bid_id) returns its first outcome and
+        writes nothing."""
+        for command in commands:
+            if command.lot_id != lot_id:
+                raise InvalidCommand(f"command for lot {command.lot_id!r} in a batch for {lot_id!r}")
+        results: list[CommandResult] = []
+        for start in range(0, len(commands), COMMANDS_PER_TRANSACTION):
+            results += self._execute_in_one_transaction(lot_id, commands[start : start + COMMANDS_PER_TRANSACTION], is_admin)
+        return results
+
+    def _execute_in_one_transaction(
+        self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool
+    ) -> list[CommandResult]:
+        for attempt in range(self.max_attempts):
+            lot = Lot.from_snapshot(self.get_lot(lot_id))
+            loaded_version = lot.version
+            decided = self.store.get_receipts([c.bid_id for c in commands if isinstance(c, PlaceBid)])
+            results, receipts = self._decide(lot, commands, decided, is_admin)
+            if lot.version == loaded_version:
+                return results
+            try:
+                self.save(lot, snapshot=lot.state.to_item(), expected_version=loaded_version, receipts=receipts)
+                return results
+            except (IntegrityError, OperationalError):
+                # Another writer won (or the transaction collided): decide again on fresh state.
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise TransientError(f"lot {lot_id!r}: gave up after {self.max_attempts} conflicting attempts")
+
+    def _decide(
+        self,
+        lot: Lot,
+        commands: Sequence[LotCommand],
+        decided: dict[str, dict[str, Any]],
+        is_admin: bool,
+    ) -> tuple[list[CommandResult], list[dict[str, Any]]]:
+        now = self.clock()
+        results: list[CommandResult] = []
+        receipts: list[dict[str, Any]] = []
+        for command in commands:
+            if isinstance(command, PlaceBid):
+                if command.bid_id in decided:
+                    outcome = BidOutcome.model_validate(decided[command.bid_id])
+                    results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
+                    continue
+                outcome = lot.place_bid(command, now)
+                receipt = outcome.model_dump(mode="json")
+                decided[command.bid_id] = receipt
+                receipts.append(receipt)
+                results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=True, bid=outcome))
+            elif isinstance(command, CloseLot):
+                results.append(CommandResult(command="CloseLot", lot_id=lot.id, changed=lot.close(command)))
+            else:
+                results.append(CommandResult(command="CancelLot", lot_id=lot.id, changed=lot.cancel(command, is_admin)))
+        return results, receipts

@@ -1,0 +1,75 @@
+"""What the public sees of a lot: no bidder identities, only stable per-lot aliases,
+and no hidden reserve price (only whether it is met)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ledger import rules
+from ledger.values import Money, UtcTime, to_currency
+from projections.snapshot import LotSnapshot
+
+PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
+
+
+class PublicBid(BaseModel):
+    bidder: str  # alias
+    amount: Money
+    placed_at: UtcTime
+    version: int
+
+
+class LotView(BaseModel):
+    lot_id: str
+    title: str
+    currency: str
+    status: PublicStatus
+    outcome: Literal["SOLD", "UNSOLD"] | None
+    starting_price: Money
+    current_price: Money | None
+    minimum_bid: Money | None  # None once bidding is over
+    leader: str | None
+    bid_count: int
+    opens_at: UtcTime
+    closes_at: UtcTime
+    scheduled_closes_at: UtcTime
+    extension_count: int
+    hard_close_at: UtcTime | None
+    reserve_met: bool
+    has_reserve: bool
+    recent_bids: list[PublicBid]
+    version: int
+
+
+def public_view(lot: LotSnapshot, now: datetime) -> LotView:
+    status: PublicStatus = lot.status
+    if status == "OPEN" and now < lot.opens_at:
+        status = "SCHEDULED"
+    money = lambda amount: None if amount is None else to_currency(amount, lot.currency)  # noqa: E731
+    return LotView(
+        lot_id=lot.lot_id,
+        title=lot.title,
+        currency=lot.currency,
+        status=status,
+        outcome=lot.outcome,
+        starting_price=money(lot.starting_price),
+        current_price=money(lot.current_price),
+        minimum_bid=money(rules.minimum_bid(lot)) if lot.status == "OPEN" else None,
+        leader=lot.alias_of(lot.leader),
+        bid_count=lot.bid_count,
+        opens_at=lot.opens_at,
+        closes_at=lot.closes_at,
+        scheduled_closes_at=lot.scheduled_closes_at,
+        extension_count=lot.extension_count,
+        hard_close_at=lot.hard_close_at,
+        reserve_met=rules.reserve_met(lot),
+        has_reserve=lot.reserve_price is not None,
+        recent_bids=[
+            PublicBid(bidder=lot.alias_of(b.bidder) or "", amount=money(b.amount), placed_at=b.placed_at, version=b.version)
+            for b in lot.recent_bids
+        ],
+        version=lot.version,
+    )
