@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ledger.values import Money, UtcTime, fits_currency, minor_units, parse_decimal
 
@@ -25,13 +25,25 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def positive_amount(value: Any, field: str) -> Decimal:
+def positive_amount(value: Any) -> Decimal:
     if not isinstance(value, str):
-        raise ValueError(f"{field} must be a decimal string such as \"12.50\"")
+        raise ValueError("must be a decimal string such as \"12.50\"")
     amount = parse_decimal(value)
     if amount <= 0:
-        raise ValueError(f"{field} must be greater than zero")
+        raise ValueError("must be greater than zero")
     return amount
+
+
+def _positive_amount_text(value: Any) -> str:
+    positive_amount(value)
+    return str(value)
+
+
+_AMOUNT_SCHEMA = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", "examples": ["12.50"]}
+# A price in a lot's terms: a positive decimal string, kept as a Decimal.
+PriceInput = Annotated[Money, BeforeValidator(positive_amount), WithJsonSchema(_AMOUNT_SCHEMA)]
+# A bid amount: a positive decimal string, kept as sent (the lot's currency decides later).
+AmountText = Annotated[str, BeforeValidator(_positive_amount_text), WithJsonSchema(_AMOUNT_SCHEMA)]
 
 
 class CreateLot(Command):
@@ -40,19 +52,14 @@ class CreateLot(Command):
     lot_id: Identifier = Field(default_factory=new_id)
     title: Annotated[str, Field(min_length=1, max_length=200)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    starting_price: Money
-    reserve_price: Money | None = None
-    increment: Money | None = None  # a fixed step; None means the band table
+    starting_price: PriceInput
+    reserve_price: PriceInput | None = None
+    increment: PriceInput | None = None  # a fixed step; None means the band table
     opens_at: UtcTime | None = None  # None means when the lot is created
     closes_at: UtcTime
     soft_close_window_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     soft_close_extension_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
-
-    @field_validator("starting_price", "reserve_price", "increment", mode="before")
-    @classmethod
-    def _amount(cls, value: Any, info: Any) -> Decimal | None:
-        return None if value is None else positive_amount(value, info.field_name)
 
     @field_validator("currency")
     @classmethod
@@ -84,15 +91,10 @@ class PlaceBid(Command):
     bid_id: Identifier
     lot_id: Identifier
     bidder: Annotated[str, Field(min_length=1, max_length=128)]
-    amount: str
+    amount: AmountText
     placed_at: UtcTime
+    correlation_id: str | None = None  # the API request that took the bid
     type: Literal["PlaceBid"] = "PlaceBid"
-
-    @field_validator("amount")
-    @classmethod
-    def _amount(cls, value: str) -> str:
-        positive_amount(value, "amount")
-        return value
 
     @property
     def amount_decimal(self) -> Decimal:
@@ -113,13 +115,10 @@ class CancelLot(Command):
     type: Literal["CancelLot"] = "CancelLot"
 
 
-LotCommand = Annotated[PlaceBid | CloseLot | CancelLot, Field(discriminator="type")]
-
-
 class LotCommandMessage(BaseModel):
-    """One command as a queue message carries it."""
+    """One command as a queue message carries it (cancelling goes through the API, not the queue)."""
 
-    command: LotCommand
+    command: Annotated[PlaceBid | CloseLot, Field(discriminator="type")]
 
 
 BidStatus = Literal["PENDING", "ACCEPTED", "REJECTED"]

@@ -7,6 +7,7 @@ set, and CREATE_TABLE=y creating the table as template.yaml declares it.
 Single-table layout (DESIGN section 2):
     LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
+    BID#{bid_id}  REQUEST               a bid as the API took it (PENDING); written once
     BID#{bid_id}  RECEIPT               how a bid was decided; written once
     PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
 """
@@ -271,6 +272,35 @@ class DynamoDBRecorder(ApplicationRecorder):
                 if request:
                     time.sleep(0.05)
         return found
+
+    def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Record a bid as the API took it, once. Returns the request recorded before
+        under the same bid id, or None when this one is new."""
+        item = {"PK": f"BID#{request['bid_id']}", "SK": "REQUEST", **request}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                _raise_for(error, "record_bid_request")
+            old = error.response.get("Item")
+            return self._strip_keys(from_item(old)) if old else self.get_bid_request(str(request["bid_id"]))
+
+    def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
+        response = self._call(
+            "get_bid_request",
+            self.client.get_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": f"BID#{bid_id}"}, "SK": {"S": "REQUEST"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return None if item is None else self._strip_keys(from_item(item))
 
     def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Snapshots of OPEN lots by close time, through the sparse index; with

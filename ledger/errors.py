@@ -30,6 +30,12 @@ class LotAlreadyExists(LedgerError):
     code = "LOT_ALREADY_EXISTS"
 
 
+class BidIdReused(LedgerError):
+    """A bid id (idempotency key) came back with another lot, bidder or amount."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class NotAllowed(LedgerError):
     """The caller may not do this to this lot."""
 

@@ -105,6 +105,7 @@ class BidPlaced(LotEvent):
     placed_at: datetime
     minimum: Decimal  # the minimum next bid this bid met
     closes_at: datetime  # the close time after this bid (later than before when soft close extended it)
+    correlation_id: str | None = None  # the API request that took the bid
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +118,7 @@ class BidRejected(LotEvent):
     minimum: Decimal | None
     current_price: Decimal | None
     closes_at: datetime  # the close time in force when it was decided
+    correlation_id: str | None = None  # the API request that took the bid
 
 
 @dataclass(frozen=True, kw_only=True)

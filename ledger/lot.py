@@ -72,6 +72,7 @@ class Lot(BaseAggregate[str]):
                 placed_at=command.placed_at,
                 minimum=decision.minimum,
                 closes_at=decision.closes_at,
+                correlation_id=command.correlation_id,
             )
         else:
             self.trigger_event(
@@ -84,6 +85,7 @@ class Lot(BaseAggregate[str]):
                 minimum=decision.minimum,
                 current_price=state.current_price,
                 closes_at=state.closes_at,
+                correlation_id=command.correlation_id,
             )
         return BidOutcome(
             bid_id=command.bid_id,

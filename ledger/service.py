@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid
 from ledger.dynamodb import TRANSACTION_LIMIT, DynamoDBRecorder
-from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, TransientError
+from ledger.errors import BidIdReused, InvalidCommand, LotAlreadyExists, LotNotFound, TransientError
 from ledger.lot import Lot
 from ledger.values import fits_currency, minor_units, utc_now
 from projections.snapshot import LotSnapshot
@@ -76,6 +76,32 @@ class AuctionService(Application[str]):
                 {"reason": rules.CURRENCY_PRECISION, "currency": lot.currency, "amount": command.amount},
             )
         return lot
+
+    def submit_bid(self, command: PlaceBid) -> tuple[PlaceBid, bool]:
+        """Admit a bid and record it as PENDING, once per bid id. Returns the bid as
+        first recorded and whether this call recorded it; a bid id that comes back
+        with another lot, bidder or amount is refused."""
+        self.admit_bid(command)
+        earlier = self.store.record_bid_request(command.model_dump(mode="json"))
+        if earlier is None:
+            return command, True
+        first = PlaceBid.model_validate(earlier)
+        if (first.lot_id, first.bidder, first.amount) != (command.lot_id, command.bidder, command.amount):
+            raise BidIdReused(
+                f"bid id {command.bid_id!r} was used for another bid", {"bid_id": command.bid_id}
+            )
+        return first, False
+
+    def bid_status(self, bid_id: str, bidder: str) -> BidOutcome | None:
+        """The bid's outcome, or PENDING while it waits in the queue; None when there
+        is no such bid of this bidder (another bidder's bid is not shown)."""
+        outcome = self.get_bid_outcome(bid_id)
+        if outcome is None:
+            request = self.store.get_bid_request(bid_id)
+            if request is None:
+                return None
+            outcome = BidOutcome.model_validate(request | {"status": "PENDING"})
+        return outcome if outcome.bidder == bidder else None
 
     def place_bid(self, command: PlaceBid) -> CommandResult:
         return self.execute(command.lot_id, [command])[0]

@@ -18,9 +18,17 @@ from projections.snapshot import LotSnapshot, evolve
 PAGE_SIZE = 1000
 
 
-def lot_events(service: AuctionService, lot_id: str, upto_version: int | None = None) -> Iterator[LotEvent]:
+def lot_events(
+    service: AuctionService,
+    lot_id: str,
+    *,
+    after_version: int | None = None,
+    upto_version: int | None = None,
+    limit: int | None = None,
+) -> Iterator[LotEvent]:
     """A lot's stored events in order, read page by page."""
-    for stored in service.store.iter_events(lot_id, lte=upto_version, page_size=PAGE_SIZE):
+    stored_events = service.store.iter_events(lot_id, gt=after_version, lte=upto_version, limit=limit, page_size=PAGE_SIZE)
+    for stored in stored_events:
         event = service.mapper.to_domain_event(stored)
         assert isinstance(event, LotEvent)
         yield event

@@ -4,12 +4,13 @@ and no hidden reserve price (only whether it is met)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ledger import rules
-from ledger.values import Money, UtcTime, to_currency
+from ledger.events import BidPlaced, BidRejected
+from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
 from projections.snapshot import LotSnapshot
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
@@ -73,3 +74,20 @@ def public_view(lot: LotSnapshot, now: datetime) -> LotView:
         ],
         version=lot.version,
     )
+
+
+def bid_outcome_view(event: BidPlaced | BidRejected, currency: str) -> dict[str, Any]:
+    """What a bidder is told about their own bid once it is decided."""
+    accepted = isinstance(event, BidPlaced)
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
+    return {
+        "bid_id": event.bid_id,
+        "lot_id": event.originator_id,
+        "amount": format_decimal(event.amount) if accepted else event.amount,
+        "placed_at": format_time(event.placed_at),
+        "status": "ACCEPTED" if accepted else "REJECTED",
+        "reason": None if accepted else event.reason,
+        "minimum": money(event.minimum),
+        "current_price": money(event.amount if accepted else event.current_price),
+        "version": event.originator_version,
+    }

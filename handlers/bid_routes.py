@@ -1,0 +1,70 @@
+"""`POST /bid`: take a bid, record it once, and queue it for the processor."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ConfigDict
+
+from handlers.rest import HttpError, caller_of
+from handlers.wiring import command_queue, metrics, service
+from ledger.commands import AmountText, Identifier, PlaceBid, new_id
+from ledger.values import from_epoch_ms
+
+router = APIGatewayRouter()
+
+
+class BidRequest(BaseModel):
+    """The bidder is the signed-in caller, never a field of the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lot_id: Identifier
+    amount: AmountText
+    bid_id: Identifier | None = None
+
+
+class BidAccepted(BaseModel):
+    bid_id: str
+    status: Literal["PENDING", "ACCEPTED", "REJECTED"]
+    status_url: str
+
+
+@router.post(
+    "/bid",
+    summary="Place a bid",
+    description="Queues the bid for its lot and answers 202; GET the status_url (relative to the API) for the outcome.",
+    responses={202: {"description": "queued", "content": {"application/json": {"schema": BidAccepted.model_json_schema()}}}},
+)
+def place_bid(
+    body: BidRequest,
+    idempotency_key: Annotated[Identifier | None, Header(alias="Idempotency-Key")] = None,
+) -> Response[BidAccepted]:
+    caller = caller_of(router)
+    if idempotency_key and body.bid_id and idempotency_key != body.bid_id:
+        raise HttpError(400, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
+    request_context = router.current_event.request_context
+    command = PlaceBid(
+        bid_id=idempotency_key or body.bid_id or new_id(),
+        lot_id=body.lot_id,
+        bidder=caller.user,
+        amount=body.amount,
+        # The time API Gateway received the request decides whether the bid was in time.
+        placed_at=from_epoch_ms(request_context.request_time_epoch),
+        correlation_id=request_context.request_id,
+    )
+    bid, new = service().submit_bid(command)
+    decided = None if new else service().get_bid_outcome(bid.bid_id)
+    if decided is None:
+        # Also on a retry: the first attempt may have stopped before queueing; the
+        # queue's deduplication and the processor's receipts keep it to one decision.
+        command_queue().send_bid(bid, correlation_id=bid.correlation_id)
+        metrics.add_metric(name="BidsQueued", unit="Count", value=1)
+    answer = BidAccepted(
+        bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
+    )
+    return Response(status_code=202, content_type="application/json", body=json.dumps(answer.model_dump()))

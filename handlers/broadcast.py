@@ -1,0 +1,89 @@
+"""BroadcastLotChangesFunction: pushes each changed lot to its WebSocket subscribers
+(once per lot per batch: the newest image), and each decided bid to its bidder's
+connections. Connections that are gone are removed on the first failed post."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from handlers.wiring import connections, logger, metrics, service, websocket_management
+from ledger.events import BidPlaced, BidRejected
+from ledger.values import utc_now
+from projections.audit import lot_events
+from projections.snapshot import LotSnapshot
+from projections.views import bid_outcome_view, public_view
+
+
+class LotChange:
+    """A lot's change over one batch: the versions it moved through, the newest image."""
+
+    def __init__(self, old_version: int, snapshot: LotSnapshot) -> None:
+        self.old_version = old_version
+        self.snapshot = snapshot
+
+    def widen(self, old_version: int, snapshot: LotSnapshot) -> None:
+        self.old_version = min(self.old_version, old_version)
+        if snapshot.version > self.snapshot.version:
+            self.snapshot = snapshot
+
+
+def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
+    changes: dict[str, LotChange] = {}
+    for record in event.records:
+        image = record.dynamodb.new_image if record.dynamodb else None
+        if not image or image.get("SK") != "SNAPSHOT":
+            continue  # only snapshot images speak for a lot
+        snapshot = LotSnapshot.model_validate(image)
+        old = record.dynamodb.old_image or {}
+        old_version = int(old.get("version", snapshot.version - 1))
+        if snapshot.lot_id in changes:
+            changes[snapshot.lot_id].widen(old_version, snapshot)
+        else:
+            changes[snapshot.lot_id] = LotChange(old_version, snapshot)
+    return changes
+
+
+def post(connection_id: str, message: dict[str, Any]) -> bool:
+    """Send; False when the connection is gone (and then forget it)."""
+    try:
+        websocket_management().post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("GoneException", "410"):
+            connections().disconnect(connection_id)
+            metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=1)
+            return False
+        logger.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
+        return False
+
+
+def broadcast_lot(change: LotChange) -> int:
+    message = {"type": "lot.updated", "lot": public_view(change.snapshot, utc_now()).model_dump(mode="json")}
+    return sum(post(connection_id, message) for connection_id in connections().watching_lot(change.snapshot.lot_id))
+
+
+def tell_bidders(change: LotChange) -> int:
+    lot = change.snapshot
+    sent = 0
+    events = lot_events(service(), lot.lot_id, after_version=change.old_version, upto_version=lot.version)
+    for event in events:
+        if isinstance(event, BidPlaced | BidRejected):
+            message = {"type": "bid.outcome", "bid": bid_outcome_view(event, lot.currency)}
+            sent += sum(post(connection_id, message) for connection_id in connections().of_bidder(event.bidder))
+    return sent
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    for change in changes_in(DynamoDBStreamEvent(event)).values():
+        fan_out = broadcast_lot(change)
+        outcomes = tell_bidders(change)
+        metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)
+        metrics.add_metric(name="BidOutcomesSent", unit=MetricUnit.Count, value=outcomes)

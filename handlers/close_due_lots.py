@@ -1,0 +1,30 @@
+"""CloseDueLotsFunction: every minute, queue a CloseLot for each open lot whose close
+time plus the grace has passed. The grace is longer than PlaceBid's timeout, so every
+bid placed in time is already ahead of the CloseLot in the lot's message group."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.wiring import close_grace_seconds, command_queue, logger, metrics, service
+from ledger.commands import CloseLot
+from ledger.values import format_time, parse_time, utc_now
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    now = utc_now()
+    due_by = format_time(now - timedelta(seconds=close_grace_seconds()))
+    queued = 0
+    for lot in service().store.open_lots(closing_by=due_by):
+        command = CloseLot(lot_id=lot["lot_id"], requested_at=now)
+        command_queue().send_close(command, closes_at=parse_time(lot["closes_at"]))
+        queued += 1
+    metrics.add_metric(name="CloseCommandsQueued", unit=MetricUnit.Count, value=queued)
+    logger.info("sweep done", extra={"queued": queued, "due_by": due_by})
+    return {"queued": queued}

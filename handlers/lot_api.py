@@ -1,0 +1,25 @@
+"""LotApiFunction: the lot routes and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers import lot_routes
+from handlers.openapi import openapi_document
+from handlers.rest import new_resolver, resolve
+from handlers.wiring import logger
+
+app = new_resolver()
+app.include_router(lot_routes.router)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> dict[str, Any]:
+    return openapi_document()
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context)

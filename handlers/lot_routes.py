@@ -1,0 +1,127 @@
+"""The lot API: create, read (now or as it stood then), list open lots, cancel,
+the admin's event log, and a bidder's bid status."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.rest import HttpError, caller_of
+from handlers.wiring import service
+from ledger.commands import BidOutcome, CancelLot, CreateLot, Identifier
+from ledger.errors import LotNotFound
+from ledger.values import UtcTime, utc_now
+from projections.audit import as_of, lot_events
+from projections.history import event_record
+from projections.snapshot import LotSnapshot
+from projections.views import LotView, public_view
+
+router = APIGatewayRouter()
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(payload))
+
+
+@router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
+def create_lot(body: CreateLot) -> Response[LotView]:
+    seller = caller_of(router).user
+    lot = service().create_lot(body, seller=seller)
+    return _json(201, public_view(lot, utc_now()).model_dump(mode="json"))
+
+
+class LotList(BaseModel):
+    lots: list[LotView]
+
+
+@router.get("/lots", summary="List open lots, soonest to close first")
+def list_lots(
+    status: Annotated[Literal["open"], Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> LotList:
+    now = utc_now()
+    lots = [public_view(LotSnapshot.model_validate(item), now) for item in service().store.open_lots(limit=limit)]
+    return LotList(lots=lots)
+
+
+@router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")
+def get_lot(
+    lot_id: Annotated[Identifier, Path()],
+    as_of_version: Annotated[int | None, Query(ge=1)] = None,
+    as_of_time: Annotated[datetime | None, Query(alias="as_of", description="ISO 8601 time with Z or offset")] = None,
+) -> LotView:
+    if as_of_version is not None and as_of_time is not None:
+        raise HttpError(400, "INVALID_REQUEST", "give as_of_version or as_of, not both")
+    if as_of_version is None and as_of_time is None:
+        lot = service().get_lot(lot_id)
+        return public_view(lot, utc_now())
+    if as_of_time is not None and as_of_time.tzinfo is None:
+        raise HttpError(400, "INVALID_REQUEST", "as_of needs a timezone (Z or an offset)")
+    state = as_of(service(), lot_id, version=as_of_version, at=as_of_time)
+    if state is None:
+        raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
+    return public_view(state, as_of_time or state.updated_at)
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "cancelled by an administrator"
+
+
+@router.post("/lots/<lot_id>/cancel", summary="Cancel a lot (administrators)")
+def cancel_lot(lot_id: Annotated[Identifier, Path()], body: Annotated[CancelRequest | None, Body()] = None) -> LotView:
+    caller = caller_of(router)
+    reason = (body or CancelRequest()).reason
+    service().cancel_lot(
+        CancelLot(lot_id=lot_id, cancelled_by=caller.user, reason=reason, requested_at=utc_now()), is_admin=caller.is_admin
+    )
+    return public_view(service().get_lot(lot_id), utc_now())
+
+
+class EventPage(BaseModel):
+    lot_id: str
+    events: list[dict[str, Any]]
+    next_after_version: int | None
+
+
+@router.get("/lots/<lot_id>/events", summary="A lot's events with their hashes (administrators), page by page")
+def get_events(
+    lot_id: Annotated[Identifier, Path()],
+    after_version: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    caller = caller_of(router)
+    if not caller.is_admin:
+        raise HttpError(403, "FORBIDDEN", "the event log is for administrators")
+    service().get_lot(lot_id)
+    records = [event_record(e) for e in lot_events(service(), lot_id, after_version=after_version, limit=limit + 1)]
+    more = len(records) > limit
+    records = records[:limit]
+    return EventPage(lot_id=lot_id, events=records, next_after_version=records[-1]["version"] if more else None)
+
+
+class BidStatus(BaseModel):
+    bid_id: str
+    lot_id: str
+    amount: str
+    placed_at: UtcTime
+    status: Literal["PENDING", "ACCEPTED", "REJECTED"]
+    reason: str | None
+    minimum: str | None = None
+    current_price: str | None = None
+
+
+@router.get("/bids/<bid_id>", summary="Your bid's status: PENDING, ACCEPTED or REJECTED with the reason")
+def get_bid(bid_id: Annotated[Identifier, Path()]) -> BidStatus:
+    caller = caller_of(router)
+    outcome: BidOutcome | None = service().bid_status(bid_id, caller.user)
+    if outcome is None:
+        raise HttpError(404, "BID_NOT_FOUND", f"you have no bid {bid_id!r}")
+    data = outcome.model_dump(mode="json")
+    return BidStatus.model_validate(data)

@@ -1,0 +1,20 @@
+"""PlaceBidFunction: `POST /bid`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers import bid_routes
+from handlers.rest import new_resolver, resolve
+from handlers.wiring import logger, metrics
+
+app = new_resolver()
+app.include_router(bid_routes.router)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return resolve(app, event, context)

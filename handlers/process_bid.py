@@ -1,0 +1,107 @@
+"""ProcessBidFunction: decides the queued commands of each lot, in order.
+
+Powertools' FIFO processor walks the batch and, on a failure, skips only the rest of
+that message group. The first record of a lot decides all of that lot's records in
+the batch in one transaction; the others pick up their share of the result.
+Deterministic failures never block a group: an unparseable message is parked and
+acknowledged, a bid that cannot win becomes BidRejected. Only transient errors fail
+records, which SQS redelivers (and after 3 receives moves to the DLQ).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from handlers.wiring import logger, metrics, service
+from ledger.commands import CommandResult, LotCommandMessage
+from ledger.errors import LotNotFound
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+class LotBatch:
+    """The records of one batch, grouped by lot, decided once per lot."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records_of: dict[str, list[SQSRecord]] = defaultdict(list)
+        for raw in records:
+            record = SQSRecord(raw)
+            self.records_of[record.attributes.message_group_id or record.message_id].append(record)
+        self.results: dict[str, CommandResult | None] = {}
+
+    def result_for(self, record: SQSRecord) -> CommandResult | None:
+        if record.message_id not in self.results:
+            self._decide_group(record.attributes.message_group_id or record.message_id)
+        return self.results[record.message_id]
+
+    def _decide_group(self, group: str) -> None:
+        parsed = []
+        for record in self.records_of[group]:
+            command = parse(record)
+            if command is None:
+                self.results[record.message_id] = None
+            else:
+                parsed.append((record, command))
+        if not parsed:
+            return
+        lot_id = parsed[0][1].lot_id
+        try:
+            results = service().execute(lot_id, [command for _, command in parsed])
+        except LotNotFound as error:
+            # No such lot: nothing can ever decide these; keep them for inspection.
+            for record, _ in parsed:
+                park(record, str(error))
+                self.results[record.message_id] = None
+            return
+        for (record, _), result in zip(parsed, results, strict=True):
+            self.results[record.message_id] = result
+        metrics.add_metric(name="LotBatchSize", unit=MetricUnit.Count, value=len(parsed))
+
+
+def parse(record: SQSRecord) -> Any:
+    try:
+        message = LotCommandMessage.model_validate_json(record.body)
+    except ValidationError as error:
+        park(record, f"not a lot command: {error.errors()[:3]}")
+        return None
+    if message.command.lot_id != record.attributes.message_group_id:
+        park(record, "the message group is not the command's lot")
+        return None
+    return message.command
+
+
+def park(record: SQSRecord, reason: str) -> None:
+    logger.error("parked a message that can never be processed", extra={"message_id": record.message_id, "reason": reason})
+    metrics.add_metric(name="MessagesParked", unit=MetricUnit.Count, value=1)
+    service().store.park(record.message_id, record.body, reason, dict(record.raw_event.get("attributes", {})))
+
+
+_batch: LotBatch | None = None
+
+
+def record_handler(record: SQSRecord) -> None:
+    assert _batch is not None
+    result = _batch.result_for(record)
+    if result is not None and result.bid is not None and result.changed:
+        bid = result.bid
+        name = "BidsAccepted" if bid.status == "ACCEPTED" else f"BidsRejected_{bid.reason}"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    global _batch
+    _batch = LotBatch(event.get("Records", []))
+    metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    finally:
+        _batch = None

@@ -1,0 +1,114 @@
+"""Who is watching what: the Connections table.
+
+    LOT#{lot_id}        CONN#{connection_id}   a subscription to a lot's updates
+    CONN#{connection_id} META                  the connection (its bidder, its lots)
+    BIDDER#{bidder}     CONN#{connection_id}   where a signed-in bidder's outcomes go
+
+Every item expires (TTL on `expires_at`) two hours after connect, as API Gateway
+drops WebSocket connections by then anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+CONNECTION_TTL_S = 2 * 3600
+
+
+class ConnectionStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    def connect(self, connection_id: str, bidder: str | None) -> None:
+        item = {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}, "expires_at": self._expiry()}
+        if bidder:
+            item["bidder"] = {"S": bidder}
+            self._put({"PK": {"S": f"BIDDER#{bidder}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
+        self._put(item)
+
+    def subscribe(self, connection_id: str, lot_id: str) -> None:
+        self._put({"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}},
+            UpdateExpression="ADD lots :lot SET expires_at = if_not_exists(expires_at, :exp)",
+            ExpressionAttributeValues={":lot": {"SS": [lot_id]}, ":exp": self._expiry()},
+        )
+
+    def unsubscribe(self, connection_id: str, lot_id: str) -> None:
+        self._delete(f"LOT#{lot_id}", f"CONN#{connection_id}")
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}},
+                UpdateExpression="DELETE lots :lot",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":lot": {"SS": [lot_id]}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def disconnect(self, connection_id: str) -> None:
+        """Remove the connection and every subscription it had."""
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}}, ConsistentRead=True
+        )
+        meta = response.get("Item", {})
+        for lot_id in meta.get("lots", {}).get("SS", []):
+            self._delete(f"LOT#{lot_id}", f"CONN#{connection_id}")
+        if "bidder" in meta:
+            self._delete(f"BIDDER#{meta['bidder']['S']}", f"CONN#{connection_id}")
+        self._delete(f"CONN#{connection_id}", "META")
+
+    def watching_lot(self, lot_id: str) -> Iterator[str]:
+        return self._connections_under(f"LOT#{lot_id}")
+
+    def of_bidder(self, bidder: str) -> Iterator[str]:
+        return self._connections_under(f"BIDDER#{bidder}")
+
+    def _connections_under(self, pk: str) -> Iterator[str]:
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":conn": {"S": "CONN#"}},
+            "ProjectionExpression": "SK",
+        }
+        while True:
+            page = self.client.query(**query)
+            for item in page["Items"]:
+                yield item["SK"]["S"].removeprefix("CONN#")
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self.client.put_item(TableName=self.table_name, Item=item)
+
+    def _delete(self, pk: str, sk: str) -> None:
+        self.client.delete_item(TableName=self.table_name, Key={"PK": {"S": pk}, "SK": {"S": sk}})
+
+    @staticmethod
+    def _expiry() -> dict[str, str]:
+        return {"N": str(int(time.time()) + CONNECTION_TTL_S)}
+
+
+def connections_table_definition(table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` arguments for tests; template.yaml declares the same."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+    }
