@@ -1,0 +1,139 @@
+"""Development auth: the local stand-in for a Cognito user pool and the REST API's
+Cognito user-pool authorizer.
+
+`mint` issues tokens shaped like Cognito ID tokens (numeric `exp`/`iat`/`auth_time`,
+`cognito:groups` a list), signed HS256 with a key kept on disk so tokens survive
+restarts. `claims` verifies one and returns what API Gateway's REST (v1) Cognito
+authorizer hands to Lambda in `requestContext.authorizer.claims`. That authorizer
+flattens the token: every value is a string, and (as seen in captured events,
+e.g. repost.aws "AWS Cognito Group" and the openillumi write-up on claim conversion):
+  - `cognito:groups` is the group names joined by "," ("admin", "a,b"), and the key is
+    absent when the user is in no group (Cognito leaves the claim out);
+  - `exp` and `iat` are dates such as "Tue Apr 04 18:39:39 UTC 2023";
+  - `auth_time` stays epoch seconds, as a string ("1680629979");
+  - booleans are "true" / "false".
+(HTTP APIs differ: they put claims under `authorizer.jwt.claims` and groups as "[a b]".)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+ADMIN_GROUP = "admin"
+KEY_FILE_NAME = "dev-signing-key"
+# A Cognito issuer is https://cognito-idp.{region}.amazonaws.com/{user_pool_id};
+# this one names a pool that exists nowhere, so a dev token is never mistaken for a real one.
+ISSUER = "https://cognito-idp.local.amazonaws.com/local_SamSoldDev"
+CLIENT_ID = "samsold-local-client"  # the ID token's `aud`: the app client id
+_SUB_NAMESPACE = uuid.UUID("8f6f5b8e-3c5a-4d64-9a55-2f7d1b3c0a11")
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def subject_for(user: str) -> str:
+    """The stable `sub` of a development user: a UUID, as Cognito's are, derived from
+    the name so the same user is the same bidder across restarts and machines."""
+    return str(uuid.uuid5(_SUB_NAMESPACE, user))
+
+
+class DevAuth:
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.key_path = Path(data_dir) / KEY_FILE_NAME
+        self._key = _load_or_create_key(self.key_path)
+
+    def mint(self, user: str, *, admin: bool = False, ttl_s: int = 12 * 3600) -> str:
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "sub": subject_for(user),
+            "aud": CLIENT_ID,
+            "iss": ISSUER,
+            "cognito:username": user,
+            "token_use": "id",  # a REST Cognito authorizer without OAuth scopes takes ID tokens
+            "auth_time": now,
+            "iat": now,
+            "exp": now + ttl_s,
+            "jti": str(uuid.uuid4()),
+        }
+        if admin:
+            payload["cognito:groups"] = [ADMIN_GROUP]
+        return jwt.encode(payload, self._key, algorithm="HS256")
+
+    def claims(self, token: str | None) -> dict[str, str] | None:
+        """The authorizer's view of a valid token; None when missing, forged or expired."""
+        if not token:
+            return None
+        try:
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                audience=CLIENT_ID,
+                issuer=ISSUER,
+                options={"require": ["sub", "exp", "iat", "token_use"]},
+            )
+        except jwt.InvalidTokenError:
+            return None
+        if payload["token_use"] != "id":
+            return None
+        return {name: _authorizer_value(name, value) for name, value in payload.items()}
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write a private temporary file, then link it into place: linking fails if another
+    # process created the key first, so two starting processes end up with one key.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        temporary.unlink()
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 32:
+        raise ValueError(f"{path} does not hold a 256-bit hex key; delete it to create a new one")
+    return key
+
+
+def _authorizer_value(name: str, value: Any) -> str:
+    if name in ("exp", "iat"):
+        return _authorizer_date(int(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _authorizer_date(epoch_s: int) -> str:
+    # Built by hand: strftime's %a and %b follow the process locale.
+    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    return (
+        f"{_DAYS[moment.weekday()]} {_MONTHS[moment.month - 1]} {moment.day:02d} "
+        f"{moment:%H:%M:%S} UTC {moment.year}"
+    )

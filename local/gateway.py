@@ -1,0 +1,103 @@
+"""API Gateway on one machine: the REST API (Lambda proxy integration, Cognito-style
+authorizer on the routes that need it) and the WebSocket API with its `@connections`
+management API, driven by the routes read from template.yaml.
+
+Ports: REST, static files and the management API share `port`; the WebSocket server
+listens on `websocket_port` (default: the next port, or a free one when `port` is 0).
+Stages: REST events carry `stage`; WebSocket events and the management URL carry the
+WebSocket API's own stage (`WebSocketApi.stage`), as the template declares them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from local.auth import DevAuth
+from local.gateway_http import GatewayHttpServer
+from local.gateway_rest import RouteTable
+from local.gateway_websocket import LocalWebSocketApi
+from local.model import Invoke, RestRoute, WebSocketApi
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        rest_routes: list[RestRoute],
+        websocket: WebSocketApi | None,
+        invoke: Invoke,
+        auth: DevAuth,
+        static_dir: Path | None = None,
+        stage: str = "prod",
+        websocket_port: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.routes = RouteTable(rest_routes)
+        self.websocket_api = websocket
+        self.invoke = invoke
+        self.auth = auth
+        self.static_dir = static_dir
+        self.stage = stage
+        self.websocket_server: LocalWebSocketApi | None = None
+        if websocket is not None:
+            ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
+            self.websocket_server = LocalWebSocketApi(websocket, invoke, host=host, port=ws_port)
+        self._http: GatewayHttpServer | None = None
+        self._http_thread: threading.Thread | None = None
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        if self.websocket_server is None:
+            raise RuntimeError("this gateway has no WebSocket API")
+        return f"ws://{self.host}:{self.websocket_server.port}"
+
+    @property
+    def websocket_management_url(self) -> str:
+        # As https://{api-id}.execute-api.{region}.amazonaws.com/{stage}: botocore appends /@connections/{id}.
+        if self.websocket_api is None:
+            raise RuntimeError("this gateway has no WebSocket API")
+        return f"{self.rest_url}/{self.websocket_api.stage}"
+
+    def start(self) -> LocalGateway:
+        self._http = GatewayHttpServer((self.host, self.port), self)
+        self.port = self._http.server_address[1]
+        if self.websocket_server is not None:
+            try:
+                self.websocket_server.start()
+            except BaseException:
+                self._http.server_close()
+                raise
+        # A short poll interval keeps stop() quick.
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, args=(0.05,), name="local-gateway-http", daemon=True
+        )
+        self._http_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self.websocket_server is not None:
+            self.websocket_server.stop()
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,558 @@
+"""The local API Gateway over real HTTP and WebSocket connections: the events functions
+receive (checked against Powertools' models of API Gateway's events), the authorizer,
+the gateway's own answers, and the @connections management API through boto3."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from local.auth import DevAuth, subject_for
+from local.gateway import LocalGateway
+from local.model import RestRoute, WebSocketApi
+from tests.fixtures.gateway import handlers
+
+FUNCTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
+    "LotApi": handlers.lots_api,
+    "Echo": handlers.echo,
+    "Binary": handlers.binary,
+    "Crash": handlers.crash,
+    "Malformed": handlers.malformed,
+    "WsConnect": handlers.ws_connect,
+    "WsEcho": handlers.ws_echo,
+    "WsSilent": handlers.ws_silent,
+    "WsDefault": handlers.ws_default,
+    "WsCrash": handlers.ws_crash,
+    "WsPushBack": handlers.ws_push_back,
+    "WsDisconnect": handlers.ws_disconnect,
+    "WaitForRelease": handlers.wait_for_release,
+    "Release": handlers.release,
+}
+
+REST_ROUTES = [
+    RestRoute("GET", "/lots/{lot_id}", "LotApi"),
+    RestRoute("GET", "/my/lots/{lot_id}", "LotApi", auth_required=True),
+    RestRoute("POST", "/bid", "Echo", auth_required=True),
+    RestRoute("ANY", "/echo/{proxy+}", "Echo"),
+    RestRoute("GET", "/echo/binary", "Binary"),
+    RestRoute("GET", "/crash", "Crash"),
+    RestRoute("GET", "/malformed", "Malformed"),
+    RestRoute("GET", "/wait", "WaitForRelease"),
+    RestRoute("GET", "/release", "Release"),
+]
+
+WEBSOCKET = WebSocketApi(
+    logical_id="LotUpdatesApi",
+    route_selection_expression="$request.body.action",
+    routes={
+        "$connect": "WsConnect",
+        "$disconnect": "WsDisconnect",
+        "$default": "WsDefault",
+        "echo": "WsEcho",
+        "subscribe": "WsSilent",
+        "crash": "WsCrash",
+        "whoami": "WsPushBack",
+        "wait": "WaitForRelease",
+        "release": "Release",
+    },
+    stage="live",  # its own stage, unlike the REST API's "prod"
+)
+
+
+class Recorder:
+    """The `invoke` the gateway gets: calls the fixture handler and keeps every event."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._changed = threading.Condition()
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        with self._changed:
+            self.calls.append((function, event))
+            self._changed.notify_all()
+        return FUNCTIONS[function](event, None)
+
+    def events(self, function: str) -> list[dict[str, Any]]:
+        with self._changed:
+            return [event for name, event in self.calls if name == function]
+
+    def wait_for(
+        self, function: str, matches: Callable[[dict[str, Any]], bool], timeout_s: float = 5
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                found = [event for name, event in self.calls if name == function and matches(event)]
+                if found:
+                    return found[-1]
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"{function} was not invoked as expected"
+                self._changed.wait(remaining)
+
+
+@pytest.fixture(scope="module")
+def auth(tmp_path_factory: pytest.TempPathFactory) -> DevAuth:
+    return DevAuth(tmp_path_factory.mktemp("auth"))
+
+
+@pytest.fixture(scope="module")
+def static_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    (site / "secret.txt").write_text("outside the static root")
+    root = site / "public"
+    root.mkdir()
+    (root / "index.html").write_text("<!doctype html><title>SamSold</title>")
+    (root / "app.js").write_text("console.log('live');")
+    return root
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="module")
+def gateway(auth: DevAuth, recorder: Recorder, static_dir: Path) -> Iterator[LocalGateway]:
+    gateway = LocalGateway(
+        port=0,
+        websocket_port=0,
+        rest_routes=REST_ROUTES,
+        websocket=WEBSOCKET,
+        invoke=recorder.invoke,
+        auth=auth,
+        static_dir=static_dir,
+    )
+    with gateway, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GATEWAY_TEST_MANAGEMENT_URL", gateway.websocket_management_url)
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def management(gateway: LocalGateway) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=gateway.websocket_management_url)
+
+
+def last_event(recorder: Recorder, function: str) -> dict[str, Any]:
+    return recorder.events(function)[-1]
+
+
+# -- REST: the event ---------------------------------------------------------------
+
+
+def test_rest_event_has_the_proxy_shape(gateway: LocalGateway, recorder: Recorder) -> None:
+    before_ms = time.time() * 1000
+    response = requests.post(
+        f"{gateway.rest_url}/echo/a/b?x=1&x=2&y=3",
+        data='{"amount": "12.50"}',
+        headers={"Content-Type": "application/json", "X-Custom": "yes"},
+        timeout=5,
+    )
+    after_ms = time.time() * 1000
+    event = response.json()
+
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event == last_event(recorder, "Echo")
+    assert event["resource"] == "/echo/{proxy+}"
+    assert event["path"] == "/echo/a/b"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["queryStringParameters"] == {"x": "2", "y": "3"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": ["3"]}
+    assert event["headers"]["X-Custom"] == "yes"
+    assert event["multiValueHeaders"]["X-Custom"] == ["yes"]
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert event["body"] == '{"amount": "12.50"}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["requestId"] == response.headers["x-amzn-RequestId"]
+    assert before_ms - 1 <= context["requestTimeEpoch"] <= after_ms + 1
+    assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", context["requestTime"])
+    assert context["stage"] == "prod"
+    assert context["resourcePath"] == "/echo/{proxy+}"
+    assert context["httpMethod"] == "POST"
+    assert context["path"] == "/prod/echo/a/b"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert "authorizer" not in context
+
+
+def test_rest_response_carries_status_and_merged_headers(gateway: LocalGateway) -> None:
+    response = requests.get(f"{gateway.rest_url}/echo/x", timeout=5)
+
+    assert response.status_code == 201
+    assert response.headers["X-Single"] == "one"
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    event = response.json()
+    assert event["queryStringParameters"] is None
+    assert event["multiValueQueryStringParameters"] is None
+    assert event["body"] is None
+
+
+def test_powertools_resolver_runs_unchanged(gateway: LocalGateway) -> None:
+    response = requests.get(f"{gateway.rest_url}/lots/lot-7?as_of_version=3", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json() == {"lot_id": "lot-7", "as_of_version": "3", "claims": {}}
+
+
+def test_most_specific_route_wins_and_binary_bodies_are_decoded(gateway: LocalGateway) -> None:
+    exact = requests.get(f"{gateway.rest_url}/echo/binary", timeout=5)
+    other_method = requests.post(f"{gateway.rest_url}/echo/binary", timeout=5)
+
+    assert exact.content == bytes(range(256))
+    assert other_method.json()["resource"] == "/echo/{proxy+}"
+
+
+def test_binary_request_body_arrives_base64_encoded(gateway: LocalGateway) -> None:
+    payload = b"\xff\xfe\x00binary"
+    event = requests.put(f"{gateway.rest_url}/echo/upload", data=payload, timeout=5).json()
+
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def test_a_slow_invocation_does_not_block_others(gateway: LocalGateway) -> None:
+    handlers.release_gate.clear()
+    with ThreadPoolExecutor(max_workers=1) as background:
+        waiting = background.submit(requests.get, f"{gateway.rest_url}/wait", timeout=10)
+        released = requests.get(f"{gateway.rest_url}/release", timeout=5)
+
+        assert released.json() == {"releasing": True}
+        assert waiting.result().json() == {"released": True}
+
+
+# -- REST: the authorizer ------------------------------------------------------------
+
+
+def test_protected_route_without_token_is_refused_before_the_function(
+    gateway: LocalGateway, recorder: Recorder
+) -> None:
+    invoked_before = len(recorder.events("Echo"))
+    response = requests.post(f"{gateway.rest_url}/bid", json={"amount": "1"}, timeout=5)
+
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+    assert len(recorder.events("Echo")) == invoked_before
+
+
+@pytest.mark.parametrize("kind", ["forged", "expired", "garbage"])
+def test_protected_route_refuses_bad_tokens(
+    gateway: LocalGateway, auth: DevAuth, tmp_path: Path, recorder: Recorder, kind: str
+) -> None:
+    token = {
+        "forged": DevAuth(tmp_path).mint("mallory", admin=True),  # another key
+        "expired": auth.mint("alice", ttl_s=-5),
+        "garbage": "not.a.jwt",
+    }[kind]
+    invoked_before = len(recorder.events("Echo"))
+    response = requests.post(
+        f"{gateway.rest_url}/bid", json={}, headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthorized"}
+    assert len(recorder.events("Echo")) == invoked_before
+
+
+def test_minted_admin_token_reaches_the_function_as_authorizer_claims(
+    gateway: LocalGateway, auth: DevAuth
+) -> None:
+    token = auth.mint("alice", admin=True)
+    response = requests.post(
+        f"{gateway.rest_url}/bid", json={}, headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+
+    assert response.status_code == 201
+    claims = response.json()["requestContext"]["authorizer"]["claims"]
+    assert claims["sub"] == subject_for("alice")
+    assert claims["cognito:username"] == "alice"
+    assert claims["cognito:groups"] == "admin"
+    assert claims["token_use"] == "id"
+    assert all(isinstance(value, str) for value in claims.values())
+    # The REST authorizer's date format for exp/iat, epoch seconds for auth_time.
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d UTC \d{4}", claims["exp"])
+    assert claims["auth_time"].isdigit()
+
+
+def test_powertools_sees_claims_of_a_plain_user(gateway: LocalGateway, auth: DevAuth) -> None:
+    token = auth.mint("bob")
+    response = requests.get(
+        f"{gateway.rest_url}/my/lots/lot-1", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+
+    claims = response.json()["claims"]
+    assert claims["sub"] == subject_for("bob")
+    assert "cognito:groups" not in claims  # Cognito leaves the claim out for a user in no group
+
+
+def test_public_route_gets_no_claims_even_with_a_token(gateway: LocalGateway, auth: DevAuth) -> None:
+    token = auth.mint("alice", admin=True)
+    response = requests.get(
+        f"{gateway.rest_url}/lots/lot-1", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+
+    assert response.json()["claims"] == {}
+
+
+# -- REST: the gateway's own answers ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("DELETE", "/lots/lot-1"), ("GET", "/")])
+def test_unknown_route_gets_api_gateways_missing_token_answer(
+    auth: DevAuth, recorder: Recorder, method: str, path: str
+) -> None:
+    # Without static files: API Gateway answers 403 (not 404) for an unknown resource or method.
+    with LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth) as plain:
+        response = requests.request(method, f"{plain.rest_url}{path}", timeout=5)
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+
+
+@pytest.mark.parametrize("path", ["/crash", "/malformed"])
+def test_failing_or_malformed_function_gives_502(gateway: LocalGateway, path: str) -> None:
+    response = requests.get(f"{gateway.rest_url}{path}", timeout=5)
+
+    assert response.status_code == 502
+    assert response.json() == {"message": "Internal server error"}
+
+
+def test_body_over_10_mb_is_refused_with_413(gateway: LocalGateway, recorder: Recorder) -> None:
+    invoked_before = len(recorder.events("Echo"))
+    response = requests.post(f"{gateway.rest_url}/echo/big", data=b"x" * (10 * 1024 * 1024 + 1), timeout=10)
+
+    assert response.status_code == 413
+    assert len(recorder.events("Echo")) == invoked_before
+    # The connection is still usable for the next request.
+    assert requests.get(f"{gateway.rest_url}/echo/after", timeout=5).status_code == 201
+
+
+def test_cors_preflight_is_answered_permissively(gateway: LocalGateway) -> None:
+    response = requests.options(
+        f"{gateway.rest_url}/bid",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+        timeout=5,
+    )
+
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert response.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+
+
+def test_static_files_are_served_with_their_content_types(gateway: LocalGateway) -> None:
+    index = requests.get(f"{gateway.rest_url}/", timeout=5)
+    script = requests.get(f"{gateway.rest_url}/app.js", timeout=5)
+
+    assert index.status_code == 200
+    assert index.headers["Content-Type"].startswith("text/html")
+    assert "<title>SamSold</title>" in index.text
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert requests.get(f"{gateway.rest_url}/missing.css", timeout=5).status_code == 403
+
+
+def test_static_files_stay_inside_the_static_dir(gateway: LocalGateway) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+    try:
+        connection.request("GET", "/%2e%2e/secret.txt")  # percent-encoded so no client normalises it
+        response = connection.getresponse()
+        status, body = response.status, response.read()
+    finally:
+        connection.close()
+
+    assert status == 403
+    assert b"outside the static root" not in body
+
+
+# -- development auth --------------------------------------------------------------------
+
+
+def test_signing_key_is_private_and_survives_a_restart(tmp_path: Path) -> None:
+    token = DevAuth(tmp_path).mint("carol")
+    restarted = DevAuth(tmp_path)
+
+    claims = restarted.claims(token)
+    assert claims is not None and claims["cognito:username"] == "carol"
+    assert stat.S_IMODE(os.stat(restarted.key_path).st_mode) == 0o600
+    assert restarted.claims(None) is None
+
+
+def test_tampered_token_is_rejected(auth: DevAuth) -> None:
+    header, payload, signature = auth.mint("dave").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["cognito:groups"] = ["admin"]
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+
+    assert auth.claims(f"{header}.{forged_payload}.{signature}") is None
+
+
+# -- WebSocket ---------------------------------------------------------------------------
+
+
+def open_socket(gateway: LocalGateway, query: str = "") -> ClientConnection:
+    return connect(f"{gateway.websocket_url}{query}", open_timeout=5, user_agent_header="gateway-test")
+
+
+def whoami(socket: ClientConnection) -> str:
+    socket.send(json.dumps({"action": "whoami"}))
+    return json.loads(socket.recv(timeout=5))["you"]
+
+
+def test_connect_event_carries_the_query_and_a_connection_id(
+    gateway: LocalGateway, recorder: Recorder
+) -> None:
+    with open_socket(gateway, "/?lot_id=lot-1") as socket:
+        connection_id = whoami(socket)
+
+    event = recorder.wait_for("WsConnect", lambda e: e["requestContext"]["connectionId"] == connection_id)
+    APIGatewayWebSocketConnectEventModel.model_validate(event)
+    assert event["queryStringParameters"] == {"lot_id": "lot-1"}
+    assert event["requestContext"]["routeKey"] == "$connect"
+    assert event["requestContext"]["eventType"] == "CONNECT"
+    assert event["requestContext"]["stage"] == "live"
+    assert event["headers"]["User-Agent"] == "gateway-test"
+    assert event["isBase64Encoded"] is False
+    assert re.fullmatch(r"[A-Za-z0-9+/]{14}[A-Za-z0-9+/=]{2}", connection_id)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_connect_function_can_refuse_the_handshake(gateway: LocalGateway, status: int) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(gateway, f"/?deny={status}")
+
+    assert refused.value.response.status_code == status
+
+
+def test_messages_are_routed_by_action(gateway: LocalGateway, recorder: Recorder) -> None:
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+        socket.send(json.dumps({"action": "echo", "text": "hi"}))
+        echoed = json.loads(socket.recv(timeout=5))
+        socket.send(json.dumps({"action": "subscribe", "lot_id": "lot-1"}))  # no reply
+        socket.send(json.dumps({"action": "no-such-route"}))
+        defaulted = json.loads(socket.recv(timeout=5))
+        socket.send("plain text")
+        plain = json.loads(socket.recv(timeout=5))
+
+    assert echoed == {"route": "echo", "text": "hi", "connectionId": connection_id}
+    assert defaulted["route"] == "$default"
+    assert plain == {"route": "$default", "body": "plain text"}
+    subscribe = last_event(recorder, "WsSilent")
+    APIGatewayWebSocketMessageEventModel.model_validate(subscribe)
+    assert subscribe["requestContext"]["eventType"] == "MESSAGE"
+    assert subscribe["requestContext"]["connectionId"] == connection_id
+    assert json.loads(subscribe["body"]) == {"action": "subscribe", "lot_id": "lot-1"}
+
+
+def test_connections_are_served_concurrently(gateway: LocalGateway) -> None:
+    handlers.release_gate.clear()
+    with open_socket(gateway) as waiting, open_socket(gateway) as releasing:
+        waiting.send(json.dumps({"action": "wait"}))
+        releasing.send(json.dumps({"action": "release"}))
+
+        assert json.loads(releasing.recv(timeout=5)) == {"releasing": True}
+        assert json.loads(waiting.recv(timeout=10)) == {"released": True}
+
+
+def test_failing_route_sends_api_gateways_error_frame(gateway: LocalGateway) -> None:
+    with open_socket(gateway) as socket:
+        socket.send(json.dumps({"action": "crash"}))
+        error = json.loads(socket.recv(timeout=5))
+
+    assert error["message"] == "Internal server error"
+    assert set(error) == {"message", "connectionId", "requestId"}
+
+
+def test_without_default_route_an_unknown_action_is_forbidden(auth: DevAuth, recorder: Recorder) -> None:
+    api = WebSocketApi("NoDefaultApi", "$request.body.action", routes={"echo": "WsEcho"})
+    with LocalGateway(port=0, rest_routes=[], websocket=api, invoke=recorder.invoke, auth=auth) as gateway:
+        with open_socket(gateway) as socket:
+            socket.send(json.dumps({"action": "nothing"}))
+            error = json.loads(socket.recv(timeout=5))
+            socket.send(json.dumps({"action": "echo", "text": "still open"}))
+            echoed = json.loads(socket.recv(timeout=5))
+
+    assert error["message"] == "Forbidden"
+    assert echoed["text"] == "still open"
+
+
+def test_disconnect_is_invoked_when_the_client_closes(gateway: LocalGateway, recorder: Recorder) -> None:
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+
+    event = recorder.wait_for("WsDisconnect", lambda e: e["requestContext"]["connectionId"] == connection_id)
+    APIGatewayWebSocketDisconnectEventModel.model_validate(event)
+    assert event["requestContext"]["eventType"] == "DISCONNECT"
+    assert event["requestContext"]["disconnectStatusCode"] == 1000
+
+
+# -- the @connections management API --------------------------------------------------------
+
+
+def test_post_to_connection_reaches_the_client(gateway: LocalGateway, management: Any) -> None:
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+        management.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "lot.updated"}')
+        frame = socket.recv(timeout=5)
+
+    assert frame == '{"type": "lot.updated"}'  # a text frame
+
+
+def test_get_connection_describes_it(gateway: LocalGateway, management: Any) -> None:
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+        described = management.get_connection(ConnectionId=connection_id)
+
+    assert described["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": "gateway-test"}
+    assert described["ConnectedAt"] <= described["LastActiveAt"]
+    assert abs(described["ConnectedAt"].timestamp() - time.time()) < 60
+
+
+def test_delete_connection_closes_it_and_then_it_is_gone(
+    gateway: LocalGateway, management: Any, recorder: Recorder
+) -> None:
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+        management.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=5)
+
+    recorder.wait_for("WsDisconnect", lambda e: e["requestContext"]["connectionId"] == connection_id)
+    with pytest.raises(management.exceptions.GoneException):
+        management.post_to_connection(ConnectionId=connection_id, Data=b"late")
+
+
+@pytest.mark.parametrize("operation", ["post_to_connection", "get_connection", "delete_connection"])
+def test_unknown_connection_is_gone(management: Any, operation: str) -> None:
+    arguments: dict[str, Any] = {"ConnectionId": "Tm9TdWNoQ29ubj0="}
+    if operation == "post_to_connection":
+        arguments["Data"] = b"{}"
+
+    with pytest.raises(management.exceptions.GoneException) as gone:
+        getattr(management, operation)(**arguments)
+    assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
