@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict
 
@@ -41,7 +40,7 @@ class BidAccepted(BaseModel):
     responses={202: {"description": "queued", "content": {"application/json": {"schema": BidAccepted.model_json_schema()}}}},
 )
 def place_bid(
-    body: BidRequest,
+    body: Annotated[BidRequest, Body()],
     idempotency_key: Annotated[Identifier | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response[BidAccepted]:
     caller = caller_of(router)
@@ -67,4 +66,4 @@ def place_bid(
     answer = BidAccepted(
         bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
     )
-    return Response(status_code=202, content_type="application/json", body=json.dumps(answer.model_dump()))
+    return Response(status_code=202, content_type="application/json", body=answer)

@@ -3,7 +3,6 @@ the admin's event log, and a bidder's bid status."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,15 +24,11 @@ from projections.views import LotView, public_view
 router = APIGatewayRouter()
 
 
-def _json(status: int, payload: Any) -> Response:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(payload))
-
-
 @router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
-def create_lot(body: CreateLot) -> Response[LotView]:
+def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
     lot = service().create_lot(body, seller=seller)
-    return _json(201, public_view(lot, utc_now()).model_dump(mode="json"))
+    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now()))
 
 
 class LotList(BaseModel):

@@ -1,0 +1,246 @@
+"""The Lambda handlers called directly with API Gateway and SQS events, against
+DynamoDB Local and the local SQS queue: what the API answers, what it queues and
+writes, and how the processor decides and parks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from ledger.dynamodb import lot_key
+from ledger.values import format_time, utc_now
+from local.sqs import LocalSqs
+from projections.connections import connections_table_definition
+from tests.support.events import FakeContext, rest_event, sqs_event
+
+ALICE = {"sub": "alice", "cognito:username": "alice"}
+BOB = {"sub": "bob", "cognito:username": "bob"}
+SELLER = {"sub": "sam", "cognito:username": "sam"}
+ADMIN = {"sub": "root", "cognito:username": "root", "cognito:groups": "admin"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
+    """Environment as template.yaml gives the functions, pointed at local services."""
+    monkey = pytest.MonkeyPatch()
+    with LocalSqs(tmp_path_factory.mktemp("sqs")) as sqs_server:
+        sqs = boto3.client("sqs", endpoint_url=sqs_server.endpoint_url)
+        dlq = sqs.create_queue(QueueName="dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        queue = sqs.create_queue(
+            QueueName="commands.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "VisibilityTimeout": "2",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": sqs_server.queue_arn("dlq.fifo"), "maxReceiveCount": 3}),
+            },
+        )["QueueUrl"]
+        connections_table = f"conn-{uuid.uuid4().hex[:8]}"
+        boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**connections_table_definition(connections_table))
+        for name, value in {
+            "BIDS_TABLE": bids_table,
+            "CONNECTIONS_TABLE": connections_table,
+            "PROCESS_BID_QUEUE_URL": queue,
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+            "AWS_ENDPOINT_URL_SQS": sqs_server.endpoint_url,
+            "POWERTOOLS_METRICS_NAMESPACE": "SamSoldTest",
+            "POWERTOOLS_SERVICE_NAME": "samsold",
+            "CLOSE_GRACE_SECONDS": "1",
+        }.items():
+            monkey.setenv(name, value)
+        from handlers import wiring
+
+        for cached in (wiring.service, wiring.command_queue, wiring.connections):
+            cached.cache_clear()
+        yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo")}
+        for cached in (wiring.service, wiring.command_queue, wiring.connections):
+            cached.cache_clear()
+    monkey.undo()
+
+
+def call(handler_module, event):
+    response = handler_module.handler(event, FakeContext())
+    body = response.get("body")
+    return response["statusCode"], (json.loads(body) if body else None)
+
+
+def api(method, path, **kwargs):
+    from handlers import lot_api, place_bid
+
+    module = place_bid if path == "/bid" else lot_api
+    return call(module, rest_event(method, path, **kwargs))
+
+
+def create_lot(**terms):
+    terms = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
+    status, body = api("POST", "/lots", body=terms, claims=SELLER)
+    assert status == 201, body
+    return body
+
+
+def drain(stack, max_rounds=10):
+    """Receive what is queued and run the processor on it, like the event source mapping."""
+    from handlers import process_bid
+
+    responses = []
+    for _ in range(max_rounds):
+        messages = stack["sqs"].receive_message(
+            QueueUrl=stack["queue"], MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            break
+        response = process_bid.handler(sqs_event(messages, stack["queue_arn"]), FakeContext())
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for m in done:
+            stack["sqs"].delete_message(QueueUrl=stack["queue"], ReceiptHandle=m["ReceiptHandle"])
+        responses.append(response)
+    return responses
+
+
+def queued(stack) -> int:
+    attributes = stack["sqs"].get_queue_attributes(QueueUrl=stack["queue"], AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_bid_is_queued_then_decided_and_reported_to_its_bidder_only(stack):
+    lot = create_lot()
+    status, body = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)
+    assert status == 202 and body["status"] == "PENDING"
+    bid_id = body["bid_id"]
+    assert body["status_url"] == f"/bids/{bid_id}"
+    assert api("GET", f"/bids/{bid_id}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid_id}, claims=ALICE)[1]["status"] == "PENDING"
+    drain(stack)
+    status, outcome = api("GET", f"/bids/{bid_id}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid_id}, claims=ALICE)
+    assert (status, outcome["status"], outcome["reason"], outcome["amount"]) == (200, "ACCEPTED", None, "10.00")
+    status, _ = api("GET", f"/bids/{bid_id}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid_id}, claims=BOB)
+    assert status == 404
+
+
+def test_same_idempotency_key_twice_makes_one_bid(stack):
+    lot = create_lot()
+    key = uuid.uuid4().hex
+    before = queued(stack)
+    first = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
+    second = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
+    assert first == second and first[1]["bid_id"] == key
+    assert queued(stack) == before + 1
+    drain(stack)
+    third = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
+    assert third[1]["status"] == "ACCEPTED" and queued(stack) == 0
+    reused = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "99.00"}, claims=ALICE, headers={"Idempotency-Key": key})
+    assert reused[0] == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "claims", "headers", "status"),
+    [
+        ("{not json", ALICE, {}, 400),
+        ({"amount": "10.00"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "10.00", "colour": "red"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "10.00", "bidder": "bob"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "-1.00"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "0"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "NaN"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "1e3"}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": 10}, ALICE, {}, 400),
+        ({"lot_id": "LOT", "amount": "10.001"}, ALICE, {}, 422),
+        ({"lot_id": "no-such-lot", "amount": "10.00"}, ALICE, {}, 404),
+        ({"lot_id": "LOT", "amount": "10.00"}, None, {}, 401),
+        ({"lot_id": "LOT", "amount": "1" * 20_000}, ALICE, {}, 413),
+        ({"lot_id": "LOT", "amount": "10.00", "bid_id": "a"}, ALICE, {"Idempotency-Key": "b"}, 400),
+    ],
+)
+def test_bad_bids_get_a_clear_4xx_and_queue_nothing(stack, body, claims, headers, status):
+    lot = create_lot()
+    if isinstance(body, dict) and body.get("lot_id") == "LOT":
+        body = body | {"lot_id": lot["lot_id"]}
+    before = queued(stack)
+    got, answer = api("POST", "/bid", body=body, claims=claims, headers=headers)
+    assert got == status, answer
+    assert set(answer) == {"error"} and {"code", "message", "details"} <= set(answer["error"])
+    assert queued(stack) == before
+
+
+def test_poison_message_is_parked_and_does_not_block_its_lot(stack, dynamodb_client, bids_table):
+    lot = create_lot()
+    stack["sqs"].send_message(
+        QueueUrl=stack["queue"], MessageBody="{this is not a command", MessageGroupId=lot["lot_id"], MessageDeduplicationId="poison-1"
+    )
+    status, body = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)
+    responses = drain(stack)
+    assert all(r["batchItemFailures"] == [] for r in responses)
+    outcome = api("GET", f"/bids/{body['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": body["bid_id"]}, claims=ALICE)[1]
+    assert outcome["status"] == "ACCEPTED"
+    parked = dynamodb_client.scan(
+        TableName=bids_table, FilterExpression="begins_with(PK, :p) AND body = :b",
+        ExpressionAttributeValues={":p": {"S": "PARKED#"}, ":b": {"S": "{this is not a command"}},
+    )["Items"]
+    assert len(parked) == 1
+
+
+def test_rejection_reason_and_lot_view_with_aliases(stack):
+    lot = create_lot(reserve_price="100.00")
+    ok = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)[1]
+    low = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.25"}, claims=BOB)[1]
+    drain(stack)
+    rejected = api("GET", f"/bids/{low['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": low["bid_id"]}, claims=BOB)[1]
+    assert (rejected["status"], rejected["reason"], rejected["minimum"]) == ("REJECTED", "BELOW_MINIMUM", "10.50")
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
+    assert status == 200 and view["leader"] == "Bidder 1" and view["current_price"] == "10.00"
+    assert "alice" not in json.dumps(view) and "100.00" not in json.dumps(view)
+    assert ok["status"] == "PENDING"
+
+
+def test_time_travel_and_admin_event_log(stack):
+    lot = create_lot()
+    api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)
+    drain(stack)
+    path = {"lot_id": lot["lot_id"]}
+    status, then = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path, query={"as_of_version": "1"})
+    assert (status, then["version"], then["current_price"]) == (200, 1, None)
+    assert api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path, query={"as_of_version": "x"})[0] == 400
+    events_path = f"/lots/{lot['lot_id']}/events"
+    assert api("GET", events_path, resource="/lots/{lot_id}/events", path_parameters=path, claims=ALICE)[0] == 403
+    status, page = api("GET", events_path, resource="/lots/{lot_id}/events", path_parameters=path, claims=ADMIN, query={"limit": "1"})
+    assert status == 200 and [e["type"] for e in page["events"]] == ["LotCreated"] and page["next_after_version"] == 1
+    status, page = api("GET", events_path, resource="/lots/{lot_id}/events", path_parameters=path, claims=ADMIN, query={"after_version": "1"})
+    assert [e["type"] for e in page["events"]] == ["BidPlaced"] and page["events"][0]["prev_hash"] == page["events"][0]["prev_hash"]
+    assert page["next_after_version"] is None
+
+
+def test_cancel_is_for_admins(stack):
+    lot = create_lot()
+    path = {"lot_id": lot["lot_id"]}
+    assert api("POST", f"/lots/{lot['lot_id']}/cancel", resource="/lots/{lot_id}/cancel", path_parameters=path, claims=SELLER)[0] == 403
+    status, view = api("POST", f"/lots/{lot['lot_id']}/cancel", resource="/lots/{lot_id}/cancel", path_parameters=path, claims=ADMIN, body={"reason": "fake"})
+    assert (status, view["status"]) == (200, "CANCELLED")
+
+
+def test_sweep_queues_close_for_due_lots_and_processor_closes(stack):
+    from handlers import close_due_lots
+
+    lot = create_lot(closes_at=format_time(utc_now() + timedelta(seconds=1)), soft_close_window_s=0)
+    api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)
+    drain(stack)
+    import time
+
+    time.sleep(2.2)
+    assert close_due_lots.handler({}, FakeContext())["queued"] >= 1
+    drain(stack)
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
+    assert (view["status"], view["outcome"]) == ("CLOSED", "SOLD")
+
+
+def test_list_open_lots_and_openapi(stack):
+    lot = create_lot()
+    status, listing = api("GET", "/lots", query={"status": "open"})
+    assert status == 200 and lot["lot_id"] in {l["lot_id"] for l in listing["lots"]}
+    status, document = api("GET", "/openapi.json")
+    assert status == 200
+    assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json"} == set(document["paths"])
+    assert lot_key("x") == "LOT#x"
