@@ -19,7 +19,7 @@ from typing import Any
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 
-from ledger.values import format_decimal
+from ledger.values import format_decimal, format_time, utc_now
 
 GENESIS_HASH = "0" * 64
 
@@ -29,7 +29,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format_decimal(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        # Ledger times are kept to the millisecond and written as "…T21:37:03.120Z".
+        return format_time(value) if value.microsecond % 1000 == 0 else value.astimezone(UTC).isoformat()
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -54,6 +55,10 @@ class LotEvent(CanMutateAggregate[str]):
     timestamp: datetime
     prev_hash: str
     hash: str = ""
+
+    @classmethod
+    def create_timestamp(cls) -> datetime:
+        return utc_now()
 
     def __post_init__(self) -> None:
         # New events get their hash here; stored ones keep theirs (the mapper does not

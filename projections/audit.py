@@ -3,11 +3,12 @@ one fold in `projections.snapshot`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
@@ -16,6 +17,7 @@ from ledger.service import AuctionService
 from projections.snapshot import LotSnapshot, evolve
 
 PAGE_SIZE = 1000
+T = TypeVar("T")
 
 
 def lot_events(
@@ -158,3 +160,22 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
     if count == 0 and snapshot is None:
         return VerifyReport(lot_id, 0, None, None)
     return VerifyReport(lot_id, count)
+
+
+def for_each_lot(
+    service: AuctionService,
+    check: Callable[[AuctionService, str], T],
+    lot_ids: Iterable[str] | None = None,
+    workers: int = 8,
+    progress: Callable[[T], None] | None = None,
+) -> list[T]:
+    """Run `check` (replay or verify) over many lots in parallel threads: the work is
+    mostly waiting on DynamoDB, so lots overlap; each lot is still read in order."""
+    ids = list(service.store.lot_ids() if lot_ids is None else lot_ids)
+    results: list[T] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(lambda lot_id: check(service, lot_id), ids):
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return results

@@ -1,0 +1,181 @@
+"""The dispute report on one bid: everything needed to answer "why did I lose?" with
+proof, taken from the stored events and checked against their hash chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.errors import LedgerError
+from ledger.events import BidPlaced, BidRejected, LotEvent
+from ledger.rules import REASON_CODES
+from ledger.service import AuctionService
+from ledger.values import format_time
+from projections.audit import lot_events, verify
+from projections.history import event_record
+from projections.snapshot import LotSnapshot, evolve
+
+NEIGHBOURS = 3
+
+RULES = {
+    None: "accepted: the lot was open at placed_at, the bidder was neither the seller nor leading, "
+    "and the amount fit the currency and met the minimum next bid",
+    "LOT_NOT_OPEN": "rejected: placed_at was before the lot opened (opens_at)",
+    "LOT_CLOSED": "rejected: the lot was closed, or placed_at was at or after the close time in force (closes_at)",
+    "LOT_CANCELLED": "rejected: the lot had been cancelled",
+    "SELLER_CANNOT_BID": "rejected: the seller may not bid on their own lot",
+    "ALREADY_LEADING": "rejected: the bidder was already the leading bidder",
+    "BELOW_MINIMUM": "rejected: the amount was below the minimum next bid "
+    "(the starting price for the first bid, then the current price plus the increment of its band)",
+    "CURRENCY_PRECISION": "rejected: the amount had more decimals than the lot's currency allows",
+}
+assert set(RULES) - {None} == set(REASON_CODES)
+
+
+class BidNotFound(LedgerError):
+    code = "BID_NOT_FOUND"
+
+
+def _state_view(state: LotSnapshot) -> dict[str, Any]:
+    """The lot as the bid met it, for the operator: bidders by id and alias."""
+    data = state.to_item()
+    data["leader_alias"] = state.alias_of(state.leader)
+    return data
+
+
+def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
+    receipt = service.store.get_receipts([bid_id]).get(bid_id)
+    if receipt is None:
+        request = service.store.get_bid_request(bid_id)
+        detail = "it is still waiting to be decided" if request else "there is no such bid"
+        raise BidNotFound(f"no decision for bid {bid_id!r}: {detail}", {"bid_id": bid_id})
+    lot_id, decided_version = receipt["lot_id"], int(receipt["version"])
+
+    state_before: LotSnapshot | None = None
+    deciding: LotEvent | None = None
+    bids: list[LotEvent] = []
+    extensions: list[dict[str, Any]] = []
+    final: LotSnapshot | None = None
+    for event in lot_events(service, lot_id):
+        if event.originator_version == decided_version:
+            deciding = event
+            state_before = final.model_copy(deep=True) if final is not None else None
+        previous_close = final.closes_at if final is not None else None
+        final = evolve(event, final)
+        if isinstance(event, BidPlaced | BidRejected):
+            bids.append(event)
+        if previous_close is not None and final.closes_at != previous_close:
+            extensions.append(
+                {"version": event.originator_version, "from": format_time(previous_close), "to": format_time(final.closes_at)}
+            )
+    if deciding is None or state_before is None or final is None or getattr(deciding, "bid_id", None) != bid_id:
+        raise BidNotFound(f"bid {bid_id!r}: its receipt names version {decided_version}, which is not its event")
+
+    position = next(i for i, e in enumerate(bids) if e is deciding)
+    chain = verify(service, lot_id)
+    reason = receipt.get("reason")
+    return {
+        "bid": {
+            "bid_id": bid_id,
+            "lot_id": lot_id,
+            "bidder": receipt["bidder"],
+            "bidder_alias": final.alias_of(receipt["bidder"]),
+            "amount": receipt["amount"],
+            "placed_at": receipt["placed_at"],
+            "decided_at": receipt.get("decided_at"),
+            "correlation_id": getattr(deciding, "correlation_id", None),
+        },
+        "outcome": {
+            "status": receipt["status"],
+            "reason": reason,
+            "rule": RULES.get(reason, reason),
+            "minimum": receipt.get("minimum"),
+            "current_price": event_record(deciding)["data"].get("current_price", receipt.get("current_price")),
+            "version": decided_version,
+        },
+        "lot_state_met": _state_view(state_before),
+        "close_time_then": {
+            "scheduled": format_time(state_before.scheduled_closes_at),
+            "in_force": format_time(state_before.closes_at),
+            "hard_close_at": format_time(state_before.hard_close_at) if state_before.hard_close_at else None,
+            "extensions_before": [x for x in extensions if x["version"] < decided_version],
+        },
+        "bids_before": [event_record(e) for e in bids[max(0, position - NEIGHBOURS) : position]],
+        "deciding_event": event_record(deciding),
+        "bids_after": [event_record(e) for e in bids[position + 1 : position + 1 + NEIGHBOURS]],
+        "final_result": {
+            "status": final.status,
+            "outcome": final.outcome,
+            "price": None if final.current_price is None else str(final.current_price),
+            "leader": final.leader,
+            "leader_alias": final.alias_of(final.leader),
+            "closes_at": format_time(final.closes_at),
+            "version": final.version,
+            "extensions": extensions,
+        },
+        "verification": {
+            "chain_ok": chain.ok,
+            "events_checked": chain.events,
+            "first_bad_version": chain.first_bad_version,
+            "problem": chain.problem,
+            "head_hash": final.head_hash,
+            "cited_versions": sorted(
+                {decided_version, *(e.originator_version for e in bids[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS])}
+            ),
+        },
+    }
+
+
+def dispute_markdown(report: dict[str, Any]) -> str:
+    bid, outcome, then, final = report["bid"], report["outcome"], report["close_time_then"], report["final_result"]
+    check = report["verification"]
+    lines = [
+        f"# Dispute report: bid `{bid['bid_id']}`",
+        "",
+        f"Lot `{bid['lot_id']}`; bidder `{bid['bidder']}` ({bid['bidder_alias'] or 'no accepted bid'}).",
+        "",
+        "## The bid as received",
+        "",
+        f"- amount: {bid['amount']}",
+        f"- placed at: {bid['placed_at']} (the time the API received it)",
+        f"- decided at: {bid['decided_at']}, as event version {outcome['version']}",
+        "",
+        "## Outcome",
+        "",
+        f"**{outcome['status']}**" + (f" — `{outcome['reason']}`" if outcome["reason"] else ""),
+        "",
+        f"Rule: {outcome['rule']}.",
+        f"Minimum next bid then: {outcome['minimum']}; current price then: {outcome['current_price']}.",
+        "",
+        "## Close time then",
+        "",
+        f"- scheduled: {then['scheduled']}; in force: {then['in_force']}; hard close: {then['hard_close_at'] or 'none'}",
+        f"- extensions before this bid: {len(then['extensions_before'])}",
+        *[f"  - version {x['version']}: {x['from']} -> {x['to']}" for x in then["extensions_before"]],
+        "",
+        "## Bids around it",
+        "",
+        "| version | type | bidder | amount | placed at | reason |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for record in [*report["bids_before"], report["deciding_event"], *report["bids_after"]]:
+        data = record["data"]
+        marker = " (this bid)" if record["version"] == outcome["version"] else ""
+        lines.append(
+            f"| {record['version']}{marker} | {record['type']} | {data.get('bidder')} | {data.get('amount')} "
+            f"| {data.get('placed_at')} | {data.get('reason') or ''} |"
+        )
+    lines += [
+        "",
+        "## Final result of the lot",
+        "",
+        f"- status {final['status']}, outcome {final['outcome'] or '-'}, price {final['price'] or '-'}, "
+        f"leader {final['leader'] or '-'} ({final['leader_alias'] or '-'}), closes at {final['closes_at']}",
+        "",
+        "## Verification",
+        "",
+        f"- hash chain: {'intact' if check['chain_ok'] else 'BROKEN at version ' + str(check['first_bad_version']) + ': ' + str(check['problem'])}",
+        f"- events checked: {check['events_checked']}; head hash `{check['head_hash']}`",
+        f"- versions cited: {', '.join(map(str, check['cited_versions']))}",
+        "",
+    ]
+    return "\n".join(lines)

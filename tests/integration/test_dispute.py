@@ -1,0 +1,88 @@
+"""Dispute reports from real stored events: an accepted bid, a BELOW_MINIMUM
+rejection, and a LOT_CLOSED rejection of a bid placed after an extension."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from ledger.commands import CloseLot, CreateLot, PlaceBid
+from ledger.values import format_time
+from projections.dispute import BidNotFound, dispute_markdown, dispute_report
+
+
+@pytest.fixture
+def auction(service, clock):
+    """alice 10.00 (v2), bob 10.25 rejected (v3), bob 11.00 in the soft-close window
+    extends the close (v4), carol bids after the extended close: LOT_CLOSED (v5), then
+    the lot closes SOLD to bob (v6)."""
+    opens = clock.now
+    closes = opens + timedelta(minutes=10)
+    lot = service.create_lot(
+        CreateLot(lot_id=f"d-{uuid.uuid4().hex[:10]}", title="Clock", currency="EUR", starting_price="10.00",
+                  opens_at=opens, closes_at=closes, soft_close_window_s=120, soft_close_extension_s=120),
+        seller="sam",
+    )
+    bids = {
+        "alice": PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder="alice", amount="10.00", placed_at=opens + timedelta(minutes=1)),
+        "bob_low": PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder="bob", amount="10.25", placed_at=opens + timedelta(minutes=2)),
+        "bob": PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder="bob", amount="11.00", placed_at=closes - timedelta(seconds=30)),
+        "carol_late": PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder="carol", amount="20.00", placed_at=closes + timedelta(seconds=95)),
+    }
+    for command in bids.values():
+        service.place_bid(command)
+    service.close_lot(CloseLot(lot_id=lot.lot_id, requested_at=closes + timedelta(minutes=5)))
+    return {"lot": lot, "bids": bids, "closes": closes}
+
+
+def test_report_on_an_accepted_bid(service, auction):
+    report = dispute_report(service, auction["bids"]["bob"].bid_id)
+    assert report["bid"]["bidder"] == "bob" and report["bid"]["amount"] == "11.00"
+    assert report["bid"]["placed_at"] == format_time(auction["closes"] - timedelta(seconds=30))
+    assert report["outcome"]["status"] == "ACCEPTED" and report["outcome"]["reason"] is None
+    assert report["outcome"]["minimum"] == "10.50" and report["outcome"]["version"] == 4
+    assert report["lot_state_met"]["version"] == 3 and report["lot_state_met"]["leader"] == "alice"
+    assert report["lot_state_met"]["current_price"] == "10.00"
+    assert report["close_time_then"]["in_force"] == format_time(auction["closes"])
+    assert report["close_time_then"]["extensions_before"] == []
+    assert [r["version"] for r in report["bids_before"]] == [2, 3]
+    assert [r["version"] for r in report["bids_after"]] == [5]
+    assert report["final_result"]["outcome"] == "SOLD" and report["final_result"]["leader"] == "bob"
+    assert report["final_result"]["price"] == "11.00"
+    assert report["final_result"]["extensions"] == [
+        {"version": 4, "from": format_time(auction["closes"]), "to": format_time(auction["closes"] + timedelta(seconds=90))}
+    ]
+    assert report["verification"]["chain_ok"] is True and report["verification"]["events_checked"] == 6
+    assert report["verification"]["cited_versions"] == [2, 3, 4, 5]
+
+
+def test_report_on_a_below_minimum_rejection(service, auction):
+    report = dispute_report(service, auction["bids"]["bob_low"].bid_id)
+    assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "BELOW_MINIMUM")
+    assert report["outcome"]["minimum"] == "10.50" and report["outcome"]["current_price"] == "10.00"
+    assert "minimum next bid" in report["outcome"]["rule"]
+    assert report["lot_state_met"]["version"] == 2 and report["lot_state_met"]["leader_alias"] == "Bidder 1"
+    assert [r["version"] for r in report["bids_before"]] == [2]
+
+
+def test_report_on_a_late_bid_after_an_extension(service, auction):
+    report = dispute_report(service, auction["bids"]["carol_late"].bid_id)
+    extended = auction["closes"] + timedelta(seconds=90)
+    assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "LOT_CLOSED")
+    assert report["bid"]["placed_at"] == format_time(auction["closes"] + timedelta(seconds=95))
+    assert report["close_time_then"]["scheduled"] == format_time(auction["closes"])
+    assert report["close_time_then"]["in_force"] == format_time(extended)
+    assert report["close_time_then"]["extensions_before"] == [
+        {"version": 4, "from": format_time(auction["closes"]), "to": format_time(extended)}
+    ]
+    assert report["deciding_event"]["data"]["closes_at"] == format_time(extended)
+    assert report["lot_state_met"]["status"] == "OPEN"
+    markdown = dispute_markdown(report)
+    assert "LOT_CLOSED" in markdown and "hash chain: intact" in markdown
+
+
+def test_no_report_for_an_unknown_bid(service):
+    with pytest.raises(BidNotFound):
+        dispute_report(service, "nope")
