@@ -2,8 +2,9 @@
 Cognito user-pool authorizer.
 
 `mint` issues tokens shaped like Cognito ID tokens (numeric `exp`/`iat`/`auth_time`,
-`cognito:groups` a list), signed HS256 with a key kept on disk so tokens survive
-restarts. `claims` verifies one and returns what API Gateway's REST (v1) Cognito
+`cognito:groups` a list), signed RS256 as Cognito's are, with a key pair kept on disk so
+tokens survive restarts; `jwks` publishes the public key the way a user pool does, so
+code that checks tokens itself (the WebSocket connect handler) works unchanged. `claims` verifies one and returns what API Gateway's REST (v1) Cognito
 authorizer hands to Lambda in `requestContext.authorizer.claims`. That authorizer
 flattens the token: every value is a string, and (as seen in captured events,
 e.g. repost.aws "AWS Cognito Group" and the openillumi write-up on claim conversion):
@@ -26,9 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ADMIN_GROUP = "admin"
-KEY_FILE_NAME = "dev-signing-key"
+KEY_FILE_NAME = "dev-signing-key.pem"
+KEY_ID = "samsold-dev-1"
+JWKS_PATH = "/.well-known/jwks.json"
 # A Cognito issuer is https://cognito-idp.{region}.amazonaws.com/{user_pool_id};
 # this one names a pool that exists nowhere, so a dev token is never mistaken for a real one.
 ISSUER = "https://cognito-idp.local.amazonaws.com/local_SamSoldDev"
@@ -65,7 +70,12 @@ class DevAuth:
         }
         if admin:
             payload["cognito:groups"] = [ADMIN_GROUP]
-        return jwt.encode(payload, self._key, algorithm="HS256")
+        return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": KEY_ID})
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a user pool's `/.well-known/jwks.json` lists it."""
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {"keys": [public | {"kid": KEY_ID, "alg": "RS256", "use": "sig"}]}
 
     def claims(self, token: str | None) -> dict[str, str] | None:
         """The authorizer's view of a valid token; None when missing, forged or expired."""
@@ -74,8 +84,8 @@ class DevAuth:
         try:
             payload = jwt.decode(
                 token,
-                self._key,
-                algorithms=["HS256"],
+                self._key.public_key(),
+                algorithms=["RS256"],
                 audience=CLIENT_ID,
                 issuer=ISSUER,
                 options={"require": ["sub", "exp", "iat", "token_use"]},
@@ -87,19 +97,22 @@ class DevAuth:
         return {name: _authorizer_value(name, value) for name, value in payload.items()}
 
 
-def _load_or_create_key(path: Path) -> bytes:
+def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     try:
         return _read_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     # Write a private temporary file, then link it into place: linking fails if another
     # process created the key first, so two starting processes end up with one key.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
         try:
             os.link(temporary, path)
         except FileExistsError:
@@ -109,14 +122,13 @@ def _load_or_create_key(path: Path) -> bytes:
     return _read_key(path)
 
 
-def _read_key(path: Path) -> bytes:
-    text = path.read_text().strip()
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
     try:
-        key = bytes.fromhex(text)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:
-        key = b""
-    if len(key) < 32:
-        raise ValueError(f"{path} does not hold a 256-bit hex key; delete it to create a new one")
+        raise ValueError(f"{path} does not hold a PEM private key; delete it to create a new one") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA key; delete it to create a new one")
     return key
 
 

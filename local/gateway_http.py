@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local.auth import JWKS_PATH
 from local.gateway_rest import (
     MAX_BODY_BYTES,
     HttpResponse,
@@ -85,6 +86,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
                 return _management(gateway, request, connection_id)
         if request.method == "OPTIONS" and request.header("Access-Control-Request-Method"):
             return _preflight(request)
+        if request.method == "GET" and request.path == JWKS_PATH:
+            return _json(200, gateway.auth.jwks())  # as a Cognito user pool publishes its keys
         matched = gateway.routes.match(request.method, request.path)
         if matched is None:
             return _static(gateway.static_dir, request) or _missing_route()
