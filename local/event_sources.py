@@ -1,0 +1,366 @@
+"""Event source mappings on one machine: pollers that feed functions the events Lambda's
+own pollers would, in Lambda's event shapes.
+
+- `SqsPoller`: long-polls a queue, invokes with an SQS event, deletes what succeeded
+  (all of a batch, or all but its `batchItemFailures` with ReportBatchItemFailures); on an
+  error it deletes nothing, so the messages come back after their visibility timeout.
+- `StreamPoller`: reads a DynamoDB table's stream shard by shard (parents before children),
+  applies the FilterCriteria and invokes in batches, retrying a failed batch until it
+  succeeds. No checkpoint is kept: every start reads from LATEST, which suits a stream
+  that only drives notifications.
+- `Schedule`: invokes with an EventBridge "Scheduled Event" every period.
+
+Each runs on its own thread; `stop()` lets the batch in hand finish, then returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from local.filters import matches_any
+from local.model import Invoke, ScheduleEventSource, SqsEventSource, StreamEventSource
+
+log = logging.getLogger("samsold.local.event_sources")
+
+SQS_MAX_BATCH = 10  # ReceiveMessage's limit
+RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
+STREAM_IDLE_POLL_S = 0.25  # Lambda polls a stream shard about four times a second
+SHARD_REFRESH_S = 5.0
+
+
+class _PollerThread:
+    """A daemon thread running `poll_once` until stopped."""
+
+    name = "poller"
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                self.poll_once()
+                failures = 0
+            except Exception:  # a poller outlives any one failure, as Lambda's do
+                log.exception("%s failed; retrying", self.name)
+                self._stopping.wait(RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)])
+                failures += 1
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
+# -- SQS ----------------------------------------------------------------------------------------
+
+
+class SqsPoller(_PollerThread):
+    def __init__(
+        self, source: SqsEventSource, *, sqs_client: Any, queue_url: str, queue_arn: str, region: str,
+        invoke: Invoke, wait_time_s: int = 1,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.name = f"sqs-poller:{source.queue}->{source.function}"
+        self._sqs = sqs_client
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._region = region
+        self._invoke = invoke
+        self._wait_time_s = wait_time_s
+
+    def poll_once(self) -> None:
+        received = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=min(self.source.batch_size, SQS_MAX_BATCH),
+            WaitTimeSeconds=self._wait_time_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return
+        records = [sqs_record(message, self._queue_arn, self._region) for message in received]
+        try:
+            result = self._invoke(self.source.function, {"Records": records})
+        except Exception as error:
+            log.warning("%s: %d messages stay on the queue: %s", self.name, len(records), error)
+            return
+        self._delete([r for r in records if r["messageId"] not in self._failed_ids(records, result)])
+
+    def _failed_ids(self, records: list[dict[str, Any]], result: Any) -> set[str]:
+        """The records to leave on the queue; a malformed response fails the whole batch."""
+        every_id = {record["messageId"] for record in records}
+        if not self.source.report_batch_item_failures or not isinstance(result, dict):
+            return set()
+        failures = result.get("batchItemFailures") or []
+        failed = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in failures}
+        if not failed <= every_id:
+            log.warning("%s: batchItemFailures names unknown or empty ids; the whole batch fails", self.name)
+            return every_id
+        return failed
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), SQS_MAX_BATCH):
+            chunk = records[start:start + SQS_MAX_BATCH]
+            response = self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+            for failure in response.get("Failed", []):
+                log.warning("%s: delete failed: %s", self.name, failure)
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """A received message as a record of Lambda's SQS event."""
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {name: _lambda_message_attribute(value)
+                              for name, value in message.get("MessageAttributes", {}).items()},
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    # Lambda writes attributes in camelCase, binary values base64-encoded.
+    attribute: dict[str, Any] = {
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": [_b64(item) for item in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = _b64(value["BinaryValue"])
+    return attribute
+
+
+# -- DynamoDB Streams ---------------------------------------------------------------------------
+
+
+class StreamPoller(_PollerThread):
+    def __init__(
+        self, source: StreamEventSource, *, dynamodb_client: Any, streams_client: Any, table_name: str,
+        region: str, invoke: Invoke,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.name = f"stream-poller:{source.table}->{source.function}"
+        self._dynamodb = dynamodb_client
+        self._streams = streams_client
+        self._table_name = table_name
+        self._region = region
+        self._invoke = invoke
+        self._stream_arn = ""
+        self._iterators: dict[str, str] = {}  # open shard id -> next iterator
+        self._finished: set[str] = set()  # shards read to their end, or skipped
+        self._known: dict[str, str | None] = {}  # shard id -> parent shard id
+        self._next_refresh = 0.0
+
+    def start(self) -> None:
+        """Positions at LATEST before returning, so nothing written after start is missed."""
+        stream_arn = self._dynamodb.describe_table(TableName=self._table_name)["Table"].get("LatestStreamArn")
+        if not stream_arn:
+            raise RuntimeError(f"table {self._table_name} has no stream; it was created without one")
+        self._stream_arn = stream_arn
+        for shard in self._shards():
+            self._known[shard["ShardId"]] = shard.get("ParentShardId")
+            if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}):
+                self._finished.add(shard["ShardId"])  # closed before we came: history
+            else:
+                self._iterators[shard["ShardId"]] = self._iterator(shard["ShardId"], "LATEST")
+        self._next_refresh = time.monotonic() + SHARD_REFRESH_S
+        super().start()
+
+    def poll_once(self) -> None:
+        if time.monotonic() >= self._next_refresh:
+            self._adopt_new_shards()
+        got_records = False
+        for shard_id in list(self._iterators):
+            got_records |= self._read_shard(shard_id)
+            if self._stopping.is_set():
+                return
+        if not got_records:
+            self._stopping.wait(STREAM_IDLE_POLL_S)
+
+    def _read_shard(self, shard_id: str) -> bool:
+        try:
+            response = self._streams.get_records(ShardIterator=self._iterators[shard_id], Limit=1000)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+                raise
+            self._iterators[shard_id] = self._iterator(shard_id, "TRIM_HORIZON")
+            return False
+        records = response.get("Records", [])
+        if records:
+            self._deliver([stream_record(r, self._stream_arn, self._region) for r in records])
+        next_iterator = response.get("NextShardIterator")
+        if next_iterator is None:  # the shard is closed and read to its end: its children follow
+            del self._iterators[shard_id]
+            self._finished.add(shard_id)
+            self._adopt_new_shards()
+        else:
+            self._iterators[shard_id] = next_iterator
+        return bool(records)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        wanted = [record for record in records if matches_any(self.source.filter_patterns, record)]
+        for start in range(0, len(wanted), self.source.batch_size):
+            self._invoke_until_success({"Records": wanted[start:start + self.source.batch_size]})
+
+    def _invoke_until_success(self, event: dict[str, Any]) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                self._invoke(self.source.function, event)
+                return
+            except Exception as error:  # Lambda retries a stream batch until it succeeds
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                log.warning("%s: batch of %d failed (%s); retrying in %.1f s", self.name, len(event["Records"]),
+                            error, delay)
+                self._stopping.wait(delay)
+                attempt += 1
+
+    def _adopt_new_shards(self) -> None:
+        """Starts shards created since (after a rollover), each once its parent is read."""
+        for shard in self._shards():
+            self._known.setdefault(shard["ShardId"], shard.get("ParentShardId"))
+        for shard_id, parent in self._known.items():
+            if shard_id in self._iterators or shard_id in self._finished:
+                continue
+            if parent is None or parent in self._finished or parent not in self._known:
+                self._iterators[shard_id] = self._iterator(shard_id, "TRIM_HORIZON")
+        self._next_refresh = time.monotonic() + SHARD_REFRESH_S
+
+    def _shards(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": self._stream_arn}
+        while True:
+            description = self._streams.describe_stream(**request)["StreamDescription"]
+            shards.extend(description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            request["ExclusiveStartShardId"] = last
+
+    def _iterator(self, shard_id: str, position: str) -> str:
+        return self._streams.get_shard_iterator(
+            StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType=position
+        )["ShardIterator"]
+
+
+def stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A record from boto3's GetRecords as Lambda passes it in a DynamoDB stream event."""
+    change = record["dynamodb"]
+    dynamodb: dict[str, Any] = {}
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in change:
+            dynamodb[image] = {name: _json_attribute_value(value) for name, value in change[image].items()}
+    for field in ("SequenceNumber", "SizeBytes", "StreamViewType"):
+        if field in change:
+            dynamodb[field] = change[field]
+    lambda_record = {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+    if "userIdentity" in record:  # TTL deletions
+        lambda_record["userIdentity"] = {"type": record["userIdentity"]["Type"],
+                                         "principalId": record["userIdentity"]["PrincipalId"]}
+    return lambda_record
+
+
+def _json_attribute_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A low-level AttributeValue in JSON: binary values base64-encoded, as on the wire."""
+    (kind, content), = value.items()
+    if kind == "B":
+        return {"B": _b64(content)}
+    if kind == "BS":
+        return {"BS": [_b64(item) for item in content]}
+    if kind == "M":
+        return {"M": {name: _json_attribute_value(item) for name, item in content.items()}}
+    if kind == "L":
+        return {"L": [_json_attribute_value(item) for item in content]}
+    return {kind: content}
+
+
+def _b64(value: bytes | str) -> str:
+    return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
+
+
+# -- schedules --------------------------------------------------------------------------------
+
+
+class Schedule(_PollerThread):
+    def __init__(
+        self, source: ScheduleEventSource, *, region: str, account_id: str, invoke: Invoke,
+        every_s: float | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.name = f"schedule:{source.function}"
+        self._region = region
+        self._account_id = account_id
+        self._invoke = invoke
+        self._period_s = every_s or source.rate_s
+        self._clock = clock
+
+    def poll_once(self) -> None:
+        if self._stopping.wait(self._period_s):
+            return
+        try:
+            self._invoke(self.source.function, self.event())
+        except Exception as error:  # an asynchronous invocation: the error is logged, not raised
+            log.warning("%s: %s", self.name, error)
+
+    def event(self) -> dict[str, Any]:
+        if self.source.input is not None:
+            return self.source.input
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self._account_id,
+            "time": self._clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [f"arn:aws:events:{self._region}:{self._account_id}:rule/{self.source.function}-schedule"],
+            "detail": {},
+        }
+

@@ -1,0 +1,329 @@
+"""Lambda functions on one machine: each function runs in its own worker processes (warm
+containers), started with that function's environment, its code directory on sys.path
+and its handler imported once per worker.
+
+    pool = FunctionPool(functions, region="us-east-1", endpoints={"AWS_ENDPOINT_URL_DYNAMODB": ...})
+    result = pool.invoke("ProcessBidFunction", event)   # raises FunctionError on failure
+
+A worker talks to the pool over its stdin (one JSON request a line) and a private copy of
+its stdout; the handler's own prints and logs go to stderr, as Lambda sends them to
+CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
+killed and a fresh one takes its place on the next call, as Lambda replaces the sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from typing import IO, Any
+
+from local.model import Function
+
+log = logging.getLogger("samsold.local.functions")
+
+WORKERS_PER_FUNCTION = 2
+INIT_TIMEOUT_S = 10  # Lambda's limit on a function's init phase
+_INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+_PASSTHROUGH_PREFIXES = ("POWERTOOLS_",)  # the developer's shell may tune Powertools locally
+
+
+class FunctionError(Exception):
+    """A handler raised (or its runtime failed): Lambda's errorType / errorMessage / stackTrace."""
+
+    def __init__(self, function: str, error_type: str, message: str, stack_trace: list[str] | None = None) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.function = function
+        self.error_type = error_type
+        self.error_message = message
+        self.stack_trace = stack_trace or []
+
+
+class FunctionTimeout(FunctionError):
+    pass
+
+
+def function_environment(
+    function: Function, *, region: str, account_id: str, endpoints: Mapping[str, str],
+    parent_environment: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What a Lambda sandbox's environment holds locally: nothing of the developer's shell
+    but a few basics, so two functions never see each other's settings."""
+    parent = os.environ if parent_environment is None else parent_environment
+    environment = {name: parent[name] for name in _INHERITED_VARIABLES if name in parent}
+    environment.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            # Keep ~/.aws out of it: no profile may send a call to a real account.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": function.logical_id,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.logical_id}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+            "LAMBDA_TASK_ROOT": function.code_uri,
+            "_HANDLER": function.handler,
+            "TZ": "UTC",
+            "PYTHONUNBUFFERED": "1",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            "SAMSOLD_ACCOUNT_ID": account_id,
+        }
+    )
+    environment.update(function.environment)
+    environment.update(endpoints)
+    environment.update({name: value for name, value in parent.items() if name.startswith(_PASSTHROUGH_PREFIXES)})
+    return environment
+
+
+class _Worker:
+    """One warm container: a Python process that imported the handler."""
+
+    def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
+        self.function = function
+        protocol_read, protocol_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.functions", function.handler, str(protocol_write)],
+            stdin=subprocess.PIPE,
+            stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            env=dict(environment),
+            cwd=function.code_uri,
+            pass_fds=(protocol_write,),
+            # Out of the terminal's process group: Ctrl-C stops the stack, which stops the workers.
+            start_new_session=True,
+        )
+        os.close(protocol_write)
+        self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._protocol: IO[bytes] = os.fdopen(protocol_read, "rb")
+        threading.Thread(target=self._read_replies, name=f"worker-{function.logical_id}", daemon=True).start()
+
+    def _read_replies(self) -> None:
+        for line in self._protocol:
+            self._replies.put(json.loads(line))
+        self._replies.put(None)  # the worker exited
+
+    def wait_until_ready(self) -> None:
+        """Waits out the init phase (imports), which Lambda does not count in Timeout."""
+        try:
+            reply = self._replies.get(timeout=INIT_TIMEOUT_S)
+        except queue.Empty:
+            reply = None
+        if reply is None:
+            self.stop()
+            raise FunctionError(self.function.logical_id, "Runtime.InitError",
+                                f"the worker did not start within {INIT_TIMEOUT_S} s")
+
+    def invoke(self, event: Any, request_id: str, deadline: float) -> Any:
+        assert self.process.stdin is not None
+        request = {"event": event, "request_id": request_id, "deadline_ms": int(deadline * 1000)}
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker died; the reply queue says so below
+        try:
+            reply = self._replies.get(timeout=max(0.0, deadline - time.time()))
+        except queue.Empty:
+            raise FunctionTimeout(self.function.logical_id, "Sandbox.Timedout",
+                                  f"Task timed out after {self.function.timeout_s:.2f} seconds") from None
+        if reply is None:
+            raise FunctionError(self.function.logical_id, "Runtime.ExitError",
+                                f"the worker exited with status {self.process.wait()}")
+        if not reply["ok"]:
+            raise FunctionError(self.function.logical_id, reply["errorType"], reply["errorMessage"],
+                                reply.get("stackTrace"))
+        return reply["result"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self._protocol.close()
+
+
+class _FunctionWorkers:
+    """A function's warm workers: at most `size` at once, started on demand."""
+
+    def __init__(self, function: Function, environment: Mapping[str, str], size: int) -> None:
+        self.function = function
+        self.environment = environment
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def invoke(self, event: Any) -> Any:
+        request_id = str(uuid.uuid4())
+        with self._slots:
+            worker = self._take()
+            started = time.monotonic()
+            outcome = "error"
+            try:
+                result = worker.invoke(event, request_id, time.time() + self.function.timeout_s)
+                outcome = "ok"
+                return result
+            except FunctionTimeout:
+                outcome = "timeout"
+                raise
+            finally:
+                self._give_back(worker, keep=outcome != "timeout")
+                log.info("REPORT %s request_id=%s duration_ms=%.1f outcome=%s", self.function.logical_id,
+                         request_id, (time.monotonic() - started) * 1000, outcome)
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise FunctionError(self.function.logical_id, "Runtime.Stopped", "the function pool is stopped")
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive:
+                    return worker
+                worker.stop()
+        worker = _Worker(self.function, self.environment)
+        worker.wait_until_ready()
+        return worker
+
+    def _give_back(self, worker: _Worker, keep: bool) -> None:
+        with self._lock:
+            if keep and worker.alive and not self._closed:
+                self._idle.append(worker)
+                return
+        worker.stop()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+
+class FunctionPool:
+    def __init__(
+        self,
+        functions: list[Function],
+        *,
+        region: str,
+        account_id: str,
+        endpoints: Mapping[str, str],
+        workers_per_function: int = WORKERS_PER_FUNCTION,
+    ) -> None:
+        self._functions = {
+            function.logical_id: _FunctionWorkers(
+                function,
+                function_environment(function, region=region, account_id=account_id, endpoints=endpoints),
+                workers_per_function,
+            )
+            for function in functions
+        }
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        workers = self._functions.get(logical_id)
+        if workers is None:
+            raise KeyError(f"no function {logical_id} in the template")
+        return workers.invoke(event)
+
+    def stop(self) -> None:
+        for workers in self._functions.values():
+            workers.stop()
+
+
+def _has_fileno(stream: Any) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+# -- inside a worker process ------------------------------------------------------------------
+
+
+class LambdaContext:
+    """The context object a Python handler receives."""
+
+    def __init__(self, request_id: str, deadline_ms: int) -> None:
+        name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_name = name
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{os.environ['AWS_REGION']}:{os.environ.get('SAMSOLD_ACCOUNT_ID', '000000000000')}"
+            f":function:{name}"
+        )
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{name}")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _error_reply(error: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "errorType": error_type or type(error).__name__,
+        "errorMessage": str(error),
+        "stackTrace": traceback.format_exception(error),
+    }
+
+
+def _load_handler(handler: str) -> Any:
+    module_name, function_name = handler.rsplit(".", 1)
+    sys.path.insert(0, os.getcwd())
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _serve(handler_name: str, protocol: IO[str]) -> None:
+    try:
+        handler = _load_handler(handler_name)
+        init_error = None
+    except Exception as error:  # reported on every call, as Lambda reports Runtime.ImportModuleError
+        handler, init_error = None, json.dumps(_error_reply(error, "Runtime.ImportModuleError"))
+    _send(protocol, json.dumps({"ready": True}))
+    for line in sys.stdin:
+        request = json.loads(line)
+        _send(protocol, init_error or _invoke_handler(handler, request))
+
+
+def _invoke_handler(handler: Any, request: dict[str, Any]) -> str:
+    try:
+        result = handler(request["event"], LambdaContext(request["request_id"], request["deadline_ms"]))
+    except Exception as error:
+        return json.dumps(_error_reply(error))
+    try:
+        return json.dumps({"ok": True, "result": result})
+    except (TypeError, ValueError) as error:
+        return json.dumps(_error_reply(error, "Runtime.MarshalError"))
+
+
+def _send(protocol: IO[str], line: str) -> None:
+    protocol.write(line + "\n")
+    protocol.flush()
+
+
+if __name__ == "__main__":
+    _protocol_fd = int(sys.argv[2])
+    _serve(sys.argv[1], os.fdopen(_protocol_fd, "w"))

@@ -1,0 +1,306 @@
+"""The whole stack on one machine, driven by the SAM template: DynamoDB Local on disk, the
+local SQS, development auth, the API gateway, the functions, their event sources and
+schedules.
+
+    with LocalStack("template.yaml", ".samsold", port=0) as stack:
+        requests.get(stack.endpoints["rest"] + "/lots")
+
+Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), so a second
+start resumes where the first stopped. `endpoints.json` there names the URLs once they
+all answer, and is removed on a clean stop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from local.auth import DevAuth
+from local.dynamodb_local import DynamoDBLocal
+from local.event_sources import Schedule, SqsPoller, StreamPoller
+from local.functions import FunctionError, FunctionPool
+from local.gateway import LocalGateway
+from local.model import Queue, Table
+from local.sqs import LocalSqs
+from local.template import LocalApp, LocalEndpoints, SamTemplate
+
+log = logging.getLogger("samsold.local.runtime")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+ENDPOINTS_FILE = "endpoints.json"
+LOCK_FILE = "samsold.lock"
+SQS_POLLERS_PER_SOURCE = 2  # as many as a function has workers
+
+
+class DataDirInUse(RuntimeError):
+    pass
+
+
+class LocalStack:
+    def __init__(
+        self,
+        template_path: str | os.PathLike[str],
+        data_dir: str | os.PathLike[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        websocket_port: int | None = None,
+        parameter_overrides: Mapping[str, str] | None = None,
+        schedule_every: float | None = None,
+        static_dir: str | os.PathLike[str] | None = None,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> None:
+        self.template = SamTemplate.load(template_path, parameter_overrides, region=region, account_id=account_id)
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port
+        self.websocket_port = websocket_port
+        self.schedule_every = schedule_every
+        self.static_dir = Path(static_dir) if static_dir is not None else _default_static_dir()
+        self.region = region
+        self.account_id = account_id
+        self.endpoints: dict[str, str] = {}
+        self.app: LocalApp | None = None
+        self._lock: IO[str] | None = None
+        self._dynamodb: DynamoDBLocal | None = None
+        self._sqs: LocalSqs | None = None
+        self._gateway: LocalGateway | None = None
+        self._functions: FunctionPool | None = None
+        self._pollers: list[SqsPoller | StreamPoller | Schedule] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_data_dir(self.data_dir / LOCK_FILE)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.template.not_emulated:
+            log.info("not emulated locally (no local meaning): %s", ", ".join(self.template.not_emulated))
+        # Names, routes, tables and queues need no URL; the functions' environment does.
+        shape = self.template.resolve(LocalEndpoints.placeholder(self.region, self.account_id))
+        self._dynamodb = DynamoDBLocal(
+            db_path=self.data_dir / "dynamodb", log_path=self.data_dir / "dynamodb.log", host=self.host
+        ).start()
+        create_tables(self._client("dynamodb", self._dynamodb.endpoint_url), shape.tables)
+        self._sqs = LocalSqs(self.data_dir / "sqs", host=self.host, account_id=self.account_id,
+                             region=self.region).start()
+        create_queues(self._client("sqs", self._sqs.endpoint_url), shape.queues)
+        self._gateway = LocalGateway(
+            host=self.host,
+            port=self.port,
+            websocket_port=self.websocket_port,
+            rest_routes=shape.rest_routes,
+            websocket=shape.websocket,
+            invoke=self.invoke,
+            auth=DevAuth(self.data_dir),
+            static_dir=self.static_dir,
+            stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
+        ).start()
+        self.app = self.template.resolve(self._local_endpoints())
+        self._functions = FunctionPool(
+            self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables()
+        )
+        self._pollers = self._event_sources(self.app)
+        for poller in self._pollers:
+            poller.start()
+        self.endpoints = self._endpoint_urls()
+        self._wait_until_answering()
+        _write_json(self.data_dir / ENDPOINTS_FILE, self.endpoints)
+
+    def stop(self) -> None:
+        """Drains the pollers, then stops the gateway, functions, SQS and DynamoDB Local."""
+        for poller in self._pollers:
+            poller.stop()
+        for poller in self._pollers:
+            poller.join()
+        self._pollers = []
+        for service in (self._gateway, self._functions, self._sqs, self._dynamodb):
+            if service is not None:
+                service.stop()
+        self._gateway = self._functions = self._sqs = self._dynamodb = None
+        (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+            self._lock = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+    # -- what runs ------------------------------------------------------------------------
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invokes a function of the template (the gateway and pollers call this)."""
+        if self._functions is None:
+            raise FunctionError(logical_id, "Runtime.NotReady", "the local stack is not started")
+        return self._functions.invoke(logical_id, event)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of a local service ("dynamodb", "dynamodbstreams", "sqs")."""
+        url = self.endpoints["sqs"] if service == "sqs" else self.endpoints["dynamodb"]
+        return self._client(service, url)
+
+    def _event_sources(self, app: LocalApp) -> list[SqsPoller | StreamPoller | Schedule]:
+        assert self._sqs is not None and self._dynamodb is not None
+        queues = {queue.logical_id: queue for queue in app.queues}
+        tables = {table.logical_id: table for table in app.tables}
+        pollers: list[SqsPoller | StreamPoller | Schedule] = []
+        for source in app.sqs_sources:
+            name = queues[source.queue].queue_name
+            pollers += [
+                SqsPoller(source, sqs_client=self._client("sqs", self._sqs.endpoint_url),
+                          queue_url=self._sqs.queue_url(name), queue_arn=self._sqs.queue_arn(name),
+                          region=self.region, invoke=self.invoke)
+                for _ in range(SQS_POLLERS_PER_SOURCE)
+            ]
+        for stream in app.stream_sources:
+            pollers.append(StreamPoller(
+                stream, dynamodb_client=self._client("dynamodb", self._dynamodb.endpoint_url),
+                streams_client=self._client("dynamodbstreams", self._dynamodb.endpoint_url),
+                table_name=tables[stream.table].table_name, region=self.region, invoke=self.invoke,
+            ))
+        for schedule in app.schedules:
+            pollers.append(Schedule(schedule, region=self.region, account_id=self.account_id,
+                                    invoke=self.invoke, every_s=self.schedule_every))
+        return pollers
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    def _local_endpoints(self) -> LocalEndpoints:
+        assert self._dynamodb is not None and self._sqs is not None and self._gateway is not None
+        websocket = self._gateway.websocket_url if self._gateway.websocket_server is not None else ""
+        return LocalEndpoints(
+            region=self.region,
+            account_id=self.account_id,
+            dynamodb=self._dynamodb.endpoint_url,
+            sqs=self._sqs.endpoint_url,
+            rest=self._gateway.rest_url,
+            websocket=websocket,
+            websocket_management=self._gateway.websocket_management_url,
+        )
+
+    def _endpoint_urls(self) -> dict[str, str]:
+        endpoints = self._local_endpoints()
+        return {
+            "rest": endpoints.rest,
+            "websocket": endpoints.websocket,
+            "websocket_management": endpoints.websocket_management,
+            "sqs": endpoints.sqs,
+            "dynamodb": endpoints.dynamodb,
+        }
+
+    def _endpoint_variables(self) -> dict[str, str]:
+        """The standard endpoint variables: the functions' boto3 clients find the local services."""
+        endpoints = self._local_endpoints()
+        return {
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoints.dynamodb,
+            "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": endpoints.dynamodb,
+            "AWS_ENDPOINT_URL_SQS": endpoints.sqs,
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": endpoints.websocket_management,
+        }
+
+    def _wait_until_answering(self) -> None:
+        assert self._dynamodb is not None
+        if not self._dynamodb.answers():
+            raise RuntimeError("DynamoDB Local stopped answering during start")
+        self.client("sqs").list_queues()
+        try:
+            urllib.request.urlopen(self.endpoints["rest"] + "/", timeout=5).close()
+        except urllib.error.HTTPError:
+            pass  # any HTTP answer will do (a 403 or 404 for "/" is normal)
+
+    def _client(self, service: str, endpoint_url: str) -> Any:
+        # Explicit dummy credentials: nothing here may reach a real account.
+        return boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region
+        ).client(service, endpoint_url=endpoint_url, config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+def create_tables(dynamodb: Any, tables: list[Table]) -> None:
+    """Creates the template's tables that do not exist yet; existing ones are left as they are."""
+    existing = {name for page in dynamodb.get_paginator("list_tables").paginate() for name in page["TableNames"]}
+    for table in tables:
+        if table.table_name not in existing:
+            dynamodb.create_table(**table.create_table_kwargs)
+            dynamodb.get_waiter("table_exists").wait(TableName=table.table_name, WaiterConfig={"Delay": 0.2})
+            log.info("created table %s", table.table_name)
+        if table.ttl_attribute is not None:
+            status = dynamodb.describe_time_to_live(TableName=table.table_name)["TimeToLiveDescription"]
+            if status.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                dynamodb.update_time_to_live(
+                    TableName=table.table_name,
+                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+                )
+
+
+def create_queues(sqs: Any, queues: list[Queue]) -> None:
+    """Creates the template's queues that do not exist yet (dead-letter queues come first)."""
+    for queue in queues:
+        try:
+            sqs.get_queue_url(QueueName=queue.queue_name)
+            continue
+        except ClientError as error:
+            if "NonExistentQueue" not in error.response["Error"]["Code"] and \
+                    "QueueDoesNotExist" not in error.response["Error"]["Code"]:
+                raise
+        sqs.create_queue(QueueName=queue.queue_name, Attributes=queue.attributes)
+        log.info("created queue %s", queue.queue_name)
+
+
+def read_endpoints(data_dir: str | os.PathLike[str]) -> dict[str, str] | None:
+    """The URLs of a running stack on this data directory, or None when none runs."""
+    try:
+        return json.loads((Path(data_dir) / ENDPOINTS_FILE).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("SAMSOLD_DATA_DIR") or ".samsold")
+
+
+def _default_static_dir() -> Path | None:
+    web = REPO_ROOT / "web"
+    return web if web.is_dir() else None
+
+
+def _lock_data_dir(path: Path) -> IO[str]:
+    # Two stacks on one data directory would run two DynamoDB Locals on the same files.
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DataDirInUse(f"another samsold dev is running on {path.parent}") from None
+    return handle
+
+
+def _write_json(path: Path, content: Mapping[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n")
+    temporary.replace(path)

@@ -1,0 +1,91 @@
+"""The `samsold` command line: one function per command, each a thin entry point.
+
+Commands import what they use when they run, so `samsold --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="SamSold: an event-sourced auction ledger, on AWS or on one machine.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+DataDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Data directory of the local stack [default: $SAMSOLD_DATA_DIR or .samsold/]"),
+]
+
+
+@app.command()
+def dev(
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Address the local services listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the REST API (the WebSocket API takes the next).")] = 3000,
+    template: Annotated[Path, typer.Option(help="The SAM template to run.")] = Path("template.yaml"),
+    parameter_overrides: Annotated[
+        Optional[list[str]], typer.Option("--parameter-overrides", help="Template parameter as Key=Value (repeatable).")
+    ] = None,
+    schedule_every: Annotated[
+        Optional[float], typer.Option(help="Fire scheduled functions every SECONDS instead of their rate.")
+    ] = None,
+) -> None:
+    """Run the whole stack locally from the SAM template, until Ctrl-C."""
+    from local.intrinsics import TemplateError
+    from local.runtime import DataDirInUse, LocalStack, default_data_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.set())
+    try:
+        stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
+                           parameter_overrides=_parse_overrides(parameter_overrides or []),
+                           schedule_every=schedule_every)
+        stack.start()
+    except (TemplateError, DataDirInUse) as error:
+        console.print(f"[red]samsold dev: {error}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        for name, url in stack.endpoints.items():
+            console.print(f"  {name:<21} {url}")
+        console.print(f"[green]ready[/green] (data in {stack.data_dir}); Ctrl-C stops")
+        stopping.wait()
+    finally:
+        console.print("stopping...")
+        stack.stop()
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Argument(help="User name; the same name is the same bidder.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Put the user in the admin group.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a bearer token for the local stack's REST API."""
+    from local.auth import DevAuth
+    from local.runtime import default_data_dir
+
+    typer.echo(DevAuth(data_dir or default_data_dir()).mint(user, admin=admin))
+
+
+def _parse_overrides(pairs: list[str]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        for item in pair.split():  # both `--parameter-overrides "A=1 B=2"` and repeated options
+            key, separator, value = item.partition("=")
+            if not separator or not key:
+                raise typer.BadParameter(f"{item!r} is not Key=Value", param_hint="--parameter-overrides")
+            overrides[key] = value
+    return overrides
+
+
+if __name__ == "__main__":
+    app()
