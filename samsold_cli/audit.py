@@ -1,0 +1,195 @@
+"""Operators' commands over the ledger: history, as-of, replay, verify, dispute."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.values import parse_time
+from projections.audit import as_of, fix, for_each_lot, lot_events, replay, verify
+from projections.dispute import BidNotFound, dispute_markdown, dispute_report
+from projections.history import event_record
+from samsold_cli.target import Target, TargetError, as_json, resolve_target
+
+console = Console()
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Local stack data directory [default: $SAMSOLD_DATA_DIR or .samsold/]")]
+Stack = Annotated[Optional[str], typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
+BidsTable = Annotated[Optional[str], typer.Option("--bids-table", help="The Bids table's name (overrides the stack's)")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def target(data_dir: Path | None, stack: str | None, bids_table: str | None) -> Target:
+    try:
+        return resolve_target(data_dir, stack, {"BidsTableName": bids_table})
+    except TargetError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+def history(
+    lot_id: Annotated[str, typer.Argument(help="The lot")],
+    bidder: Annotated[Optional[str], typer.Option(help="Only this bidder's bids")] = None,
+    json_out: Json = False,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+    bids_table: BidsTable = None,
+) -> None:
+    """Every event of a lot in order: version, time, type, deciding numbers, hash."""
+    service = target(data_dir, stack, bids_table).service
+    records = [event_record(e) for e in lot_events(service, lot_id)]
+    if bidder is not None:
+        records = [r for r in records if r["data"].get("bidder") == bidder]
+    if not records and service.find_lot(lot_id) is None:
+        console.print(f"[red]no lot {lot_id}[/red]")
+        raise typer.Exit(1)
+    if json_out:
+        typer.echo(as_json(records))
+        return
+    table = Table(title=f"lot {lot_id}")
+    for column in ("v", "recorded", "type", "bidder", "amount", "placed at", "reason / outcome", "numbers", "hash"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        d = r["data"]
+        numbers = ", ".join(f"{k}={d[k]}" for k in ("minimum", "current_price", "closes_at", "price") if d.get(k) is not None)
+        table.add_row(
+            str(r["version"]), r["recorded_at"], r["type"], d.get("bidder") or d.get("seller") or "",
+            d.get("amount") or d.get("starting_price") or "", d.get("placed_at") or "",
+            d.get("reason") or d.get("outcome") or "", numbers, r["hash"][:12],
+        )
+    console.print(table)
+
+
+def as_of_command(
+    lot_id: Annotated[str, typer.Argument(help="The lot")],
+    version: Annotated[Optional[int], typer.Option("--version", min=1, help="As it stood after this version")] = None,
+    time: Annotated[Optional[str], typer.Option("--time", help="As it stood at this ISO 8601 time")] = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+    bids_table: BidsTable = None,
+) -> None:
+    """A lot as it stood at a version or a time (the fold of its events up to then)."""
+    if (version is None) == (time is None):
+        console.print("[red]give exactly one of --version or --time[/red]")
+        raise typer.Exit(2)
+    at: datetime | None = None
+    if time is not None:
+        try:
+            at = parse_time(time)
+        except ValueError as error:
+            console.print(f"[red]--time: {error}[/red]")
+            raise typer.Exit(2) from None
+    state = as_of(target(data_dir, stack, bids_table).service, lot_id, version=version, at=at)
+    if state is None:
+        console.print(f"[red]lot {lot_id} did not exist then[/red]")
+        raise typer.Exit(1)
+    typer.echo(as_json(state.to_item()))
+
+
+def replay_command(
+    lot_id: Annotated[Optional[str], typer.Argument(help="The lot (or --all)")] = None,
+    all_lots: Annotated[bool, typer.Option("--all", help="Every lot, in parallel")] = False,
+    fix_drift: Annotated[bool, typer.Option("--fix", help="Write the folded snapshot back where it drifted")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Lots replayed at once with --all")] = 8,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+    bids_table: BidsTable = None,
+) -> None:
+    """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift."""
+    service = target(data_dir, stack, bids_table).service
+    ids = _lots(service, lot_id, all_lots)
+    with _progress() as progress:
+        task = progress.add_task("replaying", total=len(ids))
+        reports = for_each_lot(service, replay, ids, workers, progress=lambda _: progress.advance(task))
+    unfixed = 0
+    events = 0
+    for report in reports:
+        events += report.events
+        if not report.drifted:
+            continue
+        console.print(f"[yellow]lot {report.lot_id} drifted[/yellow]")
+        for difference in report.differences:
+            console.print(f"  {difference.field}: stored {difference.stored!r}, events say {difference.folded!r}")
+        if fix_drift:
+            try:
+                fix(service, report)
+                console.print(f"  [green]fixed[/green] (snapshot rewritten at version {report.folded and report.folded['version']})")
+                continue
+            except ValueError as error:
+                console.print(f"  [red]not fixed: {error}[/red]")
+        unfixed += 1
+    console.print(f"{len(reports)} lots, {events} events replayed; {sum(r.drifted for r in reports)} drifted, {unfixed} left unfixed")
+    raise typer.Exit(1 if unfixed else 0)
+
+
+def verify_command(
+    lot_id: Annotated[Optional[str], typer.Argument(help="The lot (or --all)")] = None,
+    all_lots: Annotated[bool, typer.Option("--all", help="Every lot, in parallel")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 8,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+    bids_table: BidsTable = None,
+) -> None:
+    """Check every hash chain; name the lot and first bad version; exit 1 on any break."""
+    service = target(data_dir, stack, bids_table).service
+    ids = _lots(service, lot_id, all_lots)
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=len(ids))
+        reports = for_each_lot(service, verify, ids, workers, progress=lambda _: progress.advance(task))
+    broken = [r for r in reports if not r.ok]
+    for report in broken:
+        console.print(f"[red]lot {report.lot_id}: chain broken at version {report.first_bad_version}: {report.problem}[/red]")
+    console.print(f"{len(reports)} lots, {sum(r.events for r in reports)} events checked; {len(broken)} broken")
+    raise typer.Exit(1 if broken else 0)
+
+
+def dispute(
+    bid: Annotated[str, typer.Option("--bid", help="The bid id")],
+    json_out: Json = False,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write the report as Markdown to FILE")] = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+    bids_table: BidsTable = None,
+) -> None:
+    """A report on one bid: as received, its outcome and the rule, the lot it met, the bids around it, proof."""
+    try:
+        report = dispute_report(target(data_dir, stack, bids_table).service, bid)
+    except BidNotFound as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(1) from None
+    if markdown is not None:
+        markdown.write_text(dispute_markdown(report))
+        console.print(f"written to {markdown}")
+    if json_out or markdown is None:
+        if json_out:
+            typer.echo(as_json(report))
+        else:
+            console.print(dispute_markdown(report))
+    if not report["verification"]["chain_ok"]:
+        raise typer.Exit(1)
+
+
+def _lots(service, lot_id: str | None, all_lots: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    if all_lots == (lot_id is not None):
+        console.print("[red]give a lot id or --all[/red]")
+        raise typer.Exit(2)
+    return list(service.store.lot_ids()) if all_lots else [lot_id]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("history")(history)
+    app.command("as-of")(as_of_command)
+    app.command("replay")(replay_command)
+    app.command("verify")(verify_command)
+    app.command("dispute")(dispute)
+

@@ -1,0 +1,127 @@
+"""`samsold bench`: replay throughput on a lot of many events and on many lots, and
+the bid decision throughput seen while seeding them. Against a fresh in-memory
+DynamoDB Local unless a stack is given. Results are printed and written as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ledger.commands import CreateLot, PlaceBid
+from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
+from ledger.values import utc_now
+from projections.audit import for_each_lot, replay, verify
+
+console = Console()
+
+
+def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None] = lambda _: None) -> tuple[str, float]:
+    """A lot with `events` events (creation plus accepted bids); returns it and the
+    seconds spent deciding and writing the bids."""
+    now = utc_now()
+    lot = service.create_lot(
+        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price="1.00",
+                  increment="0.01", opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
+        seller="bench-seller",
+    )
+    started = time.perf_counter()
+    bids = events - 1
+    for start in range(0, bids, COMMANDS_PER_TRANSACTION):
+        chunk = [
+            PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder=f"bidder-{i % 50 if i % 2 else 'b'}",
+                     amount=f"{1 + i / 100:.2f}", placed_at=now)
+            for i in range(start, min(bids, start + COMMANDS_PER_TRANSACTION))
+        ]
+        service.execute(lot.lot_id, chunk)
+        advance(len(chunk))
+    return lot.lot_id, time.perf_counter() - started
+
+
+def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot: int, workers: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"seeding a lot of {big_lot_events} events", total=big_lot_events - 1)
+        big_lot, seconds = seed_lot(service, big_lot_events, lambda n: progress.advance(task, n))
+        results["decide_and_write_bids_per_s"] = round((big_lot_events - 1) / seconds, 1)
+
+        started = time.perf_counter()
+        report = replay(service, big_lot)
+        seconds = time.perf_counter() - started
+        assert not report.drifted and report.events == big_lot_events
+        results["replay_one_lot"] = {"events": report.events, "seconds": round(seconds, 3), "events_per_s": round(report.events / seconds, 1)}
+
+        started = time.perf_counter()
+        checked = verify(service, big_lot)
+        seconds = time.perf_counter() - started
+        assert checked.ok
+        results["verify_one_lot"] = {"events": checked.events, "seconds": round(seconds, 3), "events_per_s": round(checked.events / seconds, 1)}
+
+        task = progress.add_task(f"seeding {lots} lots of {events_per_lot} events", total=lots)
+        ids = []
+        for _ in range(lots):
+            ids.append(seed_lot(service, events_per_lot)[0])
+            progress.advance(task)
+
+        for name, check in (("replay_all", replay), ("verify_all", verify)):
+            task = progress.add_task(f"{name} over {lots} lots", total=lots)
+            started = time.perf_counter()
+            reports = for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
+            seconds = time.perf_counter() - started
+            events = sum(r.events for r in reports)
+            results[name] = {"lots": lots, "events": events, "workers": workers, "seconds": round(seconds, 3),
+                             "events_per_s": round(events / seconds, 1), "lots_per_s": round(lots / seconds, 1)}
+    return results
+
+
+def bench(
+    events: Annotated[int, typer.Option(help="Events in the one big lot")] = 100_000,
+    lots: Annotated[int, typer.Option(help="Lots for replay --all")] = 1_000,
+    events_per_lot: Annotated[int, typer.Option(help="Events in each of those lots")] = 100,
+    workers: Annotated[int, typer.Option(help="Lots replayed at once")] = 8,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/bench.json"),
+    bids_table: Annotated[Optional[str], typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
+) -> None:
+    """Measure replay and verification throughput (events per second)."""
+    from local.dynamodb_local import DynamoDBLocal
+
+    if events < 2 or lots < 1 or events_per_lot < 2:
+        console.print("[red]--events and --events-per-lot need at least 2 (the creation and a bid), --lots at least 1[/red]")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    if bids_table:
+        results = run(AuctionService(env={"BIDS_TABLE": bids_table}), events, lots, events_per_lot, workers)
+        engine = "given table"
+    else:
+        with DynamoDBLocal() as ddb:
+            # DynamoDB Local takes any credentials; boto3 only needs some.
+            for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
+                os.environ.setdefault(name, value)
+            env = {"BIDS_TABLE": "bench", "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint_url}
+            results = run(AuctionService(env=env), events, lots, events_per_lot, workers)
+        engine = "DynamoDB Local (in memory)"
+    document = {
+        "benchmark": "samsold replay/verify",
+        "engine": engine,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "results": results,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    console.print_json(json.dumps(document))
+    console.print(f"written to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

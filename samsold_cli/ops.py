@@ -1,0 +1,156 @@
+"""Quick manual work through the REST API (lots, bids), and the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.values import format_time, utc_now
+from samsold_cli.audit import DataDir, Stack
+from samsold_cli.target import Target, TargetError, as_json, resolve_target
+
+console = Console()
+lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True)
+dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue.", no_args_is_help=True)
+
+As = Annotated[Optional[str], typer.Option("--as", help="Act as this development user (local stack)")]
+Token = Annotated[Optional[str], typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
+ApiUrl = Annotated[Optional[str], typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
+
+
+def _target(data_dir: Path | None, stack: str | None, **given: str | None) -> Target:
+    try:
+        return resolve_target(data_dir, stack, given)
+    except TargetError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+def call_api(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base.rstrip("/") + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, text.decode(errors="replace")
+
+
+def _answer(status: int, payload: Any) -> Any:
+    if status >= 400:
+        console.print(f"[red]{status}[/red] {as_json(payload)}")
+        raise typer.Exit(1)
+    return payload
+
+
+@lots_app.command("create")
+def lots_create(
+    title: Annotated[str, typer.Option(help="What is sold")],
+    starting_price: Annotated[str, typer.Option(help="e.g. 10.00")],
+    closes_in: Annotated[int, typer.Option(help="Seconds from now until the lot closes")] = 600,
+    currency: Annotated[str, typer.Option()] = "EUR",
+    reserve_price: Annotated[Optional[str], typer.Option()] = None,
+    increment: Annotated[Optional[str], typer.Option(help="A fixed step instead of the band table")] = None,
+    lot_id: Annotated[Optional[str], typer.Option()] = None,
+    user: As = "seller",
+    token: Token = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Create a lot; the signed-in user is its seller."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    terms = {"title": title, "currency": currency, "starting_price": starting_price,
+             "closes_at": format_time(utc_now() + timedelta(seconds=closes_in))}
+    terms |= {k: v for k, v in {"reserve_price": reserve_price, "increment": increment, "lot_id": lot_id}.items() if v}
+    lot = _answer(*call_api(target.api_url, "POST", "/lots", target.token_for(user, token), terms))
+    typer.echo(as_json(lot))
+
+
+@lots_app.command("list")
+def lots_list(api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+    """Open lots, soonest to close first."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    listing = _answer(*call_api(target.api_url, "GET", "/lots?status=open"))
+    table = Table()
+    for column in ("lot", "title", "price", "minimum", "leader", "bids", "closes at"):
+        table.add_column(column)
+    for lot in listing["lots"]:
+        table.add_row(lot["lot_id"], lot["title"], f"{lot['current_price'] or '-'} {lot['currency']}", lot["minimum_bid"] or "-",
+                      lot["leader"] or "-", str(lot["bid_count"]), lot["closes_at"])
+    console.print(table)
+
+
+@lots_app.command("show")
+def lots_show(lot_id: str, api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+    """A lot's public view."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    typer.echo(as_json(_answer(*call_api(target.api_url, "GET", f"/lots/{lot_id}"))))
+
+
+def bid(
+    lot_id: Annotated[str, typer.Argument(help="The lot")],
+    amount: Annotated[str, typer.Argument(help="e.g. 12.50")],
+    user: As = None,
+    token: Token = None,
+    bid_id: Annotated[Optional[str], typer.Option(help="Idempotency key")] = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Place a bid (queued; prints its id and status URL)."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    body = {"lot_id": lot_id, "amount": amount} | ({"bid_id": bid_id} if bid_id else {})
+    typer.echo(as_json(_answer(*call_api(target.api_url, "POST", "/bid", target.token_for(user, token), body))))
+
+
+QueueOption = Annotated[Optional[str], typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]
+
+
+@dlq_app.command("list")
+def dlq_list(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+    """Messages waiting in the dead-letter queue (they stay there)."""
+    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url)
+    queue = target.output("ProcessBidDeadLetterQueueUrl")
+    messages = target.sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"], WaitTimeSeconds=0
+    ).get("Messages", [])
+    count = target.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    table = Table(title=f"{count['ApproximateNumberOfMessages']} message(s) in the dead-letter queue")
+    for column in ("message id", "lot (group)", "receives", "body"):
+        table.add_column(column, overflow="fold")
+    for m in messages:
+        attributes = m.get("Attributes", {})
+        table.add_row(m["MessageId"], attributes.get("MessageGroupId", ""), attributes.get("ApproximateReceiveCount", ""), m["Body"][:200])
+    console.print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+    """Move every dead-lettered message back to the queue it came from."""
+    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url)
+    queue = target.output("ProcessBidDeadLetterQueueUrl")
+    arn = target.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])["Attributes"]
+    task = target.sqs.start_message_move_task(SourceArn=arn["QueueArn"])
+    console.print(f"moving {arn['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lots_app, name="lots")
+    app.command("bid")(bid)
+    app.add_typer(dlq_app, name="dlq")
