@@ -308,6 +308,8 @@ def stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
 
 def _json_attribute_value(value: dict[str, Any]) -> dict[str, Any]:
     """A low-level AttributeValue in JSON: binary values base64-encoded, as on the wire."""
+    if not value:  # DynamoDB Local's stream writes an empty map as {} (DynamoDB writes {"M": {}})
+        return {"M": {}}
     (kind, content), = value.items()
     if kind == "B":
         return {"B": _b64(content)}

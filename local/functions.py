@@ -53,7 +53,7 @@ class FunctionTimeout(FunctionError):
 
 
 def function_environment(
-    function: Function, *, region: str, account_id: str, endpoints: Mapping[str, str],
+    function: Function, *, region: str, endpoints: Mapping[str, str],
     parent_environment: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """What a Lambda sandbox's environment holds locally: nothing of the developer's shell
@@ -80,7 +80,6 @@ def function_environment(
             "TZ": "UTC",
             "PYTHONUNBUFFERED": "1",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
-            "SAMSOLD_ACCOUNT_ID": account_id,
         }
     )
     environment.update(function.environment)
@@ -126,9 +125,10 @@ class _Worker:
             raise FunctionError(self.function.logical_id, "Runtime.InitError",
                                 f"the worker did not start within {INIT_TIMEOUT_S} s")
 
-    def invoke(self, event: Any, request_id: str, deadline: float) -> Any:
+    def invoke(self, event: Any, request_id: str, function_arn: str, deadline: float) -> Any:
         assert self.process.stdin is not None
-        request = {"event": event, "request_id": request_id, "deadline_ms": int(deadline * 1000)}
+        request = {"event": event, "request_id": request_id, "function_arn": function_arn,
+                   "deadline_ms": int(deadline * 1000)}
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
@@ -163,9 +163,10 @@ class _Worker:
 class _FunctionWorkers:
     """A function's warm workers: at most `size` at once, started on demand."""
 
-    def __init__(self, function: Function, environment: Mapping[str, str], size: int) -> None:
+    def __init__(self, function: Function, environment: Mapping[str, str], arn: str, size: int) -> None:
         self.function = function
         self.environment = environment
+        self.arn = arn
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
@@ -178,7 +179,7 @@ class _FunctionWorkers:
             started = time.monotonic()
             outcome = "error"
             try:
-                result = worker.invoke(event, request_id, time.time() + self.function.timeout_s)
+                result = worker.invoke(event, request_id, self.arn, time.time() + self.function.timeout_s)
                 outcome = "ok"
                 return result
             except FunctionTimeout:
@@ -230,7 +231,8 @@ class FunctionPool:
         self._functions = {
             function.logical_id: _FunctionWorkers(
                 function,
-                function_environment(function, region=region, account_id=account_id, endpoints=endpoints),
+                function_environment(function, region=region, endpoints=endpoints),
+                f"arn:aws:lambda:{region}:{account_id}:function:{function.logical_id}",
                 workers_per_function,
             )
             for function in functions
@@ -261,14 +263,11 @@ def _has_fileno(stream: Any) -> bool:
 class LambdaContext:
     """The context object a Python handler receives."""
 
-    def __init__(self, request_id: str, deadline_ms: int) -> None:
+    def __init__(self, request_id: str, function_arn: str, deadline_ms: int) -> None:
         name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_name = name
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:{os.environ['AWS_REGION']}:{os.environ.get('SAMSOLD_ACCOUNT_ID', '000000000000')}"
-            f":function:{name}"
-        )
+        self.invoked_function_arn = function_arn
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
         self.aws_request_id = request_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{name}")
@@ -310,7 +309,8 @@ def _serve(handler_name: str, protocol: IO[str]) -> None:
 
 def _invoke_handler(handler: Any, request: dict[str, Any]) -> str:
     try:
-        result = handler(request["event"], LambdaContext(request["request_id"], request["deadline_ms"]))
+        context = LambdaContext(request["request_id"], request["function_arn"], request["deadline_ms"])
+        result = handler(request["event"], context)
     except Exception as error:
         return json.dumps(_error_reply(error))
     try:

@@ -38,6 +38,7 @@ def dev(
     ] = None,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
+    from local.dynamodb_local import DynamoDBLocalError
     from local.intrinsics import TemplateError
     from local.runtime import DataDirInUse, LocalStack, default_data_dir
 
@@ -50,7 +51,7 @@ def dev(
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
                            schedule_every=schedule_every)
         stack.start()
-    except (TemplateError, DataDirInUse) as error:
+    except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
         raise typer.Exit(1) from None
     try:

@@ -147,7 +147,7 @@ def test_the_stream_filter_passes_only_modified_items_of_a_prefix(stack, dynamod
     lot, other = f"LOT#{uuid.uuid4().hex[:8]}", f"BID#{uuid.uuid4().hex[:8]}"
     for pk in (lot, other):
         dynamodb.put_item(TableName=ITEMS_TABLE, Item={"PK": {"S": pk}, "v": {"N": "1"}})
-        dynamodb.put_item(TableName=ITEMS_TABLE, Item={"PK": {"S": pk}, "v": {"N": "2"}})
+        dynamodb.put_item(TableName=ITEMS_TABLE, Item={"PK": {"S": pk}, "v": {"N": "2"}, "empty": {"M": {}}})
         dynamodb.delete_item(TableName=ITEMS_TABLE, Key={"PK": {"S": pk}})
 
     def received() -> list[dict[str, Any]]:
@@ -159,7 +159,7 @@ def test_the_stream_filter_passes_only_modified_items_of_a_prefix(stack, dynamod
     (record,) = received()
     assert (record["eventName"], record["dynamodb"]["Keys"]) == ("MODIFY", {"PK": {"S": lot}})
     assert record["dynamodb"]["OldImage"]["v"] == {"N": "1"}
-    assert record["dynamodb"]["NewImage"]["v"] == {"N": "2"}
+    assert record["dynamodb"]["NewImage"] == {"PK": {"S": lot}, "v": {"N": "2"}, "empty": {"M": {}}}
     assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert {"SequenceNumber", "SizeBytes", "ApproximateCreationDateTime"} <= set(record["dynamodb"])
     assert (record["eventSource"], record["awsRegion"]) == ("aws:dynamodb", "us-east-1")

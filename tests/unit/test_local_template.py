@@ -170,9 +170,10 @@ Resources:
 """
 
 
-def load(tmp_path: Path, extra: str = "", **overrides: str) -> SamTemplate:
+def load(tmp_path: Path, resources: str = "", sections: str = "", **overrides: str) -> SamTemplate:
+    """BASE with more resources and more top-level sections."""
     path = tmp_path / "template.yaml"
-    path.write_text(BASE + textwrap.indent(textwrap.dedent(extra), "  "))
+    path.write_text(BASE + textwrap.indent(textwrap.dedent(resources), "  ") + textwrap.dedent(sections))
     return SamTemplate.load(path, overrides)
 
 
@@ -328,3 +329,43 @@ def test_parameters_need_a_default_or_an_override_and_overrides_must_exist(tmp_p
     SamTemplate.load(path, {"Needed": "x"})
     with pytest.raises(TemplateError, match="Typo"):
         SamTemplate.load(path, {"Needed": "x", "Typo": "y"})
+
+
+def test_intrinsic_functions_resolve_in_the_values_the_runtime_needs(tmp_path):
+    template = load(tmp_path, """
+      Queue:
+        Type: AWS::SQS::Queue
+      Socket:
+        Type: AWS::ApiGatewayV2::Api
+        Properties: {ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}
+      Env:
+        Type: AWS::Serverless::Function
+        Properties:
+          Handler: app.handler
+          Environment:
+            Variables:
+              SIZE: !FindInMap [Sizes, !Ref Tier, Memory]
+              SECOND: !Select [1, !Split [",", "a,b,c"]]
+              JOINED: !Join ["-", [!Ref AWS::AccountId, !GetAtt Queue.QueueName]]
+              SUBBED: !Sub ["${Name}/${!Literal}/${AWS::Region}", {Name: !Ref Table}]
+              DROPPED: !If [Never, "kept", !Ref AWS::NoValue]
+              CALLBACKS: !Sub "https://${Socket}.execute-api.${AWS::Region}.amazonaws.com/prod/@connections"
+              NUMBER: 5
+              TRUTH: true
+    """, sections="""
+    Parameters:
+      Tier: {Type: String, Default: small}
+    Mappings:
+      Sizes:
+        small: {Memory: 256}
+    Conditions:
+      Never: !Equals [a, b]
+    """)
+    environment = {f.logical_id: f for f in template.resolve(ENDPOINTS).functions}["Env"].environment
+    assert environment["SIZE"] == "256"
+    assert environment["SECOND"] == "b"
+    assert environment["JOINED"] == "000000000000-Queue"
+    assert environment["SUBBED"] == "Table/${Literal}/us-east-1"
+    assert "DROPPED" not in environment
+    assert environment["CALLBACKS"] == "http://127.0.0.1:3000/test/@connections"
+    assert (environment["NUMBER"], environment["TRUTH"]) == ("5", "true")
