@@ -127,7 +127,7 @@ class LocalStack:
             poller.start()
         self.endpoints = self._endpoint_urls()
         self._wait_until_answering()
-        _write_json(self.data_dir / ENDPOINTS_FILE, self.endpoints)
+        _write_json(self.data_dir / ENDPOINTS_FILE, {**self.endpoints, "outputs": self.app.outputs})
 
     def stop(self) -> None:
         """Drains the pollers, then stops the gateway, functions, SQS and DynamoDB Local."""
@@ -272,8 +272,9 @@ def create_queues(sqs: Any, queues: list[Queue]) -> None:
         log.info("created queue %s", queue.queue_name)
 
 
-def read_endpoints(data_dir: str | os.PathLike[str]) -> dict[str, str] | None:
-    """The URLs of a running stack on this data directory, or None when none runs."""
+def read_endpoints(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The URLs of a running stack on this data directory (and, under "outputs", the
+    template's Outputs resolved locally), or None when none runs."""
     try:
         return json.loads((Path(data_dir) / ENDPOINTS_FILE).read_text())
     except FileNotFoundError:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.auth import ISSUER, JWKS_PATH
 from local.filters import FilterPatternError, parse_pattern
 from local.intrinsics import NO_VALUE, Resolver, TemplateError, load_yaml
 from local.model import (
@@ -141,6 +142,7 @@ class LocalApp:
     tables: list[Table]  # in template order
     queues: list[Queue]  # dead-letter queues before the queues that redrive to them
     not_emulated: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # the stack's Outputs, resolved locally
 
 
 class SamTemplate:
@@ -251,7 +253,19 @@ class _Build:
             tables=[self._table(lid) for lid in self._ids_of("AWS::DynamoDB::Table")],
             queues=self._queues_dead_letter_first(),
             not_emulated=self.not_emulated,
+            outputs=self._outputs(),
         )
+
+    def _outputs(self) -> dict[str, str]:
+        """Outputs as a deployed stack would list them, for tools that read them."""
+        outputs = {}
+        for name, output in (self.template.document.get("Outputs") or {}).items():
+            condition = output.get("Condition")
+            if condition is not None and not self.resolver.condition(condition):
+                continue
+            value = self._value(output.get("Value"), f"Outputs.{name}.Value")
+            outputs[name] = self._local_url(str(value))
+        return outputs
 
     def _resources_in_use(self, resources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """Resources whose Condition holds (a false Condition removes the resource)."""
@@ -296,9 +310,6 @@ class _Build:
                 self._note(f"{where}.{name}")
 
     def _list_not_emulated_resources(self) -> None:
-        for section in ("Outputs",):
-            if self.template.document.get(section):
-                self._note(section)
         self._check_properties("Globals.Function", self.globals_function, _FUNCTION_USED, _FUNCTION_REFUSED,
                                _FUNCTION_SILENT)
         self._check_properties("Globals.Api", self.globals_api, _API_USED, _API_REFUSED)
@@ -352,13 +363,18 @@ class _Build:
         elif resource_type == "AWS::ApiGatewayV2::Api":
             values = {"ApiEndpoint": self.endpoints.websocket, "ApiId": _api_id(lid)}
         elif resource_type.startswith("AWS::Cognito::"):
-            values = {"Arn": f"arn:aws:cognito-idp:{region}:{account}:userpool/{region}_local{lid}"}
+            # The local user pool is the development auth: its issuer, and its keys on the gateway.
+            values = {"Arn": f"arn:aws:cognito-idp:{region}:{account}:userpool/{region}_local{lid}",
+                      "ProviderURL": ISSUER.removeprefix("https://"), "ProviderName": ISSUER.removeprefix("https://")}
         if attribute not in values:
             raise TemplateError(f"{path}: GetAtt {lid}.{attribute} ({resource_type}) has no local value")
         return values[attribute]
 
     def _local_url(self, value: str) -> str:
-        """An execute-api URL of this template's APIs, as the local gateway serves it."""
+        """An execute-api URL of this template's APIs, as the local gateway serves it; the
+        user pool's key set, as the gateway publishes the development key."""
+        if value == ISSUER + JWKS_PATH:
+            return self.endpoints.rest + JWKS_PATH
         match = _EXECUTE_API_URL.match(value)
         if match is None:
             return value

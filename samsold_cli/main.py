@@ -88,5 +88,15 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _register_operator_commands() -> None:
+    from samsold_cli import audit, bench, ops
+
+    ops.register(app)
+    audit.register(app)
+    bench.register(app)
+
+
+_register_operator_commands()
+
 if __name__ == "__main__":
     app()

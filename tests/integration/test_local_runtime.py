@@ -63,8 +63,11 @@ def observations(dynamodb, pk: str) -> list[dict[str, Any]]:
 
 def test_endpoints_json_names_every_service_and_each_answers(stack):
     written = json.loads((stack.data_dir / ENDPOINTS_FILE).read_text())
+    outputs = written.pop("outputs")
     assert written == stack.endpoints
     assert set(written) == {"rest", "websocket", "websocket_management", "sqs", "dynamodb"}
+    # Outputs resolve as a deployed stack lists them, with API URLs pointing at the local gateway.
+    assert outputs == {"RestUrl": written["rest"]}
     stack.client("sqs").list_queues()
     assert "test-items" in stack.client("dynamodb").list_tables()["TableNames"]
     assert requests.get(written["rest"] + "/echo/x", timeout=5).status_code == 200
