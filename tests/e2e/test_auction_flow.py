@@ -1,0 +1,172 @@
+"""The application end to end on the local runtime: real HTTP and WebSocket clients,
+the FIFO queue, the processor, the stream broadcaster and the closing sweep."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+
+from ledger.values import format_time, parse_time, utc_now
+from tests.e2e.helpers import Client, Watcher, eventually
+
+
+@pytest.fixture(scope="module")
+def admin(api, dev_auth):
+    return Client(api, dev_auth.mint("ada", admin=True))
+
+
+@pytest.fixture(scope="module")
+def alice(api, dev_auth):
+    return Client(api, dev_auth.mint("alice"))
+
+
+@pytest.fixture(scope="module")
+def bob(api, dev_auth):
+    return Client(api, dev_auth.mint("bob"))
+
+
+def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
+    lot = admin.create_lot()
+    lot_id = lot["lot_id"]
+    ws = app_stack.endpoints["websocket"]
+    with Watcher(f"{ws}/?lot_id={lot_id}") as watcher, Watcher(f"{ws}/?token={dev_auth.mint('alice')}") as alices_phone:
+        first = alice.bid(lot_id, "10.00")
+        second = bob.bid(lot_id, "10.25")  # below the 10.50 minimum
+        third = bob.bid(lot_id, "11.00")
+        assert alice.wait_for_outcome(first["bid_id"])["status"] == "ACCEPTED"
+        rejected = bob.wait_for_outcome(second["bid_id"])
+        assert (rejected["status"], rejected["reason"], rejected["minimum"]) == ("REJECTED", "BELOW_MINIMUM", "10.50")
+        assert bob.wait_for_outcome(third["bid_id"])["status"] == "ACCEPTED"
+        # Another bidder cannot read these outcomes.
+        assert alice.get(f"/bids/{third['bid_id']}").status_code == 404
+
+        updates = watcher.until(lambda _: any(u["version"] == 4 for u in watcher.lot_updates()))
+        versions = [u["version"] for u in watcher.lot_updates()]
+        assert versions == sorted(versions) and len(set(versions)) == len(versions)
+        final = watcher.lot_updates()[-1]
+        assert (final["current_price"], final["leader"], final["bid_count"]) == ("11.00", "Bidder 2", 2)
+        assert "alice" not in json.dumps(updates) and "bob" not in json.dumps(updates)
+
+        alices_phone.until(lambda messages: any(m.get("type") == "bid.outcome" for m in messages))
+        outcome = next(m["bid"] for m in alices_phone.messages if m.get("type") == "bid.outcome")
+        assert (outcome["bid_id"], outcome["status"]) == (first["bid_id"], "ACCEPTED")
+        # Only alice's own outcomes reach her connection.
+        assert all(m["bid"]["bid_id"] == first["bid_id"] for m in alices_phone.messages if m.get("type") == "bid.outcome")
+
+    view = alice.get(f"/lots/{lot_id}").json()
+    assert (view["version"], view["current_price"], view["leader"]) == (4, "11.00", "Bidder 2")
+    assert [b["bidder"] for b in view["recent_bids"]] == ["Bidder 1", "Bidder 2"]
+
+
+def test_subscribe_message_returns_current_state(app_stack, admin):
+    lot = admin.create_lot()
+    with Watcher(app_stack.endpoints["websocket"]) as watcher:
+        watcher.send({"action": "subscribe", "lot_id": lot["lot_id"]})
+        watcher.until(lambda messages: any(m.get("type") == "subscribed" for m in messages))
+        assert watcher.messages[0]["lot"]["lot_id"] == lot["lot_id"]
+        watcher.send({"action": "subscribe", "lot_id": "no-such-lot"})
+        watcher.until(lambda messages: any(m.get("type") == "error" for m in messages))
+
+
+@pytest.mark.parametrize(("amount", "outcome"), [("30.00", "SOLD"), ("29.50", "UNSOLD")])
+def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, alice, amount, outcome):
+    closes = utc_now() + timedelta(seconds=3)
+    lot = admin.create_lot(
+        starting_price="20.00", reserve_price="30.00", closes_at=format_time(closes),
+        soft_close_window_s=10, soft_close_extension_s=5,
+    )
+    with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
+        placed = alice.bid(lot["lot_id"], amount)
+        assert alice.wait_for_outcome(placed["bid_id"])["status"] == "ACCEPTED"
+        extended = watcher.until(lambda _: any(u["closes_at"] != lot["closes_at"] for u in watcher.lot_updates()))
+        moved = next(u for u in watcher.lot_updates() if u["closes_at"] != lot["closes_at"])
+        assert parse_time(moved["closes_at"]) > closes and moved["extension_count"] == 1
+        watcher.until(lambda _: any(u["status"] == "CLOSED" for u in watcher.lot_updates()), timeout=40)
+        closed = watcher.lot_updates()[-1]
+        assert (closed["status"], closed["outcome"], closed["reserve_met"]) == ("CLOSED", outcome, outcome == "SOLD")
+        assert extended
+
+
+def queued_messages(app_stack) -> int:
+    sqs = app_stack.client("sqs")
+    url = app_stack.app.outputs["ProcessBidQueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def events_of(admin, lot_id):
+    return admin.get(f"/lots/{lot_id}/events").json()["events"]
+
+
+def test_same_post_twice_with_one_idempotency_key_makes_one_bid(admin, alice):
+    lot = admin.create_lot()
+    key = f"key-{lot['lot_id']}"
+    first = alice.post("/bid", {"lot_id": lot["lot_id"], "amount": "10.00"}, headers={"Idempotency-Key": key})
+    second = alice.post("/bid", {"lot_id": lot["lot_id"], "amount": "10.00"}, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 202 and first.json()["bid_id"] == second.json()["bid_id"] == key
+    alice.wait_for_outcome(key)
+    time.sleep(0.5)
+    assert [e["type"] for e in events_of(admin, lot["lot_id"])] == ["LotCreated", "BidPlaced"]
+
+
+BAD_BIDS = [
+    ("malformed JSON", "{oops", None, 400),
+    ("missing amount", {"lot_id": "LOT"}, None, 400),
+    ("extra field", {"lot_id": "LOT", "amount": "10.00", "note": "x"}, None, 400),
+    ("claims a bidder", {"lot_id": "LOT", "amount": "10.00", "bidder": "bob"}, None, 400),
+    ("negative", {"lot_id": "LOT", "amount": "-10.00"}, None, 400),
+    ("zero", {"lot_id": "LOT", "amount": "0"}, None, 400),
+    ("NaN", {"lot_id": "LOT", "amount": "NaN"}, None, 400),
+    ("exponent", {"lot_id": "LOT", "amount": "1E2"}, None, 400),
+    ("number not string", {"lot_id": "LOT", "amount": 10}, None, 400),
+    ("over-precise", {"lot_id": "LOT", "amount": "10.001"}, None, 422),
+    ("unknown lot", {"lot_id": "no-such-lot", "amount": "10.00"}, None, 404),
+    ("oversized body", {"lot_id": "LOT", "amount": "10.00", "pad": "x" * 40_000}, None, 413),
+    ("no token", {"lot_id": "LOT", "amount": "10.00"}, "", 401),
+    ("forged token", {"lot_id": "LOT", "amount": "10.00"}, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IifQ.", 401),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "token", "status"), BAD_BIDS, ids=[c[0] for c in BAD_BIDS])
+def test_bad_input_gets_a_clear_4xx_and_writes_nothing(app_stack, api, admin, alice, case, body, token, status):
+    lot = admin.create_lot()
+    if isinstance(body, dict) and body.get("lot_id") == "LOT":
+        body = body | {"lot_id": lot["lot_id"]}
+    client = alice if token is None else Client(api, token or None)
+    before = queued_messages(app_stack)
+    if isinstance(body, str):
+        response = client.post("/bid", data=body, headers={"Content-Type": "application/json"})
+    else:
+        response = client.post("/bid", body)
+    assert response.status_code == status, response.text
+    if status != 401:  # the gateway's own 401 has API Gateway's shape
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert queued_messages(app_stack) == before
+    assert len(events_of(admin, lot["lot_id"])) == 1
+
+
+def test_bad_lot_terms_are_refused(admin):
+    for terms in ({"currency": "EURO"}, {"starting_price": "1.001"}, {"closes_at": "yesterday"},
+                  {"closes_at": format_time(utc_now() - timedelta(minutes=1))}, {"seller": "mallory"}):
+        response = admin.post("/lots", {"title": "x", "currency": "EUR", "starting_price": "1.00",
+                                        "closes_at": format_time(utc_now() + timedelta(hours=1))} | terms)
+        assert 400 <= response.status_code < 500, (terms, response.text)
+
+
+def test_poison_message_does_not_stop_later_bids_of_its_lot(app_stack, admin, alice):
+    lot = admin.create_lot()
+    app_stack.client("sqs").send_message(
+        QueueUrl=app_stack.app.outputs["ProcessBidQueueUrl"], MessageBody="not a command {",
+        MessageGroupId=lot["lot_id"], MessageDeduplicationId=f"poison-{lot['lot_id']}",
+    )
+    placed = alice.bid(lot["lot_id"], "10.00")
+    assert alice.wait_for_outcome(placed["bid_id"])["status"] == "ACCEPTED"
+    eventually(lambda: queued_messages(app_stack) == 0, timeout=20)
+
+
+def test_openapi_document_lists_the_routes(api):
+    document = Client(api).get("/openapi.json").json()
+    assert {"/bid", "/lots", "/lots/{lot_id}", "/bids/{bid_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events"} <= set(document["paths"])
