@@ -141,13 +141,21 @@ def dlq_list(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack
 
 
 @dlq_app.command("redrive")
-def dlq_redrive(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack = None) -> None:
-    """Move every dead-lettered message back to the queue it came from."""
-    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url)
-    queue = target.output("ProcessBidDeadLetterQueueUrl")
-    arn = target.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])["Attributes"]
-    task = target.sqs.start_message_move_task(SourceArn=arn["QueueArn"])
-    console.print(f"moving {arn['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
+def dlq_redrive(
+    dlq_url: QueueOption = None,
+    queue_url: Annotated[Optional[str], typer.Option("--queue-url", help="The command queue's URL (overrides the stack's)")] = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Move every dead-lettered message back to the command queue."""
+    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url, ProcessBidQueueUrl=queue_url)
+    dead = target.sqs.get_queue_attributes(
+        QueueUrl=target.output("ProcessBidDeadLetterQueueUrl"), AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
+    )["Attributes"]
+    destination = target.sqs.get_queue_attributes(QueueUrl=target.output("ProcessBidQueueUrl"), AttributeNames=["QueueArn"])
+    # SQS's own redrive: the messages keep their group, so each lot's order holds.
+    task = target.sqs.start_message_move_task(SourceArn=dead["QueueArn"], DestinationArn=destination["Attributes"]["QueueArn"])
+    console.print(f"moving {dead['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
 
 
 def register(app: typer.Typer) -> None:

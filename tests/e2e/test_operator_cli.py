@@ -1,0 +1,176 @@
+"""The operator's `samsold` commands against the running local stack (found through
+its data directory's endpoints.json): history, as-of, replay, verify, dispute, dlq."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.commands import LotCommandMessage, PlaceBid
+from ledger.dynamodb import event_key, lot_key
+from ledger.values import format_time, utc_now
+from local.auth import subject_for
+from samsold_cli.main import app
+from tests.e2e.helpers import Client, Watcher, eventually
+
+runner = CliRunner(env={"COLUMNS": "250"})  # wide enough that Rich tables do not fold cells
+
+
+def samsold(app_stack, *args: str):
+    return runner.invoke(app, [*args, "--data-dir", str(app_stack.data_dir)], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def disputed(app_stack, api, dev_auth):
+    """A lot with an accepted bid, a BELOW_MINIMUM rejection, a soft-close extension and a
+    LOT_CLOSED rejection of a bid placed after the extended close."""
+    seller = Client(api, dev_auth.mint("sally"))
+    alice, bob, carol = (Client(api, dev_auth.mint(name)) for name in ("alice", "bob", "carol"))
+    closes = utc_now() + timedelta(seconds=3)
+    lot = seller.create_lot(closes_at=format_time(closes), soft_close_window_s=10, soft_close_extension_s=3)
+    accepted = alice.bid(lot["lot_id"], "10.00")
+    alice.wait_for_outcome(accepted["bid_id"])
+    low = bob.bid(lot["lot_id"], "10.10")
+    bob.wait_for_outcome(low["bid_id"])
+    extending = bob.bid(lot["lot_id"], "10.50")
+    bob.wait_for_outcome(extending["bid_id"])
+    extended_close = alice.get(f"/lots/{lot['lot_id']}").json()["closes_at"]
+    eventually(lambda: utc_now().isoformat() > extended_close.replace("Z", "+00:00"), timeout=15)
+    late = carol.bid(lot["lot_id"], "50.00")
+    assert carol.wait_for_outcome(late["bid_id"])["reason"] == "LOT_CLOSED"
+    return {"lot": lot["lot_id"], "accepted": accepted["bid_id"], "low": low["bid_id"], "late": late["bid_id"],
+            "extended_close": extended_close}
+
+
+def test_help_lists_every_command_with_one_line():
+    result = runner.invoke(app, ["--help"])
+    for command in ("dev", "token", "lots", "bid", "history", "as-of", "replay", "verify", "dispute", "dlq", "bench"):
+        assert command in result.output
+
+
+def test_history_shows_every_event_with_its_numbers(app_stack, disputed):
+    result = samsold(app_stack, "history", disputed["lot"], "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert [r["type"] for r in records] == ["LotCreated", "BidPlaced", "BidRejected", "BidPlaced", "BidRejected"]
+    assert records[2]["data"]["reason"] == "BELOW_MINIMUM" and records[2]["data"]["minimum"] == "10.50"
+    assert records[3]["data"]["closes_at"] == disputed["extended_close"]
+    assert all(r["prev_hash"] == p["hash"] for p, r in zip(records, records[1:]))
+    only_bob = json.loads(samsold(app_stack, "history", disputed["lot"], "--bidder", subject_for("bob"), "--json").output)
+    assert [r["version"] for r in only_bob] == [3, 4]
+    table = samsold(app_stack, "history", disputed["lot"])
+    assert "BELOW_MINIMUM" in table.output and "LOT_CLOSED" in table.output
+
+
+def test_as_of_by_version_and_time(app_stack, disputed):
+    result = samsold(app_stack, "as-of", disputed["lot"], "--version", "2")
+    state = json.loads(result.output)
+    assert (state["version"], state["current_price"], state["bid_count"]) == (2, "10.00", 1)
+    history = json.loads(samsold(app_stack, "history", disputed["lot"], "--json").output)
+    at_third = json.loads(samsold(app_stack, "as-of", disputed["lot"], "--time", history[2]["recorded_at"]).output)
+    assert at_third["version"] == 3
+    assert samsold(app_stack, "as-of", disputed["lot"]).exit_code == 2
+
+
+def test_dispute_reports(app_stack, disputed, tmp_path):
+    accepted = json.loads(samsold(app_stack, "dispute", "--bid", disputed["accepted"], "--json").output)
+    assert (accepted["outcome"]["status"], accepted["outcome"]["version"], accepted["outcome"]["minimum"]) == ("ACCEPTED", 2, "10.00")
+    assert accepted["lot_state_met"]["version"] == 1 and accepted["verification"]["chain_ok"]
+
+    low = json.loads(samsold(app_stack, "dispute", "--bid", disputed["low"], "--json").output)
+    assert (low["outcome"]["reason"], low["outcome"]["minimum"], low["outcome"]["current_price"]) == ("BELOW_MINIMUM", "10.50", "10.00")
+    assert low["lot_state_met"]["leader"] == subject_for("alice")
+
+    late = json.loads(samsold(app_stack, "dispute", "--bid", disputed["late"], "--json").output)
+    assert late["outcome"]["reason"] == "LOT_CLOSED"
+    assert late["close_time_then"]["in_force"] == disputed["extended_close"]
+    assert [x["version"] for x in late["close_time_then"]["extensions_before"]] == [2, 4]  # both bids fell in the window
+    assert late["bids_before"][-1]["version"] == 4 and late["bid"]["bidder"] == subject_for("carol")
+
+    report = tmp_path / "dispute.md"
+    result = samsold(app_stack, "dispute", "--bid", disputed["late"], "--markdown", str(report))
+    assert result.exit_code == 0 and "LOT_CLOSED" in report.read_text()
+    assert samsold(app_stack, "dispute", "--bid", "no-such-bid").exit_code == 1
+
+
+def test_replay_finds_drift_and_fix_repairs_it_and_is_broadcast(app_stack, disputed, api, dev_auth):
+    lot_key_ = {"PK": {"S": lot_key(disputed["lot"])}, "SK": {"S": "SNAPSHOT"}}
+    dynamodb = app_stack.client("dynamodb")
+    table = app_stack.app.outputs["BidsTableName"]
+    dynamodb.update_item(TableName=table, Key=lot_key_, UpdateExpression="SET bid_count = :n",
+                         ExpressionAttributeValues={":n": {"N": "99"}})
+    drifted = samsold(app_stack, "replay", disputed["lot"])
+    assert drifted.exit_code == 1 and "bid_count" in drifted.output and "99" in drifted.output
+    with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={disputed['lot']}") as watcher:
+        fixed = samsold(app_stack, "replay", disputed["lot"], "--fix")
+        assert fixed.exit_code == 0, fixed.output
+        watcher.until(lambda _: any(u["bid_count"] == 2 for u in watcher.lot_updates()))
+    assert samsold(app_stack, "replay", "--all").exit_code == 0
+
+
+def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
+    client = Client(api, dev_auth.mint("vera"))
+    dynamodb = app_stack.client("dynamodb")
+    table = app_stack.app.outputs["BidsTableName"]
+    lots = []
+    for _ in range(3):
+        lot = client.create_lot()
+        for amount in ("10.00", "20.00", "30.00"):
+            bidder = Client(api, dev_auth.mint(f"b-{uuid.uuid4().hex[:6]}"))
+            bidder.wait_for_outcome(bidder.bid(lot["lot_id"], amount)["bid_id"])
+        lots.append(lot["lot_id"])
+        assert samsold(app_stack, "verify", lot["lot_id"]).exit_code == 0
+
+    def item(lot_id, version):
+        key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": event_key(version)}}
+        return key, dynamodb.get_item(TableName=table, Key=key)["Item"]
+
+    changed_key, changed = item(lots[0], 3)
+    changed["state"]["B"] = changed["state"]["B"].replace(b'"20.00"', b'"2.00"')
+    dynamodb.put_item(TableName=table, Item=changed)
+    deleted_key, _ = item(lots[1], 2)
+    dynamodb.delete_item(TableName=table, Key=deleted_key)
+    _, three = item(lots[2], 3)
+    _, four = item(lots[2], 4)
+    three["SK"], four["SK"] = four["SK"], three["SK"]
+    dynamodb.put_item(TableName=table, Item=three)
+    dynamodb.put_item(TableName=table, Item=four)
+
+    for lot_id, bad_version in zip(lots, (3, 2, 3)):
+        result = samsold(app_stack, "verify", lot_id)
+        assert result.exit_code == 1 and f"version {bad_version}" in result.output and lot_id in result.output
+    everything = samsold(app_stack, "verify", "--all")
+    assert everything.exit_code == 1 and all(lot_id in everything.output for lot_id in lots)
+
+
+def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, dev_auth):
+    seller = Client(api, dev_auth.mint("sam"))
+    dora = Client(api, dev_auth.mint("dora"))
+    lot = seller.create_lot()
+    command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot["lot_id"], bidder=subject_for("dora"), amount="12.00", placed_at=utc_now())
+    sqs = app_stack.client("sqs")
+    sqs.send_message(QueueUrl=app_stack.app.outputs["ProcessBidDeadLetterQueueUrl"],
+                     MessageBody=LotCommandMessage(command=command).model_dump_json(),
+                     MessageGroupId=lot["lot_id"], MessageDeduplicationId=command.bid_id)
+    listed = samsold(app_stack, "dlq", "list")
+    assert "1 message(s)" in listed.output and lot["lot_id"] in listed.output
+    assert samsold(app_stack, "dlq", "redrive").exit_code == 0
+    assert dora.wait_for_outcome(command.bid_id)["status"] == "ACCEPTED"
+    assert "0 message(s)" in samsold(app_stack, "dlq", "list").output
+
+
+def test_lots_and_bid_commands(app_stack):
+    created = samsold(app_stack, "lots", "create", "--title", "Teapot", "--starting-price", "5.00", "--as", "tess")
+    lot = json.loads(created.output)
+    assert lot["title"] == "Teapot"
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "5.00", "--as", "ulla").output)
+    assert placed["status"] == "PENDING"
+    shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"]).output)
+    assert shown["lot_id"] == lot["lot_id"]
+    assert lot["lot_id"] in samsold(app_stack, "lots", "list").output
+    refused = samsold(app_stack, "bid", lot["lot_id"], "5.001", "--as", "ulla")
+    assert refused.exit_code == 1 and "CURRENCY_PRECISION" in refused.output
