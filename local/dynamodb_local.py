@@ -53,7 +53,8 @@ class DynamoDBLocal:
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.jar = find_jar(install_dir)
-        self.db_path = Path(db_path) if db_path is not None else None
+        # Absolute: the process runs in the jar's folder, where a relative path means something else.
+        self.db_path = Path(db_path).resolve() if db_path is not None else None
         self.host = host
         self.port = port or free_port(host)
         self.log_path = Path(log_path) if log_path else None
