@@ -170,11 +170,10 @@ def dispute(
     if markdown is not None:
         markdown.write_text(dispute_markdown(report))
         console.print(f"written to {markdown}")
-    if json_out or markdown is None:
-        if json_out:
-            typer.echo(as_json(report))
-        else:
-            console.print(dispute_markdown(report))
+    if json_out:
+        typer.echo(as_json(report))
+    elif markdown is None:
+        typer.echo(dispute_markdown(report))  # plain: Markdown tables must not be re-wrapped
     if not report["verification"]["chain_ok"]:
         raise typer.Exit(1)
 

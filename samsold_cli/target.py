@@ -5,6 +5,7 @@ as an option taking precedence."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -80,7 +81,10 @@ def resolve_target(
             f"no local stack found in {directory} (start it with `samsold dev` or `make run`), "
             "or pass --stack NAME for a deployed one"
         )
-    outputs = dict(endpoints.get("outputs", {}))  # type: ignore[arg-type]
+    # The local services take any credentials and region; boto3 only needs some.
+    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+    outputs = dict(endpoints.get("outputs", {}))
     return Target(outputs=outputs | given, endpoints={k: v for k, v in endpoints.items() if isinstance(v, str)}, data_dir=directory)
 
 

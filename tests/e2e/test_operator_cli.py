@@ -4,6 +4,9 @@ its data directory's endpoints.json): history, as-of, replay, verify, dispute, d
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 
@@ -174,3 +177,13 @@ def test_lots_and_bid_commands(app_stack):
     assert lot["lot_id"] in samsold(app_stack, "lots", "list").output
     refused = samsold(app_stack, "bid", lot["lot_id"], "5.001", "--as", "ulla")
     assert refused.exit_code == 1 and "CURRENCY_PRECISION" in refused.output
+
+
+def test_commands_need_no_aws_configuration_for_the_local_stack(app_stack, disputed):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"HOME": str(app_stack.data_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "samsold_cli.main", "verify", disputed["lot"], "--data-dir", str(app_stack.data_dir)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
