@@ -6,9 +6,9 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test run bench clean java dynamodb-local aws-tools
+.PHONY: setup test run bench clean java dynamodb-local aws-tools browser
 
-setup: $(VENV)/.installed java dynamodb-local aws-tools
+setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ dynamodb-local: java
 # cfn-lint and the SAM CLI, in their own venv (.cache/aws-tools): template checks.
 aws-tools:
 	scripts/install-aws-tools.sh
+
+# Debian's headless Chromium for tests/browser (Playwright drives it; no browser download).
+browser:
+	scripts/install-browser.sh
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,10 @@ Ports: REST, static files and the management API share `port`; the WebSocket ser
 listens on `websocket_port` (default: the next port, or a free one when `port` is 0).
 Stages: REST events carry `stage`; WebSocket events and the management URL carry the
 WebSocket API's own stage (`WebSocketApi.stage`), as the template declares them apart.
+
+For a web page served from `static_dir`: `site_config` (when set) is served as
+`/config.json`, and `dev_tokens=True` adds `POST /dev/token` `{"user", "admin"}` ->
+`{"token"}`, minted by the development auth (neither exists in AWS).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from local.auth import DevAuth
 from local.gateway_http import GatewayHttpServer
@@ -34,6 +39,8 @@ class LocalGateway:
         static_dir: Path | None = None,
         stage: str = "prod",
         websocket_port: int | None = None,
+        site_config: dict[str, Any] | None = None,
+        dev_tokens: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -43,6 +50,8 @@ class LocalGateway:
         self.auth = auth
         self.static_dir = static_dir
         self.stage = stage
+        self.site_config = site_config
+        self.dev_tokens = dev_tokens
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)

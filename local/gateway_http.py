@@ -1,15 +1,18 @@
 """The gateway's HTTP side: one threaded server answering REST routes (Lambda proxy),
-the WebSocket API's `@connections` management API, CORS preflights and static files."""
+the WebSocket API's `@connections` management API, CORS preflights and static files
+(with the page's `/config.json` and the development `POST /dev/token`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import mimetypes
+import re
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.auth import JWKS_PATH
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CONNECTIONS_SEGMENT = "@connections"
+SITE_CONFIG_PATH = "/config.json"
+DEV_TOKEN_PATH = "/dev/token"
+_DEV_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
 class GatewayHttpServer(ThreadingHTTPServer):
@@ -88,6 +94,10 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             return _preflight(request)
         if request.method == "GET" and request.path == JWKS_PATH:
             return _json(200, gateway.auth.jwks())  # as a Cognito user pool publishes its keys
+        if request.path == SITE_CONFIG_PATH and request.method in ("GET", "HEAD") and gateway.site_config is not None:
+            return _json(200, _as_seen_by(gateway.site_config, gateway.host, request.header("Host")))
+        if request.path == DEV_TOKEN_PATH and request.method == "POST" and gateway.dev_tokens:
+            return _dev_token(gateway, request)
         matched = gateway.routes.match(request.method, request.path)
         if matched is None:
             return _static(gateway.static_dir, request) or _missing_route()
@@ -168,6 +178,42 @@ def _content_type(path: Path) -> str:
     }
     guessed = known.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def _as_seen_by(config: dict[str, Any], bound_host: str, host_header: str | None) -> dict[str, Any]:
+    """The page's configuration with the gateway's own URLs naming the host the browser
+    asked for (`localhost`, or this machine's address when it listens on 0.0.0.0), so
+    the page's REST calls stay same-origin and its WebSocket reaches the right machine."""
+    asked = urlsplit(f"//{host_header}").hostname if host_header else None
+    if not asked:
+        return config
+    asked = f"[{asked}]" if ":" in asked else asked
+
+    def rewrite(value: Any) -> Any:
+        if not isinstance(value, str) or "://" not in value:
+            return value
+        url = urlsplit(value)
+        if url.hostname != bound_host.strip("[]") or url.port is None:
+            return value
+        return url._replace(netloc=f"{asked}:{url.port}").geturl()
+
+    return {name: rewrite(value) for name, value in config.items()}
+
+
+def _dev_token(gateway: LocalGateway, request: IncomingRequest) -> HttpResponse:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    user = body.get("user") if isinstance(body, dict) else None
+    admin = body.get("admin", False) if isinstance(body, dict) else None
+    if not isinstance(user, str) or not _DEV_USER.match(user) or not isinstance(admin, bool):
+        return _json(400, {"error": {
+            "code": "INVALID_REQUEST",
+            "message": 'send {"user": "<letters, digits, _ . @ ->", "admin": false}',
+            "details": None,
+        }})
+    return _json(200, {"token": gateway.auth.mint(user, admin=admin), "user": user, "admin": admin})
 
 
 def _management_target(raw_path: str, stage: str) -> str | None:

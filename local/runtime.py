@@ -117,6 +117,7 @@ class LocalStack:
             auth=DevAuth(self.data_dir),
             static_dir=self.static_dir,
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
+            dev_tokens=True,  # the page in web/ signs in development users with POST /dev/token
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(
@@ -126,6 +127,10 @@ class LocalStack:
         for poller in self._pollers:
             poller.start()
         self.endpoints = self._endpoint_urls()
+        # web/ reads its API URLs from /config.json; in AWS the same file points at the stack's Outputs.
+        self._gateway.site_config = {
+            "rest": self.endpoints["rest"], "websocket": self.endpoints["websocket"], "dev_tokens": True,
+        }
         self._wait_until_answering()
         _write_json(self.data_dir / ENDPOINTS_FILE, {**self.endpoints, "outputs": self.app.outputs})
 

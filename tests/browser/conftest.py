@@ -1,0 +1,69 @@
+"""The lot page in a real browser: Debian's headless Chromium driven by Playwright, against
+the whole application on the local runtime (the end-to-end tests' stack)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
+
+from tests.e2e.conftest import api, app_stack, dev_auth  # noqa: F401  (fixtures, reused as they are)
+from tests.e2e.helpers import Client
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, and kept off the network: no update checks, no sync, no QUIC probing.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[sync_api.Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run scripts/install-browser.sh (make setup does)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, api) -> Iterator[Callable[[str], sync_api.Page]]:
+    """Opens the app at a route (such as "#/lots/x") in a fresh browser context: its own
+    storage, so each one is a separate visitor."""
+    contexts = []
+
+    def open_(route: str = "") -> sync_api.Page:
+        context = browser.new_context(
+            base_url=api, locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 860}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"/{route}")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def seller(api, dev_auth) -> Client:
+    return Client(api, dev_auth.mint("sam-the-seller"))
+
+
+@pytest.fixture
+def screenshot() -> Callable[[sync_api.Page, str], Path]:
+    def take(page: sync_api.Page, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

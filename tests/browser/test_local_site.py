@@ -1,0 +1,45 @@
+"""What the local gateway adds for the page in web/: its configuration at /config.json
+and development sign-in at POST /dev/token (neither exists in AWS)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+
+from tests.e2e.helpers import Client
+
+
+def test_the_page_and_its_configuration_are_served(app_stack, api):
+    page = requests.get(api + "/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert '<script type="module" src="js/app.js">' in page.text
+    module = requests.get(api + "/js/app.js", timeout=10)
+    assert module.headers["Content-Type"].startswith("text/javascript")
+
+    config = requests.get(api + "/config.json", timeout=10).json()
+    assert config == {"rest": api, "websocket": app_stack.endpoints["websocket"], "dev_tokens": True}
+
+
+def test_the_configuration_names_the_host_the_browser_asked_for(app_stack, api):
+    port = urlsplit(api).port
+    config = requests.get(api + "/config.json", headers={"Host": f"localhost:{port}"}, timeout=10).json()
+    websocket_port = urlsplit(app_stack.endpoints["websocket"]).port
+    assert (config["rest"], config["websocket"]) == (f"http://localhost:{port}", f"ws://localhost:{websocket_port}")
+
+
+def test_a_development_token_signs_in_a_bidder(api, seller):
+    lot = seller.create_lot()
+    answer = requests.post(api + "/dev/token", json={"user": "grace", "admin": False}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["user"] == "grace"
+    grace = Client(api, answer.json()["token"])
+    assert grace.wait_for_outcome(grace.bid(lot["lot_id"], "10.00")["bid_id"])["status"] == "ACCEPTED"
+
+
+def test_a_development_token_needs_a_user_name(api):
+    for body in ({}, {"user": ""}, {"user": "a b"}, {"user": "x" * 65}, {"user": "ok", "admin": "yes"}, ["grace"]):
+        answer = requests.post(api + "/dev/token", json=body, timeout=10)
+        assert answer.status_code == 400, body
+        assert answer.json()["error"]["code"] == "INVALID_REQUEST"
+    assert requests.post(api + "/dev/token", data="{oops", timeout=10).status_code == 400
+    assert requests.get(api + "/dev/token", timeout=10).status_code in (403, 404)

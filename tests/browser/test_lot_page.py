@@ -1,0 +1,182 @@
+"""The live lot page (web/) in headless Chromium against the local stack: what two
+visitors see of one lot while they bid, are refused, extend it and see it close."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+from playwright.sync_api import Page, expect
+
+from ledger.values import format_time, parse_time, utc_now
+from tests.e2e.helpers import Client, Watcher
+
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "lot-page.png"
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.get_by_label("Development user").select_option(user)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text(f"Signed in as {user}")).to_be_visible()
+
+
+def fact(page: Page, name: str):
+    """A value of the lot's facts list (`<dd aria-labelledby>` its `<dt>`)."""
+    return page.get_by_label(name, exact=True)
+
+
+def bid(page: Page, amount: str) -> None:
+    page.get_by_label("Your bid in EUR").fill(amount)
+    page.get_by_role("button", name="Place bid").click()
+
+
+def outcome(page: Page):
+    return page.locator("#bid-panel").get_by_role("status")
+
+
+def live(page: Page) -> None:
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+
+
+def test_the_list_shows_open_lots_and_works_from_the_keyboard(open_page, seller, screenshot):
+    lot = seller.create_lot(title="Oak writing desk", starting_price="40.00")
+    page = open_page("#/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Oak writing desk"))
+    expect(row).to_contain_text("€40.00 (starting price)")
+    expect(row.get_by_role("cell").last).to_have_text(re.compile(r"^(29|30) min \d\d s$"))
+    screenshot(page, "lot-list")
+
+    page.get_by_role("link", name="Oak writing desk").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Oak writing desk")
+    assert page.url.endswith(f"#/lots/{lot['lot_id']}")
+
+    # Sign in and bid without a mouse: pick a user, tab to the button, type, press Enter.
+    page.get_by_label("Development user").focus()
+    page.keyboard.press("ArrowDown")  # alice -> bob
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Signed in as bob")).to_be_visible()
+    amount = page.get_by_label("Your bid in EUR")
+    expect(amount).to_be_focused()
+    expect(amount).to_have_value("40.00")  # the minimum next bid, ready to send
+    page.keyboard.press("Enter")
+    expect(outcome(page)).to_have_text("Accepted: your bid of €40.00 was placed.")
+    expect(fact(page, "Leader")).to_have_text("Bidder 1")
+
+
+def test_a_bid_in_one_browser_shows_in_the_other_within_two_seconds(open_page, seller, screenshot):
+    lot = seller.create_lot(title="Brass carriage clock", starting_price="10.00")
+    alice, bob = open_page(f"#/lots/{lot['lot_id']}"), open_page(f"#/lots/{lot['lot_id']}")
+    for page in (alice, bob):
+        live(page)
+        expect(fact(page, "Current price")).to_have_text("€10.00 to start")
+        expect(fact(page, "Leader")).to_have_text("No bids yet")
+    sign_in(alice, "alice")
+    expect(alice.get_by_text("Minimum next bid: €10.00")).to_be_visible()
+
+    bid(alice, "12.00")
+    expect(fact(bob, "Current price")).to_have_text("€12.00", timeout=2000)
+
+    expect(fact(bob, "Leader")).to_have_text("Bidder 1")
+    expect(fact(bob, "Bids")).to_have_text("1")
+    expect(bob.get_by_role("row", name=re.compile(r"Bidder 1 €12\.00"))).to_be_visible()
+    expect(outcome(alice)).to_have_text("Accepted: your bid of €12.00 was placed.")
+    expect(alice.get_by_text("Minimum next bid: €12.50")).to_be_visible()
+
+    sign_in(bob, "bob")
+    bid(bob, "12.50")
+    expect(fact(alice, "Current price")).to_have_text("€12.50", timeout=2000)
+    expect(fact(alice, "Leader")).to_have_text("Bidder 2")
+    expect(outcome(bob)).to_have_text("Accepted: your bid of €12.50 was placed.")
+    screenshot(alice, "lot-page-open")
+    shutil.copyfile(screenshot(bob, "lot-page-bidder"), DOCS_SCREENSHOT)
+
+
+def test_a_rejected_bid_shows_its_reason(open_page, seller, screenshot):
+    lot = seller.create_lot(title="Tin toy robot", starting_price="10.00")
+    page = open_page(f"#/lots/{lot['lot_id']}")
+    sign_in(page, "carol")
+
+    bid(page, "9.00")
+    expect(outcome(page)).to_have_text("Rejected: your bid is below the minimum next bid of €10.00.")
+    expect(fact(page, "Bids")).to_have_text("0")
+
+    bid(page, "10.00")
+    expect(outcome(page)).to_have_text("Accepted: your bid of €10.00 was placed.")
+    bid(page, "20.00")
+    expect(outcome(page)).to_have_text("Rejected: you are already the highest bidder.")
+    expect(fact(page, "Current price")).to_have_text("€10.00")
+
+    bid(page, "ten euros")
+    expect(outcome(page)).to_have_text(re.compile("^Enter an amount such as 12.50"))
+    expect(page.get_by_label("Your bid in EUR")).to_be_focused()
+    screenshot(page, "lot-page-rejected")
+
+
+def test_a_bid_in_the_soft_close_window_moves_the_countdown_and_both_see_the_result(open_page, seller, screenshot):
+    closes = utc_now() + timedelta(seconds=6)
+    lot = seller.create_lot(
+        title="Signed first edition", starting_price="50.00", closes_at=format_time(closes),
+        soft_close_window_s=30, soft_close_extension_s=6,
+    )
+    dave, erin = open_page(f"#/lots/{lot['lot_id']}"), open_page(f"#/lots/{lot['lot_id']}")
+    countdown = erin.get_by_role("timer", name="Time left")
+    expect(countdown).to_have_attribute("datetime", lot["closes_at"])
+    expect(countdown).to_have_text(re.compile(r"^\d s$"))
+    sign_in(dave, "dave")
+
+    bid(dave, "50.00")
+    expect(countdown).not_to_have_attribute("datetime", lot["closes_at"])
+    assert parse_time(countdown.get_attribute("datetime")) > closes
+    expect(erin.get_by_text(re.compile(r"^Extended by soft close \(once\): late bids moved the close"))).to_be_visible()
+    screenshot(erin, "lot-page-extended")
+
+    for page in (dave, erin):
+        result = page.get_by_role("status", name="Result")
+        expect(result).to_contain_text("Sold to Bidder 1 for €50.00.", timeout=30_000)
+        expect(page.get_by_role("timer", name="Time left")).to_have_text("Closed")
+        expect(page.get_by_text("Bidding on this lot has ended.")).to_be_visible()
+    screenshot(erin, "lot-page-closed")
+
+
+def test_the_page_says_when_it_is_offline_and_catches_up_after_reconnecting(
+    app_stack, api, dev_auth, open_page, seller, screenshot
+):
+    lot = seller.create_lot(title="Art deco lamp", starting_price="30.00")
+    page = open_page(f"#/lots/{lot['lot_id']}")
+    live(page)
+
+    # The server drops the page's socket and the browser loses the network.
+    for connection_id in subscribers(app_stack, lot["lot_id"]):
+        url = f"{app_stack.endpoints['websocket_management']}/@connections/{connection_id}"
+        assert requests.delete(url, timeout=10).status_code == 204
+    page.context.set_offline(True)
+    expect(page.get_by_text("Offline: reconnecting…")).to_be_visible()
+    screenshot(page, "lot-page-offline")
+
+    # Meanwhile someone bids, and the change is broadcast to nobody but this watcher.
+    frank = Client(api, dev_auth.mint("frank"))
+    with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
+        assert frank.wait_for_outcome(frank.bid(lot["lot_id"], "35.00")["bid_id"])["status"] == "ACCEPTED"
+        watcher.until(lambda _: any(u["bid_count"] == 1 for u in watcher.lot_updates()))
+    expect(fact(page, "Current price")).to_have_text("€30.00 to start")
+
+    page.context.set_offline(False)
+    live(page)
+    expect(fact(page, "Current price")).to_have_text("€35.00")
+    expect(fact(page, "Bids")).to_have_text("1")
+    assert subscribers(app_stack, lot["lot_id"])  # subscribed again: later bids arrive live
+
+
+def subscribers(app_stack, lot_id: str) -> list[str]:
+    answer = app_stack.client("dynamodb").query(
+        TableName=app_stack.app.outputs["ConnectionsTableName"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"LOT#{lot_id}"}},
+        ConsistentRead=True,
+    )
+    return [item["SK"]["S"].removeprefix("CONN#") for item in answer["Items"]]

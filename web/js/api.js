@@ -1,0 +1,77 @@
+// The page's configuration and the REST API. config.json sits next to index.html:
+// the local stack serves it; in AWS it is uploaded with the page (docs/DEPLOY.md).
+
+export async function loadConfig() {
+  const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store" });
+  if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
+  const config = await response.json();
+  if (!config.rest || !config.websocket) throw new Error("config.json needs \"rest\" and \"websocket\" URLs");
+  return {
+    rest: config.rest.replace(/\/+$/, ""),
+    websocket: config.websocket.replace(/\/+$/, ""),
+    devTokens: config.dev_tokens === true,
+    signInUrl: config.sign_in_url || null,
+  };
+}
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class Api {
+  constructor(rest) {
+    this.rest = rest;
+  }
+
+  async request(method, path, { token, body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    try {
+      response = await fetch(this.rest + path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
+      });
+    } catch (error) {
+      throw new ApiError(0, "NETWORK", "the server could not be reached", { cause: String(error) });
+    }
+    const text = await response.text();
+    let payload = null;
+    try {
+      payload = text ? JSON.parse(text) : null;
+    } catch {
+      payload = null;
+    }
+    if (!response.ok) {
+      const error = payload?.error ?? {};
+      const message = error.message ?? payload?.message ?? `HTTP ${response.status}`;
+      throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, message, error.details);
+    }
+    return payload;
+  }
+
+  openLots() {
+    return this.request("GET", "/lots?status=open").then((answer) => answer.lots);
+  }
+
+  lot(lotId) {
+    return this.request("GET", `/lots/${encodeURIComponent(lotId)}`);
+  }
+
+  placeBid(token, lotId, amount, bidId) {
+    return this.request("POST", "/bid", { token, body: { lot_id: lotId, amount, bid_id: bidId } });
+  }
+
+  bidStatus(token, bidId) {
+    return this.request("GET", `/bids/${encodeURIComponent(bidId)}`, { token });
+  }
+
+  devToken(user) {
+    return this.request("POST", "/dev/token", { body: { user, admin: false } }).then((answer) => answer.token);
+  }
+}

@@ -1,0 +1,542 @@
+// SamSold's live lot page: the list of open lots (#/) and one lot (#/lots/<id>).
+// Plain ES modules, no build step: index.html loads this file as it is.
+
+import { Api, loadConfig } from "./api.js";
+import * as fmt from "./format.js";
+import { LiveConnection } from "./live.js";
+import {
+  loadSession, rememberReturnRoute, saveSession, sessionFromToken, takeTokenFromLocation,
+} from "./session.js";
+
+const DEV_USERS = ["alice", "bob", "carol", "dave", "erin"];
+const TICK_MS = 250;
+const LIST_REFRESH_MS = 15000;
+const OUTCOME_FALLBACK_MS = 8000;
+
+const app = { config: null, api: null, live: null, session: null, page: null };
+
+// -- small DOM helpers -------------------------------------------------------------------
+
+function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+function el(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    element.setAttribute(name, value === true ? "" : value);
+  }
+  element.append(...children.filter((child) => child !== null && child !== undefined));
+  return element;
+}
+
+function newBidId() {
+  // crypto.randomUUID needs a secure context; getRandomValues works everywhere.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `web-${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+// -- the connection indicator and the account box --------------------------------------
+
+const CONNECTION_WORDS = {
+  connecting: "Connecting…",
+  online: "Live",
+  offline: "Offline: reconnecting…",
+};
+
+function showConnection(state) {
+  const indicator = $("#connection");
+  indicator.dataset.state = state;
+  setText(indicator, CONNECTION_WORDS[state]);
+}
+
+function renderAccount() {
+  const box = $("#account");
+  box.replaceChildren();
+  if (app.session) {
+    const signOut = el("button", { type: "button", class: "secondary" }, "Sign out");
+    signOut.addEventListener("click", () => setSession(null));
+    box.append(el("p", { class: "signed-in" }, "Signed in as ", el("strong", {}, app.session.name)), signOut);
+    return;
+  }
+  const error = el("p", { class: "form-error", role: "alert", id: "sign-in-error" });
+  const form = el("form", { class: "sign-in", id: "sign-in", "aria-label": "Sign in" });
+  if (app.config.devTokens) {
+    const select = el("select", { id: "dev-user", name: "user" },
+      ...DEV_USERS.map((user) => el("option", { value: user }, user)));
+    form.append(el("label", { for: "dev-user" }, "Development user"), select,
+      el("button", { type: "submit" }, "Sign in"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      setText(error, "");
+      try {
+        setSession(sessionFromToken(await app.api.devToken(select.value)));
+      } catch (failure) {
+        setText(error, `Could not sign in: ${failure.message}`);
+      }
+    });
+  } else {
+    const input = el("input", { id: "id-token", name: "token", type: "password", autocomplete: "off", spellcheck: "false" });
+    form.append(el("label", { for: "id-token" }, "Cognito ID token"), input, el("button", { type: "submit" }, "Sign in"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const session = sessionFromToken(input.value.trim());
+      if (!session) {
+        setText(error, "That is not a valid, unexpired ID token.");
+        return;
+      }
+      setSession(session);
+    });
+    if (app.config.signInUrl) {
+      const link = el("a", { href: app.config.signInUrl, class: "hosted-ui" }, "Sign in with Cognito");
+      link.addEventListener("click", rememberReturnRoute);
+      form.append(link);
+    }
+  }
+  box.append(form, error);
+}
+
+function setSession(session) {
+  app.session = session;
+  saveSession(session);
+  renderAccount();
+  app.page?.sessionChanged?.();
+  app.live.watch(app.page?.lotId ?? null, session?.token ?? null);
+  // The control that was used is gone: carry on where it makes sense.
+  ($("#bid-amount") ?? $("#account button, #account select"))?.focus();
+}
+
+function focusSignIn() {
+  $("#account select, #account input, #account button")?.focus();
+}
+
+// -- the list of open lots ----------------------------------------------------------------
+
+class LotListPage {
+  constructor() {
+    this.lotId = null;
+    this.lots = new Map();
+    this.refreshTimer = null;
+  }
+
+  mount(main) {
+    document.title = "Open lots — SamSold";
+    main.innerHTML = `
+      <h1>Open lots</h1>
+      <p id="lots-summary" class="muted">Loading…</p>
+      <table class="lots" id="lots">
+        <caption class="visually-hidden">Open lots, soonest to close first</caption>
+        <thead><tr>
+          <th scope="col">Lot</th><th scope="col" class="number">Current price</th>
+          <th scope="col" class="number">Bids</th><th scope="col">Time left</th>
+        </tr></thead>
+        <tbody></tbody>
+      </table>`;
+    this.main = main;
+    this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
+    this.refresh();
+  }
+
+  async refresh() {
+    try {
+      const lots = await app.api.openLots();
+      this.lots = new Map(lots.map((lot) => [lot.lot_id, lot]));
+      app.live.subscribe([...this.lots.keys()]);
+      this.render();
+    } catch (failure) {
+      setText($("#lots-summary", this.main), `Could not load the lots: ${failure.message}`);
+    }
+  }
+
+  connected() {
+    this.refresh();
+  }
+
+  lotUpdated(lot) {
+    const known = this.lots.get(lot.lot_id);
+    if (!known || lot.version < known.version) return;
+    this.lots.set(lot.lot_id, lot);
+    this.render();
+  }
+
+  render() {
+    const lots = [...this.lots.values()].sort((a, b) => a.closes_at.localeCompare(b.closes_at));
+    const open = lots.filter((lot) => lot.status === "OPEN").length;
+    setText($("#lots-summary", this.main), lots.length === 0
+      ? "No lots are open right now."
+      : `${open} open ${open === 1 ? "lot" : "lots"}. Prices update live.`);
+    $("#lots", this.main).hidden = lots.length === 0;
+    const rows = lots.map((lot) => {
+      const price = lot.current_price === null
+        ? `${fmt.money(lot.starting_price, lot.currency)} (starting price)`
+        : fmt.money(lot.current_price, lot.currency);
+      return el("tr", { "data-lot": lot.lot_id },
+        el("th", { scope: "row" }, el("a", { href: `#/lots/${encodeURIComponent(lot.lot_id)}` }, lot.title)),
+        el("td", { class: "number" }, price),
+        el("td", { class: "number" }, String(lot.bid_count)),
+        el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, "")));
+    });
+    $("#lots tbody", this.main).replaceChildren(...rows);
+    this.tick();
+  }
+
+  tick() {
+    const now = Date.now();
+    for (const row of this.main.querySelectorAll("tr[data-lot]")) {
+      const lot = this.lots.get(row.dataset.lot);
+      const left = Date.parse(lot.closes_at) - now;
+      setText($("time", row), lot.status !== "OPEN" ? fmt.statusWord(lot) : left > 0 ? fmt.duration(left) : "Closing…");
+    }
+  }
+
+  destroy() {
+    clearInterval(this.refreshTimer);
+    app.live.subscribe([]);
+  }
+}
+
+// -- one lot ------------------------------------------------------------------------------
+
+const LOT_TEMPLATE = `
+  <p class="back"><a href="#/">← All open lots</a></p>
+  <article class="lot" aria-labelledby="lot-title">
+    <div class="lot-header">
+      <h1 id="lot-title">Loading lot…</h1>
+      <p class="badge" id="lot-status"></p>
+    </div>
+    <p id="lot-error" class="form-error" role="alert"></p>
+    <div class="lot-grid">
+      <section class="panel facts" aria-labelledby="facts-title">
+        <h2 id="facts-title" class="visually-hidden">Now</h2>
+        <dl>
+          <div class="fact fact-price"><dt id="t-price">Current price</dt><dd id="lot-price" aria-labelledby="t-price"></dd></div>
+          <div class="fact"><dt id="t-leader">Leader</dt><dd id="lot-leader" aria-labelledby="t-leader"></dd></div>
+          <div class="fact"><dt id="t-bids">Bids</dt><dd id="lot-bids" aria-labelledby="t-bids"></dd></div>
+          <div class="fact"><dt id="t-left">Time left</dt><dd><time id="lot-countdown" role="timer" aria-labelledby="t-left"></time></dd></div>
+        </dl>
+        <p id="lot-closes-at" class="muted"></p>
+        <p id="lot-extended" class="notice" role="status"></p>
+        <p id="lot-reserve" class="muted"></p>
+      </section>
+      <section id="lot-result" class="panel result" role="status" aria-labelledby="result-title" hidden>
+        <h2 id="result-title">Result</h2>
+        <p id="lot-result-text"></p>
+      </section>
+      <section class="panel" id="bid-panel" aria-labelledby="bid-title">
+        <h2 id="bid-title">Place a bid</h2>
+        <div id="bid-body"></div>
+        <p id="bid-outcome" class="outcome" role="status"></p>
+      </section>
+      <section class="panel history" aria-labelledby="history-title">
+        <h2 id="history-title">Bid history</h2>
+        <p id="history-note" class="muted"></p>
+        <table id="history">
+          <caption class="visually-hidden">Bids on this lot, newest first</caption>
+          <thead><tr><th scope="col">Bidder</th><th scope="col" class="number">Amount</th><th scope="col">Placed at</th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </section>
+    </div>
+    <p id="lot-announce" class="visually-hidden" aria-live="polite"></p>
+  </article>`;
+
+class LotPage {
+  constructor(lotId) {
+    this.lotId = lotId;
+    this.lot = null;
+    this.pending = new Map(); // bid_id -> {amount, timer}
+    this.amountEdited = false;
+    this.bidFormFor = null;
+    this.lastClosePoll = 0;
+  }
+
+  mount(main) {
+    main.innerHTML = LOT_TEMPLATE;
+    this.main = main;
+    this.renderBidForm();
+    this.refresh();
+  }
+
+  async refresh() {
+    try {
+      this.apply(await app.api.lot(this.lotId));
+      setText($("#lot-error"), "");
+    } catch (failure) {
+      setText($("#lot-error"), failure.status === 404
+        ? "There is no such lot."
+        : `Could not load the lot: ${failure.message}`);
+      if (failure.status === 404) setText($("#lot-title"), "Lot not found");
+    }
+  }
+
+  connected() {
+    // The socket subscribed on connect: whatever changed while it was down is in this read.
+    this.refresh();
+    for (const bidId of this.pending.keys()) this.checkBid(bidId);
+  }
+
+  lotUpdated(lot) {
+    if (lot.lot_id === this.lotId) this.apply(lot);
+  }
+
+  apply(lot) {
+    const previous = this.lot;
+    if (previous && lot.version < previous.version) return; // an older read arriving late
+    this.lot = lot;
+    document.title = `${lot.title} — SamSold`;
+    setText($("#lot-title"), lot.title);
+    const badge = $("#lot-status");
+    badge.dataset.status = lot.status;
+    setText(badge, fmt.statusWord(lot));
+    setText($("#lot-price"), lot.current_price === null
+      ? `${fmt.money(lot.starting_price, lot.currency)} to start`
+      : fmt.money(lot.current_price, lot.currency));
+    setText($("#lot-leader"), lot.leader ?? "No bids yet");
+    setText($("#lot-bids"), String(lot.bid_count));
+    const countdown = $("#lot-countdown");
+    countdown.setAttribute("datetime", lot.closes_at);
+    setText($("#lot-closes-at"), lot.status === "CLOSED" || lot.status === "CANCELLED"
+      ? `Bidding ended ${lot.status === "CLOSED" ? `at ${fmt.dateTime(lot.closes_at)}` : "early"}.`
+      : `Closes at ${fmt.dateTime(lot.closes_at)}${lot.hard_close_at ? `, ${fmt.dateTime(lot.hard_close_at)} at the latest` : ""}.`);
+    this.renderExtension(previous, lot);
+    setText($("#lot-reserve"), !lot.has_reserve ? "" : lot.reserve_met ? "The reserve price has been met." : "The reserve price has not been met yet.");
+    const result = fmt.result(lot);
+    $("#lot-result").hidden = !result;
+    setText($("#lot-result-text"), result);
+    this.renderHistory(lot);
+    if (previous && previous.version !== lot.version) this.announce(previous, lot);
+    this.renderBidForm();
+    this.tick();
+  }
+
+  renderExtension(previous, lot) {
+    const notice = $("#lot-extended");
+    if (lot.extension_count === 0) {
+      setText(notice, "");
+      return;
+    }
+    const times = lot.extension_count === 1 ? "once" : `${lot.extension_count} times`;
+    setText(notice, `Extended by soft close (${times}): late bids moved the close from `
+      + `${fmt.clockTime(lot.scheduled_closes_at)} to ${fmt.clockTime(lot.closes_at)}.`);
+    if (previous && previous.closes_at !== lot.closes_at) {
+      notice.classList.remove("flash");
+      void notice.offsetWidth; // restart the animation
+      notice.classList.add("flash");
+    }
+  }
+
+  renderHistory(lot) {
+    const rows = [...lot.recent_bids].reverse().map((bid) => el("tr", {},
+      el("td", {}, bid.bidder),
+      el("td", { class: "number" }, fmt.money(bid.amount, lot.currency)),
+      el("td", {}, el("time", { datetime: bid.placed_at }, fmt.clockTime(bid.placed_at)))));
+    $("#history tbody").replaceChildren(...rows);
+    $("#history").hidden = rows.length === 0;
+    setText($("#history-note"), rows.length === 0
+      ? "No bids yet."
+      : lot.bid_count > rows.length ? `The latest ${rows.length} of ${lot.bid_count} bids.` : "");
+  }
+
+  announce(previous, lot) {
+    let words = "";
+    if (lot.status !== previous.status && fmt.result(lot)) words = fmt.result(lot);
+    else if (lot.current_price !== previous.current_price) {
+      words = `New price ${fmt.money(lot.current_price, lot.currency)}; ${lot.leader} leads.`;
+    } else if (lot.closes_at !== previous.closes_at) words = `Extended: now closes at ${fmt.clockTime(lot.closes_at)}.`;
+    if (words) setText($("#lot-announce"), words);
+  }
+
+  sessionChanged() {
+    this.renderBidForm();
+  }
+
+  renderBidForm() {
+    const lot = this.lot;
+    const body = $("#bid-body");
+    const mode = !lot ? "loading" : lot.status !== "OPEN" ? `closed:${lot.status}` : app.session ? "form" : "signed-out";
+    if (mode !== this.bidFormFor) {
+      this.bidFormFor = mode;
+      body.replaceChildren(...this.bidFormContent(mode));
+    }
+    if (mode === "form") {
+      const minimum = lot.minimum_bid;
+      setText($("#bid-currency"), lot.currency);
+      setText($("#bid-minimum"), minimum ? `Minimum next bid: ${fmt.money(minimum, lot.currency)}` : "");
+      const input = $("#bid-amount");
+      if (!this.amountEdited && minimum && document.activeElement !== input) input.value = minimum;
+    }
+  }
+
+  bidFormContent(mode) {
+    if (mode === "loading") return [];
+    if (mode === "signed-out") {
+      const button = el("button", { type: "button" }, "Sign in to bid");
+      button.addEventListener("click", focusSignIn);
+      return [el("p", {}, "Sign in (at the top of the page) to bid on this lot."), button];
+    }
+    if (mode.startsWith("closed:")) {
+      const status = mode.slice("closed:".length);
+      return [el("p", {}, status === "SCHEDULED"
+        ? `Bidding opens at ${fmt.dateTime(this.lot.opens_at)}.`
+        : "Bidding on this lot has ended.")];
+    }
+    const input = el("input", {
+      id: "bid-amount", name: "amount", type: "text", inputmode: "decimal", autocomplete: "off",
+      required: true, "aria-describedby": "bid-minimum",
+    });
+    input.addEventListener("input", () => { this.amountEdited = input.value.trim() !== ""; });
+    const form = el("form", { id: "bid-form", novalidate: true },
+      el("label", { for: "bid-amount" }, "Your bid in ", el("span", { id: "bid-currency" })),
+      el("div", { class: "bid-row" }, input, el("button", { type: "submit" }, "Place bid")),
+      el("p", { id: "bid-minimum", class: "hint" }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.placeBid(input.value.trim());
+    });
+    return [form];
+  }
+
+  showOutcome(kind, text) {
+    const outcome = $("#bid-outcome");
+    outcome.dataset.kind = kind;
+    setText(outcome, text);
+  }
+
+  async placeBid(amount) {
+    const lot = this.lot;
+    if (!/^\d+(\.\d+)?$/.test(amount)) {
+      this.showOutcome("error", "Enter an amount such as 12.50 (digits and a decimal point only).");
+      $("#bid-amount").focus();
+      return;
+    }
+    const shown = fmt.money(amount, lot.currency);
+    const bidId = newBidId();
+    this.pending.set(bidId, { amount, shown, timer: null });
+    this.showOutcome("pending", `Sending your bid of ${shown}…`);
+    try {
+      await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId);
+    } catch (failure) {
+      this.pending.delete(bidId);
+      if (failure.status === 401) {
+        this.showOutcome("error", "Your sign-in has expired or is not valid here. Sign in again, then bid.");
+        setSession(null);
+      } else {
+        this.showOutcome("error", `Your bid was not sent: ${failure.message}.`);
+      }
+      return;
+    }
+    const pending = this.pending.get(bidId);
+    if (!pending) return; // its outcome came over the WebSocket first
+    this.showOutcome("pending", `Bid of ${shown} received; waiting for the decision…`);
+    pending.timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
+  }
+
+  async checkBid(bidId) {
+    // Only when the WebSocket has not told us: after a reconnect, or when it is slow.
+    if (!this.pending.has(bidId) || !app.session) return;
+    try {
+      const status = await app.api.bidStatus(app.session.token, bidId);
+      if (status.status !== "PENDING") this.bidOutcome(status);
+      else this.pending.get(bidId).timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
+    } catch {
+      /* the next reconnect or timer tries again */
+    }
+  }
+
+  bidOutcome(bid) {
+    const pending = this.pending.get(bid.bid_id);
+    if (!pending && bid.lot_id !== this.lotId) return;
+    if (pending) clearTimeout(pending.timer);
+    this.pending.delete(bid.bid_id);
+    const currency = this.lot?.currency ?? "";
+    const shown = fmt.money(bid.amount, currency);
+    if (bid.status === "ACCEPTED") {
+      this.showOutcome("accepted", `Accepted: your bid of ${shown} was placed.`);
+    } else {
+      this.showOutcome("rejected", `Rejected: ${fmt.reason(bid, currency)}`);
+    }
+    this.amountEdited = false;
+    this.renderBidForm();
+  }
+
+  tick() {
+    const lot = this.lot;
+    if (!lot) return;
+    const countdown = $("#lot-countdown");
+    const now = Date.now();
+    let text;
+    if (lot.status === "CLOSED") text = "Closed";
+    else if (lot.status === "CANCELLED") text = "Cancelled";
+    else if (lot.status === "SCHEDULED") text = `Opens in ${fmt.duration(Date.parse(lot.opens_at) - now)}`;
+    else {
+      const left = Date.parse(lot.closes_at) - now;
+      text = left > 0 ? fmt.duration(left) : "Closing…";
+      countdown.dataset.urgent = String(left > 0 && left < 60000);
+      // Closing is decided by a sweep after a grace period: look again now and then.
+      if (left <= 0 && now - this.lastClosePoll > 5000) {
+        this.lastClosePoll = now;
+        this.refresh();
+      }
+    }
+    setText(countdown, text);
+  }
+
+  destroy() {
+    for (const pending of this.pending.values()) clearTimeout(pending.timer);
+  }
+}
+
+// -- routing and start-up --------------------------------------------------------------
+
+function route() {
+  const match = location.hash.match(/^#\/lots\/([^/?#]+)$/);
+  const lotId = match ? decodeURIComponent(match[1]) : null;
+  if (app.page && app.page.lotId === lotId && lotId !== null) return;
+  app.page?.destroy();
+  app.page = lotId ? new LotPage(lotId) : new LotListPage();
+  const main = $("#main");
+  app.page.mount(main);
+  app.live.watch(lotId, app.session?.token ?? null);
+}
+
+function onMessage(message) {
+  if ((message.type === "lot.updated" || message.type === "subscribed") && message.lot) {
+    app.page?.lotUpdated(message.lot);
+  } else if (message.type === "bid.outcome" && message.bid) {
+    app.page?.bidOutcome?.(message.bid);
+  }
+}
+
+async function start() {
+  try {
+    app.config = await loadConfig();
+  } catch (failure) {
+    $("#main").replaceChildren(el("h1", {}, "SamSold is not configured"),
+      el("p", { role: "alert" }, `This page reads its API addresses from config.json next to it: ${failure.message}.`));
+    showConnection("offline");
+    return;
+  }
+  app.api = new Api(app.config.rest);
+  const returned = takeTokenFromLocation();
+  app.session = returned ? sessionFromToken(returned) : loadSession();
+  saveSession(app.session);
+  app.live = new LiveConnection(app.config.websocket, {
+    onMessage,
+    onState: showConnection,
+    onOpen: () => app.page?.connected(),
+  });
+  renderAccount();
+  window.addEventListener("hashchange", () => {
+    route();
+    $("#main").focus();
+  });
+  setInterval(() => app.page?.tick(), TICK_MS);
+  route();
+}
+
+start();

@@ -1,0 +1,71 @@
+// How amounts, times and reasons read on the page. Money stays a decimal string in the
+// API; only its display goes through Intl.
+
+const moneyFormats = new Map();
+
+export function money(amount, currency) {
+  if (amount === null || amount === undefined) return "—";
+  let format = moneyFormats.get(currency);
+  if (!format) {
+    try {
+      format = new Intl.NumberFormat("en", { style: "currency", currency });
+    } catch {
+      return `${amount} ${currency}`; // a code Intl does not know
+    }
+    moneyFormats.set(currency, format);
+  }
+  // Intl knows each currency's minor-unit digits (EUR 2, JPY 0, KWD 3), as the API does.
+  return format.format(Number(amount));
+}
+
+export function duration(ms) {
+  if (ms <= 0) return "0 s";
+  const total = Math.floor(ms / 1000);
+  const days = Math.floor(total / 86400);
+  const hours = Math.floor((total % 86400) / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  if (days > 0) return `${days} d ${hours} h`;
+  if (hours > 0) return `${hours} h ${two(minutes)} min`;
+  if (minutes > 0) return `${minutes} min ${two(seconds)} s`;
+  return `${seconds} s`;
+}
+
+export function clockTime(iso) {
+  return new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+export function dateTime(iso) {
+  return new Date(iso).toLocaleString("en-GB", {
+    day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+  });
+}
+
+const REASONS = {
+  LOT_NOT_OPEN: () => "bidding on this lot has not opened yet.",
+  LOT_CLOSED: () => "the lot had already closed when your bid arrived.",
+  LOT_CANCELLED: () => "the lot has been cancelled.",
+  SELLER_CANNOT_BID: () => "you are the seller of this lot, and sellers cannot bid on their own lots.",
+  ALREADY_LEADING: () => "you are already the highest bidder.",
+  BELOW_MINIMUM: (bid, currency) =>
+    bid.minimum ? `your bid is below the minimum next bid of ${money(bid.minimum, currency)}.` : "your bid is below the minimum next bid.",
+  CURRENCY_PRECISION: (_bid, currency) => `${currency} amounts cannot have that many decimal places.`,
+};
+
+export function reason(bid, currency) {
+  const words = REASONS[bid.reason];
+  return words ? words(bid, currency) : `the bid was refused (${bid.reason}).`;
+}
+
+export function statusWord(lot) {
+  return { SCHEDULED: "Not open yet", OPEN: "Open", CLOSED: "Closed", CANCELLED: "Cancelled" }[lot.status] ?? lot.status;
+}
+
+export function result(lot) {
+  if (lot.status === "CANCELLED") return "This lot was cancelled. No sale.";
+  if (lot.status !== "CLOSED") return "";
+  if (lot.outcome === "SOLD") return `Sold to ${lot.leader} for ${money(lot.current_price, lot.currency)}.`;
+  if (lot.bid_count === 0) return "Not sold: there were no bids.";
+  return `Not sold: the highest bid, ${money(lot.current_price, lot.currency)}, did not meet the reserve price.`;
+}

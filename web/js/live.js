@@ -1,0 +1,101 @@
+// One WebSocket to the lots API that comes back after a drop. Subscribing on connect
+// (`?lot_id=`) happens before the socket opens, so a REST read made on "open" misses
+// nothing: every later change arrives as `lot.updated`.
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+
+export class LiveConnection {
+  constructor(baseUrl, { onMessage, onState, onOpen }) {
+    this.baseUrl = baseUrl;
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.onOpen = onOpen;
+    this.lotId = null;
+    this.token = null;
+    this.extraLots = new Set();
+    this.socket = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.wanted = false;
+    window.addEventListener("online", () => this.wanted && this.retryNow());
+    window.addEventListener("offline", () => this.socket?.close());
+  }
+
+  /** Connect for one lot (or none), as this user (or anonymously); reconnects when either changes. */
+  watch(lotId, token) {
+    const changed = lotId !== this.lotId || token !== this.token || !this.wanted;
+    this.lotId = lotId;
+    this.token = token;
+    this.wanted = true;
+    if (changed) this.retryNow();
+  }
+
+  /** More lots on the same connection (the list page); the server's reply is not relied on. */
+  subscribe(lotIds) {
+    this.extraLots = new Set(lotIds);
+    if (this.socket?.readyState === WebSocket.OPEN) this.sendSubscriptions();
+  }
+
+  retryNow() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  connect() {
+    this.drop();
+    const params = new URLSearchParams();
+    if (this.lotId) params.set("lot_id", this.lotId);
+    if (this.token) params.set("token", this.token);
+    const query = params.toString();
+    const socket = new WebSocket(query ? `${this.baseUrl}?${query}` : this.baseUrl);
+    this.socket = socket;
+    this.onState(this.attempt === 0 ? "connecting" : "offline");
+    socket.addEventListener("open", () => {
+      if (socket !== this.socket) return;
+      this.attempt = 0;
+      this.onState("online");
+      this.sendSubscriptions();
+      this.onOpen();
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket !== this.socket) return;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.onMessage(message);
+    });
+    socket.addEventListener("close", () => {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      this.onState("offline");
+      this.scheduleRetry();
+    });
+  }
+
+  sendSubscriptions() {
+    for (const lotId of this.extraLots) {
+      if (lotId !== this.lotId) this.socket.send(JSON.stringify({ action: "subscribe", lot_id: lotId }));
+    }
+  }
+
+  scheduleRetry() {
+    if (!this.wanted || this.retryTimer) return;
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay * (0.75 + Math.random() / 2));
+  }
+
+  drop() {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
+  }
+}
