@@ -50,14 +50,14 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
 
 
 def post(connection_id: str, message: dict[str, Any]) -> bool:
-    """Send; False when the connection is gone (and then forget it)."""
+    """Send; False when the connection is gone (and then forget it, once it is past connecting)."""
     try:
         websocket_management().post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
         return True
     except ClientError as error:
         if error.response["Error"]["Code"] in ("GoneException", "410"):
-            connections().disconnect(connection_id)
-            metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=1)
+            if connections().drop_gone(connection_id):
+                metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=1)
             return False
         logger.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
         return False

@@ -188,39 +188,27 @@ class DynamoDBRecorder(ApplicationRecorder):
         highest = MAX_VERSION if lte is None else lte
         if lowest > highest or limit == 0:
             return
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
+        items = self._pages(
+            "select_events",
+            "query",
+            {"MaxItems": limit, "PageSize": page_size},
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
                 ":pk": {"S": lot_key(str(originator_id))},
                 ":low": {"S": event_key(max(lowest, 0))},
                 ":high": {"S": event_key(highest)},
             },
-            "ScanIndexForward": not desc,
-            "ConsistentRead": True,
-        }
-        remaining = limit
-        while True:
-            if remaining is not None or page_size is not None:
-                query["Limit"] = min(x for x in (remaining, page_size) if x is not None)
-            try:
-                page = self.client.query(**query)
-            except ClientError as error:
-                _raise_for(error, "select_events")
-            for item in page["Items"]:
-                yield StoredEvent(
-                    originator_id=originator_id,
-                    originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
-                    topic=item["topic"]["S"],
-                    state=bytes(item["state"]["B"]),
-                )
-            if remaining is not None:
-                remaining -= len(page["Items"])
-                if remaining <= 0:
-                    return
-            if "LastEvaluatedKey" not in page:
-                return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            ScanIndexForward=not desc,
+            ConsistentRead=True,
+        )
+        for item in items:
+            yield StoredEvent(
+                originator_id=originator_id,
+                originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
+                topic=item["topic"]["S"],
+                state=bytes(item["state"]["B"]),
+            )
 
     # --- ApplicationRecorder: no global sequence in this table ----------------------
 
@@ -236,16 +224,8 @@ class DynamoDBRecorder(ApplicationRecorder):
 
     # --- the lot's snapshot, receipts and parked messages ---------------------------
 
-    def get_snapshot(self, lot_id: str, consistent: bool = True) -> dict[str, Any] | None:
-        response = self._call(
-            "get_snapshot",
-            self.client.get_item,
-            TableName=self.table_name,
-            Key={"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}},
-            ConsistentRead=consistent,
-        )
-        item = response.get("Item")
-        return None if item is None else self._strip_keys(from_item(item))
+    def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_snapshot", lot_key(lot_id), "SNAPSHOT")
 
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         """Overwrite a drifted snapshot, only if it is still the one that was compared
@@ -292,55 +272,31 @@ class DynamoDBRecorder(ApplicationRecorder):
             return self._strip_keys(from_item(old)) if old else self.get_bid_request(str(request["bid_id"]))
 
     def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
-        response = self._call(
-            "get_bid_request",
-            self.client.get_item,
-            TableName=self.table_name,
-            Key={"PK": {"S": f"BID#{bid_id}"}, "SK": {"S": "REQUEST"}},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return None if item is None else self._strip_keys(from_item(item))
+        return self._get_item("get_bid_request", f"BID#{bid_id}", "REQUEST")
 
     def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Snapshots of OPEN lots by close time, through the sparse index; with
         `closing_by` (a time string), only those whose close time is not after it."""
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": OPEN_LOTS_INDEX,
-            "KeyConditionExpression": "open_status = :open",
-            "ExpressionAttributeValues": {":open": {"S": OPEN_STATUS}},
-        }
+        condition = "open_status = :open"
+        values = {":open": {"S": OPEN_STATUS}}
         if closing_by is not None:
-            query["KeyConditionExpression"] += " AND closes_at <= :by"
-            query["ExpressionAttributeValues"][":by"] = {"S": closing_by}
-        returned = 0
-        while True:
-            page = self._call("open_lots", self.client.query, **query)
-            for item in page["Items"]:
-                yield self._strip_keys(from_item(item))
-                returned += 1
-                if limit is not None and returned >= limit:
-                    return
-            if "LastEvaluatedKey" not in page:
-                return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            condition += " AND closes_at <= :by"
+            values[":by"] = {"S": closing_by}
+        items = self._pages(
+            "open_lots", "query", {"MaxItems": limit}, TableName=self.table_name, IndexName=OPEN_LOTS_INDEX,
+            KeyConditionExpression=condition, ExpressionAttributeValues=values,
+        )
+        for item in items:
+            yield self._strip_keys(from_item(item))
 
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
-        scan: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "SK = :snapshot",
-            "ExpressionAttributeValues": {":snapshot": {"S": "SNAPSHOT"}},
-            "ProjectionExpression": "PK",
-        }
-        while True:
-            page = self._call("lot_ids", self.client.scan, **scan)
-            for item in page["Items"]:
-                yield item["PK"]["S"].removeprefix("LOT#")
-            if "LastEvaluatedKey" not in page:
-                return
-            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = self._pages(
+            "lot_ids", "scan", {}, TableName=self.table_name, FilterExpression="SK = :snapshot",
+            ExpressionAttributeValues={":snapshot": {"S": "SNAPSHOT"}}, ProjectionExpression="PK",
+        )
+        for item in items:
+            yield item["PK"]["S"].removeprefix("LOT#")
 
     def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
         """Keep a message that can never be processed, for inspection (idempotent)."""
@@ -391,6 +347,22 @@ class DynamoDBRecorder(ApplicationRecorder):
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
         return {"Put": put}
+
+    def _get_item(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._call(
+            what, self.client.get_item, TableName=self.table_name, Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return None if item is None else self._strip_keys(from_item(item))
+
+    def _pages(self, what: str, operation: str, pagination: dict[str, int | None], **request: Any) -> Iterator[dict[str, Any]]:
+        """Items of a Query or Scan, page by page, through boto3's paginator."""
+        config = {name: value for name, value in pagination.items() if value is not None}
+        try:
+            for page in self.client.get_paginator(operation).paginate(PaginationConfig=config, **request):
+                yield from page["Items"]
+        except ClientError as error:
+            _raise_for(error, what)
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:

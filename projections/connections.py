@@ -17,6 +17,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 CONNECTION_TTL_S = 2 * 3600
+# API Gateway answers "gone" for a connection whose $connect has not finished yet, and
+# the subscription is written during $connect: so young connections are not dropped.
+CONNECTING_GRACE_S = 30
 
 
 class ConnectionStore:
@@ -25,7 +28,12 @@ class ConnectionStore:
         self.table_name = table_name
 
     def connect(self, connection_id: str, bidder: str | None) -> None:
-        item = {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}, "expires_at": self._expiry()}
+        item = {
+            "PK": {"S": f"CONN#{connection_id}"},
+            "SK": {"S": "META"},
+            "expires_at": self._expiry(),
+            "connected_at": {"N": str(int(time.time()))},
+        }
         if bidder:
             item["bidder"] = {"S": bidder}
             self._put({"PK": {"S": f"BIDDER#{bidder}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
@@ -54,12 +62,27 @@ class ConnectionStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
+    def drop_gone(self, connection_id: str) -> bool:
+        """Forget a connection the management API called gone, unless it is still
+        connecting. Returns whether it was dropped."""
+        meta = self._meta(connection_id)
+        connected_at = int(meta.get("connected_at", {}).get("N", "0"))
+        if time.time() - connected_at < CONNECTING_GRACE_S:
+            return False
+        self._disconnect(connection_id, meta)
+        return True
+
     def disconnect(self, connection_id: str) -> None:
         """Remove the connection and every subscription it had."""
+        self._disconnect(connection_id, self._meta(connection_id))
+
+    def _meta(self, connection_id: str) -> dict[str, Any]:
         response = self.client.get_item(
             TableName=self.table_name, Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}}, ConsistentRead=True
         )
-        meta = response.get("Item", {})
+        return response.get("Item", {})
+
+    def _disconnect(self, connection_id: str, meta: dict[str, Any]) -> None:
         for lot_id in meta.get("lots", {}).get("SS", []):
             self._delete(f"LOT#{lot_id}", f"CONN#{connection_id}")
         if "bidder" in meta:
@@ -73,19 +96,15 @@ class ConnectionStore:
         return self._connections_under(f"BIDDER#{bidder}")
 
     def _connections_under(self, pk: str) -> Iterator[str]:
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":conn": {"S": "CONN#"}},
-            "ProjectionExpression": "SK",
-        }
-        while True:
-            page = self.client.query(**query)
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":conn": {"S": "CONN#"}},
+            ProjectionExpression="SK",
+        )
+        for page in pages:
             for item in page["Items"]:
                 yield item["SK"]["S"].removeprefix("CONN#")
-            if "LastEvaluatedKey" not in page:
-                return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _put(self, item: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.table_name, Item=item)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledger.service import AuctionService
 from ledger.values import parse_time
 from projections.audit import as_of, fix, for_each_lot, lot_events, replay, verify
 from projections.dispute import BidNotFound, dispute_markdown, dispute_report
@@ -18,6 +20,7 @@ from projections.history import event_record
 from samsold_cli.target import Target, TargetError, as_json, resolve_target
 
 console = Console()
+T = TypeVar("T")
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Local stack data directory [default: $SAMSOLD_DATA_DIR or .samsold/]")]
 Stack = Annotated[Optional[str], typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
@@ -107,10 +110,7 @@ def replay_command(
 ) -> None:
     """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift."""
     service = target(data_dir, stack, bids_table).service
-    ids = _lots(service, lot_id, all_lots)
-    with _progress() as progress:
-        task = progress.add_task("replaying", total=len(ids))
-        reports = for_each_lot(service, replay, ids, workers, progress=lambda _: progress.advance(task))
+    reports = _over_lots(service, replay, lot_id, all_lots, workers, "replaying")
     unfixed = 0
     events = 0
     for report in reports:
@@ -142,10 +142,7 @@ def verify_command(
 ) -> None:
     """Check every hash chain; name the lot and first bad version; exit 1 on any break."""
     service = target(data_dir, stack, bids_table).service
-    ids = _lots(service, lot_id, all_lots)
-    with _progress() as progress:
-        task = progress.add_task("verifying", total=len(ids))
-        reports = for_each_lot(service, verify, ids, workers, progress=lambda _: progress.advance(task))
+    reports = _over_lots(service, verify, lot_id, all_lots, workers, "verifying")
     broken = [r for r in reports if not r.ok]
     for report in broken:
         console.print(f"[red]lot {report.lot_id}: chain broken at version {report.first_bad_version}: {report.problem}[/red]")
@@ -178,11 +175,16 @@ def dispute(
         raise typer.Exit(1)
 
 
-def _lots(service, lot_id: str | None, all_lots: bool) -> list[str]:  # type: ignore[no-untyped-def]
+def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T], lot_id: str | None,
+               all_lots: bool, workers: int, label: str) -> list[T]:
+    """Run a check on one lot or on every lot in parallel, with a progress bar."""
     if all_lots == (lot_id is not None):
         console.print("[red]give a lot id or --all[/red]")
         raise typer.Exit(2)
-    return list(service.store.lot_ids()) if all_lots else [lot_id]
+    ids = list(service.store.lot_ids()) if all_lots else [lot_id]
+    with _progress() as progress:
+        task = progress.add_task(label, total=len(ids))
+        return for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
 
 
 def register(app: typer.Typer) -> None:

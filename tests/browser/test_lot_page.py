@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import requests
 from playwright.sync_api import Page, expect
 
 from ledger.values import format_time, parse_time, utc_now
 from tests.e2e.helpers import Client, Watcher
+
 
 def sign_in(page: Page, user: str) -> None:
     page.get_by_label("Development user").select_option(user)
@@ -147,7 +149,7 @@ def test_the_page_says_when_it_is_offline_and_catches_up_after_reconnecting(
 
     # The server drops the page's socket and the browser loses the network.
     for connection_id in subscribers(app_stack, lot["lot_id"]):
-        url = f"{app_stack.endpoints['websocket_management']}/@connections/{connection_id}"
+        url = f"{app_stack.endpoints['websocket_management']}/@connections/{quote(connection_id, safe='')}"
         assert requests.delete(url, timeout=10).status_code == 204
     page.context.set_offline(True)
     expect(page.get_by_text("Offline: reconnecting…")).to_be_visible()

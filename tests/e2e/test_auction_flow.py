@@ -170,3 +170,22 @@ def test_poison_message_does_not_stop_later_bids_of_its_lot(app_stack, admin, al
 def test_openapi_document_lists_the_routes(api):
     document = Client(api).get("/openapi.json").json()
     assert {"/bid", "/lots", "/lots/{lot_id}", "/bids/{bid_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events"} <= set(document["paths"])
+
+
+def test_gone_connections_are_removed_on_the_first_failed_post_but_connecting_ones_kept(app_stack, admin, alice):
+    from projections.connections import ConnectionStore
+
+    lot = admin.create_lot()
+    table = app_stack.app.outputs["ConnectionsTableName"]
+    client = app_stack.client("dynamodb")
+    store = ConnectionStore(client, table)
+    store.connect("vanished", bidder=None)
+    store.subscribe("vanished", lot["lot_id"])
+    client.update_item(TableName=table, Key={"PK": {"S": "CONN#vanished"}, "SK": {"S": "META"}},
+                       UpdateExpression="SET connected_at = :old", ExpressionAttributeValues={":old": {"N": "1"}})
+    store.connect("connecting", bidder=None)  # its $connect has not finished: API Gateway says gone too
+    store.subscribe("connecting", lot["lot_id"])
+    placed = alice.bid(lot["lot_id"], "10.00")
+    alice.wait_for_outcome(placed["bid_id"])
+    eventually(lambda: "vanished" not in set(store.watching_lot(lot["lot_id"])), timeout=20)
+    assert "connecting" in set(store.watching_lot(lot["lot_id"]))

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -125,30 +126,8 @@ AARCH64 = 183  # ELF e_machine of ARM 64-bit
 # --- reading the template ------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags, read into their long form."""
-
-
-def _intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 def load_template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return load_yaml(TEMPLATE.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -576,7 +555,7 @@ def test_sam_build_ships_only_the_project_packages(sam_build):
 
 
 def load_template_at(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return load_yaml(path.read_text())
 
 
 @pytest.mark.slow
