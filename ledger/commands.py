@@ -3,7 +3,6 @@ here (pydantic); rules that need the lot's state live in `ledger.rules`."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
