@@ -63,6 +63,7 @@ _SUPPORTED_TYPES = {
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::RouteResponse",  # the gateway sends a route's reply body back
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
 }
@@ -529,7 +530,7 @@ class _Build:
             where = f"Resources.{lid}.Properties"
             properties = self._properties(lid)
             self._check_properties(lid, properties, {"ApiId", "RouteKey", "Target", "AuthorizationType"},
-                                   silent={"OperationName"})
+                                   silent={"OperationName", "RouteResponseSelectionExpression"})
             if properties.get("AuthorizationType", "NONE") != "NONE":
                 raise TemplateError(f"{where}.AuthorizationType: only NONE is emulated for WebSocket routes")
             target = str(self._value(properties.get("Target"), f"{where}.Target"))
