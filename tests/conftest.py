@@ -1,14 +1,24 @@
-"""Shared fixtures: one DynamoDB Local (in memory) for the whole session."""
+"""Shared fixtures: one DynamoDB Local (in memory) for the whole session, and (for the
+end-to-end and browser tests) the whole application on the local runtime."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 
+from local.auth import DevAuth
 from local.dynamodb_local import DynamoDBLocal
+from local.runtime import LocalStack
+
+REPO = Path(__file__).resolve().parents[1]
+# Short grace and a fast sweep so closing happens within a test; the template's own
+# defaults (60 s grace, every minute) are for real use.
+STACK_OVERRIDES = {"CloseGraceSeconds": "1"}
+SWEEP_EVERY_S = 1.0
 
 # Dummy credentials: DynamoDB Local accepts any, and no test may reach AWS.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
@@ -36,3 +46,28 @@ def dynamodb_client(dynamodb_endpoint):
 @pytest.fixture
 def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory):
+    """template.yaml on the local runtime, once per session: real HTTP, real WebSockets,
+    the real queue, stream and schedule."""
+    stack = LocalStack(
+        REPO / "template.yaml",
+        tmp_path_factory.mktemp("samsold-data"),
+        port=0,
+        parameter_overrides=STACK_OVERRIDES,
+        schedule_every=SWEEP_EVERY_S,
+    )
+    with stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def dev_auth(app_stack) -> DevAuth:
+    return DevAuth(app_stack.data_dir)
+
+
+@pytest.fixture(scope="session")
+def api(app_stack) -> str:
+    return app_stack.endpoints["rest"]

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
 
-from tests.e2e.conftest import api, app_stack, dev_auth  # noqa: F401  (fixtures, reused as they are)
 from tests.e2e.helpers import Client
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
