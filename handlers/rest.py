@@ -4,10 +4,11 @@ the caller from the Cognito authorizer's claims, and the body size limit."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
@@ -77,7 +78,13 @@ def caller_of(app: APIGatewayRestResolver) -> Caller:
 
 
 def new_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    # CORS for the live lot page on another origin (template parameter AllowedOrigin).
+    cors = CORSConfig(
+        allow_origin=os.environ.get("ALLOWED_ORIGIN", "*"),
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        max_age=600,
+    )
+    app = APIGatewayRestResolver(enable_validation=True, cors=cors)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:

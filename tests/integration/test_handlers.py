@@ -244,3 +244,13 @@ def test_list_open_lots_and_openapi(stack):
     assert status == 200
     assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json"} == set(document["paths"])
     assert lot_key("x") == "LOT#x"
+
+
+def test_responses_carry_cors_headers_for_the_page(stack):
+    from handlers import lot_api
+
+    event = rest_event("GET", "/lots", query={"status": "open"}, headers={"Origin": "https://auctions.example.com"})
+    response = lot_api.handler(event, FakeContext())
+    headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    assert headers["access-control-allow-origin"] == ["*"]
+    assert "Idempotency-Key" in ",".join(headers["access-control-allow-headers"])

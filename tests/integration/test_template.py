@@ -48,6 +48,7 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "ALLOWED_ORIGIN",
 }
 # (method, path) -> (function, needs a signed-in caller), DESIGN section 4.
 REST_ROUTES = {
@@ -250,6 +251,15 @@ def test_environment_is_the_one_the_code_reads(template):
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SamSold"
     assert variables["CLOSE_GRACE_SECONDS"] == {"Ref": "CloseGraceSeconds"}
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
+
+
+def test_rest_api_answers_preflights_for_the_page_without_a_token(template):
+    api = template["Resources"]["BidsApi"]["Properties"]
+    assert api["Auth"]["AddDefaultAuthorizerToCorsPreflight"] is False
+    assert "Idempotency-Key" in api["Cors"]["AllowHeaders"] and "Authorization" in api["Cors"]["AllowHeaders"]
+    for response in api["GatewayResponses"].values():
+        assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == {"Fn::Sub": "'${AllowedOrigin}'"}
 
 
 def test_close_grace_outlasts_place_bid(template):
