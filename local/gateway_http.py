@@ -4,6 +4,7 @@ the WebSocket API's `@connections` management API, CORS preflights and static fi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import mimetypes
@@ -213,6 +214,9 @@ def _dev_token(gateway: LocalGateway, request: IncomingRequest) -> HttpResponse:
             "message": 'send {"user": "<letters, digits, _ . @ ->", "admin": false}',
             "details": None,
         }})
+    if admin and not ipaddress.ip_address(request.source_ip).is_loopback:
+        # With --host 0.0.0.0 others on the network reach the stack: they may sign in, not administer.
+        return _json(403, {"error": {"code": "FORBIDDEN", "message": "admin tokens only for this machine", "details": None}})
     return _json(200, {"token": gateway.auth.mint(user, admin=admin), "user": user, "admin": admin})
 
 
