@@ -254,3 +254,36 @@ def test_responses_carry_cors_headers_for_the_page(stack):
     headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
     assert headers["access-control-allow-origin"] == ["*"]
     assert "Idempotency-Key" in ",".join(headers["access-control-allow-headers"])
+
+
+def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dynamodb_client, bids_table):
+    """The processor writes, then dies before SQS hears back: the messages come back after
+    their visibility timeout, and the second run finds the receipts and writes nothing."""
+    import time
+
+    from handlers import process_bid
+
+    lot = create_lot()
+    bids = [api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": amount}, claims=claims)[1]
+            for amount, claims in (("10.00", ALICE), ("10.50", BOB))]
+    first = stack["sqs"].receive_message(QueueUrl=stack["queue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert process_bid.handler(sqs_event(first, stack["queue_arn"]), FakeContext())["batchItemFailures"] == []
+    events_after_first = dynamodb_client.query(
+        TableName=bids_table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": lot_key(lot["lot_id"])}},
+        Select="COUNT", ConsistentRead=True,
+    )["Count"]
+    time.sleep(2.2)  # the queue's visibility timeout: the unacknowledged messages come back
+    again = stack["sqs"].receive_message(QueueUrl=stack["queue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert {m["MessageId"] for m in again} == {m["MessageId"] for m in first}
+    assert all(m["Attributes"]["ApproximateReceiveCount"] == "2" for m in again)
+    assert process_bid.handler(sqs_event(again, stack["queue_arn"]), FakeContext())["batchItemFailures"] == []
+    events_after_second = dynamodb_client.query(
+        TableName=bids_table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": lot_key(lot["lot_id"])}},
+        Select="COUNT", ConsistentRead=True,
+    )["Count"]
+    assert events_after_first == events_after_second == 1 + 2 + 1  # events, and the snapshot
+    for bid, claims in zip(bids, (ALICE, BOB)):
+        status = api("GET", f"/bids/{bid['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid["bid_id"]}, claims=claims)[1]
+        assert status["status"] == "ACCEPTED"
+    for m in again:
+        stack["sqs"].delete_message(QueueUrl=stack["queue"], ReceiptHandle=m["ReceiptHandle"])
