@@ -15,6 +15,7 @@ For a web page served from `static_dir`: `site_config` (when set) is served as
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,7 +24,7 @@ from local.auth import DevAuth
 from local.gateway_http import GatewayHttpServer
 from local.gateway_rest import RouteTable
 from local.gateway_websocket import LocalWebSocketApi
-from local.model import Invoke, RestRoute, WebSocketApi
+from local.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
 
 
 class LocalGateway:
@@ -41,6 +42,7 @@ class LocalGateway:
         websocket_port: int | None = None,
         site_config: dict[str, Any] | None = None,
         dev_tokens: bool = False,
+        gateway_responses: Mapping[str, GatewayResponse] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -52,6 +54,7 @@ class LocalGateway:
         self.stage = stage
         self.site_config = site_config
         self.dev_tokens = dev_tokens
+        self.gateway_responses = dict(gateway_responses or {})
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)

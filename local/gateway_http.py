@@ -64,7 +64,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         declared_length = int(self.headers.get("Content-Length") or 0)
         if declared_length > MAX_BODY_BYTES:
             self._discard_body(declared_length)  # so the client, still sending, reads the answer
-            self._send(gateway_error(413, f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."))
+            self._send(gateway_error(413, f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.", "REQUEST_TOO_LARGE",
+                                     self.server.gateway.gateway_responses))
             return
         url = urlsplit(self.path)
         request = IncomingRequest(
@@ -101,17 +102,20 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             return _dev_token(gateway, request)
         matched = gateway.routes.match(request.method, request.path)
         if matched is None:
-            return _static(gateway.static_dir, request) or _missing_route()
+            return _static(gateway.static_dir, request) or _missing_route(gateway)
         claims = gateway.auth.claims(_bearer_token(request)) if matched.route.auth_required else None
         if matched.route.auth_required and claims is None:
-            return gateway_error(401, "Unauthorized")  # the authorizer refuses; the function never runs
+            # The authorizer refuses; the function never runs.
+            return gateway_error(401, "Unauthorized", "UNAUTHORIZED", gateway.gateway_responses)
         request_id = new_request_id()
         event = rest_event(request, matched, stage=gateway.stage, claims=claims, request_id=request_id)
         try:
             result = gateway.invoke(matched.route.function, event)
         except Exception:
             log.exception("%s %s: function %s failed", request.method, request.path, matched.route.function)
-            return _with_request_id(gateway_error(502, "Internal server error"), request_id)
+            return _with_request_id(
+                gateway_error(502, "Internal server error", "INTEGRATION_FAILURE", gateway.gateway_responses), request_id
+            )
         return _with_request_id(proxy_response(result), request_id)
 
     def _send(self, response: HttpResponse) -> None:
@@ -124,9 +128,9 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-def _missing_route() -> HttpResponse:
+def _missing_route(gateway: LocalGateway) -> HttpResponse:
     # API Gateway answers an unknown resource or method with 403, not 404.
-    return gateway_error(403, "Missing Authentication Token")
+    return gateway_error(403, "Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN", gateway.gateway_responses)
 
 
 def _with_request_id(response: HttpResponse, request_id: str) -> HttpResponse:
@@ -250,7 +254,7 @@ def _management(gateway: LocalGateway, request: IncomingRequest, connection_id: 
             return HttpResponse(204, [])
     except ConnectionGone:
         return _management_error(410, "GoneException", None)
-    return _missing_route()
+    return _missing_route(gateway)
 
 
 def _management_error(status: int, error_type: str, message: str | None) -> HttpResponse:

@@ -12,11 +12,12 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from local.gateway_formats import clf_time, forwarded_headers, grouped, last_values, random_id
-from local.model import RestRoute
+from local.model import GatewayResponse, RestRoute
 
 ACCOUNT_ID = "123456789012"
 API_ID = "localrest01"
@@ -52,12 +53,29 @@ class MatchedRoute:
     path_parameters: dict[str, str]
 
 
-def gateway_error(status: int, message: str) -> HttpResponse:
-    """A response API Gateway itself produces, in its `{"message": ...}` shape."""
+def gateway_error(
+    status: int,
+    message: str,
+    response_type: str | None = None,
+    customised: Mapping[str, GatewayResponse] | None = None,
+) -> HttpResponse:
+    """A response API Gateway itself produces: its `{"message": ...}` shape, or the
+    template's GatewayResponses for that type (or DEFAULT_4XX / DEFAULT_5XX)."""
     headers = [("Content-Type", "application/json")]
     if status in _ERROR_TYPES:
         headers.append(("x-amzn-ErrorType", _ERROR_TYPES[status]))
-    return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+    fallback = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+    custom = (customised or {}).get(response_type or fallback) or (customised or {}).get(fallback)
+    if custom is None:
+        return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+    body = json.dumps({"message": message})
+    if custom.template is not None:
+        body = (
+            custom.template.replace("$context.error.messageString", json.dumps(message))
+            .replace("$context.error.message", message)
+            .replace("$context.error.responseType", response_type or fallback)
+        )
+    return HttpResponse(custom.status or status, headers + list(custom.headers.items()), body.encode())
 
 
 _ERROR_TYPES = {

@@ -29,6 +29,16 @@ class RestRoute:
 
 
 @dataclass(frozen=True)
+class GatewayResponse:
+    """A response API Gateway gives by itself (no token, no route, too large, a failed
+    function), as the template's GatewayResponses customise it."""
+
+    status: int | None = None  # None: the usual status of that response type
+    headers: dict[str, str] = field(default_factory=dict)
+    template: str | None = None  # the application/json body, with $context.error.* in it
+
+
+@dataclass(frozen=True)
 class WebSocketApi:
     logical_id: str
     route_selection_expression: str  # "$request.body.action"

@@ -118,6 +118,7 @@ class LocalStack:
             static_dir=self.static_dir,
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
             dev_tokens=True,  # the page in web/ signs in development users with POST /dev/token
+            gateway_responses=shape.gateway_responses,
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(

@@ -24,6 +24,7 @@ from local.auth import ISSUER, JWKS_PATH
 from local.filters import FilterPatternError, parse_pattern
 from local.intrinsics import NO_VALUE, Resolver, TemplateError, load_yaml
 from local.model import (
+    GatewayResponse,
     Function,
     Queue,
     RestRoute,
@@ -76,7 +77,7 @@ _FUNCTION_REFUSED = {
     "ImageUri": "container images are not run locally",
     "PackageType": "container images are not run locally",
 }
-_API_USED = {"StageName", "Auth", "Name", "Description"}
+_API_USED = {"StageName", "Auth", "Name", "Description", "GatewayResponses"}
 _API_REFUSED = {
     "DefinitionBody": "routes defined in OpenAPI are not read locally; use function Api events",
     "DefinitionUri": "routes defined in OpenAPI are not read locally; use function Api events",
@@ -144,6 +145,7 @@ class LocalApp:
     queues: list[Queue]  # dead-letter queues before the queues that redrive to them
     not_emulated: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # the stack's Outputs, resolved locally
+    gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by response type
 
 
 class SamTemplate:
@@ -255,7 +257,23 @@ class _Build:
             queues=self._queues_dead_letter_first(),
             not_emulated=self.not_emulated,
             outputs=self._outputs(),
+            gateway_responses=self._gateway_responses(),
         )
+
+    def _gateway_responses(self) -> dict[str, GatewayResponse]:
+        responses: dict[str, GatewayResponse] = {}
+        for api in self._ids_of("AWS::Serverless::Api"):
+            where = f"Resources.{api}.Properties.GatewayResponses"
+            for response_type, spec in (self._value(self._properties(api).get("GatewayResponses") or {}, where)).items():
+                headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
+                status = spec.get("StatusCode")
+                responses[response_type] = GatewayResponse(
+                    status=int(status) if status is not None else None,
+                    # SAM writes header values as quoted literals: "'*'".
+                    headers={name: str(value).strip("'") for name, value in headers.items()},
+                    template=(spec.get("ResponseTemplates") or {}).get("application/json"),
+                )
+        return responses
 
     def _outputs(self) -> dict[str, str]:
         """Outputs as a deployed stack would list them, for tools that read them."""

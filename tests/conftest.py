@@ -48,10 +48,9 @@ def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def app_stack(tmp_path_factory):
-    """template.yaml on the local runtime, once per session: real HTTP, real WebSockets,
-    the real queue, stream and schedule."""
+def local_app_stack(tmp_path_factory):
+    """template.yaml on the local runtime: real HTTP, real WebSockets, the real queue,
+    stream and schedule."""
     stack = LocalStack(
         REPO / "template.yaml",
         tmp_path_factory.mktemp("samsold-data"),
@@ -61,6 +60,11 @@ def app_stack(tmp_path_factory):
     )
     with stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory):
+    yield from local_app_stack(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
 
+from local.auth import DevAuth
+from tests.conftest import local_app_stack
 from tests.e2e.helpers import Client
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -20,6 +22,25 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory):
+    """A stack of the browser tests' own: their timing (a price within two seconds) should
+    not depend on what the end-to-end tests left running."""
+    yield from local_app_stack(tmp_path_factory)
+
+
+# Session fixtures that depend on the stack are redefined here too, so that they are
+# built from this stack rather than served from the end-to-end tests' session cache.
+@pytest.fixture(scope="session")
+def api(app_stack) -> str:
+    return app_stack.endpoints["rest"]
+
+
+@pytest.fixture(scope="session")
+def dev_auth(app_stack) -> DevAuth:
+    return DevAuth(app_stack.data_dir)
 
 
 @pytest.fixture(scope="session")

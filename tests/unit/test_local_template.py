@@ -369,3 +369,13 @@ def test_intrinsic_functions_resolve_in_the_values_the_runtime_needs(tmp_path):
     assert "DROPPED" not in environment
     assert environment["CALLBACKS"] == "http://127.0.0.1:3000/test/@connections"
     assert (environment["NUMBER"], environment["TRUTH"]) == ("5", "true")
+
+
+def test_gateway_responses_are_read_from_the_rest_api():
+    app = SamTemplate.load(FIXTURE.parents[3] / "template.yaml").resolve(
+        LocalEndpoints.placeholder("us-east-1", "000000000000")
+    )
+    unauthorized = app.gateway_responses["UNAUTHORIZED"]
+    assert unauthorized.status == 401 and unauthorized.headers == {"Access-Control-Allow-Origin": "*"}
+    assert "$context.error.messageString" in unauthorized.template
+    assert {"ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(app.gateway_responses)

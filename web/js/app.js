@@ -181,7 +181,10 @@ class LotListPage {
         el("td", { class: "number" }, String(lot.bid_count)),
         el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, "")));
     });
+    // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
+    const focused = document.activeElement?.closest?.("tr[data-lot]")?.dataset.lot;
     $("#lots tbody", this.main).replaceChildren(...rows);
+    if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
     this.tick();
   }
 
