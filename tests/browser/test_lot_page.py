@@ -180,3 +180,17 @@ def subscribers(app_stack, lot_id: str) -> list[str]:
         ConsistentRead=True,
     )
     return [item["SK"]["S"].removeprefix("CONN#") for item in answer["Items"]]
+
+
+def test_the_list_updates_prices_live(open_page, seller, api, dev_auth, app_stack):
+    lot = seller.create_lot(title="Pewter jug", starting_price="8.00",
+                            closes_at=format_time(utc_now() + timedelta(minutes=5)))
+    page = open_page("#/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Pewter jug"))
+    expect(row).to_contain_text("€8.00 (starting price)")
+    live(page)
+    bidder = Client(api, dev_auth.mint("list-watcher-bidder"))
+    bidder.wait_for_outcome(bidder.bid(lot["lot_id"], "9.00")["bid_id"])
+    # Well before the list's 15 s refresh: the price came over the WebSocket.
+    expect(row).to_contain_text("€9.00", timeout=5000)
+    assert len(subscribers(app_stack, lot["lot_id"])) == 1  # the list page's one connection

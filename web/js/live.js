@@ -13,6 +13,7 @@ export class LiveConnection {
     this.lotId = null;
     this.token = null;
     this.extraLots = new Set();
+    this.subscribed = new Set(); // extra lots this socket has asked for
     this.socket = null;
     this.attempt = 0;
     this.retryTimer = null;
@@ -45,6 +46,7 @@ export class LiveConnection {
 
   connect() {
     this.drop();
+    this.subscribed = new Set();
     const params = new URLSearchParams();
     if (this.lotId) params.set("lot_id", this.lotId);
     if (this.token) params.set("token", this.token);
@@ -77,10 +79,16 @@ export class LiveConnection {
     });
   }
 
+  // Only the difference goes over the wire: each message is a function invocation.
   sendSubscriptions() {
-    for (const lotId of this.extraLots) {
-      if (lotId !== this.lotId) this.socket.send(JSON.stringify({ action: "subscribe", lot_id: lotId }));
+    const wanted = new Set([...this.extraLots].filter((lotId) => lotId !== this.lotId));
+    for (const lotId of wanted) {
+      if (!this.subscribed.has(lotId)) this.socket.send(JSON.stringify({ action: "subscribe", lot_id: lotId }));
     }
+    for (const lotId of this.subscribed) {
+      if (!wanted.has(lotId)) this.socket.send(JSON.stringify({ action: "unsubscribe", lot_id: lotId }));
+    }
+    this.subscribed = wanted;
   }
 
   scheduleRetry() {
