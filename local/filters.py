@@ -82,16 +82,6 @@ def matches(pattern: Pattern, record: Any) -> bool:
     return True
 
 
-def lambda_view_of_sqs_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Lambda filters an SQS record with its body parsed when the body is JSON."""
-    body = record.get("body")
-    try:
-        parsed = json.loads(body) if isinstance(body, str) else body
-    except json.JSONDecodeError:
-        parsed = body
-    return {**record, "body": parsed}
-
-
 def _matches_object(expected: Pattern, actual: Any) -> bool:
     # A missing object is matched as an empty one, so `exists: false` below it holds.
     if actual is _MISSING:

@@ -116,18 +116,3 @@ class ConnectionStore:
     def _expiry() -> dict[str, str]:
         return {"N": str(int(time.time()) + CONNECTION_TTL_S)}
 
-
-def connections_table_definition(table_name: str) -> dict[str, Any]:
-    """boto3 `create_table` arguments for tests; template.yaml declares the same."""
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        "KeySchema": [
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-    }

@@ -14,7 +14,8 @@ import pytest
 from ledger.dynamodb import lot_key
 from ledger.values import format_time, utc_now
 from local.sqs import LocalSqs
-from projections.connections import connections_table_definition
+from local.template import LocalEndpoints, SamTemplate
+from tests.conftest import REPO
 from tests.support.events import FakeContext, rest_event, sqs_event
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
@@ -38,8 +39,11 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": sqs_server.queue_arn("dlq.fifo"), "maxReceiveCount": 3}),
             },
         )["QueueUrl"]
+        # The Connections table exactly as template.yaml declares it, under a name of its own.
         connections_table = f"conn-{uuid.uuid4().hex[:8]}"
-        boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**connections_table_definition(connections_table))
+        app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
+        declared = next(t for t in app.tables if t.logical_id == "ConnectionsTable").create_table_kwargs
+        boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**(declared | {"TableName": connections_table}))
         for name, value in {
             "BIDS_TABLE": bids_table,
             "CONNECTIONS_TABLE": connections_table,

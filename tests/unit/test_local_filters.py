@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.filters import FilterPatternError, lambda_view_of_sqs_record, matches, matches_any, parse_pattern
+from local.filters import FilterPatternError, matches, matches_any, parse_pattern
 
 LOT_MODIFY = '{"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}'
 
@@ -91,13 +91,6 @@ def test_or_combines_alternative_sub_patterns():
     assert matches(pattern, stream_record("INSERT", "BID#1"))
     assert matches(pattern, stream_record("MODIFY", "LOT#1"))
     assert not matches(pattern, stream_record("MODIFY", "BID#1"))
-
-
-def test_an_sqs_body_is_matched_as_json_when_it_is_json():
-    record = {"messageId": "m", "body": '{"type": "CloseLot", "lot": {"id": "L1"}}'}
-    assert matches({"body": {"type": ["CloseLot"]}}, lambda_view_of_sqs_record(record))
-    plain = {"messageId": "m", "body": "hello"}
-    assert matches({"body": ["hello"]}, lambda_view_of_sqs_record(plain))
 
 
 @pytest.mark.parametrize(
