@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +17,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTALL_DIR = REPO_ROOT / ".cache" / "dynamodb-local"
+LOOPBACK = "127.0.0.1"
+_LAUNCHER_SOURCE = Path(__file__).resolve().parent / "java" / "LoopbackDynamoDBLocal.java"
+_LAUNCHER_CLASS = _LAUNCHER_SOURCE.stem
 
 
 class DynamoDBLocalError(RuntimeError):
@@ -38,8 +43,43 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def compiled_launcher(jar: Path) -> Path:
+    """The class directory of local/java/LoopbackDynamoDBLocal.java, compiled once against
+    `jar` and kept beside it (keyed by the source and the jar, so an upgrade recompiles)."""
+    source = _LAUNCHER_SOURCE.read_bytes()
+    key = hashlib.sha256(source + str(jar).encode()).hexdigest()[:16]
+    target = jar.parent / "samsold-launcher" / key
+    if (target / f"{_LAUNCHER_CLASS}.class").is_file():
+        return target
+    javac = shutil.which("javac")
+    if javac is None:
+        raise DynamoDBLocalError(
+            "javac (a JDK 17+) is needed to bind DynamoDB Local to loopback; run `make setup` "
+            "or install it, e.g. `sudo apt-get install openjdk-17-jdk-headless`"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=target.parent))
+    try:
+        subprocess.run([javac, "-nowarn", "-d", str(building), "-cp", str(jar), str(_LAUNCHER_SOURCE)],
+                       check=True, capture_output=True)
+        try:
+            building.rename(target)  # atomic: two starts compiling at once both end with one good copy
+        except OSError:
+            if not (target / f"{_LAUNCHER_CLASS}.class").is_file():
+                raise
+    except subprocess.CalledProcessError as error:
+        raise DynamoDBLocalError(f"compiling {_LAUNCHER_SOURCE.name} failed: {error.stderr.decode()}") from None
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
 class DynamoDBLocal:
     """One DynamoDB Local process on a loopback port.
+
+    It always listens on 127.0.0.1 (through local/java/LoopbackDynamoDBLocal.java, since its
+    own command line has no host option): the tables hold hidden reserve prices and accept
+    any write, and DynamoDB Local checks no credentials.
 
     `db_path=None` keeps data in memory (tests); a directory keeps it on disk (runs).
     """
@@ -48,15 +88,14 @@ class DynamoDBLocal:
         self,
         db_path: str | os.PathLike[str] | None = None,
         port: int | None = None,
-        host: str = "127.0.0.1",
         install_dir: str | os.PathLike[str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.jar = find_jar(install_dir)
         # Absolute: the process runs in the jar's folder, where a relative path means something else.
         self.db_path = Path(db_path).resolve() if db_path is not None else None
-        self.host = host
-        self.port = port or free_port(host)
+        self.host = LOOPBACK
+        self.port = port or free_port(self.host)
         self.log_path = Path(log_path) if log_path else None
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -73,8 +112,10 @@ class DynamoDBLocal:
             java,
             f"-Djava.library.path={self.jar.parent / 'DynamoDBLocal_lib'}",
             "-Xms64m",
-            "-jar",
-            str(self.jar),
+            "-cp",
+            f"{compiled_launcher(self.jar)}{os.pathsep}{self.jar}",
+            _LAUNCHER_CLASS,
+            self.host,
             "-port",
             str(self.port),
             # One database for every access key and region, as the handlers expect.

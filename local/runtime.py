@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.auth import DevAuth
-from local.dynamodb_local import DynamoDBLocal
+from local.dynamodb_local import LOOPBACK, DynamoDBLocal
 from local.event_sources import Schedule, SqsPoller, StreamPoller
 from local.functions import FunctionError, FunctionPool
 from local.gateway import LocalGateway
@@ -100,11 +100,13 @@ class LocalStack:
             log.info("not emulated locally (no local meaning): %s", ", ".join(self.template.not_emulated))
         # Names, routes, tables and queues need no URL; the functions' environment does.
         shape = self.template.resolve(LocalEndpoints.placeholder(self.region, self.account_id))
+        # Only the gateway takes `host`: DynamoDB Local and the SQS endpoint check no
+        # credentials, so they listen on loopback whatever the gateway is opened to.
         self._dynamodb = DynamoDBLocal(
-            db_path=self.data_dir / "dynamodb", log_path=self.data_dir / "dynamodb.log", host=self.host
+            db_path=self.data_dir / "dynamodb", log_path=self.data_dir / "dynamodb.log"
         ).start()
         create_tables(self._client("dynamodb", self._dynamodb.endpoint_url), shape.tables)
-        self._sqs = LocalSqs(self.data_dir / "sqs", host=self.host, account_id=self.account_id,
+        self._sqs = LocalSqs(self.data_dir / "sqs", host=LOOPBACK, account_id=self.account_id,
                              region=self.region).start()
         create_queues(self._client("sqs", self._sqs.endpoint_url), shape.queues)
         self._gateway = LocalGateway(
