@@ -14,7 +14,6 @@ For a web page served from `static_dir`: `site_config` (when set) is served as
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -60,7 +59,6 @@ class LocalGateway:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
             self.websocket_server = LocalWebSocketApi(websocket, invoke, host=host, port=ws_port)
         self._http: GatewayHttpServer | None = None
-        self._http_thread: threading.Thread | None = None
 
     @property
     def rest_url(self) -> str:
@@ -80,25 +78,21 @@ class LocalGateway:
         return f"{self.rest_url}/{self.websocket_api.stage}"
 
     def start(self) -> LocalGateway:
-        self._http = GatewayHttpServer((self.host, self.port), self)
-        self.port = self._http.server_address[1]
+        self._http = GatewayHttpServer(self, self.host, self.port)
+        self._http.start()
+        self.port = self._http.port
         if self.websocket_server is not None:
             try:
                 self.websocket_server.start()
             except BaseException:
-                self._http.server_close()
+                self._http.stop()
+                self._http = None
                 raise
-        # A short poll interval keeps stop() quick.
-        self._http_thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), name="local-gateway-http", daemon=True
-        )
-        self._http_thread.start()
         return self
 
     def stop(self) -> None:
         if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.stop()
             self._http = None
         if self.websocket_server is not None:
             self.websocket_server.stop()

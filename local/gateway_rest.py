@@ -22,6 +22,8 @@ from local.model import GatewayResponse, RestRoute
 ACCOUNT_ID = "123456789012"
 API_ID = "localrest01"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# The methods a REST API serves; ANY means these (TRACE, PROPFIND, ... match no route).
+ANY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class RouteTable:
         request_segments = _segments(path)
         candidates: list[tuple[tuple[int, ...], MatchedRoute]] = []
         for route, pattern in self._routes:
-            if route.method not in (method, "ANY"):
+            if route.method != method and not (route.method == "ANY" and method in ANY_METHODS):
                 continue
             parameters = _match_segments(pattern, request_segments)
             if parameters is None:

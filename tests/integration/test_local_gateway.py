@@ -31,7 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from local.auth import DevAuth, subject_for
 from local.gateway import LocalGateway
-from local.model import RestRoute, WebSocketApi
+from local.model import GatewayResponse, RestRoute, WebSocketApi
 from tests.fixtures.gateway import handlers
 
 FUNCTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
@@ -556,3 +556,118 @@ def test_unknown_connection_is_gone(management: Any, operation: str) -> None:
     with pytest.raises(management.exceptions.GoneException) as gone:
         getattr(management, operation)(**arguments)
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+# -- HTTP/1.1 framing and bursts (issue 9: the gateway on aiohttp) -------------------------
+
+
+def raw_exchange(gateway: LocalGateway, request: bytes, timeout_s: float = 5, *, want_body: bool = True) -> bytes:
+    """Sends bytes as they are (no client fixes the framing) and reads until the server
+    has answered one response (or closed)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=timeout_s) as connection:
+        connection.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        head, _, received_body = received.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while want_body and length and len(received_body) < int(length.group(1)):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received_body += chunk
+        return head + b"\r\n\r\n" + received_body
+
+
+@pytest.mark.parametrize("declared", [b"abc", b"-1", b"1x", b"99999999999999999999999"])
+def test_a_bad_content_length_is_answered_400(gateway: LocalGateway, recorder: Recorder, declared: bytes) -> None:
+    invoked_before = len(recorder.events("Echo"))
+    answer = raw_exchange(
+        gateway,
+        b"POST /echo/framing HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + declared + b"\r\n\r\n{}",
+    )
+
+    assert re.match(rb"HTTP/1\.[01] 400 ", answer), answer[:200]
+    assert len(recorder.events("Echo")) == invoked_before
+
+
+def test_a_chunked_request_body_reaches_the_function_whole(gateway: LocalGateway) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"amount": '
+        yield b'"12.50"}'
+
+    # A generator body makes requests send Transfer-Encoding: chunked.
+    response = requests.post(f"{gateway.rest_url}/echo/chunked", data=chunks(),
+                             headers={"Content-Type": "application/json"}, timeout=5)
+
+    assert response.status_code == 201
+    event = response.json()
+    assert event["body"] == '{"amount": "12.50"}'
+    assert "chunked" in event["headers"].get("Transfer-Encoding", "").lower()
+
+
+def test_a_chunked_body_over_10_mb_is_refused_with_413(gateway: LocalGateway, recorder: Recorder) -> None:
+    invoked_before = len(recorder.events("Echo"))
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(11):
+            yield b"x" * (1024 * 1024)
+
+    response = requests.post(f"{gateway.rest_url}/echo/big-chunked", data=chunks(), timeout=10)
+
+    assert response.status_code == 413
+    assert len(recorder.events("Echo")) == invoked_before
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "SEARCH"])
+def test_methods_without_a_route_get_the_templates_403(auth: DevAuth, recorder: Recorder, method: str) -> None:
+    responses = {
+        "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(
+            status=403, template='{"error": {"code": "$context.error.responseType", '
+                                 '"message": $context.error.messageString, "details": {}}}'),
+    }
+    with LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth,
+                      gateway_responses=responses) as plain:
+        response = requests.request(method, f"{plain.rest_url}/echo/x", timeout=5)
+
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "MISSING_AUTHENTICATION_TOKEN",
+                                         "message": "Missing Authentication Token", "details": {}}}
+
+
+def test_a_head_request_gets_headers_and_no_body(gateway: LocalGateway) -> None:
+    answer = raw_exchange(gateway, b"HEAD /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n", want_body=False)
+    head, _, body = answer.partition(b"\r\n\r\n")
+
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == b""
+
+
+def test_five_hundred_simultaneous_connections_are_all_answered(gateway: LocalGateway) -> None:
+    import asyncio
+
+    async def one(index: int, start: asyncio.Event) -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        await start.wait()  # every connection is open before any request goes out
+        writer.write(f"GET /lots/lot-{index} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+        writer.close()
+        return int(status_line.split()[1])
+
+    async def burst() -> list[int | BaseException]:
+        start = asyncio.Event()
+        tasks = [asyncio.create_task(one(index, start)) for index in range(500)]
+        await asyncio.sleep(0.5)
+        start.set()
+        return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+
+    statuses = asyncio.run(burst())
+
+    assert [status for status in statuses if status != 200] == []
