@@ -9,6 +9,11 @@ A worker talks to the pool over its stdin (one JSON request a line) and a privat
 its stdout; the handler's own prints and logs go to stderr, as Lambda sends them to
 CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
 killed and a fresh one takes its place on the next call, as Lambda replaces the sandbox.
+
+Concurrency grows with load as Lambda's does: a call that finds every worker of its
+function busy starts another (a cold start), up to the function's
+ReservedConcurrentExecutions or else `concurrency_limit`; past that, calls wait for a
+worker (Lambda would throttle). Workers idle longer than IDLE_WORKER_S are stopped.
 """
 
 from __future__ import annotations
@@ -31,7 +36,11 @@ from local.model import Function
 
 log = logging.getLogger("samsold.local.functions")
 
-WORKERS_PER_FUNCTION = 2
+# Up to this many workers of one unreserved function at once. Each is a Python process of
+# roughly 100 MB; on a 2-core machine 8 keep the cores busy while others wait on DynamoDB
+# Local or the queue, without memory to spare for a fleet.
+CONCURRENCY_LIMIT = 8
+IDLE_WORKER_S = 300.0  # as Lambda recycles sandboxes nobody calls
 INIT_TIMEOUT_S = 10  # Lambda's limit on a function's init phase
 _INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _PASSTHROUGH_PREFIXES = ("POWERTOOLS_",)  # the developer's shell may tune Powertools locally
@@ -93,6 +102,7 @@ class _Worker:
 
     def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
         self.function = function
+        self.idle_since = time.monotonic()
         protocol_read, protocol_write = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.functions", function.handler, str(protocol_write)],
@@ -161,18 +171,23 @@ class _Worker:
 
 
 class _FunctionWorkers:
-    """A function's warm workers: at most `size` at once, started on demand."""
+    """A function's warm workers: started on demand when all are busy, at most `limit` at once."""
 
-    def __init__(self, function: Function, environment: Mapping[str, str], arn: str, size: int) -> None:
+    def __init__(self, function: Function, environment: Mapping[str, str], arn: str, limit: int) -> None:
         self.function = function
         self.environment = environment
         self.arn = arn
-        self._slots = threading.BoundedSemaphore(size)
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(max(limit, 1))
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.started = 0  # workers started so far (cold starts), for tests and logs
 
     def invoke(self, event: Any) -> Any:
+        if self.limit == 0:
+            # ReservedConcurrentExecutions: 0 throttles every call, as in Lambda.
+            raise FunctionError(self.function.logical_id, "TooManyRequestsException", "Rate Exceeded.")
         request_id = str(uuid.uuid4())
         with self._slots:
             worker = self._take()
@@ -191,14 +206,29 @@ class _FunctionWorkers:
                          request_id, (time.monotonic() - started) * 1000, outcome)
 
     def _take(self) -> _Worker:
+        """An idle warm worker (the most recently used), or a new one: holding a slot means
+        fewer than `limit` workers are busy, so a new one stays within the limit."""
+        expired: list[_Worker] = []
+        chosen: _Worker | None = None
         with self._lock:
             if self._closed:
                 raise FunctionError(self.function.logical_id, "Runtime.Stopped", "the function pool is stopped")
-            while self._idle:
+            now = time.monotonic()
+            expired = [worker for worker in self._idle if now - worker.idle_since > IDLE_WORKER_S]
+            self._idle = [worker for worker in self._idle if worker not in expired]
+            while self._idle and chosen is None:
                 worker = self._idle.pop()
                 if worker.alive:
-                    return worker
-                worker.stop()
+                    chosen = worker
+                else:
+                    expired.append(worker)
+            if chosen is None:
+                self.started += 1
+        for worker in expired:
+            worker.stop()
+        if chosen is not None:
+            return chosen
+        log.info("starting a worker of %s (cold start)", self.function.logical_id)
         worker = _Worker(self.function, self.environment)
         worker.wait_until_ready()
         return worker
@@ -206,6 +236,7 @@ class _FunctionWorkers:
     def _give_back(self, worker: _Worker, keep: bool) -> None:
         with self._lock:
             if keep and worker.alive and not self._closed:
+                worker.idle_since = time.monotonic()
                 self._idle.append(worker)
                 return
         worker.stop()
@@ -226,14 +257,14 @@ class FunctionPool:
         region: str,
         account_id: str,
         endpoints: Mapping[str, str],
-        workers_per_function: int = WORKERS_PER_FUNCTION,
+        concurrency_limit: int = CONCURRENCY_LIMIT,
     ) -> None:
         self._functions = {
             function.logical_id: _FunctionWorkers(
                 function,
                 function_environment(function, region=region, endpoints=endpoints),
                 f"arn:aws:lambda:{region}:{account_id}:function:{function.logical_id}",
-                workers_per_function,
+                concurrency_limit if function.reserved_concurrency is None else function.reserved_concurrency,
             )
             for function in functions
         }
@@ -243,6 +274,10 @@ class FunctionPool:
         if workers is None:
             raise KeyError(f"no function {logical_id} in the template")
         return workers.invoke(event)
+
+    def workers_started(self, logical_id: str) -> int:
+        """How many workers of the function have started so far (each a cold start)."""
+        return self._functions[logical_id].started
 
     def stop(self) -> None:
         for workers in self._functions.values():

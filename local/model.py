@@ -18,6 +18,7 @@ class Function:
     code_uri: str  # directory the handler module is imported from
     environment: dict[str, str] = field(default_factory=dict)
     timeout_s: int = 3
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None: unreserved
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.auth import ISSUER, JWKS_PATH
+from local.auth import CLIENT_ID, ISSUER, JWKS_PATH
 from local.filters import FilterPatternError, parse_pattern
 from local.intrinsics import NO_VALUE, Resolver, TemplateError, load_yaml
 from local.model import (
@@ -70,7 +70,8 @@ _SUPPORTED_TYPES = {
 }
 _IGNORED_RESOURCE_KEYS = {"Type", "Properties", "Condition", "DependsOn", "Metadata"}
 
-_FUNCTION_USED = {"Handler", "CodeUri", "Runtime", "Environment", "Timeout", "MemorySize", "Events"}
+_FUNCTION_USED = {"Handler", "CodeUri", "Runtime", "Environment", "Timeout", "MemorySize", "Events",
+                  "ReservedConcurrentExecutions"}
 _FUNCTION_SILENT = {"Description", "FunctionName", "Tags", "Architectures"}
 _FUNCTION_REFUSED = {
     "InlineCode": "inline code is not run locally; use CodeUri",
@@ -362,6 +363,8 @@ class _Build:
             return lid
         if resource_type == "AWS::ApiGatewayV2::Stage":
             return self._value(self._properties(lid).get("StageName"), f"{lid}.StageName")
+        if resource_type == "AWS::Cognito::UserPoolClient":
+            return CLIENT_ID  # the development auth's app client: the `aud` of its ID tokens
         if resource_type.startswith("AWS::Cognito::"):
             return f"{self.template.region}_local{lid}"  # ids of a pool that exists nowhere
         raise TemplateError(f"{path}: Ref to {lid} ({resource_type}) has no local value")
@@ -442,12 +445,15 @@ class _Build:
             # Lambda sets this one itself, from the template's MemorySize.
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         }
+        reserved = self._value(properties.get("ReservedConcurrentExecutions", NO_VALUE),
+                               f"{where}.ReservedConcurrentExecutions")
         return Function(
             logical_id=lid,
             handler=handler,
             code_uri=str(code_dir),
             environment=environment,
             timeout_s=int(float(self._value(properties.get("Timeout", 3), f"{where}.Timeout"))),
+            reserved_concurrency=None if reserved is NO_VALUE else int(reserved),
         )
 
     def _environment(self, environment: Mapping[str, Any], where: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,23 @@ def test_a_timed_out_invocation_raises_and_its_worker_is_replaced(stack):
     assert stack.invoke("EchoB", {})["shared_name"] == "value-b"
 
 
+def test_concurrency_grows_with_load_beyond_the_first_workers(stack):
+    # Six calls at once, each holding its worker for a second: six warm workers, not two.
+    with ThreadPoolExecutor(6) as pool:
+        seen = list(pool.map(lambda _: stack.invoke("EchoA", {"sleep_s": 1}), range(6)))
+
+    assert len({result["pid"] for result in seen}) == 6
+    assert all(result["shared_name"] == "value-a" for result in seen)  # each with the template's environment
+
+
+def test_concurrency_stays_within_reserved_concurrent_executions(stack):
+    # EchoB reserves 2: four calls at once share two workers.
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(lambda _: stack.invoke("EchoB", {"sleep_s": 0.3}), range(4)))
+
+    assert len({result["pid"] for result in seen}) <= 2
+
+
 def test_sqs_partial_batch_failures_come_back_and_successes_are_deleted(stack, dynamodb):
     sqs = stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="WorkQueue.fifo")["QueueUrl"]
@@ -195,3 +213,39 @@ def test_a_restart_on_the_same_data_dir_keeps_tables_and_queued_messages(tmp_pat
         dlq_url = sqs.get_queue_url(QueueName="WorkDeadLetterQueue.fifo")["QueueUrl"]
         messages = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", [])
         assert [message["Body"] for message in messages] == ["parked"]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port`, from /proc/net/tcp and tcp6
+    (IPv4-mapped IPv6 addresses written as IPv4)."""
+    import ipaddress
+
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address_hex, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address_hex)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            address = ipaddress.ip_address(packed)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            found.add(str(address))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket tables")
+def test_with_host_0_0_0_0_only_the_gateway_listens_beyond_loopback(tmp_path):
+    from urllib.parse import urlsplit
+
+    with LocalStack(TEMPLATE, tmp_path / "data", host="0.0.0.0") as opened:
+        ports = {name: urlsplit(opened.endpoints[name]).port for name in ("rest", "websocket", "sqs", "dynamodb")}
+        bound = {name: listening_addresses(port) for name, port in ports.items()}
+
+    assert bound["dynamodb"] == {"127.0.0.1"}
+    assert bound["sqs"] == {"127.0.0.1"}
+    assert bound["rest"] == {"0.0.0.0"}
+    assert bound["websocket"] == {"0.0.0.0"}

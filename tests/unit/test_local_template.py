@@ -60,6 +60,7 @@ def test_functions_get_handler_code_timeout_and_globals_merged_environment(app):
     assert (echo_a.environment["SHARED_NAME"], echo_b.environment["SHARED_NAME"]) == ("value-a", "value-b")
     assert echo_b.environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert echo_a.environment["FLAG"] == "yes"  # !If on a condition
+    assert (echo_a.reserved_concurrency, echo_b.reserved_concurrency) == (None, 2)
 
 
 def test_references_resolve_to_local_names_and_urls(app):
