@@ -16,6 +16,8 @@ import fcntl
 import json
 import logging
 import os
+import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -29,7 +31,7 @@ from botocore.exceptions import ClientError
 
 from local.auth import DevAuth
 from local.dynamodb_local import LOOPBACK, DynamoDBLocal
-from local.event_sources import Schedule, SqsPoller, StreamPoller
+from local.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
 from local.functions import FunctionError, FunctionPool
 from local.gateway import LocalGateway
 from local.model import Queue, Table
@@ -43,6 +45,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 ENDPOINTS_FILE = "endpoints.json"
 LOCK_FILE = "samsold.lock"
+STREAM_CHECKPOINTS_DIR = "stream-positions"  # one file per stream event source mapping
 SQS_POLLERS_PER_SOURCE = 2  # as many as a function has workers
 
 
@@ -102,6 +105,7 @@ class LocalStack:
         shape = self.template.resolve(LocalEndpoints.placeholder(self.region, self.account_id))
         # Only the gateway takes `host`: DynamoDB Local and the SQS endpoint check no
         # credentials, so they listen on loopback whatever the gateway is opened to.
+        stop_leftover_dynamodb_local(self.data_dir / "dynamodb")
         self._dynamodb = DynamoDBLocal(
             db_path=self.data_dir / "dynamodb", log_path=self.data_dir / "dynamodb.log"
         ).start()
@@ -191,6 +195,8 @@ class LocalStack:
                 stream, dynamodb_client=self._client("dynamodb", self._dynamodb.endpoint_url),
                 streams_client=self._client("dynamodbstreams", self._dynamodb.endpoint_url),
                 table_name=tables[stream.table].table_name, region=self.region, invoke=self.invoke,
+                checkpoint=StreamCheckpoint(
+                    self.data_dir / STREAM_CHECKPOINTS_DIR / f"{stream.function}.{stream.table}.json"),
             ))
         for schedule in app.schedules:
             pollers.append(Schedule(schedule, region=self.region, account_id=self.account_id,
@@ -287,6 +293,40 @@ def read_endpoints(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         return json.loads((Path(data_dir) / ENDPOINTS_FILE).read_text())
     except FileNotFoundError:
         return None
+
+
+def stop_leftover_dynamodb_local(db_path: Path, timeout: float = 10.0) -> None:
+    """Kills a DynamoDB Local still running on `db_path` (Linux: found through /proc).
+
+    A stack killed with SIGKILL cannot stop its DynamoDB Local, and two on the same files
+    would both write them. The caller holds the data directory's lock, so whatever runs on
+    its files belongs to a stack that is gone.
+    """
+    target = str(db_path.resolve()).encode()
+    leftovers = [pid for pid, arguments in _processes() if b"-dbPath" in arguments
+                 and arguments[arguments.index(b"-dbPath") + 1:][:1] == [target]]
+    for pid in leftovers:
+        log.warning("stopping DynamoDB Local (pid %d) left running on %s by a stack that died", pid, db_path)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + timeout
+    while leftovers and time.monotonic() < deadline:
+        alive = {pid for pid, arguments in _processes() if arguments != [b""]}
+        leftovers = [pid for pid in leftovers if pid in alive]  # a zombie's command line is empty
+        time.sleep(0.05)
+
+
+def _processes() -> list[tuple[int, list[bytes]]]:
+    """(pid, command line) of the processes this user can see."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            found.append((int(entry.name), (entry / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")))
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return found
 
 
 def default_data_dir() -> Path:
