@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from handlers.wiring import connections, logger, metrics, service, websocket_management
+from handlers.wiring import connections, count_unreadable, logger, metrics, service, websocket_management
+from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected
 from ledger.values import utc_now
 from projections.audit import lot_events
@@ -39,7 +40,13 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
         image = record.dynamodb.new_image if record.dynamodb else None
         if not image or image.get("SK") != "SNAPSHOT":
             continue  # only snapshot images speak for a lot
-        snapshot = LotSnapshot.model_validate(image)
+        try:
+            snapshot = LotSnapshot.from_item(str(image.get("PK", "")).removeprefix("LOT#"), image)
+        except LotUnreadable as error:
+            # One bad image must not fail the batch (and every other lot's push with it).
+            logger.error("skipped an unreadable snapshot image", extra={"key": image.get("PK"), **error.details})
+            count_unreadable([str(image.get("PK"))])
+            continue
         old = record.dynamodb.old_image or {}
         old_version = int(old.get("version", snapshot.version - 1))
         if snapshot.lot_id in changes:
@@ -84,6 +91,12 @@ def tell_bidders(change: LotChange) -> int:
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
     for change in changes_in(DynamoDBStreamEvent(event)).values():
         fan_out = broadcast_lot(change)
-        outcomes = tell_bidders(change)
+        try:
+            outcomes = tell_bidders(change)
+        except LotUnreadable as error:
+            # The lot's update went out; only the bidders' outcomes from an unreadable event are lost.
+            logger.error("could not tell bidders", extra=error.details)
+            count_unreadable([f"LOT#{change.snapshot.lot_id}"])
+            outcomes = 0
         metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)
         metrics.add_metric(name="BidOutcomesSent", unit=MetricUnit.Count, value=outcomes)

@@ -10,21 +10,20 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.wiring import close_grace_seconds, command_queue, logger, metrics, service
+from handlers.wiring import close_grace_seconds, command_queue, count_unreadable, logger, metrics, service
 from ledger.commands import CloseLot
-from ledger.values import format_time, parse_time, utc_now
+from ledger.values import format_time, utc_now
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     now = utc_now()
-    due_by = format_time(now - timedelta(seconds=close_grace_seconds()))
-    queued = 0
-    for lot in service().store.open_lots(closing_by=due_by):
-        command = CloseLot(lot_id=lot["lot_id"], requested_at=now)
-        command_queue().send_close(command, closes_at=parse_time(lot["closes_at"]))
-        queued += 1
-    metrics.add_metric(name="CloseCommandsQueued", unit=MetricUnit.Count, value=queued)
-    logger.info("sweep done", extra={"queued": queued, "due_by": due_by})
-    return {"queued": queued}
+    due_by = now - timedelta(seconds=close_grace_seconds())
+    due = service().open_lots(closing_by=due_by)
+    for lot in due.lots:
+        command_queue().send_close(CloseLot(lot_id=lot.lot_id, requested_at=now), closes_at=lot.closes_at)
+    count_unreadable(due.unreadable)
+    metrics.add_metric(name="CloseCommandsQueued", unit=MetricUnit.Count, value=len(due.lots))
+    logger.info("sweep done", extra={"queued": len(due.lots), "due_by": format_time(due_by), "unreadable": due.unreadable})
+    return {"queued": len(due.lots), "unreadable": len(due.unreadable)}

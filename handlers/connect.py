@@ -10,9 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers.rest import STATUS_OF, error_response
 from handlers.tokens import bidder_from_token
 from handlers.wiring import connections, logger, service
 from ledger.commands import ID_PATTERN
+from ledger.errors import LotUnreadable
 from ledger.values import utc_now
 from projections.views import public_view
 
@@ -25,18 +27,27 @@ def valid_lot(lot_id: Any) -> str | None:
     return lot_id if isinstance(lot_id, str) and re.match(ID_PATTERN, lot_id) else None
 
 
+def refuse(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """A refused $connect, with the REST API's error body (the handshake's HTTP answer carries it)."""
+    return {"statusCode": status, "body": error_response(status, code, message, details).body}
+
+
 def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
     bidder = None
     if query.get("token"):
         bidder = bidder_from_token(query["token"])
         if bidder is None:
-            return reply(401, {"message": "the token is not valid"})
+            return refuse(401, "UNAUTHORIZED", "the token is not valid")
     lot_id = query.get("lot_id")
     if lot_id is not None:
         if valid_lot(lot_id) is None:
-            return reply(400, {"message": "lot_id is not a valid lot id"})
-        if service().find_lot(lot_id) is None:
-            return reply(404, {"message": f"no lot {lot_id!r}"})
+            return refuse(400, "INVALID_REQUEST", "lot_id is not a valid lot id", {"lot_id": lot_id})
+        try:
+            lot = service().find_lot(lot_id)
+        except LotUnreadable as error:
+            return refuse(STATUS_OF[LotUnreadable], error.code, error.message, error.details)
+        if lot is None:
+            return refuse(404, "LOT_NOT_FOUND", f"no lot {lot_id!r}", {"lot_id": lot_id})
     connections().connect(connection_id, bidder)
     if lot_id is not None:
         connections().subscribe(connection_id, lot_id)

@@ -12,13 +12,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.rest import HttpError, caller_of
-from handlers.wiring import service
+from handlers.wiring import count_unreadable, service
 from ledger.commands import BidOutcome, CancelLot, CreateLot, Identifier
 from ledger.errors import LotNotFound
 from ledger.values import UtcTime, utc_now
 from projections.audit import as_of, lot_events
 from projections.history import event_record
-from projections.snapshot import LotSnapshot
 from projections.views import LotView, public_view
 
 router = APIGatewayRouter()
@@ -41,8 +40,9 @@ def list_lots(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> LotList:
     now = utc_now()
-    lots = [public_view(LotSnapshot.model_validate(item), now) for item in service().store.open_lots(limit=limit)]
-    return LotList(lots=lots)
+    page = service().open_lots(limit=limit)
+    count_unreadable(page.unreadable)
+    return LotList(lots=[public_view(lot, now) for lot in page.lots])
 
 
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")

@@ -3,9 +3,10 @@
 Powertools' FIFO processor walks the batch and, on a failure, skips only the rest of
 that message group. The first record of a lot decides all of that lot's records in
 the batch in one transaction; the others pick up their share of the result.
-Deterministic failures never block a group: an unparseable message is parked and
-acknowledged, a bid that cannot win becomes BidRejected. Only transient errors fail
-records, which SQS redelivers (and after 3 receives moves to the DLQ).
+Deterministic failures never block a group: an unparseable message, or one for a lot
+that does not exist or cannot be read, is parked and acknowledged; a bid that cannot
+win becomes BidRejected. Only transient errors fail records, which SQS redelivers
+(and after 3 receives moves to the DLQ).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pydantic import ValidationError
 
 from handlers.wiring import logger, metrics, service
 from ledger.commands import CommandResult, LotCommandMessage
-from ledger.errors import LotNotFound
+from ledger.errors import LotNotFound, LotUnreadable
+from ledger.wire import MalformedJson, parse_json_object
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
@@ -54,8 +56,10 @@ class LotBatch:
         lot_id = parsed[0][1].lot_id
         try:
             results = service().execute(lot_id, [command for _, command in parsed])
-        except LotNotFound as error:
-            # No such lot: nothing can ever decide these; keep them for inspection.
+        except (LotNotFound, LotUnreadable) as error:
+            # No such lot, or its stored state cannot be read: retrying can never decide
+            # these, and three failures would only move them to the DLQ; keep them, with the
+            # reason, for inspection. (Transient errors still fail the records: SQS retries.)
             for record, _ in parsed:
                 park(record, str(error))
                 self.results[record.message_id] = None
@@ -66,10 +70,15 @@ class LotBatch:
 
 
 def parse(record: SQSRecord) -> Any:
+    # The strict reader first: pydantic's own JSON parser would let a duplicate key's
+    # last value win. Whatever it refuses can never be decided, so it is parked.
     try:
-        message = LotCommandMessage.model_validate_json(record.body)
+        message = LotCommandMessage.model_validate(parse_json_object(record.body))
+    except MalformedJson as error:
+        park(record, f"not a lot command: {error.message}")
+        return None
     except ValidationError as error:
-        park(record, f"not a lot command: {error.errors()[:3]}")
+        park(record, f"not a lot command: {error.errors(include_url=False, include_input=False)[:3]}")
         return None
     if message.command.lot_id != record.attributes.message_group_id:
         park(record, "the message group is not the command's lot")

@@ -20,6 +20,7 @@ from ledger.errors import (
     LedgerError,
     LotAlreadyExists,
     LotNotFound,
+    LotUnreadable,
     NotAllowed,
     TransientError,
 )
@@ -35,6 +36,9 @@ STATUS_OF: dict[type[LedgerError], int] = {
     InvalidState: 409,
     NotAllowed: 403,
     TransientError: 503,
+    # A stored item of this lot cannot be read: the server's fault, not the caller's (so
+    # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
+    LotUnreadable: 500,
 }
 
 

@@ -8,6 +8,7 @@ from functools import cache
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ledger.command_queue import CommandQueue
 from ledger.service import AuctionService
@@ -35,6 +36,14 @@ def connections() -> ConnectionStore:
 @cache
 def websocket_management():  # type: ignore[no-untyped-def]
     return boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_MANAGEMENT_URL"])
+
+
+def count_unreadable(keys: list[str]) -> None:
+    """Count the stored items a read had to leave out (the ledger logged each with its key).
+    Published at once, so it works in handlers that do not flush `metrics`."""
+    if keys:
+        with single_metric(name="UnreadableItemsSkipped", unit=MetricUnit.Count, value=len(keys)):
+            pass
 
 
 def close_grace_seconds() -> int:

@@ -37,6 +37,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
+from ledger.errors import LotUnreadable
+
 OPEN_LOTS_INDEX = "OpenLotsByCloseTime"
 OPEN_STATUS = "OPEN"
 MAX_VERSION = 9_999_999_999
@@ -203,12 +205,18 @@ class DynamoDBRecorder(ApplicationRecorder):
             ConsistentRead=True,
         )
         for item in items:
-            yield StoredEvent(
-                originator_id=originator_id,
-                originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
-                topic=item["topic"]["S"],
-                state=bytes(item["state"]["B"]),
-            )
+            sort_key = item["SK"]["S"]
+            version_text = sort_key.removeprefix("EVENT#")
+            topic, state = item.get("topic", {}).get("S"), item.get("state", {}).get("B")
+            if not version_text.isdigit() or topic is None or state is None:
+                problem = "an event item needs a key EVENT#{version}, a topic (a string) and a state (bytes)"
+                raise LotUnreadable(
+                    f"{sort_key} of lot {originator_id!s} cannot be read: {problem}",
+                    {"lot_id": str(originator_id), "key": sort_key, "version": int(version_text) if version_text.isdigit() else None,
+                     "problem": problem},
+                )
+            version = int(version_text)
+            yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state))
 
     # --- ApplicationRecorder: no global sequence in this table ----------------------
 
@@ -274,9 +282,9 @@ class DynamoDBRecorder(ApplicationRecorder):
     def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
         return self._get_item("get_bid_request", f"BID#{bid_id}", "REQUEST")
 
-    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """Snapshots of OPEN lots by close time, through the sparse index; with
-        `closing_by` (a time string), only those whose close time is not after it."""
+    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshot items of OPEN lots by close time, through the sparse index;
+        with `closing_by` (a time string), only those whose close time is not after it."""
         condition = "open_status = :open"
         values = {":open": {"S": OPEN_STATUS}}
         if closing_by is not None:
@@ -287,7 +295,7 @@ class DynamoDBRecorder(ApplicationRecorder):
             KeyConditionExpression=condition, ExpressionAttributeValues=values,
         )
         for item in items:
-            yield self._strip_keys(from_item(item))
+            yield item["PK"]["S"].removeprefix("LOT#"), self._strip_keys(from_item(item))
 
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""

@@ -48,6 +48,14 @@ class InvalidState(LedgerError):
     code = "INVALID_STATE"
 
 
+class LotUnreadable(LedgerError):
+    """A stored item of the lot (its snapshot or an event) cannot be read back: a data
+    problem on the server's side, not the caller's, and confined to this one lot.
+    Retrying cannot help; an operator must look (`samsold verify` / `replay` name it)."""
+
+    code = "LOT_UNREADABLE"
+
+
 class TransientError(LedgerError):
     """Worth retrying later: conflicts kept winning, throttling, timeouts."""
 

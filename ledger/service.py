@@ -4,9 +4,11 @@ fresh state when another writer got there first."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,16 +17,23 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid
-from ledger.dynamodb import TRANSACTION_LIMIT, DynamoDBRecorder
-from ledger.errors import BidIdReused, InvalidCommand, LotAlreadyExists, LotNotFound, TransientError
+from ledger.dynamodb import TRANSACTION_LIMIT, DynamoDBRecorder, lot_key
+from ledger.errors import BidIdReused, InvalidCommand, LotAlreadyExists, LotNotFound, LotUnreadable, TransientError
 from ledger.lot import Lot
-from ledger.values import fits_currency, minor_units, utc_now
+from ledger.values import fits_currency, format_time, minor_units, utc_now
 from projections.snapshot import LotSnapshot
 
 LotCommand = PlaceBid | CloseLot | CancelLot
+log = logging.getLogger(__name__)
 
 # A command writes at most an event and a receipt; one item more is the snapshot.
 COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
+
+
+@dataclass
+class OpenLots:
+    lots: list[LotSnapshot] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # keys of the snapshots left out
 
 
 class AuctionService(Application[str]):
@@ -43,14 +52,35 @@ class AuctionService(Application[str]):
     # --- reads ------------------------------------------------------------------------
 
     def find_lot(self, lot_id: str) -> LotSnapshot | None:
+        """The lot's snapshot; None when there is no lot; LotUnreadable when its item cannot be read."""
         item = self.store.get_snapshot(lot_id)
-        return None if item is None else LotSnapshot.model_validate(item)
+        return None if item is None else self._read_snapshot(lot_id, item)
 
     def get_lot(self, lot_id: str) -> LotSnapshot:
         lot = self.find_lot(lot_id)
         if lot is None:
             raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
         return lot
+
+    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None) -> OpenLots:
+        """Open lots by close time (with `closing_by`, only those due by then). A snapshot
+        that cannot be read is left out, logged with its key and listed in `unreadable`,
+        so one bad item never hides the others."""
+        page = OpenLots()
+        for lot_id, item in self.store.open_lots(None if closing_by is None else format_time(closing_by), limit):
+            try:
+                page.lots.append(self._read_snapshot(lot_id, item))
+            except LotUnreadable:
+                page.unreadable.append(lot_key(lot_id))
+        return page
+
+    @staticmethod
+    def _read_snapshot(lot_id: str, item: dict[str, Any]) -> LotSnapshot:
+        try:
+            return LotSnapshot.from_item(lot_id, item)
+        except LotUnreadable as error:
+            log.error("unreadable snapshot %s: %s", lot_key(lot_id), error.message, extra={"key": lot_key(lot_id), **error.details})
+            raise
 
     def get_bid_outcome(self, bid_id: str) -> BidOutcome | None:
         receipt = self.store.get_receipts([bid_id]).get(bid_id)

@@ -10,8 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ledger.errors import LotUnreadable
 from ledger.events import GENESIS_HASH, LotEvent
 from ledger.service import AuctionService
 from projections.snapshot import LotSnapshot, evolve
@@ -31,9 +32,24 @@ def lot_events(
     """A lot's stored events in order, read page by page."""
     stored_events = service.store.iter_events(lot_id, gt=after_version, lte=upto_version, limit=limit, page_size=PAGE_SIZE)
     for stored in stored_events:
+        yield read_event(service, stored)
+
+
+def read_event(service: AuctionService, stored: StoredEvent) -> LotEvent:
+    """The lot event a stored item holds; LotUnreadable (naming the lot, the version and
+    the problem) when it cannot be decoded."""
+    lot_id, version = str(stored.originator_id), stored.originator_version
+    try:
         event = service.mapper.to_domain_event(stored)
-        assert isinstance(event, LotEvent)
-        yield event
+    except Exception as error:  # a damaged item may fail anywhere in the mapper: JSON, topic, fields
+        problem = f"{type(error).__name__}: {error}"
+    else:
+        if isinstance(event, LotEvent):
+            return event
+        problem = f"not a lot event: {stored.topic}"
+    raise LotUnreadable(
+        f"event {version} of lot {lot_id} cannot be read: {problem}", {"lot_id": lot_id, "version": version, "problem": problem}
+    )
 
 
 def as_of(
@@ -63,23 +79,42 @@ class ReplayReport:
     stored: dict[str, Any] | None
     folded: dict[str, Any] | None
     differences: list[FieldDifference] = field(default_factory=list)
+    # A stored item that cannot be read (an event, or the snapshot), named with its version.
+    unreadable: str | None = None
+    unreadable_version: int | None = None
 
     @property
     def drifted(self) -> bool:
         return bool(self.differences)
 
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.unreadable is None
+
 
 def replay(service: AuctionService, lot_id: str) -> ReplayReport:
-    """Fold the stored events and compare with the stored snapshot, field by field."""
+    """Fold the stored events and compare with the stored snapshot, field by field. An
+    event that cannot be read or folded stops the fold and is named; so is a stored
+    snapshot that cannot be read back (its fields are still compared)."""
     state: LotSnapshot | None = None
     count = 0
-    for event in lot_events(service, lot_id):
-        state = evolve(event, state)
-        count += 1
+    try:
+        for event in lot_events(service, lot_id):
+            try:
+                state = evolve(event, state)
+            except (ValueError, TypeError) as error:  # an event that decodes but does not fit the fold
+                problem = f"{type(error).__name__}: {error}"
+                raise LotUnreadable(f"event {event.version} of lot {lot_id} cannot be folded: {problem}",
+                                    {"version": event.version, "problem": problem}) from None
+            count += 1
+    except LotUnreadable as error:
+        return ReplayReport(lot_id, count, None, None, unreadable=error.message, unreadable_version=error.details.get("version"))
     stored_item = service.store.get_snapshot(lot_id)
-    stored = None if stored_item is None else _normalised(stored_item)
+    stored, unreadable = (None, None) if stored_item is None else _normalised(lot_id, stored_item)
     folded = None if state is None else state.to_item()
     report = ReplayReport(lot_id=lot_id, events=count, stored=stored, folded=folded)
+    if unreadable is not None:
+        report.unreadable, report.unreadable_version = unreadable.message, _version_of(stored)
     if stored is None or folded is None:
         if stored != folded:
             report.differences.append(FieldDifference("(snapshot)", stored is not None, folded is not None))
@@ -94,20 +129,32 @@ def fix(service: AuctionService, report: ReplayReport) -> None:
     """Write the folded snapshot back, only over the very snapshot that was compared."""
     if report.folded is None or report.stored is None:
         raise ValueError(f"lot {report.lot_id}: nothing to fix without both events and a snapshot")
+    stored_version = _version_of(report.stored)
+    if stored_version is None:
+        raise ValueError(f"lot {report.lot_id}: the stored snapshot has no version to replace it at")
     try:
-        service.store.replace_snapshot(report.folded, expected_version=int(report.stored["version"]))
+        service.store.replace_snapshot(report.folded, expected_version=stored_version)
     except IntegrityError:
         raise ValueError(f"lot {report.lot_id}: the snapshot changed since it was compared; replay again") from None
 
 
-def _normalised(item: dict[str, Any]) -> dict[str, Any]:
+def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotUnreadable | None]:
     """A stored snapshot in the snapshot model's JSON form, so numbers and optional
-    fields compare like for like; fields the model does not know are kept as they are."""
+    fields compare like for like; fields the model does not know are kept as they are,
+    and all of them when the snapshot cannot be read (the error says why)."""
+    plain = {k: _plain(v) for k, v in item.items()}
     try:
-        known = LotSnapshot.model_validate(item).to_item()
-    except ValueError:
-        return {k: _plain(v) for k, v in item.items()}
-    return known | {k: _plain(v) for k, v in item.items() if k not in known}
+        return plain | LotSnapshot.from_item(lot_id, item).to_item(), None
+    except LotUnreadable as error:
+        return plain, error
+
+
+def _version_of(item: dict[str, Any]) -> int | None:
+    """The version a stored snapshot says it is at, if it says so readably."""
+    try:
+        return int(item["version"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _plain(value: Any) -> Any:
@@ -124,41 +171,42 @@ def _plain(value: Any) -> Any:
 class VerifyReport:
     lot_id: str
     events: int
-    first_bad_version: int | None = None
+    first_bad_version: int | None = None  # None with a problem: a snapshot that does not even say its version
     problem: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_version is None
+        return self.problem is None
 
 
 def verify(service: AuctionService, lot_id: str) -> VerifyReport:
-    """Check the hash chain from version 1 to the snapshot's head; name the first bad version."""
+    """Check the hash chain from version 1 to the snapshot's head, and that every item
+    can be read; name the first bad version."""
     expected_version, prev_hash, count = 1, GENESIS_HASH, 0
-    for stored in service.store.iter_events(lot_id, page_size=PAGE_SIZE):
-        version = stored.originator_version
-        if version != expected_version:
-            return VerifyReport(lot_id, count, expected_version, f"version {expected_version} is missing (next is {version})")
-        try:
-            event = service.mapper.to_domain_event(stored)
-        except Exception as error:  # a tampered item may not even decode
-            return VerifyReport(lot_id, count, version, f"cannot be read: {error}")
-        if not isinstance(event, LotEvent):
-            return VerifyReport(lot_id, count, version, f"not a lot event: {stored.topic}")
-        if event.prev_hash != prev_hash:
-            return VerifyReport(lot_id, count, version, "prev_hash does not match the previous event's hash")
-        if event.compute_hash() != event.hash:
-            return VerifyReport(lot_id, count, version, "hash does not match the event's content")
-        prev_hash, expected_version, count = event.hash, version + 1, count + 1
-    snapshot = service.store.get_snapshot(lot_id)
-    if snapshot is not None:
-        head_version = int(snapshot["version"])
-        if head_version >= expected_version:
-            return VerifyReport(lot_id, count, expected_version, f"events after version {expected_version - 1} are missing (snapshot is at {head_version})")
-        if snapshot.get("head_hash") != prev_hash or head_version != expected_version - 1:
-            return VerifyReport(lot_id, count, head_version, "the snapshot's head hash does not match the events")
-    if count == 0 and snapshot is None:
-        return VerifyReport(lot_id, 0, None, None)
+    try:
+        for stored in service.store.iter_events(lot_id, page_size=PAGE_SIZE):
+            version = stored.originator_version
+            if version != expected_version:
+                return VerifyReport(lot_id, count, expected_version, f"version {expected_version} is missing (next is {version})")
+            event = read_event(service, stored)
+            if event.prev_hash != prev_hash:
+                return VerifyReport(lot_id, count, version, "prev_hash does not match the previous event's hash")
+            if event.compute_hash() != event.hash:
+                return VerifyReport(lot_id, count, version, "hash does not match the event's content")
+            prev_hash, expected_version, count = event.hash, version + 1, count + 1
+    except LotUnreadable as error:
+        return VerifyReport(lot_id, count, error.details.get("version") or expected_version, error.message)
+    item = service.store.get_snapshot(lot_id)
+    if item is None:
+        return VerifyReport(lot_id, count)
+    try:
+        snapshot = LotSnapshot.from_item(lot_id, item)
+    except LotUnreadable as error:
+        return VerifyReport(lot_id, count, _version_of(item), error.message)
+    if snapshot.version >= expected_version:
+        return VerifyReport(lot_id, count, expected_version, f"events after version {expected_version - 1} are missing (snapshot is at {snapshot.version})")
+    if snapshot.head_hash != prev_hash or snapshot.version != expected_version - 1:
+        return VerifyReport(lot_id, count, snapshot.version, "the snapshot's head hash does not match the events")
     return VerifyReport(lot_id, count)
 
 

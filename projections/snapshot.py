@@ -7,12 +7,13 @@ Same function, so a replayed lot equals its stored snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import singledispatch
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
 from ledger.values import Money, UtcTime
 
@@ -78,6 +79,22 @@ class LotSnapshot(BaseModel):
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the DynamoDB item (money and times as strings)."""
         return self.model_dump(mode="json")
+
+    @classmethod
+    def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> "LotSnapshot":
+        """The snapshot the lot's stored `LOT#`/`SNAPSHOT` item holds; LotUnreadable
+        (naming the lot, the version stored and what is wrong) when it cannot be read back."""
+        try:
+            return cls.model_validate(item)
+        except ValidationError as error:
+            version = item.get("version")
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in error.errors()[:3]
+            )
+            raise LotUnreadable(
+                f"the snapshot of lot {lot_id!r} cannot be read: {problems}",
+                {"lot_id": lot_id, "version": None if version is None else str(version), "problem": problems},
+            ) from None
 
 
 @singledispatch

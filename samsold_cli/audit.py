@@ -108,27 +108,32 @@ def replay_command(
     stack: Stack = None,
     bids_table: BidsTable = None,
 ) -> None:
-    """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift."""
+    """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift
+    or an item that cannot be read."""
     service = target(data_dir, stack, bids_table).service
     reports = _over_lots(service, replay, lot_id, all_lots, workers, "replaying")
     unfixed = 0
-    events = 0
     for report in reports:
-        events += report.events
-        if not report.drifted:
+        if report.ok:
             continue
-        console.print(f"[yellow]lot {report.lot_id} drifted[/yellow]")
-        for difference in report.differences:
-            console.print(f"  {difference.field}: stored {difference.stored!r}, events say {difference.folded!r}")
-        if fix_drift:
-            try:
-                fix(service, report)
-                console.print(f"  [green]fixed[/green] (snapshot rewritten at version {report.folded and report.folded['version']})")
-                continue
-            except ValueError as error:
-                console.print(f"  [red]not fixed: {error}[/red]")
+        if report.unreadable is not None:
+            console.print(f"[red]lot {report.lot_id}: unreadable at version {report.unreadable_version}: {report.unreadable}[/red]")
+        if report.drifted:
+            console.print(f"[yellow]lot {report.lot_id} drifted[/yellow]")
+            for difference in report.differences:
+                console.print(f"  {difference.field}: stored {difference.stored!r}, events say {difference.folded!r}")
+            if fix_drift:
+                try:
+                    fix(service, report)
+                    console.print(f"  [green]fixed[/green] (snapshot rewritten at version {report.folded and report.folded['version']})")
+                    continue
+                except ValueError as error:
+                    console.print(f"  [red]not fixed: {error}[/red]")
         unfixed += 1
-    console.print(f"{len(reports)} lots, {events} events replayed; {sum(r.drifted for r in reports)} drifted, {unfixed} left unfixed")
+    console.print(
+        f"{len(reports)} lots, {sum(r.events for r in reports)} events replayed; {sum(r.drifted for r in reports)} drifted, "
+        f"{sum(r.unreadable is not None for r in reports)} unreadable, {unfixed} left unfixed"
+    )
     raise typer.Exit(1 if unfixed else 0)
 
 
@@ -145,7 +150,7 @@ def verify_command(
     reports = _over_lots(service, verify, lot_id, all_lots, workers, "verifying")
     broken = [r for r in reports if not r.ok]
     for report in broken:
-        console.print(f"[red]lot {report.lot_id}: chain broken at version {report.first_bad_version}: {report.problem}[/red]")
+        console.print(f"[red]lot {report.lot_id}: broken at version {report.first_bad_version}: {report.problem}[/red]")
     console.print(f"{len(reports)} lots, {sum(r.events for r in reports)} events checked; {len(broken)} broken")
     raise typer.Exit(1 if broken else 0)
 

@@ -132,7 +132,7 @@ def test_open_lots_index_lists_only_open_lots_due_by_a_time(service, clock):
     closed = new_lot(service, clock, closes_at=clock.now + timedelta(seconds=5))
     clock.advance(seconds=10)
     service.close_lot(CloseLot(lot_id=closed.lot_id, requested_at=clock.now))
-    due_ids = {item["lot_id"] for item in service.store.open_lots(closing_by=format_time(clock.now))}
+    due_ids = {lot.lot_id for lot in service.open_lots(closing_by=clock.now).lots}
     assert due.lot_id in due_ids and later.lot_id not in due_ids and closed.lot_id not in due_ids
 
 
