@@ -1,27 +1,95 @@
 """Commands the ledger accepts, and what it answers. Validation of their shape lives
-here (pydantic); rules that need the lot's state live in `ledger.rules`."""
+here (pydantic); rules that need the lot's state live in `ledger.rules`.
+
+Input is strict (DESIGN section 5): models refuse unknown fields and coercion (no
+number or boolean where a string or an integer is meant: pydantic's strict mode),
+patterns match the whole value (pydantic's regex `$` is the end of the text; Python
+code uses fullmatch), free text has no surrounding whitespace or control characters,
+and times lie within `ledger.values`' range."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
-from ledger.values import Money, UtcTime, fits_currency, minor_units, parse_decimal
+from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, Money, UtcTime, fits_currency, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits and _ . : -, at most 64")]
+_IDENTIFIER = re.compile(ID_PATTERN)
 MAX_SOFT_CLOSE_S = 24 * 3600
+
+
+def is_identifier(value: Any) -> bool:
+    """Whether `value` is an id as the API documents it (for code outside a model)."""
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
+# Free text (titles, reasons): no C0 or C1 control characters (NUL, newline, tab, ESC,
+# DEL...), no lone surrogates, and no whitespace at either end. The same pattern is
+# published in the JSON schema.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
+_SPACE = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+TEXT_PATTERN = f"^[^{_CONTROL}{_SPACE}]([^{_CONTROL}]*[^{_CONTROL}{_SPACE}])?$"
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
+_PLAIN_TEXT = re.compile(TEXT_PATTERN)
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters (such as NUL, tab or newline)")
+    if not _PLAIN_TEXT.fullmatch(value):  # free of controls, so only its ends can fail
+        raise ValueError("must not start or end with whitespace")
+    return value
+
+
+def PlainText(max_length: int) -> Any:  # noqa: N802 - a type, used as one
+    """A string of 1 to `max_length` characters of plain text."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_length),
+        AfterValidator(_plain_text),
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": TEXT_PATTERN}),
+    ]
+
+
+Title = PlainText(200)
+Reason = PlainText(500)
+
+
+def _known_currency(code: str) -> str:
+    minor_units(code)  # raises for an unknown code
+    return code
+
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class StrictInput(BaseModel):
+    """What arrives from outside: known fields only, no coercion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Command(StrictInput):
+    pass
 
 
 def positive_amount(value: Any) -> Decimal:
@@ -38,7 +106,18 @@ def _positive_amount_text(value: Any) -> str:
     return str(value)
 
 
-_AMOUNT_SCHEMA = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", "examples": ["12.50"]}
+def _positive_decimal_pattern() -> str:
+    """The amounts `positive_amount` takes, as one regex for the JSON schema: those of
+    DECIMAL_PATTERN but zero, without lookahead (which not every JSON Schema tool reads)."""
+    fractions_below_one = "|".join(
+        f"0{{{zeros}}}[1-9][0-9]{{0,{DECIMAL_DIGITS - 1 - zeros}}}" for zeros in range(DECIMAL_DIGITS)
+    )
+    whole = f"[1-9][0-9]{{0,{INTEGER_DIGITS - 1}}}(\\.[0-9]{{1,{DECIMAL_DIGITS}}})?"
+    return f"^({whole}|0\\.({fractions_below_one}))$"
+
+
+POSITIVE_AMOUNT_PATTERN = _positive_decimal_pattern()
+_AMOUNT_SCHEMA = {"type": "string", "pattern": POSITIVE_AMOUNT_PATTERN, "examples": ["12.50"]}
 # A price in a lot's terms: a positive decimal string, kept as a Decimal.
 PriceInput = Annotated[Money, BeforeValidator(positive_amount), WithJsonSchema(_AMOUNT_SCHEMA)]
 # A bid amount: a positive decimal string, kept as sent (the lot's currency decides later).
@@ -49,8 +128,8 @@ class CreateLot(Command):
     """The terms of a new lot, as a seller gives them."""
 
     lot_id: Identifier = Field(default_factory=new_id)
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    title: Title
+    currency: CurrencyCode
     starting_price: PriceInput
     reserve_price: PriceInput | None = None
     increment: PriceInput | None = None  # a fixed step; None means the band table
@@ -59,12 +138,6 @@ class CreateLot(Command):
     soft_close_window_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     soft_close_extension_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        minor_units(value)  # raises for an unknown code
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "CreateLot":
@@ -109,13 +182,15 @@ class CloseLot(Command):
 class CancelLot(Command):
     lot_id: Identifier
     cancelled_by: Annotated[str, Field(min_length=1, max_length=128)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)] = "cancelled by an administrator"
+    reason: Reason = "cancelled by an administrator"
     requested_at: UtcTime
     type: Literal["CancelLot"] = "CancelLot"
 
 
 class LotCommandMessage(BaseModel):
     """One command as a queue message carries it (cancelling goes through the API, not the queue)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     command: Annotated[PlaceBid | CloseLot, Field(discriminator="type")]
 

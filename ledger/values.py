@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 # ISO 4217 currencies whose minor unit is not 2 digits; every other listed code has 2.
 _MINOR_UNITS_OTHER_THAN_TWO = {
@@ -34,8 +34,12 @@ UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG
 """.split()
 MINOR_UNITS: dict[str, int] = {code: 2 for code in _TWO_DIGIT_CURRENCIES} | _MINOR_UNITS_OTHER_THAN_TWO
 
-# Plain decimal notation only: no sign, no exponent, no NaN or Infinity.
-_DECIMAL_STRING = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,8})?$")
+# Plain decimal notation only: no sign, no exponent, no NaN or Infinity; at most 18
+# integer and 8 decimal digits. Checked with fullmatch: Python's `$` also matches
+# before a trailing newline, and "12.50\n" is not an amount.
+INTEGER_DIGITS, DECIMAL_DIGITS = 18, 8
+DECIMAL_PATTERN = f"^(0|[1-9][0-9]{{0,{INTEGER_DIGITS - 1}}})(\\.[0-9]{{1,{DECIMAL_DIGITS}}})?$"
+_DECIMAL_STRING = re.compile(DECIMAL_PATTERN)
 
 
 def minor_units(currency: str) -> int:
@@ -47,7 +51,7 @@ def minor_units(currency: str) -> int:
 
 def parse_decimal(text: str) -> Decimal:
     """A non-negative amount written in plain decimal notation, e.g. "12.50"."""
-    if not isinstance(text, str) or not _DECIMAL_STRING.match(text):
+    if not isinstance(text, str) or not _DECIMAL_STRING.fullmatch(text):
         raise ValueError(
             f"amount must be a decimal string such as \"12.50\" (no sign, exponent or spaces), got {text!r}"
         )
@@ -81,20 +85,56 @@ def format_decimal(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+# The times the ledger accepts, in UTC: four-digit years that sort as strings and
+# that every store and parser on the way reads back.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+# ISO 8601 as the API takes it: date, time to the second with an optional fraction,
+# and "Z" or a numeric offset. Nothing may precede or follow it (checked with fullmatch).
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_TIME_STRING = re.compile(TIME_PATTERN)
+TIME_RANGE_TEXT = "from 2000-01-01T00:00:00.000Z to 2999-12-31T23:59:59.999Z"
+
+
 def to_utc_ms(value: datetime) -> datetime:
+    """The time in UTC, to the millisecond; refused unless it has a timezone and lies
+    within the ledger's range."""
     if value.tzinfo is None:
         raise ValueError("times must carry a timezone (ISO 8601 with Z or an offset)")
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # an offset that takes year 1 or 9999 past the calendar
+        raise ValueError(f"time out of range: times run {TIME_RANGE_TEXT}") from None
+    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if not EARLIEST_TIME <= value <= LATEST_TIME:
+        raise ValueError(f"time out of range: times run {TIME_RANGE_TEXT}")
+    return value
 
 
 def format_time(value: datetime) -> str:
+    """The one stored form, "2026-11-23T21:37:03.120Z": fixed width (a four-digit year,
+    which strftime's %Y does not pad), so string order is time order."""
     value = to_utc_ms(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime:
-    return to_utc_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    """An ISO 8601 time with "Z" or an offset, exactly (no spaces, no other forms),
+    within the ledger's range."""
+    if not isinstance(text, str) or not _TIME_STRING.fullmatch(text):
+        shown = repr(text[:40]) if isinstance(text, str) else type(text).__name__
+        raise ValueError(
+            f"times are ISO 8601 strings such as \"2026-11-23T21:37:03.120Z\" (Z or an offset, no spaces), "
+            f"{TIME_RANGE_TEXT}; got {shown}"
+        )
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # e.g. month 13, hour 24 or offset 24:00
+        raise ValueError(f"not a valid time: {text!r}") from None
+    return to_utc_ms(value)
 
 
 def utc_now() -> datetime:
@@ -105,16 +145,30 @@ def from_epoch_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
-def _parse_time_input(value: object) -> object:
-    return parse_time(value) if isinstance(value, str) else value
+def _utc_time(value: Any) -> datetime:
+    # Strings as the wire carries them, or datetimes as code builds them; never epoch
+    # numbers, which pydantic's datetime would coerce.
+    if isinstance(value, str):
+        return parse_time(value)
+    if isinstance(value, datetime):
+        return to_utc_ms(value)
+    raise ValueError(f"times are ISO 8601 strings such as \"2026-11-23T21:37:03.120Z\", {TIME_RANGE_TEXT}")
 
 
 # Field types for pydantic models: UtcTime is written as "2026-11-23T21:37:03.120Z",
 # Money as its decimal string.
 UtcTime = Annotated[
     datetime,
-    BeforeValidator(_parse_time_input),
-    AfterValidator(to_utc_ms),
+    PlainValidator(_utc_time),
     PlainSerializer(format_time, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIME_PATTERN,
+            "description": f"ISO 8601 with Z or an offset, {TIME_RANGE_TEXT} in UTC",
+            "examples": ["2026-11-23T21:37:03.120Z"],
+        }
+    ),
 ]
 Money = Annotated[Decimal, PlainSerializer(format_decimal, return_type=str, when_used="json")]
