@@ -7,20 +7,18 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from handlers.rest import HttpError, caller_of
 from handlers.wiring import command_queue, metrics, service
-from ledger.commands import AmountText, Identifier, PlaceBid, new_id
+from ledger.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
 from ledger.values import from_epoch_ms
 
 router = APIGatewayRouter()
 
 
-class BidRequest(BaseModel):
+class BidRequest(StrictInput):
     """The bidder is the signed-in caller, never a field of the body."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lot_id: Identifier
     amount: AmountText

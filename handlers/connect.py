@@ -4,8 +4,9 @@ disconnecting removes them all."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -13,9 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.rest import STATUS_OF, error_response
 from handlers.tokens import bidder_from_token
 from handlers.wiring import connections, logger, service
-from ledger.commands import ID_PATTERN
+from ledger.commands import is_identifier
 from ledger.errors import LotUnreadable
 from ledger.values import utc_now
+from ledger.wire import MalformedJson, parse_json_object
 from projections.views import public_view
 
 
@@ -23,8 +25,13 @@ def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "body": json.dumps(body)}
 
 
+def error_reply(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A refused message, in the REST API's error shape with the socket's `type`."""
+    return reply(status, {"type": "error", "error": {"code": code, "message": message, "details": details or {}}})
+
+
 def valid_lot(lot_id: Any) -> str | None:
-    return lot_id if isinstance(lot_id, str) and re.match(ID_PATTERN, lot_id) else None
+    return lot_id if is_identifier(lot_id) else None
 
 
 def refuse(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -54,20 +61,26 @@ def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
     return reply(200, {"message": "connected"})
 
 
-def on_subscription(connection_id: str, route: str, body: str | None) -> dict[str, Any]:
+def on_subscription(connection_id: str, route: str, body: str | None, is_base64: bool = False) -> dict[str, Any]:
+    # The same strict reader as REST bodies: one JSON object in UTF-8, no duplicate keys.
     try:
-        message = json.loads(body or "{}")
-    except json.JSONDecodeError:
-        return reply(400, {"type": "error", "message": "messages are JSON"})
-    lot_id = valid_lot(message.get("lot_id") if isinstance(message, dict) else None)
+        raw: bytes | str = base64.b64decode(body or "", validate=True) if is_base64 else (body or "")
+        message = parse_json_object(raw)
+    except binascii.Error:
+        return error_reply(400, "MALFORMED_JSON", "the message is not valid base64")
+    except MalformedJson as error:
+        return error_reply(400, error.code, error.message, error.details)
+    if set(message) - {"action", "lot_id"}:
+        return error_reply(400, "INVALID_MESSAGE", "messages are {\"action\": \"subscribe\" | \"unsubscribe\", \"lot_id\": ...}")
+    lot_id = valid_lot(message.get("lot_id"))
     if lot_id is None:
-        return reply(400, {"type": "error", "message": "lot_id is missing or not a valid lot id"})
+        return error_reply(400, "INVALID_MESSAGE", "lot_id is missing or not a valid lot id")
     if route == "unsubscribe":
         connections().unsubscribe(connection_id, lot_id)
         return reply(200, {"type": "unsubscribed", "lot_id": lot_id})
     lot = service().find_lot(lot_id)
     if lot is None:
-        return reply(404, {"type": "error", "message": f"no lot {lot_id!r}"})
+        return error_reply(404, "LOT_NOT_FOUND", f"no lot {lot_id!r}", {"lot_id": lot_id})
     connections().subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
     return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": public_view(lot, utc_now()).model_dump(mode="json")})
@@ -83,5 +96,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         connections().disconnect(connection_id)
         return reply(200, {"message": "disconnected"})
     if route in ("subscribe", "unsubscribe"):
-        return on_subscription(connection_id, route, event.get("body"))
-    return reply(400, {"type": "error", "message": "send {\"action\": \"subscribe\" | \"unsubscribe\", \"lot_id\": ...}"})
+        return on_subscription(connection_id, route, event.get("body"), bool(event.get("isBase64Encoded")))
+    return error_reply(400, "INVALID_MESSAGE", "send {\"action\": \"subscribe\" | \"unsubscribe\", \"lot_id\": ...}")

@@ -3,7 +3,6 @@ the admin's event log, and a bidder's bid status."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,9 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.rest import HttpError, caller_of
+from handlers.rest import HttpError, QueryInteger, caller_of
 from handlers.wiring import count_unreadable, service
-from ledger.commands import BidOutcome, CancelLot, CreateLot, Identifier
+from ledger.commands import BidOutcome, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.errors import LotNotFound
 from ledger.values import UtcTime, utc_now
 from projections.audit import as_of, lot_events
@@ -37,7 +36,7 @@ class LotList(BaseModel):
 @router.get("/lots", summary="List open lots, soonest to close first")
 def list_lots(
     status: Annotated[Literal["open"], Query()] = "open",
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
 ) -> LotList:
     now = utc_now()
     page = service().open_lots(limit=limit)
@@ -48,25 +47,22 @@ def list_lots(
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")
 def get_lot(
     lot_id: Annotated[Identifier, Path()],
-    as_of_version: Annotated[int | None, Query(ge=1)] = None,
-    as_of_time: Annotated[datetime | None, Query(alias="as_of", description="ISO 8601 time with Z or offset")] = None,
+    as_of_version: Annotated[QueryInteger | None, Query(ge=1)] = None,
+    as_of_time: Annotated[UtcTime | None, Query(alias="as_of")] = None,
 ) -> LotView:
     if as_of_version is not None and as_of_time is not None:
         raise HttpError(400, "INVALID_REQUEST", "give as_of_version or as_of, not both")
     if as_of_version is None and as_of_time is None:
         lot = service().get_lot(lot_id)
         return public_view(lot, utc_now())
-    if as_of_time is not None and as_of_time.tzinfo is None:
-        raise HttpError(400, "INVALID_REQUEST", "as_of needs a timezone (Z or an offset)")
     state = as_of(service(), lot_id, version=as_of_version, at=as_of_time)
     if state is None:
         raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
     return public_view(state, as_of_time or state.updated_at)
 
 
-class CancelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=500)] = "cancelled by an administrator"
+class CancelRequest(StrictInput):
+    reason: Reason = "cancelled by an administrator"
 
 
 @router.post("/lots/<lot_id>/cancel", summary="Cancel a lot (administrators)")
@@ -88,8 +84,8 @@ class EventPage(BaseModel):
 @router.get("/lots/<lot_id>/events", summary="A lot's events with their hashes (administrators), page by page")
 def get_events(
     lot_id: Annotated[Identifier, Path()],
-    after_version: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after_version: Annotated[QueryInteger, Query(ge=0)] = 0,
+    limit: Annotated[QueryInteger, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     caller = caller_of(router)
     if not caller.is_admin:

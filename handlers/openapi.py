@@ -10,9 +10,49 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from handlers import bid_routes, lot_routes
-from handlers.rest import new_resolver
+from handlers.rest import MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
+from ledger.values import TIME_RANGE_TEXT
 
 PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json")}
+
+
+# The refusals each route can answer besides 400 (invalid request), 401 (routes that
+# need a token) and 413 / 415 (routes with a body): every status the handlers raise.
+ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("POST", "/bid"): {
+        404: "no such lot",
+        409: "the bid id (Idempotency-Key) was used for another bid",
+        422: "the amount has more decimals than the lot's currency allows",
+    },
+    ("POST", "/lots"): {
+        409: "a lot with this lot_id exists already",
+        422: "the terms break a rule, such as closes_at in the past",
+    },
+    ("GET", "/lots/{lot_id}"): {404: "no such lot (or it did not exist then)"},
+    ("POST", "/lots/{lot_id}/cancel"): {
+        403: "only administrators may cancel a lot",
+        404: "no such lot",
+        409: "the lot is closed already",
+        503: "other writes to the lot kept winning; retry",
+    },
+    ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot"},
+    ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
+}
+NO_PARAMETERS = {("GET", "/openapi.json")}
+# Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
+_JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _with_json_schema_keywords(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_with_json_schema_keywords(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    numeric = schema.get("type") in ("integer", "number")
+    return {
+        (_JSON_SCHEMA_KEYWORDS.get(key, key) if numeric else key): _with_json_schema_keywords(value)
+        for key, value in schema.items()
+    }
 
 
 @cache
@@ -25,23 +65,34 @@ def openapi_document() -> dict[str, Any]:
         app.get_openapi_json_schema(
             title="SamSold",
             version="1.0.0",
-            description="Event-sourced auction ledger. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.",
+            description=(
+                "Event-sourced auction ledger. Errors are {\"error\": {\"code\", \"message\", \"details\"}}. "
+                f"Request bodies are one JSON object in UTF-8 sent as application/json, at most {MAX_BODY_BYTES} "
+                f"bytes and {MAX_BODY_DEPTH} levels deep, without duplicate keys; times are ISO 8601 with Z or "
+                f"an offset, {TIME_RANGE_TEXT}."
+            ),
             security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
         )
     )
+    document = _with_json_schema_keywords(document)
     document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
+            route = (method.upper(), path)
             responses = operation.setdefault("responses", {})
             # Validation failures are answered 400 in our error shape, not Powertools' default 422.
             responses.pop("422", None)
-            responses["400"] = {"description": "the request is not valid", **error}
-            if (method.upper(), path) not in PUBLIC_ROUTES:
+            if route not in NO_PARAMETERS:
+                responses["400"] = {"description": "the request is not valid", **error}
+            if route not in PUBLIC_ROUTES:
                 operation["security"] = [{"bearer": []}]
                 responses["401"] = {"description": "no valid bearer token", **error}
-            if "{lot_id}" in path or "{bid_id}" in path:
-                responses["404"] = {"description": "no such lot or bid", **error}
+            if "requestBody" in operation:
+                responses["413"] = {"description": f"the body is larger than {MAX_BODY_BYTES} bytes", **error}
+                responses["415"] = {"description": "the body is not sent as application/json", **error}
+            for status, description in ROUTE_ERRORS.get(route, {}).items():
+                responses[str(status)] = {"description": description, **error}
     return document
 
 

@@ -1,16 +1,20 @@
 """REST plumbing shared by the API functions: the error shape of DESIGN section 4,
-the caller from the Cognito authorizer's claims, and the body size limit."""
+the caller from the Cognito authorizer's claims, and the checks on a request's body
+(size, media type, UTF-8, one JSON object) made before anything parses it."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from pydantic import BeforeValidator
 
 from handlers.wiring import logger
 from ledger.errors import (
@@ -24,11 +28,15 @@ from ledger.errors import (
     NotAllowed,
     TransientError,
 )
+from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
 MAX_BODY_BYTES = 16 * 1024
+MAX_BODY_DEPTH = MAX_DEPTH
+JSON_MEDIA_TYPE = "application/json"
 ADMIN_GROUP = "admin"
 
 STATUS_OF: dict[type[LedgerError], int] = {
+    MalformedJson: 400,
     InvalidCommand: 422,
     LotNotFound: 404,
     LotAlreadyExists: 409,
@@ -98,6 +106,11 @@ def new_resolver() -> APIGatewayRestResolver:
         ]
         return error_response(400, "INVALID_REQUEST", "the request is not valid", {"errors": details})
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response:
+        # `resolve` refuses these first; this keeps Powertools' own 415 in the API's shape too.
+        return error_response(415, "UNSUPPORTED_MEDIA_TYPE", f"send the body as {JSON_MEDIA_TYPE}")
+
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
         status = next((s for kind, s in STATUS_OF.items() if isinstance(error, kind)), 400)
@@ -118,11 +131,66 @@ def new_resolver() -> APIGatewayRestResolver:
     return app
 
 
+def _is_json_media_type(content_type: str) -> bool:
+    """`application/json`, optionally with `charset=utf-8`, and nothing else."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    return media_type == JSON_MEDIA_TYPE and all(p.replace('"', "") == "charset=utf-8" for p in parameters)
+
+
+def checked_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its body checked as the API documents bodies: at most
+    MAX_BODY_BYTES, sent as application/json, UTF-8, one JSON object without duplicate
+    keys, at most MAX_BODY_DEPTH deep. A base64-encoded body (binary media) is decoded.
+    The body Powertools then parses is the same text; HttpError says what is wrong."""
+    body = event.get("body")
+    if not body:
+        return event
+    if len(body) > 2 * MAX_BODY_BYTES:  # too large however it is encoded; do not decode it
+        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise HttpError(400, "INVALID_REQUEST", "the body is not valid base64") from None
+    else:
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    if not _is_json_media_type(str(headers.get("content-type") or "")):
+        raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", f"send the body as {JSON_MEDIA_TYPE} (UTF-8)")
+    try:
+        parse_json_object(raw, max_bytes=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH)
+    except MalformedJson as error:
+        raise HttpError(400, "INVALID_JSON", error.message, error.details) from None
+    return {**event, "body": raw.decode("utf-8"), "isBase64Encoded": False}
+
+
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse an oversized body before anything parses it, then route."""
-    body = event.get("body") or ""
-    if len(body.encode() if isinstance(body, str) else body) > MAX_BODY_BYTES:
-        too_large = error_response(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")
-        return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": too_large.body}
+    """Refuse a body that is not as documented before anything parses it, then route."""
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+    try:
+        event = checked_body(event)
+    except HttpError as error:
+        refusal = error_response(error.status, error.code, error.message, error.details)
+        headers = {
+            "Content-Type": "application/json",
+            # So the live lot page on another origin can read the refusal too.
+            "Access-Control-Allow-Origin": os.environ.get("ALLOWED_ORIGIN", "*"),
+        }
+        return {"statusCode": error.status, "headers": headers, "body": refusal.body, "isBase64Encoded": False}
     return app.resolve(event, context)
+
+
+def _query_integer(value: Any) -> Any:
+    # Query strings are text; take digits only (pydantic's lax int would also take
+    # " 7", "+7" and "7_0").
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit() or (len(value) > 1 and value[0] == "0") or len(value) > 10:
+            raise ValueError("must be a whole number written in digits, such as 10")
+        return int(value)
+    return value
+
+
+# An integer query parameter, such as `limit=10`: digits and nothing else.
+QueryInteger = Annotated[int, BeforeValidator(_query_integer)]

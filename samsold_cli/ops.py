@@ -7,12 +7,14 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from ledger.commands import AmountText, CurrencyCode, Identifier, Title
 from ledger.values import format_time, utc_now
 from samsold_cli.audit import DataDir, Stack
 from samsold_cli.target import Target, TargetError, as_json, resolve_target
@@ -24,6 +26,27 @@ dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue
 As = Annotated[Optional[str], typer.Option("--as", help="Act as this development user (local stack)")]
 Token = Annotated[Optional[str], typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
 ApiUrl = Annotated[Optional[str], typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
+
+
+def checked_as(kind: Any) -> Callable[[Any], Any]:
+    """A typer callback: the argument must pass the API's own validator for `kind`
+    (the same model types), so a bad amount or id is refused before anything is sent."""
+    adapter = TypeAdapter(kind)
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        try:
+            adapter.validate_python(value)
+        except ValidationError as error:
+            raise typer.BadParameter(error.errors()[0]["msg"]) from None
+        return value
+
+    return check
+
+
+LotId = Annotated[str, typer.Argument(help="The lot", callback=checked_as(Identifier))]
+MAX_CLOSES_IN_S = 10 * 366 * 24 * 3600
 
 
 def _target(data_dir: Path | None, stack: str | None, **given: str | None) -> Target:
@@ -60,13 +83,13 @@ def _answer(status: int, payload: Any) -> Any:
 
 @lots_app.command("create")
 def lots_create(
-    title: Annotated[str, typer.Option(help="What is sold")],
-    starting_price: Annotated[str, typer.Option(help="e.g. 10.00")],
-    closes_in: Annotated[int, typer.Option(help="Seconds from now until the lot closes")] = 600,
-    currency: Annotated[str, typer.Option()] = "EUR",
-    reserve_price: Annotated[Optional[str], typer.Option()] = None,
-    increment: Annotated[Optional[str], typer.Option(help="A fixed step instead of the band table")] = None,
-    lot_id: Annotated[Optional[str], typer.Option()] = None,
+    title: Annotated[str, typer.Option(help="What is sold", callback=checked_as(Title))],
+    starting_price: Annotated[str, typer.Option(help="e.g. 10.00", callback=checked_as(AmountText))],
+    closes_in: Annotated[int, typer.Option(help="Seconds from now until the lot closes", min=1, max=MAX_CLOSES_IN_S)] = 600,
+    currency: Annotated[str, typer.Option(callback=checked_as(CurrencyCode))] = "EUR",
+    reserve_price: Annotated[Optional[str], typer.Option(callback=checked_as(AmountText))] = None,
+    increment: Annotated[Optional[str], typer.Option(help="A fixed step instead of the band table", callback=checked_as(AmountText))] = None,
+    lot_id: Annotated[Optional[str], typer.Option(callback=checked_as(Identifier))] = None,
     user: As = "seller",
     token: Token = None,
     api_url: ApiUrl = None,
@@ -97,18 +120,18 @@ def lots_list(api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = N
 
 
 @lots_app.command("show")
-def lots_show(lot_id: str, api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+def lots_show(lot_id: LotId, api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
     """A lot's public view."""
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
     typer.echo(as_json(_answer(*call_api(target.api_url, "GET", f"/lots/{lot_id}"))))
 
 
 def bid(
-    lot_id: Annotated[str, typer.Argument(help="The lot")],
-    amount: Annotated[str, typer.Argument(help="e.g. 12.50")],
+    lot_id: LotId,
+    amount: Annotated[str, typer.Argument(help="Your maximum, e.g. 12.50", callback=checked_as(AmountText))],
     user: As = None,
     token: Token = None,
-    bid_id: Annotated[Optional[str], typer.Option(help="Idempotency key")] = None,
+    bid_id: Annotated[Optional[str], typer.Option(help="Idempotency key", callback=checked_as(Identifier))] = None,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
     stack: Stack = None,

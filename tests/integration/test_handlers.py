@@ -5,6 +5,7 @@ writes, and how the processor decides and parks."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -291,3 +292,217 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
         assert status["status"] == "ACCEPTED"
     for m in again:
         stack["sqs"].delete_message(QueueUrl=stack["queue"], ReceiptHandle=m["ReceiptHandle"])
+
+
+# -- strict input (issue 9): every refusal is a 4xx in the error shape and writes and queues nothing
+
+
+def _error_shaped(answer) -> bool:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    return (
+        set(answer) == {"error"}
+        and isinstance(error, dict)
+        and isinstance(error.get("code"), str)
+        and isinstance(error.get("message"), str)
+        and isinstance(error.get("details"), dict)
+    )
+
+
+def _bid_event(text: str, lot_id: str, *, content_type: str | None = "application/json", base64_body: bool = False):
+    import base64
+
+    body = text.replace("LOT", lot_id)
+    event = rest_event("POST", "/bid", body=body, claims=ALICE)
+    if base64_body:
+        event["body"] = base64.b64encode(body.encode("utf-8", "surrogateescape")).decode()
+        event["isBase64Encoded"] = True
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("Content-Type")
+        if content_type is not None:
+            headers["Content-Type"] = content_type if headers is event["headers"] else [content_type]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "status"),
+    [
+        ('[{"lot_id": "LOT", "amount": "10.00"}]', {}, 400),  # a top-level array was queued as a bid
+        ('{"lot_id": "LOT", "amount": "10.00", "amount": "99.00"}', {}, 400),  # the last "amount" won
+        ('{"lot_id": "LOT", "amount": "12.50\\n"}', {}, 400),  # "$" matched before the newline
+        ('{"lot_id": "LOT", "amount": " 12.50"}', {}, 400),
+        ('{"lot_id": "LOT", "amount": "10.00", "x": ' + "[" * 3000 + "]" * 3000 + "}", {}, 400),  # RecursionError, 502
+        ('{"lot_id": "LOT", "amount": "10.00", "x": NaN}', {}, 400),
+        ('{"lot_id": "LOT", "amount": "10.00\udcff"}', {"base64_body": True}, 400),  # not UTF-8: UnicodeDecodeError, 502
+        ('{"lot_id": "LOT", "amount": "10.00"}', {"content_type": None}, 415),  # no Content-Type was queued
+        ('{"lot_id": "LOT", "amount": "10.00"}', {"content_type": "text/plain"}, 415),  # Powertools' own 415 shape
+        ("lot_id=LOT&amount=10.00", {"content_type": "application/x-www-form-urlencoded"}, 415),
+        ('{"lot_id": "LOT", "amount": "10.00"}', {"content_type": "application/json; charset=latin-1"}, 415),
+        ('{"lot_id": "LOT", "amount": "10.00", "bid_id": "a\\n"}', {}, 400),
+    ],
+)
+def test_hostile_bid_bodies_get_a_4xx_in_the_error_shape_and_queue_nothing(stack, text, options, status):
+    from handlers import place_bid
+
+    lot = create_lot()
+    before = queued(stack)
+    got, answer = call(place_bid, _bid_event(text, lot["lot_id"], **options))
+    assert got == status, answer
+    assert _error_shaped(answer), answer
+    assert queued(stack) == before
+
+
+def test_bodies_as_documented_still_pass_however_the_gateway_encodes_them(stack):
+    from handlers import place_bid
+
+    lot = create_lot()
+    text = '{"lot_id": "LOT", "amount": "10.00"}'
+    assert call(place_bid, _bid_event(text, lot["lot_id"], base64_body=True))[0] == 202
+    assert call(place_bid, _bid_event(text, lot["lot_id"], content_type="application/json; charset=UTF-8"))[0] == 202
+    drain(stack)
+
+
+def test_an_idempotency_key_with_a_trailing_newline_is_refused(stack):
+    lot = create_lot()
+    before = queued(stack)
+    status, answer = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": "key\n"})
+    assert status == 400 and _error_shaped(answer)
+    assert queued(stack) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"opens_at": "0999-01-01T00:00:00Z"},  # was stored as "999-01-01...", which broke GET /lots for everyone
+        {"closes_at": "9999-12-31T23:59:59-05:00"},  # OverflowError, 502
+        {"closes_at": "3000-01-01T00:00:00Z"},
+        {"closes_at": 1_900_000_000},  # an epoch number was coerced
+        {"closes_at": "2030-01-01T00:00:00"},  # naive
+        {"soft_close_window_s": "120"},  # coerced and stored
+        {"soft_close_window_s": True},
+        {"title": "Blue\u0000vase"},  # a NUL was stored
+        {"title": "Blue vase\n"},
+        {"title": " Blue vase"},
+        {"starting_price": "10.00\n"},
+        {"currency": "EUR\n"},
+    ],
+)
+def test_lot_terms_not_as_documented_get_400_and_store_nothing(stack, change):
+    lot_id = f"strict-{uuid.uuid4().hex[:12]}"
+    terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + timedelta(minutes=30))} | change
+    status, answer = api("POST", "/lots", body=terms, claims=SELLER)
+    assert status == 400, answer
+    assert _error_shaped(answer), answer
+    path = {"lot_id": lot_id}
+    assert api("GET", f"/lots/{lot_id}", resource="/lots/{lot_id}", path_parameters=path)[0] == 404
+    status, listing = api("GET", "/lots", query={"status": "open"})
+    assert status == 200 and lot_id not in {lot["lot_id"] for lot in listing["lots"]}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"as_of": "9999-12-31T23:59:59-05:00"},
+        {"as_of": "2030-01-01T00:00:00"},
+        {"as_of": "0999-01-01T00:00:00Z"},
+        {"as_of": "2030-01-01T00:00:00Z\n"},
+        {"as_of_version": " 1"},
+        {"as_of_version": "1_0"},
+        {"as_of_version": "+1"},
+    ],
+)
+def test_time_travel_queries_are_strict_and_in_range(stack, query):
+    lot = create_lot()
+    path = {"lot_id": lot["lot_id"]}
+    status, answer = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path, query=query)
+    assert status == 400, answer
+    assert _error_shaped(answer)
+    status, then = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path,
+                       query={"as_of": format_time(utc_now())})
+    assert status == 200 and then["version"] == 1
+
+
+def test_queue_messages_not_exactly_a_command_are_parked_not_decided(stack, dynamodb_client, bids_table):
+    lot = create_lot()
+    good = json.dumps({"command": {"type": "PlaceBid", "bid_id": "BID", "lot_id": lot["lot_id"], "bidder": "alice",
+                                   "amount": "10.00", "placed_at": format_time(utc_now())}})
+    bodies = [
+        good.replace('"amount": "10.00"', '"amount": "10.00", "amount": "99.00"').replace("BID", uuid.uuid4().hex),
+        good.replace('"amount": "10.00"', '"amount": "10.00\\n"').replace("BID", uuid.uuid4().hex),
+        "[" + good.replace("BID", uuid.uuid4().hex) + "]",
+        good.replace('"bidder": "alice"', '"bidder": "alice", "extra": 1').replace("BID", uuid.uuid4().hex),
+    ]
+    for n, body in enumerate(bodies):
+        stack["sqs"].send_message(QueueUrl=stack["queue"], MessageBody=body, MessageGroupId=lot["lot_id"],
+                                  MessageDeduplicationId=f"strict-{lot['lot_id']}-{n}")
+    responses = drain(stack)
+    assert all(r["batchItemFailures"] == [] for r in responses)
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
+    assert (status, view["version"], view["bid_count"]) == (200, 1, 0)
+    for body in bodies:
+        parked = dynamodb_client.scan(
+            TableName=bids_table, FilterExpression="begins_with(PK, :p) AND body = :b",
+            ExpressionAttributeValues={":p": {"S": "PARKED#"}, ":b": {"S": body}},
+        )["Items"]
+        assert len(parked) == 1, body
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_body"),
+    [
+        ('[{"action": "subscribe", "lot_id": "LOT"}]', False),
+        ('{"action": "subscribe", "lot_id": "LOT", "lot_id": "other"}', False),
+        ('{"action": "subscribe", "lot_id": "LOT\\n"}', False),
+        ('{"action": "subscribe", "lot_id": "LOT", "x": ' + "[" * 3000 + "]" * 3000 + "}", False),
+        ('{"action": "subscribe", "lot_id": "LOT", "colour": "red"}', False),
+        ("not json", False),
+        ("", False),
+        ("/w==", True),  # the bytes ff f0: not UTF-8
+    ],
+)
+def test_websocket_messages_are_read_as_strictly_as_rest_bodies(stack, body, base64_body):
+    from handlers import connect
+
+    lot = create_lot()
+    event = {
+        "requestContext": {"routeKey": "subscribe", "connectionId": f"conn-{uuid.uuid4().hex[:8]}", "eventType": "MESSAGE"},
+        "body": body.replace("LOT", lot["lot_id"]),
+        "isBase64Encoded": base64_body,
+    }
+    status, answer = call(connect, event)
+    assert status == 400, answer
+    assert answer["type"] == "error" and _error_shaped({"error": answer["error"]}), answer
+    ok = event | {"body": json.dumps({"action": "subscribe", "lot_id": lot["lot_id"]}), "isBase64Encoded": False}
+    assert call(connect, ok)[0] == 200
+
+
+def test_the_openapi_document_lists_every_status_each_route_answers(stack):
+    from handlers.openapi import ERROR_SCHEMA
+    from ledger.commands import POSITIVE_AMOUNT_PATTERN
+
+    status, document = api("GET", "/openapi.json")
+    assert status == 200
+    statuses = {
+        (method.upper(), path): set(operation["responses"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert statuses == {
+        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422"},
+        ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422"},
+        ("GET", "/lots"): {"200", "400"},
+        ("GET", "/lots/{lot_id}"): {"200", "400", "404"},
+        ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "503"},
+        ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404"},
+        ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404"},
+        ("GET", "/openapi.json"): {"200"},
+    }
+    assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}
+    text = json.dumps(document)
+    # JSON Schema's keywords, not pydantic's constraint names that Powertools may leave.
+    assert not re.search(r'"(ge|le|gt|lt)": ', text)
+    bid_body = document["components"]["schemas"]["BidRequest"]["properties"]
+    assert bid_body["amount"]["pattern"] == POSITIVE_AMOUNT_PATTERN
+    assert "{0,17}" in POSITIVE_AMOUNT_PATTERN and "{1,8}" in POSITIVE_AMOUNT_PATTERN
+    # Patterns are published in their plain anchored form.
+    assert all(p.startswith("^") and p.endswith("$") for p in re.findall(r'"pattern": "([^"]*)"', text))
