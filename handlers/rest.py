@@ -33,6 +33,7 @@ from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = MAX_DEPTH
 JSON_MEDIA_TYPE = "application/json"
+METHODS_WITHOUT_BODY = {"GET", "HEAD", "OPTIONS"}
 ADMIN_GROUP = "admin"
 
 STATUS_OF: dict[type[LedgerError], int] = {
@@ -143,7 +144,7 @@ def checked_body(event: dict[str, Any]) -> dict[str, Any]:
     keys, at most MAX_BODY_DEPTH deep. A base64-encoded body (binary media) is decoded.
     The body Powertools then parses is the same text; HttpError says what is wrong."""
     body = event.get("body")
-    if not body:
+    if not body or event.get("httpMethod") in METHODS_WITHOUT_BODY:  # no route reads a body there
         return event
     if len(body) > 2 * MAX_BODY_BYTES:  # too large however it is encoded; do not decode it
         raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")

@@ -506,3 +506,11 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
     assert "{0,17}" in POSITIVE_AMOUNT_PATTERN and "{1,8}" in POSITIVE_AMOUNT_PATTERN
     # Patterns are published in their plain anchored form.
     assert all(p.startswith("^") and p.endswith("$") for p in re.findall(r'"pattern": "([^"]*)"', text))
+
+
+def test_a_body_on_a_read_is_ignored_as_the_routes_read_none(stack):
+    event = rest_event("GET", "/lots", query={"status": "open"}, body="not json")
+    event["headers"].pop("Content-Type")
+    from handlers import lot_api
+
+    assert call(lot_api, event)[0] == 200
