@@ -41,7 +41,7 @@ def refuse(status: int, code: str, message: str, details: Any = None) -> dict[st
 
 def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
     bidder = None
-    if query.get("token"):
+    if "token" in query:  # an empty token is a bad token, as it is for the REST API
         bidder = bidder_from_token(query["token"])
         if bidder is None:
             return refuse(401, "UNAUTHORIZED", "the token is not valid")

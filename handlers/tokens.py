@@ -1,37 +1,56 @@
 """Who a WebSocket client is, from the bearer token it passes on connect.
 
-WebSocket routes have no Cognito authorizer, so the function checks the token itself
-against the user pool's published keys (AUTH_JWKS_URL, AUTH_ISSUER); locally the
-runtime publishes the development key the same way."""
+WebSocket routes have no Cognito authorizer, so the function checks the token itself,
+by the rules of the REST API's Cognito user-pool authorizer, so that a token is good
+on both or on neither: an RS256 signature by one of the pool's published keys
+(AUTH_JWKS_URL), the pool as issuer (AUTH_ISSUER), the app client as audience
+(AUTH_CLIENT_ID; empty: any client of the pool, as the authorizer takes), an ID token
+(`token_use` "id": the authorizer takes access tokens only on routes with OAuth scopes,
+and this API has none), `exp` and `iat` present and current, and a subject. Locally the
+runtime publishes the development key and resolves the pool and its client the same way.
+"""
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 import jwt
 
-ALGORITHMS = ["RS256"]
+ALGORITHMS = ["RS256"]  # never "none", never HS256 (which would take the public key as a secret)
+REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "token_use"]
 
 
 @cache
-def _keys() -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(os.environ["AUTH_JWKS_URL"], cache_keys=True, lifespan=3600)
+def _keys(jwks_url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
 
 
-def bidder_from_token(token: str) -> str | None:
-    """The token's subject when the token is genuine and current; otherwise None."""
-    if not os.environ.get("AUTH_JWKS_URL"):
-        return None
+def verified_claims(token: str) -> dict[str, Any] | None:
+    """The token's claims when the authorizer would take it; otherwise None."""
+    jwks_url, issuer = os.environ.get("AUTH_JWKS_URL"), os.environ.get("AUTH_ISSUER")
+    if not jwks_url or not issuer:
+        return None  # no pool to check against: nobody is signed in
+    client_id = os.environ.get("AUTH_CLIENT_ID") or None
     try:
-        key = _keys().get_signing_key_from_jwt(token)
+        key = _keys(jwks_url).get_signing_key_from_jwt(token)
         claims = jwt.decode(
             token,
             key.key,
             algorithms=ALGORITHMS,
-            issuer=os.environ.get("AUTH_ISSUER") or None,
-            options={"verify_aud": False, "require": ["sub", "exp"]},
+            issuer=issuer,
+            audience=client_id,
+            options={"require": REQUIRED_CLAIMS, "verify_aud": client_id is not None},
         )
-    except (jwt.PyJWTError, OSError):
+    except (jwt.PyJWTError, OSError, ValueError):
         return None
-    return str(claims["sub"])
+    if claims["token_use"] != "id" or not isinstance(claims["sub"], str) or not claims["sub"]:
+        return None
+    return claims
+
+
+def bidder_from_token(token: str) -> str | None:
+    """The token's subject when the token is genuine and current; otherwise None."""
+    claims = verified_claims(token)
+    return None if claims is None else claims["sub"]

@@ -64,7 +64,7 @@ REST_ROUTES = {
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
 # Only ConnectFunction checks tokens itself (WebSocket routes have no authorizer).
-AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL"}
+AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTime" is the open-lots GSI.
 POLICIES = {
@@ -451,6 +451,9 @@ def test_user_pool_is_created_unless_one_is_given(template):
     for lid in ("UserPool", "UserPoolClient", "AdminGroup"):
         assert template["Resources"][lid]["Condition"] == "CreateUserPool"
     assert template["Resources"]["AdminGroup"]["Properties"]["GroupName"] == "admin"
+    # The WebSocket connect function takes ID tokens of the pool's app client, as the REST authorizer does.
+    client_id = function_properties(template, "ConnectFunction")["Environment"]["Variables"]["AUTH_CLIENT_ID"]
+    assert client_id == {"Fn::If": ["CreateUserPool", {"Ref": "UserPoolClient"}, ""]}
 
 
 def test_websocket_routes_reach_the_connect_function(template):
