@@ -55,6 +55,20 @@ def _with_json_schema_keywords(schema: Any) -> Any:
     }
 
 
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter's or body's schema without the `null` alternative that
+    Powertools writes for `X | None`: leaving it out is how a request says "none", and
+    a JSON `null` body or the text "null" is refused like any other body or value."""
+    alternatives = schema.get("anyOf")
+    if not isinstance(alternatives, list):
+        return schema
+    kept = [a for a in alternatives if a != {"type": "null"}]
+    if len(kept) != 1 or len(kept) == len(alternatives):
+        return schema
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**kept[0], **rest}
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     app = new_resolver()
@@ -80,6 +94,10 @@ def openapi_document() -> dict[str, Any]:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             route = (method.upper(), path)
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter["schema"])
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                media["schema"] = _without_null(media["schema"])
             responses = operation.setdefault("responses", {})
             # Validation failures are answered 400 in our error shape, not Powertools' default 422.
             responses.pop("422", None)

@@ -89,9 +89,15 @@ def format_decimal(amount: Decimal) -> str:
 # that every store and parser on the way reads back.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
-# ISO 8601 as the API takes it: date, time to the second with an optional fraction,
-# and "Z" or a numeric offset. Nothing may precede or follow it (checked with fullmatch).
-TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+# ISO 8601 as the API takes it: a date with a year 2000-2999 as written, a time to the
+# second with an optional fraction, and "Z" or a numeric offset. Nothing may precede or
+# follow it (checked with fullmatch). The JSON schema publishes the same pattern; the
+# range is then checked in UTC.
+TIME_PATTERN = (
+    r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 _TIME_STRING = re.compile(TIME_PATTERN)
 TIME_RANGE_TEXT = "from 2000-01-01T00:00:00.000Z to 2999-12-31T23:59:59.999Z"
 

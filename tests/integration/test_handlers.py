@@ -514,3 +514,19 @@ def test_a_body_on_a_read_is_ignored_as_the_routes_read_none(stack):
     from handlers import lot_api
 
     assert call(lot_api, event)[0] == 200
+
+
+def test_an_empty_or_null_body_is_refused_where_a_body_is_required(stack):
+    lot = create_lot()
+    before = queued(stack)
+    for body in ("", "null"):
+        status, answer = api("POST", "/bid", body=body, claims=ALICE)
+        assert status == 400 and _error_shaped(answer), (body, answer)
+    assert queued(stack) == before
+    path = {"lot_id": lot["lot_id"]}
+    status, answer = api("POST", f"/lots/{lot['lot_id']}/cancel", resource="/lots/{lot_id}/cancel", path_parameters=path,
+                         claims=ADMIN, body="null")
+    assert status == 400 and _error_shaped(answer)
+    status, view = api("POST", f"/lots/{lot['lot_id']}/cancel", resource="/lots/{lot_id}/cancel", path_parameters=path,
+                       claims=ADMIN, body="")
+    assert (status, view["status"]) == (200, "CANCELLED")

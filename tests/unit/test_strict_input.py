@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
@@ -52,10 +52,13 @@ def written(instant: datetime, offset: timezone) -> str:
 @given(instant=instants, offset=offsets)
 @example(instant=EARLIEST_TIME, offset=timezone.utc)
 @example(instant=LATEST_TIME, offset=timezone.utc)
-@example(instant=EARLIEST_TIME, offset=timezone(timedelta(hours=-23, minutes=-59)))
-@example(instant=LATEST_TIME, offset=timezone(timedelta(hours=23, minutes=59)))
+@example(instant=EARLIEST_TIME, offset=timezone(timedelta(hours=23, minutes=59)))
+@example(instant=LATEST_TIME, offset=timezone(timedelta(hours=-23, minutes=-59)))
 def test_every_accepted_time_round_trips_through_storage_and_the_model(instant, offset):
     text = written(instant, offset)
+    # Within a day of the range's ends an offset may write the year as 1999 or 3000:
+    # the published pattern (years 2000-2999 as written) refuses those.
+    assume(2000 <= instant.astimezone(offset).year <= 2999)
     assert re.fullmatch(TIME_PATTERN, text)
     assert parse_time(text) == instant
     stored = format_time(parse_time(text))
@@ -84,7 +87,7 @@ just_outside = st.one_of(
 @example(instant=LATEST_TIME + MS, offset=timezone.utc)
 def test_times_just_outside_the_range_are_refused(instant, offset):
     text = written(instant, offset)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError):
         parse_time(text)
     with pytest.raises(ValidationError):
         UTC_TIME.validate_python(text)
@@ -100,6 +103,10 @@ def test_times_just_outside_the_range_are_refused(instant, offset):
         "0001-01-01T00:00:00+05:00",
         "1999-12-31T23:59:59.999Z",
         "3000-01-01T00:00:00Z",
+        "1999-12-31T23:00:00-01:00",  # in range in UTC, but written outside the published pattern
+        "2000-01-01T00:30:00+01:00",  # written in range, but 1999 in UTC
+        "2026-02-30T00:00:00Z",
+        "2026-11-23T24:00:00Z",
         "2026-11-23T21:37:03Z\n",
         " 2026-11-23T21:37:03Z",
         "2026-11-23T21:37:03",  # naive
