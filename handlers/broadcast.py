@@ -44,7 +44,7 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
             snapshot = LotSnapshot.from_item(str(image.get("PK", "")).removeprefix("LOT#"), image)
         except LotUnreadable as error:
             # One bad image must not fail the batch (and every other lot's push with it).
-            logger.error("skipped an unreadable snapshot image", extra={"key": image.get("PK"), **error.details})
+            logger.error("skipped an unreadable snapshot image", extra={"key": image.get("PK"), "problem": str(error)})
             count_unreadable([str(image.get("PK"))])
             continue
         old = record.dynamodb.old_image or {}
@@ -95,7 +95,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
             outcomes = tell_bidders(change)
         except LotUnreadable as error:
             # The lot's update went out; only the bidders' outcomes from an unreadable event are lost.
-            logger.error("could not tell bidders", extra=error.details)
+            logger.error("could not tell bidders", extra={"key": f"LOT#{change.snapshot.lot_id}", "problem": str(error)})
             count_unreadable([f"LOT#{change.snapshot.lot_id}"])
             outcomes = 0
         metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)

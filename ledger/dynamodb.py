@@ -209,11 +209,11 @@ class DynamoDBRecorder(ApplicationRecorder):
             version_text = sort_key.removeprefix("EVENT#")
             topic, state = item.get("topic", {}).get("S"), item.get("state", {}).get("B")
             if not version_text.isdigit() or topic is None or state is None:
-                problem = "an event item needs a key EVENT#{version}, a topic (a string) and a state (bytes)"
                 raise LotUnreadable(
-                    f"{sort_key} of lot {originator_id!s} cannot be read: {problem}",
-                    {"lot_id": str(originator_id), "key": sort_key, "version": int(version_text) if version_text.isdigit() else None,
-                     "problem": problem},
+                    str(originator_id),
+                    f"event {int(version_text)}" if version_text.isdigit() else f"item {sort_key}",
+                    "an event item needs a key EVENT#{version}, a topic (a string) and a state (bytes)",
+                    int(version_text) if version_text.isdigit() else None,
                 )
             version = int(version_text)
             yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state))

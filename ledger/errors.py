@@ -51,9 +51,20 @@ class InvalidState(LedgerError):
 class LotUnreadable(LedgerError):
     """A stored item of the lot (its snapshot or an event) cannot be read back: a data
     problem on the server's side, not the caller's, and confined to this one lot.
-    Retrying cannot help; an operator must look (`samsold verify` / `replay` name it)."""
+    Retrying cannot help; an operator must look (`samsold verify` / `replay` name it).
+
+    `message` and `details` may be shown to anyone; `problem` says what is wrong with the
+    item and may quote what it holds (a hidden reserve, a bidder), so it is for operators
+    only: logs, parked messages, verify and replay (`str(error)` includes it)."""
 
     code = "LOT_UNREADABLE"
+
+    def __init__(self, lot_id: str, item: str, problem: str, version: int | None = None) -> None:
+        super().__init__(f"the {item} of lot {lot_id!r} cannot be read", {"lot_id": lot_id, "version": version})
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.problem}"
 
 
 class TransientError(LedgerError):

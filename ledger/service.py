@@ -79,7 +79,7 @@ class AuctionService(Application[str]):
         try:
             return LotSnapshot.from_item(lot_id, item)
         except LotUnreadable as error:
-            log.error("unreadable snapshot %s: %s", lot_key(lot_id), error.message, extra={"key": lot_key(lot_id), **error.details})
+            log.error("unreadable snapshot %s: %s", lot_key(lot_id), error, extra={"key": lot_key(lot_id), "problem": error.problem})
             raise
 
     def get_bid_outcome(self, bid_id: str) -> BidOutcome | None:

@@ -47,9 +47,7 @@ def read_event(service: AuctionService, stored: StoredEvent) -> LotEvent:
         if isinstance(event, LotEvent):
             return event
         problem = f"not a lot event: {stored.topic}"
-    raise LotUnreadable(
-        f"event {version} of lot {lot_id} cannot be read: {problem}", {"lot_id": lot_id, "version": version, "problem": problem}
-    )
+    raise LotUnreadable(lot_id, f"event {version}", problem, version)
 
 
 def as_of(
@@ -103,18 +101,17 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
             try:
                 state = evolve(event, state)
             except (ValueError, TypeError) as error:  # an event that decodes but does not fit the fold
-                problem = f"{type(error).__name__}: {error}"
-                raise LotUnreadable(f"event {event.version} of lot {lot_id} cannot be folded: {problem}",
-                                    {"version": event.version, "problem": problem}) from None
+                problem = f"it does not fold: {type(error).__name__}: {error}"
+                raise LotUnreadable(lot_id, f"event {event.version}", problem, event.version) from None
             count += 1
     except LotUnreadable as error:
-        return ReplayReport(lot_id, count, None, None, unreadable=error.message, unreadable_version=error.details.get("version"))
+        return ReplayReport(lot_id, count, None, None, unreadable=str(error), unreadable_version=error.details["version"])
     stored_item = service.store.get_snapshot(lot_id)
     stored, unreadable = (None, None) if stored_item is None else _normalised(lot_id, stored_item)
     folded = None if state is None else state.to_item()
     report = ReplayReport(lot_id=lot_id, events=count, stored=stored, folded=folded)
     if unreadable is not None:
-        report.unreadable, report.unreadable_version = unreadable.message, _version_of(stored)
+        report.unreadable, report.unreadable_version = str(unreadable), unreadable.details["version"]
     if stored is None or folded is None:
         if stored != folded:
             report.differences.append(FieldDifference("(snapshot)", stored is not None, folded is not None))
@@ -129,8 +126,8 @@ def fix(service: AuctionService, report: ReplayReport) -> None:
     """Write the folded snapshot back, only over the very snapshot that was compared."""
     if report.folded is None or report.stored is None:
         raise ValueError(f"lot {report.lot_id}: nothing to fix without both events and a snapshot")
-    stored_version = _version_of(report.stored)
-    if stored_version is None:
+    stored_version = report.stored.get("version")
+    if not isinstance(stored_version, int):
         raise ValueError(f"lot {report.lot_id}: the stored snapshot has no version to replace it at")
     try:
         service.store.replace_snapshot(report.folded, expected_version=stored_version)
@@ -147,14 +144,6 @@ def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotU
         return plain | LotSnapshot.from_item(lot_id, item).to_item(), None
     except LotUnreadable as error:
         return plain, error
-
-
-def _version_of(item: dict[str, Any]) -> int | None:
-    """The version a stored snapshot says it is at, if it says so readably."""
-    try:
-        return int(item["version"])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _plain(value: Any) -> Any:
@@ -195,14 +184,14 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
                 return VerifyReport(lot_id, count, version, "hash does not match the event's content")
             prev_hash, expected_version, count = event.hash, version + 1, count + 1
     except LotUnreadable as error:
-        return VerifyReport(lot_id, count, error.details.get("version") or expected_version, error.message)
+        return VerifyReport(lot_id, count, error.details["version"] or expected_version, str(error))
     item = service.store.get_snapshot(lot_id)
     if item is None:
         return VerifyReport(lot_id, count)
     try:
         snapshot = LotSnapshot.from_item(lot_id, item)
     except LotUnreadable as error:
-        return VerifyReport(lot_id, count, _version_of(item), error.message)
+        return VerifyReport(lot_id, count, error.details["version"], str(error))
     if snapshot.version >= expected_version:
         return VerifyReport(lot_id, count, expected_version, f"events after version {expected_version - 1} are missing (snapshot is at {snapshot.version})")
     if snapshot.head_hash != prev_hash or snapshot.version != expected_version - 1:

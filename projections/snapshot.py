@@ -8,6 +8,7 @@ Same function, so a replayed lot equals its stored snapshot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Literal
 
@@ -87,14 +88,12 @@ class LotSnapshot(BaseModel):
         try:
             return cls.model_validate(item)
         except ValidationError as error:
-            version = item.get("version")
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in error.errors()[:3]
             )
-            raise LotUnreadable(
-                f"the snapshot of lot {lot_id!r} cannot be read: {problems}",
-                {"lot_id": lot_id, "version": None if version is None else str(version), "problem": problems},
-            ) from None
+            version = item.get("version")
+            known_version = int(version) if isinstance(version, int | Decimal) and version == int(version) else None
+            raise LotUnreadable(lot_id, "snapshot", problems, known_version) from None
 
 
 @singledispatch

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledger.errors import LotUnreadable
 from ledger.service import AuctionService
 from ledger.values import parse_time
 from projections.audit import as_of, fix, for_each_lot, lot_events, replay, verify
@@ -36,6 +38,16 @@ def target(data_dir: Path | None, stack: str | None, bids_table: str | None) -> 
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _unreadable_exits() -> Iterator[None]:
+    """A lot with an item that cannot be read: say which and what, exit 1 (no traceback)."""
+    try:
+        yield
+    except LotUnreadable as error:
+        console.print(f"[red]{error}[/red]; `samsold verify` and `samsold replay` check the lot")
+        raise typer.Exit(1) from None
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
 
@@ -50,10 +62,12 @@ def history(
 ) -> None:
     """Every event of a lot in order: version, time, type, deciding numbers, hash."""
     service = target(data_dir, stack, bids_table).service
-    records = [event_record(e) for e in lot_events(service, lot_id)]
+    with _unreadable_exits():
+        records = [event_record(e) for e in lot_events(service, lot_id)]
+        missing = not records and service.find_lot(lot_id) is None
     if bidder is not None:
         records = [r for r in records if r["data"].get("bidder") == bidder]
-    if not records and service.find_lot(lot_id) is None:
+    if missing:
         console.print(f"[red]no lot {lot_id}[/red]")
         raise typer.Exit(1)
     if json_out:
@@ -92,7 +106,8 @@ def as_of_command(
         except ValueError as error:
             console.print(f"[red]--time: {error}[/red]")
             raise typer.Exit(2) from None
-    state = as_of(target(data_dir, stack, bids_table).service, lot_id, version=version, at=at)
+    with _unreadable_exits():
+        state = as_of(target(data_dir, stack, bids_table).service, lot_id, version=version, at=at)
     if state is None:
         console.print(f"[red]lot {lot_id} did not exist then[/red]")
         raise typer.Exit(1)
@@ -165,7 +180,8 @@ def dispute(
 ) -> None:
     """A report on one bid: as received, its outcome and the rule, the lot it met, the bids around it, proof."""
     try:
-        report = dispute_report(target(data_dir, stack, bids_table).service, bid)
+        with _unreadable_exits():
+            report = dispute_report(target(data_dir, stack, bids_table).service, bid)
     except BidNotFound as error:
         console.print(f"[red]{error.message}[/red]")
         raise typer.Exit(1) from None
