@@ -85,6 +85,7 @@ def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot:
 
 
 def bench(
+    context: typer.Context,
     events: Annotated[int, typer.Option(help="Events in the one big lot")] = 100_000,
     lots: Annotated[int, typer.Option(help="Lots for replay --all")] = 1_000,
     events_per_lot: Annotated[int, typer.Option(help="Events in each of those lots")] = 100,
@@ -92,8 +93,11 @@ def bench(
     output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/bench.json"),
     bids_table: Annotated[Optional[str], typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
 ) -> None:
-    """Measure replay and verification throughput (events per second)."""
+    """Measure replay and verification throughput (events per second); `bench load` loads the local stack."""
     from local.dynamodb_local import DynamoDBLocal
+
+    if context.invoked_subcommand is not None:
+        return  # `samsold bench load`
 
     if events < 2 or lots < 1 or events_per_lot < 2:
         console.print("[red]--events and --events-per-lot need at least 2 (the creation and a bid), --lots at least 1[/red]")
@@ -124,4 +128,10 @@ def bench(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    from samsold_cli.bench_load import load
+
+    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark.
+    group = typer.Typer(invoke_without_command=True, add_completion=False)
+    group.callback()(bench)
+    group.command("load")(load)
+    app.add_typer(group, name="bench")

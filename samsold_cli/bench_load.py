@@ -1,0 +1,457 @@
+"""`samsold bench load`: many concurrent bidders against the local stack over real HTTP
+and WebSockets, on 127.0.0.1 only.
+
+A burst first (every client bids once, all at the same moment), then steps of a target
+rate (bids per second for a fixed time). Each phase reports intake, what the clients
+could not get through (refused, dropped, timed out, 5xx), the time from the gateway's
+receipt (`placed_at`) to the decision (`decided_at`, both from the bid receipt), and from
+the POST to the first `lot.updated` push showing it. At the end every lot must agree with
+its bids (bid_count = accepted bids, current_price = highest accepted amount) and
+`verify`/`replay` must be clean. Results are printed and written as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import logging
+import math
+import multiprocessing
+import os
+import platform
+import resource
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+LOOPBACK = "127.0.0.1"
+MAX_CLIENTS = 5000  # bounded: this is a benchmark of one machine, not a flood tool
+MAX_RATE = 1000
+MAX_STEP_SECONDS = 120
+STARTING_PRICE = Decimal("1.00")
+STEP = Decimal("0.01")
+REQUEST_TIMEOUT_S = 60.0
+DECISION_P99_GOAL_S = 2.0
+
+
+@dataclass
+class Attempt:
+    """One POST /bid as the client saw it."""
+
+    bid_id: str
+    lot_id: str
+    amount: str
+    sent_at: float = 0.0
+    answered_at: float | None = None
+    status: int | None = None
+    failure: str | None = None  # "refused", "dropped", "timed_out"
+
+
+@dataclass
+class Updates:
+    """The lot.updated pushes one subscriber received, by lot: (arrival time, version)."""
+
+    by_lot: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def first_showing(self, lot_id: str, version: int) -> float | None:
+        """When the first push of `lot_id` at `version` or later arrived."""
+        received = sorted(self.by_lot.get(lot_id, []), key=lambda pair: pair[1])
+        versions = [v for _, v in received]
+        start = bisect.bisect_left(versions, version)
+        arrivals = [arrival for arrival, _ in received[start:]]
+        return min(arrivals) if arrivals else None
+
+
+# -- the stack ------------------------------------------------------------------------------
+
+
+def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
+    """In a child process, so the clients and the stack do not share one interpreter lock."""
+    from local.runtime import REPO_ROOT, LocalStack
+
+    with open(log_path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 2)  # the handlers' logs go to a file, not over the results
+    logging.basicConfig(level=logging.WARNING)
+    _raise_open_files_limit()
+    with LocalStack(REPO_ROOT / "template.yaml", data_dir, port=0):
+        ready.set()
+        stop.wait()
+
+
+class StackProcess:
+    def __init__(self, data_dir: Path) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.data_dir = data_dir
+        self._ready, self._stop = context.Event(), context.Event()
+        self._process = context.Process(
+            target=_serve_stack, args=(str(data_dir), str(data_dir / "stack.log"), self._ready, self._stop),
+            name="samsold-bench-stack", daemon=True,
+        )
+
+    def __enter__(self) -> StackProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._process.start()
+        deadline = time.monotonic() + 180
+        while not self._ready.wait(0.5):
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start; see {self.data_dir / 'stack.log'}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(60)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _raise_open_files_limit() -> None:
+    # Two thousand clients are two thousand sockets on each side.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _on_loopback(url: str) -> str:
+    """The same service on 127.0.0.1: load never leaves this machine (also when the stack
+    listens on 0.0.0.0)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"{LOOPBACK}:{parts.port}").geturl()
+
+
+# -- the clients ----------------------------------------------------------------------------
+
+
+class Bidding:
+    def __init__(self, session: Any, api: str, tokens: list[str], lot_ids: list[str]) -> None:
+        self.session = session
+        self.api = api
+        self.tokens = tokens
+        self.lot_ids = lot_ids
+        self._next_amount = {lot_id: STARTING_PRICE for lot_id in lot_ids}
+        self.sequence = 0
+
+    def next_attempt(self) -> tuple[Attempt, str]:
+        """The next bid (rising amounts per lot, so most are accepted) and its client's token."""
+        index = self.sequence
+        self.sequence += 1
+        lot_id = self.lot_ids[index % len(self.lot_ids)]
+        amount = self._next_amount[lot_id]
+        self._next_amount[lot_id] = amount + STEP
+        return Attempt(bid_id=f"load-{uuid.uuid4().hex}", lot_id=lot_id, amount=str(amount)), \
+            self.tokens[index % len(self.tokens)]
+
+    async def place(self, attempt: Attempt, token: str) -> None:
+        import aiohttp
+
+        attempt.sent_at = time.time()
+        try:
+            async with self.session.post(
+                f"{self.api}/bid",
+                json={"lot_id": attempt.lot_id, "amount": attempt.amount, "bid_id": attempt.bid_id},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+            ) as response:
+                await response.read()
+                attempt.status = response.status
+        except aiohttp.ClientConnectorError:
+            attempt.failure = "refused"
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError):
+            attempt.failure = "dropped"
+        except asyncio.TimeoutError:
+            attempt.failure = "timed_out"
+        attempt.answered_at = time.time()
+
+
+async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Updates, connected: asyncio.Event) -> None:
+    import aiohttp
+
+    async with session.ws_connect(f"{websocket_url}/?lot_id={lot_id}", heartbeat=30) as socket:
+        connected.set()
+        async for message in socket:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            arrived = time.time()
+            pushed = json.loads(message.data)
+            if pushed.get("type") == "lot.updated":
+                updates.by_lot[lot_id].append((arrived, int(pushed["lot"]["version"])))
+
+
+async def _create_lots(session: Any, api: str, seller_token: str, count: int) -> list[str]:
+    from ledger.values import format_time, utc_now
+
+    lot_ids = []
+    for index in range(count):
+        lot_id = f"load-{uuid.uuid4().hex[:10]}-{index}"
+        terms = {"lot_id": lot_id, "title": f"Load test lot {index + 1}", "currency": "EUR",
+                 "starting_price": str(STARTING_PRICE), "increment": str(STEP),
+                 "closes_at": format_time(utc_now() + timedelta(hours=3))}
+        async with session.post(f"{api}/lots", json=terms, headers={"Authorization": f"Bearer {seller_token}"}) as r:
+            if r.status != 201:
+                raise RuntimeError(f"POST /lots answered {r.status}: {await r.text()}")
+        lot_ids.append(lot_id)
+    return lot_ids
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest rank."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _ms_summary(seconds: list[float]) -> dict[str, Any]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 1)
+
+    return {"count": len(seconds), "p50": ms(_percentile(seconds, 0.5)), "p99": ms(_percentile(seconds, 0.99)),
+            "max": ms(max(seconds) if seconds else None)}
+
+
+async def _wait_for_receipts(service: Any, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Receipts of the attempts' bids, once every bid that got a 202 is decided (or the timeout)."""
+    queued = {a.bid_id for a in attempts if a.status == 202}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        receipts = await asyncio.to_thread(service.store.get_receipts, [a.bid_id for a in attempts])
+        if queued <= set(receipts) or time.monotonic() > deadline:
+            return receipts
+        await asyncio.sleep(0.5)
+
+
+def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], updates: Updates,
+                 seconds: float) -> dict[str, Any]:
+    from ledger.values import parse_time
+
+    statuses = [a.status for a in attempts if a.status is not None]
+    queued = [a for a in attempts if a.status == 202]
+    intake_window = (max(a.answered_at or 0 for a in queued) - min(a.sent_at for a in attempts)) if queued else 0
+    to_decision, to_push = [], []
+    for attempt in attempts:
+        receipt = receipts.get(attempt.bid_id)
+        if receipt is None:
+            continue
+        decided_at = receipt.get("decided_at")
+        if decided_at:
+            to_decision.append((parse_time(decided_at) - parse_time(receipt["placed_at"])).total_seconds())
+        pushed_at = updates.first_showing(attempt.lot_id, int(receipt.get("version") or 0))
+        if pushed_at is not None:
+            to_push.append(max(0.0, pushed_at - attempt.sent_at))
+    failures = [a.failure for a in attempts if a.failure]
+    return {
+        "bids_sent": len(attempts),
+        "seconds": round(seconds, 2),
+        "answered_202": len(queued),
+        "intake_bids_per_s": round(len(queued) / intake_window, 1) if intake_window > 0 else None,
+        "refused_connections": failures.count("refused"),
+        "dropped_connections": failures.count("dropped"),
+        "timed_out": failures.count("timed_out"),
+        "http_4xx": sum(1 for s in statuses if 400 <= s < 500),
+        "http_5xx": sum(1 for s in statuses if s >= 500),
+        "accepted": sum(1 for r in receipts.values() if r.get("status") == "ACCEPTED"),
+        "rejected": sum(1 for r in receipts.values() if r.get("status") == "REJECTED"),
+        "undecided_after_202": sum(1 for a in queued if a.bid_id not in receipts),
+        "receipt_to_decision_ms": _ms_summary(to_decision),
+        "post_to_websocket_update_ms": _ms_summary(to_push),
+    }
+
+
+def _sustained(report: dict[str, Any], rate: float) -> bool:
+    p99 = report["receipt_to_decision_ms"]["p99"]
+    lost = report["refused_connections"] + report["dropped_connections"] + report["timed_out"]
+    return (lost == 0 and report["http_5xx"] == 0 and report["undecided_after_202"] == 0
+            and p99 is not None and p99 < DECISION_P99_GOAL_S * 1000
+            and (report["intake_bids_per_s"] or 0) >= 0.9 * rate)
+
+
+def consistency(service: Any, lot_ids: list[str], attempts: list[Attempt]) -> dict[str, Any]:
+    from projections.audit import for_each_lot, replay, verify
+
+    every_receipt = service.store.get_receipts([a.bid_id for a in attempts])
+    problems = []
+    accepted_total = 0
+    for lot_id in lot_ids:
+        accepted = [Decimal(r["amount"]) for r in every_receipt.values()
+                    if r["lot_id"] == lot_id and r.get("status") == "ACCEPTED"]
+        accepted_total += len(accepted)
+        lot = service.find_lot(lot_id)
+        if lot is None:
+            problems.append(f"{lot_id}: no snapshot")
+            continue
+        if lot.bid_count != len(accepted):
+            problems.append(f"{lot_id}: bid_count {lot.bid_count}, accepted bids {len(accepted)}")
+        highest = max(accepted) if accepted else None
+        if (lot.current_price is None) != (highest is None) or (highest is not None and Decimal(str(lot.current_price)) != highest):
+            problems.append(f"{lot_id}: current_price {lot.current_price}, highest accepted {highest}")
+    verified = for_each_lot(service, verify, lot_ids)
+    replayed = for_each_lot(service, replay, lot_ids)
+    problems += [f"{r.lot_id}: verify: {r.problem}" for r in verified if not r.ok]
+    problems += [f"{r.lot_id}: replay drifted" for r in replayed if not r.ok]
+    return {
+        "lots": len(lot_ids),
+        "accepted_bids": accepted_total,
+        "verify_clean": all(r.ok for r in verified),
+        "replay_clean": all(r.ok for r in replayed),
+        "problems": problems,
+        "ok": not problems,
+    }
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots: int, rates: list[float],
+                   step_seconds: float, burst: bool, settle_s: float) -> dict[str, Any]:
+    import aiohttp
+
+    from local.auth import DevAuth
+    from samsold_cli.target import resolve_target
+
+    api, websocket_url = _on_loopback(endpoints["rest"]), _on_loopback(endpoints["websocket"])
+    service = resolve_target(data_dir).service
+    auth = DevAuth(data_dir)
+    run_id = uuid.uuid4().hex[:6]
+    tokens = [auth.mint(f"load-{run_id}-{index}") for index in range(clients)]
+    connector = aiohttp.TCPConnector(limit=clients + lots + 8, limit_per_host=0)
+    results: dict[str, Any] = {"phases": []}
+    everything: list[Attempt] = []
+    async with aiohttp.ClientSession(connector=connector) as session:
+        lot_ids = await _create_lots(session, api, auth.mint(f"load-seller-{run_id}"), lots)
+        updates = Updates()
+        connected = [asyncio.Event() for _ in lot_ids]
+        subscribers = [asyncio.create_task(_subscribe(session, websocket_url, lot_id, updates, ready))
+                       for lot_id, ready in zip(lot_ids, connected)]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
+        bidding = Bidding(session, api, tokens, lot_ids)
+
+        async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None) -> dict[str, Any]:
+            receipts = await _wait_for_receipts(service, attempts, settle_s)
+            await asyncio.sleep(1.0)  # the last pushes follow the last decisions
+            report = {"phase": name, **({"target_bids_per_s": rate} if rate else {}),
+                      **phase_report(attempts, receipts, updates, time.monotonic() - started)}
+            if rate:
+                report["sustained"] = _sustained(report, rate)
+            console.print(f"[bold]{name}[/bold]: {json.dumps(report)}")
+            return report
+
+        if burst:
+            console.print(f"burst: {clients} clients bid at once")
+            pairs = [bidding.next_attempt() for _ in range(clients)]
+            started = time.monotonic()
+            await asyncio.gather(*(bidding.place(attempt, token) for attempt, token in pairs))
+            attempts = [attempt for attempt, _ in pairs]
+            everything += attempts
+            results["burst"] = await measured("burst", attempts, started, None)
+
+        highest = None
+        for rate in rates:
+            total = int(rate * step_seconds)
+            console.print(f"rate step: {rate:g} bids/s for {step_seconds:g} s ({total} bids over {clients} clients)")
+            attempts, tasks = [], []
+            started = time.monotonic()
+            for index in range(total):
+                delay = started + index / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                attempt, token = bidding.next_attempt()
+                attempts.append(attempt)
+                tasks.append(asyncio.create_task(bidding.place(attempt, token)))
+            await asyncio.gather(*tasks)
+            everything += attempts
+            report = await measured(f"rate {rate:g}/s", attempts, started, rate)
+            results["phases"].append(report)
+            if not report["sustained"]:
+                break  # higher rates would only fail harder
+            highest = rate
+        results["highest_sustained_bids_per_s"] = highest
+        for task in subscribers:
+            task.cancel()
+        await asyncio.gather(*subscribers, return_exceptions=True)
+    results["consistency"] = await asyncio.to_thread(consistency, service, lot_ids, everything)
+    return results
+
+
+def load(
+    clients: Annotated[int, typer.Option(min=1, max=MAX_CLIENTS, help="Concurrent clients (one bidder and connection each)")] = 2000,
+    lots: Annotated[int, typer.Option(min=1, max=100, help="Lots they bid on")] = 5,
+    rates: Annotated[str, typer.Option(help="Target rates in bids/s, stepped up in order until one is not sustained (empty: none)")] = "50,100,150,200,300",
+    step_seconds: Annotated[float, typer.Option(min=1, max=MAX_STEP_SECONDS, help="Seconds at each rate")] = 20.0,
+    burst: Annotated[bool, typer.Option("--burst/--no-burst", help="First, every client bids at the same moment")] = True,
+    settle_seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to wait for a phase's decisions")] = 120.0,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="A running local stack's data directory [default: start one on a temporary directory]")] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/load.json"),
+) -> None:
+    """Load the local stack with concurrent bidders (127.0.0.1 only): intake, lost
+    connections, 5xx, receipt-to-decision and POST-to-WebSocket latency, consistency."""
+    from local.runtime import read_endpoints
+
+    try:
+        steps = [float(rate) for rate in rates.split(",") if rate.strip()]
+    except ValueError:
+        console.print("[red]--rates: comma-separated numbers, e.g. 50,100,150[/red]")
+        raise typer.Exit(2) from None
+    if any(not 0 < rate <= MAX_RATE for rate in steps):
+        console.print(f"[red]--rates: each between 0 and {MAX_RATE}[/red]")
+        raise typer.Exit(2)
+    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)
+    _raise_open_files_limit()
+    started = time.perf_counter()
+    load_before = os.getloadavg()  # other work on the machine shares its cores with the stack
+    options = {"clients": clients, "lots": lots, "rates": steps, "step_seconds": step_seconds, "burst": burst}
+
+    def measure(directory: Path) -> dict[str, Any]:
+        endpoints = read_endpoints(directory)
+        if endpoints is None:
+            raise RuntimeError(f"no local stack runs on {directory}")
+        return asyncio.run(run_load(endpoints, directory, clients, lots, steps, step_seconds, burst, settle_seconds))
+
+    if data_dir is not None:
+        if read_endpoints(data_dir) is None:
+            console.print(f"[red]no local stack runs on {data_dir} (start it with `samsold dev`)[/red]")
+            raise typer.Exit(2)
+        stack = f"running stack on {data_dir}"
+        results = measure(data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="samsold-load-") as temporary:
+            directory = Path(temporary) / "data"
+            console.print(f"starting the local stack on {directory}")
+            with StackProcess(directory):
+                results = measure(directory)
+        stack = "fresh local stack (temporary data directory)"
+    document = {
+        "benchmark": "samsold load",
+        "stack": stack,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_average_1m_before": round(load_before[0], 2),
+                    "load_average_1m_after": round(os.getloadavg()[0], 2)},
+        "options": options,
+        "goal": {"dropped": 0, "http_5xx": 0, "receipt_to_decision_p99_ms_below": DECISION_P99_GOAL_S * 1000,
+                 "at_bids_per_s": 100},
+        **results,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    console.print_json(json.dumps(document))
+    console.print(f"written to {output}")
+    if not results["consistency"]["ok"]:
+        raise typer.Exit(1)

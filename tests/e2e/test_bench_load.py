@@ -1,0 +1,42 @@
+"""`samsold bench load` runs end to end with a few clients and writes its JSON (the speed
+goals are the benchmark's to show, never a timed test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_bench_load_runs_with_few_clients_and_writes_its_json(tmp_path: Path) -> None:
+    output = tmp_path / "load.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "samsold_cli.main", "bench", "load", "--clients", "20", "--lots", "2",
+         "--rates", "10", "--step-seconds", "2", "--output", str(output)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    document = json.loads(output.read_text())
+    assert {"benchmark", "machine", "options", "burst", "phases", "highest_sustained_bids_per_s",
+            "consistency", "total_seconds"} <= set(document)
+    phase_keys = {"bids_sent", "answered_202", "intake_bids_per_s", "refused_connections", "dropped_connections",
+                  "timed_out", "http_4xx", "http_5xx", "accepted", "rejected", "undecided_after_202",
+                  "receipt_to_decision_ms", "post_to_websocket_update_ms"}
+    burst = document["burst"]
+    assert phase_keys <= set(burst)
+    assert burst["bids_sent"] == 20
+    assert burst["answered_202"] + burst["http_4xx"] + burst["http_5xx"] + burst["refused_connections"] \
+        + burst["dropped_connections"] + burst["timed_out"] == 20
+    (step,) = document["phases"]
+    assert phase_keys | {"target_bids_per_s", "sustained"} <= set(step)
+    assert set(step["receipt_to_decision_ms"]) == {"count", "p50", "p99", "max"}
+    consistency = document["consistency"]
+    assert consistency["ok"] and consistency["verify_clean"] and consistency["replay_clean"]
+    assert consistency["accepted_bids"] == burst["accepted"] + step["accepted"]
