@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from local.auth import DevAuth
 from local.dynamodb_local import LOOPBACK, DynamoDBLocal
 from local.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
-from local.functions import FunctionError, FunctionPool
+from local.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
 from local.gateway import LocalGateway
 from local.model import Queue, Table
 from local.sqs import LocalSqs
@@ -46,7 +46,11 @@ DEFAULT_ACCOUNT_ID = "000000000000"
 ENDPOINTS_FILE = "endpoints.json"
 LOCK_FILE = "samsold.lock"
 STREAM_CHECKPOINTS_DIR = "stream-positions"  # one file per stream event source mapping
-SQS_POLLERS_PER_SOURCE = 2  # as many as a function has workers
+# Lambda polls an SQS queue with five batches in flight at first; a FIFO queue still hands
+# each message group to one batch at a time, so order per lot holds.
+SQS_POLLERS_PER_SOURCE = 5
+# Workers per unreserved function at most (ReservedConcurrentExecutions wins where set).
+FUNCTION_CONCURRENCY_VARIABLE = "SAMSOLD_FUNCTION_CONCURRENCY"
 
 
 class DataDirInUse(RuntimeError):
@@ -128,7 +132,8 @@ class LocalStack:
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(
-            self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables()
+            self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables(),
+            concurrency_limit=_function_concurrency(),
         )
         self._pollers = self._event_sources(self.app)
         for poller in self._pollers:
@@ -327,6 +332,15 @@ def _processes() -> list[tuple[int, list[bytes]]]:
         except (OSError, ValueError):
             continue  # gone meanwhile, or not ours to read
     return found
+
+
+def _function_concurrency() -> int:
+    value = os.environ.get(FUNCTION_CONCURRENCY_VARIABLE, "")
+    if not value:
+        return CONCURRENCY_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise ValueError(f"{FUNCTION_CONCURRENCY_VARIABLE}: a whole number from 1 to 64, not {value!r}")
+    return int(value)
 
 
 def default_data_dir() -> Path:
