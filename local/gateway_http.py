@@ -45,24 +45,27 @@ _DEV_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 # Connections the kernel queues before accept(): a burst of 2,000 bids must not be refused
 # (http.server's 5 lost 843 of them). Linux caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 2048
-# Threads answering at once (mostly waiting on function workers); more requests wait in line.
-ANSWERING_THREADS = 64
+# Threads answering at once, per function (mostly waiting on its workers; more requests wait
+# in that function's line) and for the gateway's own answers (@connections, files, CORS).
+# Lines of their own, as each Lambda function has its own concurrency: a flood of bids must
+# not hold up GET /lots or the broadcasts' @connections posts.
+THREADS_PER_FUNCTION = 32
+GATEWAY_THREADS = 16
 
 
 class GatewayHttpServer:
     """aiohttp's server on an event loop of its own thread: a listen backlog that takes a
     burst of thousands of connections, and aiohttp's HTTP/1.1 parser (chunked bodies; a
     malformed request line or `Content-Length` answered 400). Answering a request (a
-    function invocation, the @connections API, a file) blocks, so it runs on a sized
-    thread pool and never on the loop."""
+    function invocation, the @connections API, a file) blocks, so it runs on sized thread
+    pools, one per function and one for the gateway's own answers, never on the loop."""
 
-    def __init__(self, gateway: LocalGateway, host: str, port: int, *, backlog: int = LISTEN_BACKLOG,
-                 threads: int = ANSWERING_THREADS) -> None:
+    def __init__(self, gateway: LocalGateway, host: str, port: int, *, backlog: int = LISTEN_BACKLOG) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
         self.backlog = backlog
-        self._answering = ThreadPoolExecutor(threads, thread_name_prefix="local-gateway-http")
+        self._lines: dict[str, ThreadPoolExecutor] = {}  # function logical id ("" for the gateway) -> threads
         self._loop = asyncio.new_event_loop()
         self._runner: web.BaseRunner | None = None
         self._thread: threading.Thread | None = None
@@ -73,7 +76,6 @@ class GatewayHttpServer:
             self._runner = self._loop.run_until_complete(self._listen())
         except BaseException:
             self._loop.close()
-            self._answering.shutdown(wait=False)
             raise
         self._thread = threading.Thread(target=self._loop.run_forever, name="local-gateway-loop", daemon=True)
         self._thread.start()
@@ -97,8 +99,19 @@ class GatewayHttpServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
-        self._answering.shutdown(wait=False, cancel_futures=True)
+        for line in self._lines.values():
+            line.shutdown(wait=False, cancel_futures=True)
+        self._lines = {}
         self._thread = self._runner = None
+
+    def _line(self, request: IncomingRequest, raw_path: str) -> ThreadPoolExecutor:
+        """The threads of the function this request goes to, or the gateway's own (created on first use)."""
+        name = _function_of(self.gateway, request, raw_path) or ""
+        line = self._lines.get(name)
+        if line is None:
+            size = THREADS_PER_FUNCTION if name else GATEWAY_THREADS
+            line = self._lines[name] = ThreadPoolExecutor(size, thread_name_prefix=f"local-gateway:{name or 'own'}")
+        return line
 
     async def _handle(self, http_request: web.BaseRequest) -> web.StreamResponse:
         received_at = datetime.now(timezone.utc)
@@ -123,7 +136,7 @@ class GatewayHttpServer:
             received_at=received_at,
         )
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self._answering, _respond, gateway, request, url.path)
+        response = await loop.run_in_executor(self._line(request, url.path), _respond, gateway, request, url.path)
         return _as_aiohttp(response)
 
 
@@ -153,6 +166,16 @@ def _as_aiohttp(response: HttpResponse) -> web.Response:
     # aiohttp frames the body itself; a function's own framing headers would contradict it.
     headers = CIMultiDict((name, value) for name, value in response.headers if name.lower() not in _FRAMING_HEADERS)
     return web.Response(status=response.status, headers=headers, body=response.body)
+
+
+def _function_of(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> str | None:
+    """The function `_respond` will invoke for this request, if any (the same order of checks)."""
+    if gateway.websocket_api is not None and _management_target(raw_path, gateway.websocket_api.stage) is not None:
+        return None
+    if request.method == "OPTIONS" and request.header("Access-Control-Request-Method"):
+        return None
+    matched = gateway.routes.match(request.method, request.path)
+    return matched.route.function if matched is not None else None
 
 
 def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> HttpResponse:

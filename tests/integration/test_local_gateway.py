@@ -242,6 +242,23 @@ def test_a_slow_invocation_does_not_block_others(gateway: LocalGateway) -> None:
         assert waiting.result().json() == {"released": True}
 
 
+def test_a_flood_on_one_function_does_not_hold_up_another(gateway: LocalGateway) -> None:
+    # More calls of WaitForRelease than its line of threads: Release, another function,
+    # still gets through, as each Lambda function has its own concurrency.
+    from local.gateway_http import THREADS_PER_FUNCTION
+
+    handlers.release_gate.clear()
+    flood = 2 * THREADS_PER_FUNCTION + 8  # also more than one shared pool of 64 threads would hold
+    with ThreadPoolExecutor(max_workers=flood) as background:
+        waiting = [background.submit(requests.get, f"{gateway.rest_url}/wait", timeout=10)
+                   for _ in range(flood)]
+        time.sleep(0.3)
+        released = requests.get(f"{gateway.rest_url}/release", timeout=3)
+
+        assert released.json() == {"releasing": True}
+        assert all(call.result().json() == {"released": True} for call in waiting)
+
+
 # -- REST: the authorizer ------------------------------------------------------------
 
 
