@@ -620,9 +620,6 @@ class _Build:
         starting_position = str(self._value(properties.get("StartingPosition"), f"{where}.StartingPosition"))
         if starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise TemplateError(f"{where}.StartingPosition: {starting_position} is not emulated")
-        if starting_position == "TRIM_HORIZON":
-            self._note(f"{function}.Events.{name}.StartingPosition TRIM_HORIZON "
-                       "(no checkpoints are kept: every start reads from LATEST)")
         return StreamEventSource(
             function=function,
             table=table,
