@@ -22,15 +22,16 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
 )
 
-from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, Money, UtcTime, fits_currency, minor_units, parse_decimal
+from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits and _ . : -, at most 64")]
 _IDENTIFIER = re.compile(ID_PATTERN)
 MAX_SOFT_CLOSE_S = 24 * 3600
+# A lot's events are keyed EVENT#{version:010d}: no version has more than ten digits.
+MAX_VERSION = 10**10 - 1
 
 
 def is_identifier(value: Any) -> bool:
@@ -40,11 +41,13 @@ def is_identifier(value: Any) -> bool:
 
 # Free text (titles, reasons): no C0 or C1 control characters (NUL, newline, tab, ESC,
 # DEL...), no lone surrogates, and no whitespace at either end. The same pattern is
-# published in the JSON schema.
-_CONTROL = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"
+# published in the JSON schema, less the surrogates: JSON Schema tools (Schemathesis)
+# cannot use a surrogate range, and JSON with a lone surrogate never reaches a model
+# (`ledger.wire` refuses it).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
 _SPACE = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 TEXT_PATTERN = f"^[^{_CONTROL}{_SPACE}]([^{_CONTROL}]*[^{_CONTROL}{_SPACE}])?$"
-_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}\\ud800-\\udfff]")
 _PLAIN_TEXT = re.compile(TEXT_PATTERN)
 
 
@@ -75,7 +78,25 @@ def _known_currency(code: str) -> str:
     return code
 
 
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
+# Published as the list of codes, so a client (or a fuzzer) knows exactly which are taken.
+CurrencyCode = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_known_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(MINOR_UNITS), "description": "ISO 4217 code"}),
+]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON has one number type and JSON Schema counts 120.0 as an integer, so it is
+    # taken as 120; a string, a boolean or 120.5 is still refused by strict mode.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema defines one: 120 or 120.0, never "120" or true.
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
 
 
 def new_id() -> str:
@@ -125,7 +146,9 @@ AmountText = Annotated[str, BeforeValidator(_positive_amount_text), WithJsonSche
 
 
 class CreateLot(Command):
-    """The terms of a new lot, as a seller gives them."""
+    """The terms of a new lot, as a seller gives them. Each field is checked here;
+    how the fields must agree (prices fit the currency, the times' order) is a rule of
+    the lot (`ledger.rules.check_terms`), refused with 422 rather than 400."""
 
     lot_id: Identifier = Field(default_factory=new_id)
     title: Title
@@ -135,25 +158,9 @@ class CreateLot(Command):
     increment: PriceInput | None = None  # a fixed step; None means the band table
     opens_at: UtcTime | None = None  # None means when the lot is created
     closes_at: UtcTime
-    soft_close_window_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
-    soft_close_extension_s: Annotated[int, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
+    soft_close_window_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
+    soft_close_extension_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "CreateLot":
-        for name in ("starting_price", "reserve_price", "increment"):
-            amount = getattr(self, name)
-            if amount is not None and not fits_currency(amount, self.currency):
-                raise ValueError(
-                    f"{name} has more decimals than {self.currency} allows ({minor_units(self.currency)})"
-                )
-        if self.reserve_price is not None and self.reserve_price < self.starting_price:
-            raise ValueError("reserve_price must not be below starting_price")
-        if self.opens_at is not None and self.closes_at <= self.opens_at:
-            raise ValueError("closes_at must be after opens_at")
-        if self.hard_close_at is not None and self.hard_close_at < self.closes_at:
-            raise ValueError("hard_close_at must not be before closes_at")
-        return self
 
 
 class PlaceBid(Command):

@@ -23,10 +23,7 @@ class Lot(BaseAggregate[str]):
     @classmethod
     def create(cls, command: CreateLot, seller: str, now: datetime) -> "Lot":
         opens_at = command.opens_at or now
-        if command.closes_at <= now:
-            raise InvalidCommand("closes_at must be in the future", {"closes_at": command.closes_at.isoformat()})
-        if command.closes_at <= opens_at:
-            raise InvalidCommand("closes_at must be after opens_at")
+        rules.check_terms(command, opens_at, now)
         return cls._create(
             LotCreated,
             id=command.lot_id,

@@ -1,5 +1,5 @@
 """The auction's rules, each in one place: increments, the minimum next bid, when a
-bid is in time, soft close, and the reserve. Pure functions of the lot's state."""
+bid is in time, soft close, the reserve, and how a new lot's terms agree. Pure functions of the lot's state."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger.values import fits_currency, format_decimal, minor_unit, minor_units, parse_decimal
+from ledger.errors import InvalidCommand
+from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
 
 if TYPE_CHECKING:
+    from ledger.commands import CreateLot
     from projections.snapshot import LotSnapshot
 
 # Reason codes of BidRejected (DESIGN section 3).
@@ -133,3 +135,23 @@ def may_close(lot: LotSnapshot, at: datetime) -> bool:
     """Closing happens once, and only when the current close time (soft close may
     have moved it) has passed at the command's time."""
     return lot.status == "OPEN" and at >= lot.closes_at
+
+
+def check_terms(terms: CreateLot, opens_at: datetime, now: datetime) -> None:
+    """How a new lot's terms must agree with each other and with the clock."""
+    for name in ("starting_price", "reserve_price", "increment"):
+        amount = getattr(terms, name)
+        if amount is not None and not fits_currency(amount, terms.currency):
+            raise InvalidCommand(
+                f"{name} has more decimals than {terms.currency} allows ({minor_units(terms.currency)})",
+                {"field": name, "currency": terms.currency},
+            )
+    if terms.reserve_price is not None and terms.reserve_price < terms.starting_price:
+        raise InvalidCommand("reserve_price must not be below starting_price", {"field": "reserve_price"})
+    if terms.closes_at <= now:
+        raise InvalidCommand("closes_at must be in the future", {"field": "closes_at", "closes_at": format_time(terms.closes_at)})
+    if terms.closes_at <= opens_at:
+        raise InvalidCommand("closes_at must be after opens_at", {"field": "closes_at"})
+    if terms.hard_close_at is not None and terms.hard_close_at < terms.closes_at:
+        raise InvalidCommand("hard_close_at must not be before closes_at", {"field": "hard_close_at"})
+

@@ -193,7 +193,7 @@ TERMS = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00", "cl
     [
         {"soft_close_window_s": "120"},
         {"soft_close_window_s": True},
-        {"soft_close_extension_s": 120.0},
+        {"soft_close_extension_s": 120.5},
         {"closes_at": 1_900_000_000},
         {"opens_at": "0999-01-01T00:00:00Z"},
         {"closes_at": "9999-12-31T23:59:59-05:00"},
@@ -210,6 +210,11 @@ def test_lot_terms_take_no_coercion_and_no_stray_characters(change):
     CreateLot.model_validate(TERMS)
     with pytest.raises(ValidationError):
         CreateLot.model_validate(TERMS | change)
+
+
+def test_integers_may_be_written_as_json_schema_integers():
+    # JSON has one number type; JSON Schema (and so the OpenAPI document) counts 120.0 as an integer.
+    assert CreateLot.model_validate_json(json.dumps(TERMS | {"soft_close_extension_s": 120.0})).soft_close_extension_s == 120
 
 
 def test_queue_messages_still_carry_times_as_strings():
