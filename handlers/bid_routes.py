@@ -43,7 +43,7 @@ def place_bid(
 ) -> Response[BidAccepted]:
     caller = caller_of(router)
     if idempotency_key and body.bid_id and idempotency_key != body.bid_id:
-        raise HttpError(400, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
+        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
     request_context = router.current_event.request_context
     command = PlaceBid(
         bid_id=idempotency_key or body.bid_id or new_id(),

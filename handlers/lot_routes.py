@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.rest import HttpError, QueryInteger, caller_of
 from handlers.wiring import count_unreadable, service
-from ledger.commands import BidOutcome, CancelLot, CreateLot, Identifier, Reason, StrictInput
+from ledger.commands import MAX_VERSION, BidOutcome, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.errors import LotNotFound
 from ledger.values import UtcTime, utc_now
 from projections.audit import as_of, lot_events
@@ -47,11 +47,12 @@ def list_lots(
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")
 def get_lot(
     lot_id: Annotated[Identifier, Path()],
-    as_of_version: Annotated[QueryInteger | None, Query(ge=1)] = None,
+    as_of_version: Annotated[QueryInteger | None, Query(ge=1, le=MAX_VERSION)] = None,
     as_of_time: Annotated[UtcTime | None, Query(alias="as_of")] = None,
 ) -> LotView:
     if as_of_version is not None and as_of_time is not None:
-        raise HttpError(400, "INVALID_REQUEST", "give as_of_version or as_of, not both")
+        # Each is valid alone, which is all a schema can say: the pair is refused as 422.
+        raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
     if as_of_version is None and as_of_time is None:
         lot = service().get_lot(lot_id)
         return public_view(lot, utc_now())
@@ -84,7 +85,7 @@ class EventPage(BaseModel):
 @router.get("/lots/<lot_id>/events", summary="A lot's events with their hashes (administrators), page by page")
 def get_events(
     lot_id: Annotated[Identifier, Path()],
-    after_version: Annotated[QueryInteger, Query(ge=0)] = 0,
+    after_version: Annotated[QueryInteger, Query(ge=0, le=MAX_VERSION)] = 0,
     limit: Annotated[QueryInteger, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     caller = caller_of(router)

@@ -16,29 +16,49 @@ from ledger.values import TIME_RANGE_TEXT
 PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json")}
 
 
+# Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
+UNREADABLE = "LOT_UNREADABLE: the lot's stored data cannot be read"
 # The refusals each route can answer besides 400 (invalid request), 401 (routes that
 # need a token) and 413 / 415 (routes with a body): every status the handlers raise.
 ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/bid"): {
         404: "no such lot",
         409: "the bid id (Idempotency-Key) was used for another bid",
-        422: "the amount has more decimals than the lot's currency allows",
+        422: "the amount has more decimals than the lot's currency allows, or Idempotency-Key and bid_id differ",
+        500: UNREADABLE,
     },
     ("POST", "/lots"): {
         409: "a lot with this lot_id exists already",
         422: "the terms break a rule, such as closes_at in the past",
     },
-    ("GET", "/lots/{lot_id}"): {404: "no such lot (or it did not exist then)"},
+    ("GET", "/lots/{lot_id}"): {
+        404: "no such lot (or it did not exist then)",
+        422: "as_of_version and as_of given together",
+        500: UNREADABLE,
+    },
     ("POST", "/lots/{lot_id}/cancel"): {
         403: "only administrators may cancel a lot",
         404: "no such lot",
         409: "the lot is closed already",
+        500: UNREADABLE,
         503: "other writes to the lot kept winning; retry",
     },
-    ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot"},
+    ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot", 500: UNREADABLE},
     ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
 }
 NO_PARAMETERS = {("GET", "/openapi.json")}
+# OpenAPI links: what a response gives the next request (clients and Schemathesis's
+# stateful phase follow them from a created lot or a placed bid to the routes that read it).
+LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
+    ("POST", "/lots", "201"): {
+        ("GET", "/lots/{lot_id}"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
+        ("GET", "/lots/{lot_id}/events"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
+        ("POST", "/lots/{lot_id}/cancel"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
+        # A new lot's view names the least a first bid may be.
+        ("POST", "/bid"): {"requestBody": {"lot_id": "$response.body#/lot_id", "amount": "$response.body#/minimum_bid"}},
+    },
+    ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
+}
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
 
@@ -111,7 +131,21 @@ def openapi_document() -> dict[str, Any]:
                 responses["415"] = {"description": "the body is not sent as application/json", **error}
             for status, description in ROUTE_ERRORS.get(route, {}).items():
                 responses[str(status)] = {"description": description, **error}
+    _add_links(document)
     return document
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    for (method, path, status), targets in LINKS.items():
+        response = paths[path][method.lower()]["responses"][status]
+        response["links"] = {
+            paths[target_path][target_method.lower()]["operationId"]: {
+                "operationId": paths[target_path][target_method.lower()]["operationId"],
+                **link,
+            }
+            for (target_method, target_path), link in targets.items()
+        }
 
 
 ERROR_SCHEMA = {

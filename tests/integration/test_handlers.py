@@ -157,7 +157,7 @@ def test_same_idempotency_key_twice_makes_one_bid(stack):
         ({"lot_id": "no-such-lot", "amount": "10.00"}, ALICE, {}, 404),
         ({"lot_id": "LOT", "amount": "10.00"}, None, {}, 401),
         ({"lot_id": "LOT", "amount": "1" * 20_000}, ALICE, {}, 413),
-        ({"lot_id": "LOT", "amount": "10.00", "bid_id": "a"}, ALICE, {"Idempotency-Key": "b"}, 400),
+        ({"lot_id": "LOT", "amount": "10.00", "bid_id": "a"}, ALICE, {"Idempotency-Key": "b"}, 422),
     ],
 )
 def test_bad_bids_get_a_clear_4xx_and_queue_nothing(stack, body, claims, headers, status):
@@ -400,6 +400,37 @@ def test_lot_terms_not_as_documented_get_400_and_store_nothing(stack, change):
 
 
 @pytest.mark.parametrize(
+    "change",
+    [
+        {"starting_price": "10.001"},
+        {"reserve_price": "5.00"},
+        {"closes_at": format_time(utc_now() - timedelta(minutes=1))},
+        {"hard_close_at": format_time(utc_now() + timedelta(minutes=1))},
+    ],
+)
+def test_lot_terms_valid_alone_but_not_together_get_422_and_store_nothing(stack, change):
+    # Each value matches the published schema; only the lot's rule can refuse the mix.
+    lot_id = f"terms-{uuid.uuid4().hex[:12]}"
+    terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + timedelta(minutes=30))} | change
+    status, answer = api("POST", "/lots", body=terms, claims=SELLER)
+    assert status == 422 and answer["error"]["code"] == "INVALID_COMMAND", answer
+    path = {"lot_id": lot_id}
+    assert api("GET", f"/lots/{lot_id}", resource="/lots/{lot_id}", path_parameters=path)[0] == 404
+
+
+def test_time_travel_by_version_and_time_at_once_is_422(stack):
+    lot = create_lot()
+    path = {"lot_id": lot["lot_id"]}
+    status, answer = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path,
+                         query={"as_of_version": "1", "as_of": format_time(utc_now())})
+    assert status == 422 and _error_shaped(answer), answer
+    status, answer = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path,
+                         query={"as_of_version": str(10**10)})  # past any version a key can hold
+    assert status == 400 and _error_shaped(answer), answer
+
+
+@pytest.mark.parametrize(
     "query",
     [
         {"as_of": "9999-12-31T23:59:59-05:00"},
@@ -488,12 +519,12 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         for method, operation in operations.items()
     }
     assert statuses == {
-        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422"},
+        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422", "500"},
         ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422"},
         ("GET", "/lots"): {"200", "400"},
-        ("GET", "/lots/{lot_id}"): {"200", "400", "404"},
-        ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "503"},
-        ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404"},
+        ("GET", "/lots/{lot_id}"): {"200", "400", "404", "422", "500"},
+        ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503"},
+        ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404", "500"},
         ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404"},
         ("GET", "/openapi.json"): {"200"},
     }
