@@ -110,12 +110,44 @@ class StackProcess:
                 raise RuntimeError(f"the local stack did not start; see {self.data_dir / 'stack.log'}")
         return self
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._process.join(60)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
+
+
+def tree_cpu_seconds(root_pid: int) -> float | None:
+    """CPU time (user + system) used so far by a process and every live descendant, and by
+    the children it has reaped (Linux /proc): the stack's own cost, whatever else the
+    machine runs at the same time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        # After "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15), 1-based from state.
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
+    if root_pid not in used:
+        return None
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(used[pid] for pid in tree)
 
 
 def _raise_open_files_limit() -> None:
@@ -319,7 +351,7 @@ def consistency(service: Any, lot_ids: list[str], attempts: list[Attempt]) -> di
 
 
 async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots: int, rates: list[float],
-                   step_seconds: float, burst: bool, settle_s: float) -> dict[str, Any]:
+                   step_seconds: float, burst: bool, settle_s: float, stack_pid: int | None = None) -> dict[str, Any]:
     import aiohttp
 
     from local.auth import DevAuth
@@ -342,11 +374,20 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
         bidding = Bidding(session, api, tokens, lot_ids)
 
-        async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None) -> dict[str, Any]:
+        def stack_cpu() -> float | None:
+            return tree_cpu_seconds(stack_pid) if stack_pid is not None else None
+
+        async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None,
+                           cpu_before: float | None) -> dict[str, Any]:
             receipts = await _wait_for_receipts(service, attempts, settle_s)
             await asyncio.sleep(1.0)  # the last pushes follow the last decisions
             report = {"phase": name, **({"target_bids_per_s": rate} if rate else {}),
                       **phase_report(attempts, receipts, updates, time.monotonic() - started)}
+            cpu_after = stack_cpu()
+            if cpu_before is not None and cpu_after is not None and attempts:
+                # What the stack spent per bid (gateway, workers, queue, DynamoDB Local), whatever
+                # else ran on the machine; two cores give at most 2000 / this many bids per second.
+                report["stack_cpu_ms_per_bid"] = round((cpu_after - cpu_before) * 1000 / len(attempts), 1)
             if rate:
                 report["sustained"] = _sustained(report, rate)
             console.print(f"[bold]{name}[/bold]: {json.dumps(report)}")
@@ -355,17 +396,19 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
         if burst:
             console.print(f"burst: {clients} clients bid at once")
             pairs = [bidding.next_attempt() for _ in range(clients)]
+            cpu_before = stack_cpu()
             started = time.monotonic()
             await asyncio.gather(*(bidding.place(attempt, token) for attempt, token in pairs))
             attempts = [attempt for attempt, _ in pairs]
             everything += attempts
-            results["burst"] = await measured("burst", attempts, started, None)
+            results["burst"] = await measured("burst", attempts, started, None, cpu_before)
 
         highest = None
         for rate in rates:
             total = int(rate * step_seconds)
             console.print(f"rate step: {rate:g} bids/s for {step_seconds:g} s ({total} bids over {clients} clients)")
             attempts, tasks = [], []
+            cpu_before = stack_cpu()
             started = time.monotonic()
             for index in range(total):
                 delay = started + index / rate - time.monotonic()
@@ -376,7 +419,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
                 tasks.append(asyncio.create_task(bidding.place(attempt, token)))
             await asyncio.gather(*tasks)
             everything += attempts
-            report = await measured(f"rate {rate:g}/s", attempts, started, rate)
+            report = await measured(f"rate {rate:g}/s", attempts, started, rate, cpu_before)
             results["phases"].append(report)
             if not report["sustained"]:
                 break  # higher rates would only fail harder
@@ -392,7 +435,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
 def load(
     clients: Annotated[int, typer.Option(min=1, max=MAX_CLIENTS, help="Concurrent clients (one bidder and connection each)")] = 2000,
     lots: Annotated[int, typer.Option(min=1, max=100, help="Lots they bid on")] = 5,
-    rates: Annotated[str, typer.Option(help="Target rates in bids/s, stepped up in order until one is not sustained (empty: none)")] = "50,100,150,200,300",
+    rates: Annotated[str, typer.Option(help="Target rates in bids/s, stepped up in order until one is not sustained (empty: none)")] = "25,50,75,100,150,200",
     step_seconds: Annotated[float, typer.Option(min=1, max=MAX_STEP_SECONDS, help="Seconds at each rate")] = 20.0,
     burst: Annotated[bool, typer.Option("--burst/--no-burst", help="First, every client bids at the same moment")] = True,
     settle_seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to wait for a phase's decisions")] = 120.0,
@@ -418,11 +461,12 @@ def load(
     load_before = os.getloadavg()  # other work on the machine shares its cores with the stack
     options = {"clients": clients, "lots": lots, "rates": steps, "step_seconds": step_seconds, "burst": burst}
 
-    def measure(directory: Path) -> dict[str, Any]:
+    def measure(directory: Path, stack_pid: int | None = None) -> dict[str, Any]:
         endpoints = read_endpoints(directory)
         if endpoints is None:
             raise RuntimeError(f"no local stack runs on {directory}")
-        return asyncio.run(run_load(endpoints, directory, clients, lots, steps, step_seconds, burst, settle_seconds))
+        return asyncio.run(run_load(endpoints, directory, clients, lots, steps, step_seconds, burst, settle_seconds,
+                                    stack_pid))
 
     if data_dir is not None:
         if read_endpoints(data_dir) is None:
@@ -434,8 +478,8 @@ def load(
         with tempfile.TemporaryDirectory(prefix="samsold-load-") as temporary:
             directory = Path(temporary) / "data"
             console.print(f"starting the local stack on {directory}")
-            with StackProcess(directory):
-                results = measure(directory)
+            with StackProcess(directory) as stack_process:
+                results = measure(directory, stack_process.pid)
         stack = "fresh local stack (temporary data directory)"
     document = {
         "benchmark": "samsold load",
