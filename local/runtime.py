@@ -293,11 +293,29 @@ def create_queues(sqs: Any, queues: list[Queue]) -> None:
 
 def read_endpoints(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The URLs of a running stack on this data directory (and, under "outputs", the
-    template's Outputs resolved locally), or None when none runs."""
+    template's Outputs resolved locally), or None when none runs. A stack killed with
+    SIGKILL leaves its endpoints.json behind; no process holds the lock then, so it is
+    ignored rather than naming ports nothing answers on."""
     try:
-        return json.loads((Path(data_dir) / ENDPOINTS_FILE).read_text())
+        endpoints = json.loads((Path(data_dir) / ENDPOINTS_FILE).read_text())
     except FileNotFoundError:
         return None
+    return endpoints if _held(Path(data_dir) / LOCK_FILE) else None
+
+
+def _held(lock_file: Path) -> bool:
+    """Whether a process holds the data directory's lock (tried, and let go at once)."""
+    try:
+        handle = open(lock_file)
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def stop_leftover_dynamodb_local(db_path: Path, timeout: float = 10.0) -> None:

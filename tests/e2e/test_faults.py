@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from local.auth import DevAuth
 from local.dynamodb_local import DynamoDBLocal
-from local.runtime import ENDPOINTS_FILE, LocalStack
+from local.runtime import ENDPOINTS_FILE, LocalStack, read_endpoints
 from tests.e2e.helpers import Client, Watcher, eventually
 
 pytestmark = pytest.mark.slow
@@ -310,7 +310,8 @@ def test_the_whole_stack_killed_mid_burst_decides_every_accepted_bid_once_after_
     killed = first.kill()  # mid-burst: some bids queued, some in flight, some written and not yet broadcast
     burst.stop()
     assert not [pid for pid in killed if running(pid)]
-    assert (data_dir / ENDPOINTS_FILE).exists()  # stale: nobody could remove it
+    assert (data_dir / ENDPOINTS_FILE).exists()  # stale: nobody could remove it...
+    assert read_endpoints(data_dir) is None  # ...and the operator commands know it
     placed = [first_bid, *burst.placed, ("ann", quiet_lot, quiet_bid["bid_id"])]
     assert 40 <= len(burst.placed) < 100  # killed mid-burst
     assert not [m for m in drain(old_subscriber) if m.get("type") == "lot.updated" and m["lot"]["version"] > 1]

@@ -1,6 +1,7 @@
 """What the local runtime keeps across a restart on the same data directory (fixture
-template, tests/fixtures/runtime/): the stream event source mapping's position, and a
-DynamoDB Local left running by a stack that died is not run twice."""
+template, tests/fixtures/runtime/): the stream event source mapping's position; and what a
+stack that died leaves behind (a DynamoDB Local still running, a stale endpoints.json) is
+dealt with."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import json
 import time
 from pathlib import Path
 
+import boto3
+
 from local.dynamodb_local import DynamoDBLocal
-from local.runtime import LocalStack
+from local.runtime import ENDPOINTS_FILE, LocalStack, read_endpoints
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
 ITEMS_TABLE = "test-items"
@@ -47,7 +50,6 @@ def test_a_change_written_while_the_stack_was_down_is_streamed_after_its_restart
 
     # The stack is down; the table changes (as a write that was not yet streamed when it died).
     with DynamoDBLocal(db_path=data_dir / "dynamodb") as alone:
-        import boto3
         put(boto3.client("dynamodb", endpoint_url=alone.endpoint_url), lot, 3)
 
     with LocalStack(TEMPLATE, data_dir) as second:
@@ -68,3 +70,14 @@ def test_a_dynamodb_local_left_running_by_a_dead_stack_is_stopped_before_the_nex
             assert stack.client("dynamodb").list_tables()["TableNames"]
     finally:
         leftover.stop()
+
+
+def test_an_endpoints_json_left_by_a_killed_stack_names_no_running_stack(tmp_path):
+    data_dir = tmp_path / "data"
+    with LocalStack(TEMPLATE, data_dir) as stack:
+        assert read_endpoints(data_dir) == json.loads((data_dir / ENDPOINTS_FILE).read_text())
+        stale = (data_dir / ENDPOINTS_FILE).read_text()
+        assert stack.endpoints["rest"] in stale
+    # As SIGKILL leaves it: the file stays, the lock (an flock) goes with the process.
+    (data_dir / ENDPOINTS_FILE).write_text(stale)
+    assert read_endpoints(data_dir) is None
