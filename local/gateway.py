@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from local.auth import DevAuth
-from local.gateway_http import GatewayHttpServer
+from local.gateway_http import INTEGRATION_TIMEOUT_S, GatewayHttpServer
 from local.gateway_rest import RouteTable
 from local.gateway_websocket import LocalWebSocketApi
 from local.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
@@ -42,6 +42,7 @@ class LocalGateway:
         site_config: dict[str, Any] | None = None,
         dev_tokens: bool = False,
         gateway_responses: Mapping[str, GatewayResponse] | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -54,6 +55,7 @@ class LocalGateway:
         self.site_config = site_config
         self.dev_tokens = dev_tokens
         self.gateway_responses = dict(gateway_responses or {})
+        self.integration_timeout_s = integration_timeout_s
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
@@ -78,7 +80,7 @@ class LocalGateway:
         return f"{self.rest_url}/{self.websocket_api.stage}"
 
     def start(self) -> LocalGateway:
-        self._http = GatewayHttpServer(self, self.host, self.port)
+        self._http = GatewayHttpServer(self, self.host, self.port, integration_timeout_s=self.integration_timeout_s)
         self._http.start()
         self.port = self._http.port
         if self.websocket_server is not None:

@@ -51,6 +51,10 @@ LISTEN_BACKLOG = 2048
 # not hold up GET /lots or the broadcasts' @connections posts.
 THREADS_PER_FUNCTION = 32
 GATEWAY_THREADS = 16
+# API Gateway's integration timeout: a request not answered by then gets a 504, and one
+# still waiting for a thread by then is never invoked (so a burst that outlasts its
+# clients does not leave a backlog of calls nobody waits for).
+INTEGRATION_TIMEOUT_S = 29.0
 
 
 class GatewayHttpServer:
@@ -60,11 +64,13 @@ class GatewayHttpServer:
     function invocation, the @connections API, a file) blocks, so it runs on sized thread
     pools, one per function and one for the gateway's own answers, never on the loop."""
 
-    def __init__(self, gateway: LocalGateway, host: str, port: int, *, backlog: int = LISTEN_BACKLOG) -> None:
+    def __init__(self, gateway: LocalGateway, host: str, port: int, *, backlog: int = LISTEN_BACKLOG,
+                 integration_timeout_s: float = INTEGRATION_TIMEOUT_S) -> None:
         self.gateway = gateway
         self.host = host
         self.port = port
         self.backlog = backlog
+        self.integration_timeout_s = integration_timeout_s
         self._lines: dict[str, ThreadPoolExecutor] = {}  # function logical id ("" for the gateway) -> threads
         self._loop = asyncio.new_event_loop()
         self._runner: web.BaseRunner | None = None
@@ -136,7 +142,13 @@ class GatewayHttpServer:
             received_at=received_at,
         )
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self._line(request, url.path), _respond, gateway, request, url.path)
+        answering = loop.run_in_executor(self._line(request, url.path), _respond, gateway, request, url.path)
+        try:
+            # On timeout the call is cancelled if it has not started; one already running finishes unseen.
+            response = await asyncio.wait_for(answering, self.integration_timeout_s)
+        except asyncio.TimeoutError:
+            response = gateway_error(504, "Endpoint request timed out", "INTEGRATION_TIMEOUT",
+                                     gateway.gateway_responses)
         return _as_aiohttp(response)
 
 

@@ -84,6 +84,7 @@ _ERROR_TYPES = {
     401: "UnauthorizedException",
     403: "MissingAuthenticationTokenException",
     502: "InternalServerErrorException",
+    504: "InternalServerErrorException",
 }
 
 

@@ -259,6 +259,19 @@ def test_a_flood_on_one_function_does_not_hold_up_another(gateway: LocalGateway)
         assert all(call.result().json() == {"released": True} for call in waiting)
 
 
+def test_a_call_not_answered_within_the_integration_timeout_gets_504(auth: DevAuth, recorder: Recorder) -> None:
+    handlers.release_gate.clear()
+    with LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth,
+                      integration_timeout_s=0.5) as impatient:
+        try:
+            response = requests.get(f"{impatient.rest_url}/wait", timeout=5)
+        finally:
+            handlers.release_gate.set()  # lets the abandoned call end
+
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
+
+
 # -- REST: the authorizer ------------------------------------------------------------
 
 
