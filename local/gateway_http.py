@@ -55,6 +55,7 @@ GATEWAY_THREADS = 16
 # still waiting for a thread by then is never invoked (so a burst that outlasts its
 # clients does not leave a backlog of calls nobody waits for).
 INTEGRATION_TIMEOUT_S = 29.0
+SHUTDOWN_TIMEOUT_S = 1.0
 
 
 class GatewayHttpServer:
@@ -87,7 +88,9 @@ class GatewayHttpServer:
         self._thread.start()
 
     async def _listen(self) -> web.BaseRunner:
-        runner = web.ServerRunner(web.Server(self._handle, access_log=None), handle_signals=False)
+        # A short shutdown: stopping the stack must not wait a minute for calls still in flight.
+        runner = web.ServerRunner(web.Server(self._handle, access_log=None), handle_signals=False,
+                                  shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port, backlog=self.backlog, reuse_address=True)
@@ -101,7 +104,7 @@ class GatewayHttpServer:
     def stop(self) -> None:
         if self._thread is None or self._runner is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(SHUTDOWN_TIMEOUT_S + 10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

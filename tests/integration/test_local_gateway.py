@@ -272,6 +272,20 @@ def test_a_call_not_answered_within_the_integration_timeout_gets_504(auth: DevAu
     assert response.json() == {"message": "Endpoint request timed out"}
 
 
+def test_stopping_does_not_wait_for_calls_in_flight(auth: DevAuth, recorder: Recorder) -> None:
+    handlers.release_gate.clear()
+    gateway = LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth).start()
+    with ThreadPoolExecutor(max_workers=1) as background:
+        try:
+            background.submit(requests.get, f"{gateway.rest_url}/wait", timeout=10)
+            time.sleep(0.3)
+            started = time.monotonic()
+            gateway.stop()
+            assert time.monotonic() - started < 4
+        finally:
+            handlers.release_gate.set()
+
+
 # -- REST: the authorizer ------------------------------------------------------------
 
 
