@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
+from handlers.bootstrap import current_app, metrics
 from handlers.rest import HttpError, caller_of
-from handlers.wiring import command_queue, metrics, service
 from ledger.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
 from ledger.values import from_epoch_ms
 
@@ -54,12 +54,13 @@ def place_bid(
         placed_at=from_epoch_ms(request_context.request_time_epoch),
         correlation_id=request_context.request_id,
     )
-    bid, new = service().submit_bid(command)
-    decided = None if new else service().get_bid_outcome(bid.bid_id)
+    samsold = current_app()
+    bid, new = samsold.service.submit_bid(command)
+    decided = None if new else samsold.service.get_bid_outcome(bid.bid_id)
     if decided is None:
         # Also on a retry: the first attempt may have stopped before queueing; the
         # queue's deduplication and the processor's receipts keep it to one decision.
-        command_queue().send_bid(bid, correlation_id=bid.correlation_id)
+        samsold.command_queue.send_bid(bid, correlation_id=bid.correlation_id)
         metrics.add_metric(name="BidsQueued", unit="Count", value=1)
     answer = BidAccepted(
         bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"

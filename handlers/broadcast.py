@@ -12,12 +12,11 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from handlers.wiring import connections, count_unreadable, logger, metrics, service, websocket_management
+from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
 from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected
 from ledger.values import utc_now
-from projections.audit import lot_events
-from projections.snapshot import LotSnapshot
+from ledger.state import LotSnapshot
 from projections.views import bid_outcome_view, public_view
 
 
@@ -59,11 +58,11 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
 def post(connection_id: str, message: dict[str, Any]) -> bool:
     """Send; False when the connection is gone (and then forget it, once it is past connecting)."""
     try:
-        websocket_management().post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
+        current_app().websocket_management.post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
         return True
     except ClientError as error:
         if error.response["Error"]["Code"] in ("GoneException", "410"):
-            if connections().drop_gone(connection_id):
+            if current_app().connections.drop_gone(connection_id):
                 metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=1)
             return False
         logger.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
@@ -72,23 +71,28 @@ def post(connection_id: str, message: dict[str, Any]) -> bool:
 
 def broadcast_lot(change: LotChange) -> int:
     message = {"type": "lot.updated", "lot": public_view(change.snapshot, utc_now()).model_dump(mode="json")}
-    return sum(post(connection_id, message) for connection_id in connections().watching_lot(change.snapshot.lot_id))
+    return sum(post(connection_id, message) for connection_id in current_app().connections.watching_lot(change.snapshot.lot_id))
 
 
 def tell_bidders(change: LotChange) -> int:
     lot = change.snapshot
     sent = 0
-    events = lot_events(service(), lot.lot_id, after_version=change.old_version, upto_version=lot.version)
+    events = current_app().service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version)
     for event in events:
         if isinstance(event, BidPlaced | BidRejected):
             message = {"type": "bid.outcome", "bid": bid_outcome_view(event, lot.currency)}
-            sent += sum(post(connection_id, message) for connection_id in connections().of_bidder(event.bidder))
+            sent += sum(post(connection_id, message) for connection_id in current_app().connections.of_bidder(event.bidder))
     return sent
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> None:
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> None:
+    with serving(samsold):
+        _broadcast(event)
+
+
+def _broadcast(event: dict[str, Any]) -> None:
     for change in changes_in(DynamoDBStreamEvent(event)).values():
         fan_out = broadcast_lot(change)
         try:

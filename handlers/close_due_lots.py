@@ -10,20 +10,20 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.wiring import close_grace_seconds, command_queue, count_unreadable, logger, metrics, service
+from handlers.bootstrap import App, logger, metrics, serving
 from ledger.commands import CloseLot
 from ledger.values import format_time, utc_now
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    now = utc_now()
-    due_by = now - timedelta(seconds=close_grace_seconds())
-    due = service().open_lots(closing_by=due_by)
-    for lot in due.lots:
-        command_queue().send_close(CloseLot(lot_id=lot.lot_id, requested_at=now), closes_at=lot.closes_at)
-    count_unreadable(due.unreadable)
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, int]:
+    with serving(samsold) as app:
+        now = utc_now()
+        due_by = now - timedelta(seconds=app.close_grace_seconds)
+        due = app.open_lots(closing_by=due_by)
+        for lot in due.lots:
+            app.command_queue.send_close(CloseLot(lot_id=lot.lot_id, requested_at=now), closes_at=lot.closes_at)
     metrics.add_metric(name="CloseCommandsQueued", unit=MetricUnit.Count, value=len(due.lots))
     logger.info("sweep done", extra={"queued": len(due.lots), "due_by": format_time(due_by), "unreadable": due.unreadable})
     return {"queued": len(due.lots), "unreadable": len(due.unreadable)}

@@ -11,11 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.rest import STATUS_OF, error_response
+from handlers.rest import error_response, status_of
 from handlers.tokens import bidder_from_token
-from handlers.wiring import connections, logger, service
+from handlers.bootstrap import App, current_app, logger, serving
 from ledger.commands import is_identifier
-from ledger.errors import LotUnreadable
+from ledger.errors import LedgerError
 from ledger.values import utc_now
 from ledger.wire import MalformedJson, parse_json_object
 from projections.views import public_view
@@ -50,14 +50,12 @@ def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
         if valid_lot(lot_id) is None:
             return refuse(400, "INVALID_REQUEST", "lot_id is not a valid lot id", {"lot_id": lot_id})
         try:
-            lot = service().find_lot(lot_id)
-        except LotUnreadable as error:
-            return refuse(STATUS_OF[LotUnreadable], error.code, error.message, error.details)
-        if lot is None:
-            return refuse(404, "LOT_NOT_FOUND", f"no lot {lot_id!r}", {"lot_id": lot_id})
-    connections().connect(connection_id, bidder)
+            current_app().service.get_lot(lot_id)
+        except LedgerError as error:
+            return refuse(status_of(error), error.code, error.message, error.details)
+    current_app().connections.connect(connection_id, bidder)
     if lot_id is not None:
-        connections().subscribe(connection_id, lot_id)
+        current_app().connections.subscribe(connection_id, lot_id)
     return reply(200, {"message": "connected"})
 
 
@@ -76,24 +74,30 @@ def on_subscription(connection_id: str, route: str, body: str | None, is_base64:
     if lot_id is None:
         return error_reply(400, "INVALID_MESSAGE", "lot_id is missing or not a valid lot id")
     if route == "unsubscribe":
-        connections().unsubscribe(connection_id, lot_id)
+        current_app().connections.unsubscribe(connection_id, lot_id)
         return reply(200, {"type": "unsubscribed", "lot_id": lot_id})
-    lot = service().find_lot(lot_id)
-    if lot is None:
-        return error_reply(404, "LOT_NOT_FOUND", f"no lot {lot_id!r}", {"lot_id": lot_id})
-    connections().subscribe(connection_id, lot_id)
+    try:
+        lot = current_app().service.get_lot(lot_id)
+    except LedgerError as error:
+        return error_reply(status_of(error), error.code, error.message, error.details)
+    current_app().connections.subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
     return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": public_view(lot, utc_now()).model_dump(mode="json")})
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
+    with serving(samsold):
+        return route(event)
+
+
+def route(event: dict[str, Any]) -> dict[str, Any]:
     request = event.get("requestContext", {})
     route, connection_id = request.get("routeKey"), request.get("connectionId")
     if route == "$connect":
         return on_connect(connection_id, event.get("queryStringParameters") or {})
     if route == "$disconnect":
-        connections().disconnect(connection_id)
+        current_app().connections.disconnect(connection_id)
         return reply(200, {"message": "disconnected"})
     if route in ("subscribe", "unsubscribe"):
         return on_subscription(connection_id, route, event.get("body"), bool(event.get("isBase64Encoded")))

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers import lot_routes
 from handlers.openapi import openapi_document
+from handlers.bootstrap import App, logger, serving
 from handlers.rest import new_resolver, resolve
-from handlers.wiring import logger
 
 app = new_resolver()
 app.include_router(lot_routes.router)
@@ -21,5 +21,6 @@ def openapi() -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
+    with serving(samsold):
+        return resolve(app, event, context)

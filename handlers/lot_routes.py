@@ -10,12 +10,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from handlers.bootstrap import current_app
 from handlers.rest import HttpError, QueryInteger, caller_of
-from handlers.wiring import count_unreadable, service
-from ledger.commands import MAX_VERSION, BidOutcome, CancelLot, CreateLot, Identifier, Reason, StrictInput
-from ledger.errors import LotNotFound
+from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.values import UtcTime, utc_now
-from projections.audit import as_of, lot_events
 from projections.history import event_record
 from projections.views import LotView, public_view
 
@@ -25,7 +23,7 @@ router = APIGatewayRouter()
 @router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
 def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
-    lot = service().create_lot(body, seller=seller)
+    lot = current_app().service.create_lot(body, seller=seller)
     return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now()))
 
 
@@ -39,8 +37,7 @@ def list_lots(
     limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
 ) -> LotList:
     now = utc_now()
-    page = service().open_lots(limit=limit)
-    count_unreadable(page.unreadable)
+    page = current_app().open_lots(limit=limit)
     return LotList(lots=[public_view(lot, now) for lot in page.lots])
 
 
@@ -53,27 +50,27 @@ def get_lot(
     if as_of_version is not None and as_of_time is not None:
         # Each is valid alone, which is all a schema can say: the pair is refused as 422.
         raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
+    service = current_app().service
     if as_of_version is None and as_of_time is None:
-        lot = service().get_lot(lot_id)
+        lot = service.get_lot(lot_id)
         return public_view(lot, utc_now())
-    state = as_of(service(), lot_id, version=as_of_version, at=as_of_time)
-    if state is None:
-        raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
+    state = service.lot_as_of(lot_id, version=as_of_version, at=as_of_time)
     return public_view(state, as_of_time or state.updated_at)
 
 
 class CancelRequest(StrictInput):
-    reason: Reason = "cancelled by an administrator"
+    reason: Reason = DEFAULT_CANCEL_REASON
 
 
 @router.post("/lots/<lot_id>/cancel", summary="Cancel a lot (administrators)")
 def cancel_lot(lot_id: Annotated[Identifier, Path()], body: Annotated[CancelRequest | None, Body()] = None) -> LotView:
     caller = caller_of(router)
     reason = (body or CancelRequest()).reason
-    service().cancel_lot(
+    service = current_app().service
+    service.cancel_lot(
         CancelLot(lot_id=lot_id, cancelled_by=caller.user, reason=reason, requested_at=utc_now()), is_admin=caller.is_admin
     )
-    return public_view(service().get_lot(lot_id), utc_now())
+    return public_view(service.get_lot(lot_id), utc_now())
 
 
 class EventPage(BaseModel):
@@ -89,13 +86,10 @@ def get_events(
     limit: Annotated[QueryInteger, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     caller = caller_of(router)
-    if not caller.is_admin:
-        raise HttpError(403, "FORBIDDEN", "the event log is for administrators")
-    service().get_lot(lot_id)
-    records = [event_record(e) for e in lot_events(service(), lot_id, after_version=after_version, limit=limit + 1)]
-    more = len(records) > limit
-    records = records[:limit]
-    return EventPage(lot_id=lot_id, events=records, next_after_version=records[-1]["version"] if more else None)
+    events, next_after_version = current_app().service.lot_history(
+        lot_id, is_admin=caller.is_admin, after_version=after_version, limit=limit
+    )
+    return EventPage(lot_id=lot_id, events=[event_record(e) for e in events], next_after_version=next_after_version)
 
 
 class BidStatus(BaseModel):
@@ -112,8 +106,6 @@ class BidStatus(BaseModel):
 @router.get("/bids/<bid_id>", summary="Your bid's status: PENDING, ACCEPTED or REJECTED with the reason")
 def get_bid(bid_id: Annotated[Identifier, Path()]) -> BidStatus:
     caller = caller_of(router)
-    outcome: BidOutcome | None = service().bid_status(bid_id, caller.user)
-    if outcome is None:
-        raise HttpError(404, "BID_NOT_FOUND", f"you have no bid {bid_id!r}")
+    outcome = current_app().service.own_bid(bid_id, caller.user)
     data = outcome.model_dump(mode="json")
     return BidStatus.model_validate(data)

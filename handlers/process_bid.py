@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from handlers.wiring import logger, metrics, service
+from handlers.bootstrap import App, current_app, logger, metrics, serving
 from ledger.commands import CommandResult, LotCommandMessage
 from ledger.errors import LotNotFound, LotUnreadable
 from ledger.wire import MalformedJson, parse_json_object
@@ -55,7 +55,7 @@ class LotBatch:
             return
         lot_id = parsed[0][1].lot_id
         try:
-            results = service().execute(lot_id, [command for _, command in parsed])
+            results = current_app().service.execute(lot_id, [command for _, command in parsed])
         except (LotNotFound, LotUnreadable) as error:
             # No such lot, or its stored state cannot be read: retrying can never decide
             # these, and three failures would only move them to the DLQ; keep them, with the
@@ -89,7 +89,7 @@ def parse(record: SQSRecord) -> Any:
 def park(record: SQSRecord, reason: str) -> None:
     logger.error("parked a message that can never be processed", extra={"message_id": record.message_id, "reason": reason})
     metrics.add_metric(name="MessagesParked", unit=MetricUnit.Count, value=1)
-    service().store.park(record.message_id, record.body, reason, dict(record.raw_event.get("attributes", {})))
+    current_app().service.park(record.message_id, record.body, reason, dict(record.raw_event.get("attributes", {})))
 
 
 _batch: LotBatch | None = None
@@ -106,11 +106,12 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
     global _batch
     _batch = LotBatch(event.get("Records", []))
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     try:
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        with serving(samsold):
+            return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:
         _batch = None

@@ -1,4 +1,5 @@
-"""REST plumbing shared by the API functions: the error shape of DESIGN section 4,
+"""REST plumbing shared by the API functions: the error shape `{"error": {"code",
+"message", "details"}}` and the one table from ledger errors to HTTP statuses,
 the caller from the Cognito authorizer's claims, and the checks on a request's body
 (size, media type, UTF-8, one JSON object) made before anything parses it."""
 
@@ -16,9 +17,10 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from pydantic import BeforeValidator
 
-from handlers.wiring import logger
+from handlers.bootstrap import logger
 from ledger.errors import (
     BidIdReused,
+    BidNotFound,
     InvalidCommand,
     InvalidState,
     LedgerError,
@@ -26,6 +28,7 @@ from ledger.errors import (
     LotNotFound,
     LotUnreadable,
     NotAllowed,
+    SnapshotChanged,
     TransientError,
 )
 from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
@@ -36,19 +39,29 @@ JSON_MEDIA_TYPE = "application/json"
 METHODS_WITHOUT_BODY = {"GET", "HEAD", "OPTIONS"}
 ADMIN_GROUP = "admin"
 
+# The one table from the ledger's refusals to HTTP statuses, for REST and WebSocket
+# routes alike (a test checks that every LedgerError class is in it).
 STATUS_OF: dict[type[LedgerError], int] = {
     MalformedJson: 400,
     InvalidCommand: 422,
     LotNotFound: 404,
+    BidNotFound: 404,
     LotAlreadyExists: 409,
     BidIdReused: 409,
     InvalidState: 409,
     NotAllowed: 403,
+    # replay --fix lost a race to a live writer: compare again.
+    SnapshotChanged: 409,
     TransientError: 503,
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,
 }
+
+
+def status_of(error: LedgerError) -> int:
+    """The HTTP status of a ledger error: its class's entry in STATUS_OF (or its nearest base's)."""
+    return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), 400)
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -60,7 +73,8 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 class HttpError(Exception):
-    """A refusal that is about the HTTP request itself rather than the ledger."""
+    """A refusal that is about the HTTP request's shape itself (its body, JSON, media
+    type, query parameters, auth header) rather than the ledger: those are LedgerErrors."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -114,8 +128,7 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
-        status = next((s for kind, s in STATUS_OF.items() if isinstance(error, kind)), 400)
-        return error_response(status, error.code, error.message, error.details)
+        return error_response(status_of(error), error.code, error.message, error.details)
 
     @app.exception_handler(HttpError)
     def _http_error(error: HttpError) -> Response:

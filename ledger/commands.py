@@ -1,7 +1,7 @@
 """Commands the ledger accepts, and what it answers. Validation of their shape lives
 here (pydantic); rules that need the lot's state live in `ledger.rules`.
 
-Input is strict (DESIGN section 5): models refuse unknown fields and coercion (no
+Input is strict (docs/ARCHITECTURE.md, "Input at the edges"): models refuse unknown fields and coercion (no
 number or boolean where a string or an integer is meant: pydantic's strict mode),
 patterns match the whole value (pydantic's regex `$` is the end of the text; Python
 code uses fullmatch), free text has no surrounding whitespace or control characters,
@@ -186,10 +186,14 @@ class CloseLot(Command):
     type: Literal["CloseLot"] = "CloseLot"
 
 
+# The reason a cancellation records when its request gives none (the API's body too).
+DEFAULT_CANCEL_REASON = "cancelled by an administrator"
+
+
 class CancelLot(Command):
     lot_id: Identifier
     cancelled_by: Annotated[str, Field(min_length=1, max_length=128)]
-    reason: Reason = "cancelled by an administrator"
+    reason: Reason = DEFAULT_CANCEL_REASON
     requested_at: UtcTime
     type: Literal["CancelLot"] = "CancelLot"
 

@@ -1,10 +1,11 @@
-"""eventsourcing persistence for DynamoDB: the only code that writes the Bids table.
+"""eventsourcing persistence for DynamoDB: the only code that writes the Bids table,
+and one implementation of the storage port `ledger.persistence.LotRecorder`.
 
 Selected the library's usual way: PERSISTENCE_MODULE=ledger.dynamodb, with BIDS_TABLE
 naming the table, boto3's AWS_ENDPOINT_URL_DYNAMODB pointing at DynamoDB Local when
 set, and CREATE_TABLE=y creating the table as template.yaml declares it.
 
-Single-table layout (DESIGN section 2):
+Single-table layout (docs/ARCHITECTURE.md, "The Bids table"):
     LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
     BID#{bid_id}  REQUEST               a bid as the API took it (PENDING); written once
@@ -38,11 +39,10 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import strtobool
 
 from ledger.errors import LotUnreadable
+from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, LotRecorder, lot_key
 
 OPEN_LOTS_INDEX = "OpenLotsByCloseTime"
-OPEN_STATUS = "OPEN"
 MAX_VERSION = 9_999_999_999
-TRANSACTION_LIMIT = 100
 _THROTTLING = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -54,10 +54,6 @@ _THROTTLING = {
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-def lot_key(lot_id: str) -> str:
-    return f"LOT#{lot_id}"
 
 
 def event_key(version: int) -> str:
@@ -128,9 +124,12 @@ def _raise_for(error: ClientError, what: str) -> None:
     raise OperationalError(f"{what}: {code}: {message}") from error
 
 
-class DynamoDBRecorder(ApplicationRecorder):
+class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     """Appends and reads a lot's events, and keeps its snapshot and bid receipts
-    in the same transaction as the events that changed them."""
+    in the same transaction as the events that changed them.
+
+    An ApplicationRecorder for the library's `Application`, without its global
+    notification log: the Bids table has no global sequence (its stream is the feed)."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -163,17 +162,6 @@ class DynamoDBRecorder(ApplicationRecorder):
         except ClientError as error:
             _raise_for(error, "insert_events")
         return None
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        return list(self.iter_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
 
     def iter_events(
         self,
@@ -305,6 +293,9 @@ class DynamoDBRecorder(ApplicationRecorder):
         )
         for item in items:
             yield item["PK"]["S"].removeprefix("LOT#")
+
+    def get_parked(self, message_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_parked", f"PARKED#{message_id}", "MESSAGE")
 
     def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
         """Keep a message that can never be processed, for inspection (idempotent)."""

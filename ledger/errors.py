@@ -36,6 +36,19 @@ class BidIdReused(LedgerError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class BidNotFound(LedgerError):
+    """No such bid (of this bidder), or none decided yet where a decision is needed."""
+
+    code = "BID_NOT_FOUND"
+
+
+class SnapshotChanged(LedgerError):
+    """A snapshot was to be replaced at a version it is no longer at: another writer
+    moved the lot on since it was compared. Compare again."""
+
+    code = "SNAPSHOT_CHANGED"
+
+
 class NotAllowed(LedgerError):
     """The caller may not do this to this lot."""
 

@@ -1,5 +1,5 @@
 """The Lot aggregate: decides commands by `ledger.rules` and records the decisions
-as chained events. Its state is the snapshot the one fold (`projections.snapshot`)
+as chained events. Its state is the snapshot the one fold (`ledger.state`)
 builds, so the writer and every reader agree by construction."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.errors import InvalidCommand, InvalidState, NotAllowed
 from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
-from projections.snapshot import LotSnapshot, evolve
+from ledger.state import LotSnapshot, evolve
 
 
 class Lot(BaseAggregate[str]):

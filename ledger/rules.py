@@ -13,9 +13,10 @@ from ledger.values import fits_currency, format_decimal, format_time, minor_unit
 
 if TYPE_CHECKING:
     from ledger.commands import CreateLot
-    from projections.snapshot import LotSnapshot
+    from ledger.state import LotSnapshot
 
-# Reason codes of BidRejected (DESIGN section 3).
+# Reason codes of BidRejected: a rejected bid carries exactly one, checked in this order
+# by `decide_bid`.
 LOT_NOT_OPEN = "LOT_NOT_OPEN"
 LOT_CLOSED = "LOT_CLOSED"
 LOT_CANCELLED = "LOT_CANCELLED"

@@ -1,30 +1,48 @@
 """The command service: loads a lot from its snapshot, lets the Lot decide, and saves
 events, bid receipts and the new snapshot in one transaction, deciding again from
-fresh state when another writer got there first."""
+fresh state when another writer got there first. It also offers the reads that
+handlers, projections and the CLI share (a lot now or as it stood then, its events,
+open lots, a bid's status), so nothing outside `ledger` reaches into storage.
+
+Storage is the port `ledger.persistence.LotRecorder`, chosen the library's way by
+PERSISTENCE_MODULE (`ledger.dynamodb` by default, `ledger.memory` in unit tests)."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent
 
 from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid
-from ledger.dynamodb import TRANSACTION_LIMIT, DynamoDBRecorder, lot_key
-from ledger.errors import BidIdReused, InvalidCommand, LotAlreadyExists, LotNotFound, LotUnreadable, TransientError
+from ledger.errors import (
+    BidIdReused,
+    BidNotFound,
+    InvalidCommand,
+    LotAlreadyExists,
+    LotNotFound,
+    LotUnreadable,
+    NotAllowed,
+    SnapshotChanged,
+    TransientError,
+)
+from ledger.events import LotEvent
 from ledger.lot import Lot
+from ledger.persistence import TRANSACTION_LIMIT, LotRecorder, lot_key
+from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_time, minor_units, utc_now
-from projections.snapshot import LotSnapshot
 
 LotCommand = PlaceBid | CloseLot | CancelLot
 log = logging.getLogger(__name__)
+# Events are read from storage this many at a time (one Query page in DynamoDB).
+PAGE_SIZE = 1000
 
 # A command writes at most an event and a receipt; one item more is the snapshot.
 COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
@@ -41,13 +59,26 @@ class AuctionService(Application[str]):
     env = {"PERSISTENCE_MODULE": "ledger.dynamodb"}
     max_attempts = 8
 
-    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] = utc_now) -> None:
-        super().__init__(env)
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        recorder: LotRecorder | None = None,
+    ) -> None:
+        # A recorder given here is used instead of the one PERSISTENCE_MODULE's factory makes.
+        self._given_recorder = recorder
+        super().__init__(None if env is None else dict(env))
         self.clock = clock
 
+    def construct_recorder(self) -> ApplicationRecorder:
+        if self._given_recorder is not None:
+            return cast(ApplicationRecorder, self._given_recorder)
+        return super().construct_recorder()
+
     @property
-    def store(self) -> DynamoDBRecorder:
-        return cast(DynamoDBRecorder, self.recorder)
+    def store(self) -> LotRecorder:
+        """The storage port; for the ledger's own use (callers outside `ledger` use the methods below)."""
+        return cast(LotRecorder, self.recorder)
 
     # --- reads ------------------------------------------------------------------------
 
@@ -81,6 +112,83 @@ class AuctionService(Application[str]):
         except LotUnreadable as error:
             log.error("unreadable snapshot %s: %s", lot_key(lot_id), error, extra={"key": lot_key(lot_id), "problem": error.problem})
             raise
+
+    def lot_ids(self) -> Iterator[str]:
+        """Every lot (a scan of storage: for operators' tools, not hot paths)."""
+        return self.store.lot_ids()
+
+    def stored_snapshot(self, lot_id: str) -> dict[str, Any] | None:
+        """The lot's snapshot exactly as stored (for replay's comparison), or None."""
+        return self.store.get_snapshot(lot_id)
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        """Overwrite a drifted snapshot, only if it is still at `expected_version`
+        (a live writer that moved it on since is never overwritten: SnapshotChanged)."""
+        try:
+            self.store.replace_snapshot(snapshot, expected_version=expected_version)
+        except IntegrityError:
+            lot_id = snapshot.get("lot_id")
+            raise SnapshotChanged(
+                f"lot {lot_id}: the snapshot changed since it was compared; replay again",
+                {"lot_id": lot_id, "version": expected_version},
+            ) from None
+
+    def stored_events(
+        self, lot_id: str, *, after_version: int | None = None, upto_version: int | None = None, limit: int | None = None
+    ) -> Iterator[StoredEvent]:
+        """A lot's events as stored, in order, read page by page (`read_event` decodes one)."""
+        return self.store.iter_events(lot_id, gt=after_version, lte=upto_version, limit=limit, page_size=PAGE_SIZE)
+
+    def read_event(self, stored: StoredEvent) -> LotEvent:
+        """The lot event a stored item holds; LotUnreadable (naming the lot, the version and
+        the problem) when it cannot be decoded."""
+        lot_id, version = str(stored.originator_id), stored.originator_version
+        try:
+            event = self.mapper.to_domain_event(stored)
+        except Exception as error:  # a damaged item may fail anywhere in the mapper: JSON, topic, fields
+            problem = f"{type(error).__name__}: {error}"
+        else:
+            if isinstance(event, LotEvent):
+                return event
+            problem = f"not a lot event: {stored.topic}"
+        raise LotUnreadable(lot_id, f"event {version}", problem, version)
+
+    def lot_events(
+        self, lot_id: str, *, after_version: int | None = None, upto_version: int | None = None, limit: int | None = None
+    ) -> Iterator[LotEvent]:
+        """A lot's events in order, read page by page."""
+        for stored in self.stored_events(lot_id, after_version=after_version, upto_version=upto_version, limit=limit):
+            yield self.read_event(stored)
+
+    def lot_as_of(self, lot_id: str, *, version: int | None = None, at: datetime | None = None) -> LotSnapshot:
+        """The lot as it stood after `version`, or at time `at` (the last event recorded at
+        or before it): the fold of its events up to then. LotNotFound when it did not
+        exist then."""
+        state: LotSnapshot | None = None
+        for event in self.lot_events(lot_id, upto_version=version):
+            if at is not None and event.timestamp > at:
+                break
+            state = evolve(event, state)
+        if state is None:
+            raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
+        return state
+
+    def lot_history(
+        self, lot_id: str, *, is_admin: bool, after_version: int = 0, limit: int = 100
+    ) -> tuple[list[LotEvent], int | None]:
+        """A page of the lot's event log (administrators only): the events after
+        `after_version`, at most `limit`, and the version to read on from (None: no more)."""
+        if not is_admin:
+            raise NotAllowed("the event log is for administrators")
+        self.get_lot(lot_id)
+        events = list(self.lot_events(lot_id, after_version=after_version, limit=limit + 1))
+        more = len(events) > limit
+        events = events[:limit]
+        return events, events[-1].originator_version if more else None
+
+    def park(self, message_id: str, body: str, reason: str, attributes: Mapping[str, Any]) -> None:
+        """Keep a message that can never be processed, with the reason, for inspection."""
+        self.store.park(message_id, body, reason, attributes)
 
     def get_bid_outcome(self, bid_id: str) -> BidOutcome | None:
         receipt = self.store.get_receipts([bid_id]).get(bid_id)
@@ -132,6 +240,22 @@ class AuctionService(Application[str]):
                 return None
             outcome = BidOutcome.model_validate(request | {"status": "PENDING"})
         return outcome if outcome.bidder == bidder else None
+
+    def own_bid(self, bid_id: str, bidder: str) -> BidOutcome:
+        """`bid_status`, or BidNotFound when the bidder has no such bid."""
+        outcome = self.bid_status(bid_id, bidder)
+        if outcome is None:
+            raise BidNotFound(f"you have no bid {bid_id!r}")
+        return outcome
+
+    def decided_bid(self, bid_id: str) -> dict[str, Any]:
+        """The receipt of a decided bid; BidNotFound (saying whether it still waits) otherwise."""
+        receipt = self.store.get_receipts([bid_id]).get(bid_id)
+        if receipt is None:
+            request = self.store.get_bid_request(bid_id)
+            detail = "it is still waiting to be decided" if request else "there is no such bid"
+            raise BidNotFound(f"no decision for bid {bid_id!r}: {detail}", {"bid_id": bid_id})
+        return receipt
 
     def place_bid(self, command: PlaceBid) -> CommandResult:
         return self.execute(command.lot_id, [command])[0]

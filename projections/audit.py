@@ -1,66 +1,20 @@
-"""Replay, verification and time travel over a lot's stored events, all through the
-one fold in `projections.snapshot`."""
+"""Replay and verification over a lot's stored events, through the one fold in
+`ledger.state` (time travel is the service's `lot_as_of`, on the same fold)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
-
-from ledger.errors import LotUnreadable
-from ledger.events import GENESIS_HASH, LotEvent
+from ledger.errors import InvalidState, LotUnreadable
+from ledger.events import GENESIS_HASH
 from ledger.service import AuctionService
-from projections.snapshot import LotSnapshot, evolve
+from ledger.state import LotSnapshot, evolve
 
-PAGE_SIZE = 1000
 T = TypeVar("T")
-
-
-def lot_events(
-    service: AuctionService,
-    lot_id: str,
-    *,
-    after_version: int | None = None,
-    upto_version: int | None = None,
-    limit: int | None = None,
-) -> Iterator[LotEvent]:
-    """A lot's stored events in order, read page by page."""
-    stored_events = service.store.iter_events(lot_id, gt=after_version, lte=upto_version, limit=limit, page_size=PAGE_SIZE)
-    for stored in stored_events:
-        yield read_event(service, stored)
-
-
-def read_event(service: AuctionService, stored: StoredEvent) -> LotEvent:
-    """The lot event a stored item holds; LotUnreadable (naming the lot, the version and
-    the problem) when it cannot be decoded."""
-    lot_id, version = str(stored.originator_id), stored.originator_version
-    try:
-        event = service.mapper.to_domain_event(stored)
-    except Exception as error:  # a damaged item may fail anywhere in the mapper: JSON, topic, fields
-        problem = f"{type(error).__name__}: {error}"
-    else:
-        if isinstance(event, LotEvent):
-            return event
-        problem = f"not a lot event: {stored.topic}"
-    raise LotUnreadable(lot_id, f"event {version}", problem, version)
-
-
-def as_of(
-    service: AuctionService, lot_id: str, *, version: int | None = None, at: datetime | None = None
-) -> LotSnapshot | None:
-    """The lot as it stood after `version`, or at time `at` (the last event recorded
-    at or before it). None when the lot did not exist yet."""
-    state: LotSnapshot | None = None
-    for event in lot_events(service, lot_id, upto_version=version):
-        if at is not None and event.timestamp > at:
-            break
-        state = evolve(event, state)
-    return state
 
 
 @dataclass(frozen=True)
@@ -97,7 +51,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
     state: LotSnapshot | None = None
     count = 0
     try:
-        for event in lot_events(service, lot_id):
+        for event in service.lot_events(lot_id):
             try:
                 state = evolve(event, state)
             except (ValueError, TypeError) as error:  # an event that decodes but does not fit the fold
@@ -106,7 +60,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
             count += 1
     except LotUnreadable as error:
         return ReplayReport(lot_id, count, None, None, unreadable=str(error), unreadable_version=error.details["version"])
-    stored_item = service.store.get_snapshot(lot_id)
+    stored_item = service.stored_snapshot(lot_id)
     stored, unreadable = (None, None) if stored_item is None else _normalised(lot_id, stored_item)
     folded = None if state is None else state.to_item()
     report = ReplayReport(lot_id=lot_id, events=count, stored=stored, folded=folded)
@@ -123,16 +77,14 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
 
 
 def fix(service: AuctionService, report: ReplayReport) -> None:
-    """Write the folded snapshot back, only over the very snapshot that was compared."""
+    """Write the folded snapshot back, only over the very snapshot that was compared
+    (SnapshotChanged when another writer moved it on since)."""
     if report.folded is None or report.stored is None:
-        raise ValueError(f"lot {report.lot_id}: nothing to fix without both events and a snapshot")
+        raise InvalidState(f"lot {report.lot_id}: nothing to fix without both events and a snapshot", {"lot_id": report.lot_id})
     stored_version = report.stored.get("version")
     if not isinstance(stored_version, int):
-        raise ValueError(f"lot {report.lot_id}: the stored snapshot has no version to replace it at")
-    try:
-        service.store.replace_snapshot(report.folded, expected_version=stored_version)
-    except IntegrityError:
-        raise ValueError(f"lot {report.lot_id}: the snapshot changed since it was compared; replay again") from None
+        raise InvalidState(f"lot {report.lot_id}: the stored snapshot has no version to replace it at", {"lot_id": report.lot_id})
+    service.replace_snapshot(report.folded, expected_version=stored_version)
 
 
 def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotUnreadable | None]:
@@ -173,11 +125,11 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
     can be read; name the first bad version."""
     expected_version, prev_hash, count = 1, GENESIS_HASH, 0
     try:
-        for stored in service.store.iter_events(lot_id, page_size=PAGE_SIZE):
+        for stored in service.stored_events(lot_id):
             version = stored.originator_version
             if version != expected_version:
                 return VerifyReport(lot_id, count, expected_version, f"version {expected_version} is missing (next is {version})")
-            event = read_event(service, stored)
+            event = service.read_event(stored)
             if event.prev_hash != prev_hash:
                 return VerifyReport(lot_id, count, version, "prev_hash does not match the previous event's hash")
             if event.compute_hash() != event.hash:
@@ -185,7 +137,7 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
             prev_hash, expected_version, count = event.hash, version + 1, count + 1
     except LotUnreadable as error:
         return VerifyReport(lot_id, count, error.details["version"] or expected_version, str(error))
-    item = service.store.get_snapshot(lot_id)
+    item = service.stored_snapshot(lot_id)
     if item is None:
         return VerifyReport(lot_id, count)
     try:
@@ -208,7 +160,7 @@ def for_each_lot(
 ) -> list[T]:
     """Run `check` (replay or verify) over many lots in parallel threads: the work is
     mostly waiting on DynamoDB, so lots overlap; each lot is still read in order."""
-    ids = list(service.store.lot_ids() if lot_ids is None else lot_ids)
+    ids = list(service.lot_ids() if lot_ids is None else lot_ids)
     results: list[T] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for result in pool.map(lambda lot_id: check(service, lot_id), ids):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import BidNotFound
 from ledger.events import BidPlaced, BidRejected, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
 from ledger.values import format_time
-from projections.audit import lot_events, verify
+from projections.audit import verify
 from projections.history import event_record
-from projections.snapshot import LotSnapshot, evolve
+from ledger.state import LotSnapshot, evolve
 
 NEIGHBOURS = 3
 
@@ -31,10 +31,6 @@ RULES = {
 assert set(RULES) - {None} == set(REASON_CODES)
 
 
-class BidNotFound(LedgerError):
-    code = "BID_NOT_FOUND"
-
-
 def _state_view(state: LotSnapshot) -> dict[str, Any]:
     """The lot as the bid met it, for the operator: bidders by id and alias."""
     data = state.to_item()
@@ -43,11 +39,7 @@ def _state_view(state: LotSnapshot) -> dict[str, Any]:
 
 
 def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
-    receipt = service.store.get_receipts([bid_id]).get(bid_id)
-    if receipt is None:
-        request = service.store.get_bid_request(bid_id)
-        detail = "it is still waiting to be decided" if request else "there is no such bid"
-        raise BidNotFound(f"no decision for bid {bid_id!r}: {detail}", {"bid_id": bid_id})
+    receipt = service.decided_bid(bid_id)
     lot_id, decided_version = receipt["lot_id"], int(receipt["version"])
 
     state_before: LotSnapshot | None = None
@@ -55,7 +47,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     bids: list[LotEvent] = []
     extensions: list[dict[str, Any]] = []
     final: LotSnapshot | None = None
-    for event in lot_events(service, lot_id):
+    for event in service.lot_events(lot_id):
         if event.originator_version == decided_version:
             deciding = event
             state_before = final.model_copy(deep=True) if final is not None else None

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ledger import rules
 from ledger.events import BidPlaced, BidRejected
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
-from projections.snapshot import LotSnapshot
+from ledger.state import LotSnapshot
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
 

@@ -2,54 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.errors import LotUnreadable
+from ledger.errors import LedgerError
 from ledger.service import AuctionService
 from ledger.values import parse_time
-from projections.audit import as_of, fix, for_each_lot, lot_events, replay, verify
-from projections.dispute import BidNotFound, dispute_markdown, dispute_report
+from projections.audit import fix, for_each_lot, replay, verify
+from projections.dispute import dispute_markdown, dispute_report
 from projections.history import event_record
-from samsold_cli.target import Target, TargetError, as_json, resolve_target
+from samsold_cli.shared import DataDir, Stack, console, exits_on_errors, progress_bar, target
+from samsold_cli.target import Target, as_json
 
-console = Console()
 T = TypeVar("T")
 
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Local stack data directory [default: $SAMSOLD_DATA_DIR or .samsold/]")]
-Stack = Annotated[Optional[str], typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
 BidsTable = Annotated[Optional[str], typer.Option("--bids-table", help="The Bids table's name (overrides the stack's)")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def target(data_dir: Path | None, stack: str | None, bids_table: str | None) -> Target:
-    try:
-        return resolve_target(data_dir, stack, {"BidsTableName": bids_table})
-    except TargetError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def _unreadable_exits() -> Iterator[None]:
-    """A lot with an item that cannot be read: say which and what, exit 1 (no traceback)."""
-    try:
-        yield
-    except LotUnreadable as error:
-        console.print(f"[red]{error}[/red]; `samsold verify` and `samsold replay` check the lot")
-        raise typer.Exit(1) from None
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+def ledger_target(data_dir: Path | None, stack: str | None, bids_table: str | None) -> Target:
+    return target(data_dir, stack, BidsTableName=bids_table)
 
 
 def history(
@@ -61,15 +38,13 @@ def history(
     bids_table: BidsTable = None,
 ) -> None:
     """Every event of a lot in order: version, time, type, deciding numbers, hash."""
-    service = target(data_dir, stack, bids_table).service
-    with _unreadable_exits():
-        records = [event_record(e) for e in lot_events(service, lot_id)]
-        missing = not records and service.find_lot(lot_id) is None
+    service = ledger_target(data_dir, stack, bids_table).service
+    with exits_on_errors():
+        records = [event_record(e) for e in service.lot_events(lot_id)]
+        if not records:
+            service.get_lot(lot_id)
     if bidder is not None:
         records = [r for r in records if r["data"].get("bidder") == bidder]
-    if missing:
-        console.print(f"[red]no lot {lot_id}[/red]")
-        raise typer.Exit(1)
     if json_out:
         typer.echo(as_json(records))
         return
@@ -106,11 +81,8 @@ def as_of_command(
         except ValueError as error:
             console.print(f"[red]--time: {error}[/red]")
             raise typer.Exit(2) from None
-    with _unreadable_exits():
-        state = as_of(target(data_dir, stack, bids_table).service, lot_id, version=version, at=at)
-    if state is None:
-        console.print(f"[red]lot {lot_id} did not exist then[/red]")
-        raise typer.Exit(1)
+    with exits_on_errors():
+        state = ledger_target(data_dir, stack, bids_table).service.lot_as_of(lot_id, version=version, at=at)
     typer.echo(as_json(state.to_item()))
 
 
@@ -125,7 +97,7 @@ def replay_command(
 ) -> None:
     """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift
     or an item that cannot be read."""
-    service = target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).service
     reports = _over_lots(service, replay, lot_id, all_lots, workers, "replaying")
     unfixed = 0
     for report in reports:
@@ -142,8 +114,8 @@ def replay_command(
                     fix(service, report)
                     console.print(f"  [green]fixed[/green] (snapshot rewritten at version {report.folded and report.folded['version']})")
                     continue
-                except ValueError as error:
-                    console.print(f"  [red]not fixed: {error}[/red]")
+                except LedgerError as error:
+                    console.print(f"  [red]not fixed: {error.message}[/red]")
         unfixed += 1
     console.print(
         f"{len(reports)} lots, {sum(r.events for r in reports)} events replayed; {sum(r.drifted for r in reports)} drifted, "
@@ -161,7 +133,7 @@ def verify_command(
     bids_table: BidsTable = None,
 ) -> None:
     """Check every hash chain; name the lot and first bad version; exit 1 on any break."""
-    service = target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).service
     reports = _over_lots(service, verify, lot_id, all_lots, workers, "verifying")
     broken = [r for r in reports if not r.ok]
     for report in broken:
@@ -179,12 +151,8 @@ def dispute(
     bids_table: BidsTable = None,
 ) -> None:
     """A report on one bid: as received, its outcome and the rule, the lot it met, the bids around it, proof."""
-    try:
-        with _unreadable_exits():
-            report = dispute_report(target(data_dir, stack, bids_table).service, bid)
-    except BidNotFound as error:
-        console.print(f"[red]{error.message}[/red]")
-        raise typer.Exit(1) from None
+    with exits_on_errors():
+        report = dispute_report(ledger_target(data_dir, stack, bids_table).service, bid)
     if markdown is not None:
         markdown.write_text(dispute_markdown(report))
         console.print(f"written to {markdown}")
@@ -202,8 +170,8 @@ def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T
     if all_lots == (lot_id is not None):
         console.print("[red]give a lot id or --all[/red]")
         raise typer.Exit(2)
-    ids = list(service.store.lot_ids()) if all_lots else [lot_id]
-    with _progress() as progress:
+    ids = list(service.lot_ids()) if all_lots else [lot_id]
+    with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
         return for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
 

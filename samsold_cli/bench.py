@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+from handlers.bootstrap import build, use_placeholder_credentials
 from ledger.commands import CreateLot, PlaceBid
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from ledger.values import utc_now
 from projections.audit import for_each_lot, replay, verify
-
-console = Console()
+from samsold_cli.shared import console, progress_bar
 
 
 def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None] = lambda _: None) -> tuple[str, float]:
@@ -50,7 +47,7 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
 
 def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot: int, workers: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(f"seeding a lot of {big_lot_events} events", total=big_lot_events - 1)
         big_lot, seconds = seed_lot(service, big_lot_events, lambda n: progress.advance(task, n))
         results["decide_and_write_bids_per_s"] = round((big_lot_events - 1) / seconds, 1)
@@ -104,15 +101,13 @@ def bench(
         raise typer.Exit(2)
     started = time.perf_counter()
     if bids_table:
-        results = run(AuctionService(env={"BIDS_TABLE": bids_table}), events, lots, events_per_lot, workers)
+        results = run(build({"BIDS_TABLE": bids_table}).service, events, lots, events_per_lot, workers)
         engine = "given table"
     else:
         with DynamoDBLocal() as ddb:
-            # DynamoDB Local takes any credentials; boto3 only needs some.
-            for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
-                os.environ.setdefault(name, value)
+            use_placeholder_credentials()
             env = {"BIDS_TABLE": "bench", "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint_url}
-            results = run(AuctionService(env=env), events, lots, events_per_lot, workers)
+            results = run(build(env).service, events, lots, events_per_lot, workers)
         engine = "DynamoDB Local (in memory)"
     document = {
         "benchmark": "samsold replay/verify",

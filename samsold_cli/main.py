@@ -14,19 +14,17 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from samsold_cli.shared import DataDir
+
 app = typer.Typer(help="SamSold: an event-sourced auction ledger, on AWS or on one machine.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
 
-DataDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--data-dir", help="Data directory of the local stack [default: $SAMSOLD_DATA_DIR or .samsold/]"),
-]
 
 
 @app.command()
 def dev(
-    data_dir: DataDirOption = None,
+    data_dir: DataDir = None,
     host: Annotated[str, typer.Option(help="Address the local services listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the REST API (the WebSocket API takes the next).")] = 3000,
     template: Annotated[Path, typer.Option(help="The SAM template to run.")] = Path("template.yaml"),
@@ -68,7 +66,7 @@ def dev(
 def token(
     user: Annotated[str, typer.Argument(help="User name; the same name is the same bidder.")],
     admin: Annotated[bool, typer.Option("--admin", help="Put the user in the admin group.")] = False,
-    data_dir: DataDirOption = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Print a bearer token for the local stack's REST API."""
     from local.auth import DevAuth

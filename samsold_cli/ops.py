@@ -6,7 +6,6 @@ import json
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -16,8 +15,8 @@ from rich.table import Table
 
 from ledger.commands import AmountText, CurrencyCode, Identifier, Title
 from ledger.values import format_time, utc_now
-from samsold_cli.audit import DataDir, Stack
-from samsold_cli.target import Target, TargetError, as_json, resolve_target
+from samsold_cli.shared import DataDir, Stack, target as _target
+from samsold_cli.target import as_json
 
 console = Console()
 lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True)
@@ -47,14 +46,6 @@ def checked_as(kind: Any) -> Callable[[Any], Any]:
 
 LotId = Annotated[str, typer.Argument(help="The lot", callback=checked_as(Identifier))]
 MAX_CLOSES_IN_S = 10 * 366 * 24 * 3600
-
-
-def _target(data_dir: Path | None, stack: str | None, **given: str | None) -> Target:
-    try:
-        return resolve_target(data_dir, stack, given)
-    except TargetError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
 
 
 def call_api(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:

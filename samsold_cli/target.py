@@ -5,7 +5,6 @@ as an option taking precedence."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from handlers.bootstrap import build, use_placeholder_credentials
 from ledger.service import AuctionService
 
 
@@ -37,7 +37,7 @@ class Target:
         env = {"BIDS_TABLE": self.output("BidsTableName")}
         if "dynamodb" in self.endpoints:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoints["dynamodb"]
-        return AuctionService(env=env)
+        return build(env).service
 
     @cached_property
     def sqs(self) -> Any:
@@ -81,9 +81,7 @@ def resolve_target(
             f"no local stack found in {directory} (start it with `samsold dev` or `make run`), "
             "or pass --stack NAME for a deployed one"
         )
-    # The local services take any credentials and region; boto3 only needs some.
-    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
-        os.environ.setdefault(name, value)
+    use_placeholder_credentials()
     outputs = dict(endpoints.get("outputs", {}))
     return Target(outputs=outputs | given, endpoints={k: v for k, v in endpoints.items() if isinstance(v, str)}, data_dir=directory)
 

@@ -3,13 +3,13 @@ end-to-end and browser tests) the whole application on the local runtime."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 
+from handlers.bootstrap import use_placeholder_credentials
 from local.auth import DevAuth
 from local.dynamodb_local import DynamoDBLocal
 from local.runtime import LocalStack
@@ -20,11 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 STACK_OVERRIDES = {"CloseGraceSeconds": "1"}
 SWEEP_EVERY_S = 1.0
 
-# Dummy credentials: DynamoDB Local accepts any, and no test may reach AWS.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("AWS_REGION", "us-east-1")
+# Placeholder credentials: DynamoDB Local accepts any, and no test may reach AWS.
+use_placeholder_credentials()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--ledger-backend",
+        choices=("dynamodb", "memory"),
+        default="dynamodb",
+        help="the recorder behind the `service` fixture: DynamoDB Local (default) or the in-memory one "
+        "(no Java; tests that reach into DynamoDB themselves are skipped)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,8 @@
-"""Fixtures for tests that talk to DynamoDB Local through the ledger."""
+"""Fixtures for tests that talk to DynamoDB Local through the ledger.
+
+`service` is on DynamoDB Local by default; `--ledger-backend=memory` puts it on the
+in-memory recorder instead (the same port, the same semantics, no Java), and skips the
+tests that reach into DynamoDB themselves."""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ import pytest
 
 from ledger.service import AuctionService
 from ledger.values import utc_now
+from tests.support.app import build_test_app
+
+# Fixtures that mean a test reads or writes DynamoDB itself, not only through the service.
+DYNAMODB_FIXTURES = {"dynamodb_client", "dynamodb_endpoint", "bids_table", "ledger_env", "stack", "dynamodb_local"}
 
 
 class Clock:
@@ -42,6 +50,17 @@ def ledger_env(dynamodb_endpoint, bids_table) -> dict[str, str]:
     return {"BIDS_TABLE": bids_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
 
 
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("ledger_backend") != "memory":
+        return
+    skip = pytest.mark.skip(reason="reaches into DynamoDB Local itself (--ledger-backend=memory)")
+    for item in items:
+        if DYNAMODB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(skip)
+
+
 @pytest.fixture
-def service(ledger_env, clock) -> AuctionService:
-    return AuctionService(env=ledger_env, clock=clock)
+def service(request, clock) -> AuctionService:
+    if request.config.getoption("ledger_backend") == "memory":
+        return build_test_app(clock=clock).service
+    return AuctionService(env=request.getfixturevalue("ledger_env"), clock=clock)

@@ -10,7 +10,8 @@ import pytest
 
 from ledger.commands import CloseLot, CreateLot, PlaceBid
 from ledger.values import format_time
-from projections.dispute import BidNotFound, dispute_markdown, dispute_report
+from ledger.errors import BidNotFound
+from projections.dispute import dispute_markdown, dispute_report
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from handlers.bootstrap import App, build
 from ledger.dynamodb import lot_key
 from ledger.values import format_time, utc_now
 from local.sqs import LocalSqs
@@ -25,10 +26,13 @@ SELLER = {"sub": "sam", "cognito:username": "sam"}
 ADMIN = {"sub": "root", "cognito:username": "root", "cognito:groups": "admin"}
 
 
+# The App of the module's stack: the helpers below pass it to every handler they call.
+APP: dict[str, App] = {}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
-    """Environment as template.yaml gives the functions, pointed at local services."""
-    monkey = pytest.MonkeyPatch()
+    """The application wired as template.yaml's environment wires the functions, pointed at local services."""
     with LocalSqs(tmp_path_factory.mktemp("sqs")) as sqs_server:
         sqs = boto3.client("sqs", endpoint_url=sqs_server.endpoint_url)
         dlq = sqs.create_queue(QueueName="dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -45,29 +49,21 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
         app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
         declared = next(t for t in app.tables if t.logical_id == "ConnectionsTable").create_table_kwargs
         boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**(declared | {"TableName": connections_table}))
-        for name, value in {
+        app = build({
             "BIDS_TABLE": bids_table,
             "CONNECTIONS_TABLE": connections_table,
             "PROCESS_BID_QUEUE_URL": queue,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ENDPOINT_URL_SQS": sqs_server.endpoint_url,
-            "POWERTOOLS_METRICS_NAMESPACE": "SamSoldTest",
-            "POWERTOOLS_SERVICE_NAME": "samsold",
             "CLOSE_GRACE_SECONDS": "1",
-        }.items():
-            monkey.setenv(name, value)
-        from handlers import wiring
-
-        for cached in (wiring.service, wiring.command_queue, wiring.connections):
-            cached.cache_clear()
-        yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo")}
-        for cached in (wiring.service, wiring.command_queue, wiring.connections):
-            cached.cache_clear()
-    monkey.undo()
+        })
+        APP["app"] = app
+        yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo"), "app": app}
+        APP.clear()
 
 
 def call(handler_module, event):
-    response = handler_module.handler(event, FakeContext())
+    response = handler_module.handler(event, FakeContext(), APP["app"])
     body = response.get("body")
     return response["statusCode"], (json.loads(body) if body else None)
 
@@ -98,7 +94,7 @@ def drain(stack, max_rounds=10):
         ).get("Messages", [])
         if not messages:
             break
-        response = process_bid.handler(sqs_event(messages, stack["queue_arn"]), FakeContext())
+        response = process_bid.handler(sqs_event(messages, stack["queue_arn"]), FakeContext(), stack["app"])
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         done = [m for m in messages if m["MessageId"] not in failed]
         for m in done:
@@ -235,7 +231,7 @@ def test_sweep_queues_close_for_due_lots_and_processor_closes(stack):
     import time
 
     time.sleep(2.2)
-    assert close_due_lots.handler({}, FakeContext())["queued"] >= 1
+    assert close_due_lots.handler({}, FakeContext(), stack["app"])["queued"] >= 1
     drain(stack)
     status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
     assert (view["status"], view["outcome"]) == ("CLOSED", "SOLD")
@@ -255,7 +251,7 @@ def test_responses_carry_cors_headers_for_the_page(stack):
     from handlers import lot_api
 
     event = rest_event("GET", "/lots", query={"status": "open"}, headers={"Origin": "https://auctions.example.com"})
-    response = lot_api.handler(event, FakeContext())
+    response = lot_api.handler(event, FakeContext(), stack["app"])
     headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
     assert headers["access-control-allow-origin"] == ["*"]
     assert "Idempotency-Key" in ",".join(headers["access-control-allow-headers"])
@@ -272,7 +268,7 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
     bids = [api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": amount}, claims=claims)[1]
             for amount, claims in (("10.00", ALICE), ("10.50", BOB))]
     first = stack["sqs"].receive_message(QueueUrl=stack["queue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
-    assert process_bid.handler(sqs_event(first, stack["queue_arn"]), FakeContext())["batchItemFailures"] == []
+    assert process_bid.handler(sqs_event(first, stack["queue_arn"]), FakeContext(), stack["app"])["batchItemFailures"] == []
     events_after_first = dynamodb_client.query(
         TableName=bids_table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": lot_key(lot["lot_id"])}},
         Select="COUNT", ConsistentRead=True,
@@ -281,7 +277,7 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
     again = stack["sqs"].receive_message(QueueUrl=stack["queue"], MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
     assert {m["MessageId"] for m in again} == {m["MessageId"] for m in first}
     assert all(m["Attributes"]["ApproximateReceiveCount"] == "2" for m in again)
-    assert process_bid.handler(sqs_event(again, stack["queue_arn"]), FakeContext())["batchItemFailures"] == []
+    assert process_bid.handler(sqs_event(again, stack["queue_arn"]), FakeContext(), stack["app"])["batchItemFailures"] == []
     events_after_second = dynamodb_client.query(
         TableName=bids_table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": lot_key(lot["lot_id"])}},
         Select="COUNT", ConsistentRead=True,

@@ -3,6 +3,7 @@ typed errors, the open-lots index, replay, verification and time travel."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,10 +14,10 @@ from pydantic import ValidationError
 from ledger import rules
 from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.dynamodb import event_key, lot_key, to_item
-from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, NotAllowed, TransientError
+from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, NotAllowed, SnapshotChanged, TransientError
 from ledger.service import AuctionService
 from ledger.values import format_time
-from projections.audit import as_of, fix, lot_events, replay, verify
+from projections.audit import fix, replay, verify
 from projections.views import public_view
 
 
@@ -48,7 +49,7 @@ def test_create_writes_event_and_snapshot_together(service, clock, dynamodb_clie
     assert count_items(dynamodb_client, bids_table, lot_key(lot.lot_id), "EVENT#") == 1
     stored = service.get_lot(lot.lot_id)
     assert stored.version == 1 and stored.status == "OPEN" and stored.seller == "sam"
-    assert stored.head_hash == next(lot_events(service, lot.lot_id)).hash
+    assert stored.head_hash == next(service.lot_events(lot.lot_id)).hash
 
 
 def test_duplicate_lot_id_is_refused(service, clock):
@@ -141,13 +142,15 @@ def test_time_travel_by_version_and_time(service, clock):
     service.place_bid(a_bid(lot.lot_id, "alice", "10.00", clock.now))
     middle = clock.now
     clock.advance(seconds=1)
+    time.sleep(0.002)  # events are stamped when recorded, to the millisecond: keep the two apart
     service.place_bid(a_bid(lot.lot_id, "bob", "12.00", clock.now))
-    v2 = as_of(service, lot.lot_id, version=2)
+    v2 = service.lot_as_of(lot.lot_id, version=2)
     assert (v2.version, v2.leader, str(v2.current_price)) == (2, "alice", "10.00")
-    events = list(lot_events(service, lot.lot_id))
-    at_middle = as_of(service, lot.lot_id, at=events[1].timestamp)
+    events = list(service.lot_events(lot.lot_id))
+    at_middle = service.lot_as_of(lot.lot_id, at=events[1].timestamp)
     assert at_middle.version == 2
-    assert as_of(service, lot.lot_id, at=events[0].timestamp - timedelta(seconds=1)) is None
+    with pytest.raises(LotNotFound, match="did not exist then"):
+        service.lot_as_of(lot.lot_id, at=events[0].timestamp - timedelta(seconds=1))
     assert middle  # the clock moved between bids
 
 
@@ -182,7 +185,7 @@ def test_fix_never_overwrites_a_writer_that_moved_on(service, clock, dynamodb_cl
     )
     report = replay(service, lot.lot_id)
     service.place_bid(a_bid(lot.lot_id, "alice", "10.00", clock.now))  # the live writer moves to version 2
-    with pytest.raises(ValueError, match="changed since"):
+    with pytest.raises(SnapshotChanged, match="changed since"):
         fix(service, report)
     assert service.get_lot(lot.lot_id).version == 2
 
@@ -260,7 +263,7 @@ def test_concurrent_writers_lose_no_bid_and_decide_none_twice(ledger_env, clock,
         by_bid.setdefault(result.bid.bid_id, set()).add(result.bid.model_dump_json())
     assert set(by_bid) == {b.bid_id for b in bids}
     assert all(len(outcomes) == 1 for outcomes in by_bid.values()), "a bid was decided twice"
-    events = list(lot_events(setup, lot.lot_id))
+    events = list(setup.lot_events(lot.lot_id))
     decided = [e.bid_id for e in events[1:]]
     assert sorted(decided) == sorted(b.bid_id for b in bids)
     receipts = setup.store.get_receipts([b.bid_id for b in bids])

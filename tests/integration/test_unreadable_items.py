@@ -22,7 +22,7 @@ from ledger.dynamodb import event_key, lot_key
 from ledger.errors import LotUnreadable
 from ledger.service import AuctionService
 from ledger.values import format_time, utc_now
-from projections.audit import for_each_lot, lot_events, replay, verify
+from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
 from tests.integration.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
 from tests.support.events import FakeContext
@@ -114,7 +114,7 @@ def test_the_sweep_skips_an_unreadable_lot_and_closes_the_others(stack, dynamodb
     good, bad = lot_closing_in(1, soft_close_window_s=0), lot_closing_in(1, soft_close_window_s=0)
     corrupt(dynamodb_client, bids_table, bad["lot_id"], "SNAPSHOT", BAD_SNAPSHOTS["unpadded year"])
     time.sleep(2.2)  # past closes_at and the 1 s grace
-    swept = close_due_lots.handler({}, FakeContext())
+    swept = close_due_lots.handler({}, FakeContext(), stack["app"])
     assert swept["unreadable"] >= 1
     assert all(response["batchItemFailures"] == [] for response in drain(stack))
     status, view = api("GET", f"/lots/{good['lot_id']}", **lot_path(good["lot_id"]))
@@ -200,8 +200,6 @@ def test_a_transient_failure_still_goes_back_to_the_queue(stack, monkeypatch, dy
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
     from eventsourcing.persistence import OperationalError
 
-    from handlers import wiring
-
     lot = create_lot()
     api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)
     parked_items_of = lambda lot_id: [p for p in parked_items(dynamodb_client, bids_table) if lot_id in p["body"]]  # noqa: E731
@@ -209,7 +207,7 @@ def test_a_transient_failure_still_goes_back_to_the_queue(stack, monkeypatch, dy
     def throttled(*_args, **_kwargs):
         raise OperationalError("get_snapshot: ThrottlingException: slow down")
 
-    monkeypatch.setattr(wiring.service().store, "get_snapshot", throttled)
+    monkeypatch.setattr(stack["app"].service.store, "get_snapshot", throttled)
     with pytest.raises(BatchProcessingError):  # every record failed: Lambda hands the batch back to SQS
         drain(stack, max_rounds=1)
     assert parked_items_of(lot["lot_id"]) == [] and queued(stack) == 1
@@ -254,7 +252,7 @@ def test_verify_and_replay_name_an_unreadable_event(service, clock, dynamodb_cli
     replayed = replay(service, lot_id)
     assert not replayed.ok and replayed.unreadable_version == 2 and "cannot be read" in replayed.unreadable
     with pytest.raises(LotUnreadable) as raised:
-        list(lot_events(service, lot_id))
+        list(service.lot_events(lot_id))
     assert raised.value.details["version"] == 2
 
 

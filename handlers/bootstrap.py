@@ -1,0 +1,148 @@
+"""The one place that wires the application: `build` gives the service, the command
+queue, the Connections store, the WebSocket management client and the settings, from
+an environment (the template's, or the local runtime's) with any part given as an
+argument instead. Handlers take an `App` as an argument (a test passes its own); in
+Lambda they use the container's, built once on first use. The CLI builds its own with
+`build` too; tests build theirs on the in-memory recorder (`tests/support/app.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from handlers.connections import ConnectionStore
+from ledger.command_queue import CommandQueue
+from ledger.persistence import LotRecorder
+from ledger.service import AuctionService, OpenLots
+from ledger.values import utc_now
+
+# The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
+# without the template's environment (tests), whose metrics need a namespace too.
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SamSold"
+logger = Logger()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+
+# The local engines (DynamoDB Local, the local SQS) take any credentials and region;
+# boto3 only needs some. Set where the local stack or a test run needs them.
+PLACEHOLDER_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def use_placeholder_credentials() -> None:
+    """Give boto3 placeholder credentials and a region unless some are set already."""
+    for name, value in PLACEHOLDER_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+
+
+@dataclass
+class App:
+    """What the handlers need. The AWS clients are made on first use, so a function
+    whose template gives it no queue or Connections table never needs their names."""
+
+    env: Mapping[str, str]
+    service: AuctionService
+    close_grace_seconds: int
+    given: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def command_queue(self) -> CommandQueue:
+        if "command_queue" in self.given:
+            return self.given["command_queue"]
+        sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
+        return CommandQueue(sqs, self.env["PROCESS_BID_QUEUE_URL"])
+
+    @cached_property
+    def connections(self) -> ConnectionStore:
+        if "connections" in self.given:
+            return self.given["connections"]
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None)
+        return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"])
+
+    @cached_property
+    def websocket_management(self) -> Any:
+        if "websocket_management" in self.given:
+            return self.given["websocket_management"]
+        return boto3.client("apigatewaymanagementapi", endpoint_url=self.env["WEBSOCKET_MANAGEMENT_URL"])
+
+    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None) -> OpenLots:
+        """The service's open lots, with the unreadable ones it left out counted."""
+        page = self.service.open_lots(closing_by=closing_by, limit=limit)
+        count_unreadable(page.unreadable)
+        return page
+
+
+def build(
+    env: Mapping[str, str] | None = None,
+    *,
+    service: AuctionService | None = None,
+    recorder: LotRecorder | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    close_grace_seconds: int | None = None,
+    command_queue: CommandQueue | None = None,
+    connections: ConnectionStore | None = None,
+    websocket_management: Any = None,
+) -> App:
+    """The application from `env` (default: os.environ), any part given here instead."""
+    env = dict(os.environ if env is None else env)
+    if service is None:
+        service = AuctionService(env=env, clock=clock, recorder=recorder)
+    if close_grace_seconds is None:
+        close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", "60"))
+    given = {"command_queue": command_queue, "connections": connections, "websocket_management": websocket_management}
+    return App(env=env, service=service, close_grace_seconds=close_grace_seconds,
+               given={k: v for k, v in given.items() if v is not None})
+
+
+_container_app: App | None = None
+_current: ContextVar[App | None] = ContextVar("samsold_app", default=None)
+
+
+def container_app() -> App:
+    """The Lambda container's App, built from its environment on first use."""
+    global _container_app
+    if _container_app is None:
+        _container_app = build()
+    return _container_app
+
+
+@contextmanager
+def serving(app: App | None) -> Iterator[App]:
+    """Make `app` (default: the container's) the one `current_app` gives while a
+    handler runs, for code reached through a framework's callbacks (REST routes)."""
+    chosen = app or container_app()
+    token = _current.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _current.reset(token)
+
+
+def current_app() -> App:
+    """The App of the handler call in progress."""
+    app = _current.get()
+    if app is None:
+        raise RuntimeError("no handler call in progress: wrap it in `serving(app)`")
+    return app
+
+
+def count_unreadable(keys: list[str]) -> None:
+    """Count the stored items a read had to leave out (the ledger logged each with its key).
+    Published at once, so it works in handlers that do not flush `metrics`."""
+    if keys:
+        with single_metric(name="UnreadableItemsSkipped", unit=MetricUnit.Count, value=len(keys), namespace=METRICS_NAMESPACE):
+            pass

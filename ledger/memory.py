@@ -1,0 +1,199 @@
+"""The storage port in plain Python: dicts behind one lock, built the way the library's
+own plain-Python backend (`eventsourcing.popo`) is, for fast tests without DynamoDB.
+
+Selected the library's usual way: PERSISTENCE_MODULE=ledger.memory. It keeps the Bids
+table's semantics (`ledger.persistence` lists them): one transaction per
+`insert_events`, the same conditions raising the same `IntegrityError`, the same
+limit on a transaction's items, numbers read back as `Decimal`, events in version
+order, open lots by close time. As `eventsourcing.popo` has an aggregate and an
+application recorder, so does this module; unlike the Bids table, the application
+recorder also keeps the library's global notification log.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    ProcessRecorder,
+    StoredEvent,
+    TrackingRecorder,
+)
+from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
+
+from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, LotRecorder
+
+
+def _stored(value: Any) -> Any:
+    """A copy of a record as storage gives it back: numbers as Decimal, as DynamoDB does."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {str(k): _stored(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stored(v) for v in value]
+    return value
+
+
+class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
+    """A lot's events (in `eventsourcing.popo`'s tables), snapshots, bid requests,
+    receipts and parked messages, all behind the one database lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._snapshots: dict[str, dict[str, Any]] = {}
+        self._receipts: dict[str, dict[str, Any]] = {}
+        self._requests: dict[str, dict[str, Any]] = {}
+        self._parked: dict[str, dict[str, Any]] = {}
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        receipts: Sequence[Mapping[str, Any]] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        items = len(stored_events) + len(receipts) + (snapshot is not None)
+        if items > TRANSACTION_LIMIT:
+            raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
+        with self._database_lock:
+            # Every condition first, so a failed one writes nothing.
+            self._assert_uniqueness(stored_events)
+            bid_ids = [str(r["bid_id"]) for r in receipts]
+            if len(set(bid_ids)) < len(bid_ids):
+                raise IntegrityError("insert_events: the same receipt twice in one transaction")
+            decided = [b for b in bid_ids if b in self._receipts]
+            if decided:
+                raise IntegrityError(f"insert_events: bids decided already: {decided}")
+            if snapshot is not None:
+                self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
+            notification_ids = self._update_table(stored_events)
+            for receipt in receipts:
+                self._receipts[str(receipt["bid_id"])] = _stored(receipt)
+            if snapshot is not None:
+                self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
+        return self._inserted(notification_ids)
+
+    def _inserted(self, notification_ids: Sequence[int]) -> Sequence[int] | None:
+        return None  # an aggregate recorder has no notification ids
+
+    def _check_snapshot_version(self, lot_id: str, expected_version: int | None) -> None:
+        current = self._snapshots.get(lot_id)
+        if expected_version is None:
+            if current is not None:
+                raise IntegrityError(f"lot {lot_id!r} has a snapshot already")
+        elif current is None or current.get("version") != expected_version:
+            raise IntegrityError(f"lot {lot_id!r}: the snapshot is not at version {expected_version}")
+
+    def iter_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        if limit == 0:
+            return
+        with self._database_lock:
+            index = self._stored_events_index[str(originator_id)]
+            versions = sorted(v for v in index if (gt is None or v > gt) and (lte is None or v <= lte))
+            if desc:
+                versions.reverse()
+            events = [self._stored_events[index[v]] for v in versions[:limit]]
+        yield from events
+
+    def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._snapshots.get(lot_id))
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        with self._database_lock:
+            self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
+            self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
+
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self._database_lock:
+            return {b: copy.deepcopy(self._receipts[b]) for b in dict.fromkeys(bid_ids) if b in self._receipts}
+
+    def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self._database_lock:
+            bid_id = str(request["bid_id"])
+            if bid_id in self._requests:
+                return copy.deepcopy(self._requests[bid_id])
+            self._requests[bid_id] = _stored(request)
+            return None
+
+    def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._requests.get(bid_id))
+
+    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._database_lock:
+            open_lots = sorted(
+                (str(item["closes_at"]), lot_id, copy.deepcopy(item))
+                for lot_id, item in self._snapshots.items()
+                if item.get("status") == OPEN_STATUS and (closing_by is None or str(item.get("closes_at")) <= closing_by)
+            )
+        for _, lot_id, item in open_lots[:limit]:
+            yield lot_id, item
+
+    def lot_ids(self) -> Iterator[str]:
+        with self._database_lock:
+            ids = list(self._snapshots)
+        yield from ids
+
+    def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
+        with self._database_lock:
+            self._parked[message_id] = _stored(
+                {"body": body, "error": error, "attributes": dict(attributes), "parked_at": int(time.time() * 1000)}
+            )
+
+    def get_parked(self, message_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._parked.get(message_id))
+
+
+class InMemoryApplicationLotRecorder(InMemoryLotRecorder, POPOApplicationRecorder):
+    """The same, numbering every event in one application sequence (the library's
+    notification log) and waking its subscribers."""
+
+    def _inserted(self, notification_ids: Sequence[int]) -> Sequence[int] | None:
+        if notification_ids:
+            self._notify_listeners()
+        return notification_ids
+
+
+class Factory(InfrastructureFactory[TrackingRecorder]):
+    """eventsourcing infrastructure factory for the in-memory recorders (each one a fresh, empty store)."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        if purpose != "events":
+            raise NotImplementedError("lot snapshots are records written with the events")
+        return InMemoryLotRecorder()
+
+    def application_recorder(self) -> InMemoryApplicationLotRecorder:
+        return InMemoryApplicationLotRecorder()
+
+    def tracking_recorder(self, tracking_recorder_class: type[TrackingRecorder] | None = None) -> TrackingRecorder:
+        raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")
+
+    def process_recorder(self) -> ProcessRecorder:
+        raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")

@@ -1,0 +1,118 @@
+"""The storage port: what the ledger needs from storage, beyond the library's events.
+
+`LotRecorder` extends eventsourcing's `AggregateRecorder` (insert and select a lot's
+events) with the application's own records, the way the library's
+`examples/searchablecontent/persistence.py` declares an abstract recorder with extra
+queries. `ledger.dynamodb` implements it on the Bids table, `ledger.memory` in plain
+Python; the service is typed against this class only, and `PERSISTENCE_MODULE` picks
+the implementation (the library's `InfrastructureFactory.construct`).
+
+The semantics every implementation keeps (`tests/unit/test_recorders.py` runs one test
+class against both):
+- `insert_events` writes the new events, the bid receipts and the lot's snapshot all
+  together or not at all. It raises `IntegrityError` (nothing written) when an event's
+  version exists already, a receipt's bid was decided already, or the snapshot is not
+  at `expected_version` (`None`: there must be no snapshot yet).
+- Records come back as JSON-like dicts, numbers as `Decimal` (DynamoDB's number type),
+  with no storage keys.
+- Events are read in version order (or the reverse), page by page where storage pages.
+- An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import AggregateRecorder, StoredEvent
+
+OPEN_STATUS = "OPEN"
+# DynamoDB's TransactWriteItems takes at most 100 items; every recorder keeps the limit,
+# so a batch decided on one backend fits on the other.
+TRANSACTION_LIMIT = 100
+
+
+def lot_key(lot_id: str) -> str:
+    """How storage and its logs name a lot's records: `LOT#{lot_id}`."""
+    return f"LOT#{lot_id}"
+
+
+class LotRecorder(AggregateRecorder):
+    """A lot's events, with its snapshot, its bids' requests and receipts, and parked messages."""
+
+    @abstractmethod
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        receipts: Sequence[Mapping[str, Any]] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        """Write events, receipts and the snapshot in one transaction (see the module's doc)."""
+
+    @abstractmethod
+    def iter_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        """A lot's events in version order (`desc`: the reverse), lazily, page by page;
+        `LotUnreadable` for an item that is not an event."""
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return list(self.iter_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
+
+    @abstractmethod
+    def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
+        """The lot's snapshot as stored (strongly consistent), or None."""
+
+    @abstractmethod
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        """Overwrite the snapshot, only if it is still at `expected_version` (else IntegrityError)."""
+
+    @abstractmethod
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The receipts of those bids that were decided, by bid id."""
+
+    @abstractmethod
+    def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Record a bid as the API took it, once: the request recorded before under the
+        same bid id, or None when this one is new."""
+
+    @abstractmethod
+    def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
+        """The bid as the API took it, or None."""
+
+    @abstractmethod
+    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshots of OPEN lots by close time; with `closing_by` (a stored
+        time string), only those whose close time is not after it."""
+
+    @abstractmethod
+    def lot_ids(self) -> Iterator[str]:
+        """Every lot that has a snapshot (for operators' tools, not hot paths)."""
+
+    @abstractmethod
+    def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
+        """Keep a message that can never be processed, for inspection (idempotent)."""
+
+    @abstractmethod
+    def get_parked(self, message_id: str) -> dict[str, Any] | None:
+        """A parked message (body, error, attributes, parked_at), or None."""

@@ -1,0 +1,64 @@
+"""What the `samsold` commands share: the options that say which stack they work on,
+choosing that target, the exit code of an error, and the progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ledger.errors import InvalidCommand, LedgerError, LotUnreadable
+from samsold_cli.target import Target, TargetError, resolve_target
+
+console = Console()
+
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Data directory of the local stack [default: $SAMSOLD_DATA_DIR or .samsold/]"),
+]
+Stack = Annotated[Optional[str], typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
+
+# Exit codes: 0 done, 1 the ledger refused or found a problem, 2 the command was given wrongly.
+USAGE_ERROR = 2
+EXIT_CODES: dict[type[LedgerError], int] = {
+    InvalidCommand: USAGE_ERROR,
+    LedgerError: 1,
+}
+
+
+def exit_code_of(error: LedgerError) -> int:
+    """The exit code of a ledger error: its class's entry in EXIT_CODES (or its nearest base's)."""
+    return next(code for kind, code in EXIT_CODES.items() if isinstance(error, kind))
+
+
+@contextmanager
+def exits_on_errors() -> Iterator[None]:
+    """A refusal or a problem in the ledger, or a target that cannot be found: say what,
+    and exit with its code (no traceback)."""
+    try:
+        yield
+    except TargetError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(USAGE_ERROR) from None
+    except LotUnreadable as error:
+        console.print(f"[red]{error}[/red]; `samsold verify` and `samsold replay` check the lot")
+        raise typer.Exit(exit_code_of(error)) from None
+    except LedgerError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(exit_code_of(error)) from None
+
+
+def target(data_dir: Path | None, stack: str | None, **given: str | None) -> Target:
+    """The stack the command works on; names given as options (e.g. BidsTableName=...)
+    take precedence over the stack's outputs."""
+    with exits_on_errors():
+        return resolve_target(data_dir, stack, given)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)

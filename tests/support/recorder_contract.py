@@ -1,0 +1,151 @@
+"""One test class for every implementation of the storage port `ledger.persistence.LotRecorder`,
+the way the eventsourcing library's `tests/persistence.py` holds each of its backends to
+the same cases: subclass it (its name is not collected) and give a `recorder` fixture.
+
+Ids are new in every test, so the cases also run on a table other tests share.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from ledger.persistence import TRANSACTION_LIMIT, LotRecorder
+
+
+def new_id(prefix: str = "lot") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def event(lot_id: str, version: int) -> StoredEvent:
+    return StoredEvent(originator_id=lot_id, originator_version=version, topic="tests:Event", state=f'{{"v":{version}}}'.encode())
+
+
+def snapshot(lot_id: str, version: int, status: str = "OPEN", closes_at: str = "2030-01-01T00:00:00.000Z") -> dict:
+    return {"lot_id": lot_id, "version": version, "status": status, "closes_at": closes_at, "title": "Vase", "bid_count": version - 1}
+
+
+def receipt(bid_id: str, lot_id: str, version: int) -> dict:
+    return {"bid_id": bid_id, "lot_id": lot_id, "status": "ACCEPTED", "reason": None, "version": version, "amount": "10.00"}
+
+
+class LotRecorderContract:
+    """What the service relies on, whatever the storage."""
+
+    @pytest.fixture
+    def recorder(self) -> LotRecorder:
+        raise NotImplementedError("give a recorder")
+
+    def test_events_snapshot_and_receipts_are_written_together(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               receipts=[receipt(bid_id, lot_id, 2)])
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2]
+        assert recorder.select_events(lot_id)[1].state == b'{"v":2}'
+        stored = recorder.get_snapshot(lot_id)
+        assert stored == snapshot(lot_id, 2)
+        assert isinstance(stored["version"], Decimal)  # numbers come back as DynamoDB gives them
+        assert recorder.get_receipts([bid_id, "no-such-bid", bid_id]) == {bid_id: receipt(bid_id, lot_id, 2)}
+
+    def test_an_event_version_taken_already_writes_nothing(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=1,
+                                   receipts=[receipt(bid_id, lot_id, 1)])
+        assert recorder.get_receipts([bid_id]) == {}
+        assert recorder.get_snapshot(lot_id)["version"] == 1
+
+    def test_a_snapshot_not_at_the_expected_version_writes_nothing(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        with pytest.raises(IntegrityError):  # another writer got to version 2 first
+            recorder.insert_events([event(lot_id, 3)], snapshot=snapshot(lot_id, 3), expected_version=2,
+                                   receipts=[receipt(bid_id, lot_id, 3)])
+        with pytest.raises(IntegrityError):  # a lot that exists cannot be created again
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=None)
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1]
+        assert recorder.get_receipts([bid_id]) == {}
+        with pytest.raises(IntegrityError):  # no snapshot at all is not at any version
+            recorder.insert_events([event(new_id(), 1)], snapshot=snapshot(new_id(), 1), expected_version=1)
+
+    def test_a_bid_is_decided_once(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None,
+                               receipts=[receipt(bid_id, lot_id, 1)])
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                                   receipts=[receipt(bid_id, lot_id, 2)])
+        with pytest.raises(IntegrityError):  # the same receipt twice in one transaction
+            other = new_id("bid")
+            recorder.insert_events([event(lot_id, 2)], receipts=[receipt(other, lot_id, 2), receipt(other, lot_id, 2)])
+        assert recorder.get_receipts([bid_id])[bid_id]["version"] == 1
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1]
+
+    def test_a_transaction_holds_at_most_the_limit(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        with pytest.raises(ValueError, match="transaction limit"):
+            recorder.insert_events([event(lot_id, v) for v in range(1, TRANSACTION_LIMIT + 2)])
+        assert recorder.select_events(lot_id) == []
+
+    def test_events_in_order_by_range_reversed_limited_and_paged(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        recorder.insert_events([event(lot_id, v) for v in range(1, 8)])
+
+        def versions(**kwargs) -> list[int]:
+            return [e.originator_version for e in recorder.iter_events(lot_id, **kwargs)]
+
+        assert versions() == [1, 2, 3, 4, 5, 6, 7]
+        assert versions(page_size=2) == [1, 2, 3, 4, 5, 6, 7]
+        assert versions(gt=2, lte=5) == [3, 4, 5]
+        assert versions(desc=True, limit=3) == [7, 6, 5]
+        assert versions(gt=1, limit=2, page_size=1) == [2, 3]
+        assert versions(limit=0) == [] and versions(gt=7) == [] and versions(gt=5, lte=3) == []
+        assert recorder.select_events(new_id()) == []
+
+    def test_replacing_a_snapshot_only_over_the_version_compared(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.replace_snapshot(snapshot(lot_id, 1) | {"title": "Repaired"}, expected_version=1)
+        assert recorder.get_snapshot(lot_id)["title"] == "Repaired"
+        with pytest.raises(IntegrityError):
+            recorder.replace_snapshot(snapshot(lot_id, 1) | {"title": "Stale"}, expected_version=0)
+        assert recorder.get_snapshot(lot_id)["title"] == "Repaired"
+        assert recorder.get_snapshot(new_id()) is None
+
+    def test_a_bid_request_is_recorded_once(self, recorder: LotRecorder) -> None:
+        bid_id = new_id("bid")
+        first = {"bid_id": bid_id, "lot_id": "lot-1", "bidder": "alice", "amount": "10.00"}
+        assert recorder.record_bid_request(first) is None
+        assert recorder.record_bid_request(first | {"amount": "99.00"}) == first
+        assert recorder.get_bid_request(bid_id) == first
+        assert recorder.get_bid_request(new_id("bid")) is None
+
+    def test_open_lots_by_close_time_due_by_a_time(self, recorder: LotRecorder) -> None:
+        late, early, closed = new_id(), new_id(), new_id()
+        recorder.insert_events([event(late, 1)], snapshot=snapshot(late, 1, closes_at="2031-01-01T00:00:00.000Z"))
+        recorder.insert_events([event(early, 1)], snapshot=snapshot(early, 1, closes_at="2001-01-01T00:00:00.000Z"))
+        recorder.insert_events([event(closed, 1)], snapshot=snapshot(closed, 1, closes_at="2001-01-01T00:00:00.000Z"))
+        recorder.insert_events([event(closed, 2)], snapshot=snapshot(closed, 2, status="CLOSED"), expected_version=1)
+        mine = {late, early, closed}
+        listed = [(lot_id, item) for lot_id, item in recorder.open_lots() if lot_id in mine]
+        assert [lot_id for lot_id, _ in listed] == [early, late]
+        assert listed[0][1] == snapshot(early, 1, closes_at="2001-01-01T00:00:00.000Z")  # no index attributes
+        due = [lot_id for lot_id, _ in recorder.open_lots(closing_by="2002-01-01T00:00:00.000Z") if lot_id in mine]
+        assert due == [early]
+        assert len(list(recorder.open_lots(limit=1))) == 1
+        assert mine <= set(recorder.lot_ids())
+
+    def test_parked_messages_are_kept(self, recorder: LotRecorder) -> None:
+        message_id = new_id("message")
+        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        parked = recorder.get_parked(message_id)
+        assert parked is not None
+        assert (parked["body"], parked["error"], parked["attributes"]) == ("not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        assert isinstance(parked["parked_at"], Decimal)
+        assert recorder.get_parked(new_id("message")) is None

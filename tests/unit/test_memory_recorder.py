@@ -1,0 +1,55 @@
+"""The in-memory recorder (`ledger.memory`) held to the storage port's contract and to
+the eventsourcing library's own recorder test cases, as every backend of the library is.
+No DynamoDB, no Java: `tests/integration/test_recorder_conformance.py` runs the same
+contract on DynamoDB Local."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.tests.persistence import AggregateRecorderTestCase, ApplicationRecorderTestCase
+from eventsourcing.utils import Environment
+
+from ledger.memory import InMemoryApplicationLotRecorder, InMemoryLotRecorder
+from ledger.persistence import LotRecorder
+from tests.support.recorder_contract import LotRecorderContract
+
+ENV = Environment("SamSold", {"PERSISTENCE_MODULE": "ledger.memory"})
+
+
+def construct_recorder() -> InMemoryApplicationLotRecorder:
+    """Built the library's way, from PERSISTENCE_MODULE (the service's recorder)."""
+    recorder = InfrastructureFactory.construct(ENV).application_recorder()
+    assert isinstance(recorder, InMemoryApplicationLotRecorder)
+    return recorder
+
+
+class TestInMemoryLotRecorder(LotRecorderContract):
+    @pytest.fixture(params=["aggregate", "application"])
+    def recorder(self, request) -> LotRecorder:
+        if request.param == "aggregate":
+            return InfrastructureFactory.construct(ENV).aggregate_recorder()
+        return construct_recorder()
+
+
+class TestInMemoryAggregateRecorder(AggregateRecorderTestCase):
+    def new_originator_id(self) -> str:
+        return f"conformance-{uuid.uuid4()}"
+
+    def create_recorder(self) -> InMemoryLotRecorder:
+        recorder = InfrastructureFactory.construct(ENV).aggregate_recorder()
+        assert isinstance(recorder, InMemoryLotRecorder)
+        return recorder
+
+
+class TestInMemoryApplicationRecorder(ApplicationRecorderTestCase[InMemoryApplicationLotRecorder]):
+    """The in-memory recorder keeps the library's global notification log (it is built on
+    `eventsourcing.popo`'s application recorder), so all of these cases apply."""
+
+    def new_originator_id(self) -> str:
+        return f"conformance-{uuid.uuid4()}"
+
+    def create_recorder(self) -> InMemoryApplicationLotRecorder:
+        return construct_recorder()

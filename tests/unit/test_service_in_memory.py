@@ -1,0 +1,159 @@
+"""The service's use cases and the handlers that call them, on the in-memory recorder:
+the application wired by `build`, no DynamoDB and no Java. (The same service tests run
+on DynamoDB Local in tests/integration; `--ledger-backend=memory` runs those here too.)"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from handlers import connect, lot_api
+from handlers.bootstrap import App
+from ledger.commands import CloseLot, CreateLot, PlaceBid
+from ledger.errors import BidNotFound, LotNotFound, NotAllowed, SnapshotChanged
+from ledger.memory import InMemoryApplicationLotRecorder
+from projections.audit import fix, replay, verify
+from projections.dispute import dispute_report
+from tests.support.app import build_test_app
+from tests.support.events import FakeContext, rest_event
+
+START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+SELLER = {"sub": "sam"}
+ALICE = {"sub": "alice"}
+ADMIN = {"sub": "root", "cognito:groups": "admin"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def app() -> App:
+    return build_test_app(clock=Clock())
+
+
+def new_lot(app: App, **terms) -> str:
+    lot_id = f"lot-{uuid.uuid4().hex[:10]}"
+    app.service.create_lot(
+        CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00",
+                  opens_at=START, closes_at=START + timedelta(minutes=10), **terms),
+        seller="sam",
+    )
+    return lot_id
+
+
+def bid(app: App, lot_id: str, bidder: str, amount: str, minutes: float = 1) -> PlaceBid:
+    command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=bidder, amount=amount,
+                       placed_at=START + timedelta(minutes=minutes))
+    app.service.place_bid(command)
+    return command
+
+
+def test_the_test_app_is_on_the_in_memory_recorder(app):
+    assert isinstance(app.service.store, InMemoryApplicationLotRecorder)
+    assert build_test_app().service.store is not app.service.store  # each app its own store
+
+
+def test_bids_are_decided_once_and_the_lot_replays_and_verifies(app):
+    lot_id = new_lot(app)
+    first = bid(app, lot_id, "alice", "10.00")
+    again = app.service.place_bid(first)
+    assert again.duplicate and again.bid.status == "ACCEPTED"
+    bid(app, lot_id, "bob", "10.10", minutes=2)  # below the increment: rejected
+    lot = app.service.get_lot(lot_id)
+    assert (lot.version, lot.bid_count, lot.rejected_count, lot.leader) == (3, 1, 1, "alice")
+    assert replay(app.service, lot_id).ok and verify(app.service, lot_id).ok
+
+
+def test_time_travel_and_did_not_exist_then(app):
+    lot_id = new_lot(app)
+    bid(app, lot_id, "alice", "10.00")
+    bid(app, lot_id, "bob", "12.00", minutes=2)
+    assert str(app.service.lot_as_of(lot_id, version=2).current_price) == "10.00"
+    with pytest.raises(LotNotFound, match="did not exist then"):
+        app.service.lot_as_of(lot_id, at=datetime(2001, 1, 1, tzinfo=timezone.utc))  # events carry the time they were recorded
+    with pytest.raises(LotNotFound):
+        app.service.lot_as_of("no-such-lot", version=1)
+
+
+def test_the_event_log_is_for_administrators_and_pages(app):
+    lot_id = new_lot(app)
+    for minute in range(1, 4):
+        bid(app, lot_id, f"bidder-{minute}", f"{10 + minute}.00", minutes=minute)
+    with pytest.raises(NotAllowed):
+        app.service.lot_history(lot_id, is_admin=False)
+    events, next_after = app.service.lot_history(lot_id, is_admin=True, limit=2)
+    assert [e.originator_version for e in events] == [1, 2] and next_after == 2
+    events, next_after = app.service.lot_history(lot_id, is_admin=True, after_version=2, limit=2)
+    assert [e.originator_version for e in events] == [3, 4] and next_after is None
+
+
+def test_a_bid_is_shown_to_its_bidder_only_and_a_dispute_needs_a_decision(app):
+    lot_id = new_lot(app)
+    placed = bid(app, lot_id, "alice", "10.00")
+    assert app.service.own_bid(placed.bid_id, "alice").status == "ACCEPTED"
+    with pytest.raises(BidNotFound):
+        app.service.own_bid(placed.bid_id, "bob")
+    assert dispute_report(app.service, placed.bid_id)["outcome"]["status"] == "ACCEPTED"
+    with pytest.raises(BidNotFound, match="there is no such bid"):
+        dispute_report(app.service, "no-such-bid")
+
+
+def test_fix_refuses_a_snapshot_that_moved_on(app):
+    lot_id = new_lot(app)
+    stored = app.service.stored_snapshot(lot_id)
+    app.service.replace_snapshot(stored | {"title": "tampered"}, expected_version=1)
+    report = replay(app.service, lot_id)
+    assert [d.field for d in report.differences] == ["title"]
+    bid(app, lot_id, "alice", "10.00")  # a live writer moves the lot to version 2
+    with pytest.raises(SnapshotChanged, match="changed since"):
+        fix(app.service, report)
+
+
+def test_open_lots_by_close_time_and_the_close(app):
+    later = new_lot(app)
+    sooner = new_lot(app, soft_close_window_s=0)
+    app.service.execute(sooner, [CloseLot(lot_id=sooner, requested_at=START + timedelta(hours=1))])
+    assert app.service.get_lot(sooner).status == "CLOSED"
+    assert [lot.lot_id for lot in app.open_lots().lots] == [later]
+
+
+def call(module, event, app):
+    response = module.handler(event, FakeContext(), app)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_rest_routes_answer_ledger_errors_in_the_api_shape(app):
+    lot_id = new_lot(app)
+    status, body = call(lot_api, rest_event("GET", f"/lots/{lot_id}/events", resource="/lots/{lot_id}/events",
+                                            path_parameters={"lot_id": lot_id}, claims=ALICE), app)
+    assert (status, body["error"]["code"]) == (403, "FORBIDDEN")
+    status, body = call(lot_api, rest_event("GET", f"/lots/{lot_id}/events", resource="/lots/{lot_id}/events",
+                                            path_parameters={"lot_id": lot_id}, claims=ADMIN), app)
+    assert status == 200 and [e["type"] for e in body["events"]] == ["LotCreated"]
+    status, body = call(lot_api, rest_event("GET", "/bids/nope", resource="/bids/{bid_id}",
+                                            path_parameters={"bid_id": "nope"}, claims=ALICE), app)
+    assert (status, body["error"]["code"]) == (404, "BID_NOT_FOUND")
+    status, body = call(lot_api, rest_event("GET", f"/lots/{lot_id}", resource="/lots/{lot_id}",
+                                            path_parameters={"lot_id": lot_id}, query={"as_of_version": "1"}), app)
+    assert (status, body["version"]) == (200, 1)
+    status, body = call(lot_api, rest_event("GET", f"/lots/{lot_id}", resource="/lots/{lot_id}",
+                                            path_parameters={"lot_id": lot_id}, query={"as_of": "2001-01-01T00:00:00Z"}), app)
+    assert (status, body["error"]["code"]) == (404, "LOT_NOT_FOUND")
+
+
+def test_websocket_refusals_use_the_same_error_body(app):
+    event = {"requestContext": {"routeKey": "$connect", "connectionId": "c-1"}, "queryStringParameters": {"lot_id": "no-such-lot"}}
+    status, body = call(connect, event, app)
+    assert status == 404 and body["error"] == {"code": "LOT_NOT_FOUND", "message": "no lot 'no-such-lot'",
+                                               "details": {"lot_id": "no-such-lot"}}
+    event = {"requestContext": {"routeKey": "subscribe", "connectionId": "c-1"}, "body": '{"action": "subscribe", "lot_id": "no-such-lot"}'}
+    status, body = call(connect, event, app)
+    assert status == 404 and body["type"] == "error" and body["error"]["code"] == "LOT_NOT_FOUND"
