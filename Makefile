@@ -6,7 +6,7 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test run bench clean java dynamodb-local aws-tools browser
+.PHONY: setup test run bench bench-load clean java dynamodb-local aws-tools browser
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
@@ -38,6 +38,10 @@ run: setup
 
 bench: setup
 	$(VENV)/bin/samsold bench
+
+# 2,000 concurrent bidders against a fresh local stack on 127.0.0.1 (bench-results/load.json).
+bench-load: setup
+	$(VENV)/bin/samsold bench load
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis
