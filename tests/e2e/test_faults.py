@@ -279,7 +279,7 @@ def test_the_whole_stack_killed_mid_burst_decides_every_accepted_bid_once_after_
     """Also: a lot change written before the kill but not yet streamed to BroadcastLotChanges
     is streamed after the restart (the stream position survives). It is seen through a
     subscriber connected before the kill: the broadcast after the restart finds its
-    connection gone and forgets it (it must be past ConnectFunction's 30 s connecting grace)."""
+    connection gone and forgets it (once past the 30 s grace a connection has to finish connecting)."""
     data_dir = tmp_path / "data"
     first = dev_stacks()
     endpoints = first.wait_until_ready()
@@ -315,6 +315,7 @@ def test_the_whole_stack_killed_mid_burst_decides_every_accepted_bid_once_after_
     placed = [first_bid, *burst.placed, ("ann", quiet_lot, quiet_bid["bid_id"])]
     assert 40 <= len(burst.placed) < 100  # killed mid-burst
     assert not [m for m in drain(old_subscriber) if m.get("type") == "lot.updated" and m["lot"]["version"] > 1]
+    old_subscriber.close()
     time.sleep(max(0.0, subscribed_at + 31 - time.monotonic()))  # past the grace before the restart broadcasts
 
     second = dev_stacks()
