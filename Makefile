@@ -6,7 +6,7 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test run bench bench-load clean java dynamodb-local aws-tools browser
+.PHONY: setup test test-unit lint run bench bench-load clean java dynamodb-local aws-tools browser
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
@@ -30,8 +30,18 @@ aws-tools:
 browser:
 	scripts/install-browser.sh
 
-test: setup
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The rules, the service and the handlers on the in-memory recorder: no Java, seconds.
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 run: setup
 	$(VENV)/bin/samsold dev
