@@ -1,5 +1,6 @@
 """The one place that wires the application: `build` gives the service, the command
-queue, the Connections store, the WebSocket management client and the settings, from
+queue, the Connections store, the WebSocket management client, the token verifier and
+the settings, from
 an environment (the template's, or the local runtime's) with any part given as an
 argument instead. Handlers take an `App` as an argument (a test passes its own); in
 Lambda they use the container's, built once on first use. The CLI builds its own with
@@ -22,6 +23,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from handlers.connections import ConnectionStore
+from handlers.tokens import TokenVerifier
 from ledger.command_queue import CommandQueue
 from ledger.persistence import LotRecorder
 from ledger.service import AuctionService, OpenLots
@@ -79,6 +81,13 @@ class App:
             return self.given["websocket_management"]
         return boto3.client("apigatewaymanagementapi", endpoint_url=self.env["WEBSOCKET_MANAGEMENT_URL"])
 
+    @cached_property
+    def tokens(self) -> TokenVerifier:
+        """Checks WebSocket clients' tokens by the REST authorizer's rules (AUTH_* variables)."""
+        if "tokens" in self.given:
+            return self.given["tokens"]
+        return TokenVerifier.from_env(self.env)
+
     def open_lots(self, closing_by: datetime | None = None, limit: int | None = None) -> OpenLots:
         """The service's open lots, with the unreadable ones it left out counted."""
         page = self.service.open_lots(closing_by=closing_by, limit=limit)
@@ -96,6 +105,7 @@ def build(
     command_queue: CommandQueue | None = None,
     connections: ConnectionStore | None = None,
     websocket_management: Any = None,
+    tokens: TokenVerifier | None = None,
 ) -> App:
     """The application from `env` (default: os.environ), any part given here instead."""
     env = dict(os.environ if env is None else env)
@@ -103,7 +113,8 @@ def build(
         service = AuctionService(env=env, clock=clock, recorder=recorder)
     if close_grace_seconds is None:
         close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", "60"))
-    given = {"command_queue": command_queue, "connections": connections, "websocket_management": websocket_management}
+    given = {"command_queue": command_queue, "connections": connections, "websocket_management": websocket_management,
+             "tokens": tokens}
     return App(env=env, service=service, close_grace_seconds=close_grace_seconds,
                given={k: v for k, v in given.items() if v is not None})
 

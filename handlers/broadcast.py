@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
 from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected
-from ledger.values import utc_now
 from ledger.state import LotSnapshot
+from ledger.values import utc_now
 from projections.views import bid_outcome_view, public_view
 
 

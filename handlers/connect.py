@@ -11,9 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.rest import error_response, status_of
-from handlers.tokens import bidder_from_token
 from handlers.bootstrap import App, current_app, logger, serving
+from handlers.rest import error_response, status_of
 from ledger.commands import is_identifier
 from ledger.errors import LedgerError
 from ledger.values import utc_now
@@ -42,7 +41,7 @@ def refuse(status: int, code: str, message: str, details: Any = None) -> dict[st
 def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
     bidder = None
     if "token" in query:  # an empty token is a bad token, as it is for the REST API
-        bidder = bidder_from_token(query["token"])
+        bidder = current_app().tokens.bidder(query["token"])
         if bidder is None:
             return refuse(401, "UNAUTHORIZED", "the token is not valid")
     lot_id = query.get("lot_id")

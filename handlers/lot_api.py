@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers import lot_routes
-from handlers.openapi import openapi_document
 from handlers.bootstrap import App, logger, serving
+from handlers.openapi import openapi_document
 from handlers.rest import new_resolver, resolve
 
 app = new_resolver()

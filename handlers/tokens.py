@@ -8,12 +8,14 @@ on both or on neither: an RS256 signature by one of the pool's published keys
 (`token_use` "id": the authorizer takes access tokens only on routes with OAuth scopes,
 and this API has none), `exp` and `iat` present and current, and a subject. Locally the
 runtime publishes the development key and resolves the pool and its client the same way.
+`handlers.bootstrap.build` makes the verifier from those variables; a test makes its own.
 """
 
 from __future__ import annotations
 
-import os
-from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -22,35 +24,44 @@ ALGORITHMS = ["RS256"]  # never "none", never HS256 (which would take the public
 REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "token_use"]
 
 
-@cache
-def _keys(jwks_url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
+@dataclass
+class TokenVerifier:
+    """Checks tokens against one pool (its key set and issuer) and app client."""
 
+    jwks_url: str | None
+    issuer: str | None
+    client_id: str | None = None  # None: any client of the pool
 
-def verified_claims(token: str) -> dict[str, Any] | None:
-    """The token's claims when the authorizer would take it; otherwise None."""
-    jwks_url, issuer = os.environ.get("AUTH_JWKS_URL"), os.environ.get("AUTH_ISSUER")
-    if not jwks_url or not issuer:
-        return None  # no pool to check against: nobody is signed in
-    client_id = os.environ.get("AUTH_CLIENT_ID") or None
-    try:
-        key = _keys(jwks_url).get_signing_key_from_jwt(token)
-        claims = jwt.decode(
-            token,
-            key.key,
-            algorithms=ALGORITHMS,
-            issuer=issuer,
-            audience=client_id,
-            options={"require": REQUIRED_CLAIMS, "verify_aud": client_id is not None},
-        )
-    except (jwt.PyJWTError, OSError, ValueError):
-        return None
-    if claims["token_use"] != "id" or not isinstance(claims["sub"], str) or not claims["sub"]:
-        return None
-    return claims
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TokenVerifier:
+        return cls(env.get("AUTH_JWKS_URL") or None, env.get("AUTH_ISSUER") or None, env.get("AUTH_CLIENT_ID") or None)
 
+    @cached_property
+    def _keys(self) -> jwt.PyJWKClient:
+        assert self.jwks_url is not None
+        return jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600)
 
-def bidder_from_token(token: str) -> str | None:
-    """The token's subject when the token is genuine and current; otherwise None."""
-    claims = verified_claims(token)
-    return None if claims is None else claims["sub"]
+    def verified_claims(self, token: str) -> dict[str, Any] | None:
+        """The token's claims when the authorizer would take it; otherwise None."""
+        if not self.jwks_url or not self.issuer:
+            return None  # no pool to check against: nobody is signed in
+        try:
+            key = self._keys.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                issuer=self.issuer,
+                audience=self.client_id,
+                options={"require": REQUIRED_CLAIMS, "verify_aud": self.client_id is not None},
+            )
+        except (jwt.PyJWTError, OSError, ValueError):
+            return None
+        if claims["token_use"] != "id" or not isinstance(claims["sub"], str) or not claims["sub"]:
+            return None
+        return claims
+
+    def bidder(self, token: str) -> str | None:
+        """The token's subject when the token is genuine and current; otherwise None."""
+        claims = self.verified_claims(token)
+        return None if claims is None else claims["sub"]

@@ -79,7 +79,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 raise IntegrityError(f"insert_events: bids decided already: {decided}")
             if snapshot is not None:
                 self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
-            notification_ids = self._update_table(stored_events)
+            notification_ids = self._update_table(stored_events) or []
             for receipt in receipts:
                 self._receipts[str(receipt["bid_id"])] = _stored(receipt)
             if snapshot is not None:

@@ -9,10 +9,10 @@ from ledger.errors import BidNotFound
 from ledger.events import BidPlaced, BidRejected, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
+from ledger.state import LotSnapshot, evolve
 from ledger.values import format_time
 from projections.audit import verify
 from projections.history import event_record
-from ledger.state import LotSnapshot, evolve
 
 NEIGHBOURS = 3
 

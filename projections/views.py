@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from ledger import rules
 from ledger.events import BidPlaced, BidRejected
-from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
 from ledger.state import LotSnapshot
+from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
 

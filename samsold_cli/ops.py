@@ -15,7 +15,8 @@ from rich.table import Table
 
 from ledger.commands import AmountText, CurrencyCode, Identifier, Title
 from ledger.values import format_time, utc_now
-from samsold_cli.shared import DataDir, Stack, target as _target
+from samsold_cli.shared import DataDir, Stack
+from samsold_cli.shared import target as _target
 from samsold_cli.target import as_json
 
 console = Console()

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from ledger.commands import CloseLot, CreateLot, PlaceBid
-from ledger.values import format_time
 from ledger.errors import BidNotFound
+from ledger.values import format_time
 from projections.dispute import dispute_markdown, dispute_report
 
 

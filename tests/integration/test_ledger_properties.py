@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.errors import InvalidState
 from ledger.events import BidPlaced, BidRejected, LotClosed
+from ledger.state import evolve
 from ledger.values import minor_units
 from projections.audit import replay, verify
-from ledger.state import evolve
 
 BIDDERS = ["alice", "bob", "carol", "dave", "sam"]  # sam is the seller
 LOT_SECONDS = 600

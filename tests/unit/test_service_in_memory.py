@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,7 +20,7 @@ from projections.dispute import dispute_report
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
 
-START = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 SELLER = {"sub": "sam"}
 ALICE = {"sub": "alice"}
 ADMIN = {"sub": "root", "cognito:groups": "admin"}
@@ -78,7 +78,7 @@ def test_time_travel_and_did_not_exist_then(app):
     bid(app, lot_id, "bob", "12.00", minutes=2)
     assert str(app.service.lot_as_of(lot_id, version=2).current_price) == "10.00"
     with pytest.raises(LotNotFound, match="did not exist then"):
-        app.service.lot_as_of(lot_id, at=datetime(2001, 1, 1, tzinfo=timezone.utc))  # events carry the time they were recorded
+        app.service.lot_as_of(lot_id, at=datetime(2001, 1, 1, tzinfo=UTC))  # events carry the time they were recorded
     with pytest.raises(LotNotFound):
         app.service.lot_as_of("no-such-lot", version=1)
 
