@@ -29,14 +29,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.auth import DevAuth
-from local.dynamodb_local import LOOPBACK, DynamoDBLocal
-from local.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
-from local.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
-from local.gateway import LocalGateway
-from local.model import Queue, Table
-from local.sqs import LocalSqs
-from local.template import LocalApp, LocalEndpoints, SamTemplate
+from local.apigateway.gateway import LocalGateway
+from local.cognito.user_pool import DevAuth
+from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
+from local.lambda_.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
+from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
+from local.sam.model import Queue, Table
+from local.sam.template import LocalApp, LocalEndpoints, SamTemplate
+from local.sqs.server import LocalSqs
 
 log = logging.getLogger("samsold.local.runtime")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
 from handlers.bootstrap import build, use_placeholder_credentials
 from ledger.commands import CreateLot, PlaceBid
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
@@ -91,7 +92,7 @@ def bench(
     bids_table: Annotated[Optional[str], typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
 ) -> None:
     """Measure replay and verification throughput (events per second); `bench load` loads the local stack."""
-    from local.dynamodb_local import DynamoDBLocal
+    from local.dynamodb.launcher import DynamoDBLocal
 
     if context.invoked_subcommand is not None:
         return  # `samsold bench load`

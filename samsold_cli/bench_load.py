@@ -354,7 +354,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
                    step_seconds: float, burst: bool, settle_s: float, stack_pid: int | None = None) -> dict[str, Any]:
     import aiohttp
 
-    from local.auth import DevAuth
+    from local.cognito.user_pool import DevAuth
     from samsold_cli.target import resolve_target
 
     api, websocket_url = _on_loopback(endpoints["rest"]), _on_loopback(endpoints["websocket"])

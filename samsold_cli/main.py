@@ -36,9 +36,9 @@ def dev(
     ] = None,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
-    from local.dynamodb_local import DynamoDBLocalError
-    from local.intrinsics import TemplateError
+    from local.dynamodb.launcher import DynamoDBLocalError
     from local.runtime import DataDirInUse, LocalStack, default_data_dir
+    from local.sam.intrinsics import TemplateError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
@@ -69,7 +69,7 @@ def token(
     data_dir: DataDir = None,
 ) -> None:
     """Print a bearer token for the local stack's REST API."""
-    from local.auth import DevAuth
+    from local.cognito.user_pool import DevAuth
     from local.runtime import default_data_dir
 
     typer.echo(DevAuth(data_dir or default_data_dir()).mint(user, admin=admin))

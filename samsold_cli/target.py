@@ -54,7 +54,7 @@ class Target:
             return None
         if self.data_dir is None:
             raise TargetError("--as mints development tokens for the local stack; against AWS give --token")
-        from local.auth import DevAuth
+        from local.cognito.user_pool import DevAuth
 
         return DevAuth(self.data_dir).mint(user, admin=admin)
 

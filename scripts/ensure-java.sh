@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DynamoDB Local runs on Java 17 or newer, and local/dynamodb_local.py compiles a small
+# DynamoDB Local runs on Java 17 or newer, and local/dynamodb/launcher.py compiles a small
 # launcher that binds it to loopback (javac). Install Debian's JDK when either is missing
 # and we are root; otherwise say exactly what to install.
 set -euo pipefail

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from handlers.bootstrap import use_placeholder_credentials
-from local.auth import DevAuth
-from local.dynamodb_local import DynamoDBLocal
+from local.cognito.user_pool import DevAuth
+from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]

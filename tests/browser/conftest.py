@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
 
-from local.auth import DevAuth
+from local.cognito.user_pool import DevAuth
 from tests.conftest import local_app_stack
 from tests.e2e.helpers import Client
 

@@ -29,8 +29,8 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 
-from local.auth import DevAuth
-from local.dynamodb_local import DynamoDBLocal
+from local.cognito.user_pool import DevAuth
+from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import ENDPOINTS_FILE, LocalStack, read_endpoints
 from tests.e2e.helpers import Client, Watcher, eventually
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from local.auth import CLIENT_ID, ISSUER, KEY_FILE_NAME, KEY_ID, subject_for
+from local.cognito.user_pool import CLIENT_ID, ISSUER, KEY_FILE_NAME, KEY_ID, subject_for
 
 
 def _b64(data: bytes) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from local.auth import DevAuth
+from local.cognito.user_pool import DevAuth
 from tests.conftest import local_app_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")

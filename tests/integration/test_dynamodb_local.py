@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from local.dynamodb_local import DynamoDBLocal
+from local.dynamodb.launcher import DynamoDBLocal
 
 
 def test_relative_db_path_keeps_data_across_restarts(tmp_path, monkeypatch):

@@ -15,8 +15,8 @@ import pytest
 from handlers.bootstrap import App, build
 from ledger.dynamodb import lot_key
 from ledger.values import format_time, utc_now
-from local.sqs import LocalSqs
-from local.template import LocalEndpoints, SamTemplate
+from local.sam.template import LocalEndpoints, SamTemplate
+from local.sqs.server import LocalSqs
 from tests.conftest import REPO
 from tests.support.events import FakeContext, rest_event, sqs_event
 

@@ -29,9 +29,9 @@ from aws_lambda_powertools.utilities.parser.models import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from local.auth import DevAuth, subject_for
-from local.gateway import LocalGateway
-from local.model import GatewayResponse, RestRoute, WebSocketApi
+from local.apigateway.gateway import LocalGateway
+from local.cognito.user_pool import DevAuth, subject_for
+from local.sam.model import GatewayResponse, RestRoute, WebSocketApi
 from tests.fixtures.gateway import handlers
 
 FUNCTIONS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
@@ -245,7 +245,7 @@ def test_a_slow_invocation_does_not_block_others(gateway: LocalGateway) -> None:
 def test_a_flood_on_one_function_does_not_hold_up_another(gateway: LocalGateway) -> None:
     # More calls of WaitForRelease than its line of threads: Release, another function,
     # still gets through, as each Lambda function has its own concurrency.
-    from local.gateway_http import THREADS_PER_FUNCTION
+    from local.apigateway.http_server import THREADS_PER_FUNCTION
 
     handlers.release_gate.clear()
     flood = 2 * THREADS_PER_FUNCTION + 8  # also more than one shared pool of 64 threads would hold

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from local.auth import DevAuth
-from local.functions import FunctionError, FunctionTimeout
+from local.cognito.user_pool import DevAuth
+from local.lambda_.functions import FunctionError, FunctionTimeout
 from local.runtime import ENDPOINTS_FILE, DataDirInUse, LocalStack
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"

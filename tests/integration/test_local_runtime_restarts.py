@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from local.dynamodb_local import DynamoDBLocal
+from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import ENDPOINTS_FILE, LocalStack, read_endpoints
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"

@@ -17,7 +17,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.sqs import LocalSqs
+from local.sqs.server import LocalSqs
 
 Client = Any  # botocore's generated SQS client class
 

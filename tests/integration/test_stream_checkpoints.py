@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.event_sources import StreamCheckpoint, StreamPoller
-from local.model import StreamEventSource
+from local.lambda_.event_sources import StreamCheckpoint, StreamPoller
+from local.sam.model import StreamEventSource
 
 
 class Function:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
-from local.intrinsics import load_yaml
+from local.sam.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import requests
 
 from handlers.tokens import TokenVerifier
-from local.auth import CLIENT_ID, ISSUER, JWKS_PATH, DevAuth, subject_for
-from local.gateway import LocalGateway
+from local.apigateway.gateway import LocalGateway
+from local.cognito.user_pool import CLIENT_ID, ISSUER, JWKS_PATH, DevAuth, subject_for
 
 
 def test_connect_handler_verifies_dev_tokens_through_the_published_keys(tmp_path):

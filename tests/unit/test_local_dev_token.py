@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from local.auth import DevAuth
-from local.gateway_http import _dev_token
-from local.gateway_rest import IncomingRequest
+from local.apigateway.http_server import _dev_token
+from local.apigateway.rest import IncomingRequest
+from local.cognito.user_pool import DevAuth
 
 
 def request(body: dict, source_ip: str) -> IncomingRequest:

@@ -1,10 +1,10 @@
-"""Lambda event filtering (EventBridge patterns) as local.filters applies it."""
+"""Lambda event filtering (EventBridge patterns) as local.lambda_.filters applies it."""
 
 from __future__ import annotations
 
 import pytest
 
-from local.filters import FilterPatternError, matches, matches_any, parse_pattern
+from local.lambda_.filters import FilterPatternError, matches, matches_any, parse_pattern
 
 LOT_MODIFY = '{"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}'
 

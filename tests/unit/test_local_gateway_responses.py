@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from local.gateway_rest import gateway_error
-from local.model import GatewayResponse
+from local.apigateway.rest import gateway_error
+from local.sam.model import GatewayResponse
 
 CUSTOM = {
     "UNAUTHORIZED": GatewayResponse(

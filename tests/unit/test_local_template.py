@@ -1,4 +1,4 @@
-"""Reading a SAM template for the local runtime (local.template, local.intrinsics): no I/O
+"""Reading a SAM template for the local runtime (local.sam.template, local.sam.intrinsics): no I/O
 beyond reading the template files."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from local.intrinsics import TemplateError, load_yaml
-from local.model import RestRoute
-from local.template import LocalEndpoints, SamTemplate
+from local.sam.intrinsics import TemplateError, load_yaml
+from local.sam.model import RestRoute
+from local.sam.template import LocalEndpoints, SamTemplate
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
 ENDPOINTS = LocalEndpoints(

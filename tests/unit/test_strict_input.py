@@ -279,8 +279,8 @@ def _error_shaped(body: object) -> bool:
 def test_the_gateways_own_refusals_have_the_error_shape_of_the_document():
     """template.yaml's GatewayResponses: `details` is an object, as the Error schema says
     (it was null)."""
-    from local.gateway_rest import gateway_error
-    from local.template import LocalEndpoints, SamTemplate
+    from local.apigateway.rest import gateway_error
+    from local.sam.template import LocalEndpoints, SamTemplate
     from tests.conftest import REPO
 
     app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))

@@ -2,7 +2,7 @@
 and a resolver of intrinsic functions, conditions and mappings to local values.
 
 The resolver knows CloudFormation's functions, not resources: what a `Ref` or `GetAtt` of a
-resource means locally is asked of the caller (`local.template`). Only the values the
+resource means locally is asked of the caller (`local.sam.template`). Only the values the
 runtime needs are resolved, so an unsupported function elsewhere (in an IAM policy, say)
 does not matter; where it does, the error names the place.
 """

@@ -26,8 +26,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from local.gateway_formats import clf_time, forwarded_headers, grouped, last_values, random_id
-from local.model import Invoke, WebSocketApi
+from local.apigateway.formats import clf_time, forwarded_headers, grouped, last_values, random_id
+from local.sam.model import Invoke, WebSocketApi
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the local runtime takes from a SAM template: plain data, no behaviour.
 
-`local.template` builds these from template.yaml; the queue, gateway and pollers
+`local.sam.template` builds these from template.yaml; the queue, gateway and pollers
 consume them. Names are the template's logical ids.
 """
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from local.sqs_attributes import (
+from local.sqs.attributes import (
     RedrivePolicy,
     canonical_queue_attributes,
     effective_queue_attributes,
     parse_redrive_policy,
     validate_queue_name,
 )
-from local.sqs_errors import (
+from local.sqs.errors import (
     SqsError,
     invalid_parameter,
     missing_parameter,

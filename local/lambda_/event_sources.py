@@ -45,10 +45,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.filters import matches_any
-from local.model import Invoke, ScheduleEventSource, SqsEventSource, StreamEventSource
+from local.lambda_.filters import matches_any
+from local.sam.model import Invoke, ScheduleEventSource, SqsEventSource, StreamEventSource
 
-log = logging.getLogger("samsold.local.event_sources")
+log = logging.getLogger("samsold.local.lambda_.event_sources")
 
 SQS_MAX_BATCH = 10  # ReceiveMessage's limit
 RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)

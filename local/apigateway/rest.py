@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from local.gateway_formats import clf_time, forwarded_headers, grouped, last_values, random_id
-from local.model import GatewayResponse, RestRoute
+from local.apigateway.formats import clf_time, forwarded_headers, grouped, last_values, random_id
+from local.sam.model import GatewayResponse, RestRoute
 
 ACCOUNT_ID = "123456789012"
 API_ID = "localrest01"

@@ -32,9 +32,9 @@ import uuid
 from collections.abc import Mapping
 from typing import IO, Any
 
-from local.model import Function
+from local.sam.model import Function
 
-log = logging.getLogger("samsold.local.functions")
+log = logging.getLogger("samsold.local.lambda_.functions")
 
 # Up to this many workers of one unreserved function at once. Each is a Python process of
 # roughly 100 MB; on a 2-core machine 8 keep the cores busy while others wait on DynamoDB
@@ -105,7 +105,7 @@ class _Worker:
         self.idle_since = time.monotonic()
         protocol_read, protocol_write = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.functions", function.handler, str(protocol_write)],
+            [sys.executable, "-m", "local.lambda_.functions", function.handler, str(protocol_write)],
             stdin=subprocess.PIPE,
             stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
             env=dict(environment),

@@ -1,5 +1,5 @@
 """A SAM template read for the local runtime: functions, routes, the WebSocket API, event
-sources, tables and queues as `local.model` objects, with every value the runtime needs
+sources, tables and queues as `local.sam.model` objects, with every value the runtime needs
 resolved to local names and URLs.
 
     template = SamTemplate.load("template.yaml", {"Stage": "dev"})
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.auth import CLIENT_ID, ISSUER, JWKS_PATH
-from local.filters import FilterPatternError, parse_pattern
-from local.intrinsics import NO_VALUE, Resolver, TemplateError, load_yaml
-from local.model import (
-    GatewayResponse,
+from local.cognito.user_pool import CLIENT_ID, ISSUER, JWKS_PATH
+from local.lambda_.filters import FilterPatternError, parse_pattern
+from local.sam.intrinsics import NO_VALUE, Resolver, TemplateError, load_yaml
+from local.sam.model import (
     Function,
+    GatewayResponse,
     Queue,
     RestRoute,
     ScheduleEventSource,

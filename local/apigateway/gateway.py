@@ -19,11 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from local.auth import DevAuth
-from local.gateway_http import INTEGRATION_TIMEOUT_S, GatewayHttpServer
-from local.gateway_rest import RouteTable
-from local.gateway_websocket import LocalWebSocketApi
-from local.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
+from local.apigateway.http_server import INTEGRATION_TIMEOUT_S, GatewayHttpServer
+from local.apigateway.rest import RouteTable
+from local.apigateway.websocket import LocalWebSocketApi
+from local.cognito.user_pool import DevAuth
+from local.sam.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
 
 
 class LocalGateway:

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from local.sqs_errors import SqsError, invalid_parameter
+from local.sqs.errors import SqsError, invalid_parameter
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 FIFO_SUFFIX = ".fifo"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from local.sqs_attributes import (
+from local.sqs.attributes import (
     COMPUTED,
     SETTABLE,
     md5_of_message_attributes,
@@ -17,8 +17,8 @@ from local.sqs_attributes import (
     select_message_attributes,
     validate_message_attributes,
 )
-from local.sqs_errors import SqsError, invalid_parameter, missing_parameter
-from local.sqs_store import NewMessage, Queue, Received, SqsStore
+from local.sqs.errors import SqsError, invalid_parameter, missing_parameter
+from local.sqs.store import NewMessage, Queue, Received, SqsStore
 
 Json = dict[str, Any]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from local.sqs_api import SqsApi
-from local.sqs_errors import SqsError
-from local.sqs_store import SqsStore
+from local.sqs.api import SqsApi
+from local.sqs.errors import SqsError
+from local.sqs.store import SqsStore
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiohttp import StreamReader, web
 from multidict import CIMultiDict
 
-from local.auth import JWKS_PATH
-from local.gateway_rest import (
+from local.apigateway.rest import (
     MAX_BODY_BYTES,
     HttpResponse,
     IncomingRequest,
@@ -31,10 +29,11 @@ from local.gateway_rest import (
     proxy_response,
     rest_event,
 )
-from local.gateway_websocket import MAX_MESSAGE_BYTES, ConnectionGone
+from local.apigateway.websocket import MAX_MESSAGE_BYTES, ConnectionGone
+from local.cognito.user_pool import JWKS_PATH
 
 if TYPE_CHECKING:
-    from local.gateway import LocalGateway
+    from local.apigateway.gateway import LocalGateway
 
 log = logging.getLogger(__name__)
 

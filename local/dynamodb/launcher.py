@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INSTALL_DIR = REPO_ROOT / ".cache" / "dynamodb-local"
 LOOPBACK = "127.0.0.1"
 _LAUNCHER_SOURCE = Path(__file__).resolve().parent / "java" / "LoopbackDynamoDBLocal.java"
@@ -44,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def compiled_launcher(jar: Path) -> Path:
-    """The class directory of local/java/LoopbackDynamoDBLocal.java, compiled once against
+    """The class directory of local/dynamodb/java/LoopbackDynamoDBLocal.java, compiled once against
     `jar` and kept beside it (keyed by the source and the jar, so an upgrade recompiles)."""
     source = _LAUNCHER_SOURCE.read_bytes()
     key = hashlib.sha256(source + str(jar).encode()).hexdigest()[:16]
@@ -77,7 +77,7 @@ def compiled_launcher(jar: Path) -> Path:
 class DynamoDBLocal:
     """One DynamoDB Local process on a loopback port.
 
-    It always listens on 127.0.0.1 (through local/java/LoopbackDynamoDBLocal.java, since its
+    It always listens on 127.0.0.1 (through local/dynamodb/java/LoopbackDynamoDBLocal.java, since its
     own command line has no host option): the tables hold hidden reserve prices and accept
     any write, and DynamoDB Local checks no credentials.
 
