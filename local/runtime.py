@@ -5,6 +5,11 @@ schedules.
     with LocalStack("template.yaml", ".samsold", port=0) as stack:
         requests.get(stack.endpoints["rest"] + "/lots")
 
+The application's own pages (none of them in AWS) come in from outside: `static_dir` for
+files, and `site`, called with the started stack once its endpoints are known, for routes
+the gateway answers before the template's (`samsold dev` and the tests pass
+samsold_cli/dev_site.py's).
+
 Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), so a second
 start resumes where the first stopped. `endpoints.json` there names the URLs once they
 all answer, and is removed on a clean stop.
@@ -20,7 +25,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -29,7 +34,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.apigateway.gateway import LocalGateway
+from local.apigateway.gateway import ExtraRoutes, LocalGateway
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
 from local.lambda_.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
@@ -69,6 +74,7 @@ class LocalStack:
         parameter_overrides: Mapping[str, str] | None = None,
         schedule_every: float | None = None,
         static_dir: str | os.PathLike[str] | None = None,
+        site: Callable[[LocalStack], ExtraRoutes] | None = None,
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> None:
@@ -78,12 +84,14 @@ class LocalStack:
         self.port = port
         self.websocket_port = websocket_port
         self.schedule_every = schedule_every
-        self.static_dir = Path(static_dir) if static_dir is not None else _default_static_dir()
+        self.static_dir = Path(static_dir) if static_dir is not None else None
+        self.site = site
         self.region = region
         self.account_id = account_id
         self.endpoints: dict[str, str] = {}
         self.app: LocalApp | None = None
         self._lock: IO[str] | None = None
+        self._auth: DevAuth | None = None
         self._dynamodb: DynamoDBLocal | None = None
         self._sqs: LocalSqs | None = None
         self._gateway: LocalGateway | None = None
@@ -117,6 +125,7 @@ class LocalStack:
         self._sqs = LocalSqs(self.data_dir / "sqs", host=LOOPBACK, account_id=self.account_id,
                              region=self.region).start()
         create_queues(self._client("sqs", self._sqs.endpoint_url), shape.queues)
+        self._auth = DevAuth(self.data_dir)
         self._gateway = LocalGateway(
             host=self.host,
             port=self.port,
@@ -124,10 +133,9 @@ class LocalStack:
             rest_routes=shape.rest_routes,
             websocket=shape.websocket,
             invoke=self.invoke,
-            auth=DevAuth(self.data_dir),
+            auth=self._auth,
             static_dir=self.static_dir,
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
-            dev_tokens=True,  # the page in web/ signs in development users with POST /dev/token
             gateway_responses=shape.gateway_responses,
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
@@ -139,10 +147,8 @@ class LocalStack:
         for poller in self._pollers:
             poller.start()
         self.endpoints = self._endpoint_urls()
-        # web/ reads its API URLs from /config.json; in AWS the same file points at the stack's Outputs.
-        self._gateway.site_config = {
-            "rest": self.endpoints["rest"], "websocket": self.endpoints["websocket"], "dev_tokens": True,
-        }
+        if self.site is not None:
+            self._gateway.extra_routes = self.site(self)
         self._wait_until_answering()
         _write_json(self.data_dir / ENDPOINTS_FILE, {**self.endpoints, "outputs": self.app.outputs})
 
@@ -170,6 +176,13 @@ class LocalStack:
         self.stop()
 
     # -- what runs ------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> DevAuth:
+        """The user pool's stand-in: it mints development tokens and checks them."""
+        if self._auth is None:
+            raise RuntimeError("the local stack is not started")
+        return self._auth
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         """Invokes a function of the template (the gateway and pollers call this)."""
@@ -363,11 +376,6 @@ def _function_concurrency() -> int:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("SAMSOLD_DATA_DIR") or ".samsold")
-
-
-def _default_static_dir() -> Path | None:
-    web = REPO_ROOT / "web"
-    return web if web.is_dir() else None
 
 
 def _lock_data_dir(path: Path) -> IO[str]:

@@ -39,6 +39,7 @@ def dev(
     from local.dynamodb.launcher import DynamoDBLocalError
     from local.runtime import DataDirInUse, LocalStack, default_data_dir
     from local.sam.intrinsics import TemplateError
+    from samsold_cli.dev_site import WEB_DIR, dev_site
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
@@ -47,7 +48,7 @@ def dev(
     try:
         stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
-                           schedule_every=schedule_every)
+                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site)
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")

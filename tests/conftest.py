@@ -13,6 +13,7 @@ from handlers.bootstrap import use_placeholder_credentials
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack
+from samsold_cli.dev_site import WEB_DIR, dev_site
 
 REPO = Path(__file__).resolve().parents[1]
 # Short grace and a fast sweep so closing happens within a test; the template's own
@@ -64,6 +65,8 @@ def local_app_stack(tmp_path_factory):
         port=0,
         parameter_overrides=STACK_OVERRIDES,
         schedule_every=SWEEP_EVERY_S,
+        static_dir=WEB_DIR,
+        site=dev_site,
     )
     with stack:
         yield stack

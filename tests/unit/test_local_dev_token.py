@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from local.apigateway.http_server import _dev_token
 from local.apigateway.rest import IncomingRequest
 from local.cognito.user_pool import DevAuth
+from samsold_cli.dev_site import _dev_token
 
 
 def request(body: dict, source_ip: str) -> IncomingRequest:
