@@ -89,3 +89,27 @@ class Queue:
 # Invokes a function by logical id with a Lambda event; returns the handler's result
 # or raises the handler's exception.
 Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Where the local services answer: what template references resolve to."""
+
+    region: str
+    account_id: str
+    dynamodb: str
+    sqs: str
+    rest: str
+    websocket: str
+    websocket_management: str
+
+    def queue_url(self, name: str) -> str:
+        return f"{self.sqs}/{self.account_id}/{name}"  # SQS's URL form: endpoint/account/name
+
+    def queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+
+    @classmethod
+    def placeholder(cls, region: str, account_id: str) -> LocalEndpoints:
+        base = "http://localhost.invalid"
+        return cls(region, account_id, base, base, base, "ws://localhost.invalid", base)
