@@ -37,8 +37,10 @@ from botocore.exceptions import ClientError
 from local.apigateway.gateway import ExtraRoutes, LocalGateway
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
-from local.lambda_.event_sources import Schedule, SqsPoller, StreamCheckpoint, StreamPoller
 from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
+from local.lambda_.schedule import Schedule
+from local.lambda_.sqs_poller import SqsPoller
+from local.lambda_.stream_poller import StreamCheckpoint, StreamPoller
 from local.sam.model import Queue, Table
 from local.sam.template import LocalApp, LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs

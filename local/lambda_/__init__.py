@@ -1,4 +1,4 @@
-"""Lambda's part: the functions' worker processes (`functions.FunctionPool`) and what
-invokes them besides the gateway (`event_sources`: the SQS poller, the DynamoDB stream
-poller with its saved positions, the schedule), with event filtering (`filters`).
-(`lambda_`, as `lambda` is a keyword.)"""
+"""Lambda's part: the functions' worker processes (`functions.FunctionPool`) and the event
+source mappings that invoke them besides the gateway: `sqs_poller`, `stream_poller` (with
+the saved positions, `StreamCheckpoint`) and `schedule`, on the poller thread of
+`polling`, with event filtering (`filters`). (`lambda_`, as `lambda` is a keyword.)"""

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.lambda_.event_sources import StreamCheckpoint, StreamPoller
+from local.lambda_.stream_poller import StreamCheckpoint, StreamPoller
 from local.sam.model import StreamEventSource
 
 

@@ -1,20 +1,12 @@
-"""Event source mappings on one machine: pollers that feed functions the events Lambda's
-own pollers would, in Lambda's event shapes.
-
-- `SqsPoller`: long-polls a queue, invokes with an SQS event, deletes what succeeded
-  (all of a batch, or all but its `batchItemFailures` with ReportBatchItemFailures); on an
-  error it deletes nothing, so the messages come back after their visibility timeout.
-- `StreamPoller`: reads a DynamoDB table's stream shard by shard (parents before children),
-  applies the FilterCriteria and invokes in batches, retrying a failed batch until it
-  succeeds. It saves, per shard, the sequence number of the last record the function took
-  (`StreamCheckpoint`, a JSON file in the data directory), and a restart resumes just after
-  it, as an event source mapping keeps its place in AWS: StartingPosition applies only when
-  the mapping is created (the first start on a data directory). So a change written while
-  the stack was down, or written but not yet delivered when it died, is still delivered
-  (at least once: a batch the function took but whose position was not yet saved comes again).
-- `Schedule`: invokes with an EventBridge "Scheduled Event" every period.
-
-Each runs on its own thread; `stop()` lets the batch in hand finish, then returns.
+"""Lambda's DynamoDB stream event source mapping: `StreamPoller` reads a table's stream
+shard by shard (parents before children), applies the FilterCriteria and invokes in
+batches, retrying a failed batch until it succeeds. It saves, per shard, the sequence
+number of the last record the function took (`StreamCheckpoint`, a JSON file in the data
+directory), and a restart resumes just after it, as an event source mapping keeps its place
+in AWS: StartingPosition applies only when the mapping is created (the first start on a data
+directory). So a change written while the stack was down, or written but not yet delivered
+when it died, is still delivered (at least once: a batch the function took but whose
+position was not yet saved comes again).
 
 DynamoDB Local's stream across a restart on the same -dbPath (measured with the 2026-05-28
 release, after a clean stop and after SIGKILL of its JVM): the table keeps its stream ARN
@@ -31,159 +23,24 @@ mapping.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
-import threading
 import time
-import uuid
-from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from local.lambda_.filters import matches_any
-from local.sam.model import Invoke, ScheduleEventSource, SqsEventSource, StreamEventSource
+from local.lambda_.polling import RETRY_BACKOFF_S, PollerThread, b64
+from local.sam.model import Invoke, StreamEventSource
 
-log = logging.getLogger("samsold.local.lambda_.event_sources")
+log = logging.getLogger("samsold.local.lambda_.stream_poller")
 
-SQS_MAX_BATCH = 10  # ReceiveMessage's limit
-RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 STREAM_IDLE_POLL_S = 0.25  # Lambda polls a stream shard about four times a second
 SHARD_REFRESH_S = 5.0
-
-
-class _PollerThread:
-    """A daemon thread running `poll_once` until stopped."""
-
-    name = "poller"
-
-    def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                self.poll_once()
-                failures = 0
-            except Exception:  # a poller outlives any one failure, as Lambda's do
-                log.exception("%s failed; retrying", self.name)
-                self._stopping.wait(RETRY_BACKOFF_S[min(failures, len(RETRY_BACKOFF_S) - 1)])
-                failures += 1
-
-    def poll_once(self) -> None:
-        raise NotImplementedError
-
-
-# -- SQS ----------------------------------------------------------------------------------------
-
-
-class SqsPoller(_PollerThread):
-    def __init__(
-        self, source: SqsEventSource, *, sqs_client: Any, queue_url: str, queue_arn: str, region: str,
-        invoke: Invoke, wait_time_s: int = 1,
-    ) -> None:
-        super().__init__()
-        self.source = source
-        self.name = f"sqs-poller:{source.queue}->{source.function}"
-        self._sqs = sqs_client
-        self._queue_url = queue_url
-        self._queue_arn = queue_arn
-        self._region = region
-        self._invoke = invoke
-        self._wait_time_s = wait_time_s
-
-    def poll_once(self) -> None:
-        received = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=min(self.source.batch_size, SQS_MAX_BATCH),
-            WaitTimeSeconds=self._wait_time_s,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not received:
-            return
-        records = [sqs_record(message, self._queue_arn, self._region) for message in received]
-        try:
-            result = self._invoke(self.source.function, {"Records": records})
-        except Exception as error:
-            log.warning("%s: %d messages stay on the queue: %s", self.name, len(records), error)
-            return
-        self._delete([r for r in records if r["messageId"] not in self._failed_ids(records, result)])
-
-    def _failed_ids(self, records: list[dict[str, Any]], result: Any) -> set[str]:
-        """The records to leave on the queue; a malformed response fails the whole batch."""
-        every_id = {record["messageId"] for record in records}
-        if not self.source.report_batch_item_failures or not isinstance(result, dict):
-            return set()
-        failures = result.get("batchItemFailures") or []
-        failed = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in failures}
-        if not failed <= every_id:
-            log.warning("%s: batchItemFailures names unknown or empty ids; the whole batch fails", self.name)
-            return every_id
-        return failed
-
-    def _delete(self, records: list[dict[str, Any]]) -> None:
-        for start in range(0, len(records), SQS_MAX_BATCH):
-            chunk = records[start:start + SQS_MAX_BATCH]
-            response = self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
-            )
-            for failure in response.get("Failed", []):
-                log.warning("%s: delete failed: %s", self.name, failure)
-
-
-def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """A received message as a record of Lambda's SQS event."""
-    record = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {name: _lambda_message_attribute(value)
-                              for name, value in message.get("MessageAttributes", {}).items()},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
-
-
-def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    # Lambda writes attributes in camelCase, binary values base64-encoded.
-    attribute: dict[str, Any] = {
-        "stringListValues": value.get("StringListValues", []),
-        "binaryListValues": [_b64(item) for item in value.get("BinaryListValues", [])],
-        "dataType": value["DataType"],
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = _b64(value["BinaryValue"])
-    return attribute
-
-
-# -- DynamoDB Streams ---------------------------------------------------------------------------
 
 
 class StreamCheckpoint:
@@ -223,7 +80,7 @@ class StreamCheckpoint:
         os.replace(temporary, self.path)
 
 
-class StreamPoller(_PollerThread):
+class StreamPoller(PollerThread):
     """One DynamoDB stream event source mapping.
 
     With a `checkpoint` file the position survives restarts, as an event source mapping's
@@ -463,57 +320,11 @@ def _json_attribute_value(value: dict[str, Any]) -> dict[str, Any]:
         return {"M": {}}
     (kind, content), = value.items()
     if kind == "B":
-        return {"B": _b64(content)}
+        return {"B": b64(content)}
     if kind == "BS":
-        return {"BS": [_b64(item) for item in content]}
+        return {"BS": [b64(item) for item in content]}
     if kind == "M":
         return {"M": {name: _json_attribute_value(item) for name, item in content.items()}}
     if kind == "L":
         return {"L": [_json_attribute_value(item) for item in content]}
     return {kind: content}
-
-
-def _b64(value: bytes | str) -> str:
-    return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
-
-
-# -- schedules --------------------------------------------------------------------------------
-
-
-class Schedule(_PollerThread):
-    def __init__(
-        self, source: ScheduleEventSource, *, region: str, account_id: str, invoke: Invoke,
-        every_s: float | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-    ) -> None:
-        super().__init__()
-        self.source = source
-        self.name = f"schedule:{source.function}"
-        self._region = region
-        self._account_id = account_id
-        self._invoke = invoke
-        self._period_s = every_s or source.rate_s
-        self._clock = clock
-
-    def poll_once(self) -> None:
-        if self._stopping.wait(self._period_s):
-            return
-        try:
-            self._invoke(self.source.function, self.event())
-        except Exception as error:  # an asynchronous invocation: the error is logged, not raised
-            log.warning("%s: %s", self.name, error)
-
-    def event(self) -> dict[str, Any]:
-        if self.source.input is not None:
-            return self.source.input
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self._account_id,
-            "time": self._clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self._region,
-            "resources": [f"arn:aws:events:{self._region}:{self._account_id}:rule/{self.source.function}-schedule"],
-            "detail": {},
-        }
-
