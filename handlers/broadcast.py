@@ -46,7 +46,7 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
             logger.error("skipped an unreadable snapshot image", extra={"key": image.get("PK"), "problem": str(error)})
             count_unreadable([str(image.get("PK"))])
             continue
-        old = record.dynamodb.old_image or {}
+        old = (record.dynamodb.old_image if record.dynamodb else None) or {}
         old_version = int(old.get("version", snapshot.version - 1))
         if snapshot.lot_id in changes:
             changes[snapshot.lot_id].widen(old_version, snapshot)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -106,7 +107,7 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
     global _batch
     _batch = LotBatch(event.get("Records", []))
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(event.get("Records", [])))

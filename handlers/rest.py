@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BeforeValidator
 
 from handlers.bootstrap import logger
@@ -96,7 +97,7 @@ def groups_of(claims: dict[str, Any]) -> set[str]:
     return {str(g) for g in groups}
 
 
-def caller_of(app: APIGatewayRestResolver) -> Caller:
+def caller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> Caller:
     claims = app.current_event.request_context.authorizer.claims or {}
     user = claims.get("sub")
     if not user:
@@ -136,7 +137,7 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
-        return error_response(error.status_code, "REQUEST_ERROR", error.msg)
+        return error_response(error.status_code, "REQUEST_ERROR", str(error.msg))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:

@@ -59,18 +59,13 @@ def _plain_text(value: str) -> str:
     return value
 
 
-def PlainText(max_length: int) -> Any:  # noqa: N802 - a type, used as one
-    """A string of 1 to `max_length` characters of plain text."""
-    return Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=max_length),
-        AfterValidator(_plain_text),
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": TEXT_PATTERN}),
-    ]
+def _text_schema(max_length: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length, "pattern": TEXT_PATTERN})
 
 
-Title = PlainText(200)
-Reason = PlainText(500)
+# Plain text of 1 to 200 (a title) or 500 (a reason) characters.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_plain_text), _text_schema(200)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_plain_text), _text_schema(500)]
 
 
 def _known_currency(code: str) -> str:

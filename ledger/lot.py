@@ -11,7 +11,7 @@ from eventsourcing.domain import BaseAggregate
 
 from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid
-from ledger.errors import InvalidCommand, InvalidState, NotAllowed
+from ledger.errors import InvalidState, NotAllowed
 from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
 from ledger.state import LotSnapshot, evolve
 
@@ -21,7 +21,7 @@ class Lot(BaseAggregate[str]):
     # declared as a class annotation because eventsourcing turns those into __init__ args.
 
     @classmethod
-    def create(cls, command: CreateLot, seller: str, now: datetime) -> "Lot":
+    def create(cls, command: CreateLot, seller: str, now: datetime) -> Lot:
         opens_at = command.opens_at or now
         rules.check_terms(command, opens_at, now)
         return cls._create(
@@ -42,7 +42,7 @@ class Lot(BaseAggregate[str]):
         )
 
     @classmethod
-    def from_snapshot(cls, state: LotSnapshot) -> "Lot":
+    def from_snapshot(cls, state: LotSnapshot) -> Lot:
         """The lot as its stored snapshot says, ready to decide the next command."""
         lot = cls.__new__(cls)
         lot.__base_init__(originator_id=state.lot_id, originator_version=state.version, timestamp=state.updated_at)

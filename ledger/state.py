@@ -82,7 +82,7 @@ class LotSnapshot(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> "LotSnapshot":
+    def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
         """The snapshot the lot's stored `LOT#`/`SNAPSHOT` item holds; LotUnreadable
         (naming the lot, the version stored and what is wrong) when it cannot be read back."""
         try:

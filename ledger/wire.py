@@ -60,6 +60,7 @@ def parse_json_object(
     raw: bytes | str, *, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = MAX_DEPTH
 ) -> dict[str, Any]:
     """The JSON object `raw` holds (bytes must be UTF-8), or MalformedJson saying why not."""
+    text: str | None
     if isinstance(raw, str):
         size = len(raw.encode("utf-8", "surrogatepass"))
         text = raw
@@ -70,7 +71,7 @@ def parse_json_object(
         raise MalformedJson(f"the message is larger than {max_bytes} bytes", {"problem": "too_large", "max_bytes": max_bytes})
     if text is None:
         try:
-            text = bytes(raw).decode("utf-8")
+            text = bytes(raw).decode("utf-8") if isinstance(raw, bytes) else raw
         except UnicodeDecodeError as error:
             raise MalformedJson(f"the message is not UTF-8 (byte {error.start})", {"problem": "not_utf8"}) from None
     try:

@@ -78,16 +78,16 @@ def public_view(lot: LotSnapshot, now: datetime) -> LotView:
 
 def bid_outcome_view(event: BidPlaced | BidRejected, currency: str) -> dict[str, Any]:
     """What a bidder is told about their own bid once it is decided."""
-    accepted = isinstance(event, BidPlaced)
     money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
-    return {
+    decided: dict[str, Any] = {
         "bid_id": event.bid_id,
         "lot_id": event.originator_id,
-        "amount": format_decimal(event.amount) if accepted else event.amount,
         "placed_at": format_time(event.placed_at),
-        "status": "ACCEPTED" if accepted else "REJECTED",
-        "reason": None if accepted else event.reason,
         "minimum": money(event.minimum),
-        "current_price": money(event.amount if accepted else event.current_price),
         "version": event.originator_version,
     }
+    if isinstance(event, BidPlaced):
+        return decided | {"amount": format_decimal(event.amount), "status": "ACCEPTED", "reason": None,
+                          "current_price": money(event.amount)}
+    return decided | {"amount": event.amount, "status": "REJECTED", "reason": event.reason,
+                      "current_price": money(event.current_price)}

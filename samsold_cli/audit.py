@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -21,7 +21,7 @@ from samsold_cli.target import Target, as_json
 
 T = TypeVar("T")
 
-BidsTable = Annotated[Optional[str], typer.Option("--bids-table", help="The Bids table's name (overrides the stack's)")]
+BidsTable = Annotated[str | None, typer.Option("--bids-table", help="The Bids table's name (overrides the stack's)")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
@@ -31,7 +31,7 @@ def ledger_target(data_dir: Path | None, stack: str | None, bids_table: str | No
 
 def history(
     lot_id: Annotated[str, typer.Argument(help="The lot")],
-    bidder: Annotated[Optional[str], typer.Option(help="Only this bidder's bids")] = None,
+    bidder: Annotated[str | None, typer.Option(help="Only this bidder's bids")] = None,
     json_out: Json = False,
     data_dir: DataDir = None,
     stack: Stack = None,
@@ -64,8 +64,8 @@ def history(
 
 def as_of_command(
     lot_id: Annotated[str, typer.Argument(help="The lot")],
-    version: Annotated[Optional[int], typer.Option("--version", min=1, help="As it stood after this version")] = None,
-    time: Annotated[Optional[str], typer.Option("--time", help="As it stood at this ISO 8601 time")] = None,
+    version: Annotated[int | None, typer.Option("--version", min=1, help="As it stood after this version")] = None,
+    time: Annotated[str | None, typer.Option("--time", help="As it stood at this ISO 8601 time")] = None,
     data_dir: DataDir = None,
     stack: Stack = None,
     bids_table: BidsTable = None,
@@ -87,7 +87,7 @@ def as_of_command(
 
 
 def replay_command(
-    lot_id: Annotated[Optional[str], typer.Argument(help="The lot (or --all)")] = None,
+    lot_id: Annotated[str | None, typer.Argument(help="The lot (or --all)")] = None,
     all_lots: Annotated[bool, typer.Option("--all", help="Every lot, in parallel")] = False,
     fix_drift: Annotated[bool, typer.Option("--fix", help="Write the folded snapshot back where it drifted")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Lots replayed at once with --all")] = 8,
@@ -125,7 +125,7 @@ def replay_command(
 
 
 def verify_command(
-    lot_id: Annotated[Optional[str], typer.Argument(help="The lot (or --all)")] = None,
+    lot_id: Annotated[str | None, typer.Argument(help="The lot (or --all)")] = None,
     all_lots: Annotated[bool, typer.Option("--all", help="Every lot, in parallel")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 8,
     data_dir: DataDir = None,
@@ -145,7 +145,7 @@ def verify_command(
 def dispute(
     bid: Annotated[str, typer.Option("--bid", help="The bid id")],
     json_out: Json = False,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write the report as Markdown to FILE")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the report as Markdown to FILE")] = None,
     data_dir: DataDir = None,
     stack: Stack = None,
     bids_table: BidsTable = None,
@@ -170,7 +170,7 @@ def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T
     if all_lots == (lot_id is not None):
         console.print("[red]give a lot id or --all[/red]")
         raise typer.Exit(2)
-    ids = list(service.lot_ids()) if all_lots else [lot_id]
+    ids = list(service.lot_ids()) if all_lots or lot_id is None else [lot_id]
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
         return for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))

@@ -11,8 +11,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -29,8 +30,8 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
     seconds spent deciding and writing the bids."""
     now = utc_now()
     lot = service.create_lot(
-        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price="1.00",
-                  increment="0.01", opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
+        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price=Decimal("1.00"),
+                  increment=Decimal("0.01"), opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
         seller="bench-seller",
     )
     started = time.perf_counter()
@@ -74,7 +75,7 @@ def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot:
         for name, check in (("replay_all", replay), ("verify_all", verify)):
             task = progress.add_task(f"{name} over {lots} lots", total=lots)
             started = time.perf_counter()
-            reports = for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
+            reports: list[Any] = for_each_lot(service, check, ids, workers, progress=lambda _, task=task: progress.advance(task))
             seconds = time.perf_counter() - started
             events = sum(r.events for r in reports)
             results[name] = {"lots": lots, "events": events, "workers": workers, "seconds": round(seconds, 3),
@@ -89,7 +90,7 @@ def bench(
     events_per_lot: Annotated[int, typer.Option(help="Events in each of those lots")] = 100,
     workers: Annotated[int, typer.Option(help="Lots replayed at once")] = 8,
     output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/bench.json"),
-    bids_table: Annotated[Optional[str], typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
+    bids_table: Annotated[str | None, typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
 ) -> None:
     """Measure replay and verification throughput (events per second); `bench load` loads the local stack."""
     from local.dynamodb.launcher import DynamoDBLocal

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -204,7 +204,7 @@ class Bidding:
             attempt.failure = "refused"
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError):
             attempt.failure = "dropped"
-        except asyncio.TimeoutError:
+        except TimeoutError:
             attempt.failure = "timed_out"
         attempt.answered_at = time.time()
 
@@ -370,7 +370,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
         updates = Updates()
         connected = [asyncio.Event() for _ in lot_ids]
         subscribers = [asyncio.create_task(_subscribe(session, websocket_url, lot_id, updates, ready))
-                       for lot_id, ready in zip(lot_ids, connected)]
+                       for lot_id, ready in zip(lot_ids, connected, strict=True)]
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
         bidding = Bidding(session, api, tokens, lot_ids)
 
@@ -439,7 +439,7 @@ def load(
     step_seconds: Annotated[float, typer.Option(min=1, max=MAX_STEP_SECONDS, help="Seconds at each rate")] = 20.0,
     burst: Annotated[bool, typer.Option("--burst/--no-burst", help="First, every client bids at the same moment")] = True,
     settle_seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to wait for a phase's decisions")] = 120.0,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="A running local stack's data directory [default: start one on a temporary directory]")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="A running local stack's data directory [default: start one on a temporary directory]")] = None,
     output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/load.json"),
 ) -> None:
     """Load the local stack with concurrent bidders (127.0.0.1 only): intake, lost

@@ -9,7 +9,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -29,10 +29,10 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the REST API (the WebSocket API takes the next).")] = 3000,
     template: Annotated[Path, typer.Option(help="The SAM template to run.")] = Path("template.yaml"),
     parameter_overrides: Annotated[
-        Optional[list[str]], typer.Option("--parameter-overrides", help="Template parameter as Key=Value (repeatable).")
+        list[str] | None, typer.Option("--parameter-overrides", help="Template parameter as Key=Value (repeatable).")
     ] = None,
     schedule_every: Annotated[
-        Optional[float], typer.Option(help="Fire scheduled functions every SECONDS instead of their rate.")
+        float | None, typer.Option(help="Fire scheduled functions every SECONDS instead of their rate.")
     ] = None,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
@@ -23,9 +24,9 @@ console = Console()
 lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True)
 dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue.", no_args_is_help=True)
 
-As = Annotated[Optional[str], typer.Option("--as", help="Act as this development user (local stack)")]
-Token = Annotated[Optional[str], typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
-ApiUrl = Annotated[Optional[str], typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
+As = Annotated[str | None, typer.Option("--as", help="Act as this development user (local stack)")]
+Token = Annotated[str | None, typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
+ApiUrl = Annotated[str | None, typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
 
 
 def checked_as(kind: Any) -> Callable[[Any], Any]:
@@ -79,9 +80,9 @@ def lots_create(
     starting_price: Annotated[str, typer.Option(help="e.g. 10.00", callback=checked_as(AmountText))],
     closes_in: Annotated[int, typer.Option(help="Seconds from now until the lot closes", min=1, max=MAX_CLOSES_IN_S)] = 600,
     currency: Annotated[str, typer.Option(callback=checked_as(CurrencyCode))] = "EUR",
-    reserve_price: Annotated[Optional[str], typer.Option(callback=checked_as(AmountText))] = None,
-    increment: Annotated[Optional[str], typer.Option(help="A fixed step instead of the band table", callback=checked_as(AmountText))] = None,
-    lot_id: Annotated[Optional[str], typer.Option(callback=checked_as(Identifier))] = None,
+    reserve_price: Annotated[str | None, typer.Option(callback=checked_as(AmountText))] = None,
+    increment: Annotated[str | None, typer.Option(help="A fixed step instead of the band table", callback=checked_as(AmountText))] = None,
+    lot_id: Annotated[str | None, typer.Option(callback=checked_as(Identifier))] = None,
     user: As = "seller",
     token: Token = None,
     api_url: ApiUrl = None,
@@ -123,7 +124,7 @@ def bid(
     amount: Annotated[str, typer.Argument(help="Your maximum, e.g. 12.50", callback=checked_as(AmountText))],
     user: As = None,
     token: Token = None,
-    bid_id: Annotated[Optional[str], typer.Option(help="Idempotency key", callback=checked_as(Identifier))] = None,
+    bid_id: Annotated[str | None, typer.Option(help="Idempotency key", callback=checked_as(Identifier))] = None,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
     stack: Stack = None,
@@ -134,7 +135,7 @@ def bid(
     typer.echo(as_json(_answer(*call_api(target.api_url, "POST", "/bid", target.token_for(user, token), body))))
 
 
-QueueOption = Annotated[Optional[str], typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]
+QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]
 
 
 @dlq_app.command("list")
@@ -158,7 +159,7 @@ def dlq_list(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack
 @dlq_app.command("redrive")
 def dlq_redrive(
     dlq_url: QueueOption = None,
-    queue_url: Annotated[Optional[str], typer.Option("--queue-url", help="The command queue's URL (overrides the stack's)")] = None,
+    queue_url: Annotated[str | None, typer.Option("--queue-url", help="The command queue's URL (overrides the stack's)")] = None,
     data_dir: DataDir = None,
     stack: Stack = None,
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,10 +18,10 @@ from samsold_cli.target import Target, TargetError, resolve_target
 console = Console()
 
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data-dir", help="Data directory of the local stack [default: $SAMSOLD_DATA_DIR or .samsold/]"),
 ]
-Stack = Annotated[Optional[str], typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
+Stack = Annotated[str | None, typer.Option("--stack", help="A deployed stack's name: its outputs name the table and queues")]
 
 # Exit codes: 0 done, 1 the ledger refused or found a problem, 2 the command was given wrongly.
 USAGE_ERROR = 2
