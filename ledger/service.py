@@ -248,6 +248,10 @@ class AuctionService(Application[str]):
             raise BidNotFound(f"you have no bid {bid_id!r}")
         return outcome
 
+    def bid_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The receipts of those of `bid_ids` that are decided, by bid id."""
+        return self.store.get_receipts(list(bid_ids))
+
     def decided_bid(self, bid_id: str) -> dict[str, Any]:
         """The receipt of a decided bid; BidNotFound (saying whether it still waits) otherwise."""
         receipt = self.store.get_receipts([bid_id]).get(bid_id)

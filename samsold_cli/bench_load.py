@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ledger.service import AuctionService
 
 console = Console()
 
@@ -258,12 +261,12 @@ def _ms_summary(seconds: list[float]) -> dict[str, Any]:
             "max": ms(max(seconds) if seconds else None)}
 
 
-async def _wait_for_receipts(service: Any, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
+async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
     """Receipts of the attempts' bids, once every bid that got a 202 is decided (or the timeout)."""
     queued = {a.bid_id for a in attempts if a.status == 202}
     deadline = time.monotonic() + timeout_s
     while True:
-        receipts = await asyncio.to_thread(service.store.get_receipts, [a.bid_id for a in attempts])
+        receipts = await asyncio.to_thread(service.bid_receipts, [a.bid_id for a in attempts])
         if queued <= set(receipts) or time.monotonic() > deadline:
             return receipts
         await asyncio.sleep(0.5)
@@ -314,10 +317,10 @@ def _sustained(report: dict[str, Any], rate: float) -> bool:
             and (report["intake_bids_per_s"] or 0) >= 0.9 * rate)
 
 
-def consistency(service: Any, lot_ids: list[str], attempts: list[Attempt]) -> dict[str, Any]:
+def consistency(service: AuctionService, lot_ids: list[str], attempts: list[Attempt]) -> dict[str, Any]:
     from projections.audit import for_each_lot, replay, verify
 
-    every_receipt = service.store.get_receipts([a.bid_id for a in attempts])
+    every_receipt = service.bid_receipts([a.bid_id for a in attempts])
     problems = []
     accepted_total = 0
     for lot_id in lot_ids:
