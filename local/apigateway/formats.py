@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def clf_time(moment: datetime) -> str:
     """`requestTime`: Common Log Format, "09/Apr/2015:12:34:56 +0000"."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return f"{utc.day:02d}/{_MONTHS[utc.month - 1]}/{utc.year}:{utc:%H:%M:%S} +0000"
 
 

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiohttp import StreamReader, web
@@ -109,7 +109,7 @@ class GatewayHttpServer:
         return line
 
     async def _handle(self, http_request: web.BaseRequest) -> web.StreamResponse:
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
         declared_length = http_request.content_length
         if declared_length is not None and declared_length > MAX_BODY_BYTES:
             # Answered before reading; aiohttp discards what the client still sends.
@@ -134,7 +134,7 @@ class GatewayHttpServer:
         try:
             # On timeout the call is cancelled if it has not started; one already running finishes unseen.
             response = await asyncio.wait_for(answering, self.integration_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             response = gateway_error(504, "Endpoint request timed out", "INTEGRATION_TIMEOUT",
                                      self.gateway_responses)
         return _as_aiohttp(response)

@@ -18,7 +18,7 @@ import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -76,7 +76,7 @@ class LocalWebSocketApi:
         except BaseException:
             self._loop.call_soon_threadsafe(self._loop.stop)
             raise
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
 
     def stop(self) -> None:
         if self._server is None:
@@ -226,7 +226,7 @@ class LocalWebSocketApi:
     # -- events -----------------------------------------------------------------------
 
     def _request_context(self, info: ConnectionInfo, route_key: str, event_type: str) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return {
             "routeKey": route_key,
             "eventType": event_type,

@@ -22,7 +22,7 @@ import os
 import secrets
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def _authorizer_value(name: str, value: Any) -> str:
 
 def _authorizer_date(epoch_s: int) -> str:
     # Built by hand: strftime's %a and %b follow the process locale.
-    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return (
         f"{_DAYS[moment.weekday()]} {_MONTHS[moment.month - 1]} {moment.day:02d} "
         f"{moment:%H:%M:%S} UTC {moment.year}"

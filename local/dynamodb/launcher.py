@@ -126,7 +126,7 @@ class DynamoDBLocal:
             *storage,
         ]
 
-    def start(self, timeout: float = 60.0) -> "DynamoDBLocal":
+    def start(self, timeout: float = 60.0) -> DynamoDBLocal:
         if self.db_path is not None:
             self.db_path.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
@@ -179,7 +179,7 @@ class DynamoDBLocal:
                 self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "DynamoDBLocal":
+    def __enter__(self) -> DynamoDBLocal:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

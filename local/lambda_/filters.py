@@ -131,7 +131,7 @@ def _numeric(conditions: list[Any], actual: Any) -> bool:
     # Numeric matching applies to JSON numbers only, as in EventBridge.
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
         return False
-    pairs = zip(conditions[::2], conditions[1::2])
+    pairs = zip(conditions[::2], conditions[1::2], strict=False)
     return all(_NUMERIC_OPERATORS[op](actual, bound) for op, bound in pairs)
 
 
@@ -180,7 +180,7 @@ def _validate_anything_but(argument: Any, where: str) -> None:
 def _validate_numeric(argument: Any, where: str) -> None:
     if not isinstance(argument, list) or len(argument) not in (2, 4):
         raise FilterPatternError(f"{where}: numeric takes [op, number] or [op, number, op, number]")
-    for op, bound in zip(argument[::2], argument[1::2]):
+    for op, bound in zip(argument[::2], argument[1::2], strict=False):
         if op not in _NUMERIC_OPERATORS:
             raise FilterPatternError(f"{where}: unknown numeric operator {op!r}")
         if isinstance(bound, bool) or not isinstance(bound, (int, float)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from local.lambda_.polling import PollerThread
@@ -19,7 +19,7 @@ log = logging.getLogger("samsold.local.lambda_.schedule")
 class Schedule(PollerThread):
     def __init__(
         self, source: ScheduleEventSource, *, region: str, account_id: str, invoke: Invoke,
-        every_s: float | None = None, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        every_s: float | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
         self.source = source

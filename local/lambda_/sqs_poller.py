@@ -6,7 +6,7 @@ their visibility timeout."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from local.lambda_.polling import PollerThread, b64
 from local.sam.model import Invoke, SqsEventSource
@@ -59,7 +59,7 @@ class SqsPoller(PollerThread):
         if not failed <= every_id:
             log.warning("%s: batchItemFailures names unknown or empty ids; the whole batch fails", self.name)
             return every_id
-        return failed
+        return cast(set[str], failed)  # each is one of every_id
 
     def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), SQS_MAX_BATCH):

@@ -18,6 +18,7 @@ answers what refers across them (Ref, GetAtt, Outputs, local URLs).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class SamTemplate:
         self.not_emulated = self.resolve(LocalEndpoints.placeholder(region, account_id)).not_emulated
 
     @classmethod
-    def load(cls, path: str | Path, parameter_overrides: Mapping[str, str] | None = None, **kwargs: Any) -> SamTemplate:
+    def load(cls, path: str | os.PathLike[str], parameter_overrides: Mapping[str, str] | None = None, **kwargs: Any) -> SamTemplate:
         path = Path(path)
         try:
             text = path.read_text()
