@@ -1,0 +1,143 @@
+"""The Lambda handlers on the in-memory recorder and an in-memory queue: what the API
+answers and queues, how the processor decides (once, also when SQS delivers twice), and
+the closing sweep. Milliseconds, no Java; tests/integration/test_handlers.py runs the
+same handlers against DynamoDB Local and the local SQS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from handlers import close_due_lots, lot_api, place_bid, process_bid
+from handlers.bootstrap import App
+from ledger.command_queue import CommandQueue
+from ledger.values import format_time, utc_now
+from tests.support.app import build_test_app
+from tests.support.events import FakeContext, rest_event
+from tests.support.queue import QUEUE_URL, InMemorySqs
+
+ALICE = {"sub": "alice", "cognito:username": "alice"}
+BOB = {"sub": "bob", "cognito:username": "bob"}
+SELLER = {"sub": "sam", "cognito:username": "sam"}
+
+
+@pytest.fixture
+def sqs() -> InMemorySqs:
+    return InMemorySqs()
+
+
+@pytest.fixture
+def app(sqs: InMemorySqs) -> App:
+    return build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
+
+
+def api(app: App, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    module = place_bid if path == "/bid" else lot_api
+    response = module.handler(rest_event(method, path, **kwargs), FakeContext(), app)
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def create_lot(app: App, **terms: Any) -> dict[str, Any]:
+    terms = {"lot_id": f"lot-{uuid.uuid4().hex[:8]}", "title": "Blue vase", "currency": "EUR",
+             "starting_price": "10.00", "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
+    status, lot = api(app, "POST", "/lots", body=terms, claims=SELLER)
+    assert status == 201, lot
+    return lot
+
+
+def process(app: App, sqs: InMemorySqs) -> list[dict[str, Any]]:
+    """Hand every waiting message to the processor in batches of 10, as the event source mapping does."""
+    batches = []
+    while (batch := sqs.next_batch()) is not None:
+        response = process_bid.handler(batch, FakeContext(), app)
+        assert response["batchItemFailures"] == []
+        batches.append(batch)
+    return batches
+
+
+def bid_status(app: App, bid_id: str, claims: dict[str, str]) -> tuple[int, Any]:
+    return api(app, "GET", f"/bids/{bid_id}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid_id}, claims=claims)
+
+
+def lot_view(app: App, lot_id: str, **query: str) -> dict[str, Any]:
+    status, view = api(app, "GET", f"/lots/{lot_id}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot_id},
+                       query=query or None)
+    assert status == 200, view
+    return view
+
+
+def test_a_bid_is_queued_decided_once_and_told_to_its_bidder_only(app, sqs):
+    lot = create_lot(app)
+    status, placed = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "12.00"}, claims=ALICE)
+    assert (status, placed["status"]) == (202, "PENDING")
+    assert len(sqs.waiting) == 1
+    assert bid_status(app, placed["bid_id"], ALICE)[1]["status"] == "PENDING"
+
+    [batch] = process(app, sqs)
+    status, outcome = bid_status(app, placed["bid_id"], ALICE)
+    assert (status, outcome["status"], outcome["amount"]) == (200, "ACCEPTED", "12.00")
+    assert bid_status(app, placed["bid_id"], BOB)[0] == 404
+
+    sqs.redeliver(batch)  # SQS may deliver a message again: the receipt answers, nothing is decided twice
+    process(app, sqs)
+    view = lot_view(app, lot["lot_id"])
+    assert (view["version"], view["bid_count"], view["current_price"]) == (2, 1, "12.00")
+
+
+def test_a_retried_post_with_the_same_idempotency_key_makes_one_bid(app, sqs):
+    lot = create_lot(app)
+    for _ in range(2):
+        status, _ = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "12.00"}, claims=ALICE,
+                        headers={"Idempotency-Key": "key-1"})
+        assert status == 202
+    process(app, sqs)
+    assert lot_view(app, lot["lot_id"])["bid_count"] == 1
+
+
+@pytest.mark.parametrize(
+    "body, claims, status",
+    [
+        ({"lot_id": "no-such-lot", "amount": "12.00"}, ALICE, 404),
+        ({"lot_id": "LOT", "amount": "12.001"}, ALICE, 422),
+        ({"lot_id": "LOT", "amount": "12.00"}, None, 401),
+        ({"lot_id": "LOT", "amount": 12}, ALICE, 400),
+        ([{"lot_id": "LOT", "amount": "12.00"}], ALICE, 400),
+    ],
+)
+def test_a_bad_bid_gets_a_4xx_and_queues_nothing(app, sqs, body, claims, status):
+    lot = create_lot(app)
+    body = json.loads(json.dumps(body).replace('"LOT"', json.dumps(lot["lot_id"])))
+    got, answer = api(app, "POST", "/bid", body=body, claims=claims)
+    assert got == status, answer
+    assert set(answer["error"]) == {"code", "message", "details"}
+    assert sqs.waiting == []
+
+
+def test_a_lower_bid_is_rejected_with_its_reason_and_numbers(app, sqs):
+    lot = create_lot(app)
+    api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "20.00"}, claims=ALICE)
+    _, low = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "15.00"}, claims=BOB)
+    process(app, sqs)
+    _, outcome = bid_status(app, low["bid_id"], BOB)
+    assert (outcome["status"], outcome["reason"]) == ("REJECTED", "BELOW_MINIMUM")
+    assert lot_view(app, lot["lot_id"], as_of_version="2")["current_price"] == "20.00"
+
+
+def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs):
+    # Created by a clock an hour behind, so the lot's close time is already past for the sweep.
+    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    app = build_test_app(service=earlier.service, command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
+    lot = create_lot(app, closes_at=format_time(utc_now() - timedelta(minutes=1)))
+    later = create_lot(app)
+
+    assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 1
+    assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 1  # the same close again is deduplicated
+    assert len(sqs.waiting) == 1
+    process(app, sqs)
+    assert (lot_view(app, lot["lot_id"])["status"], lot_view(app, lot["lot_id"])["outcome"]) == ("CLOSED", "UNSOLD")
+    assert lot_view(app, later["lot_id"])["status"] == "OPEN"
+    assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 0
