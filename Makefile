@@ -30,7 +30,7 @@ aws-tools:
 browser:
 	scripts/install-browser.sh
 
-test: setup
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The rules, the service and the handlers on the in-memory recorder: no Java, seconds.

@@ -7,7 +7,7 @@ queries. `ledger.dynamodb` implements it on the Bids table, `ledger.memory` in p
 Python; the service is typed against this class only, and `PERSISTENCE_MODULE` picks
 the implementation (the library's `InfrastructureFactory.construct`).
 
-The semantics every implementation keeps (`tests/unit/test_recorders.py` runs one test
+The semantics every implementation keeps (`tests/unit/ledger/test_memory_recorder.py` runs one test
 class against both):
 - `insert_events` writes the new events, the bid receipts and the lot's snapshot all
   together or not at all. It raises `IntegrityError` (nothing written) when an event's

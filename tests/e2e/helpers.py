@@ -94,7 +94,7 @@ class Watcher:
     def close(self) -> None:
         self.socket.close()
 
-    def __enter__(self) -> "Watcher":
+    def __enter__(self) -> Watcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

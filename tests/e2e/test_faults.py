@@ -463,12 +463,12 @@ def test_a_worker_killed_after_the_transaction_and_before_the_acknowledgement_de
     dynamodb = stack.client("dynamodb")
     bids_table = stack.app.outputs["BidsTableName"]
 
-    for attempt in range(8):
+    for _attempt in range(8):
         warm_up, lot_id = create_lots(admin, 2)
         alice.wait_for_outcome(alice.bid(warm_up, "10.00")["bid_id"])  # a warm worker is waiting
         workers = process_bid_workers()  # the idle warm worker takes the next batch
         assert workers
-        with Throttle(lambda: workers):
+        with Throttle(lambda: workers):  # noqa: B023 - used within this iteration
             bid_id = alice.bid(lot_id, "10.00")["bid_id"]
             receipt_key = {"PK": {"S": f"BID#{bid_id}"}, "SK": {"S": "RECEIPT"}}
             deadline = time.monotonic() + 30

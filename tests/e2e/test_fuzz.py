@@ -47,7 +47,7 @@ def test_fuzz_over_the_openapi_document_finds_nothing(fuzz_stack, admin: bool, t
             # MISSING_AUTHENTICATION_TOKEN in the API's error shape (the template's
             # GatewayResponses) before any function runs: it cannot answer 405 with an
             # Allow header, which is all this one check accepts. The local gateway answers
-            # as AWS does, and tests/integration/test_local_gateway.py holds that answer.
+            # as AWS does, and tests/integration/local/test_gateway.py holds that answer.
             "--exclude-checks", "unsupported_method",
             "--header", f"Authorization: Bearer {token}",
             "--max-examples", EXAMPLES,

@@ -62,7 +62,7 @@ def test_history_shows_every_event_with_its_numbers(app_stack, disputed):
     assert [r["type"] for r in records] == ["LotCreated", "BidPlaced", "BidRejected", "BidPlaced", "BidRejected"]
     assert records[2]["data"]["reason"] == "BELOW_MINIMUM" and records[2]["data"]["minimum"] == "10.50"
     assert records[3]["data"]["closes_at"] == disputed["extended_close"]
-    assert all(r["prev_hash"] == p["hash"] for p, r in zip(records, records[1:]))
+    assert all(r["prev_hash"] == p["hash"] for p, r in zip(records, records[1:], strict=False))
     only_bob = json.loads(samsold(app_stack, "history", disputed["lot"], "--bidder", subject_for("bob"), "--json").output)
     assert [r["version"] for r in only_bob] == [3, 4]
     table = samsold(app_stack, "history", disputed["lot"])
@@ -143,7 +143,7 @@ def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
     dynamodb.put_item(TableName=table, Item=three)
     dynamodb.put_item(TableName=table, Item=four)
 
-    for lot_id, bad_version in zip(lots, (3, 2, 3)):
+    for lot_id, bad_version in zip(lots, (3, 2, 3), strict=True):
         result = samsold(app_stack, "verify", lot_id)
         assert result.exit_code == 1 and f"version {bad_version}" in result.output and lot_id in result.output
     everything = samsold(app_stack, "verify", "--all")

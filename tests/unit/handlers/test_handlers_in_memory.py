@@ -1,6 +1,6 @@
 """The Lambda handlers on the in-memory recorder and an in-memory queue: what the API
 answers and queues, how the processor decides (once, also when SQS delivers twice), and
-the closing sweep. Milliseconds, no Java; tests/integration/test_handlers.py runs the
+the closing sweep. Milliseconds, no Java; tests/integration/handlers/test_handlers.py runs the
 same handlers against DynamoDB Local and the local SQS."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import boto3
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import ENDPOINTS_FILE, LocalStack, read_endpoints
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "fixtures" / "runtime" / "template.yaml"
 ITEMS_TABLE = "test-items"
 
 

@@ -4,7 +4,7 @@ machine an administrator's."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from local.apigateway.rest import IncomingRequest
@@ -15,7 +15,7 @@ from samsold_cli.dev_site import _dev_token
 def request(body: dict, source_ip: str) -> IncomingRequest:
     return IncomingRequest(
         method="POST", path="/dev/token", query=[], headers=[], body=json.dumps(body).encode(),
-        source_ip=source_ip, received_at=datetime.now(timezone.utc),
+        source_ip=source_ip, received_at=datetime.now(UTC),
     )
 
 

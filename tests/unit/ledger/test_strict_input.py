@@ -50,8 +50,8 @@ def written(instant: datetime, offset: timezone) -> str:
 
 
 @given(instant=instants, offset=offsets)
-@example(instant=EARLIEST_TIME, offset=timezone.utc)
-@example(instant=LATEST_TIME, offset=timezone.utc)
+@example(instant=EARLIEST_TIME, offset=UTC)
+@example(instant=LATEST_TIME, offset=UTC)
 @example(instant=EARLIEST_TIME, offset=timezone(timedelta(hours=23, minutes=59)))
 @example(instant=LATEST_TIME, offset=timezone(timedelta(hours=-23, minutes=-59)))
 def test_every_accepted_time_round_trips_through_storage_and_the_model(instant, offset):
@@ -83,8 +83,8 @@ just_outside = st.one_of(
 
 
 @given(instant=just_outside, offset=offsets)
-@example(instant=EARLIEST_TIME - MS, offset=timezone.utc)
-@example(instant=LATEST_TIME + MS, offset=timezone.utc)
+@example(instant=EARLIEST_TIME - MS, offset=UTC)
+@example(instant=LATEST_TIME + MS, offset=UTC)
 def test_times_just_outside_the_range_are_refused(instant, offset):
     text = written(instant, offset)
     with pytest.raises(ValueError):

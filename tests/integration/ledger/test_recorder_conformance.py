@@ -1,6 +1,6 @@
 """The eventsourcing library's own recorder test suite, and the storage port's contract,
 against DynamoDB Local, with the recorder built the library's usual way
-(PERSISTENCE_MODULE). `tests/unit/test_memory_recorder.py` runs the same cases on the
+(PERSISTENCE_MODULE). `tests/unit/ledger/test_memory_recorder.py` runs the same cases on the
 in-memory recorder."""
 
 from __future__ import annotations

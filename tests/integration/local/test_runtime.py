@@ -18,7 +18,7 @@ from local.cognito.user_pool import DevAuth
 from local.lambda_.functions import FunctionError, FunctionTimeout
 from local.runtime import ENDPOINTS_FILE, DataDirInUse, LocalStack
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "fixtures" / "runtime" / "template.yaml"
 ITEMS_TABLE = "test-items"
 
 

@@ -240,7 +240,7 @@ def test_sweep_queues_close_for_due_lots_and_processor_closes(stack):
 def test_list_open_lots_and_openapi(stack):
     lot = create_lot()
     status, listing = api("GET", "/lots", query={"status": "open"})
-    assert status == 200 and lot["lot_id"] in {l["lot_id"] for l in listing["lots"]}
+    assert status == 200 and lot["lot_id"] in {listed["lot_id"] for listed in listing["lots"]}
     status, document = api("GET", "/openapi.json")
     assert status == 200
     assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json"} == set(document["paths"])
@@ -283,7 +283,7 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
         Select="COUNT", ConsistentRead=True,
     )["Count"]
     assert events_after_first == events_after_second == 1 + 2 + 1  # events, and the snapshot
-    for bid, claims in zip(bids, (ALICE, BOB)):
+    for bid, claims in zip(bids, (ALICE, BOB), strict=True):
         status = api("GET", f"/bids/{bid['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid["bid_id"]}, claims=claims)[1]
         assert status["status"] == "ACCEPTED"
     for m in again:

@@ -26,7 +26,7 @@ import pytest
 from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
 from local.sam.intrinsics import load_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 TOOLS_DIR = ROOT / ".cache" / "aws-tools"
 INSTALL_TOOLS = ROOT / "scripts" / "install-aws-tools.sh"

@@ -13,7 +13,7 @@ from local.sam.intrinsics import TemplateError, load_yaml
 from local.sam.model import RestRoute
 from local.sam.template import LocalEndpoints, SamTemplate
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "runtime" / "template.yaml"
 ENDPOINTS = LocalEndpoints(
     region="us-east-1",
     account_id="000000000000",

@@ -16,7 +16,6 @@ from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.dynamodb import event_key, lot_key, to_item
 from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, NotAllowed, SnapshotChanged, TransientError
 from ledger.service import AuctionService
-from ledger.values import format_time
 from projections.audit import fix, replay, verify
 from projections.views import public_view
 

@@ -209,7 +209,7 @@ def test_events_form_a_hash_chain_that_notices_edits():
     bid(lot, "alice", "10.00")
     bid(lot, "bob", "11.00")
     events = lot.collect_events()
-    for previous, event in zip(events, events[1:]):
+    for previous, event in zip(events, events[1:], strict=False):
         assert event.prev_hash == previous.hash
         assert event.compute_hash() == event.hash
     placed = events[1]

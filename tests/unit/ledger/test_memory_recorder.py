@@ -1,6 +1,6 @@
 """The in-memory recorder (`ledger.memory`) held to the storage port's contract and to
 the eventsourcing library's own recorder test cases, as every backend of the library is.
-No DynamoDB, no Java: `tests/integration/test_recorder_conformance.py` runs the same
+No DynamoDB, no Java: `tests/integration/ledger/test_recorder_conformance.py` runs the same
 contract on DynamoDB Local."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from ledger.service import AuctionService
 from ledger.values import format_time, utc_now
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
-from tests.integration.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
+from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
 from tests.support.events import FakeContext
 
 # Ways a stored snapshot can be unreadable: the year-999 time of issue 9 (`strftime("%Y")`
