@@ -156,7 +156,7 @@ def test_generated_lots_keep_their_invariants(service, clock, terms, plan, sizes
     # Each bid decided once: one event and one receipt per distinct bid id.
     decided = [e.bid_id for e in events if isinstance(e, BidPlaced | BidRejected)]
     assert sorted(decided) == sorted({c.bid_id for c in issued})
-    receipts = service.store.get_receipts([c.bid_id for c in issued])
+    receipts = service.bid_receipts([c.bid_id for c in issued])
     assert set(receipts) == {c.bid_id for c in issued}
     for event in events:
         if isinstance(event, BidPlaced | BidRejected):

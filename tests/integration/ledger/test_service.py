@@ -265,7 +265,7 @@ def test_concurrent_writers_lose_no_bid_and_decide_none_twice(ledger_env, clock,
     events = list(setup.lot_events(lot.lot_id))
     decided = [e.bid_id for e in events[1:]]
     assert sorted(decided) == sorted(b.bid_id for b in bids)
-    receipts = setup.store.get_receipts([b.bid_id for b in bids])
+    receipts = setup.bid_receipts([b.bid_id for b in bids])
     assert len(receipts) == len(bids)
     for event in events[1:]:
         assert receipts[event.bid_id]["version"] == event.originator_version
