@@ -64,14 +64,19 @@ class GatewayHttpServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Listens (an OSError when the address is taken) and serves on a thread of its own."""
-        try:
-            self._runner = self._loop.run_until_complete(self._listen())
-        except BaseException:
-            self._loop.close()
-            raise
+        """Listens (an OSError when the address is taken) and serves on a thread of its own.
+        The loop runs only on that thread, so a caller with an event loop of its own running
+        (Playwright's sync API in the browser tests, say) can start the gateway too."""
         self._thread = threading.Thread(target=self._loop.run_forever, name="local-gateway-loop", daemon=True)
         self._thread.start()
+        try:
+            self._runner = asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result()
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+            self._thread = None
+            raise
 
     async def _listen(self) -> web.BaseRunner:
         # A short shutdown: stopping the stack must not wait a minute for calls still in flight.
