@@ -24,7 +24,7 @@ from tests.conftest import local_app_stack
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = Path(sys.executable).with_name("st")
-EXAMPLES = os.environ.get("SAMSOLD_FUZZ_EXAMPLES", "40")
+EXAMPLES = os.environ.get("SAMSOLD_FUZZ_EXAMPLES", "80")
 SEED = os.environ.get("SAMSOLD_FUZZ_SEED", "20261124")
 
 
