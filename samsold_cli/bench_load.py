@@ -457,8 +457,9 @@ def load(
     if any(not 0 < rate <= MAX_RATE for rate in steps):
         console.print(f"[red]--rates: each between 0 and {MAX_RATE}[/red]")
         raise typer.Exit(2)
-    for name, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_DEFAULT_REGION", "us-east-1")):
-        os.environ.setdefault(name, value)
+    from handlers.bootstrap import use_placeholder_credentials
+
+    use_placeholder_credentials()
     _raise_open_files_limit()
     started = time.perf_counter()
     load_before = os.getloadavg()  # other work on the machine shares its cores with the stack
