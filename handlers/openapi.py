@@ -123,6 +123,7 @@ def openapi_document() -> dict[str, Any]:
             responses.pop("422", None)
             if route not in NO_PARAMETERS:
                 responses["400"] = {"description": "the request is not valid", **error}
+                responses["503"] = {"description": "the ledger's storage is not answering; retry", **error}
             if route not in PUBLIC_ROUTES:
                 operation["security"] = [{"bearer": []}]
                 responses["401"] = {"description": "no valid bearer token", **error}

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from eventsourcing.persistence import OperationalError
 from pydantic import BeforeValidator
 
 from handlers.bootstrap import logger
@@ -130,6 +131,14 @@ def new_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
         return error_response(status_of(error), error.code, error.message, error.details)
+
+    @app.exception_handler(OperationalError)
+    def _storage_out_of_reach(error: OperationalError) -> Response:
+        # The storage failed in a way that may pass (throttling, DynamoDB out of reach):
+        # the caller retries, as after any TransientError.
+        logger.warning("storage failed", extra={"problem": str(error)})
+        transient = TransientError("the ledger's storage is not answering; retry shortly")
+        return error_response(status_of(transient), transient.code, transient.message, transient.details)
 
     @app.exception_handler(HttpError)
     def _http_error(error: HttpError) -> Response:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -107,9 +107,12 @@ def ensure_bids_table(client: Any, table_name: str) -> None:
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
 
 
-def _raise_for(error: ClientError, what: str) -> None:
+def _raise_for(error: ClientError | BotoCoreError, what: str) -> NoReturn:
     """Map DynamoDB failures onto eventsourcing's errors: a failed condition means
-    another writer won (IntegrityError); the rest may pass (OperationalError)."""
+    another writer won (IntegrityError); the rest may pass (OperationalError), DynamoDB
+    out of reach (a refused connection, a timeout) included."""
+    if not isinstance(error, ClientError):
+        raise OperationalError(f"{what}: DynamoDB out of reach: {error}") from error
     code = error.response["Error"]["Code"]
     message = error.response["Error"].get("Message", "")
     if code == "TransactionCanceledException":
@@ -159,7 +162,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
             raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit of {TRANSACTION_LIMIT}")
         try:
             self.client.transact_write_items(TransactItems=items)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             _raise_for(error, "insert_events")
         return None
 
@@ -229,7 +232,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         put = self._put_snapshot(snapshot, expected_version)["Put"]
         try:
             self.client.put_item(**put)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             _raise_for(error, "replace_snapshot")
 
     def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -261,6 +264,8 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return None
+        except BotoCoreError as error:
+            _raise_for(error, "record_bid_request")
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 _raise_for(error, "record_bid_request")
@@ -360,7 +365,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         try:
             for page in self.client.get_paginator(operation).paginate(PaginationConfig=config, **request):
                 yield from page["Items"]
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             _raise_for(error, what)
 
     @staticmethod
@@ -373,7 +378,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     def _call(what: str, operation: Any, **kwargs: Any) -> Any:
         try:
             return operation(**kwargs)
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             _raise_for(error, what)
 
 

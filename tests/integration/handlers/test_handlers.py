@@ -515,13 +515,13 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         for method, operation in operations.items()
     }
     assert statuses == {
-        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422", "500"},
-        ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422"},
-        ("GET", "/lots"): {"200", "400"},
-        ("GET", "/lots/{lot_id}"): {"200", "400", "404", "422", "500"},
+        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422", "500", "503"},
+        ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422", "503"},
+        ("GET", "/lots"): {"200", "400", "503"},
+        ("GET", "/lots/{lot_id}"): {"200", "400", "404", "422", "500", "503"},
         ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503"},
-        ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404", "500"},
-        ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404"},
+        ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404", "500", "503"},
+        ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404", "503"},
         ("GET", "/openapi.json"): {"200"},
     }
     assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from handlers import close_due_lots, lot_api, place_bid, process_bid
-from handlers.bootstrap import App
+from handlers.bootstrap import App, build
 from ledger.command_queue import CommandQueue
 from ledger.values import format_time, utc_now
 from tests.support.app import build_test_app
@@ -141,3 +141,11 @@ def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs)
     assert (lot_view(app, lot["lot_id"])["status"], lot_view(app, lot["lot_id"])["outcome"]) == ("CLOSED", "UNSOLD")
     assert lot_view(app, later["lot_id"])["status"] == "OPEN"
     assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 0
+
+
+def test_storage_out_of_reach_is_a_503_to_retry_not_a_5xx_of_the_gateway():
+    # DynamoDB out of reach (nothing listens on port 9): the API says "retry" in its own
+    # error shape instead of failing the integration (a 502).
+    app = build({"BIDS_TABLE": "bids", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
+    status, answer = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})
+    assert status == 503 and answer["error"]["code"] == "TRANSIENT", answer
