@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.config import Config
 
 from handlers.connections import ConnectionStore
 from handlers.tokens import TokenVerifier
@@ -43,6 +44,13 @@ PLACEHOLDER_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+# How many posts to WebSocket connections (and removals of gone ones) a broadcast has in
+# flight at once; the clients' connection pools are sized to match, so every worker
+# thread reuses a kept-alive connection.
+FAN_OUT_WORKERS = 24
+_POOLED = Config(max_pool_connections=FAN_OUT_WORKERS)
 
 
 def use_placeholder_credentials() -> None:
@@ -72,14 +80,15 @@ class App:
     def connections(self) -> ConnectionStore:
         if "connections" in self.given:
             return self.given["connections"]
-        dynamodb = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None)
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None, config=_POOLED)
         return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"])
 
     @cached_property
     def websocket_management(self) -> Any:
         if "websocket_management" in self.given:
             return self.given["websocket_management"]
-        return boto3.client("apigatewaymanagementapi", endpoint_url=self.env["WEBSOCKET_MANAGEMENT_URL"])
+        # boto3 clients are thread-safe: the broadcast's fan-out threads share this one.
+        return boto3.client("apigatewaymanagementapi", endpoint_url=self.env["WEBSOCKET_MANAGEMENT_URL"], config=_POOLED)
 
     @cached_property
     def tokens(self) -> TokenVerifier:

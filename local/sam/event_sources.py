@@ -1,6 +1,6 @@
 """The template's event sources: SQS (batch size, partial batch responses), DynamoDB
-streams (starting position, FilterCriteria) and rate schedules, each tied to its queue,
-table or function."""
+streams (starting position, FilterCriteria; ParallelizationFactor is listed as not
+emulated) and rate schedules, each tied to its queue, table or function."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ _STREAM_EVENT_USED = {"Stream", "BatchSize", "StartingPosition", "FilterCriteria
 _STREAM_EVENT_REFUSED = {
     "FunctionResponseTypes": "partial batch responses on a stream are not emulated",
     "TumblingWindowInSeconds": "tumbling windows are not emulated",
+}
+# Accepted and listed as not emulated, with the reason: the local poller keeps one batch
+# per shard in flight, which keeps every key's order (AWS keeps it per partition key).
+_STREAM_EVENT_NOT_EMULATED = {
+    "ParallelizationFactor": "one batch per shard in flight locally; each partition key's records stay in order as in AWS",
 }
 _SCHEDULE_EVENT_USED = {"Schedule", "Input", "Enabled", "State", "Name", "Description"}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -48,7 +53,11 @@ class EventSources(Resources):
     def _stream_source(self, function: str, name: str, spec: Mapping[str, Any]) -> StreamEventSource:
         where = f"Resources.{function}.Properties.Events.{name}.Properties"
         properties = spec.get("Properties") or {}
-        self._check_properties(f"{function}.Events.{name}", properties, _STREAM_EVENT_USED, _STREAM_EVENT_REFUSED)
+        self._check_properties(f"{function}.Events.{name}", properties, _STREAM_EVENT_USED, _STREAM_EVENT_REFUSED,
+                               silent=_STREAM_EVENT_NOT_EMULATED)
+        for listed, reason in _STREAM_EVENT_NOT_EMULATED.items():
+            if listed in properties:
+                self._note(f"{function}.Events.{name}.{listed} ({reason})")
         arn = self._value(properties.get("Stream"), f"{where}.Stream")
         table = self._resource_with(arn, "AWS::DynamoDB::Table", "StreamArn", f"{where}.Stream")
         if "StreamSpecification" not in self._properties(table):

@@ -394,13 +394,45 @@ def test_process_bid_queue_and_dead_letter_queue(template):
     processor_timeout = function_properties(template, "ProcessBidFunction")["Timeout"]
     assert queue["VisibilityTimeout"] >= 6 * processor_timeout
 
-    (alarm,) = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    alarm = alarm["Properties"]
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")["ProcessBidDeadLetterAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProcessBidDeadLetterQueue", "QueueName"]}}
     ]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_alarms_say_when_the_service_falls_behind(template):
+    alarms = {lid: spec["Properties"] for lid, spec in resources_of(template, "AWS::CloudWatch::Alarm").items()}
+    assert set(alarms) == {"ProcessBidDeadLetterAlarm", "ProcessBidQueueAgeAlarm", "ProcessBidErrorsAlarm",
+                           "BroadcastIteratorAgeAlarm"}
+    watched = {
+        lid: (a["Namespace"], a["MetricName"], a["Dimensions"], a["Statistic"], a["ComparisonOperator"], a["Threshold"])
+        for lid, a in alarms.items()
+    }
+    assert watched["ProcessBidQueueAgeAlarm"] == (
+        "AWS/SQS", "ApproximateAgeOfOldestMessage",
+        [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProcessBidQueue", "QueueName"]}}],
+        "Maximum", "GreaterThanThreshold", 300,
+    )
+    assert watched["ProcessBidErrorsAlarm"] == (
+        "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "ProcessBidFunction"}}],
+        "Sum", "GreaterThanThreshold", 0,
+    )
+    assert watched["BroadcastIteratorAgeAlarm"] == (
+        "AWS/Lambda", "IteratorAge", [{"Name": "FunctionName", "Value": {"Ref": "BroadcastLotChangesFunction"}}],
+        "Maximum", "GreaterThanThreshold", 30000,
+    )
+    # A retried bid (visibility timeout) must not look like a backlog; a stale push must alarm
+    # before the stream mapping drops it unsent.
+    assert alarms["ProcessBidQueueAgeAlarm"]["Threshold"] > template["Resources"]["ProcessBidQueue"]["Properties"]["VisibilityTimeout"]
+    ((_, _, stream),) = events_of(template, "DynamoDB")
+    assert alarms["BroadcastIteratorAgeAlarm"]["Threshold"] < stream["MaximumRecordAgeInSeconds"] * 1000
+    for alarm in alarms.values():
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == alarm["OKActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
 
 
 # --- event sources -------------------------------------------------------------------
@@ -425,6 +457,8 @@ def test_broadcast_reads_only_snapshot_changes(template):
     assert stream["Stream"] == {"Fn::GetAtt": ["BidsTable", "StreamArn"]}
     assert stream["StartingPosition"] == "LATEST"
     assert [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]] == [SNAPSHOT_CHANGES]
+    # Batches in parallel per shard, split by partition key: one lot's records keep their order.
+    assert stream["ParallelizationFactor"] == 10
 
 
 def test_due_lots_are_swept_every_minute(template):

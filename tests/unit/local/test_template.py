@@ -318,6 +318,34 @@ def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
     assert "Watcher.Properties.Events.Changes.Properties.FilterCriteria.Filters[0].Pattern" in message
 
 
+def test_a_stream_s_parallelization_factor_is_accepted_and_listed_as_not_emulated(tmp_path):
+    template = load(tmp_path, """
+      Items:
+        Type: AWS::DynamoDB::Table
+        Properties:
+          BillingMode: PAY_PER_REQUEST
+          AttributeDefinitions: [{AttributeName: PK, AttributeType: S}]
+          KeySchema: [{AttributeName: PK, KeyType: HASH}]
+          StreamSpecification: {StreamViewType: NEW_IMAGE}
+      Watcher:
+        Type: AWS::Serverless::Function
+        Properties:
+          Handler: app.handler
+          Events:
+            Changes:
+              Type: DynamoDB
+              Properties:
+                Stream: !GetAtt Items.StreamArn
+                StartingPosition: LATEST
+                ParallelizationFactor: 10
+    """)
+    (source,) = template.resolve(ENDPOINTS).stream_sources
+    assert source.function == "Watcher"
+    listed = [entry for entry in template.not_emulated if "ParallelizationFactor" in entry]
+    assert listed == ["Watcher.Events.Changes.ParallelizationFactor "
+                      "(one batch per shard in flight locally; each partition key's records stay in order as in AWS)"]
+
+
 def test_parameters_need_a_default_or_an_override_and_overrides_must_exist(tmp_path):
     required = """
     Parameters:

@@ -1,0 +1,192 @@
+"""BroadcastLotChangesFunction's fan-out, called with stream events against DynamoDB Local
+(the Bids and Connections tables as the template declares them). Only the `@connections`
+management client is a fake, at the boto3 boundary: each post takes 0.2 s, so posts made
+one after another would add up, and the fake records what each connection received."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from handlers import broadcast, lot_api, place_bid, process_bid
+from handlers.bootstrap import FAN_OUT_WORKERS, App, build
+from ledger.command_queue import CommandQueue
+from ledger.dynamodb import lot_key
+from ledger.values import format_time, utc_now
+from local.sam.template import LocalEndpoints, SamTemplate
+from tests.conftest import REPO
+from tests.support.events import FakeContext, rest_event
+from tests.support.queue import QUEUE_URL, InMemorySqs
+
+ALICE = {"sub": "alice", "cognito:username": "alice"}
+BOB = {"sub": "bob", "cognito:username": "bob"}
+SELLER = {"sub": "sam", "cognito:username": "sam"}
+POST_S = 0.2
+
+
+class SlowManagement:
+    """The `apigatewaymanagementapi` client's post_to_connection: slow, thread-safe, and
+    GoneException for the connections in `gone`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.gone: set[str] = set()
+        self.received: dict[str, list[dict[str, Any]]] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.calls = 0
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(POST_S)
+            if ConnectionId in self.gone:
+                raise ClientError({"Error": {"Code": "GoneException", "Message": "gone"}}, "PostToConnection")
+            with self.lock:
+                self.received.setdefault(ConnectionId, []).append(json.loads(Data))
+            return {}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+@pytest.fixture
+def management() -> SlowManagement:
+    return SlowManagement()
+
+
+@pytest.fixture(scope="module")
+def connections_table(dynamodb_endpoint) -> str:
+    """The Connections table exactly as template.yaml declares it, under a name of its own."""
+    name = f"conn-{uuid.uuid4().hex[:8]}"
+    app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
+    declared = next(t for t in app.tables if t.logical_id == "ConnectionsTable").create_table_kwargs
+    boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**(declared | {"TableName": name}))
+    return name
+
+
+@pytest.fixture
+def setup(dynamodb_endpoint, bids_table, connections_table, management):
+    sqs = InMemorySqs()
+    app = build({"BIDS_TABLE": bids_table, "CONNECTIONS_TABLE": connections_table,
+                 "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "CLOSE_GRACE_SECONDS": "1"},
+                command_queue=CommandQueue(sqs, QUEUE_URL), websocket_management=management)
+    return app, sqs
+
+
+def call(app: App, module: Any, method: str, path: str, **kwargs: Any) -> Any:
+    response = module.handler(rest_event(method, path, **kwargs), FakeContext(), app)
+    assert response["statusCode"] in (201, 202), response
+    return json.loads(response["body"])
+
+
+def create_lot(app: App) -> str:
+    terms = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + timedelta(minutes=30))}
+    return str(call(app, lot_api, "POST", "/lots", body=terms, claims=SELLER)["lot_id"])
+
+
+def bid(app: App, sqs: InMemorySqs, lot_id: str, amount: str, claims: dict[str, str]) -> str:
+    bid_id = str(call(app, place_bid, "POST", "/bid", body={"lot_id": lot_id, "amount": amount}, claims=claims)["bid_id"])
+    while (batch := sqs.next_batch()) is not None:
+        assert process_bid.handler(batch, FakeContext(), app)["batchItemFailures"] == []
+    return bid_id
+
+
+def connect(app: App, lot_id: str | None, bidder: str | None = None, *, age_s: int = 3600) -> str:
+    connection_id = f"c-{uuid.uuid4().hex[:10]}"
+    app.connections.connect(connection_id, bidder)
+    if lot_id:
+        app.connections.subscribe(connection_id, lot_id)
+    app.connections.client.update_item(  # connected `age_s` ago: past the connecting grace unless told otherwise
+        TableName=app.connections.table_name, Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}},
+        UpdateExpression="SET connected_at = :at", ExpressionAttributeValues={":at": {"N": str(int(time.time()) - age_s)}},
+    )
+    return connection_id
+
+
+def snapshot_changed(app: App, lot_id: str, from_version: int) -> dict[str, Any]:
+    """The stream event of the lot's snapshot moving from `from_version` to its stored version."""
+    key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
+    client = boto3.client("dynamodb", endpoint_url=app.env["AWS_ENDPOINT_URL_DYNAMODB"])
+    image = client.get_item(TableName=app.env["BIDS_TABLE"], Key=key, ConsistentRead=True)["Item"]
+    old = {**image, "version": {"N": str(from_version)}}
+    return {"Records": [{"eventName": "MODIFY", "eventSource": "aws:dynamodb",
+                         "dynamodb": {"Keys": key, "NewImage": image, "OldImage": old}}]}
+
+
+def run_broadcast(app: App, event: dict[str, Any]) -> float:
+    started = time.monotonic()
+    broadcast.handler(event, FakeContext(), app)
+    return time.monotonic() - started
+
+
+def test_posts_to_a_lot_s_watchers_go_out_concurrently_and_bounded(setup, management):
+    app, sqs = setup
+    lot_id = create_lot(app)
+    watchers = [connect(app, lot_id) for _ in range(40)]
+    bid(app, sqs, lot_id, "10.00", ALICE)
+
+    elapsed = run_broadcast(app, snapshot_changed(app, lot_id, 1))
+
+    assert sorted(management.received) == sorted(watchers)
+    assert all([m["type"] for m in got] == ["lot.updated"] for got in management.received.values())
+    assert {got[0]["lot"]["version"] for got in management.received.values()} == {2}
+    # One after another: 40 x 0.2 s = 8 s. Concurrently, at most FAN_OUT_WORKERS at once: two rounds.
+    assert elapsed < 40 * POST_S / 4, elapsed
+    assert 1 < management.most_in_flight <= FAN_OUT_WORKERS
+
+
+def test_gone_connections_are_removed_on_the_first_failed_post_unless_still_connecting(setup, management):
+    app, sqs = setup
+    lot_id = create_lot(app)
+    staying = [connect(app, lot_id) for _ in range(5)]
+    gone = connect(app, lot_id, "bob")
+    connecting = connect(app, lot_id, age_s=0)  # younger than the grace: $connect may not have finished
+    management.gone |= {gone, connecting}
+    bid(app, sqs, lot_id, "10.00", ALICE)
+
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
+
+    assert sorted(management.received) == sorted(staying)
+    assert sorted(app.connections.watching_lot(lot_id)) == sorted([*staying, connecting])
+    assert list(app.connections.of_bidder("bob")) == []
+    assert app.connections._meta(gone) == {} and app.connections._meta(connecting) != {}
+
+    calls = management.calls
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))  # the gone one is no longer posted to
+    assert management.calls - calls == len(staying) + 1
+
+
+def test_bid_outcomes_reach_only_their_bidder_s_connections_in_order_after_the_lot_update(setup, management):
+    app, sqs = setup
+    lot_id = create_lot(app)
+    alice_watching, alice_elsewhere = connect(app, lot_id, "alice"), connect(app, None, "alice")
+    bob = connect(app, None, "bob")
+    watchers = [connect(app, lot_id) for _ in range(10)]
+    first = bid(app, sqs, lot_id, "10.00", ALICE)
+    by_bob = bid(app, sqs, lot_id, "15.00", BOB)
+    second = bid(app, sqs, lot_id, "20.00", ALICE)
+
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
+
+    outcomes = {connection: [(m["bid"]["bid_id"], m["bid"]["status"]) for m in got if m["type"] == "bid.outcome"]
+                for connection, got in management.received.items()}
+    alice_saw = [(first, "ACCEPTED"), (second, "ACCEPTED")]
+    assert outcomes[alice_watching] == outcomes[alice_elsewhere] == alice_saw
+    assert outcomes[bob] == [(by_bob, "ACCEPTED")]
+    assert all(outcomes[w] == [] for w in watchers)
+    # The lot's update went out (to everyone watching) before any outcome.
+    assert [m["type"] for m in management.received[alice_watching]] == ["lot.updated", "bid.outcome", "bid.outcome"]
+    assert management.received[alice_watching][0]["lot"]["version"] == 4
