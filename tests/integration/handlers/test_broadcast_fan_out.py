@@ -126,10 +126,8 @@ def snapshot_changed(app: App, lot_id: str, from_version: int) -> dict[str, Any]
                          "dynamodb": {"Keys": key, "NewImage": image, "OldImage": old}}]}
 
 
-def run_broadcast(app: App, event: dict[str, Any]) -> float:
-    started = time.monotonic()
+def run_broadcast(app: App, event: dict[str, Any]) -> None:
     broadcast.handler(event, FakeContext(), app)
-    return time.monotonic() - started
 
 
 def test_posts_to_a_lot_s_watchers_go_out_concurrently_and_bounded(setup, management):
@@ -138,13 +136,13 @@ def test_posts_to_a_lot_s_watchers_go_out_concurrently_and_bounded(setup, manage
     watchers = [connect(app, lot_id) for _ in range(40)]
     bid(app, sqs, lot_id, "10.00", ALICE)
 
-    elapsed = run_broadcast(app, snapshot_changed(app, lot_id, 1))
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
 
     assert sorted(management.received) == sorted(watchers)
     assert all([m["type"] for m in got] == ["lot.updated"] for got in management.received.values())
     assert {got[0]["lot"]["version"] for got in management.received.values()} == {2}
-    # One after another: 40 x 0.2 s = 8 s. Concurrently, at most FAN_OUT_WORKERS at once: two rounds.
-    assert elapsed < 40 * POST_S / 4, elapsed
+    # Each post takes POST_S, so posts sent one after another never overlap; here they do,
+    # never more than FAN_OUT_WORKERS at once. (How fast is for `samsold bench`, not a test.)
     assert 1 < management.most_in_flight <= FAN_OUT_WORKERS
 
 
