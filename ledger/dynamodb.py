@@ -39,7 +39,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import strtobool
 
 from ledger.errors import LotUnreadable
-from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, LotRecorder, lot_key
+from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, lot_key
 
 OPEN_LOTS_INDEX = "OpenLotsByCloseTime"
 MAX_VERSION = 9_999_999_999
@@ -127,6 +127,32 @@ def _raise_for(error: ClientError | BotoCoreError, what: str) -> NoReturn:
     raise OperationalError(f"{what}: {code}: {message}") from error
 
 
+def _raise_conditions_failed(
+    error: ClientError, stored_events: Sequence[StoredEvent], receipts: Sequence[Mapping[str, Any]], has_snapshot: bool
+) -> None:
+    """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
+    CancellationReasons is index-aligned with TransactItems (events, receipts, snapshot).
+    Returns when the cancellation was for another reason."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    failed = [code == "ConditionalCheckFailed" for code in reasons]
+    if not any(failed):
+        return
+    items = len(stored_events) + len(receipts) + has_snapshot
+    if len(failed) != items:
+        # Reasons that do not line up with the items: say the least (reload everything).
+        raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error
+    events, rest = failed[: len(stored_events)], failed[len(stored_events) :]
+    decided = [str(r["bid_id"]) for r, hit in zip(receipts, rest[: len(receipts)], strict=True) if hit]
+    raise ConditionsFailed(
+        f"insert_events: conditions failed ({reasons})",
+        decided_bids=decided,
+        snapshot_changed=has_snapshot and failed[-1],
+        events_exist=any(events),
+    ) from error
+
+
 class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     """Appends and reads a lot's events, and keeps its snapshot and bid receipts
     in the same transaction as the events that changed them.
@@ -147,22 +173,27 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         snapshot: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
+        expected_snapshot: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
-        stored one still being at `expected_version`; None: there is none yet) and the
-        bid receipts, all or nothing."""
+        stored one still being at `expected_version`, None: there is none yet; given
+        `expected_snapshot`, on every one of its attributes being as stored) and the bid
+        receipts, all or nothing."""
         items = [self._put_event(e) for e in stored_events]
         items += [self._put_receipt(r) for r in receipts]
         if snapshot is not None:
-            items.append(self._put_snapshot(snapshot, expected_version))
+            items.append(self._put_snapshot(snapshot, expected_version, expected_snapshot))
         if not items:
             return None
         if len(items) > TRANSACTION_LIMIT:
             raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit of {TRANSACTION_LIMIT}")
         try:
             self.client.transact_write_items(TransactItems=items)
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            _raise_conditions_failed(error, stored_events, receipts, snapshot is not None)
+            _raise_for(error, "insert_events")
+        except BotoCoreError as error:
             _raise_for(error, "insert_events")
         return None
 
@@ -340,7 +371,9 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
             }
         }
 
-    def _put_snapshot(self, snapshot: Mapping[str, Any], expected_version: int | None) -> dict[str, Any]:
+    def _put_snapshot(
+        self, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         item = {"PK": lot_key(snapshot["lot_id"]), "SK": "SNAPSHOT", **snapshot}
         if snapshot.get("status") == OPEN_STATUS:
             item["open_status"] = OPEN_STATUS
@@ -350,6 +383,14 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         else:
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+            if expected_snapshot is not None:
+                # Every attribute as decided on (maps and lists compare whole, numbers by value).
+                names = {f"#s{i}": name for i, name in enumerate(expected_snapshot)}
+                put["ConditionExpression"] += "".join(f" AND #s{i} = :s{i}" for i in range(len(names)))
+                put["ExpressionAttributeNames"] = names
+                put["ExpressionAttributeValues"] |= {
+                    f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected_snapshot.values())
+                }
         return {"Put": put}
 
     def _get_item(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:

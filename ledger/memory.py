@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
-from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, LotRecorder
+from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
 
 
 def _stored(value: Any) -> Any:
@@ -63,22 +63,35 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         snapshot: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
+        expected_snapshot: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         items = len(stored_events) + len(receipts) + (snapshot is not None)
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
-            # Every condition first, so a failed one writes nothing.
-            self._assert_uniqueness(stored_events)
+            # Every condition first, so a failed one writes nothing; all of them, so the
+            # error says which failed (as DynamoDB's CancellationReasons do).
             bid_ids = [str(r["bid_id"]) for r in receipts]
             if len(set(bid_ids)) < len(bid_ids):
                 raise IntegrityError("insert_events: the same receipt twice in one transaction")
+            if len({(str(e.originator_id), e.originator_version) for e in stored_events}) < len(stored_events):
+                raise IntegrityError("insert_events: the same event twice in one transaction")
+            events_exist = any(
+                e.originator_version in self._stored_events_index[str(e.originator_id)] for e in stored_events
+            )
             decided = [b for b in bid_ids if b in self._receipts]
-            if decided:
-                raise IntegrityError(f"insert_events: bids decided already: {decided}")
-            if snapshot is not None:
-                self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
+            snapshot_changed = snapshot is not None and not self._snapshot_at(
+                str(snapshot["lot_id"]), expected_version, expected_snapshot
+            )
+            if events_exist or decided or snapshot_changed:
+                raise ConditionsFailed(
+                    f"insert_events: conditions failed (bids decided already: {decided}, "
+                    f"snapshot changed: {snapshot_changed}, events exist: {events_exist})",
+                    decided_bids=decided,
+                    snapshot_changed=snapshot_changed,
+                    events_exist=events_exist,
+                )
             notification_ids = self._update_table(stored_events) or []
             for receipt in receipts:
                 self._receipts[str(receipt["bid_id"])] = _stored(receipt)
@@ -89,13 +102,22 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def _inserted(self, notification_ids: Sequence[int]) -> Sequence[int] | None:
         return None  # an aggregate recorder has no notification ids
 
-    def _check_snapshot_version(self, lot_id: str, expected_version: int | None) -> None:
+    def _snapshot_at(
+        self, lot_id: str, expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
+    ) -> bool:
         current = self._snapshots.get(lot_id)
         if expected_version is None:
-            if current is not None:
-                raise IntegrityError(f"lot {lot_id!r} has a snapshot already")
-        elif current is None or current.get("version") != expected_version:
-            raise IntegrityError(f"lot {lot_id!r}: the snapshot is not at version {expected_version}")
+            return current is None
+        if current is None or current.get("version") != expected_version:
+            return False
+        # Given the whole item, every one of its attributes must be as stored.
+        return expected_snapshot is None or all(
+            name in current and current[name] == _stored(value) for name, value in expected_snapshot.items()
+        )
+
+    def _check_snapshot_version(self, lot_id: str, expected_version: int | None) -> None:
+        if not self._snapshot_at(lot_id, expected_version):
+            raise IntegrityError(f"lot {lot_id!r}: the snapshot is not at version {expected_version or 'none'}")
 
     def iter_events(
         self,

@@ -12,7 +12,14 @@ class against both):
 - `insert_events` writes the new events, the bid receipts and the lot's snapshot all
   together or not at all. It raises `IntegrityError` (nothing written) when an event's
   version exists already, a receipt's bid was decided already, or the snapshot is not
-  at `expected_version` (`None`: there must be no snapshot yet).
+  at `expected_version` (`None`: there must be no snapshot yet), or, given
+  `expected_snapshot`, not exactly that item (every one of its attributes equal: a
+  writer that decided on a snapshot it kept in memory overwrites only that one, never
+  one changed in place). When conditions
+  failed, the error is a `ConditionsFailed` saying which: the bids whose receipts
+  exist already, whether the snapshot was not at `expected_version`, whether an
+  event's version was taken (DynamoDB's CancellationReasons, index-aligned with the
+  transaction's items, tell it; the in-memory recorder checks every condition too).
 - Records come back as JSON-like dicts, numbers as `Decimal` (DynamoDB's number type),
   with no storage keys.
 - Events are read in version order (or the reverse), page by page where storage pages.
@@ -26,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import AggregateRecorder, StoredEvent
+from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredEvent
 
 OPEN_STATUS = "OPEN"
 # DynamoDB's TransactWriteItems takes at most 100 items; every recorder keeps the limit,
@@ -37,6 +44,33 @@ TRANSACTION_LIMIT = 100
 def lot_key(lot_id: str) -> str:
     """How storage and its logs name a lot's records: `LOT#{lot_id}`."""
     return f"LOT#{lot_id}"
+
+
+class ConditionsFailed(IntegrityError):
+    """`insert_events` wrote nothing because conditions failed; which ones.
+
+    `decided_bids`: the bids whose receipt exists already (decided before);
+    `snapshot_changed`: the snapshot was not at `expected_version` (another writer moved
+    it on, or it did not exist / existed already); `events_exist`: an event's version
+    was taken. A storage that cannot tell sets `snapshot_changed` (reload everything)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        decided_bids: Sequence[str] = (),
+        snapshot_changed: bool = False,
+        events_exist: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.decided_bids = tuple(decided_bids)
+        self.snapshot_changed = snapshot_changed
+        self.events_exist = events_exist
+
+    @property
+    def only_receipts(self) -> bool:
+        """Only receipts' conditions failed: the snapshot decided on is still current."""
+        return bool(self.decided_bids) and not (self.snapshot_changed or self.events_exist)
 
 
 class LotRecorder(AggregateRecorder):
@@ -50,6 +84,7 @@ class LotRecorder(AggregateRecorder):
         snapshot: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
+        expected_snapshot: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write events, receipts and the snapshot in one transaction (see the module's doc)."""

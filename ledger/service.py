@@ -1,6 +1,7 @@
-"""The command service: loads a lot from its snapshot, lets the Lot decide, and saves
-events, bid receipts and the new snapshot in one transaction, deciding again from
-fresh state when another writer got there first. It also offers the reads that
+"""The command service: loads a lot from its snapshot (or takes the one it kept from its
+last write or read of the lot), lets the Lot decide, and saves events, bid receipts and
+the new snapshot in one transaction, deciding again from fresh state when a condition
+says another writer got there first (or a bid was decided before). It also offers the reads that
 handlers, projections and the CLI share (a lot now or as it stood then, its events,
 open lots, a bid's status), so nothing outside `ledger` reaches into storage.
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +29,7 @@ from ledger.errors import (
     BidIdReused,
     BidNotFound,
     InvalidCommand,
+    LedgerError,
     LotAlreadyExists,
     LotNotFound,
     LotUnreadable,
@@ -35,7 +39,7 @@ from ledger.errors import (
 )
 from ledger.events import LotEvent
 from ledger.lot import Lot
-from ledger.persistence import TRANSACTION_LIMIT, LotRecorder, lot_key
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, lot_key
 from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_time, minor_units, utc_now
 
@@ -46,6 +50,46 @@ PAGE_SIZE = 1000
 
 # A command writes at most an event and a receipt; one item more is the snapshot.
 COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
+
+
+@dataclass(frozen=True)
+class KnownSnapshot:
+    """A lot's snapshot as this instance last wrote or read it: decoded, and the item as
+    stored (the next write is conditional on every attribute of it)."""
+
+    state: LotSnapshot
+    item: dict[str, Any]
+
+
+class SnapshotCache:
+    """The last snapshot this instance wrote or read for each lot, the least recently
+    used dropped first beyond `size` (one per Lambda container: a few thousand lots)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._snapshots: OrderedDict[str, KnownSnapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, lot_id: str) -> KnownSnapshot | None:
+        with self._lock:
+            known = self._snapshots.get(lot_id)
+            if known is not None:
+                self._snapshots.move_to_end(lot_id)
+            return known
+
+    def put(self, state: LotSnapshot, item: dict[str, Any]) -> None:
+        with self._lock:
+            self._snapshots[state.lot_id] = KnownSnapshot(state, item)
+            self._snapshots.move_to_end(state.lot_id)
+            while len(self._snapshots) > self.size:
+                self._snapshots.popitem(last=False)
+
+    def drop(self, lot_id: str) -> None:
+        with self._lock:
+            self._snapshots.pop(lot_id, None)
+
+    def __len__(self) -> int:
+        return len(self._snapshots)
 
 
 @dataclass
@@ -64,11 +108,13 @@ class AuctionService(Application[str]):
         env: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
         recorder: LotRecorder | None = None,
+        snapshot_cache_size: int = 4096,
     ) -> None:
         # A recorder given here is used instead of the one PERSISTENCE_MODULE's factory makes.
         self._given_recorder = recorder
         super().__init__(None if env is None else dict(env))
         self.clock = clock
+        self._snapshots = SnapshotCache(snapshot_cache_size)
 
     def construct_recorder(self) -> ApplicationRecorder:
         if self._given_recorder is not None:
@@ -202,6 +248,7 @@ class AuctionService(Application[str]):
             self.save(lot, snapshot=lot.state.to_item(), expected_version=None)
         except IntegrityError:
             raise LotAlreadyExists(f"lot {command.lot_id!r} exists already", {"lot_id": command.lot_id}) from None
+        self._snapshots.put(lot.state.model_copy(deep=True), lot.state.to_item())
         return lot.state
 
     def admit_bid(self, command: PlaceBid) -> LotSnapshot:
@@ -285,20 +332,66 @@ class AuctionService(Application[str]):
     def _execute_in_one_transaction(
         self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool
     ) -> list[CommandResult]:
+        """Decide on the snapshot this instance last wrote or read for the lot, when it has
+        one, and write without reading first: the transaction's conditions (the snapshot's
+        version, each receipt new) say whether that was right. Only a failed condition costs
+        a read: a receipt that exists (a bid decided before, on the same snapshot) is read
+        and its first outcome answered; a snapshot that moved on is reloaded, with the
+        batch's receipts, and everything decided again."""
+        bid_ids = [c.bid_id for c in commands if isinstance(c, PlaceBid)]
+        decided: dict[str, dict[str, Any]] = {}
+        known = self._snapshots.get(lot_id)
         for attempt in range(self.max_attempts):
-            lot = Lot.from_snapshot(self.get_lot(lot_id))
-            loaded_version = lot.version
-            decided = self.store.get_receipts([c.bid_id for c in commands if isinstance(c, PlaceBid)])
-            results, receipts = self._decide(lot, commands, decided, is_admin)
-            if lot.version == loaded_version:
-                return results
+            cached = known is not None
+            if known is None:
+                known = self._load(lot_id)
+                decided = self.store.get_receipts(bid_ids)
+            lot = Lot.from_snapshot(known.state.model_copy(deep=True))  # the fold changes the state it is given
             try:
-                self.save(lot, snapshot=lot.state.to_item(), expected_version=loaded_version, receipts=receipts)
+                results, receipts = self._decide(lot, commands, dict(decided), is_admin)
+            except LedgerError:
+                if not cached:
+                    raise
+                self._snapshots.drop(lot_id)  # refuse only on what is stored now
+                known = None
+                continue
+            if lot.version == known.state.version:
+                if cached and not all(r.duplicate for r in results):
+                    self._snapshots.drop(lot_id)  # a decision that writes nothing is made on stored state
+                    known = None
+                    continue
                 return results
+            item = lot.state.to_item()
+            try:
+                self.save(
+                    lot, snapshot=item, expected_version=known.state.version, expected_snapshot=known.item, receipts=receipts
+                )
+            except ConditionsFailed as failed:
+                if failed.only_receipts:
+                    # Bids decided before, and the snapshot is current: answer their first outcomes.
+                    decided |= self.store.get_receipts(failed.decided_bids)
+                    if set(failed.decided_bids) <= set(decided):
+                        continue
+                self._snapshots.drop(lot_id)
+                known = None
             except (IntegrityError, OperationalError):
                 # Another writer won (or the transaction collided): decide again on fresh state.
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                self._snapshots.drop(lot_id)
+                known = None
+            else:
+                self._snapshots.put(lot.state, item)
+                return results
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise TransientError(f"lot {lot_id!r}: gave up after {self.max_attempts} conflicting attempts")
+
+    def _load(self, lot_id: str) -> KnownSnapshot:
+        """The lot's snapshot as stored now (one strongly consistent read), kept for the next batch."""
+        item = self.store.get_snapshot(lot_id)
+        if item is None:
+            raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
+        state = self._read_snapshot(lot_id, item)
+        self._snapshots.put(state, item)
+        return KnownSnapshot(state, item)
 
     def _decide(
         self,

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.persistence import TRANSACTION_LIMIT, LotRecorder
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
 
 
 def new_id(prefix: str = "lot") -> str:
@@ -86,6 +86,46 @@ class LotRecorderContract:
         assert recorder.get_receipts([bid_id])[bid_id]["version"] == 1
         assert [e.originator_version for e in recorder.select_events(lot_id)] == [1]
 
+    def test_a_failed_receipt_condition_names_the_bids_decided_already(self, recorder: LotRecorder) -> None:
+        lot_id, first, second, third = new_id(), new_id("bid"), new_id("bid"), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None,
+                               receipts=[receipt(first, lot_id, 1), receipt(third, lot_id, 1)])
+        with pytest.raises(ConditionsFailed) as failed:  # the snapshot is current: only receipts failed
+            recorder.insert_events([event(lot_id, 2), event(lot_id, 3), event(lot_id, 4)], snapshot=snapshot(lot_id, 4),
+                                   expected_version=1, receipts=[receipt(first, lot_id, 2), receipt(second, lot_id, 3),
+                                                                 receipt(third, lot_id, 4)])
+        assert failed.value.decided_bids == (first, third)
+        assert not failed.value.snapshot_changed and not failed.value.events_exist
+        assert failed.value.only_receipts
+        assert recorder.get_receipts([second]) == {}
+        assert recorder.get_snapshot(lot_id)["version"] == 1
+
+    def test_a_failed_snapshot_condition_is_told_apart(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1)
+        with pytest.raises(ConditionsFailed) as failed:  # another writer moved it to version 2
+            recorder.insert_events([event(lot_id, 3)], snapshot=snapshot(lot_id, 3), expected_version=1,
+                                   receipts=[receipt(bid_id, lot_id, 3)])
+        assert failed.value.snapshot_changed and not failed.value.only_receipts
+        assert failed.value.decided_bids == () and not failed.value.events_exist
+        with pytest.raises(ConditionsFailed) as created:  # a lot that exists already
+            recorder.insert_events([event(lot_id, 5)], snapshot=snapshot(lot_id, 5), expected_version=None)
+        assert created.value.snapshot_changed and not created.value.only_receipts
+
+    def test_every_failed_condition_is_reported_together(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               receipts=[receipt(bid_id, lot_id, 2)])
+        with pytest.raises(ConditionsFailed) as failed:  # a writer that decided on version 1, the same bid
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                                   receipts=[receipt(bid_id, lot_id, 2)])
+        assert failed.value.decided_bids == (bid_id,)
+        assert failed.value.snapshot_changed and failed.value.events_exist
+        assert not failed.value.only_receipts
+        assert recorder.get_receipts([bid_id])[bid_id]["version"] == 2
+
     def test_a_transaction_holds_at_most_the_limit(self, recorder: LotRecorder) -> None:
         lot_id = new_id()
         with pytest.raises(ValueError, match="transaction limit"):
@@ -149,3 +189,16 @@ class LotRecorderContract:
         assert (parked["body"], parked["error"], parked["attributes"]) == ("not json", "not a lot command", {"MessageGroupId": "lot-1"})
         assert isinstance(parked["parked_at"], Decimal)
         assert recorder.get_parked(new_id("message")) is None
+
+    def test_a_snapshot_changed_in_place_fails_the_whole_item_condition(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        kept = recorder.get_snapshot(lot_id)
+        assert kept is not None
+        recorder.replace_snapshot(snapshot(lot_id, 1) | {"title": "Changed in place"}, expected_version=1)
+        with pytest.raises(ConditionsFailed) as failed:  # the version matches, the item does not
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, expected_snapshot=kept)
+        assert failed.value.snapshot_changed and not failed.value.only_receipts
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               expected_snapshot=recorder.get_snapshot(lot_id))
+        assert recorder.get_snapshot(lot_id) == snapshot(lot_id, 2)

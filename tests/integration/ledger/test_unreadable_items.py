@@ -207,7 +207,10 @@ def test_a_transient_failure_still_goes_back_to_the_queue(stack, monkeypatch, dy
     def throttled(*_args, **_kwargs):
         raise OperationalError("get_snapshot: ThrottlingException: slow down")
 
+    # Reads and writes both throttled (a warm container decides on the snapshot it keeps
+    # and writes first; the failed write makes it read).
     monkeypatch.setattr(stack["app"].service.store, "get_snapshot", throttled)
+    monkeypatch.setattr(stack["app"].service.store, "insert_events", throttled)
     with pytest.raises(BatchProcessingError):  # every record failed: Lambda hands the batch back to SQS
         drain(stack, max_rounds=1)
     assert parked_items_of(lot["lot_id"]) == [] and queued(stack) == 1

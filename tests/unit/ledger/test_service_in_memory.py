@@ -157,3 +157,20 @@ def test_websocket_refusals_use_the_same_error_body(app):
     event = {"requestContext": {"routeKey": "subscribe", "connectionId": "c-1"}, "body": '{"action": "subscribe", "lot_id": "no-such-lot"}'}
     status, body = call(connect, event, app)
     assert status == 404 and body["type"] == "error" and body["error"]["code"] == "LOT_NOT_FOUND"
+
+
+def test_the_snapshot_cache_keeps_the_most_recently_used_lots_within_its_bound(app):
+    from ledger.service import SnapshotCache
+
+    cache = SnapshotCache(size=2)
+    lots = [app.service.get_lot(new_lot(app)) for _ in range(3)]
+    cache.put(lots[0], lots[0].to_item())
+    cache.put(lots[1], lots[1].to_item())
+    assert cache.get(lots[0].lot_id) is not None  # now the most recently used
+    cache.put(lots[2], lots[2].to_item())
+    assert len(cache) == 2
+    assert cache.get(lots[1].lot_id) is None
+    known = cache.get(lots[0].lot_id)
+    assert known is not None and known.state == lots[0] and known.item == lots[0].to_item()
+    cache.drop(lots[0].lot_id)
+    assert cache.get(lots[0].lot_id) is None and len(cache) == 1
