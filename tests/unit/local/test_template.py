@@ -293,8 +293,8 @@ def test_what_would_change_behaviour_stops_the_start_naming_resource_and_propert
     assert named in refusal(tmp_path, extra)
 
 
-def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
-    message = refusal(tmp_path, """
+# A table with a stream and a function fed by it; a test adds the event source's other properties.
+STREAM_WATCHER = """
       Items:
         Type: AWS::DynamoDB::Table
         Properties:
@@ -312,6 +312,11 @@ def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
               Properties:
                 Stream: !GetAtt Items.StreamArn
                 StartingPosition: LATEST
+"""
+
+
+def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
+    message = refusal(tmp_path, STREAM_WATCHER + """
                 FilterCriteria:
                   Filters: [{Pattern: '{"eventName": "MODIFY"}'}]
     """)
@@ -319,24 +324,7 @@ def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
 
 
 def test_a_stream_s_parallelization_factor_is_accepted_and_listed_as_not_emulated(tmp_path):
-    template = load(tmp_path, """
-      Items:
-        Type: AWS::DynamoDB::Table
-        Properties:
-          BillingMode: PAY_PER_REQUEST
-          AttributeDefinitions: [{AttributeName: PK, AttributeType: S}]
-          KeySchema: [{AttributeName: PK, KeyType: HASH}]
-          StreamSpecification: {StreamViewType: NEW_IMAGE}
-      Watcher:
-        Type: AWS::Serverless::Function
-        Properties:
-          Handler: app.handler
-          Events:
-            Changes:
-              Type: DynamoDB
-              Properties:
-                Stream: !GetAtt Items.StreamArn
-                StartingPosition: LATEST
+    template = load(tmp_path, STREAM_WATCHER + """
                 ParallelizationFactor: 10
     """)
     (source,) = template.resolve(ENDPOINTS).stream_sources
