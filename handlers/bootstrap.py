@@ -97,9 +97,9 @@ class App:
             return self.given["tokens"]
         return TokenVerifier.from_env(self.env)
 
-    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None) -> OpenLots:
+    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None, after: str | None = None) -> OpenLots:
         """The service's open lots, with the unreadable ones it left out counted."""
-        page = self.service.open_lots(closing_by=closing_by, limit=limit)
+        page = self.service.open_lots(closing_by=closing_by, limit=limit, after=after)
         count_unreadable(page.unreadable)
         return page
 

@@ -25,7 +25,7 @@ from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected
 from ledger.state import LotSnapshot
 from ledger.values import utc_now
-from projections.views import bid_outcome_view, public_view
+from projections.views import bid_outcome_view, lot_view
 
 
 class LotChange:
@@ -112,7 +112,7 @@ def encoded(message: dict[str, Any]) -> bytes:
 
 
 def broadcast_lot(app: App, change: LotChange) -> int:
-    data = encoded({"type": "lot.updated", "lot": public_view(change.snapshot, utc_now()).model_dump(mode="json")})
+    data = encoded({"type": "lot.updated", "lot": lot_view(app.service, change.snapshot, utc_now()).model_dump(mode="json")})
     return post_all(app, ((connection_id, [data]) for connection_id in app.connections.watching_lot(change.snapshot.lot_id)))
 
 

@@ -17,7 +17,7 @@ from ledger.commands import is_identifier
 from ledger.errors import LedgerError
 from ledger.values import utc_now
 from ledger.wire import MalformedJson, parse_json_object
-from projections.views import public_view
+from projections.views import lot_view
 
 
 def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def on_subscription(connection_id: str, route: str, body: str | None, is_base64:
         return error_reply(status_of(error), error.code, error.message, error.details)
     current_app().connections.subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
-    return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": public_view(lot, utc_now()).model_dump(mode="json")})
+    return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": lot_view(current_app().service, lot, utc_now()).model_dump(mode="json")})
 
 
 @logger.inject_lambda_context

@@ -11,11 +11,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from handlers.bootstrap import current_app
-from handlers.rest import HttpError, QueryInteger, caller_of
+from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, encode_cursor
 from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.values import UtcTime, utc_now
 from projections.history import event_record
-from projections.views import LotView, public_view
+from projections.views import LotSummary, LotView, lot_summary, lot_view, public_view
 
 router = APIGatewayRouter()
 
@@ -24,21 +24,26 @@ router = APIGatewayRouter()
 def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
     lot = current_app().service.create_lot(body, seller=seller)
-    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now()))
+    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now(), []))
 
 
 class LotList(BaseModel):
-    lots: list[LotView]
+    lots: list[LotSummary]
+    next: str | None  # the cursor of the next page, None on the last
 
 
-@router.get("/lots", summary="List open lots, soonest to close first")
+@router.get("/lots", summary="List open lots, soonest to close first, a page at a time")
 def list_lots(
     status: Annotated[Literal["open"], Query()] = "open",
     limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[ListCursor | None, Query(description="`next` of the page before")] = None,
 ) -> LotList:
     now = utc_now()
-    page = current_app().open_lots(limit=limit)
-    return LotList(lots=[public_view(lot, now) for lot in page.lots])
+    page = current_app().open_lots(limit=limit, after=cursor)
+    return LotList(
+        lots=[lot_summary(lot, now) for lot in page.lots],
+        next=None if page.next_after is None else encode_cursor(page.next_after),
+    )
 
 
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")
@@ -52,10 +57,9 @@ def get_lot(
         raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
     service = current_app().service
     if as_of_version is None and as_of_time is None:
-        lot = service.get_lot(lot_id)
-        return public_view(lot, utc_now())
+        return lot_view(service, service.get_lot(lot_id), utc_now())
     state = service.lot_as_of(lot_id, version=as_of_version, at=as_of_time)
-    return public_view(state, as_of_time or state.updated_at)
+    return lot_view(service, state, as_of_time or state.updated_at)
 
 
 class CancelRequest(StrictInput):
@@ -70,7 +74,7 @@ def cancel_lot(lot_id: Annotated[Identifier, Path()], body: Annotated[CancelRequ
     service.cancel_lot(
         CancelLot(lot_id=lot_id, cancelled_by=caller.user, reason=reason, requested_at=utc_now()), is_admin=caller.is_admin
     )
-    return public_view(service.get_lot(lot_id), utc_now())
+    return lot_view(service, service.get_lot(lot_id), utc_now())
 
 
 class EventPage(BaseModel):

@@ -17,9 +17,10 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from eventsourcing.persistence import OperationalError
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from handlers.bootstrap import logger
+from ledger.commands import is_user_id
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
@@ -33,6 +34,7 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
+from ledger.persistence import is_close_key
 from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
 MAX_BODY_BYTES = 16 * 1024
@@ -103,6 +105,8 @@ def caller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> Caller:
     user = claims.get("sub")
     if not user:
         raise HttpError(401, "UNAUTHORIZED", "sign in: this route needs a bearer token")
+    if not is_user_id(user):
+        raise HttpError(401, "UNAUTHORIZED", "the token's subject is not a user id this API takes")
     return Caller(user=str(user), is_admin=ADMIN_GROUP in groups_of(claims))
 
 
@@ -218,3 +222,22 @@ def _query_integer(value: Any) -> Any:
 
 # An integer query parameter, such as `limit=10`: digits and nothing else.
 QueryInteger = Annotated[int, BeforeValidator(_query_integer)]
+
+
+def encode_cursor(position: str) -> str:
+    """A list position as the opaque `next` cursor clients send back."""
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        position = ""
+    if not is_close_key(position):
+        raise ValueError("is not a cursor this API gave (use the `next` of the page before)")
+    return position
+
+
+# A page cursor (`next` of the page before), read back as the list position it stands for.
+ListCursor = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,200}$"), AfterValidator(_decode_cursor)]

@@ -20,6 +20,8 @@ from typing import Any
 
 import jwt
 
+from ledger.commands import is_user_id
+
 ALGORITHMS = ["RS256"]  # never "none", never HS256 (which would take the public key as a secret)
 REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "token_use"]
 
@@ -57,7 +59,7 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, OSError, ValueError):
             return None
-        if claims["token_use"] != "id" or not isinstance(claims["sub"], str) or not claims["sub"]:
+        if claims["token_use"] != "id" or not is_user_id(claims["sub"]):
             return None
         return claims
 

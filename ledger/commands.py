@@ -34,6 +34,18 @@ MAX_SOFT_CLOSE_S = 24 * 3600
 MAX_VERSION = 10**10 - 1
 
 
+# A user (a token's subject: Cognito's are UUIDs): ASCII, so it costs at most 128 bytes
+# wherever it is stored (the snapshot's seller and leader, receipts, alias records).
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$"
+UserId = Annotated[str, Field(pattern=USER_ID_PATTERN)]
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
+def is_user_id(value: Any) -> bool:
+    """Whether `value` can name a user (a bidder, a seller, an administrator)."""
+    return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
+
+
 def is_identifier(value: Any) -> bool:
     """Whether `value` is an id as the API documents it (for code outside a model)."""
     return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
@@ -164,7 +176,7 @@ class PlaceBid(Command):
 
     bid_id: Identifier
     lot_id: Identifier
-    bidder: Annotated[str, Field(min_length=1, max_length=128)]
+    bidder: UserId
     amount: AmountText
     placed_at: UtcTime
     correlation_id: str | None = None  # the API request that took the bid
@@ -187,7 +199,7 @@ DEFAULT_CANCEL_REASON = "cancelled by an administrator"
 
 class CancelLot(Command):
     lot_id: Identifier
-    cancelled_by: Annotated[str, Field(min_length=1, max_length=128)]
+    cancelled_by: UserId
     reason: Reason = DEFAULT_CANCEL_REASON
     requested_at: UtcTime
     type: Literal["CancelLot"] = "CancelLot"

@@ -10,11 +10,15 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"):
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
     BID#{bid_id}  REQUEST               a bid as the API took it (PENDING); written once
     BID#{bid_id}  RECEIPT               how a bid was decided; written once
+    BIDDER#{user} LOT#{lot_id}          a bidder's alias on a lot; written once, with their first accepted bid
     PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn
@@ -39,9 +43,27 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import strtobool
 
 from ledger.errors import LotUnreadable
-from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, lot_key
+from ledger.persistence import (
+    OPEN_STATUS,
+    TRANSACTION_LIMIT,
+    ConditionsFailed,
+    LotRecorder,
+    LotRecords,
+    close_key,
+    lot_key,
+)
 
-OPEN_LOTS_INDEX = "OpenLotsByCloseTime"
+# Open lots by close time, sharded: an open snapshot carries `open_shard` (one of
+# OPEN_SHARDS values, by a hash of the lot id) and `close_key` (its close time and id),
+# both unchanged by a bid that does not move the close time. The index projects keys
+# only, so such a bid writes nothing to it (DynamoDB writes an index only when an
+# item's index keys or projected attributes change), and the writes it does take (a lot
+# opens, closes or is extended) spread over OPEN_SHARDS partitions. Readers merge the
+# shards in close-key order.
+OPEN_LOTS_INDEX = "OpenLotsByCloseTimeSharded"
+OPEN_SHARDS = 8
+# BatchGetItem takes at most 100 keys.
+BATCH_GET_LIMIT = 100
 MAX_VERSION = 9_999_999_999
 _THROTTLING = {
     "ProvisionedThroughputExceededException",
@@ -60,6 +82,16 @@ def event_key(version: int) -> str:
     return f"EVENT#{version:010d}"
 
 
+def bidder_key(bidder: str) -> str:
+    return f"BIDDER#{bidder}"
+
+
+def open_shard(lot_id: str) -> str:
+    """The index partition an open lot is listed under: stable, and spread evenly."""
+    shard = int.from_bytes(hashlib.sha256(lot_id.encode()).digest()[:4], "big") % OPEN_SHARDS
+    return f"{OPEN_STATUS}#{shard}"
+
+
 def to_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in attributes.items()}
 
@@ -76,8 +108,8 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
         "AttributeDefinitions": [
             {"AttributeName": "PK", "AttributeType": "S"},
             {"AttributeName": "SK", "AttributeType": "S"},
-            {"AttributeName": "open_status", "AttributeType": "S"},
-            {"AttributeName": "closes_at", "AttributeType": "S"},
+            {"AttributeName": "open_shard", "AttributeType": "S"},
+            {"AttributeName": "close_key", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -85,13 +117,13 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
         ],
         "GlobalSecondaryIndexes": [
             {
-                # Sparse: only OPEN snapshots carry open_status, so the sweep reads open lots only.
+                # Sparse: only OPEN snapshots carry open_shard, so the sweep reads open lots only.
                 "IndexName": OPEN_LOTS_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "open_status", "KeyType": "HASH"},
-                    {"AttributeName": "closes_at", "KeyType": "RANGE"},
+                    {"AttributeName": "open_shard", "KeyType": "HASH"},
+                    {"AttributeName": "close_key", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
@@ -128,10 +160,14 @@ def _raise_for(error: ClientError | BotoCoreError, what: str) -> NoReturn:
 
 
 def _raise_conditions_failed(
-    error: ClientError, stored_events: Sequence[StoredEvent], receipts: Sequence[Mapping[str, Any]], has_snapshot: bool
+    error: ClientError,
+    stored_events: Sequence[StoredEvent],
+    receipts: Sequence[Mapping[str, Any]],
+    bidders: Sequence[Mapping[str, Any]],
+    has_snapshot: bool,
 ) -> None:
     """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
-    CancellationReasons is index-aligned with TransactItems (events, receipts, snapshot).
+    CancellationReasons is index-aligned with TransactItems (events, receipts, bidders, snapshot).
     Returns when the cancellation was for another reason."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":
         return
@@ -139,15 +175,18 @@ def _raise_conditions_failed(
     failed = [code == "ConditionalCheckFailed" for code in reasons]
     if not any(failed):
         return
-    items = len(stored_events) + len(receipts) + has_snapshot
+    items = len(stored_events) + len(receipts) + len(bidders) + has_snapshot
     if len(failed) != items:
         # Reasons that do not line up with the items: say the least (reload everything).
         raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error
     events, rest = failed[: len(stored_events)], failed[len(stored_events) :]
     decided = [str(r["bid_id"]) for r, hit in zip(receipts, rest[: len(receipts)], strict=True) if hit]
+    rest = rest[len(receipts) :]
+    known = [str(b["bidder"]) for b, hit in zip(bidders, rest[: len(bidders)], strict=True) if hit]
     raise ConditionsFailed(
         f"insert_events: conditions failed ({reasons})",
         decided_bids=decided,
+        known_bidders=known,
         snapshot_changed=has_snapshot and failed[-1],
         events_exist=any(events),
     ) from error
@@ -174,14 +213,16 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
+        bidders: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
         stored one still being at `expected_version`, None: there is none yet; given
-        `expected_snapshot`, on every one of its attributes being as stored) and the bid
-        receipts, all or nothing."""
+        `expected_snapshot`, on every one of its attributes being as stored), the bid
+        receipts and the new bidders' alias records, all or nothing."""
         items = [self._put_event(e) for e in stored_events]
         items += [self._put_receipt(r) for r in receipts]
+        items += [self._put_bidder(b) for b in bidders]
         if snapshot is not None:
             items.append(self._put_snapshot(snapshot, expected_version, expected_snapshot))
         if not items:
@@ -191,7 +232,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            _raise_conditions_failed(error, stored_events, receipts, snapshot is not None)
+            _raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None)
             _raise_for(error, "insert_events")
         except BotoCoreError as error:
             _raise_for(error, "insert_events")
@@ -268,20 +309,44 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Receipts of the bids decided already, by bid id (strongly consistent)."""
-        found: dict[str, dict[str, Any]] = {}
-        unique = list(dict.fromkeys(bid_ids))
-        for start in range(0, len(unique), 100):
-            keys = [{"PK": {"S": f"BID#{b}"}, "SK": {"S": "RECEIPT"}} for b in unique[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        keys = [(f"BID#{b}", "RECEIPT") for b in dict.fromkeys(bid_ids)]
+        return {str(item["bid_id"]): item for _, _, item in self._batch_get("get_receipts", keys)}
+
+    def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
+        keys = [(bidder_key(b), lot_key(lot_id)) for b in dict.fromkeys(bidders)]
+        return {str(item["bidder"]): int(item["alias"]) for _, _, item in self._batch_get("get_aliases", keys)}
+
+    def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
+        """The snapshot, receipts and aliases a batch needs: one BatchGetItem (for up to 100 keys)."""
+        keys = [(lot_key(lot_id), "SNAPSHOT")]
+        keys += [(f"BID#{b}", "RECEIPT") for b in dict.fromkeys(bid_ids)]
+        keys += [(bidder_key(b), lot_key(lot_id)) for b in dict.fromkeys(bidders)]
+        records = LotRecords(snapshot=None)
+        for _, sort_key, item in self._batch_get("load_lot", keys):
+            if sort_key == "SNAPSHOT":
+                records.snapshot = item
+            elif sort_key == "RECEIPT":
+                records.receipts[str(item["bid_id"])] = item
+            else:
+                records.aliases[str(item["bidder"])] = int(item["alias"])
+        return records
+
+    def _batch_get(
+        self, what: str, keys: Sequence[tuple[str, str]], consistent: bool = True
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(PK, SK, attributes) of the items found among `keys`, in any order, through
+        BatchGetItem (100 keys a request; unprocessed keys asked again)."""
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in keys[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self.table_name: {"Keys": chunk, "ConsistentRead": consistent}}
             while request:
-                response = self._call("get_receipts", self.client.batch_get_item, RequestItems=request)
+                response = self._call(what, self.client.batch_get_item, RequestItems=request)
                 for item in response["Responses"].get(self.table_name, []):
-                    receipt = self._strip_keys(from_item(item))
-                    found[receipt["bid_id"]] = receipt
+                    pk, sk = item["PK"]["S"], item["SK"]["S"]
+                    yield pk, sk, self._strip_keys(from_item(item))
                 request = response.get("UnprocessedKeys") or {}
                 if request:
                     time.sleep(0.05)
-        return found
 
     def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
         """Record a bid as the API took it, once. Returns the request recorded before
@@ -306,20 +371,53 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
         return self._get_item("get_bid_request", f"BID#{bid_id}", "REQUEST")
 
-    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Lot ids and snapshot items of OPEN lots by close time, through the sparse index;
-        with `closing_by` (a time string), only those whose close time is not after it."""
-        condition = "open_status = :open"
-        values = {":open": {"S": OPEN_STATUS}}
-        if closing_by is not None:
-            condition += " AND closes_at <= :by"
-            values[":by"] = {"S": closing_by}
+    def open_lots(
+        self, closing_by: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshot items of OPEN lots by close time (then lot id): the index's
+        shards merged in close-key order, then the snapshots read a page at a time (the
+        index projects keys only). With `closing_by` (a time string), only those whose close
+        time is not after it; with `after` (a close key), only those after it."""
+        shards = [self._open_shard_keys(f"{OPEN_STATUS}#{n}", closing_by, limit, after) for n in range(OPEN_SHARDS)]
+        merged = heapq.merge(*shards)
+        listed = 0
+        while limit is None or listed < limit:
+            page = list(itertools.islice(merged, BATCH_GET_LIMIT if limit is None else min(BATCH_GET_LIMIT, limit - listed)))
+            if not page:
+                return
+            found = {pk: item for pk, _, item in self._batch_get("open_lots", [(pk, "SNAPSHOT") for _, pk in page], consistent=False)}
+            for _, pk in page:
+                item = found.get(pk)
+                # The index lags the table a little: a lot closed since is left out here.
+                if item is not None and item.get("status") == OPEN_STATUS:
+                    listed += 1
+                    yield pk.removeprefix("LOT#"), item
+
+    def _open_shard_keys(
+        self, shard: str, closing_by: str | None, limit: int | None, after: str | None
+    ) -> Iterator[tuple[str, str]]:
+        """(close_key, PK) of one shard's open lots, in close-key order, page by page."""
+        # Close keys are "{closes_at}#{lot_id}" with fixed-width times and ASCII ids ('~' sorts after them).
+        high = None if closing_by is None else f"{closing_by}#~"
+        values: dict[str, Any] = {":shard": {"S": shard}}
+        condition = "open_shard = :shard"
+        if high is not None and after is not None:
+            condition += " AND close_key BETWEEN :after AND :high"  # inclusive: `after` itself is dropped below
+            values |= {":after": {"S": after}, ":high": {"S": high}}
+        elif high is not None:
+            condition += " AND close_key <= :high"
+            values[":high"] = {"S": high}
+        elif after is not None:
+            condition += " AND close_key > :after"
+            values[":after"] = {"S": after}
         items = self._pages(
-            "open_lots", "query", {"MaxItems": limit}, TableName=self.table_name, IndexName=OPEN_LOTS_INDEX,
+            "open_lots", "query", {"PageSize": limit}, TableName=self.table_name, IndexName=OPEN_LOTS_INDEX,
             KeyConditionExpression=condition, ExpressionAttributeValues=values,
         )
         for item in items:
-            yield item["PK"]["S"].removeprefix("LOT#"), self._strip_keys(from_item(item))
+            key = item["close_key"]["S"]
+            if after is None or key > after:
+                yield key, item["PK"]["S"]
 
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
@@ -371,12 +469,24 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
             }
         }
 
+    def _put_bidder(self, bidder: Mapping[str, Any]) -> dict[str, Any]:
+        item = {"PK": bidder_key(str(bidder["bidder"])), "SK": lot_key(str(bidder["lot_id"])), **bidder}
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
     def _put_snapshot(
         self, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        item = {"PK": lot_key(snapshot["lot_id"]), "SK": "SNAPSHOT", **snapshot}
+        lot_id = str(snapshot["lot_id"])
+        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot}
         if snapshot.get("status") == OPEN_STATUS:
-            item["open_status"] = OPEN_STATUS
+            item["open_shard"] = open_shard(lot_id)
+            item["close_key"] = close_key(str(snapshot["closes_at"]), lot_id)
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -411,7 +521,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
-        for key in ("PK", "SK", "open_status"):
+        for key in ("PK", "SK", "open_shard", "close_key"):
             attributes.pop(key, None)
         return attributes
 

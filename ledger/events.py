@@ -111,6 +111,9 @@ class BidPlaced(LotEvent):
     minimum: Decimal  # the minimum next bid this bid met
     closes_at: datetime  # the close time after this bid (later than before when soft close extended it)
     correlation_id: str | None = None  # the API request that took the bid
+    # The bidder's alias number on this lot (a new bidder's is one more than the highest
+    # given before); None only in events recorded before aliases moved out of the snapshot.
+    alias: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,11 +56,15 @@ class Lot(BaseAggregate[str]):
         # Every event links to the one before it.
         super().trigger_event(event_class, prev_hash=self.state.head_hash, **kwargs)
 
-    def place_bid(self, command: PlaceBid, now: datetime) -> BidOutcome:
+    def place_bid(self, command: PlaceBid, now: datetime, aliases: dict[str, int]) -> BidOutcome:
+        """Decide a bid. `aliases` holds the lot's bidders' alias numbers as far as the
+        caller knows them; a bidder not in it is taken to be new on this lot, given the next
+        number and added to it (storage refuses the new alias when that was wrong)."""
         state = self.state
         decision = rules.decide_bid(state, command.bidder, command.amount, command.placed_at)
         if decision.accepted:
             assert decision.amount is not None and decision.minimum is not None
+            alias = aliases.setdefault(command.bidder, state.bidder_count + 1)
             self.trigger_event(
                 BidPlaced,
                 bid_id=command.bid_id,
@@ -70,6 +74,7 @@ class Lot(BaseAggregate[str]):
                 minimum=decision.minimum,
                 closes_at=decision.closes_at,
                 correlation_id=command.correlation_id,
+                alias=alias,
             )
         else:
             self.trigger_event(

@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
-from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
+from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, LotRecords, close_key
 
 
 def _stored(value: Any) -> Any:
@@ -55,6 +55,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._receipts: dict[str, dict[str, Any]] = {}
         self._requests: dict[str, dict[str, Any]] = {}
         self._parked: dict[str, dict[str, Any]] = {}
+        self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
 
     def insert_events(
         self,
@@ -64,9 +65,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
+        bidders: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        items = len(stored_events) + len(receipts) + (snapshot is not None)
+        items = len(stored_events) + len(receipts) + len(bidders) + (snapshot is not None)
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -77,6 +79,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 raise IntegrityError("insert_events: the same receipt twice in one transaction")
             if len({(str(e.originator_id), e.originator_version) for e in stored_events}) < len(stored_events):
                 raise IntegrityError("insert_events: the same event twice in one transaction")
+            bidder_keys = [(str(b["lot_id"]), str(b["bidder"])) for b in bidders]
+            if len(set(bidder_keys)) < len(bidder_keys):
+                raise IntegrityError("insert_events: the same bidder twice in one transaction")
+            known = [bidder for lot_id, bidder in bidder_keys if (lot_id, bidder) in self._bidders]
             events_exist = any(
                 e.originator_version in self._stored_events_index[str(e.originator_id)] for e in stored_events
             )
@@ -84,17 +90,20 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             snapshot_changed = snapshot is not None and not self._snapshot_at(
                 str(snapshot["lot_id"]), expected_version, expected_snapshot
             )
-            if events_exist or decided or snapshot_changed:
+            if events_exist or decided or known or snapshot_changed:
                 raise ConditionsFailed(
-                    f"insert_events: conditions failed (bids decided already: {decided}, "
+                    f"insert_events: conditions failed (bids decided already: {decided}, bidders known: {known}, "
                     f"snapshot changed: {snapshot_changed}, events exist: {events_exist})",
                     decided_bids=decided,
+                    known_bidders=known,
                     snapshot_changed=snapshot_changed,
                     events_exist=events_exist,
                 )
             notification_ids = self._update_table(stored_events) or []
             for receipt in receipts:
                 self._receipts[str(receipt["bid_id"])] = _stored(receipt)
+            for key, bidder in zip(bidder_keys, bidders, strict=True):
+                self._bidders[key] = _stored(bidder)
             if snapshot is not None:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
         return self._inserted(notification_ids)
@@ -143,6 +152,14 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         with self._database_lock:
             return copy.deepcopy(self._snapshots.get(lot_id))
 
+    def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
+        with self._database_lock:
+            return LotRecords(self.get_snapshot(lot_id), self.get_receipts(bid_ids), self.get_aliases(lot_id, bidders))
+
+    def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
+        with self._database_lock:
+            return {b: int(self._bidders[lot_id, b]["alias"]) for b in dict.fromkeys(bidders) if (lot_id, b) in self._bidders}
+
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         with self._database_lock:
             self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
@@ -164,12 +181,16 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         with self._database_lock:
             return copy.deepcopy(self._requests.get(bid_id))
 
-    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def open_lots(
+        self, closing_by: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._database_lock:
             open_lots = sorted(
-                (str(item["closes_at"]), lot_id, copy.deepcopy(item))
+                (close_key(str(item["closes_at"]), lot_id), lot_id, copy.deepcopy(item))
                 for lot_id, item in self._snapshots.items()
-                if item.get("status") == OPEN_STATUS and (closing_by is None or str(item.get("closes_at")) <= closing_by)
+                if item.get("status") == OPEN_STATUS
+                and (closing_by is None or str(item.get("closes_at")) <= closing_by)
+                and (after is None or close_key(str(item["closes_at"]), lot_id) > after)
             )
         for _, lot_id, item in open_lots[:limit]:
             yield lot_id, item

@@ -9,27 +9,33 @@ the implementation (the library's `InfrastructureFactory.construct`).
 
 The semantics every implementation keeps (`tests/unit/ledger/test_memory_recorder.py` runs one test
 class against both):
-- `insert_events` writes the new events, the bid receipts and the lot's snapshot all
-  together or not at all. It raises `IntegrityError` (nothing written) when an event's
+- `insert_events` writes the new events, the bid receipts, the new bidders' alias
+  records and the lot's snapshot all together or not at all. It raises `IntegrityError` (nothing written) when an event's
   version exists already, a receipt's bid was decided already, or the snapshot is not
-  at `expected_version` (`None`: there must be no snapshot yet), or, given
+  at `expected_version` (`None`: there must be no snapshot yet), or a bidder's alias
+  record exists already, or, given
   `expected_snapshot`, not exactly that item (every one of its attributes equal: a
   writer that decided on a snapshot it kept in memory overwrites only that one, never
   one changed in place). When conditions
   failed, the error is a `ConditionsFailed` saying which: the bids whose receipts
-  exist already, whether the snapshot was not at `expected_version`, whether an
+  exist already, the bidders whose alias records exist already, whether the snapshot was not at `expected_version`, whether an
   event's version was taken (DynamoDB's CancellationReasons, index-aligned with the
   transaction's items, tell it; the in-memory recorder checks every condition too).
 - Records come back as JSON-like dicts, numbers as `Decimal` (DynamoDB's number type),
   with no storage keys.
 - Events are read in version order (or the reverse), page by page where storage pages.
-- An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order).
+- An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order),
+  ties by lot id; `after` (the last lot listed: its close time and id) pages on.
+- `load_lot` reads what deciding a batch needs (the snapshot, the batch's receipts and
+  its bidders' aliases) in one request.
 """
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -46,10 +52,35 @@ def lot_key(lot_id: str) -> str:
     return f"LOT#{lot_id}"
 
 
+def close_key(closes_at: str, lot_id: str) -> str:
+    """An open lot's place in close-time order: unique, and ordered as (closes_at, lot_id)."""
+    return f"{closes_at}#{lot_id}"
+
+
+# A close key as `close_key` writes it: a stored time (fixed width) and a lot id.
+_CLOSE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def is_close_key(value: str) -> bool:
+    return _CLOSE_KEY.fullmatch(value) is not None
+
+
+@dataclass
+class LotRecords:
+    """What deciding a batch of a lot's commands needs, read together: the snapshot (None:
+    no such lot), the receipts of the batch's bids decided before, by bid id, and the alias
+    numbers of those of its bidders who bid on the lot before, by bidder."""
+
+    snapshot: dict[str, Any] | None
+    receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
 class ConditionsFailed(IntegrityError):
     """`insert_events` wrote nothing because conditions failed; which ones.
 
     `decided_bids`: the bids whose receipt exists already (decided before);
+    `known_bidders`: the bidders whose alias record exists already (they bid before);
     `snapshot_changed`: the snapshot was not at `expected_version` (another writer moved
     it on, or it did not exist / existed already); `events_exist`: an event's version
     was taken. A storage that cannot tell sets `snapshot_changed` (reload everything)."""
@@ -59,18 +90,20 @@ class ConditionsFailed(IntegrityError):
         message: str,
         *,
         decided_bids: Sequence[str] = (),
+        known_bidders: Sequence[str] = (),
         snapshot_changed: bool = False,
         events_exist: bool = False,
     ) -> None:
         super().__init__(message)
         self.decided_bids = tuple(decided_bids)
+        self.known_bidders = tuple(known_bidders)
         self.snapshot_changed = snapshot_changed
         self.events_exist = events_exist
 
     @property
-    def only_receipts(self) -> bool:
-        """Only receipts' conditions failed: the snapshot decided on is still current."""
-        return bool(self.decided_bids) and not (self.snapshot_changed or self.events_exist)
+    def only_records_exist(self) -> bool:
+        """Only receipts' or aliases' conditions failed: the snapshot decided on is still current."""
+        return bool(self.decided_bids or self.known_bidders) and not (self.snapshot_changed or self.events_exist)
 
 
 class LotRecorder(AggregateRecorder):
@@ -85,9 +118,11 @@ class LotRecorder(AggregateRecorder):
         expected_version: int | None = None,
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
+        bidders: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Write events, receipts and the snapshot in one transaction (see the module's doc)."""
+        """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
+        `version`) and the snapshot in one transaction (see the module's doc)."""
 
     @abstractmethod
     def iter_events(
@@ -119,6 +154,15 @@ class LotRecorder(AggregateRecorder):
         """The lot's snapshot as stored (strongly consistent), or None."""
 
     @abstractmethod
+    def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
+        """The snapshot, the receipts of `bid_ids` decided before and the aliases of those of
+        `bidders` who bid on the lot before, in one request (strongly consistent)."""
+
+    @abstractmethod
+    def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
+        """The alias numbers of those of `bidders` who bid on the lot, by bidder."""
+
+    @abstractmethod
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         """Overwrite the snapshot, only if it is still at `expected_version` (else IntegrityError)."""
 
@@ -136,9 +180,12 @@ class LotRecorder(AggregateRecorder):
         """The bid as the API took it, or None."""
 
     @abstractmethod
-    def open_lots(self, closing_by: str | None = None, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Lot ids and snapshots of OPEN lots by close time; with `closing_by` (a stored
-        time string), only those whose close time is not after it."""
+    def open_lots(
+        self, closing_by: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshots of OPEN lots by close time, then lot id; with `closing_by`
+        (a stored time string), only those whose close time is not after it; with `after`
+        (a `close_key`), only those after it."""
 
     @abstractmethod
     def lot_ids(self) -> Iterator[str]:

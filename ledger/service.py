@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -37,9 +37,9 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.events import LotEvent
+from ledger.events import BidPlaced, LotEvent
 from ledger.lot import Lot
-from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, lot_key
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, lot_key
 from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_time, minor_units, utc_now
 
@@ -48,17 +48,37 @@ log = logging.getLogger(__name__)
 # Events are read from storage this many at a time (one Query page in DynamoDB).
 PAGE_SIZE = 1000
 
-# A command writes at most an event and a receipt; one item more is the snapshot.
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 2
+# A command writes at most an event, a receipt and a new bidder's alias; one item more is the snapshot.
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 3
+# The public view's bid history: this many recent accepted bids, found among at most
+# RECENT_EVENTS_READ of the lot's latest events (one Query page, however many rejections).
+RECENT_BIDS = 20
+RECENT_EVENTS_READ = 100
+# The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
+# costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
+ALIASES_KEPT_PER_LOT = 10_000
 
 
 @dataclass(frozen=True)
 class KnownSnapshot:
     """A lot's snapshot as this instance last wrote or read it: decoded, and the item as
-    stored (the next write is conditional on every attribute of it)."""
+    stored (the next write is conditional on every attribute of it); with the aliases of
+    the lot's bidders this instance has seen (a subset: a bidder missing here may still
+    have one, which the alias record's condition then says)."""
 
     state: LotSnapshot
     item: dict[str, Any]
+    aliases: dict[str, int] = field(default_factory=dict)
+    # Bidders read as having no alias on the lot (rejected ones): as long as this snapshot
+    # line is current (any alias given elsewhere moves the version), they still have none.
+    newcomers: frozenset[str] = frozenset()
+
+    def unknown(self, bidders: Sequence[str]) -> list[str]:
+        """Those of `bidders` who may have an alias this instance does not know: none when
+        it knows as many aliases as the lot has bidders."""
+        if len(self.aliases) >= self.state.bidder_count:
+            return []
+        return [b for b in bidders if b not in self.aliases and b not in self.newcomers]
 
 
 class SnapshotCache:
@@ -77,12 +97,23 @@ class SnapshotCache:
                 self._snapshots.move_to_end(lot_id)
             return known
 
-    def put(self, state: LotSnapshot, item: dict[str, Any]) -> None:
+    def put(
+        self,
+        state: LotSnapshot,
+        item: dict[str, Any],
+        aliases: Mapping[str, int] | None = None,
+        newcomers: Iterable[str] = (),
+    ) -> KnownSnapshot:
         with self._lock:
-            self._snapshots[state.lot_id] = KnownSnapshot(state, item)
+            known = dict(aliases or {})
+            strangers = frozenset(newcomers) - known.keys()
+            if len(known) + len(strangers) > ALIASES_KEPT_PER_LOT:
+                known, strangers = {}, frozenset()
+            self._snapshots[state.lot_id] = entry = KnownSnapshot(state, item, known, strangers)
             self._snapshots.move_to_end(state.lot_id)
             while len(self._snapshots) > self.size:
                 self._snapshots.popitem(last=False)
+            return entry
 
     def drop(self, lot_id: str) -> None:
         with self._lock:
@@ -96,6 +127,7 @@ class SnapshotCache:
 class OpenLots:
     lots: list[LotSnapshot] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # keys of the snapshots left out
+    next_after: str | None = None  # given a limit and a full page: where the next page starts
 
 
 class AuctionService(Application[str]):
@@ -139,16 +171,20 @@ class AuctionService(Application[str]):
             raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
         return lot
 
-    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None) -> OpenLots:
-        """Open lots by close time (with `closing_by`, only those due by then). A snapshot
-        that cannot be read is left out, logged with its key and listed in `unreadable`,
-        so one bad item never hides the others."""
+    def open_lots(self, closing_by: datetime | None = None, limit: int | None = None, after: str | None = None) -> OpenLots:
+        """Open lots by close time (with `closing_by`, only those due by then; with `after`,
+        a lot's `close_key`, only those after it). A snapshot that cannot be read is left
+        out, logged with its key and listed in `unreadable`, so one bad item never hides the others."""
         page = OpenLots()
-        for lot_id, item in self.store.open_lots(None if closing_by is None else format_time(closing_by), limit):
+        listed = 0
+        for lot_id, item in self.store.open_lots(None if closing_by is None else format_time(closing_by), limit, after):
+            listed += 1
             try:
                 page.lots.append(self._read_snapshot(lot_id, item))
             except LotUnreadable:
                 page.unreadable.append(lot_key(lot_id))
+            if listed == limit and isinstance(item.get("closes_at"), str):
+                page.next_after = close_key(item["closes_at"], lot_id)
         return page
 
     @staticmethod
@@ -205,6 +241,23 @@ class AuctionService(Application[str]):
         """A lot's events in order, read page by page."""
         for stored in self.stored_events(lot_id, after_version=after_version, upto_version=upto_version, limit=limit):
             yield self.read_event(stored)
+
+    def recent_bids(self, lot_id: str, *, upto_version: int | None = None, limit: int = RECENT_BIDS) -> list[BidPlaced]:
+        """The lot's latest accepted bids (up to `upto_version`), oldest first: its public bid
+        history, read from the events themselves (one Query), not kept in the snapshot."""
+        bids: list[BidPlaced] = []
+        for stored in self.store.iter_events(lot_id, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ):
+            event = self.read_event(stored)
+            if isinstance(event, BidPlaced):
+                bids.append(event)
+                if len(bids) == limit:
+                    break
+        bids.reverse()
+        return bids
+
+    def bidder_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
+        """The alias numbers of those of `bidders` who bid on the lot, by bidder."""
+        return self.store.get_aliases(lot_id, list(bidders))
 
     def lot_as_of(self, lot_id: str, *, version: int | None = None, at: datetime | None = None) -> LotSnapshot:
         """The lot as it stood after `version`, or at time `at` (the last event recorded at
@@ -334,21 +387,31 @@ class AuctionService(Application[str]):
     ) -> list[CommandResult]:
         """Decide on the snapshot this instance last wrote or read for the lot, when it has
         one, and write without reading first: the transaction's conditions (the snapshot's
-        version, each receipt new) say whether that was right. Only a failed condition costs
-        a read: a receipt that exists (a bid decided before, on the same snapshot) is read
-        and its first outcome answered; a snapshot that moved on is reloaded, with the
-        batch's receipts, and everything decided again."""
+        version, each receipt and each new bidder's alias record new) say whether that was
+        right. Only a failed condition costs a read: a receipt that exists (a bid decided
+        before, on the same snapshot) is read and its first outcome answered; a snapshot
+        that moved on is reloaded, with the batch's receipts and aliases, in one read, and
+        everything decided again. Aliases: the snapshot counts the lot's bidders, so this
+        instance knows when it knows them all; until then it reads the aliases of the
+        batch's bidders it does not know before deciding (one read). An alias record that
+        exists after all is read and the batch decided again."""
         bid_ids = [c.bid_id for c in commands if isinstance(c, PlaceBid)]
+        bidders = list(dict.fromkeys(c.bidder for c in commands if isinstance(c, PlaceBid)))
         decided: dict[str, dict[str, Any]] = {}
         known = self._snapshots.get(lot_id)
         for attempt in range(self.max_attempts):
             cached = known is not None
             if known is None:
-                known = self._load(lot_id)
-                decided = self.store.get_receipts(bid_ids)
+                known, decided = self._load(lot_id, bid_ids, bidders)
+            elif unknown := known.unknown(bidders):
+                # Some of the lot's bidders are unknown here, so a bidder new to this instance
+                # may have an alias: read theirs (cheaper than a transaction that fails on it).
+                found = self.store.get_aliases(lot_id, unknown)
+                known = self._snapshots.put(known.state, known.item, known.aliases | found, known.newcomers | set(unknown))
             lot = Lot.from_snapshot(known.state.model_copy(deep=True))  # the fold changes the state it is given
+            aliases = dict(known.aliases)
             try:
-                results, receipts = self._decide(lot, commands, dict(decided), is_admin)
+                results, receipts = self._decide(lot, commands, dict(decided), is_admin, aliases)
             except LedgerError:
                 if not cached:
                     raise
@@ -364,13 +427,21 @@ class AuctionService(Application[str]):
             item = lot.state.to_item()
             try:
                 self.save(
-                    lot, snapshot=item, expected_version=known.state.version, expected_snapshot=known.item, receipts=receipts
+                    lot,
+                    snapshot=item,
+                    expected_version=known.state.version,
+                    expected_snapshot=known.item,
+                    receipts=receipts,
+                    bidders=_new_bidders(lot, known.aliases),
                 )
             except ConditionsFailed as failed:
-                if failed.only_receipts:
-                    # Bids decided before, and the snapshot is current: answer their first outcomes.
-                    decided |= self.store.get_receipts(failed.decided_bids)
-                    if set(failed.decided_bids) <= set(decided):
+                if failed.only_records_exist:
+                    # Bids decided before, or bidders seen before, and the snapshot is current:
+                    # read what exists and decide again on the same snapshot.
+                    decided |= self.store.get_receipts(failed.decided_bids) if failed.decided_bids else {}
+                    found = self.store.get_aliases(lot_id, failed.known_bidders) if failed.known_bidders else {}
+                    if set(failed.decided_bids) <= set(decided) and set(failed.known_bidders) <= set(found):
+                        known = self._snapshots.put(known.state, known.item, known.aliases | found, known.newcomers)
                         continue
                 self._snapshots.drop(lot_id)
                 known = None
@@ -379,19 +450,19 @@ class AuctionService(Application[str]):
                 self._snapshots.drop(lot_id)
                 known = None
             else:
-                self._snapshots.put(lot.state, item)
+                self._snapshots.put(lot.state, item, aliases, known.newcomers)
                 return results
             time.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise TransientError(f"lot {lot_id!r}: gave up after {self.max_attempts} conflicting attempts")
 
-    def _load(self, lot_id: str) -> KnownSnapshot:
-        """The lot's snapshot as stored now (one strongly consistent read), kept for the next batch."""
-        item = self.store.get_snapshot(lot_id)
-        if item is None:
+    def _load(self, lot_id: str, bid_ids: list[str], bidders: list[str]) -> tuple[KnownSnapshot, dict[str, dict[str, Any]]]:
+        """The lot's snapshot as stored now, with the batch's receipts and its bidders'
+        aliases (one strongly consistent read), kept for the next batch."""
+        records = self.store.load_lot(lot_id, bid_ids, bidders)
+        if records.snapshot is None:
             raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
-        state = self._read_snapshot(lot_id, item)
-        self._snapshots.put(state, item)
-        return KnownSnapshot(state, item)
+        state = self._read_snapshot(lot_id, records.snapshot)
+        return self._snapshots.put(state, records.snapshot, records.aliases, bidders), records.receipts
 
     def _decide(
         self,
@@ -399,6 +470,7 @@ class AuctionService(Application[str]):
         commands: Sequence[LotCommand],
         decided: dict[str, dict[str, Any]],
         is_admin: bool,
+        aliases: dict[str, int],
     ) -> tuple[list[CommandResult], list[dict[str, Any]]]:
         now = self.clock()
         results: list[CommandResult] = []
@@ -409,7 +481,7 @@ class AuctionService(Application[str]):
                     outcome = BidOutcome.model_validate(decided[command.bid_id])
                     results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
                     continue
-                outcome = lot.place_bid(command, now)
+                outcome = lot.place_bid(command, now, aliases)
                 receipt = outcome.model_dump(mode="json")
                 decided[command.bid_id] = receipt
                 receipts.append(receipt)
@@ -419,3 +491,15 @@ class AuctionService(Application[str]):
             else:
                 results.append(CommandResult(command="CancelLot", lot_id=lot.id, changed=lot.cancel(command, is_admin)))
         return results, receipts
+
+
+def _new_bidders(lot: Lot, known: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The alias records of the bidders whose first accepted bid (as far as `known` says)
+    is among the lot's new events: written with them, each once."""
+    records: dict[str, dict[str, Any]] = {}
+    for event in lot.pending_events:
+        if isinstance(event, BidPlaced) and event.alias is not None and event.bidder not in known and event.bidder not in records:
+            records[event.bidder] = {
+                "lot_id": lot.id, "bidder": event.bidder, "alias": event.alias, "version": event.originator_version
+            }
+    return list(records.values())

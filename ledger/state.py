@@ -18,23 +18,16 @@ from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
 from ledger.values import Money, UtcTime
 
-RECENT_BIDS_KEPT = 20
-
 LotStatus = Literal["OPEN", "CLOSED", "CANCELLED"]
 Outcome = Literal["SOLD", "UNSOLD"]
-
-
-class RecentBid(BaseModel):
-    bid_id: str
-    bidder: str
-    amount: Money
-    placed_at: UtcTime
-    version: int
 
 
 class LotSnapshot(BaseModel):
     """The state of a lot after `version` events; stored as the `LOT#`/`SNAPSHOT` item.
 
+    Bounded on purpose (DESIGN.md section 2: at most 2 KB): it holds nothing that grows
+    with bidders or bids. Bidders' aliases live in their own items (the BidPlaced event
+    carries the alias it gave), the bid history is the events themselves.
     Mutable on purpose: folding 100,000 events copies nothing per event.
     """
 
@@ -45,14 +38,14 @@ class LotSnapshot(BaseModel):
     seller: str
     currency: str
     starting_price: Money
-    reserve_price: Money | None
+    reserve_price: Money | None = None
     increment: dict[str, Any]
     opens_at: UtcTime
     closes_at: UtcTime
     scheduled_closes_at: UtcTime  # as created, before any soft-close extension
     soft_close_window_s: int
     soft_close_extension_s: int
-    hard_close_at: UtcTime | None
+    hard_close_at: UtcTime | None = None
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -61,25 +54,26 @@ class LotSnapshot(BaseModel):
     bid_count: int = 0
     rejected_count: int = 0
     extension_count: int = 0
-    # Bidder -> alias number, in order of first accepted bid: public views say "Bidder 3".
-    aliases: dict[str, int] = {}
-    recent_bids: list[RecentBid] = []
+    # Aliases are numbered in order of first accepted bid ("Bidder 3"): the highest given
+    # so far, and the leader's (None before the first bid, or for events that carry none).
+    bidder_count: int = 0
+    leader_alias: int | None = None
     created_at: UtcTime
     updated_at: UtcTime
     closed_at: UtcTime | None = None
     cancelled_at: UtcTime | None = None
-    cancel_reason: str | None = None
     version: int
     head_hash: str
 
-    def alias_of(self, bidder: str | None) -> str | None:
-        if bidder is None or bidder not in self.aliases:
-            return None
-        return f"Bidder {self.aliases[bidder]}"
+    @property
+    def leader_name(self) -> str | None:
+        """The leader as the public sees them: "Bidder 3"."""
+        return alias_name(self.leader_alias)
 
     def to_item(self) -> dict[str, Any]:
-        """JSON-able attributes for the DynamoDB item (money and times as strings)."""
-        return self.model_dump(mode="json")
+        """JSON-able attributes for the DynamoDB item (money and times as strings); an
+        attribute that is None is left out (it reads back as None), which keeps the item small."""
+        return self.model_dump(mode="json", exclude_none=True)
 
     @classmethod
     def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
@@ -94,6 +88,11 @@ class LotSnapshot(BaseModel):
             version = item.get("version")
             known_version = int(version) if isinstance(version, int | Decimal) and version == int(version) else None
             raise LotUnreadable(lot_id, "snapshot", problems, known_version) from None
+
+
+def alias_name(alias: int | None) -> str | None:
+    """How public views name a bidder: by their alias on the lot, never by identity."""
+    return None if alias is None else f"Bidder {alias}"
 
 
 @singledispatch
@@ -133,8 +132,6 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_extension_s=event.soft_close_extension_s,
         hard_close_at=event.hard_close_at,
         status="OPEN",
-        aliases={},
-        recent_bids=[],
         created_at=event.timestamp,
         updated_at=event.timestamp,
         version=event.originator_version,
@@ -145,25 +142,16 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
 @evolve.register
 def _(event: BidPlaced, state: LotSnapshot | None) -> LotSnapshot:
     state = _existing(state, event)
-    if event.bidder not in state.aliases:
-        state.aliases[event.bidder] = len(state.aliases) + 1
+    if event.alias is not None and event.alias > state.bidder_count:
+        state.bidder_count = event.alias  # a new bidder's first accepted bid
     if event.closes_at > state.closes_at:
         state.extension_count += 1
         state.closes_at = event.closes_at
     state.current_price = event.amount
     state.leader = event.bidder
+    state.leader_alias = event.alias
     state.leading_bid_id = event.bid_id
     state.bid_count += 1
-    state.recent_bids.append(
-        RecentBid(
-            bid_id=event.bid_id,
-            bidder=event.bidder,
-            amount=event.amount,
-            placed_at=event.placed_at,
-            version=event.originator_version,
-        )
-    )
-    del state.recent_bids[:-RECENT_BIDS_KEPT]
     return _stamp(state, event)
 
 
@@ -187,8 +175,7 @@ def _(event: LotClosed, state: LotSnapshot | None) -> LotSnapshot:
 def _(event: LotCancelled, state: LotSnapshot | None) -> LotSnapshot:
     state = _existing(state, event)
     state.status = "CANCELLED"
-    state.cancelled_at = event.timestamp
-    state.cancel_reason = event.reason
+    state.cancelled_at = event.timestamp  # the reason stays in the event: free text would unbound the item
     return _stamp(state, event)
 
 

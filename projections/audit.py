@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ledger.errors import InvalidState, LotUnreadable
-from ledger.events import GENESIS_HASH
+from ledger.events import GENESIS_HASH, BidPlaced
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, evolve
 
@@ -50,8 +50,11 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
     snapshot that cannot be read back (its fields are still compared)."""
     state: LotSnapshot | None = None
     count = 0
+    aliases: dict[str, int] = {}  # each bidder's alias, as the event of their first accepted bid gave it
     try:
         for event in service.lot_events(lot_id):
+            if isinstance(event, BidPlaced) and event.alias is not None:
+                aliases.setdefault(event.bidder, event.alias)
             try:
                 state = evolve(event, state)
             except (ValueError, TypeError) as error:  # an event that decodes but does not fit the fold
@@ -73,6 +76,11 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
     for name in sorted(set(stored) | set(folded)):
         if stored.get(name) != folded.get(name):
             report.differences.append(FieldDifference(name, stored.get(name), folded.get(name)))
+    # The alias records are a projection of the events too: each bidder's, as given.
+    stored_aliases = service.bidder_aliases(lot_id, list(aliases)) if aliases else {}
+    for bidder, alias in aliases.items():
+        if stored_aliases.get(bidder) != alias:
+            report.differences.append(FieldDifference(f"alias of {bidder}", stored_aliases.get(bidder), alias))
     return report
 
 

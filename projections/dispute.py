@@ -9,7 +9,7 @@ from ledger.errors import BidNotFound
 from ledger.events import BidPlaced, BidRejected, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
-from ledger.state import LotSnapshot, evolve
+from ledger.state import LotSnapshot, alias_name, evolve
 from ledger.values import format_time
 from projections.audit import verify
 from projections.history import event_record
@@ -34,7 +34,7 @@ assert set(RULES) - {None} == set(REASON_CODES)
 def _state_view(state: LotSnapshot) -> dict[str, Any]:
     """The lot as the bid met it, for the operator: bidders by id and alias."""
     data = state.to_item()
-    data["leader_alias"] = state.alias_of(state.leader)
+    data["leader_alias"] = state.leader_name
     return data
 
 
@@ -47,7 +47,10 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     bids: list[LotEvent] = []
     extensions: list[dict[str, Any]] = []
     final: LotSnapshot | None = None
+    aliases: dict[str, int] = {}  # bidder -> alias, from the events that gave them
     for event in service.lot_events(lot_id):
+        if isinstance(event, BidPlaced) and event.alias is not None:
+            aliases.setdefault(event.bidder, event.alias)
         if event.originator_version == decided_version:
             deciding = event
             state_before = final.model_copy(deep=True) if final is not None else None
@@ -70,7 +73,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
             "bid_id": bid_id,
             "lot_id": lot_id,
             "bidder": receipt["bidder"],
-            "bidder_alias": final.alias_of(receipt["bidder"]),
+            "bidder_alias": alias_name(aliases.get(receipt["bidder"])),
             "amount": receipt["amount"],
             "placed_at": receipt["placed_at"],
             "decided_at": receipt.get("decided_at"),
@@ -99,7 +102,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
             "outcome": final.outcome,
             "price": None if final.current_price is None else str(final.current_price),
             "leader": final.leader,
-            "leader_alias": final.alias_of(final.leader),
+            "leader_alias": final.leader_name,
             "closes_at": format_time(final.closes_at),
             "version": final.version,
             "extensions": extensions,

@@ -3,6 +3,7 @@ and no hidden reserve price (only whether it is met)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,7 +11,8 @@ from pydantic import BaseModel
 
 from ledger import rules
 from ledger.events import BidPlaced, BidRejected
-from ledger.state import LotSnapshot
+from ledger.service import AuctionService
+from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
@@ -23,7 +25,9 @@ class PublicBid(BaseModel):
     version: int
 
 
-class LotView(BaseModel):
+class LotSummary(BaseModel):
+    """A lot as lists show it."""
+
     lot_id: str
     title: str
     currency: str
@@ -41,16 +45,21 @@ class LotView(BaseModel):
     hard_close_at: UtcTime | None
     reserve_met: bool
     has_reserve: bool
-    recent_bids: list[PublicBid]
     version: int
 
 
-def public_view(lot: LotSnapshot, now: datetime) -> LotView:
+class LotView(LotSummary):
+    """A lot as its own page shows it: with its latest accepted bids, oldest first."""
+
+    recent_bids: list[PublicBid]
+
+
+def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
     status: PublicStatus = lot.status
     if status == "OPEN" and now < lot.opens_at:
         status = "SCHEDULED"
     money = lambda amount: None if amount is None else to_currency(amount, lot.currency)  # noqa: E731
-    return LotView(
+    return LotSummary(
         lot_id=lot.lot_id,
         title=lot.title,
         currency=lot.currency,
@@ -59,7 +68,7 @@ def public_view(lot: LotSnapshot, now: datetime) -> LotView:
         starting_price=money(lot.starting_price),
         current_price=money(lot.current_price),
         minimum_bid=money(rules.minimum_bid(lot)) if lot.status == "OPEN" else None,
-        leader=lot.alias_of(lot.leader),
+        leader=lot.leader_name,
         bid_count=lot.bid_count,
         opens_at=lot.opens_at,
         closes_at=lot.closes_at,
@@ -68,12 +77,29 @@ def public_view(lot: LotSnapshot, now: datetime) -> LotView:
         hard_close_at=lot.hard_close_at,
         reserve_met=rules.reserve_met(lot),
         has_reserve=lot.reserve_price is not None,
-        recent_bids=[
-            PublicBid(bidder=lot.alias_of(b.bidder) or "", amount=money(b.amount), placed_at=b.placed_at, version=b.version)
-            for b in lot.recent_bids
-        ],
         version=lot.version,
     )
+
+
+def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced]) -> LotView:
+    """The lot's page: its summary and `recent_bids` (the lot's latest BidPlaced events)."""
+    return LotView(
+        **dict(lot_summary(lot, now)),
+        recent_bids=[
+            PublicBid(
+                bidder=alias_name(bid.alias) or "",
+                amount=to_currency(bid.amount, lot.currency),
+                placed_at=bid.placed_at,
+                version=bid.originator_version,
+            )
+            for bid in recent_bids
+        ],
+    )
+
+
+def lot_view(service: AuctionService, lot: LotSnapshot, now: datetime) -> LotView:
+    """The lot's page as it stood at its version, its bid history read from its events."""
+    return public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version))
 
 
 def bid_outcome_view(event: BidPlaced | BidRejected, currency: str) -> dict[str, Any]:

@@ -79,17 +79,21 @@ def test_a_common_case_batch_is_one_dynamodb_call(ledger_env, clock):
     assert [(r.bid.status, r.bid.version) for r in results] == [("ACCEPTED", v) for v in range(12, 22)]
     assert dict(calls.calls) == {"TransactWriteItems": 1}
 
-    # A new container knows no snapshot: its first batch reads (snapshot, receipts), the next does not.
+    # A new container knows no snapshot: its first batch reads (snapshot, receipts, aliases) in one call, the next reads nothing.
     cold = AuctionService(env=ledger_env, clock=clock)
     cold_calls = counting(cold)
     assert cold_calls is not None
     cold.place_bid(a_bid(lot.lot_id, "bidder-1", "12.00", clock.now))
-    assert dict(cold_calls.calls) == {"GetItem": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
+    assert dict(cold_calls.calls) == {"BatchGetItem": 1, "TransactWriteItems": 1}
     cold_calls.reset()
+    # It knows 1 of the lot's 5 bidders: another bidder's alias is read first (one call more).
     cold.place_bid(a_bid(lot.lot_id, "bidder-2", "12.01", clock.now))
+    assert dict(cold_calls.calls) == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    cold_calls.reset()
+    cold.place_bid(a_bid(lot.lot_id, "bidder-1", "12.02", clock.now))
     assert dict(cold_calls.calls) == {"TransactWriteItems": 1}
     state = service.get_lot(lot.lot_id)
-    assert (state.version, state.bid_count, state.leader) == (23, 22, "bidder-2")
+    assert (state.version, state.bid_count, state.leader) == (24, 23, "bidder-1")
     assert_consistent(service, lot.lot_id)
 
 
@@ -100,13 +104,35 @@ def test_a_stale_cached_snapshot_is_reloaded_and_the_batch_decided_again(service
     # On the cached version 1, 10.00 would be accepted; on the stored version 2 it is below the minimum.
     result = service.place_bid(a_bid(lot.lot_id, "bob", "10.00", clock.now))
     assert (result.bid.status, result.bid.reason, result.bid.version) == ("REJECTED", rules.BELOW_MINIMUM, 3)
-    assert_calls(calls, TransactWriteItems=2, GetItem=1, BatchGetItem=1)
+    assert_calls(calls, TransactWriteItems=2, BatchGetItem=1)
     # The reloaded snapshot is kept: the next batch is one call again.
     assert service.place_bid(a_bid(lot.lot_id, "bob", "10.50", clock.now)).bid.status == "ACCEPTED"
     assert_calls(calls, TransactWriteItems=1)
     state = other.get_lot(lot.lot_id)
     assert (state.version, state.leader, state.rejected_count) == (4, "bob", 1)
     assert [e.originator_version for e in other.lot_events(lot.lot_id)] == [1, 2, 3, 4]
+    assert_consistent(service, lot.lot_id)
+
+
+def test_a_returning_bidder_this_instance_never_saw_keeps_their_alias(service, other, clock):
+    lot = new_lot(service, clock)
+    assert other.place_bid(a_bid(lot.lot_id, "alice", "10.00", clock.now)).bid.status == "ACCEPTED"  # Bidder 1
+    # The service reloads the moved lot for bob's bid: it reads bob's alias (none), not alice's.
+    assert service.place_bid(a_bid(lot.lot_id, "bob", "10.50", clock.now)).bid.status == "ACCEPTED"  # Bidder 2
+    calls = counting(service)
+    # The lot has 2 bidders and this instance knows 1: alice's alias is read before deciding.
+    assert service.place_bid(a_bid(lot.lot_id, "alice", "11.00", clock.now)).bid.status == "ACCEPTED"
+    assert_calls(calls, TransactWriteItems=1, BatchGetItem=1)
+    # Now it knows them all: one call, and carol is new without asking.
+    assert service.place_bid(a_bid(lot.lot_id, "carol", "11.50", clock.now)).bid.status == "ACCEPTED"
+    assert_calls(calls, TransactWriteItems=1)
+    assert service.place_bid(a_bid(lot.lot_id, "bob", "12.00", clock.now)).bid.status == "ACCEPTED"
+    assert_calls(calls, TransactWriteItems=1)
+    aliases = [(e.bidder, e.alias) for e in service.recent_bids(lot.lot_id)]
+    assert aliases == [("alice", 1), ("bob", 2), ("alice", 1), ("carol", 3), ("bob", 2)]
+    state = service.get_lot(lot.lot_id)
+    assert (state.bidder_count, state.leader_name) == (3, "Bidder 2")
+    assert service.bidder_aliases(lot.lot_id, ["alice", "bob", "carol", "dave"]) == {"alice": 1, "bob": 2, "carol": 3}
     assert_consistent(service, lot.lot_id)
 
 
@@ -154,7 +180,7 @@ def test_a_competing_writer_mid_batch_wins_and_the_batch_is_decided_again(ledger
     assert results[1].duplicate and results[1].bid == won[0].bid
     # alice and carol are decided on the stored state (dave leads at 10.05): below the minimum.
     assert [(r.bid.status, r.bid.version) for r in (results[0], results[2])] == [("REJECTED", 4), ("REJECTED", 5)]
-    assert dict(calls.calls) == {"TransactWriteItems": 2, "GetItem": 1, "BatchGetItem": 1}
+    assert dict(calls.calls) == {"TransactWriteItems": 2, "BatchGetItem": 1}
     state = service.get_lot(lot.lot_id)
     assert (state.version, state.leader, str(state.current_price)) == (5, "dave", "10.05")
     receipts = service.bid_receipts([b.bid_id for b in batch])
@@ -173,7 +199,7 @@ def test_a_snapshot_changed_in_place_is_never_overwritten_from_the_cache(ledger_
     assert calls is not None
     service.place_bid(a_bid(lot.lot_id, "bob", "10.50", clock.now))
     # The write conditional on the cached item failed: the stored item was read and decided on.
-    assert dict(calls.calls) == {"TransactWriteItems": 2, "GetItem": 1, "BatchGetItem": 1}
+    assert dict(calls.calls) == {"TransactWriteItems": 2, "BatchGetItem": 1}
     assert service.get_lot(lot.lot_id).title == "Changed in place"
 
 

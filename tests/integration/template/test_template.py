@@ -69,7 +69,7 @@ SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [
 # Only ConnectFunction checks tokens itself (WebSocket routes have no authorizer).
 AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
-# resource "BidsTable/index/OpenLotsByCloseTime" is the open-lots GSI.
+# resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI.
 POLICIES = {
     "PlaceBidFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "PutItem")),
@@ -78,9 +78,10 @@ POLICIES = {
     "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")},
     "LotApiFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
-        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTime"),
+        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
     },
     "BroadcastLotChangesFunction": {
+        ("dynamodb:Query", "BidsTable"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
@@ -89,7 +90,8 @@ POLICIES = {
         ("dynamodb:GetItem", "BidsTable"),
     },
     "CloseDueLotsFunction": {
-        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTime"),
+        ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
+        ("dynamodb:BatchGetItem", "BidsTable"),
         ("sqs:SendMessage", "ProcessBidQueue"),
     },
 }
@@ -340,15 +342,16 @@ def test_bids_table(template):
     ]
     (index,) = props["GlobalSecondaryIndexes"]
     assert index == {
-        "IndexName": "OpenLotsByCloseTime",
+        "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
-            {"AttributeName": "open_status", "KeyType": "HASH"},
-            {"AttributeName": "closes_at", "KeyType": "RANGE"},
+            {"AttributeName": "open_shard", "KeyType": "HASH"},
+            {"AttributeName": "close_key", "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "ALL"},
+        # Keys only: a bid that keeps the close time changes no key and writes nothing here.
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
     }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
-        ("PK", "S"), ("SK", "S"), ("open_status", "S"), ("closes_at", "S"),
+        ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("close_key", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

@@ -32,7 +32,8 @@ def bid(lot: Lot, bidder: str, amount: str, at: datetime | None = None):
     command = PlaceBid(
         bid_id=f"b{next(_bid_counter)}", lot_id=lot.id, bidder=bidder, amount=amount, placed_at=at or T0 + timedelta(minutes=1)
     )
-    return lot.place_bid(command, now=T0)
+    # The bidders' aliases the service would know: kept with the lot for the test.
+    return lot.place_bid(command, now=T0, aliases=lot.__dict__.setdefault("known_aliases", {}))
 
 
 def test_first_bid_at_starting_price_is_accepted_and_sets_leader():
@@ -41,7 +42,27 @@ def test_first_bid_at_starting_price_is_accepted_and_sets_leader():
     assert outcome.status == "ACCEPTED" and outcome.reason is None
     assert lot.state.current_price == Decimal("10.00")
     assert lot.state.leader == "alice"
-    assert lot.state.alias_of("alice") == "Bidder 1"
+    assert lot.state.leader_name == "Bidder 1"
+
+
+def test_aliases_number_bidders_by_first_accepted_bid_and_stay_stable():
+    lot = make_lot()
+    bid(lot, "alice", "10.00")
+    bid(lot, "bob", "9.00")  # rejected: no alias for bob yet
+    bid(lot, "bob", "20.00")
+    bid(lot, "alice", "30.00")
+    assert [e.alias for e in lot.pending_events if isinstance(e, BidPlaced)] == [1, 2, 1]
+    assert (lot.state.bidder_count, lot.state.leader_name) == (2, "Bidder 1")
+
+
+def test_a_bidder_the_caller_knows_keeps_their_alias():
+    lot = make_lot()
+    outcome = lot.place_bid(
+        PlaceBid(bid_id="b-known", lot_id=lot.id, bidder="carol", amount="10.00", placed_at=T0 + timedelta(minutes=1)),
+        now=T0,
+        aliases={"carol": 7},
+    )
+    assert outcome.status == "ACCEPTED" and lot.state.leader_alias == 7
 
 
 @pytest.mark.parametrize(
