@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from handlers.bootstrap import current_app
-from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, encode_cursor
+from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of
 from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.values import UtcTime, utc_now
 from projections.history import event_record
@@ -36,13 +36,13 @@ class LotList(BaseModel):
 def list_lots(
     status: Annotated[Literal["open"], Query()] = "open",
     limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[ListCursor | None, Query(description="`next` of the page before")] = None,
+    cursor: Annotated[ListCursor | None, Query()] = None,
 ) -> LotList:
     now = utc_now()
     page = current_app().open_lots(limit=limit, after=cursor)
     return LotList(
         lots=[lot_summary(lot, now) for lot in page.lots],
-        next=None if page.next_after is None else encode_cursor(page.next_after),
+        next=page.next_after,
     )
 
 

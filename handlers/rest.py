@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from eventsourcing.persistence import OperationalError
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from handlers.bootstrap import logger
 from ledger.commands import is_user_id
@@ -34,7 +34,7 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.persistence import is_close_key
+from ledger.persistence import CLOSE_KEY_PATTERN
 from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
 MAX_BODY_BYTES = 16 * 1024
@@ -224,20 +224,6 @@ def _query_integer(value: Any) -> Any:
 QueryInteger = Annotated[int, BeforeValidator(_query_integer)]
 
 
-def encode_cursor(position: str) -> str:
-    """A list position as the opaque `next` cursor clients send back."""
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        position = ""
-    if not is_close_key(position):
-        raise ValueError("is not a cursor this API gave (use the `next` of the page before)")
-    return position
-
-
-# A page cursor (`next` of the page before), read back as the list position it stands for.
-ListCursor = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,200}$"), AfterValidator(_decode_cursor)]
+# A page cursor: the `next` of the page before, the list position after which the page
+# starts (a close time and a lot id; clients pass it back as it is).
+ListCursor = Annotated[str, Field(pattern=CLOSE_KEY_PATTERN, description="`next` of the page before")]

@@ -54,12 +54,12 @@ from ledger.persistence import (
 )
 
 # Open lots by close time, sharded: an open snapshot carries `open_shard` (one of
-# OPEN_SHARDS values, by a hash of the lot id) and `close_key` (its close time and id),
-# both unchanged by a bid that does not move the close time. The index projects keys
-# only, so such a bid writes nothing to it (DynamoDB writes an index only when an
-# item's index keys or projected attributes change), and the writes it does take (a lot
-# opens, closes or is extended) spread over OPEN_SHARDS partitions. Readers merge the
-# shards in close-key order.
+# OPEN_SHARDS values, by a hash of the lot id) and is sorted by its `closes_at`; neither
+# changes on a bid that does not move the close time. The index projects keys only, so
+# such a bid writes nothing to it (DynamoDB writes an index only when an item's index
+# keys or projected attributes change), and the writes it does take (a lot opens,
+# closes or is extended) spread over OPEN_SHARDS partitions. Readers merge the shards
+# in close-key order (close time, then lot id).
 OPEN_LOTS_INDEX = "OpenLotsByCloseTimeSharded"
 OPEN_SHARDS = 8
 # BatchGetItem takes at most 100 keys.
@@ -109,7 +109,7 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "PK", "AttributeType": "S"},
             {"AttributeName": "SK", "AttributeType": "S"},
             {"AttributeName": "open_shard", "AttributeType": "S"},
-            {"AttributeName": "close_key", "AttributeType": "S"},
+            {"AttributeName": "closes_at", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -121,7 +121,7 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
                 "IndexName": OPEN_LOTS_INDEX,
                 "KeySchema": [
                     {"AttributeName": "open_shard", "KeyType": "HASH"},
-                    {"AttributeName": "close_key", "KeyType": "RANGE"},
+                    {"AttributeName": "closes_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
@@ -396,28 +396,37 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     def _open_shard_keys(
         self, shard: str, closing_by: str | None, limit: int | None, after: str | None
     ) -> Iterator[tuple[str, str]]:
-        """(close_key, PK) of one shard's open lots, in close-key order, page by page."""
-        # Close keys are "{closes_at}#{lot_id}" with fixed-width times and ASCII ids ('~' sorts after them).
-        high = None if closing_by is None else f"{closing_by}#~"
+        """(close key, PK) of one shard's open lots in close-key order, page by page. The
+        index sorts by close time only, so lots that close at the same time are gathered
+        and put in lot-id order before they are passed on."""
+        after_at = None if after is None else after.partition("#")[0]
         values: dict[str, Any] = {":shard": {"S": shard}}
         condition = "open_shard = :shard"
-        if high is not None and after is not None:
-            condition += " AND close_key BETWEEN :after AND :high"  # inclusive: `after` itself is dropped below
-            values |= {":after": {"S": after}, ":high": {"S": high}}
-        elif high is not None:
-            condition += " AND close_key <= :high"
-            values[":high"] = {"S": high}
-        elif after is not None:
-            condition += " AND close_key > :after"
-            values[":after"] = {"S": after}
+        if closing_by is not None and after_at is not None:
+            condition += " AND closes_at BETWEEN :after AND :by"
+            values |= {":after": {"S": after_at}, ":by": {"S": closing_by}}
+        elif closing_by is not None:
+            condition += " AND closes_at <= :by"
+            values[":by"] = {"S": closing_by}
+        elif after_at is not None:
+            condition += " AND closes_at >= :after"
+            values[":after"] = {"S": after_at}
         items = self._pages(
             "open_lots", "query", {"PageSize": limit}, TableName=self.table_name, IndexName=OPEN_LOTS_INDEX,
             KeyConditionExpression=condition, ExpressionAttributeValues=values,
         )
+        tied: list[tuple[str, str]] = []  # the lots closing at `tied_at`, as read
+        tied_at = None
         for item in items:
-            key = item["close_key"]["S"]
-            if after is None or key > after:
-                yield key, item["PK"]["S"]
+            pk, closes_at = item["PK"]["S"], item["closes_at"]["S"]
+            key = close_key(closes_at, pk.removeprefix("LOT#"))
+            if after is not None and key <= after:
+                continue
+            if closes_at != tied_at:
+                yield from sorted(tied)
+                tied, tied_at = [], closes_at
+            tied.append((key, pk))
+        yield from sorted(tied)
 
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
@@ -486,7 +495,6 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot}
         if snapshot.get("status") == OPEN_STATUS:
             item["open_shard"] = open_shard(lot_id)
-            item["close_key"] = close_key(str(snapshot["closes_at"]), lot_id)
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -521,7 +529,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
-        for key in ("PK", "SK", "open_shard", "close_key"):
+        for key in ("PK", "SK", "open_shard"):
             attributes.pop(key, None)
         return attributes
 

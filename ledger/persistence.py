@@ -32,7 +32,6 @@ class against both):
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,12 +56,9 @@ def close_key(closes_at: str, lot_id: str) -> str:
     return f"{closes_at}#{lot_id}"
 
 
-# A close key as `close_key` writes it: a stored time (fixed width) and a lot id.
-_CLOSE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-
-
-def is_close_key(value: str) -> bool:
-    return _CLOSE_KEY.fullmatch(value) is not None
+# A close key as `close_key` writes it: a stored time (fixed width) and a lot id. Any
+# string of this shape is a position in the order, whether or not a lot has it.
+CLOSE_KEY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 @dataclass

@@ -58,7 +58,6 @@ class LotSnapshot(BaseModel):
     # so far, and the leader's (None before the first bid, or for events that carry none).
     bidder_count: int = 0
     leader_alias: int | None = None
-    created_at: UtcTime
     updated_at: UtcTime
     closed_at: UtcTime | None = None
     cancelled_at: UtcTime | None = None
@@ -132,7 +131,6 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_extension_s=event.soft_close_extension_s,
         hard_close_at=event.hard_close_at,
         status="OPEN",
-        created_at=event.timestamp,
         updated_at=event.timestamp,
         version=event.originator_version,
         head_hash=event.hash,

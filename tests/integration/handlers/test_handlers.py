@@ -247,6 +247,25 @@ def test_list_open_lots_and_openapi(stack):
     assert lot_key("x") == "LOT#x"
 
 
+def test_the_list_pages_on_with_its_cursor_in_close_time_order(stack):
+    mine = {create_lot()["lot_id"] for _ in range(5)}
+    seen: list[dict] = []
+    query = {"status": "open", "limit": "2"}
+    while True:
+        status, page = api("GET", "/lots", query=query)
+        assert status == 200 and len(page["lots"]) <= 2
+        assert "recent_bids" not in (page["lots"] or [{}])[0]  # a list shows summaries
+        seen += page["lots"]
+        if page["next"] is None:
+            break
+        query = {"status": "open", "limit": "2", "cursor": page["next"]}
+    ids = [lot["lot_id"] for lot in seen]
+    assert mine <= set(ids) and len(ids) == len(set(ids))  # every lot once
+    assert [(lot["closes_at"], lot["lot_id"]) for lot in seen] == sorted((lot["closes_at"], lot["lot_id"]) for lot in seen)
+    status, refused = api("GET", "/lots", query={"status": "open", "cursor": "not a cursor"})
+    assert status == 400 and refused["error"]["code"] == "INVALID_REQUEST"
+
+
 def test_responses_carry_cors_headers_for_the_page(stack):
     from handlers import lot_api
 

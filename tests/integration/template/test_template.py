@@ -345,13 +345,13 @@ def test_bids_table(template):
         "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
             {"AttributeName": "open_shard", "KeyType": "HASH"},
-            {"AttributeName": "close_key", "KeyType": "RANGE"},
+            {"AttributeName": "closes_at", "KeyType": "RANGE"},
         ],
         # Keys only: a bid that keeps the close time changes no key and writes nothing here.
         "Projection": {"ProjectionType": "KEYS_ONLY"},
     }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
-        ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("close_key", "S"),
+        ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

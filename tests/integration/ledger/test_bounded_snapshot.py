@@ -1,0 +1,77 @@
+"""The lot snapshot stays small whatever the number of bidders, bids and extensions
+(issue 11, item 1; DESIGN.md section 2: at most 2 KB), and the aliases and bid history
+that used to grow inside it still work from items and queries of their own."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+from ledger.commands import CreateLot, PlaceBid
+from ledger.dynamodb import lot_key
+from ledger.service import AuctionService
+from projections.audit import replay, verify
+from projections.views import lot_view
+from tests.support.app import IN_MEMORY
+
+# The longest each free or id field may be: a title of 200 characters of 4 bytes each,
+# ids of 64 characters, users of 128.
+LONGEST_TITLE = "\U0001d11e" * 200
+LONGEST_LOT_ID = "L" * 64
+LONGEST_USER = "u" * 128
+
+
+def _bids(lot_id: str, bidders: list[str], start_cents: int, at, step_cents: int = 1) -> list[PlaceBid]:
+    return [
+        PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=b, amount=f"{(start_cents + i * step_cents) // 100}.{(start_cents + i * step_cents) % 100:02d}", placed_at=at)
+        for i, b in enumerate(bidders)
+    ]
+
+
+def test_the_snapshot_does_not_grow_with_bidders_or_bids(clock):
+    service = AuctionService(env=IN_MEMORY, clock=clock)
+    lot = service.create_lot(
+        CreateLot(lot_id="grows", title="Vase", currency="EUR", starting_price="1.00", increment="0.01",
+                  closes_at=clock.now + timedelta(hours=1)),
+        seller="sam",
+    )
+    service.execute(lot.lot_id, _bids(lot.lot_id, [f"early-{i:04d}" for i in range(10)], 100, clock.now))
+    after_ten = json.dumps(service.stored_snapshot(lot.lot_id), default=str)
+    service.execute(lot.lot_id, _bids(lot.lot_id, [f"bidder-{i:04d}" for i in range(5_000)], 200, clock.now))
+    after_5010 = json.dumps(service.stored_snapshot(lot.lot_id), default=str)
+    # Only numbers grow (counts, the price, the version): a few characters, not a map per bidder.
+    assert len(after_5010) - len(after_ten) < 24
+    state = service.get_lot(lot.lot_id)
+    assert (state.bidder_count, state.bid_count, state.leader_name) == (5_010, 5_010, "Bidder 5010")
+    assert service.bidder_aliases(lot.lot_id, ["early-0000", "bidder-4999"]) == {"early-0000": 1, "bidder-4999": 5_010}
+    view = lot_view(service, state, clock.now)
+    assert len(view.recent_bids) == 20 and view.recent_bids[-1].bidder == "Bidder 5010"
+    assert not replay(service, lot.lot_id).drifted
+
+
+def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, dynamodb_client, bids_table):
+    """The largest fields there can be, after many extensions and bids: DynamoDB itself
+    prices the stored item (a plain PutItem of a copy reports its write units: 1 per KB)."""
+    service = AuctionService(env=ledger_env, clock=clock)
+    lot_id = LONGEST_LOT_ID[: 64 - 8] + uuid.uuid4().hex[:8]
+    service.create_lot(
+        CreateLot(lot_id=lot_id, title=LONGEST_TITLE, currency="EUR", starting_price="99999999.99",
+                  reserve_price="999999999999.99", opens_at=clock.now, closes_at=clock.now + timedelta(minutes=1),
+                  soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900)),
+        seller=LONGEST_USER,
+    )
+    for round_ in range(3):  # every bid in the soft-close window extends the lot
+        clock.advance(seconds=30)
+        service.execute(lot_id, _bids(lot_id, [f"{LONGEST_USER[:122]}{round_}-{i:04d}" for i in range(30)],
+                                      10_000_000_000 + round_ * 3_000_000_000, clock.now, step_cents=100_000_000))
+    state = service.get_lot(lot_id)
+    assert (state.bid_count, state.extension_count, len(state.leader or "")) == (90, 3, 128)
+    key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
+    item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    copy = item | {"PK": {"S": lot_key(lot_id + "-copy")}}
+    # DynamoDB counts 1 write unit per KB of item: the item is at most 2 KB (the index's own units apart).
+    consumed = dynamodb_client.put_item(TableName=bids_table, Item=copy, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    dynamodb_client.delete_item(TableName=bids_table, Key={"PK": copy["PK"], "SK": copy["SK"]})
+    assert consumed["Table"]["CapacityUnits"] <= 2.0
+    assert verify(service, lot_id).ok and not replay(service, lot_id).drifted
