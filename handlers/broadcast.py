@@ -4,10 +4,10 @@ connections. Connections that are gone are removed on the first failed post.
 
 The posts of one step (a lot's update to its watchers, then its outcomes to their bidders)
 go out concurrently (`handlers/connection_posts.py`), and the step ends when every post is
-done, so a lot's successive pushes keep their order. A lot watched by more connections
-than one invocation should serve (`FAN_OUT_PAGE_SIZE`) gets its update posted to the
-first page here; each later page goes to FanOutFunction through the fan-out queue, so the
-stream shard waits for one page, not for the whole audience."""
+done, so a lot's successive pushes from one invocation keep their order. A lot watched by
+more connections than one invocation should serve (`FAN_OUT_PAGE_SIZE`) gets its update
+posted to the first page here; each later page goes to FanOutFunction through the fan-out
+queue, so the stream shard waits for one page, not for the whole audience."""
 
 from __future__ import annotations
 
