@@ -1,7 +1,6 @@
 """The one place that wires the application: `build` gives the service, the command
-queue, the Connections store, the WebSocket management client, the token verifier and
-the settings, from
-an environment (the template's, or the local runtime's) with any part given as an
+queue, the fan-out queue, the Connections store, the WebSocket management client, the
+token verifier and the settings, from an environment (the template's, or the local runtime's) with any part given as an
 argument instead. Handlers take an `App` as an argument (a test passes its own); in
 Lambda they use the container's, built once on first use. The CLI builds its own with
 `build` too; tests build theirs on the in-memory recorder (`tests/support/app.py`).
@@ -24,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 
 from handlers.connections import ConnectionStore
+from handlers.fan_out_queue import FanOutQueue
 from handlers.tokens import TokenVerifier
 from ledger.command_queue import CommandQueue
 from ledger.persistence import LotRecorder
@@ -51,6 +51,10 @@ PLACEHOLDER_CREDENTIALS = {
 # thread reuses a kept-alive connection.
 FAN_OUT_WORKERS = 24
 _POOLED = Config(max_pool_connections=FAN_OUT_WORKERS)
+# How many of a lot's watchers one invocation posts to: the broadcast serves the first page
+# and hands each later one to FanOutFunction. 1,000 posts on FAN_OUT_WORKERS threads take
+# a few seconds, well inside the functions' timeouts.
+DEFAULT_FAN_OUT_PAGE_SIZE = 1000
 
 
 def use_placeholder_credentials() -> None:
@@ -67,6 +71,7 @@ class App:
     env: Mapping[str, str]
     service: AuctionService
     close_grace_seconds: int
+    fan_out_page_size: int = DEFAULT_FAN_OUT_PAGE_SIZE
     given: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -75,6 +80,14 @@ class App:
             return self.given["command_queue"]
         sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
         return CommandQueue(sqs, self.env["PROCESS_BID_QUEUE_URL"])
+
+    @cached_property
+    def fan_out_queue(self) -> FanOutQueue:
+        """Where the broadcast hands later pages of a large audience (FAN_OUT_QUEUE_URL)."""
+        if "fan_out_queue" in self.given:
+            return self.given["fan_out_queue"]
+        sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
+        return FanOutQueue(sqs, self.env["FAN_OUT_QUEUE_URL"])
 
     @cached_property
     def connections(self) -> ConnectionStore:
@@ -112,6 +125,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     close_grace_seconds: int | None = None,
     command_queue: CommandQueue | None = None,
+    fan_out_queue: FanOutQueue | None = None,
     connections: ConnectionStore | None = None,
     websocket_management: Any = None,
     tokens: TokenVerifier | None = None,
@@ -122,9 +136,12 @@ def build(
         service = AuctionService(env=env, clock=clock, recorder=recorder)
     if close_grace_seconds is None:
         close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", "60"))
-    given = {"command_queue": command_queue, "connections": connections, "websocket_management": websocket_management,
-             "tokens": tokens}
-    return App(env=env, service=service, close_grace_seconds=close_grace_seconds,
+    fan_out_page_size = int(env.get("FAN_OUT_PAGE_SIZE") or DEFAULT_FAN_OUT_PAGE_SIZE)
+    if fan_out_page_size < 1:
+        raise ValueError(f"FAN_OUT_PAGE_SIZE must be at least 1, not {fan_out_page_size}")
+    given = {"command_queue": command_queue, "fan_out_queue": fan_out_queue, "connections": connections,
+             "websocket_management": websocket_management, "tokens": tokens}
+    return App(env=env, service=service, close_grace_seconds=close_grace_seconds, fan_out_page_size=fan_out_page_size,
                given={k: v for k, v in given.items() if v is not None})
 
 

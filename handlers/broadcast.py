@@ -3,24 +3,26 @@
 connections. Connections that are gone are removed on the first failed post.
 
 The posts of one step (a lot's update to its watchers, then its outcomes to their bidders)
-go out concurrently on the container's fan-out threads (`FAN_OUT_WORKERS`, sharing one
-thread-safe management client whose connection pool is as large), and the step ends when
-every post is done, so a lot's successive pushes keep their order."""
+go out concurrently (`handlers/connection_posts.py`), and the step ends when every post is
+done, so a lot's successive pushes from one invocation keep their order. A lot watched by
+more connections than one invocation should serve (`FAN_OUT_PAGE_SIZE`) gets its update
+posted to the first page here; each later page goes to FanOutFunction through the fan-out
+queue, so the stream shard waits for one page, not for the whole audience."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from itertools import chain
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
-from handlers.bootstrap import FAN_OUT_WORKERS, App, count_unreadable, current_app, logger, metrics, serving
+from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
+from handlers.connection_posts import post_all
+from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
 from ledger.events import BidPlaced, BidRejected
 from ledger.state import LotSnapshot
@@ -63,57 +65,26 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
     return changes
 
 
-def fan_out_pool() -> ThreadPoolExecutor:
-    """The container's fan-out threads: started on first use, kept for its later invocations."""
-    global _fan_out
-    with _fan_out_lock:
-        if _fan_out is None:
-            _fan_out = ThreadPoolExecutor(max_workers=FAN_OUT_WORKERS, thread_name_prefix="fan-out")
-        return _fan_out
-
-
-_fan_out: ThreadPoolExecutor | None = None
-_fan_out_lock = threading.Lock()
-
-
-def deliver(app: App, connection_id: str, messages: list[bytes]) -> tuple[int, int]:
-    """Send `messages` to one connection in order; returns (sent, dropped). A gone connection
-    is forgotten on the first failed post (once it is past connecting) and gets no more."""
-    sent = 0
-    for data in messages:
-        try:
-            app.websocket_management.post_to_connection(ConnectionId=connection_id, Data=data)
-            sent += 1
-        except ClientError as error:
-            if error.response["Error"]["Code"] in ("GoneException", "410"):
-                if app.connections.drop_gone(connection_id):
-                    return sent, 1
-                continue
-            logger.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
-    return sent, 0
-
-
-def post_all(app: App, deliveries: Iterable[tuple[str, list[bytes]]]) -> int:
-    """Post to many connections at once (at most FAN_OUT_WORKERS in flight, each connection's
-    messages in order) and return when every post is done; the number of posts that arrived."""
-    _ = (app.websocket_management, app.connections)  # made here, once, not raced for by the threads
-    pool = fan_out_pool()
-    futures = [pool.submit(deliver, app, connection_id, messages) for connection_id, messages in deliveries]
-    wait(futures)
-    results = [future.result() for future in futures]  # the first error, if any, fails the batch as before
-    dropped = sum(gone for _, gone in results)
-    if dropped:
-        metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=dropped)
-    return sum(sent for sent, _ in results)
-
-
 def encoded(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
 
 
 def broadcast_lot(app: App, change: LotChange) -> int:
-    data = encoded({"type": "lot.updated", "lot": lot_view(app.service, change.snapshot, utc_now()).model_dump(mode="json")})
-    return post_all(app, ((connection_id, [data]) for connection_id in app.connections.watching_lot(change.snapshot.lot_id)))
+    """The lot's update to its first page of watchers; later pages handed to FanOutFunction."""
+    lot = change.snapshot
+    data = encoded({"type": "lot.updated", "lot": lot_view(app.service, lot, utc_now()).model_dump(mode="json")})
+    pages = app.connections.watcher_pages(lot.lot_id, app.fan_out_page_size)
+    watchers: Iterable[str] = pages.first
+    if pages.rest and fits_a_message(data):
+        # Handed off before this page is posted, so the other invocations start at once.
+        app.fan_out_queue.hand_off([FanOutPage.of(page, lot.version, data) for page in pages.rest])
+        metrics.add_metric(name="FanOutPagesHandedOff", unit=MetricUnit.Count, value=len(pages.rest))
+    elif pages.rest:
+        # Cannot happen with a snapshot under 2 KB; if it ever does, slow beats lost.
+        logger.warning("update too large to hand off: posting every page here",
+                       extra={"key": f"LOT#{lot.lot_id}", "bytes": len(data)})
+        watchers = chain(pages.first, *(app.connections.watching_page(page) for page in pages.rest))
+    return post_all(app, ((connection_id, [data]) for connection_id in watchers))
 
 
 def tell_bidders(app: App, change: LotChange) -> int:

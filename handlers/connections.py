@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,6 +21,27 @@ CONNECTION_TTL_S = 2 * 3600
 # API Gateway answers "gone" for a connection whose $connect has not finished yet, and
 # the subscription is written during $connect: so young connections are not dropped.
 CONNECTING_GRACE_S = 30
+
+
+@dataclass(frozen=True)
+class WatcherPage:
+    """A lot's subscriptions whose connection ids sort after `after` (None: from the first)
+    up to and including `through` (None: to the last). Bounds, not a start key and a count:
+    connections that come or go meanwhile shift no other page, so no watcher falls between
+    two pages or lands in both."""
+
+    lot_id: str
+    after: str | None
+    through: str | None
+
+
+@dataclass(frozen=True)
+class WatcherPages:
+    """A lot's watchers cut into pages of at most a page size: the first page's connections,
+    and the bounds of each later page."""
+
+    first: list[str]
+    rest: list[WatcherPage]
 
 
 class ConnectionStore:
@@ -90,21 +112,61 @@ class ConnectionStore:
         self._delete(f"CONN#{connection_id}", "META")
 
     def watching_lot(self, lot_id: str) -> Iterator[str]:
-        return self._connections_under(f"LOT#{lot_id}")
+        for ids in self._pages_of_connections(f"LOT#{lot_id}"):
+            yield from ids
 
     def of_bidder(self, bidder: str) -> Iterator[str]:
-        return self._connections_under(f"BIDDER#{bidder}")
+        for ids in self._pages_of_connections(f"BIDDER#{bidder}"):
+            yield from ids
 
-    def _connections_under(self, pk: str) -> Iterator[str]:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table_name,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :conn)",
-            ExpressionAttributeValues={":pk": {"S": pk}, ":conn": {"S": "CONN#"}},
-            ProjectionExpression="SK",
-        )
-        for page in pages:
-            for item in page["Items"]:
-                yield item["SK"]["S"].removeprefix("CONN#")
+    def watcher_pages(self, lot_id: str, page_size: int) -> WatcherPages:
+        """The lot's watchers, `page_size` to a page: one keys-only Query per page. Only
+        the first page's connections are kept; later pages are known by their bounds."""
+        first: list[str] = []
+        bounds: list[str] = []  # the last connection of each page
+        for ids in self._pages_of_connections(f"LOT#{lot_id}", limit=page_size):
+            if not bounds:
+                first = ids
+            bounds.append(ids[-1])
+        # The last page stays open-ended: a connection subscribed after this read sorts into it.
+        ends: list[str | None] = [*bounds[1:-1], None] if len(bounds) > 1 else []
+        rest = [WatcherPage(lot_id, after, through) for after, through in zip(bounds[:-1], ends, strict=True)]
+        return WatcherPages(first=first, rest=rest)
+
+    def watching_page(self, page: WatcherPage) -> Iterator[str]:
+        """The connections watching the page's lot within its bounds now."""
+        start = None if page.after is None else f"CONN#{page.after}"
+        through = None if page.through is None else f"CONN#{page.through}"
+        for ids in self._pages_of_connections(f"LOT#{page.lot_id}", start_after=start, through=through):
+            yield from ids
+
+    def _pages_of_connections(self, pk: str, *, limit: int | None = None, start_after: str | None = None,
+                              through: str | None = None) -> Iterator[list[str]]:
+        """Connection ids under `pk` in key order, a Query page at a time (none empty), from
+        just after the sort key `start_after` up to and including the sort key `through`."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":conn": {"S": "CONN#"}},
+            "ProjectionExpression": "SK",
+        }
+        if through is not None:
+            query["KeyConditionExpression"] = "PK = :pk AND SK BETWEEN :conn AND :through"
+            query["ExpressionAttributeValues"][":through"] = {"S": through}
+        if limit is not None:
+            query["Limit"] = limit
+        # Any key inside the condition's range will do as a start key: it need not still exist.
+        start_key = None if start_after is None else {"PK": {"S": pk}, "SK": {"S": start_after}}
+        while True:
+            if start_key is not None:
+                query["ExclusiveStartKey"] = start_key
+            response = self.client.query(**query)
+            ids = [item["SK"]["S"].removeprefix("CONN#") for item in response["Items"]]
+            if ids:  # a Query that stops at exactly `limit` items may be followed by an empty one
+                yield ids
+            start_key = response.get("LastEvaluatedKey")
+            if start_key is None:
+                return
 
     def _put(self, item: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.table_name, Item=item)

@@ -28,6 +28,20 @@ def bob(api, dev_auth):
     return Client(api, dev_auth.mint("bob"))
 
 
+def test_watchers_beyond_the_first_page_get_the_update_through_the_fan_out_function(app_stack, admin, alice):
+    """The session's stack has pages of 3 watchers (tests/conftest.py): the broadcast posts to
+    the first 3 of these 8 and hands the other two pages to FanOutFunction, through the local
+    fan-out queue and its event source mapping."""
+    lot_id = admin.create_lot()["lot_id"]
+    watchers = [Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot_id}") for _ in range(8)]
+    try:
+        alice.bid(lot_id, "10.00")
+        for watcher in watchers:
+            watcher.until(lambda _, w=watcher: any(u["version"] == 2 for u in w.lot_updates()))
+    finally:
+        for watcher in watchers:
+            watcher.close()
+
 def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
     lot = admin.create_lot()
     lot_id = lot["lot_id"]

@@ -159,7 +159,7 @@ class LotListPage {
 
   lotUpdated(lot) {
     const known = this.lots.get(lot.lot_id);
-    if (!known || lot.version < known.version) return;
+    if (!known || !newerThanShown(lot, known)) return;
     this.lots.set(lot.lot_id, lot);
     this.render();
   }
@@ -284,7 +284,7 @@ class LotPage {
   }
 
   lotUpdated(lot) {
-    if (lot.lot_id === this.lotId) this.apply(lot);
+    if (lot.lot_id === this.lotId && newerThanShown(lot, this.lot)) this.apply(lot);
   }
 
   apply(lot) {
@@ -492,6 +492,13 @@ class LotPage {
   destroy() {
     for (const pending of this.pending.values()) clearTimeout(pending.timer);
   }
+}
+
+// A pushed update can arrive after a newer one: a large audience is served by several
+// invocations (docs/ARCHITECTURE.md, "How a bid becomes events"), and a page of watchers
+// handed to another one may be posted after the lot's next update. Show only newer versions.
+function newerThanShown(lot, shown) {
+  return !shown || lot.version > shown.version;
 }
 
 // -- routing and start-up --------------------------------------------------------------

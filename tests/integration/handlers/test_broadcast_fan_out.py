@@ -1,7 +1,9 @@
 """BroadcastLotChangesFunction's fan-out, called with stream events against DynamoDB Local
-(the Bids and Connections tables as the template declares them). Only the `@connections`
-management client is a fake, at the boto3 boundary: each post takes 0.2 s, so posts made
-one after another would add up, and the fake records what each connection received."""
+(the Bids and Connections tables as the template declares them), and FanOutFunction, fed
+the pages the broadcast handed off through the local SQS (the template's fan-out queue).
+Only the `@connections` management client is a fake, at the boto3 boundary: each post
+takes 0.2 s, so posts made one after another would add up, and the fake records what each
+connection received."""
 
 from __future__ import annotations
 
@@ -16,20 +18,25 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers import broadcast, lot_api, place_bid, process_bid
+from handlers import broadcast, fan_out, lot_api, place_bid, process_bid
 from handlers.bootstrap import FAN_OUT_WORKERS, App, build
+from handlers.connections import WatcherPage
+from handlers.fan_out_queue import FanOutPage, FanOutQueue
 from ledger.command_queue import CommandQueue
 from ledger.dynamodb import lot_key
 from ledger.values import format_time, utc_now
-from local.sam.template import LocalEndpoints, SamTemplate
+from local.runtime import create_queues
+from local.sam.template import LocalApp, LocalEndpoints, SamTemplate
+from local.sqs.server import LocalSqs
 from tests.conftest import REPO
-from tests.support.events import FakeContext, rest_event
+from tests.support.events import FakeContext, rest_event, sqs_event
 from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
 BOB = {"sub": "bob", "cognito:username": "bob"}
 SELLER = {"sub": "sam", "cognito:username": "sam"}
 POST_S = 0.2
+PAGE_SIZE = 10
 
 
 class SlowManagement:
@@ -67,22 +74,76 @@ def management() -> SlowManagement:
 
 
 @pytest.fixture(scope="module")
-def connections_table(dynamodb_endpoint) -> str:
+def template_app() -> LocalApp:
+    return SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
+
+
+@pytest.fixture(scope="module")
+def connections_table(dynamodb_endpoint, template_app) -> str:
     """The Connections table exactly as template.yaml declares it, under a name of its own."""
     name = f"conn-{uuid.uuid4().hex[:8]}"
-    app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
-    declared = next(t for t in app.tables if t.logical_id == "ConnectionsTable").create_table_kwargs
+    declared = next(t for t in template_app.tables if t.logical_id == "ConnectionsTable").create_table_kwargs
     boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).create_table(**(declared | {"TableName": name}))
     return name
 
 
+@pytest.fixture(scope="module")
+def local_sqs(tmp_path_factory, template_app) -> Any:
+    """The local SQS with the template's queues (the fan-out queue and its DLQ among them)."""
+    with LocalSqs(tmp_path_factory.mktemp("sqs")) as sqs:
+        create_queues(boto3.client("sqs", endpoint_url=sqs.endpoint_url), template_app.queues)
+        yield sqs
+
+
+class FanOutQueueReader:
+    """The fan-out queue as FanOutFunction's event source mapping reads it."""
+
+    def __init__(self, local_sqs: LocalSqs) -> None:
+        self.sqs = boto3.client("sqs", endpoint_url=local_sqs.endpoint_url)
+        self.url, self.arn = local_sqs.queue_url("FanOutQueue"), local_sqs.queue_arn("FanOutQueue")
+        self.sqs.purge_queue(QueueUrl=self.url)
+
+    def queue(self) -> FanOutQueue:
+        return FanOutQueue(self.sqs, self.url)
+
+    def take_all(self) -> list[dict[str, Any]]:
+        """Every waiting message, received (and so hidden for the visibility timeout)."""
+        taken: list[dict[str, Any]] = []
+        while messages := self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            taken += messages
+        return taken
+
+    def event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return sqs_event(messages, self.arn)
+
+
 @pytest.fixture
-def setup(dynamodb_endpoint, bids_table, connections_table, management):
+def fan_out_queue(local_sqs) -> FanOutQueueReader:
+    return FanOutQueueReader(local_sqs)
+
+
+def build_app(env: dict[str, str], sqs: InMemorySqs, management: SlowManagement, **parts: Any) -> App:
+    return build(env | {"CLOSE_GRACE_SECONDS": "1"}, command_queue=CommandQueue(sqs, QUEUE_URL),
+                 websocket_management=management, **parts)
+
+
+@pytest.fixture
+def tables(dynamodb_endpoint, bids_table, connections_table) -> dict[str, str]:
+    return {"BIDS_TABLE": bids_table, "CONNECTIONS_TABLE": connections_table, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
+
+
+@pytest.fixture
+def setup(tables, management):
     sqs = InMemorySqs()
-    app = build({"BIDS_TABLE": bids_table, "CONNECTIONS_TABLE": connections_table,
-                 "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "CLOSE_GRACE_SECONDS": "1"},
-                command_queue=CommandQueue(sqs, QUEUE_URL), websocket_management=management)
-    return app, sqs
+    return build_app(tables, sqs, management), sqs
+
+
+@pytest.fixture
+def paged(tables, management, fan_out_queue):
+    """The application with pages of PAGE_SIZE watchers, its fan-out queue the local SQS."""
+    sqs = InMemorySqs()
+    return build_app(tables | {"FAN_OUT_PAGE_SIZE": str(PAGE_SIZE)}, sqs, management,
+                     fan_out_queue=fan_out_queue.queue()), sqs
 
 
 def call(app: App, module: Any, method: str, path: str, **kwargs: Any) -> Any:
@@ -104,8 +165,9 @@ def bid(app: App, sqs: InMemorySqs, lot_id: str, amount: str, claims: dict[str, 
     return bid_id
 
 
-def connect(app: App, lot_id: str | None, bidder: str | None = None, *, age_s: int = 3600) -> str:
-    connection_id = f"c-{uuid.uuid4().hex[:10]}"
+def connect(app: App, lot_id: str | None, bidder: str | None = None, *, age_s: int = 3600,
+            connection_id: str | None = None) -> str:
+    connection_id = connection_id or f"c-{uuid.uuid4().hex[:10]}"
     app.connections.connect(connection_id, bidder)
     if lot_id:
         app.connections.subscribe(connection_id, lot_id)
@@ -188,3 +250,108 @@ def test_bid_outcomes_reach_only_their_bidder_s_connections_in_order_after_the_l
     # The lot's update went out (to everyone watching) before any outcome.
     assert [m["type"] for m in management.received[alice_watching]] == ["lot.updated", "bid.outcome", "bid.outcome"]
     assert management.received[alice_watching][0]["lot"]["version"] == 4
+
+
+# --- an audience larger than a page --------------------------------------------------
+
+
+def updated(management: SlowManagement) -> dict[str, list[int]]:
+    """The versions of `lot.updated` each connection received (others' bid outcomes left out)."""
+    return {connection: versions for connection, got in management.received.items()
+            if (versions := [m["lot"]["version"] for m in got if m["type"] == "lot.updated"])}
+
+
+def run_fan_out(app: App, queue: FanOutQueueReader, messages: list[dict[str, Any]]) -> None:
+    """Each page as its own invocation, as the template's BatchSize 1 gives them."""
+    for message in messages:
+        assert fan_out.handler(queue.event([message]), FakeContext(), app)["batchItemFailures"] == []
+
+
+def test_the_broadcast_posts_the_first_page_and_hands_off_the_rest_which_reach_everyone(paged, management, fan_out_queue):
+    app, sqs = paged
+    lot_id = create_lot(app)
+    watchers = sorted(connect(app, lot_id) for _ in range(25))
+    bid(app, sqs, lot_id, "10.00", ALICE)
+
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
+
+    # The broadcast served one page: the first PAGE_SIZE connections in key order.
+    assert sorted(updated(management)) == watchers[:PAGE_SIZE]
+    messages = fan_out_queue.take_all()
+    pages = sorted((FanOutPage.model_validate_json(m["Body"]) for m in messages), key=lambda p: p.after or "")
+    assert [(p.after, p.through) for p in pages] == [(watchers[9], watchers[19]), (watchers[19], None)]
+    assert {(p.lot_id, p.version) for p in pages} == {(lot_id, 2)}
+
+    late = connect(app, lot_id, connection_id="c-zzzz-late")  # subscribed meanwhile: sorts into the open last page
+    run_fan_out(app, fan_out_queue, messages)
+
+    assert updated(management) == {connection: [2] for connection in [*watchers, late]}
+
+
+def test_a_gone_connection_in_a_handed_off_page_is_removed(paged, management, fan_out_queue):
+    app, sqs = paged
+    lot_id = create_lot(app)
+    watchers = sorted(connect(app, lot_id) for _ in range(2 * PAGE_SIZE + 3))
+    gone = watchers[PAGE_SIZE + 4]  # in the second page
+    management.gone.add(gone)
+    bid(app, sqs, lot_id, "10.00", ALICE)
+
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
+    run_fan_out(app, fan_out_queue, fan_out_queue.take_all())
+
+    assert sorted(updated(management)) == [w for w in watchers if w != gone]
+    assert gone not in list(app.connections.watching_lot(lot_id))
+    assert app.connections._meta(gone) == {}
+
+
+def test_an_audience_within_one_page_hands_nothing_off(paged, management, fan_out_queue):
+    app, sqs = paged
+    lot_id = create_lot(app)
+    watchers = [connect(app, lot_id) for _ in range(PAGE_SIZE)]
+    bid(app, sqs, lot_id, "10.00", ALICE)
+
+    run_broadcast(app, snapshot_changed(app, lot_id, 1))
+
+    assert sorted(updated(management)) == sorted(watchers)
+    assert fan_out_queue.take_all() == []
+
+
+def test_a_page_whose_posts_fail_comes_back_and_a_message_that_is_not_a_page_does_not(paged, fan_out_queue):
+    app, _ = paged
+    lot_id = create_lot(app)
+    connect(app, lot_id)
+    page = FanOutPage.of(WatcherPage(lot_id, None, None), 1, b'{"type": "lot.updated"}')
+    fan_out_queue.queue().hand_off([page])
+    fan_out_queue.sqs.send_message(QueueUrl=fan_out_queue.url, MessageBody='{"lot_id": 7}')
+    messages = fan_out_queue.take_all()
+    failing = build(app.env, websocket_management=object())  # no post_to_connection: every post raises
+
+    response = fan_out.handler(fan_out_queue.event(messages), FakeContext(), failing)
+
+    page_message = next(m for m in messages if m["Body"] == page.model_dump_json())
+    assert response["batchItemFailures"] == [{"itemIdentifier": page_message["MessageId"]}]
+
+
+@pytest.mark.parametrize("count", [0, 1, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1, 3 * PAGE_SIZE])
+def test_watcher_pages_cover_every_connection_once_whatever_the_count(setup, count):
+    app, _ = setup
+    lot_id = f"pages-{uuid.uuid4().hex[:8]}"
+    watchers = sorted(connect(app, lot_id) for _ in range(count))
+
+    pages = app.connections.watcher_pages(lot_id, PAGE_SIZE)
+
+    assert pages.first == watchers[:PAGE_SIZE]
+    assert len(pages.rest) == max(0, -(-count // PAGE_SIZE) - 1)
+    served = [*pages.first, *(c for page in pages.rest for c in app.connections.watching_page(page))]
+    assert served == watchers
+
+
+def test_a_page_still_starts_after_its_bound_when_that_connection_is_gone(setup):
+    app, _ = setup
+    lot_id = f"pages-{uuid.uuid4().hex[:8]}"
+    watchers = sorted(connect(app, lot_id) for _ in range(2 * PAGE_SIZE))
+    (second,) = app.connections.watcher_pages(lot_id, PAGE_SIZE).rest
+
+    app.connections.disconnect(watchers[PAGE_SIZE - 1])  # the page's `after`
+
+    assert list(app.connections.watching_page(second)) == watchers[PAGE_SIZE:]

@@ -36,6 +36,7 @@ HANDLERS = {
     "ProcessBidFunction": "handlers.process_bid.handler",
     "LotApiFunction": "handlers.lot_api.handler",
     "BroadcastLotChangesFunction": "handlers.broadcast.handler",
+    "FanOutFunction": "handlers.fan_out.handler",
     "ConnectFunction": "handlers.connect.handler",
     "CloseDueLotsFunction": "handlers.close_due_lots.handler",
 }
@@ -68,6 +69,8 @@ WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
 # Only ConnectFunction checks tokens itself (WebSocket routes have no authorizer).
 AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
+# Only the broadcast hands pages of a large audience to FanOutFunction.
+FAN_OUT_ENVIRONMENT = {"FAN_OUT_QUEUE_URL", "FAN_OUT_PAGE_SIZE"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI.
 POLICIES = {
@@ -82,6 +85,11 @@ POLICIES = {
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
+        ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
+        ("sqs:SendMessage", "FanOutQueue"),
+    },
+    "FanOutFunction": {
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
@@ -100,7 +108,8 @@ AWS_CALLERS = {
     "ledger/dynamodb.py": "BidsTable",
     "handlers/connections.py": "ConnectionsTable",
     "ledger/command_queue.py": "ProcessBidQueue",
-    "handlers/broadcast.py": "WebSocketApi",
+    "handlers/connection_posts.py": "WebSocketApi",
+    "handlers/fan_out_queue.py": "FanOutQueue",
 }
 OPERATIONS = {
     "get_item": "dynamodb:GetItem",
@@ -243,7 +252,7 @@ def _normalise(name: str) -> str:
 def test_environment_is_the_one_the_code_reads(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for lid in HANDLERS:
-        extra = AUTH_ENVIRONMENT if lid == "ConnectFunction" else set()
+        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT}.get(lid, set())
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
     assert variables["BIDS_TABLE"] == {"Ref": "BidsTable"}
     assert variables["CONNECTIONS_TABLE"] == {"Ref": "ConnectionsTable"}
@@ -257,6 +266,10 @@ def test_environment_is_the_one_the_code_reads(template):
     assert variables["CLOSE_GRACE_SECONDS"] == {"Ref": "CloseGraceSeconds"}
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
+    broadcast = function_properties(template, "BroadcastLotChangesFunction")["Environment"]["Variables"]
+    assert broadcast["FAN_OUT_QUEUE_URL"] == {"Ref": "FanOutQueue"}
+    assert broadcast["FAN_OUT_PAGE_SIZE"] == {"Ref": "FanOutPageSize"}
+    assert parameter_default(template, "FanOutPageSize") == 1000
 
 
 def test_rest_api_answers_preflights_for_the_page_without_a_token(template):
@@ -405,10 +418,26 @@ def test_process_bid_queue_and_dead_letter_queue(template):
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def test_fan_out_queue_and_dead_letter_queue(template):
+    """Pages of a large audience: a standard queue (pages need no order), retried 3 times."""
+    queue = template["Resources"]["FanOutQueue"]["Properties"]
+    dlq = template["Resources"]["FanOutDeadLetterQueue"]["Properties"]
+    assert "FifoQueue" not in queue and "FifoQueue" not in dlq
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["FanOutDeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": 3}
+    assert queue["VisibilityTimeout"] >= 6 * function_properties(template, "FanOutFunction")["Timeout"]
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")["FanOutDeadLetterAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["FanOutDeadLetterQueue", "QueueName"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
 def test_alarms_say_when_the_service_falls_behind(template):
     alarms = {lid: spec["Properties"] for lid, spec in resources_of(template, "AWS::CloudWatch::Alarm").items()}
     assert set(alarms) == {"ProcessBidDeadLetterAlarm", "ProcessBidQueueAgeAlarm", "ProcessBidErrorsAlarm",
-                           "BroadcastIteratorAgeAlarm"}
+                           "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm"}
     watched = {
         lid: (a["Namespace"], a["MetricName"], a["Dimensions"], a["Statistic"], a["ComparisonOperator"], a["Threshold"])
         for lid, a in alarms.items()
@@ -441,9 +470,15 @@ def test_alarms_say_when_the_service_falls_behind(template):
 # --- event sources -------------------------------------------------------------------
 
 
+def sqs_source_of(template: dict[str, Any], function: str) -> dict[str, Any]:
+    ((_, _, sqs),) = [(lid, name, props) for lid, name, props in events_of(template, "SQS") if lid == function]
+    return sqs
+
+
 def test_processor_reads_the_queue_in_batches_with_partial_failures(template):
-    ((lid, _, sqs),) = events_of(template, "SQS")
-    assert lid == "ProcessBidFunction"
+    assert {lid for lid, _, _ in events_of(template, "SQS")} == {"ProcessBidFunction", "FanOutFunction"}
+    lid = "ProcessBidFunction"
+    sqs = sqs_source_of(template, lid)
     assert sqs["Queue"] == {"Fn::GetAtt": ["ProcessBidQueue", "Arn"]}
     assert sqs["BatchSize"] == 10
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -462,6 +497,13 @@ def test_broadcast_reads_only_snapshot_changes(template):
     assert [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]] == [SNAPSHOT_CHANGES]
     # Batches in parallel per shard, split by partition key: one lot's records keep their order.
     assert stream["ParallelizationFactor"] == 10
+
+
+def test_fan_out_takes_one_page_per_invocation_with_partial_failures(template):
+    sqs = sqs_source_of(template, "FanOutFunction")
+    assert sqs["Queue"] == {"Fn::GetAtt": ["FanOutQueue", "Arn"]}
+    assert sqs["BatchSize"] == 1  # a page is one invocation's work by its size
+    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_due_lots_are_swept_every_minute(template):
