@@ -54,6 +54,7 @@ class ObservedCall:
     writes: list[PricedWrite] = field(default_factory=list)
     reads: list[PricedRead] = field(default_factory=list)
     seconds: float = 0.0
+    images: list[tuple[Item | None, Item | None]] = field(default_factory=list)  # each write's item before and after
 
     @property
     def table_write_units(self) -> int:
@@ -92,6 +93,7 @@ class CapacityObserver:
             "dynamodb", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name
         )
         self.calls: list[ObservedCall] = []
+        self.paused = False
         self._lock = threading.Lock()
         self._id = f"samsold-capacity-{uuid.uuid4().hex}"
 
@@ -116,6 +118,15 @@ class CapacityObserver:
         finally:
             self.detach()
 
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """Let requests through unobserved (a benchmark's set-up)."""
+        self.paused = True
+        try:
+            yield
+        finally:
+            self.paused = False
+
     def take(self) -> list[ObservedCall]:
         """The calls observed since the last `take`."""
         with self._lock:
@@ -125,6 +136,8 @@ class CapacityObserver:
     # --- the hooks --------------------------------------------------------------------
 
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if self.paused:
+            return
         operation = model.name
         pending = _Pending(ObservedCall(operation), time.perf_counter(), dict(params),
                            transactional=operation == "TransactWriteItems")
@@ -170,6 +183,7 @@ class CapacityObserver:
                 after = self._images([(table, key)])[0] if call.succeeded else before
             shape = self._shape(table)
             call.writes.append(price_write(shape, action, key, before, after, pending.transactional))
+            call.images.append((before, after))
         if call.succeeded:
             call.reads.extend(self._reads(model.name, pending.params, parsed))
         with self._lock:
