@@ -33,15 +33,19 @@ def capacity(
     template: Annotated[Path, typer.Option(help="The SAM template (memory sizes, batch size, queue settings)")] = REPO / "template.yaml",
     output: Annotated[Path, typer.Option(help="Where to write the JSON")] = Path("bench-results/capacity.json"),
     markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/CAPACITY.md's tables instead of the JSON")] = False,
+    update_doc: Annotated[Path | None, typer.Option(help="Replace the generated tables in this document (docs/CAPACITY.md)")] = None,
 ) -> None:
     """Capacity units per bid, ceilings and cost, from the items the handlers write (docs/CAPACITY.md)."""
     from handlers.bootstrap import logger, use_placeholder_credentials
     from local.dynamodb.launcher import DynamoDBLocal
     from samsold_cli.capacity.model import Assumptions, model, template_facts
-    from samsold_cli.capacity.report import document, git_commit
+    from samsold_cli.capacity.report import document, git_commit, replace_generated
     from samsold_cli.capacity.report import markdown as render_markdown
     from samsold_cli.capacity.scenarios import Bench, Sizes, run_all
 
+    if update_doc is not None and not update_doc.is_file():
+        notes.print(f"[red]{update_doc} does not exist[/red]")
+        raise typer.Exit(2)
     if many_bidders < 2 or batches < 1 or returning < 2:
         notes.print("[red]--many-bidders and --returning need at least 2, --batches at least 1[/red]")
         raise typer.Exit(2)
@@ -68,6 +72,9 @@ def capacity(
                    seconds=time.perf_counter() - started)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(doc, indent=2) + "\n")
+    if update_doc is not None:
+        update_doc.write_text(replace_generated(update_doc.read_text(), render_markdown(doc)))
+        notes.print(f"tables in {update_doc} replaced")
     if markdown:
         typer.echo(render_markdown(doc))
     else:

@@ -12,6 +12,17 @@ from typing import Any
 
 from samsold_cli.capacity.model import PRICES, PRICES_DATE, PRICES_REGION
 
+BEGIN = "<!-- samsold capacity: generated tables begin -->"
+END = "<!-- samsold capacity: generated tables end -->"
+
+
+def replace_generated(text: str, tables: str) -> str:
+    """`text` (docs/CAPACITY.md) with what lies between its BEGIN and END markers replaced by `tables`."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the document has no {BEGIN} ... {END} block")
+    return text[: start + len(BEGIN)] + "\n\n" + tables.rstrip() + "\n\n" + text[end:]
+
 
 def git_commit(repo: Path) -> str:
     """The commit the figures come from (with "+changes" when the tree differs from it)."""
