@@ -126,9 +126,12 @@ def bench(
 
 def register(app: typer.Typer) -> None:
     from samsold_cli.bench_load import load
+    from samsold_cli.capacity.command import capacity
 
-    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark.
+    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark;
+    # `samsold bench capacity` is `samsold capacity` (issue 11, point 7c), JSON in bench-results/.
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(bench)
     group.command("load")(load)
+    group.command("capacity")(capacity)
     app.add_typer(group, name="bench")
