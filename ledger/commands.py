@@ -232,6 +232,9 @@ class BidOutcome(BaseModel):
     current_price: Money | None = None
     version: int | None = None  # the event version that decided it
     decided_at: UtcTime | None = None
+    # Accepted: whether the bidder led after it (a lower maximum than the leader's is
+    # accepted, recorded, and answered by the leader's maximum). `amount` is their maximum.
+    leading: bool | None = None
 
 
 class CommandResult(BaseModel):

@@ -23,6 +23,13 @@ from ledger.values import format_decimal, format_time, utc_now
 
 GENESIS_HASH = "0" * 64
 
+# What an accepted bid did (BidPlaced.outcome): it took the lead; it was recorded but the
+# leader's maximum answered it (the leader's automatic counter-bid moved the price); or
+# the leader raised their own maximum.
+TOOK_LEAD = "LEADING"
+OUTBID = "OUTBID"
+RAISED = "RAISED"
+
 
 def canonical(value: Any) -> Any:
     """The JSON-able form of a field value, the same however it was stored."""
@@ -114,6 +121,19 @@ class BidPlaced(LotEvent):
     # The bidder's alias number on this lot (a new bidder's is one more than the highest
     # given before); None only in events recorded before aliases moved out of the snapshot.
     alias: int | None = None
+    # Maximum (proxy) bids: `amount` is the bidder's maximum. What the bid did (LEADING: it
+    # took the lead; OUTBID: the leader's maximum answered it, an automatic counter-bid;
+    # RAISED: the leader raised their own maximum), the visible price after it and the
+    # leader's maximum after it: the numbers behind the price. Events recorded before
+    # maximum bids have none of them: their amount was the price, and they took the lead.
+    outcome: str = TOOK_LEAD
+    price: Decimal | None = None
+    leader_maximum: Decimal | None = None
+
+    @property
+    def price_after(self) -> Decimal:
+        """The visible price after this bid."""
+        return self.amount if self.price is None else self.price
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -75,6 +75,9 @@ class Lot(BaseAggregate[str]):
                 closes_at=decision.closes_at,
                 correlation_id=command.correlation_id,
                 alias=alias,
+                outcome=decision.outcome,
+                price=decision.price,
+                leader_maximum=decision.leader_maximum,
             )
         else:
             self.trigger_event(
@@ -101,6 +104,7 @@ class Lot(BaseAggregate[str]):
             current_price=self.state.current_price,
             version=self.version,
             decided_at=now,
+            leading=self.state.leader == command.bidder if decision.accepted else None,
         )
 
     def close(self, command: CloseLot) -> bool:

@@ -9,6 +9,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidCommand
+from ledger.events import OUTBID, RAISED, TOOK_LEAD
 from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ LOT_NOT_OPEN = "LOT_NOT_OPEN"
 LOT_CLOSED = "LOT_CLOSED"
 LOT_CANCELLED = "LOT_CANCELLED"
 SELLER_CANNOT_BID = "SELLER_CANNOT_BID"
-ALREADY_LEADING = "ALREADY_LEADING"
+ALREADY_LEADING = "ALREADY_LEADING"  # no longer given: a leader raises their maximum (kept for old events)
+BELOW_OWN_MAXIMUM = "BELOW_OWN_MAXIMUM"
 BELOW_MINIMUM = "BELOW_MINIMUM"
 CURRENCY_PRECISION = "CURRENCY_PRECISION"
 REASON_CODES = (
     LOT_NOT_OPEN, LOT_CLOSED, LOT_CANCELLED, SELLER_CANNOT_BID,
-    ALREADY_LEADING, BELOW_MINIMUM, CURRENCY_PRECISION,
+    ALREADY_LEADING, BELOW_OWN_MAXIMUM, BELOW_MINIMUM, CURRENCY_PRECISION,
 )
+
 
 # The default increment table, in minor units of the lot's currency: from a price
 # (inclusive) upwards, the step. For EUR/USD this is the familiar eBay-style table
@@ -73,8 +76,7 @@ def minimum_bid(lot: LotSnapshot) -> Decimal:
     increment of its band, written in the currency's digits."""
     if lot.current_price is None:
         return lot.starting_price
-    raw = lot.current_price + increment_at(lot.increment, lot.current_price)
-    return raw.quantize(Decimal(1).scaleb(-minor_units(lot.currency)), rounding=ROUND_CEILING)
+    return one_increment_above(lot, lot.current_price)
 
 
 def reserve_met(lot: LotSnapshot) -> bool:
@@ -94,18 +96,56 @@ def extended_close(lot: LotSnapshot, placed_at: datetime) -> datetime:
     return new_close
 
 
+def in_digits(amount: Decimal, currency: str) -> Decimal:
+    """An amount written in the currency's digits (a price one increment above a maximum
+    may need rounding up to the next minor unit)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_CEILING)
+
+
+def one_increment_above(lot: LotSnapshot, amount: Decimal) -> Decimal:
+    """`amount` plus the increment of its band: what beats it by the least."""
+    return in_digits(amount + increment_at(lot.increment, amount), lot.currency)
+
+
+def proxy_price(lot: LotSnapshot, leader_maximum: Decimal, second_maximum: Decimal | None) -> Decimal:
+    """The visible price for a leader with `leader_maximum` against the second-highest
+    maximum (None: no other bid): one increment (of the band at the second-highest
+    maximum) above it, never above the leader's maximum; the first bid opens at the
+    starting price. Whenever the leader's maximum reaches the reserve, the price is at
+    least the reserve."""
+    price = lot.starting_price if second_maximum is None else min(leader_maximum, one_increment_above(lot, second_maximum))
+    if lot.reserve_price is not None and leader_maximum >= lot.reserve_price:
+        price = max(price, lot.reserve_price)
+    return price
+
+
 @dataclass(frozen=True)
 class BidDecision:
     accepted: bool
     reason: str | None
     minimum: Decimal | None
-    amount: Decimal | None  # in the currency's digits when it fits
+    amount: Decimal | None  # the bidder's maximum, in the currency's digits (when it fits)
     closes_at: datetime  # the close time after the decision
+    # Accepted bids: what the bid did (TOOK_LEAD, OUTBID, RAISED), the visible price
+    # after it, and the leader's maximum after it (private: the numbers behind the price).
+    outcome: str | None = None
+    price: Decimal | None = None
+    leader_maximum: Decimal | None = None
 
 
 def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datetime) -> BidDecision:
-    """Accept or reject one bid against the lot state built from all earlier events.
-    The first rule that fails gives the one reason code."""
+    """Accept or reject one bid, whose amount is the bidder's maximum, against the lot
+    state built from all earlier events. The first rule that fails gives the one reason
+    code. An accepted bid bids for its bidder only as far as needed (`proxy_price`):
+    - the first bid leads at the starting price (or the reserve, when it reaches it);
+    - a higher maximum than the leader's takes the lead, and so does an equal one placed
+      earlier (by `placed_at`, whatever order the queue delivered them in); the price is
+      one increment above the beaten maximum, at most the new leader's maximum;
+    - a lower maximum is still recorded: the leader's maximum answers it and the price
+      moves to one increment above it, at most the leader's maximum (OUTBID);
+    - the leader may raise their own maximum (RAISED): the price stays, unless the new
+      maximum reaches an unmet reserve, when it rises to the reserve; a lower or equal
+      maximum of theirs is refused (BELOW_OWN_MAXIMUM)."""
 
     def reject(reason: str, minimum: Decimal | None = None) -> BidDecision:
         return BidDecision(False, reason, minimum, None, lot.closes_at)
@@ -124,12 +164,25 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     amount = parse_decimal(amount_text)
     if not fits_currency(amount, lot.currency):
         return reject(CURRENCY_PRECISION, minimum)
-    if bidder == lot.leader:
-        return reject(ALREADY_LEADING, minimum)
+    amount = amount.quantize(minor_unit(lot.currency))
+    closes_at = extended_close(lot, placed_at)
+    leader_maximum = lot.leader_maximum if lot.leader_maximum is not None else lot.current_price
+    if lot.leader is not None and bidder == lot.leader:
+        assert leader_maximum is not None and lot.current_price is not None
+        if amount <= leader_maximum:
+            return reject(BELOW_OWN_MAXIMUM, one_increment_above(lot, leader_maximum))
+        price = lot.current_price
+        if lot.reserve_price is not None and price < lot.reserve_price <= amount:
+            price = lot.reserve_price
+        return BidDecision(True, None, minimum, amount, closes_at, RAISED, price, amount)
     if amount < minimum:
         return reject(BELOW_MINIMUM, minimum)
-    amount = amount.quantize(minor_unit(lot.currency))
-    return BidDecision(True, None, minimum, amount, extended_close(lot, placed_at))
+    if lot.leader is None or leader_maximum is None:
+        return BidDecision(True, None, minimum, amount, closes_at, TOOK_LEAD, proxy_price(lot, amount, None), amount)
+    leader_placed_at = lot.leader_placed_at or placed_at
+    if amount > leader_maximum or (amount == leader_maximum and placed_at < leader_placed_at):
+        return BidDecision(True, None, minimum, amount, closes_at, TOOK_LEAD, proxy_price(lot, amount, leader_maximum), amount)
+    return BidDecision(True, None, minimum, amount, closes_at, OUTBID, proxy_price(lot, leader_maximum, amount), leader_maximum)
 
 
 def may_close(lot: LotSnapshot, at: datetime) -> bool:

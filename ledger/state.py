@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.errors import LotUnreadable
-from ledger.events import BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
+from ledger.events import OUTBID, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
 from ledger.values import Money, UtcTime
 
 LotStatus = Literal["OPEN", "CLOSED", "CANCELLED"]
@@ -51,6 +51,9 @@ class LotSnapshot(BaseModel):
     current_price: Money | None = None
     leader: str | None = None
     leading_bid_id: str | None = None
+    # The leader's maximum and when they placed it (private: never in public views).
+    leader_maximum: Money | None = None
+    leader_placed_at: UtcTime | None = None
     bid_count: int = 0
     rejected_count: int = 0
     extension_count: int = 0
@@ -145,10 +148,13 @@ def _(event: BidPlaced, state: LotSnapshot | None) -> LotSnapshot:
     if event.closes_at > state.closes_at:
         state.extension_count += 1
         state.closes_at = event.closes_at
-    state.current_price = event.amount
-    state.leader = event.bidder
-    state.leader_alias = event.alias
-    state.leading_bid_id = event.bid_id
+    state.current_price = event.price_after
+    if event.outcome != OUTBID:  # it took the lead, or the leader raised their maximum
+        state.leader = event.bidder
+        state.leader_alias = event.alias
+        state.leading_bid_id = event.bid_id
+        state.leader_placed_at = event.placed_at
+        state.leader_maximum = event.amount if event.price is not None else None
     state.bid_count += 1
     return _stamp(state, event)
 

@@ -6,29 +6,46 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.errors import BidNotFound
-from ledger.events import BidPlaced, BidRejected, LotEvent
+from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name, evolve
-from ledger.values import format_time
+from ledger.values import format_decimal, format_time, to_currency
 from projections.audit import verify
 from projections.history import event_record
 
 NEIGHBOURS = 3
 
 RULES = {
-    None: "accepted: the lot was open at placed_at, the bidder was neither the seller nor leading, "
-    "and the amount fit the currency and met the minimum next bid",
+    None: "accepted: the lot was open at placed_at, the bidder was not the seller, and the amount (the "
+    "bidder's maximum) fit the currency and met the minimum next bid (or raised the leader's own maximum)",
     "LOT_NOT_OPEN": "rejected: placed_at was before the lot opened (opens_at)",
     "LOT_CLOSED": "rejected: the lot was closed, or placed_at was at or after the close time in force (closes_at)",
     "LOT_CANCELLED": "rejected: the lot had been cancelled",
     "SELLER_CANNOT_BID": "rejected: the seller may not bid on their own lot",
-    "ALREADY_LEADING": "rejected: the bidder was already the leading bidder",
+    "ALREADY_LEADING": "rejected: the bidder was already the leading bidder (the rule before maximum bids)",
+    "BELOW_OWN_MAXIMUM": "rejected: the bidder was leading and the amount was not above their own maximum",
     "BELOW_MINIMUM": "rejected: the amount was below the minimum next bid "
     "(the starting price for the first bid, then the current price plus the increment of its band)",
     "CURRENCY_PRECISION": "rejected: the amount had more decimals than the lot's currency allows",
 }
 assert set(RULES) - {None} == set(REASON_CODES)
+
+
+def explain(event: LotEvent, currency: str, alias_of: dict[str, int]) -> str | None:
+    """What an accepted bid did to the price, in words, with the numbers that made it."""
+    if not isinstance(event, BidPlaced):
+        return None
+    money = lambda amount: format_decimal(to_currency(amount, currency))  # noqa: E731
+    price, maximum = money(event.price_after), money(event.amount)
+    if event.outcome == OUTBID and event.leader_maximum is not None:
+        return (f"your maximum {maximum} was below the leader's earlier maximum of at least {money(event.leader_maximum)} "
+                f"(or equal to it and placed later), so the leader's maximum answered it and the price moved to {price}")
+    if event.outcome == RAISED:
+        return f"the leader raised their maximum to {maximum}; the price stayed at {price} unless the reserve was reached"
+    if event.price is None:
+        return f"a bid of {maximum} (recorded before maximum bids: the amount was the price) took the lead"
+    return f"your maximum {maximum} took the lead; the price moved to {price}, the least that keeps you ahead"
 
 
 def _state_view(state: LotSnapshot) -> dict[str, Any]:
@@ -83,6 +100,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
             "status": receipt["status"],
             "reason": reason,
             "rule": RULES.get(reason, reason),
+            "explanation": explain(deciding, final.currency, aliases),
             "minimum": receipt.get("minimum"),
             "current_price": event_record(deciding)["data"].get("current_price", receipt.get("current_price")),
             "version": decided_version,
@@ -139,6 +157,7 @@ def dispute_markdown(report: dict[str, Any]) -> str:
         f"**{outcome['status']}**" + (f" — `{outcome['reason']}`" if outcome["reason"] else ""),
         "",
         f"Rule: {outcome['rule']}.",
+        *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
         f"Minimum next bid then: {outcome['minimum']}; current price then: {outcome['current_price']}.",
         "",
         "## Close time then",

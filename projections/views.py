@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ledger import rules
-from ledger.events import BidPlaced, BidRejected
+from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
@@ -19,10 +19,14 @@ PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
 
 
 class PublicBid(BaseModel):
+    """An accepted bid as everyone sees it: who (an alias) and the price after it. Maxima
+    are private: a bid the leader's maximum answered shows the price it pushed the leader to."""
+
     bidder: str  # alias
-    amount: Money
+    amount: Money  # the visible price after the bid
     placed_at: UtcTime
     version: int
+    outcome: Literal["LEADING", "OUTBID"]  # took the lead, or answered by the leader's maximum
 
 
 class LotSummary(BaseModel):
@@ -82,17 +86,20 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
 
 
 def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced]) -> LotView:
-    """The lot's page: its summary and `recent_bids` (the lot's latest BidPlaced events)."""
+    """The lot's page: its summary and `recent_bids` (the lot's latest BidPlaced events;
+    a leader raising their own maximum is private, and left out)."""
     return LotView(
         **dict(lot_summary(lot, now)),
         recent_bids=[
             PublicBid(
                 bidder=alias_name(bid.alias) or "",
-                amount=to_currency(bid.amount, lot.currency),
+                amount=to_currency(bid.price_after, lot.currency),
                 placed_at=bid.placed_at,
                 version=bid.originator_version,
+                outcome="OUTBID" if bid.outcome == OUTBID else "LEADING",
             )
             for bid in recent_bids
+            if bid.outcome != RAISED
         ],
     )
 
@@ -113,7 +120,8 @@ def bid_outcome_view(event: BidPlaced | BidRejected, currency: str) -> dict[str,
         "version": event.originator_version,
     }
     if isinstance(event, BidPlaced):
+        # `amount` is their own maximum (theirs to see); `leading` whether it leads.
         return decided | {"amount": format_decimal(event.amount), "status": "ACCEPTED", "reason": None,
-                          "current_price": money(event.amount)}
+                          "current_price": money(event.price_after), "leading": event.outcome != OUTBID}
     return decided | {"amount": event.amount, "status": "REJECTED", "reason": event.reason,
                       "current_price": money(event.current_price)}

@@ -85,7 +85,8 @@ def test_a_bid_is_queued_decided_once_and_told_to_its_bidder_only(app, sqs):
     sqs.redeliver(batch)  # SQS may deliver a message again: the receipt answers, nothing is decided twice
     process(app, sqs)
     view = lot_view(app, lot["lot_id"])
-    assert (view["version"], view["bid_count"], view["current_price"]) == (2, 1, "12.00")
+    # 12.00 is Alice's maximum: the first bid opens at the starting price.
+    assert (view["version"], view["bid_count"], view["current_price"]) == (2, 1, "10.00")
 
 
 def test_a_retried_post_with_the_same_idempotency_key_makes_one_bid(app, sqs):
@@ -120,11 +121,11 @@ def test_a_bad_bid_gets_a_4xx_and_queues_nothing(app, sqs, body, claims, status)
 def test_a_lower_bid_is_rejected_with_its_reason_and_numbers(app, sqs):
     lot = create_lot(app)
     api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "20.00"}, claims=ALICE)
-    _, low = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "15.00"}, claims=BOB)
+    _, low = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.25"}, claims=BOB)
     process(app, sqs)
     _, outcome = bid_status(app, low["bid_id"], BOB)
-    assert (outcome["status"], outcome["reason"]) == ("REJECTED", "BELOW_MINIMUM")
-    assert lot_view(app, lot["lot_id"], as_of_version="2")["current_price"] == "20.00"
+    assert (outcome["status"], outcome["reason"], outcome["minimum"]) == ("REJECTED", "BELOW_MINIMUM", "10.50")
+    assert lot_view(app, lot["lot_id"], as_of_version="2")["current_price"] == "10.00"
 
 
 def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs):

@@ -73,7 +73,7 @@ def test_a_bidder_the_caller_knows_keeps_their_alias():
         ("closed", "alice", "50.00", T0 + timedelta(minutes=30), rules.LOT_CLOSED),
         ("cancelled", "alice", "50.00", T0 + timedelta(minutes=30), rules.LOT_CANCELLED),
         ("none", "sam", "10.00", None, rules.SELLER_CANNOT_BID),
-        ("alice_leads", "alice", "20.00", None, rules.ALREADY_LEADING),
+        ("alice_leads", "alice", "10.00", None, rules.BELOW_OWN_MAXIMUM),
         ("none", "alice", "9.99", None, rules.BELOW_MINIMUM),
         ("none", "alice", "10.005", None, rules.CURRENCY_PRECISION),
     ],
@@ -140,7 +140,7 @@ def test_jpy_has_no_decimals():
 def test_accepted_amount_is_written_with_the_currency_digits():
     lot = make_lot()
     bid(lot, "alice", "12.5")
-    assert str(lot.state.current_price) == "12.50"
+    assert str(lot.state.leader_maximum) == "12.50" and str(lot.pending_events[-1].amount) == "12.50"
 
 
 def test_bid_in_soft_close_window_extends_close_time():
