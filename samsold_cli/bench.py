@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,8 +29,8 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
     seconds spent deciding and writing the bids."""
     now = utc_now()
     lot = service.create_lot(
-        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price=Decimal("1.00"),
-                  increment=Decimal("0.01"), opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
+        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price="1.00",
+                  increment="0.01", opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
         seller="bench-seller",
     )
     started = time.perf_counter()
