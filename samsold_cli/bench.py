@@ -117,13 +117,16 @@ def bench(
 
 
 def register(app: typer.Typer) -> None:
+    from samsold_cli.bench_fanout import fanout
     from samsold_cli.bench_load import load
     from samsold_cli.bench_processor import processor
 
     # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark,
-    # `samsold bench processor` the bid processor against a bare transaction.
+    # `samsold bench processor` the bid processor against a bare transaction, `samsold bench
+    # fanout` WebSocket watchers of one lot.
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(bench)
     group.command("load")(load)
     group.command("processor")(processor)
+    group.command("fanout")(fanout)
     app.add_typer(group, name="bench")
