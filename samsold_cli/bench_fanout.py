@@ -248,13 +248,15 @@ def fanout(
     with tempfile.TemporaryDirectory(prefix="samsold-fanout-") as temporary:
         directory = Path(temporary) / "data"
         console.print(f"starting the local stack on {directory}")
-        with StackProcess(directory) as stack:
+        # Stopping runs each watcher's $disconnect (tens per second here): give it the time.
+        with StackProcess(directory, stop_timeout_s=60 + watchers / 10) as stack:
             endpoints = read_endpoints(directory)
             if endpoints is None:
                 raise RuntimeError(f"no local stack runs on {directory}")
             open_files["stack_soft"] = _open_files_limit_of(stack.pid)
             results = asyncio.run(run_fanout(endpoints, directory, watchers, bids, warmup, connect_concurrency,
                                              handshake_timeout, delivery_timeout, stack.pid))
+            console.print(f"stopping the local stack (up to {stack.stop_timeout_s:g} s: every watcher's $disconnect runs)")
     document = {
         "benchmark": "samsold fanout",
         "stack": "fresh local stack (temporary data directory), in a child process",

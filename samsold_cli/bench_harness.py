@@ -4,6 +4,7 @@ percentiles, and the JSON document they print and write (with the machine it ran
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -11,6 +12,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -57,9 +59,13 @@ def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
 
 
 class StackProcess:
-    def __init__(self, data_dir: Path) -> None:
+    """The local stack in a child process. Stopping waits up to `stop_timeout_s` (the stack
+    runs every open WebSocket's $disconnect first), then kills the stack's whole process tree."""
+
+    def __init__(self, data_dir: Path, stop_timeout_s: float = 60.0) -> None:
         context = multiprocessing.get_context("spawn")
         self.data_dir = data_dir
+        self.stop_timeout_s = stop_timeout_s
         self._ready, self._stop = context.Event(), context.Event()
         self._process = context.Process(
             target=_serve_stack, args=(str(data_dir), str(data_dir / "stack.log"), self._ready, self._stop),
@@ -81,16 +87,18 @@ class StackProcess:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._process.join(60)
-        if self._process.is_alive():
-            self._process.kill()
+        self._process.join(self.stop_timeout_s)
+        if self._process.is_alive() and self._process.pid is not None:
+            # Killing only the stack would leave its DynamoDB Local and function workers running.
+            for pid in [*descendants(self._process.pid), self._process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self._process.join()
 
 
-def tree_cpu_seconds(root_pid: int) -> float | None:
-    """CPU time (user + system) used so far by a process and every live descendant, and by
-    the children it has reaped (Linux /proc): the stack's own cost, whatever else the
-    machine runs at the same time."""
+def _processes() -> tuple[dict[int, int], dict[int, float]]:
+    """Every process's parent and CPU seconds (user + system, its own and its reaped
+    children's), from Linux /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
@@ -104,15 +112,33 @@ def tree_cpu_seconds(root_pid: int) -> float | None:
         # After "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15), 1-based from state.
         parents[int(entry.name)] = int(fields[1])
         used[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
-    if root_pid not in used:
-        return None
+    return parents, used
+
+
+def _tree(root_pid: int, parents: dict[int, int]) -> set[int]:
     tree, frontier = {root_pid}, [root_pid]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier += children
-    return sum(used[pid] for pid in tree)
+    return tree
+
+
+def descendants(root_pid: int) -> list[int]:
+    """The live descendants of a process, children first."""
+    parents, _ = _processes()
+    return sorted(_tree(root_pid, parents) - {root_pid}, key=lambda pid: parents.get(pid) != root_pid)
+
+
+def tree_cpu_seconds(root_pid: int) -> float | None:
+    """CPU time (user + system) used so far by a process and every live descendant, and by
+    the children it has reaped: the stack's own cost, whatever else the machine runs at
+    the same time."""
+    parents, used = _processes()
+    if root_pid not in used:
+        return None
+    return sum(used[pid] for pid in _tree(root_pid, parents))
 
 
 def raise_open_files_limit() -> dict[str, int | None]:
