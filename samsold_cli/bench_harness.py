@@ -85,7 +85,13 @@ class StackProcess:
     def pid(self) -> int | None:
         return self._process.pid
 
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
     def __exit__(self, *exc: object) -> None:
+        started = {} if self._process.pid is None else \
+            {pid: _command_line(pid) for pid in descendants(self._process.pid)}
         self._stop.set()
         self._process.join(self.stop_timeout_s)
         if self._process.is_alive() and self._process.pid is not None:
@@ -94,6 +100,12 @@ class StackProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             self._process.join()
+        # A stack whose own stop failed part-way exits with its children still running (now
+        # the init process's): stop those, if each is still the process the stack started.
+        for pid, command_line in started.items():
+            if command_line and _command_line(pid) == command_line:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _processes() -> tuple[dict[int, int], dict[int, float]]:
@@ -113,6 +125,13 @@ def _processes() -> tuple[dict[int, int], dict[int, float]]:
         parents[int(entry.name)] = int(fields[1])
         used[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
     return parents, used
+
+
+def _command_line(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
 
 
 def _tree(root_pid: int, parents: dict[int, int]) -> set[int]:

@@ -25,7 +25,8 @@ def test_bench_fanout_runs_with_few_watchers_and_writes_its_json(tmp_path: Path)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     document = json.loads(output.read_text())
     assert {"benchmark", "stack", "measured_from", "machine", "open_files_limit", "options", "goal", "connect",
-            "warmup_bids", "bids", "all_bids", "closed_by_the_stack", "total_seconds"} <= set(document)
+            "warmup_bids", "bids", "all_bids", "closed_by_the_stack", "disconnect_drain_seconds", "stack_exit_code",
+            "total_seconds"} <= set(document)
     connect = document["connect"]
     assert connect["watchers"] == connect["connected"] == 20 and connect["failed"] == {}
     assert connect["handshake_ms"]["count"] == 20
@@ -43,3 +44,4 @@ def test_bench_fanout_runs_with_few_watchers_and_writes_its_json(tmp_path: Path)
     pooled = document["all_bids"]
     assert pooled["samples"] == 40 and pooled["lost"] == 0 and pooled["decision_to_update_ms"]["count"] == 40
     assert document["closed_by_the_stack"] == 0
+    assert document["stack_exit_code"] == 0  # the stack stopped cleanly after the watchers left
