@@ -27,8 +27,10 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
     seconds spent deciding and writing the bids."""
     now = utc_now()
     lot = service.create_lot(
-        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price="1.00",
-                  increment="0.01", opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
+        # Validated as the API takes terms: money as decimal strings.
+        CreateLot.model_validate({"lot_id": f"bench-{uuid.uuid4().hex[:12]}", "title": "bench", "currency": "EUR",
+                                  "starting_price": "1.00", "increment": "0.01", "opens_at": now,
+                                  "closes_at": now + timedelta(days=30), "soft_close_window_s": 0}),
         seller="bench-seller",
     )
     started = time.perf_counter()
