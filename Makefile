@@ -6,7 +6,7 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test test-unit lint run bench bench-load clean java dynamodb-local aws-tools browser
+.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout clean java dynamodb-local aws-tools browser
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
@@ -52,6 +52,14 @@ bench: setup
 # 2,000 concurrent bidders against a fresh local stack on 127.0.0.1 (bench-results/load.json).
 bench-load: setup
 	$(VENV)/bin/samsold bench load
+
+# The bid processor against a bare TransactWriteItems of its items, on one DynamoDB Local (bench-results/processor.json).
+bench-processor: setup
+	$(VENV)/bin/samsold bench processor
+
+# 2,000 WebSocket clients watching one lot on a fresh local stack, then 5 bids (bench-results/fanout.json).
+bench-fanout: setup
+	$(VENV)/bin/samsold bench fanout
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

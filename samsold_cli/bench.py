@@ -4,9 +4,6 @@ DynamoDB Local unless a stack is given. Results are printed and written as JSON.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 import uuid
 from collections.abc import Callable
@@ -16,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from handlers.bootstrap import build, use_placeholder_credentials
+from handlers.bootstrap import build
 from ledger.commands import CreateLot, PlaceBid
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from ledger.values import utc_now
 from projections.audit import for_each_lot, replay, verify
+from samsold_cli.bench_harness import fresh_dynamodb_local, machine, write_results
 from samsold_cli.shared import console, progress_bar
 
 
@@ -29,8 +27,10 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
     seconds spent deciding and writing the bids."""
     now = utc_now()
     lot = service.create_lot(
-        CreateLot(lot_id=f"bench-{uuid.uuid4().hex[:12]}", title="bench", currency="EUR", starting_price="1.00",
-                  increment="0.01", opens_at=now, closes_at=now + timedelta(days=30), soft_close_window_s=0),
+        # Validated as the API takes terms: money as decimal strings.
+        CreateLot.model_validate({"lot_id": f"bench-{uuid.uuid4().hex[:12]}", "title": "bench", "currency": "EUR",
+                                  "starting_price": "1.00", "increment": "0.01", "opens_at": now,
+                                  "closes_at": now + timedelta(days=30), "soft_close_window_s": 0}),
         seller="bench-seller",
     )
     started = time.perf_counter()
@@ -92,8 +92,6 @@ def bench(
     bids_table: Annotated[str | None, typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
 ) -> None:
     """Measure replay and verification throughput (events per second); `bench load` loads the local stack."""
-    from local.dynamodb.launcher import DynamoDBLocal
-
     if context.invoked_subcommand is not None:
         return  # `samsold bench load`
 
@@ -105,32 +103,33 @@ def bench(
         results = run(build({"BIDS_TABLE": bids_table}).service, events, lots, events_per_lot, workers)
         engine = "given table"
     else:
-        with DynamoDBLocal() as ddb:
-            use_placeholder_credentials()
-            env = {"BIDS_TABLE": "bench", "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint_url}
+        with fresh_dynamodb_local() as env:
             results = run(build(env).service, events, lots, events_per_lot, workers)
         engine = "DynamoDB Local (in memory)"
     document = {
         "benchmark": "samsold replay/verify",
         "engine": engine,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "results": results,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(document, indent=2) + "\n")
-    console.print_json(json.dumps(document))
-    console.print(f"written to {output}")
+    write_results(document, output)
 
 
 def register(app: typer.Typer) -> None:
+    from samsold_cli.bench_fanout import fanout
     from samsold_cli.bench_load import load
+    from samsold_cli.bench_processor import processor
     from samsold_cli.capacity.command import capacity
 
-    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark;
-    # `samsold bench capacity` is `samsold capacity` (issue 11, point 7c), JSON in bench-results/.
+    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark,
+    # `samsold bench processor` the bid processor against a bare transaction, `samsold bench
+    # fanout` WebSocket watchers of one lot; `samsold bench capacity` is `samsold capacity`
+    # (issue 11, point 7c). Each writes its JSON in bench-results/.
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(bench)
     group.command("load")(load)
+    group.command("processor")(processor)
+    group.command("fanout")(fanout)
     group.command("capacity")(capacity)
     app.add_typer(group, name="bench")

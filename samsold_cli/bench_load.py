@@ -15,37 +15,40 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
-import logging
-import math
-import multiprocessing
 import os
-import platform
-import resource
 import tempfile
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
+
+from samsold_cli.bench_harness import (
+    STARTING_PRICE,
+    STEP,
+    StackProcess,
+    create_lots,
+    machine,
+    ms_summary,
+    on_loopback,
+    raise_open_files_limit,
+    tree_cpu_seconds,
+    write_results,
+)
 
 if TYPE_CHECKING:
     from ledger.service import AuctionService
 
 console = Console()
 
-LOOPBACK = "127.0.0.1"
 MAX_CLIENTS = 5000  # bounded: this is a benchmark of one machine, not a flood tool
 MAX_RATE = 1000
 MAX_STEP_SECONDS = 120
-STARTING_PRICE = Decimal("1.00")
-STEP = Decimal("0.01")
 REQUEST_TIMEOUT_S = 60.0
 DECISION_P99_GOAL_S = 2.0
 
@@ -76,96 +79,6 @@ class Updates:
         start = bisect.bisect_left(versions, version)
         arrivals = [arrival for arrival, _ in received[start:]]
         return min(arrivals) if arrivals else None
-
-
-# -- the stack ------------------------------------------------------------------------------
-
-
-def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
-    """In a child process, so the clients and the stack do not share one interpreter lock."""
-    from local.runtime import REPO_ROOT, LocalStack
-
-    with open(log_path, "ab") as log_file:
-        os.dup2(log_file.fileno(), 2)  # the handlers' logs go to a file, not over the results
-    logging.basicConfig(level=logging.WARNING)
-    _raise_open_files_limit()
-    with LocalStack(REPO_ROOT / "template.yaml", data_dir, port=0):
-        ready.set()
-        stop.wait()
-
-
-class StackProcess:
-    def __init__(self, data_dir: Path) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.data_dir = data_dir
-        self._ready, self._stop = context.Event(), context.Event()
-        self._process = context.Process(
-            target=_serve_stack, args=(str(data_dir), str(data_dir / "stack.log"), self._ready, self._stop),
-            name="samsold-bench-stack", daemon=True,
-        )
-
-    def __enter__(self) -> StackProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._process.start()
-        deadline = time.monotonic() + 180
-        while not self._ready.wait(0.5):
-            if not self._process.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start; see {self.data_dir / 'stack.log'}")
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._process.join(60)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-
-def tree_cpu_seconds(root_pid: int) -> float | None:
-    """CPU time (user + system) used so far by a process and every live descendant, and by
-    the children it has reaped (Linux /proc): the stack's own cost, whatever else the
-    machine runs at the same time."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        # After "pid (comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15), 1-based from state.
-        parents[int(entry.name)] = int(fields[1])
-        used[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
-    if root_pid not in used:
-        return None
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier += children
-    return sum(used[pid] for pid in tree)
-
-
-def _raise_open_files_limit() -> None:
-    # Two thousand clients are two thousand sockets on each side.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else 65536
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
-def _on_loopback(url: str) -> str:
-    """The same service on 127.0.0.1: load never leaves this machine (also when the stack
-    listens on 0.0.0.0)."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=f"{LOOPBACK}:{parts.port}").geturl()
 
 
 # -- the clients ----------------------------------------------------------------------------
@@ -226,39 +139,7 @@ async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Upd
                 updates.by_lot[lot_id].append((arrived, int(pushed["lot"]["version"])))
 
 
-async def _create_lots(session: Any, api: str, seller_token: str, count: int) -> list[str]:
-    from ledger.values import format_time, utc_now
-
-    lot_ids = []
-    for index in range(count):
-        lot_id = f"load-{uuid.uuid4().hex[:10]}-{index}"
-        terms = {"lot_id": lot_id, "title": f"Load test lot {index + 1}", "currency": "EUR",
-                 "starting_price": str(STARTING_PRICE), "increment": str(STEP),
-                 "closes_at": format_time(utc_now() + timedelta(hours=3))}
-        async with session.post(f"{api}/lots", json=terms, headers={"Authorization": f"Bearer {seller_token}"}) as r:
-            if r.status != 201:
-                raise RuntimeError(f"POST /lots answered {r.status}: {await r.text()}")
-        lot_ids.append(lot_id)
-    return lot_ids
-
-
 # -- measuring ------------------------------------------------------------------------------
-
-
-def _percentile(values: list[float], fraction: float) -> float | None:
-    """Nearest rank."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def _ms_summary(seconds: list[float]) -> dict[str, Any]:
-    def ms(value: float | None) -> float | None:
-        return None if value is None else round(value * 1000, 1)
-
-    return {"count": len(seconds), "p50": ms(_percentile(seconds, 0.5)), "p99": ms(_percentile(seconds, 0.99)),
-            "max": ms(max(seconds) if seconds else None)}
 
 
 async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
@@ -304,8 +185,8 @@ def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], u
         "accepted": sum(1 for r in receipts.values() if r.get("status") == "ACCEPTED"),
         "rejected": sum(1 for r in receipts.values() if r.get("status") == "REJECTED"),
         "undecided_after_202": sum(1 for a in queued if a.bid_id not in receipts),
-        "receipt_to_decision_ms": _ms_summary(to_decision),
-        "post_to_websocket_update_ms": _ms_summary(to_push),
+        "receipt_to_decision_ms": ms_summary(to_decision),
+        "post_to_websocket_update_ms": ms_summary(to_push),
     }
 
 
@@ -360,7 +241,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
     from local.cognito.user_pool import DevAuth
     from samsold_cli.target import resolve_target
 
-    api, websocket_url = _on_loopback(endpoints["rest"]), _on_loopback(endpoints["websocket"])
+    api, websocket_url = on_loopback(endpoints["rest"]), on_loopback(endpoints["websocket"])
     service = resolve_target(data_dir).service
     auth = DevAuth(data_dir)
     run_id = uuid.uuid4().hex[:6]
@@ -369,7 +250,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
     results: dict[str, Any] = {"phases": []}
     everything: list[Attempt] = []
     async with aiohttp.ClientSession(connector=connector) as session:
-        lot_ids = await _create_lots(session, api, auth.mint(f"load-seller-{run_id}"), lots)
+        lot_ids = await create_lots(session, api, auth.mint(f"load-seller-{run_id}"), lots)
         updates = Updates()
         connected = [asyncio.Event() for _ in lot_ids]
         subscribers = [asyncio.create_task(_subscribe(session, websocket_url, lot_id, updates, ready))
@@ -460,7 +341,7 @@ def load(
     from handlers.bootstrap import use_placeholder_credentials
 
     use_placeholder_credentials()
-    _raise_open_files_limit()
+    raise_open_files_limit()
     started = time.perf_counter()
     load_before = os.getloadavg()  # other work on the machine shares its cores with the stack
     options = {"clients": clients, "lots": lots, "rates": steps, "step_seconds": step_seconds, "burst": burst}
@@ -488,18 +369,13 @@ def load(
     document = {
         "benchmark": "samsold load",
         "stack": stack,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_1m_before": round(load_before[0], 2),
-                    "load_average_1m_after": round(os.getloadavg()[0], 2)},
+        "machine": machine(load_before),
         "options": options,
         "goal": {"dropped": 0, "http_5xx": 0, "receipt_to_decision_p99_ms_below": DECISION_P99_GOAL_S * 1000,
                  "at_bids_per_s": 100},
         **results,
         "total_seconds": round(time.perf_counter() - started, 1),
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(document, indent=2) + "\n")
-    console.print_json(json.dumps(document))
-    console.print(f"written to {output}")
+    write_results(document, output)
     if not results["consistency"]["ok"]:
         raise typer.Exit(1)
