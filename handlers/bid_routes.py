@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from handlers.bootstrap import current_app, metrics
 from handlers.rest import HttpError, caller_of
@@ -23,6 +23,10 @@ class BidRequest(StrictInput):
     lot_id: Identifier
     amount: AmountText
     bid_id: Identifier | None = None
+    confirm: bool = Field(
+        default=False,
+        description="true places a bid far above the minimum next bid, which is otherwise refused with 422 CONFIRMATION_REQUIRED",
+    )
 
 
 class BidAccepted(BaseModel):
@@ -55,7 +59,7 @@ def place_bid(
         correlation_id=request_context.request_id,
     )
     samsold = current_app()
-    bid, new = samsold.service.submit_bid(command)
+    bid, new = samsold.service.submit_bid(command, confirmed=body.confirm)
     decided = None if new else samsold.service.get_bid_outcome(bid.bid_id)
     if decided is None:
         # Also on a retry: the first attempt may have stopped before queueing; the

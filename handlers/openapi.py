@@ -24,7 +24,11 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/bid"): {
         404: "no such lot",
         409: "the bid id (Idempotency-Key) was used for another bid",
-        422: "the amount has more decimals than the lot's currency allows, or Idempotency-Key and bid_id differ",
+        422: (
+            "the amount has more decimals than the lot's currency allows, or Idempotency-Key and bid_id differ, or "
+            "CONFIRMATION_REQUIRED: the amount is more than 10 times the minimum next bid, or above this deployment's "
+            "cap for the currency; send it again with \"confirm\": true to place it (details name the numbers)"
+        ),
         500: UNREADABLE,
     },
     ("POST", "/lots"): {

@@ -7,6 +7,10 @@ Deterministic failures never block a group: an unparseable message, or one for a
 that does not exist or cannot be read, is parked and acknowledged; a bid that cannot
 win becomes BidRejected. Only transient errors fail records, which SQS redelivers
 (and after 3 receives moves to the DLQ).
+
+A bid far above the minimum is not checked for confirmation here: that was the API's
+question to the bidder before queueing (`AuctionService.admit_bid`), so a queued bid was
+confirmed or needed none, and the lot's price may have moved since it was asked.
 """
 
 from __future__ import annotations

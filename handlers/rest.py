@@ -24,6 +24,7 @@ from ledger.commands import is_user_id
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
+    ConfirmationRequired,
     InvalidCommand,
     InvalidState,
     LedgerError,
@@ -57,6 +58,9 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # replay --fix lost a race to a live writer: compare again.
     SnapshotChanged: 409,
     TransientError: 503,
+    # A bid far above the minimum, not confirmed: a question for the bidder, answered by
+    # sending it again with "confirm": true.
+    ConfirmationRequired: 422,
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,

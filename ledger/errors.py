@@ -84,3 +84,11 @@ class TransientError(LedgerError):
     """Worth retrying later: conflicts kept winning, throttling, timeouts."""
 
     code = "TRANSIENT"
+
+
+class ConfirmationRequired(LedgerError):
+    """A bid far above the minimum next bid (ledger.rules.needs_confirmation) was sent
+    without the bidder's confirmation; nothing was recorded or queued. Sending it again
+    with the confirmation places it."""
+
+    code = "CONFIRMATION_REQUIRED"

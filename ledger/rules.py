@@ -3,6 +3,7 @@ bid is in time, soft close, the reserve, and how a new lot's terms agree. Pure f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -209,3 +210,67 @@ def check_terms(terms: CreateLot, opens_at: datetime, now: datetime) -> None:
     if terms.hard_close_at is not None and terms.hard_close_at < terms.closes_at:
         raise InvalidCommand("hard_close_at must not be before closes_at", {"field": "hard_close_at"})
 
+
+# --- fat-finger protection ---------------------------------------------------------------
+# Asked at the API before a bid is queued (AuctionService.admit_bid): a bid more than this
+# many times the minimum next bid, or above the deployment's cap for the lot's currency, is
+# taken only when the bidder confirms it. The processor never asks again: a queued bid was
+# confirmed or needed no confirmation.
+CONFIRMATION_FACTOR = 10
+CONFIRMATION_BY_FACTOR = "factor"
+CONFIRMATION_BY_CAP = "cap"
+
+
+@dataclass(frozen=True)
+class ConfirmationQuestion:
+    """Why a bid needs the bidder's confirmation, with the numbers to ask about (money in
+    the currency's digits)."""
+
+    triggered_by: str  # CONFIRMATION_BY_FACTOR, or CONFIRMATION_BY_CAP when only the cap is passed
+    minimum: Decimal
+    factor_limit: Decimal  # CONFIRMATION_FACTOR times the minimum: the most taken unasked
+    cap: Decimal | None
+
+
+def needs_confirmation(
+    lot: LotSnapshot, amount: Decimal, confirmed: bool, caps: Mapping[str, Decimal]
+) -> ConfirmationQuestion | None:
+    """The question to ask before the bid is queued, or None: the bid is confirmed, or it is
+    at most CONFIRMATION_FACTOR times the minimum next bid (the starting price before the
+    first bid) and at most the cap of the lot's currency (no cap when `caps` has none)."""
+    if confirmed:
+        return None
+    minimum = minimum_bid(lot)
+    factor_limit = (minimum * CONFIRMATION_FACTOR).quantize(minor_unit(lot.currency))
+    cap = caps.get(lot.currency)
+    if amount > factor_limit:
+        triggered_by = CONFIRMATION_BY_FACTOR
+    elif cap is not None and amount > cap:
+        triggered_by = CONFIRMATION_BY_CAP
+    else:
+        return None
+    return ConfirmationQuestion(triggered_by, minimum, factor_limit, cap)
+
+
+def parse_confirmation_caps(text: str) -> dict[str, Decimal]:
+    """A deployment's caps, one per currency, written `EUR=100000,USD=100000,JPY=15000000`
+    (empty: none; a currency not listed has none). Read strictly, as a setting read at
+    start-up should be: ISO 4217 codes, each once, and positive plain amounts in the
+    currency's digits, comma-separated without spaces. ValueError says what is wrong."""
+    caps: dict[str, Decimal] = {}
+    if text == "":
+        return caps
+    for entry in text.split(","):
+        code, equals, amount_text = entry.partition("=")
+        if not equals:
+            raise ValueError(f"{entry!r} is not CURRENCY=AMOUNT, such as EUR=100000")
+        minor_units(code)  # raises for anything but a known ISO 4217 code
+        if code in caps:
+            raise ValueError(f"{code} has two caps")
+        amount = parse_decimal(amount_text)
+        if amount <= 0:
+            raise ValueError(f"the cap of {code} must be above zero")
+        if not fits_currency(amount, code):
+            raise ValueError(f"the cap of {code} has more decimals than {code} allows ({minor_units(code)})")
+        caps[code] = amount.quantize(minor_unit(code))
+    return caps

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from eventsourcing.application import Application
@@ -28,6 +29,7 @@ from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, Crea
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
+    ConfirmationRequired,
     InvalidCommand,
     LedgerError,
     LotAlreadyExists,
@@ -41,7 +43,7 @@ from ledger.events import BidPlaced, LotEvent
 from ledger.lot import Lot
 from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, lot_key
 from ledger.state import LotSnapshot, evolve
-from ledger.values import fits_currency, format_time, minor_units, utc_now
+from ledger.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 
 LotCommand = PlaceBid | CloseLot | CancelLot
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ RECENT_EVENTS_READ = 100
 # The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
+# The deployment's caps per currency above which a bid needs the bidder's confirmation
+# (`ledger.rules.parse_confirmation_caps`: "EUR=100000,JPY=15000000"; empty or unset: none).
+CONFIRMATION_CAPS_VARIABLE = "BID_CONFIRMATION_CAPS"
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,17 @@ class AuctionService(Application[str]):
         clock: Callable[[], datetime] = utc_now,
         recorder: LotRecorder | None = None,
         snapshot_cache_size: int = 4096,
+        confirmation_caps: Mapping[str, Decimal] | None = None,
     ) -> None:
         # A recorder given here is used instead of the one PERSISTENCE_MODULE's factory makes.
         self._given_recorder = recorder
         super().__init__(None if env is None else dict(env))
         self.clock = clock
         self._snapshots = SnapshotCache(snapshot_cache_size)
+        # Read now, so a wrong setting stops the function at start-up rather than failing bids.
+        self.confirmation_caps: dict[str, Decimal] = (
+            dict(confirmation_caps) if confirmation_caps is not None else _caps_from(self.env.get(CONFIRMATION_CAPS_VARIABLE) or "")
+        )
 
     def construct_recorder(self) -> ApplicationRecorder:
         if self._given_recorder is not None:
@@ -304,31 +314,48 @@ class AuctionService(Application[str]):
         self._snapshots.put(lot.state.model_copy(deep=True), lot.state.to_item())
         return lot.state
 
-    def admit_bid(self, command: PlaceBid) -> LotSnapshot:
-        """What a bid must pass before it is queued: its lot exists and its amount
-        fits the lot's currency. Everything else is decided in order by the processor."""
+    def admit_bid(self, command: PlaceBid, confirmed: bool = False) -> LotSnapshot:
+        """What a bid must pass before it is queued: its lot exists, its amount fits the
+        lot's currency, and a bid far above the minimum next bid is confirmed
+        (`rules.needs_confirmation`). Everything else is decided in order by the processor."""
         lot = self.get_lot(command.lot_id)
         if not fits_currency(command.amount_decimal, lot.currency):
             raise InvalidCommand(
                 f"{lot.currency} amounts have at most {minor_units(lot.currency)} decimals",
                 {"reason": rules.CURRENCY_PRECISION, "currency": lot.currency, "amount": command.amount},
             )
+        question = rules.needs_confirmation(lot, command.amount_decimal, confirmed, self.confirmation_caps)
+        if question is not None:
+            raise _confirmation_required(lot, command, question)
         return lot
 
-    def submit_bid(self, command: PlaceBid) -> tuple[PlaceBid, bool]:
+    def submit_bid(self, command: PlaceBid, confirmed: bool = False) -> tuple[PlaceBid, bool]:
         """Admit a bid and record it as PENDING, once per bid id. Returns the bid as
         first recorded and whether this call recorded it; a bid id that comes back
-        with another lot, bidder or amount is refused."""
-        self.admit_bid(command)
+        with another lot, bidder or amount is refused. A retry (same bid id) of a bid
+        recorded when it was confirmed needs no confirmation again: it is the same bid."""
+        try:
+            self.admit_bid(command, confirmed)
+        except ConfirmationRequired:
+            # Only now look for an earlier request: the common path keeps its one write.
+            recorded = self.store.get_bid_request(command.bid_id)
+            if recorded is None:
+                raise
+            return self._same_bid(command, recorded), False
         earlier = self.store.record_bid_request(command.model_dump(mode="json"))
         if earlier is None:
             return command, True
+        return self._same_bid(command, earlier), False
+
+    @staticmethod
+    def _same_bid(command: PlaceBid, earlier: Mapping[str, Any]) -> PlaceBid:
+        """The bid first recorded under the command's bid id, which must be the same bid."""
         first = PlaceBid.model_validate(earlier)
         if (first.lot_id, first.bidder, first.amount) != (command.lot_id, command.bidder, command.amount):
             raise BidIdReused(
                 f"bid id {command.bid_id!r} was used for another bid", {"bid_id": command.bid_id}
             )
-        return first, False
+        return first
 
     def bid_status(self, bid_id: str, bidder: str) -> BidOutcome | None:
         """The bid's outcome, or PENDING while it waits in the queue; None when there
@@ -503,3 +530,34 @@ def _new_bidders(lot: Lot, known: Mapping[str, int]) -> list[dict[str, Any]]:
                 "lot_id": lot.id, "bidder": event.bidder, "alias": event.alias, "version": event.originator_version
             }
     return list(records.values())
+
+
+def _caps_from(text: str) -> dict[str, Decimal]:
+    try:
+        return rules.parse_confirmation_caps(text)
+    except ValueError as problem:
+        raise ValueError(f"{CONFIRMATION_CAPS_VARIABLE}={text!r}: {problem}") from None
+
+
+def _confirmation_required(lot: LotSnapshot, command: PlaceBid, question: rules.ConfirmationQuestion) -> ConfirmationRequired:
+    """The refusal, with the numbers a client needs to ask its bidder (money as decimal
+    strings in the currency's digits)."""
+    currency = lot.currency
+    if question.triggered_by == rules.CONFIRMATION_BY_FACTOR:
+        why = f"more than {rules.CONFIRMATION_FACTOR} times the minimum bid of {format_decimal(question.minimum)} {currency}"
+    else:
+        assert question.cap is not None  # only a cap passed
+        why = f"above {format_decimal(question.cap)} {currency}, the most this service takes unconfirmed"
+    return ConfirmationRequired(
+        f"{command.amount} {currency} is {why}: send the bid again with \"confirm\": true to place it",
+        {
+            "lot_id": lot.lot_id,
+            "currency": currency,
+            "amount": command.amount,
+            "minimum_bid": format_decimal(question.minimum),
+            "triggered_by": question.triggered_by,
+            "factor": rules.CONFIRMATION_FACTOR,
+            "factor_limit": format_decimal(question.factor_limit),
+            "cap": None if question.cap is None else format_decimal(question.cap),
+        },
+    )

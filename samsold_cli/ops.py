@@ -125,14 +125,22 @@ def bid(
     user: As = None,
     token: Token = None,
     bid_id: Annotated[str | None, typer.Option(help="Idempotency key", callback=checked_as(Identifier))] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Place it even if far above the minimum bid (the API asks otherwise)")
+    ] = False,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
     stack: Stack = None,
 ) -> None:
     """Place a bid (queued; prints its id and status URL)."""
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    body = {"lot_id": lot_id, "amount": amount} | ({"bid_id": bid_id} if bid_id else {})
-    typer.echo(as_json(_answer(*call_api(target.api_url, "POST", "/bid", target.token_for(user, token), body))))
+    body = {"lot_id": lot_id, "amount": amount} | ({"bid_id": bid_id} if bid_id else {}) | ({"confirm": True} if confirm else {})
+    status, payload = call_api(target.api_url, "POST", "/bid", target.token_for(user, token), body)
+    if status == 422 and isinstance(payload, dict) and payload.get("error", {}).get("code") == "CONFIRMATION_REQUIRED":
+        # The API's question to the bidder: say how to answer it.
+        console.print(f"[yellow]{payload['error']['message']}[/yellow]\nAdd --confirm to place it.")
+        raise typer.Exit(1)
+    typer.echo(as_json(_answer(status, payload)))
 
 
 QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]

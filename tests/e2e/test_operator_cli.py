@@ -179,6 +179,19 @@ def test_lots_and_bid_commands(app_stack):
     assert refused.exit_code == 1 and "CURRENCY_PRECISION" in refused.output
 
 
+def test_bid_asks_for_confirm_far_above_the_minimum(app_stack, api, dev_auth):
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Jug", "--starting-price", "5.00", "--as", "tess").output)
+    bid_id = f"ulla-{uuid.uuid4().hex[:8]}"
+    asked = samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id)
+    assert asked.exit_code == 1
+    assert "more than 10 times the minimum bid of 5.00 EUR" in asked.output and "--confirm" in asked.output
+    ulla = Client(api, dev_auth.mint("ulla"))
+    assert ulla.get(f"/bids/{bid_id}").status_code == 404  # nothing recorded
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id, "--confirm").output)
+    assert (placed["bid_id"], placed["status"]) == (bid_id, "PENDING")
+    assert ulla.wait_for_outcome(bid_id)["status"] == "ACCEPTED"
+
+
 def test_commands_need_no_aws_configuration_for_the_local_stack(app_stack, disputed):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"HOME": str(app_stack.data_dir)}
     result = subprocess.run(

@@ -63,8 +63,10 @@ export class Api {
     return this.request("GET", `/lots/${encodeURIComponent(lotId)}`);
   }
 
-  placeBid(token, lotId, amount, bidId) {
-    return this.request("POST", "/bid", { token, body: { lot_id: lotId, amount, bid_id: bidId } });
+  placeBid(token, lotId, amount, bidId, confirm = false) {
+    // `confirm` answers the API's CONFIRMATION_REQUIRED for a bid far above the minimum.
+    const body = { lot_id: lotId, amount, bid_id: bidId, ...(confirm ? { confirm: true } : {}) };
+    return this.request("POST", "/bid", { token, body });
   }
 
   bidStatus(token, bidId) {

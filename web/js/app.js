@@ -410,7 +410,7 @@ class LotPage {
     setText(outcome, text);
   }
 
-  async placeBid(amount) {
+  async placeBid(amount, { confirm = false, bidId = newBidId() } = {}) {
     const lot = this.lot;
     if (!/^\d+(\.\d+)?$/.test(amount)) {
       this.showOutcome("error", "Enter an amount such as 12.50 (digits and a decimal point only).");
@@ -418,16 +418,17 @@ class LotPage {
       return;
     }
     const shown = fmt.money(amount, lot.currency);
-    const bidId = newBidId();
     this.pending.set(bidId, { amount, shown, timer: null });
     this.showOutcome("pending", `Sending your bid of ${shown}…`);
     try {
-      await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId);
+      await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId, confirm);
     } catch (failure) {
       this.pending.delete(bidId);
       if (failure.status === 401) {
         this.showOutcome("error", "Your sign-in has expired or is not valid here. Sign in again, then bid.");
         setSession(null);
+      } else if (failure.code === "CONFIRMATION_REQUIRED") {
+        this.askToConfirm(amount, bidId, failure.details ?? {});
       } else {
         this.showOutcome("error", `Your bid was not sent: ${failure.message}.`);
       }
@@ -437,6 +438,28 @@ class LotPage {
     if (!pending) return; // its outcome came over the WebSocket first
     this.showOutcome("pending", `Bid of ${shown} received; waiting for the decision…`);
     pending.timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
+  }
+
+  askToConfirm(amount, bidId, details) {
+    // Nothing was recorded: the API asks whether so high a bid is meant. "Place it anyway"
+    // sends the same bid (same id) again with confirm: true.
+    const currency = this.lot.currency;
+    const question = details.triggered_by === "cap"
+      ? `That is more than ${fmt.money(details.cap, currency)}, the most this site takes without asking. Place it anyway?`
+      : `That is more than ${details.factor ?? 10} times the minimum bid of `
+        + `${fmt.money(details.minimum_bid ?? this.lot.minimum_bid, currency)}. Place it anyway?`;
+    const yes = el("button", { type: "button" }, "Place it anyway");
+    const no = el("button", { type: "button", class: "cancel" }, "Cancel");
+    yes.addEventListener("click", () => this.placeBid(amount, { confirm: true, bidId }));
+    no.addEventListener("click", () => {
+      this.showOutcome("", "");
+      $("#bid-amount")?.focus();
+    });
+    const outcome = $("#bid-outcome");
+    outcome.dataset.kind = "question";
+    outcome.replaceChildren(el("span", { id: "bid-question" }, question),
+      el("span", { class: "confirm-actions", role: "group", "aria-labelledby": "bid-question" }, yes, no));
+    yes.focus();
   }
 
   async checkBid(bidId) {

@@ -71,6 +71,7 @@ SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [
 AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 # Only the broadcast hands pages of a large audience to FanOutFunction.
 FAN_OUT_ENVIRONMENT = {"FAN_OUT_QUEUE_URL", "FAN_OUT_PAGE_SIZE"}
+CONFIRMATION_ENVIRONMENT = {"BID_CONFIRMATION_CAPS"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI.
 POLICIES = {
@@ -249,10 +250,31 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@pytest.mark.parametrize(
+    ("setting", "taken"),
+    [("", True), ("EUR=100000", True), ("EUR=100000,USD=100000.50,JPY=15000000", True),
+     ("EUR=100000, USD=1", False), ("eur=1", False), ("EUR=1e5", False), ("EUR=-1", False), ("EUR=1,", False)],
+)
+def test_the_confirmation_caps_parameter_takes_the_shape_the_function_reads(template, setting, taken):
+    """CloudFormation refuses a malformed BidConfirmationCaps at deploy time; what its pattern
+    lets through (an unknown code, too many decimals, a duplicate) PlaceBid refuses at start."""
+    from ledger.rules import parse_confirmation_caps
+
+    parameter = template["Parameters"]["BidConfirmationCaps"]
+    assert parameter["Default"] == ""
+    assert (re.fullmatch(parameter["AllowedPattern"], setting) is not None) is taken
+    if taken:
+        parse_confirmation_caps(setting)
+    assert function_properties(template, "PlaceBidFunction")["Environment"]["Variables"]["BID_CONFIRMATION_CAPS"] == {
+        "Ref": "BidConfirmationCaps"
+    }
+
+
 def test_environment_is_the_one_the_code_reads(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for lid in HANDLERS:
-        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT}.get(lid, set())
+        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
+                 "PlaceBidFunction": CONFIRMATION_ENVIRONMENT}.get(lid, set())
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
     assert variables["BIDS_TABLE"] == {"Ref": "BidsTable"}
     assert variables["CONNECTIONS_TABLE"] == {"Ref": "ConnectionsTable"}
