@@ -178,11 +178,12 @@ def test_a_competing_writer_mid_batch_wins_and_the_batch_is_decided_again(ledger
     calls.before = None
     assert [r.bid.status for r in won] == ["ACCEPTED", "ACCEPTED"]
     assert results[1].duplicate and results[1].bid == won[0].bid
-    # alice and carol are decided on the stored state (dave leads at 10.05): below the minimum.
+    # alice and carol are decided on the stored state (dave leads at 10.02): below the minimum.
     assert [(r.bid.status, r.bid.version) for r in (results[0], results[2])] == [("REJECTED", 4), ("REJECTED", 5)]
     assert dict(calls.calls) == {"TransactWriteItems": 2, "BatchGetItem": 1}
     state = service.get_lot(lot.lot_id)
-    assert (state.version, state.leader, str(state.current_price)) == (5, "dave", "10.05")
+    # Dave's maximum 10.05 beat Bob's 10.01 by one increment: the price is 10.02.
+    assert (state.version, state.leader, str(state.current_price)) == (5, "dave", "10.02")
     receipts = service.bid_receipts([b.bid_id for b in batch])
     assert [receipts[b.bid_id]["version"] for b in batch] == [4, 2, 5]
     assert_consistent(service, lot.lot_id)

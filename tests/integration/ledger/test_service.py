@@ -282,7 +282,9 @@ def test_public_view_shows_aliases_not_bidders(service, clock):
     assert "alice" not in text and "bob" not in text and "50.00" not in text
     assert view["leader"] == "Bidder 2"
     assert [b["bidder"] for b in view["recent_bids"]] == ["Bidder 1", "Bidder 2"]
-    assert view["minimum_bid"] == "11.50" and view["current_price"] == "11.00"
+    # Bob's maximum (11.00) is his own: the price is one increment above Alice's 10.00.
+    assert view["minimum_bid"] == "11.00" and view["current_price"] == "10.50"
+    assert [b["amount"] for b in view["recent_bids"]] == ["10.00", "10.50"]
     assert view["reserve_met"] is False and view["status"] == "OPEN"
 
 

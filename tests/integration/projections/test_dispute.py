@@ -51,7 +51,9 @@ def test_report_on_an_accepted_bid(service, auction):
     assert [r["version"] for r in report["bids_before"]] == [2, 3]
     assert [r["version"] for r in report["bids_after"]] == [5]
     assert report["final_result"]["outcome"] == "SOLD" and report["final_result"]["leader"] == "bob"
-    assert report["final_result"]["price"] == "11.00"
+    # Bob's maximum 11.00 beat Alice's 10.00 by one increment (0.50): the price is 10.50.
+    assert report["final_result"]["price"] == "10.50"
+    assert report["outcome"]["explanation"] == "your maximum 11.00 took the lead; the price moved to 10.50, the least that keeps you ahead"
     assert report["final_result"]["extensions"] == [
         {"version": 4, "from": format_time(auction["closes"]), "to": format_time(auction["closes"] + timedelta(seconds=90))}
     ]
