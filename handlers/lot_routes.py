@@ -105,6 +105,7 @@ class BidStatus(BaseModel):
     reason: str | None
     minimum: str | None = None
     current_price: str | None = None
+    leading: bool | None = None  # accepted: whether the bidder led after it (`amount` is their maximum)
 
 
 @router.get("/bids/<bid_id>", summary="Your bid's status: PENDING, ACCEPTED or REJECTED with the reason")

@@ -16,7 +16,7 @@ def sign_in(page: Page, user: str) -> None:
 
 
 def bid(page: Page, amount: str) -> None:
-    page.get_by_label("Your bid in EUR").fill(amount)
+    page.get_by_label("Your maximum bid in EUR").fill(amount)
     page.get_by_role("button", name="Place bid").click()
 
 
@@ -34,7 +34,7 @@ def test_a_bid_far_above_the_minimum_is_placed_only_once_confirmed(open_page, se
     screenshot(page, "lot-page-confirm")
     page.get_by_role("button", name="Cancel").click()
     expect(place_anyway).to_have_count(0)
-    expect(page.get_by_label("Your bid in EUR")).to_be_focused()
+    expect(page.get_by_label("Your maximum bid in EUR")).to_be_focused()
     expect(bids).to_have_text("0")  # nothing was placed
 
     bid(page, "1000.00")

@@ -26,7 +26,7 @@ def fact(page: Page, name: str):
 
 
 def bid(page: Page, amount: str) -> None:
-    page.get_by_label("Your bid in EUR").fill(amount)
+    page.get_by_label("Your maximum bid in EUR").fill(amount)
     page.get_by_role("button", name="Place bid").click()
 
 
@@ -60,11 +60,11 @@ def test_the_list_shows_open_lots_and_works_from_the_keyboard(open_page, seller,
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.get_by_text("Signed in as bob")).to_be_visible()
-    amount = page.get_by_label("Your bid in EUR")
+    amount = page.get_by_label("Your maximum bid in EUR")
     expect(amount).to_be_focused()
     expect(amount).to_have_value("40.00")  # the minimum next bid, ready to send
     page.keyboard.press("Enter")
-    expect(outcome(page)).to_have_text("Accepted: your bid of €40.00 was placed.")
+    expect(outcome(page)).to_have_text("Accepted: you lead at €40.00, with a maximum of €40.00.")
     expect(fact(page, "Leader")).to_have_text("Bidder 1")
 
 
@@ -78,20 +78,24 @@ def test_a_bid_in_one_browser_shows_in_the_other_within_two_seconds(open_page, s
     sign_in(alice, "alice")
     expect(alice.get_by_text("Minimum next bid: €10.00")).to_be_visible()
 
-    bid(alice, "12.00")
-    expect(fact(bob, "Current price")).to_have_text("€12.00", timeout=2000)
+    bid(alice, "12.00")  # her maximum: the first bid opens at the starting price
+    expect(fact(bob, "Current price")).to_have_text("€10.00", timeout=2000)
 
     expect(fact(bob, "Leader")).to_have_text("Bidder 1")
     expect(fact(bob, "Bids")).to_have_text("1")
-    expect(bob.get_by_role("row", name=re.compile(r"Bidder 1 €12\.00"))).to_be_visible()
-    expect(outcome(alice)).to_have_text("Accepted: your bid of €12.00 was placed.")
-    expect(alice.get_by_text("Minimum next bid: €12.50")).to_be_visible()
+    expect(bob.get_by_role("row", name=re.compile(r"Bidder 1 €10\.00"))).to_be_visible()
+    expect(outcome(alice)).to_have_text("Accepted: you lead at €10.00, with a maximum of €12.00.")
+    expect(alice.get_by_text("Minimum next bid: €10.50")).to_be_visible()
 
     sign_in(bob, "bob")
-    bid(bob, "12.50")
+    bid(bob, "11.00")  # below Alice's maximum: recorded, and her maximum answers it
+    expect(fact(alice, "Current price")).to_have_text("€11.50", timeout=2000)
+    expect(fact(alice, "Leader")).to_have_text("Bidder 1")
+    expect(outcome(bob)).to_have_text("Accepted, but another bidder's earlier maximum is higher than your €11.00. The price is now €11.50.")
+    bid(bob, "15.00")
     expect(fact(alice, "Current price")).to_have_text("€12.50", timeout=2000)
     expect(fact(alice, "Leader")).to_have_text("Bidder 2")
-    expect(outcome(bob)).to_have_text("Accepted: your bid of €12.50 was placed.")
+    expect(outcome(bob)).to_have_text("Accepted: you lead at €12.50, with a maximum of €15.00.")
     screenshot(alice, "lot-page-open")
     screenshot(bob, "lot-page-bidder")  # docs/lot-page.png is a copy of this one
 
@@ -106,14 +110,16 @@ def test_a_rejected_bid_shows_its_reason(open_page, seller, screenshot):
     expect(fact(page, "Bids")).to_have_text("0")
 
     bid(page, "10.00")
-    expect(outcome(page)).to_have_text("Accepted: your bid of €10.00 was placed.")
-    bid(page, "20.00")
-    expect(outcome(page)).to_have_text("Rejected: you are already the highest bidder.")
+    expect(outcome(page)).to_have_text("Accepted: you lead at €10.00, with a maximum of €10.00.")
+    bid(page, "20.00")  # the leader raises their maximum: the price stays
+    expect(outcome(page)).to_have_text("Accepted: you lead at €10.00, with a maximum of €20.00.")
+    bid(page, "15.00")
+    expect(outcome(page)).to_have_text("Rejected: you already lead, and a new maximum must be above your current one (at least €20.50).")
     expect(fact(page, "Current price")).to_have_text("€10.00")
 
     bid(page, "ten euros")
     expect(outcome(page)).to_have_text(re.compile("^Enter an amount such as 12.50"))
-    expect(page.get_by_label("Your bid in EUR")).to_be_focused()
+    expect(page.get_by_label("Your maximum bid in EUR")).to_be_focused()
     screenshot(page, "lot-page-rejected")
 
 
@@ -161,13 +167,13 @@ def test_the_page_says_when_it_is_offline_and_catches_up_after_reconnecting(
     # Meanwhile someone bids, and the change is broadcast to nobody but this watcher.
     frank = Client(api, dev_auth.mint("frank"))
     with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
-        assert frank.wait_for_outcome(frank.bid(lot["lot_id"], "35.00")["bid_id"])["status"] == "ACCEPTED"
+        assert frank.wait_for_outcome(frank.bid(lot["lot_id"], "30.00")["bid_id"])["status"] == "ACCEPTED"
         watcher.until(lambda _: any(u["bid_count"] == 1 for u in watcher.lot_updates()))
     expect(fact(page, "Current price")).to_have_text("€30.00 to start")
 
     page.context.set_offline(False)
     live(page)
-    expect(fact(page, "Current price")).to_have_text("€35.00")
+    expect(fact(page, "Current price")).to_have_text("€30.00")
     expect(fact(page, "Bids")).to_have_text("1")
     assert subscribers(app_stack, lot["lot_id"])  # subscribed again: later bids arrive live
 
@@ -190,7 +196,8 @@ def test_the_list_updates_prices_live(open_page, seller, api, dev_auth, app_stac
     expect(row).to_contain_text("€8.00 (starting price)")
     live(page)
     bidder = Client(api, dev_auth.mint("list-watcher-bidder"))
-    bidder.wait_for_outcome(bidder.bid(lot["lot_id"], "9.00")["bid_id"])
-    # Well before the list's 15 s refresh: the price came over the WebSocket.
-    expect(row).to_contain_text("€9.00", timeout=5000)
+    bidder.wait_for_outcome(bidder.bid(lot["lot_id"], "9.00")["bid_id"])  # opens at the starting price
+    # Well before the list's 15 s refresh: the change came over the WebSocket.
+    expect(row).not_to_contain_text("(starting price)", timeout=5000)
+    expect(row).to_contain_text("€8.00")
     assert len(subscribers(app_stack, lot["lot_id"])) == 1  # the list page's one connection

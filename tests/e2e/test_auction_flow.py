@@ -61,7 +61,8 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
         versions = [u["version"] for u in watcher.lot_updates()]
         assert versions == sorted(versions) and len(set(versions)) == len(versions)
         final = watcher.lot_updates()[-1]
-        assert (final["current_price"], final["leader"], final["bid_count"]) == ("11.00", "Bidder 2", 2)
+        # Bob's maximum 11.00 beat Alice's 10.00 by one increment.
+        assert (final["current_price"], final["leader"], final["bid_count"]) == ("10.50", "Bidder 2", 2)
         assert "alice" not in json.dumps(updates) and "bob" not in json.dumps(updates)
 
         alices_phone.until(lambda messages: any(m.get("type") == "bid.outcome" for m in messages))
@@ -71,7 +72,7 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
         assert all(m["bid"]["bid_id"] == first["bid_id"] for m in alices_phone.messages if m.get("type") == "bid.outcome")
 
     view = alice.get(f"/lots/{lot_id}").json()
-    assert (view["version"], view["current_price"], view["leader"]) == (4, "11.00", "Bidder 2")
+    assert (view["version"], view["current_price"], view["leader"]) == (4, "10.50", "Bidder 2")
     assert [b["bidder"] for b in view["recent_bids"]] == ["Bidder 1", "Bidder 2"]
 
 

@@ -394,9 +394,10 @@ class LotPage {
     });
     input.addEventListener("input", () => { this.amountEdited = input.value.trim() !== ""; });
     const form = el("form", { id: "bid-form", novalidate: true },
-      el("label", { for: "bid-amount" }, "Your bid in ", el("span", { id: "bid-currency" })),
+      el("label", { for: "bid-amount" }, "Your maximum bid in ", el("span", { id: "bid-currency" })),
       el("div", { class: "bid-row" }, input, el("button", { type: "submit" }, "Place bid")),
-      el("p", { id: "bid-minimum", class: "hint" }));
+      el("p", { id: "bid-minimum", class: "hint" }),
+      el("p", { class: "hint" }, "We bid for you, only as far as needed to keep you ahead, up to your maximum. Nobody else sees it."));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.placeBid(input.value.trim());
@@ -481,8 +482,13 @@ class LotPage {
     this.pending.delete(bid.bid_id);
     const currency = this.lot?.currency ?? "";
     const shown = fmt.money(bid.amount, currency);
-    if (bid.status === "ACCEPTED") {
-      this.showOutcome("accepted", `Accepted: your bid of ${shown} was placed.`);
+    if (bid.status === "ACCEPTED" && bid.leading === false) {
+      // A maximum below the leader's is recorded, and the leader's maximum answers it.
+      const price = bid.current_price ? ` The price is now ${fmt.money(bid.current_price, currency)}.` : "";
+      this.showOutcome("outbid", `Accepted, but another bidder's earlier maximum is higher than your ${shown}.${price}`);
+    } else if (bid.status === "ACCEPTED") {
+      const price = bid.current_price ? ` at ${fmt.money(bid.current_price, currency)}` : "";
+      this.showOutcome("accepted", `Accepted: you lead${price}, with a maximum of ${shown}.`);
     } else {
       this.showOutcome("rejected", `Rejected: ${fmt.reason(bid, currency)}`);
     }

@@ -48,6 +48,9 @@ const REASONS = {
   LOT_CANCELLED: () => "the lot has been cancelled.",
   SELLER_CANNOT_BID: () => "you are the seller of this lot, and sellers cannot bid on their own lots.",
   ALREADY_LEADING: () => "you are already the highest bidder.",
+  BELOW_OWN_MAXIMUM: (bid, currency) =>
+    "you already lead, and a new maximum must be above your current one"
+    + (bid.minimum ? ` (at least ${money(bid.minimum, currency)}).` : "."),
   BELOW_MINIMUM: (bid, currency) =>
     bid.minimum ? `your bid is below the minimum next bid of ${money(bid.minimum, currency)}.` : "your bid is below the minimum next bid.",
   CURRENCY_PRECISION: (_bid, currency) => `${currency} amounts cannot have that many decimal places.`,
