@@ -563,11 +563,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         self, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         lot_id = str(snapshot["lot_id"])
-        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot}
-        if snapshot.get("status") == OPEN_STATUS:
-            item["open_shard"] = open_shard(lot_id)
-        elif (ended := ended_at(snapshot)) is not None:
-            item["ended_shard"], item["ended_at"] = ended_shard(lot_id), ended
+        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot, **self._index_keys(lot_id, snapshot)}
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -583,6 +579,27 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
                     f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected_snapshot.values())
                 }
         return {"Put": put}
+
+    @staticmethod
+    def _index_keys(lot_id: str, snapshot: Mapping[str, Any]) -> dict[str, str]:
+        """The index attributes a snapshot carries for its status: an open lot's shard, or an
+        ended lot's shard and end time (none for a lot that cannot say when it ended)."""
+        if snapshot.get("status") == OPEN_STATUS:
+            return {"open_shard": open_shard(lot_id)}
+        if (ended := ended_at(snapshot)) is not None:
+            return {"ended_shard": ended_shard(lot_id), "ended_at": ended}
+        return {}
+
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the stored snapshot lacks (or holds wrongly) for its status."""
+        response = self._call(
+            "missing_index_keys", self.client.get_item, TableName=self.table_name,
+            Key={"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}, ConsistentRead=True,
+        )
+        stored = from_item(response.get("Item") or {})
+        if not stored:
+            return []
+        return [name for name, value in self._index_keys(lot_id, stored).items() if stored.get(name) != value]
 
     def _get_item(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._call(

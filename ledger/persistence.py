@@ -208,6 +208,12 @@ class LotRecorder(AggregateRecorder):
         """Lot ids and snapshots of ended lots (CLOSED or CANCELLED), the most recently ended
         first, then by lot id descending; with `after` (an `ended_key`), only those before it."""
 
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the lot's stored snapshot should carry for its status and does
+        not (a snapshot written before its index existed), so `replay --fix` can rewrite it;
+        storage without indexes has none."""
+        return []
+
     @abstractmethod
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (for operators' tools, not hot paths)."""

@@ -245,6 +245,10 @@ class AuctionService(Application[str]):
         """The lot's snapshot exactly as stored (for replay's comparison), or None."""
         return self.store.get_snapshot(lot_id)
 
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the lot's stored snapshot lacks for its status (for replay)."""
+        return self.store.missing_index_keys(lot_id)
+
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         """Overwrite a drifted snapshot, only if it is still at `expected_version`
         (a live writer that moved it on since is never overwritten: SnapshotChanged)."""

@@ -136,6 +136,15 @@ def test_open_lots_index_lists_only_open_lots_due_by_a_time(service, clock):
     assert due.lot_id in due_ids and later.lot_id not in due_ids and closed.lot_id not in due_ids
 
 
+def every_ended_lot(service) -> list[str]:
+    listed, cursor = [], None
+    while True:
+        page = service.list_lots("closed", 100, cursor)
+        listed += [lot.lot_id for lot in page.lots]
+        if (cursor := page.next_cursor) is None:
+            return listed
+
+
 class IndexUnits:
     """A boto3 client proxy that asks DynamoDB for the index units of each transaction
     (ReturnConsumedCapacity=INDEXES) and keeps them: the writes still go to DynamoDB Local."""
@@ -178,14 +187,24 @@ def test_an_ended_lot_is_listed_once_and_a_late_bid_writes_nothing_to_the_index(
     assert closing.get("EndedLotsByTime", 0) > 0 and closing.get("OpenLotsByCloseTimeSharded", 0) > 0
     assert rejecting.get("EndedLotsByTime", 0) == 0 and rejecting.get("OpenLotsByCloseTimeSharded", 0) == 0
 
-    listed, cursor = [], None
-    while True:  # every ended lot in the shared table, page by page: this one exactly once
-        page = service.list_lots("closed", 100, cursor)
-        listed += [ended.lot_id for ended in page.lots]
-        if (cursor := page.next_cursor) is None:
-            break
+    listed = every_ended_lot(service)  # every ended lot in the shared table, page by page: this one exactly once
     assert listed.count(lot.lot_id) == 1 and len(listed) == len(set(listed))
     assert lot.lot_id not in {open_lot.lot_id for open_lot in service.list_lots("open", 100).lots}
+
+
+def test_replay_fix_adds_the_index_keys_a_snapshot_from_before_the_index_lacks(service, clock, dynamodb_client, bids_table):
+    lot = new_lot(service, clock)
+    service.cancel_lot(CancelLot(lot_id=lot.lot_id, cancelled_by="root", requested_at=clock.now), is_admin=True)
+    assert lot.lot_id in every_ended_lot(service)
+    # As a stack deployed before EndedLotsByTime wrote it: the same snapshot without its keys.
+    dynamodb_client.update_item(TableName=bids_table, Key={"PK": {"S": lot_key(lot.lot_id)}, "SK": {"S": "SNAPSHOT"}},
+                                UpdateExpression="REMOVE ended_shard, ended_at")
+    assert lot.lot_id not in every_ended_lot(service)
+    report = replay(service, lot.lot_id)
+    assert [d.field for d in report.differences] == ["(index key ended_shard)", "(index key ended_at)"]
+    fix(service, report)
+    assert replay(service, lot.lot_id).ok
+    assert lot.lot_id in every_ended_lot(service)
 
 
 def test_time_travel_by_version_and_time(service, clock):
