@@ -92,10 +92,11 @@ def test_going_list_lot_list_again_and_again_throws_nothing(open_page, seller):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     lot_link = page.get_by_role("link", name="Copper kettle")
+    held: list[Route] = []
     for _ in range(4):
         lot_link.click()  # list -> lot
         expect(page.get_by_role("heading", level=1)).to_have_text("Copper kettle")
-        held: list[Route] = []
+        held.clear()
         page.route(LIST_REQUESTS, lambda route: held.append(route))
         page.get_by_role("link", name="← All open lots").click()  # lot -> list, which waits for its lots
         expect(page.get_by_role("heading", level=1)).to_have_text("Open lots")
