@@ -26,8 +26,9 @@ from handlers.connections import ConnectionStore
 from handlers.fan_out_queue import FanOutQueue
 from handlers.tokens import TokenVerifier
 from ledger.command_queue import CommandQueue
+from ledger.listing import ListStatus
 from ledger.persistence import LotRecorder
-from ledger.service import AuctionService, OpenLots
+from ledger.service import AuctionService, LotList, OpenLots
 from ledger.values import utc_now
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
@@ -113,6 +114,12 @@ class App:
     def open_lots(self, closing_by: datetime | None = None, limit: int | None = None, after: str | None = None) -> OpenLots:
         """The service's open lots, with the unreadable ones it left out counted."""
         page = self.service.open_lots(closing_by=closing_by, limit=limit, after=after)
+        count_unreadable(page.unreadable)
+        return page
+
+    def list_lots(self, status: ListStatus, limit: int, cursor: str | None = None) -> LotList:
+        """The service's page of the lot list, with the unreadable lots it left out counted."""
+        page = self.service.list_lots(status, limit, cursor)
         count_unreadable(page.unreadable)
         return page
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from handlers.bootstrap import current_app
 from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of
 from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
+from ledger.listing import ListStatus
 from ledger.values import UtcTime, utc_now
 from projections.history import event_record
 from projections.views import LotSummary, LotView, lot_summary, lot_view, public_view
@@ -32,18 +33,19 @@ class LotList(BaseModel):
     next: str | None  # the cursor of the next page, None on the last
 
 
-@router.get("/lots", summary="List open lots, soonest to close first, a page at a time")
+@router.get(
+    "/lots",
+    summary="List lots a page at a time: open (soonest to close first), closed (ended: most recently"
+    " ended first) or all (the open ones, then the ended ones)",
+)
 def list_lots(
-    status: Annotated[Literal["open"], Query()] = "open",
+    status: Annotated[ListStatus, Query()] = "open",
     limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
     cursor: Annotated[ListCursor | None, Query()] = None,
 ) -> LotList:
     now = utc_now()
-    page = current_app().open_lots(limit=limit, after=cursor)
-    return LotList(
-        lots=[lot_summary(lot, now) for lot in page.lots],
-        next=page.next_after,
-    )
+    page = current_app().list_lots(status, limit, cursor)
+    return LotList(lots=[lot_summary(lot, now) for lot in page.lots], next=page.next_cursor)
 
 
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")

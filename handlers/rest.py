@@ -35,7 +35,7 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.persistence import CLOSE_KEY_PATTERN
+from ledger.listing import LIST_CURSOR_PATTERN
 from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
 MAX_BODY_BYTES = 16 * 1024
@@ -229,5 +229,6 @@ QueryInteger = Annotated[int, BeforeValidator(_query_integer)]
 
 
 # A page cursor: the `next` of the page before, the list position after which the page
-# starts (a close time and a lot id; clients pass it back as it is).
-ListCursor = Annotated[str, Field(pattern=CLOSE_KEY_PATTERN, description="`next` of the page before")]
+# starts (the part of the list, a time and a lot id: `ledger.listing`; clients pass it
+# back as it is). The pattern is exact: every string it takes is a position the list takes.
+ListCursor = Annotated[str, Field(pattern=LIST_CURSOR_PATTERN, description="`next` of the page before")]

@@ -50,6 +50,8 @@ from ledger.persistence import (
     LotRecorder,
     LotRecords,
     close_key,
+    ended_at,
+    ended_key,
     lot_key,
 )
 
@@ -62,6 +64,13 @@ from ledger.persistence import (
 # in close-key order (close time, then lot id).
 OPEN_LOTS_INDEX = "OpenLotsByCloseTimeSharded"
 OPEN_SHARDS = 8
+# Ended lots by end time, sharded the same way: a CLOSED or CANCELLED snapshot carries
+# `ended_shard` (by a hash of the lot id) and `ended_at` (its close or cancel time). Both
+# are set once, when the lot ends, and never change after, so the index is written once
+# per lot (a bid rejected after the close rewrites the snapshot with the same keys and
+# writes nothing here). Readers merge the shards newest first (then lot id descending).
+ENDED_LOTS_INDEX = "EndedLotsByTime"
+ENDED_PREFIX = "ENDED"
 # BatchGetItem takes at most 100 keys.
 BATCH_GET_LIMIT = 100
 MAX_VERSION = 9_999_999_999
@@ -92,10 +101,18 @@ def bidder_key(bidder: str) -> str:
     return f"BIDDER#{bidder}"
 
 
+def _shard_number(lot_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(lot_id.encode()).digest()[:4], "big") % OPEN_SHARDS
+
+
 def open_shard(lot_id: str) -> str:
     """The index partition an open lot is listed under: stable, and spread evenly."""
-    shard = int.from_bytes(hashlib.sha256(lot_id.encode()).digest()[:4], "big") % OPEN_SHARDS
-    return f"{OPEN_STATUS}#{shard}"
+    return f"{OPEN_STATUS}#{_shard_number(lot_id)}"
+
+
+def ended_shard(lot_id: str) -> str:
+    """The index partition an ended lot is listed under: stable, and spread evenly."""
+    return f"{ENDED_PREFIX}#{_shard_number(lot_id)}"
 
 
 def to_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,6 +133,8 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "SK", "AttributeType": "S"},
             {"AttributeName": "open_shard", "AttributeType": "S"},
             {"AttributeName": "closes_at", "AttributeType": "S"},
+            {"AttributeName": "ended_shard", "AttributeType": "S"},
+            {"AttributeName": "ended_at", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -130,7 +149,16 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "closes_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {
+                # Sparse: only ended snapshots carry ended_shard; written once per lot.
+                "IndexName": ENDED_LOTS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "ended_shard", "KeyType": "HASH"},
+                    {"AttributeName": "ended_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
@@ -434,6 +462,49 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
             tied.append((key, pk))
         yield from sorted(tied)
 
+    def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshot items of ended lots, the most recently ended first (then lot
+        id descending): the ended index's shards merged in reverse end-key order, then the
+        snapshots read a page at a time. With `after` (an end key), only those before it."""
+        shards = [self._ended_shard_keys(f"{ENDED_PREFIX}#{n}", limit, after) for n in range(OPEN_SHARDS)]
+        merged = heapq.merge(*shards, reverse=True)
+        listed = 0
+        while limit is None or listed < limit:
+            page = list(itertools.islice(merged, BATCH_GET_LIMIT if limit is None else min(BATCH_GET_LIMIT, limit - listed)))
+            if not page:
+                return
+            found = {pk: item for pk, _, item in self._batch_get("ended_lots", [(pk, "SNAPSHOT") for _, pk in page], consistent=False)}
+            for _, pk in page:
+                item = found.get(pk)
+                if item is not None and ended_at(item) is not None:
+                    listed += 1
+                    yield pk.removeprefix("LOT#"), item
+
+    def _ended_shard_keys(self, shard: str, limit: int | None, after: str | None) -> Iterator[tuple[str, str]]:
+        """(end key, PK) of one shard's ended lots in reverse end-key order, page by page;
+        lots that ended at the same time are gathered and put in reverse lot-id order."""
+        values: dict[str, Any] = {":shard": {"S": shard}}
+        condition = "ended_shard = :shard"
+        if after is not None:
+            condition += " AND ended_at <= :after"
+            values[":after"] = {"S": after.partition("#")[0]}
+        items = self._pages(
+            "ended_lots", "query", {"PageSize": limit}, TableName=self.table_name, IndexName=ENDED_LOTS_INDEX,
+            KeyConditionExpression=condition, ExpressionAttributeValues=values, ScanIndexForward=False,
+        )
+        tied: list[tuple[str, str]] = []  # the lots that ended at `tied_at`, as read
+        tied_at = None
+        for item in items:
+            pk, at = item["PK"]["S"], item["ended_at"]["S"]
+            key = ended_key(at, pk.removeprefix("LOT#"))
+            if after is not None and key >= after:
+                continue
+            if at != tied_at:
+                yield from sorted(tied, reverse=True)
+                tied, tied_at = [], at
+            tied.append((key, pk))
+        yield from sorted(tied, reverse=True)
+
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
         items = self._pages(
@@ -498,9 +569,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         self, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         lot_id = str(snapshot["lot_id"])
-        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot}
-        if snapshot.get("status") == OPEN_STATUS:
-            item["open_shard"] = open_shard(lot_id)
+        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot, **self._index_keys(lot_id, snapshot)}
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -516,6 +585,27 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
                     f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected_snapshot.values())
                 }
         return {"Put": put}
+
+    @staticmethod
+    def _index_keys(lot_id: str, snapshot: Mapping[str, Any]) -> dict[str, str]:
+        """The index attributes a snapshot carries for its status: an open lot's shard, or an
+        ended lot's shard and end time (none for a lot that cannot say when it ended)."""
+        if snapshot.get("status") == OPEN_STATUS:
+            return {"open_shard": open_shard(lot_id)}
+        if (ended := ended_at(snapshot)) is not None:
+            return {"ended_shard": ended_shard(lot_id), "ended_at": ended}
+        return {}
+
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the stored snapshot lacks (or holds wrongly) for its status."""
+        response = self._call(
+            "missing_index_keys", self.client.get_item, TableName=self.table_name,
+            Key={"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}, ConsistentRead=True,
+        )
+        stored = from_item(response.get("Item") or {})
+        if not stored:
+            return []
+        return [name for name, value in self._index_keys(lot_id, stored).items() if stored.get(name) != value]
 
     def _get_item(self, what: str, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._call(
@@ -535,7 +625,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
-        for key in ("PK", "SK", "open_shard"):
+        for key in ("PK", "SK", "open_shard", "ended_shard", "ended_at"):
             attributes.pop(key, None)
         return attributes
 

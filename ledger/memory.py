@@ -5,7 +5,7 @@ Selected the library's usual way: PERSISTENCE_MODULE=ledger.memory. It keeps the
 table's semantics (`ledger.persistence` lists them): one transaction per
 `insert_events`, the same conditions raising the same `IntegrityError`, the same
 limit on a transaction's items, numbers read back as `Decimal`, events in version
-order, open lots by close time. As `eventsourcing.popo` has an aggregate and an
+order, open lots by close time, ended lots newest first. As `eventsourcing.popo` has an aggregate and an
 application recorder, so does this module; unlike the Bids table, the application
 recorder also keeps the library's global notification log.
 """
@@ -29,7 +29,16 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
-from ledger.persistence import OPEN_STATUS, TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, LotRecords, close_key
+from ledger.persistence import (
+    OPEN_STATUS,
+    TRANSACTION_LIMIT,
+    ConditionsFailed,
+    LotRecorder,
+    LotRecords,
+    close_key,
+    ended_at,
+    ended_key,
+)
 
 
 def _stored(value: Any) -> Any:
@@ -194,6 +203,19 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             )
         for _, lot_id, item in open_lots[:limit]:
             yield lot_id, item
+
+    def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._database_lock:
+            ended = sorted(
+                (
+                    (ended_key(at, lot_id), lot_id, copy.deepcopy(item))
+                    for lot_id, item in self._snapshots.items()
+                    if (at := ended_at(item)) is not None
+                ),
+                reverse=True,
+            )
+        listed = [(lot_id, item) for key, lot_id, item in ended if after is None or key < after]
+        yield from listed[:limit]
 
     def lot_ids(self) -> Iterator[str]:
         with self._database_lock:

@@ -26,6 +26,9 @@ class against both):
 - Events are read in version order (or the reverse), page by page where storage pages.
 - An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order),
   ties by lot id; `after` (the last lot listed: its close time and id) pages on.
+- An ended snapshot (CLOSED or CANCELLED, with its `ended_at`) is listed by `ended_lots`,
+  most recently ended first, ties by lot id (descending: the exact reverse of the key
+  order); `after` (the last lot listed: its end time and id) pages on.
 - `load_lot` reads what deciding a batch needs (the snapshot, the batch's receipts and
   its bidders' aliases) in one request.
 """
@@ -41,6 +44,7 @@ from uuid import UUID
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredEvent
 
 OPEN_STATUS = "OPEN"
+ENDED_STATUSES = ("CLOSED", "CANCELLED")
 # DynamoDB's TransactWriteItems takes at most 100 items; every recorder keeps the limit,
 # so a batch decided on one backend fits on the other.
 TRANSACTION_LIMIT = 100
@@ -56,9 +60,25 @@ def close_key(closes_at: str, lot_id: str) -> str:
     return f"{closes_at}#{lot_id}"
 
 
-# A close key as `close_key` writes it: a stored time (fixed width) and a lot id. Any
+# A close key as `close_key` writes it, or an end key as `ended_key` does: a stored time
+# (fixed width) and a lot id (unanchored: `ledger.listing` builds the cursor on it). Any
 # string of this shape is a position in the order, whether or not a lot has it.
-CLOSE_KEY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+TIME_KEY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
+
+
+def ended_at(snapshot: Mapping[str, Any]) -> str | None:
+    """When an ended lot ended, as stored: `closed_at` of a CLOSED lot, `cancelled_at` of a
+    CANCELLED one; None for a lot still open (or an ended snapshot without that time,
+    which `replay --fix` rewrites). Neither changes once set, so a later write of the
+    snapshot (a bid rejected after the close) keeps the lot's place in the ended list."""
+    status = snapshot.get("status")
+    when = snapshot.get("closed_at") if status == "CLOSED" else snapshot.get("cancelled_at") if status == "CANCELLED" else None
+    return when if isinstance(when, str) else None
+
+
+def ended_key(ended_at: str, lot_id: str) -> str:
+    """An ended lot's place in end-time order: unique, and ordered as (ended_at, lot_id)."""
+    return f"{ended_at}#{lot_id}"
 
 
 @dataclass
@@ -182,6 +202,17 @@ class LotRecorder(AggregateRecorder):
         """Lot ids and snapshots of OPEN lots by close time, then lot id; with `closing_by`
         (a stored time string), only those whose close time is not after it; with `after`
         (a `close_key`), only those after it."""
+
+    @abstractmethod
+    def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshots of ended lots (CLOSED or CANCELLED), the most recently ended
+        first, then by lot id descending; with `after` (an `ended_key`), only those before it."""
+
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the lot's stored snapshot should carry for its status and does
+        not (a snapshot written before its index existed), so `replay --fix` can rewrite it;
+        storage without indexes has none."""
+        return []
 
     @abstractmethod
     def lot_ids(self) -> Iterator[str]:

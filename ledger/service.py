@@ -40,8 +40,9 @@ from ledger.errors import (
     TransientError,
 )
 from ledger.events import BidPlaced, LotEvent
+from ledger.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
 from ledger.lot import Lot
-from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, lot_key
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, ended_at, ended_key, lot_key
 from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 
@@ -135,6 +136,16 @@ class OpenLots:
     next_after: str | None = None  # given a limit and a full page: where the next page starts
 
 
+@dataclass
+class LotList:
+    """A page of `list_lots`: the lots in list order, the keys of the snapshots left out
+    as unreadable, and the cursor of the next page (None: this page ended the list)."""
+
+    lots: list[LotSnapshot] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
 class AuctionService(Application[str]):
     name = "SamSold"
     env = {"PERSISTENCE_MODULE": "ledger.dynamodb"}
@@ -197,6 +208,37 @@ class AuctionService(Application[str]):
                 page.next_after = close_key(item["closes_at"], lot_id)
         return page
 
+    def list_lots(self, status: ListStatus, limit: int, cursor: str | None = None) -> LotList:
+        """A page of lots in the list's order (`ledger.listing`): `open` lots soonest to close
+        first, `closed` (ended) lots most recently ended first, `all` the open ones then the
+        ended ones; after `cursor`, the `next_cursor` of the page before. A snapshot that
+        cannot be read is left out and named in `unreadable`; it still takes its place, so
+        paging neither repeats nor skips a lot."""
+        position = None if cursor is None else ListPosition.from_cursor(cursor)
+        page = LotList()
+        listed = 0
+        if status != "closed" and (position is None or position.part == OPEN_PART):
+            after = None if position is None else position.key
+            for lot_id, item in self.store.open_lots(None, limit, after):
+                listed += 1
+                self._list_one(page, lot_id, item)
+                if listed == limit:
+                    page.next_cursor = ListPosition(OPEN_PART, close_key(str(item["closes_at"]), lot_id)).cursor
+        if status != "open" and listed < limit:
+            after = position.key if position is not None and position.part == ENDED_PART else None
+            for lot_id, item in self.store.ended_lots(limit - listed, after):
+                listed += 1
+                self._list_one(page, lot_id, item)
+                if listed == limit:
+                    page.next_cursor = ListPosition(ENDED_PART, ended_key(str(ended_at(item)), lot_id)).cursor
+        return page
+
+    def _list_one(self, page: LotList, lot_id: str, item: dict[str, Any]) -> None:
+        try:
+            page.lots.append(self._read_snapshot(lot_id, item))
+        except LotUnreadable:
+            page.unreadable.append(lot_key(lot_id))
+
     @staticmethod
     def _read_snapshot(lot_id: str, item: dict[str, Any]) -> LotSnapshot:
         try:
@@ -212,6 +254,10 @@ class AuctionService(Application[str]):
     def stored_snapshot(self, lot_id: str) -> dict[str, Any] | None:
         """The lot's snapshot exactly as stored (for replay's comparison), or None."""
         return self.store.get_snapshot(lot_id)
+
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the lot's stored snapshot lacks for its status (for replay)."""
+        return self.store.missing_index_keys(lot_id)
 
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         """Overwrite a drifted snapshot, only if it is still at `expected_version`

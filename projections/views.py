@@ -47,6 +47,7 @@ class LotSummary(BaseModel):
     scheduled_closes_at: UtcTime
     extension_count: int
     hard_close_at: UtcTime | None
+    ended_at: UtcTime | None  # when it closed or was cancelled (the ended list's order); None while open
     reserve_met: bool
     has_reserve: bool
     version: int
@@ -79,6 +80,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         scheduled_closes_at=lot.scheduled_closes_at,
         extension_count=lot.extension_count,
         hard_close_at=lot.hard_close_at,
+        ended_at=lot.closed_at or lot.cancelled_at,
         reserve_met=rules.reserve_met(lot),
         has_reserve=lot.reserve_price is not None,
         version=lot.version,

@@ -1,7 +1,9 @@
 """The application's own pages on the local stack, beside the API (none of them exists in
 AWS): the files of web/, `/config.json` (where the page reads its REST and WebSocket URLs)
-and `POST /dev/token` `{"user", "admin"}` -> `{"token", "user", "admin"}` (where it signs
-in development users).
+`POST /dev/token` `{"user", "admin"}` -> `{"token", "user", "admin"}` (where it signs
+in development users), and `/favicon.ico` answered 204 (the page links `favicon.svg`;
+this is for clients that ask for the old name anyway, which would otherwise get API
+Gateway's 403 for a path without a route).
 
 The user pool's stand-in (`local.cognito.user_pool.DevAuth`) mints the token; this module
 only offers it to the page, refusing in the API's error envelope
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 SITE_CONFIG_PATH = "/config.json"
 DEV_TOKEN_PATH = "/dev/token"
+FAVICON_ICO_PATH = "/favicon.ico"
 _DEV_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -49,7 +52,13 @@ def dev_site(stack: LocalStack) -> dict[tuple[str, str], Callable[[IncomingReque
         ("GET", SITE_CONFIG_PATH): site_config,
         ("HEAD", SITE_CONFIG_PATH): site_config,
         ("POST", DEV_TOKEN_PATH): partial(_dev_token, stack),
+        ("GET", FAVICON_ICO_PATH): _no_content,
+        ("HEAD", FAVICON_ICO_PATH): _no_content,
     }
+
+
+def _no_content(request: IncomingRequest) -> HttpResponse:
+    return HttpResponse(204, [("Cache-Control", "max-age=86400")], b"")
 
 
 def _as_seen_by(config: dict[str, Any], bound_host: str, host_header: str | None) -> dict[str, Any]:

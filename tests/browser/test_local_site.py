@@ -43,3 +43,14 @@ def test_a_development_token_needs_a_user_name(api):
         assert answer.json()["error"]["code"] == "INVALID_REQUEST"
     assert requests.post(api + "/dev/token", data="{oops", timeout=10).status_code == 400
     assert requests.get(api + "/dev/token", timeout=10).status_code in (403, 404)
+
+
+def test_the_page_has_a_favicon_and_the_old_name_answers_without_an_error(api):
+    page = requests.get(api + "/", timeout=10)
+    assert '<link rel="icon" href="favicon.svg" type="image/svg+xml">' in page.text
+    icon = requests.get(api + "/favicon.svg", timeout=10)
+    assert icon.status_code == 200 and icon.headers["Content-Type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg")
+    # Browsers that ask for /favicon.ico anyway get no content rather than the gateway's 403.
+    old = requests.get(api + "/favicon.ico", timeout=10)
+    assert (old.status_code, old.content) == (204, b"")

@@ -146,6 +146,10 @@ def test_a_bid_in_the_soft_close_window_moves_the_countdown_and_both_see_the_res
         expect(result).to_contain_text("Sold to Bidder 1 for €50.00.", timeout=30_000)
         expect(page.get_by_role("timer", name="Time left")).to_have_text("Closed")
         expect(page.get_by_text("Bidding on this lot has ended.")).to_be_visible()
+        # The outcome takes the place of the price and the leader.
+        expect(fact(page, "Outcome")).to_have_text("Sold for €50.00 to Bidder 1")
+        expect(page.get_by_text("Current price", exact=True)).to_be_hidden()
+        expect(page.get_by_text("Leader", exact=True)).to_be_hidden()
     screenshot(erin, "lot-page-closed")
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, ended_at, ended_key
 
 
 def new_id(prefix: str = "lot") -> str:
@@ -201,6 +201,51 @@ class LotRecorderContract:
             if len(page) < 5:
                 break
             after = close_key(str(recorder.get_snapshot(page[-1])["closes_at"]), page[-1])
+        assert pages == mine
+
+    def test_ended_lots_most_recently_ended_first(self, recorder: LotRecorder) -> None:
+        day = "2000-07-" + f"{uuid.uuid4().int % 28 + 1:02d}"  # apart from other tests' lots
+        still_open, closed, cancelled, closed_later = new_id(), new_id(), new_id(), new_id()
+        ends = {closed: f"{day}T10:00:00.000Z", cancelled: f"{day}T11:00:00.000Z", closed_later: f"{day}T12:00:00.000Z"}
+        for lot_id in (closed, cancelled, closed_later):
+            recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1, closes_at=f"{day}T09:00:00.000Z"))
+        # Open, so never in the ended list; closing last of all lots, so it pushes no other
+        # test's open lot off the first page of the shared table's open list.
+        recorder.insert_events([event(still_open, 1)], snapshot=snapshot(still_open, 1, closes_at="2999-12-31T23:59:59.999Z"))
+        for lot_id in (closed, closed_later):
+            ended = snapshot(lot_id, 2, status="CLOSED", closes_at=f"{day}T09:00:00.000Z") | {"closed_at": ends[lot_id]}
+            recorder.insert_events([event(lot_id, 2)], snapshot=ended, expected_version=1)
+        ended = snapshot(cancelled, 2, status="CANCELLED", closes_at=f"{day}T09:00:00.000Z") | {"cancelled_at": ends[cancelled]}
+        recorder.insert_events([event(cancelled, 2)], snapshot=ended, expected_version=1)
+        # A bid rejected after the close rewrites the snapshot: the lot keeps its place.
+        rejected = recorder.get_snapshot(closed) | {"version": 3, "rejected_count": 1}
+        recorder.insert_events([event(closed, 3)], snapshot=rejected, expected_version=2)
+
+        start = ended_key(f"{day}T23:59:59.999Z", "~")
+        mine = {still_open, closed, cancelled, closed_later}
+        listed = [(lot_id, item) for lot_id, item in recorder.ended_lots(after=start) if lot_id in mine]
+        assert [lot_id for lot_id, _ in listed] == [closed_later, cancelled, closed]
+        assert listed[2][1] == rejected  # as stored, without index attributes
+        assert recorder.get_snapshot(closed) == rejected
+        after_cancelled = [lot_id for lot_id, _ in recorder.ended_lots(limit=1, after=ended_key(ends[cancelled], cancelled))]
+        assert after_cancelled == [closed]
+        assert len(list(recorder.ended_lots(limit=2))) == 2
+
+    def test_ended_lots_page_on_after_an_end_key_ties_by_lot_id(self, recorder: LotRecorder) -> None:
+        # Lots ending at one instant: ties go by lot id (descending, the reverse of the key
+        # order), and paging by the last end key neither repeats nor skips a lot.
+        end = "2000-08-" + f"{uuid.uuid4().int % 28 + 1:02d}" + "T12:00:00.000Z"
+        mine = sorted((new_id() for _ in range(12)), reverse=True)
+        for lot_id in mine:
+            recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1, status="CLOSED") | {"closed_at": end})
+        pages: list[str] = []
+        after = ended_key(end[:10] + "T23:59:59.999Z", "~")
+        while True:
+            page = [(lot_id, str(ended_at(item))) for lot_id, item in recorder.ended_lots(limit=5, after=after)]
+            pages += [lot_id for lot_id, _ in page if lot_id in set(mine)]
+            if len(page) < 5 or page[-1][1] < end:
+                break
+            after = ended_key(page[-1][1], page[-1][0])
         assert pages == mine
 
     def test_alias_records_are_written_once_with_the_events_and_read_in_one_request(self, recorder: LotRecorder) -> None:

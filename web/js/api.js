@@ -55,8 +55,9 @@ export class Api {
     return payload;
   }
 
-  openLots() {
-    return this.request("GET", "/lots?status=open").then((answer) => answer.lots);
+  /** The first page of lots: "open" (soonest to close first) or "closed" (ended, newest first). */
+  lots(status) {
+    return this.request("GET", `/lots?status=${encodeURIComponent(status)}`).then((answer) => answer.lots);
   }
 
   lot(lotId) {

@@ -1,4 +1,4 @@
-// SamSold's live lot page: the list of open lots (#/) and one lot (#/lots/<id>).
+// SamSold's live lot page: the list of open lots (#/), of ended lots (#/ended) and one lot (#/lots/<id>).
 // Plain ES modules, no build step: index.html loads this file as it is.
 
 import { Api, loadConfig } from "./api.js";
@@ -115,40 +115,65 @@ function focusSignIn() {
   $("#account select, #account input, #account button")?.focus();
 }
 
-// -- the list of open lots ----------------------------------------------------------------
+// -- the lists of lots: open ones (#/) and ended ones (#/ended) -----------------------------
+
+const LISTS = {
+  open: {
+    route: "#/", title: "Open lots", caption: "Open lots, soonest to close first",
+    columns: ["Current price", "Bids", "Time left"],
+    empty: "No lots are open right now.",
+  },
+  closed: {
+    route: "#/ended", title: "Ended lots", caption: "Ended lots, most recently ended first",
+    columns: ["Result", "Bids", "Ended"],
+    empty: "No lots have ended yet.",
+  },
+};
 
 class LotListPage {
-  constructor() {
+  constructor(status) {
     this.lotId = null;
+    this.status = status; // "open" or "closed", as GET /lots?status= takes it
     this.lots = new Map();
     this.refreshTimer = null;
+    this.mounted = false;
   }
 
   mount(main) {
-    document.title = "Open lots — SamSold";
+    const list = LISTS[this.status];
+    document.title = `${list.title} — SamSold`;
     main.innerHTML = `
-      <h1>Open lots</h1>
+      <nav class="list-switch" aria-label="Lists of lots">
+        ${Object.values(LISTS).map((other) => `<a href="${other.route}"${other === list ? ' aria-current="page"' : ""}>${other.title}</a>`).join("")}
+      </nav>
+      <h1>${list.title}</h1>
       <p id="lots-summary" class="muted">Loading…</p>
       <table class="lots" id="lots">
-        <caption class="visually-hidden">Open lots, soonest to close first</caption>
+        <caption class="visually-hidden">${list.caption}</caption>
         <thead><tr>
-          <th scope="col">Lot</th><th scope="col" class="number">Current price</th>
-          <th scope="col" class="number">Bids</th><th scope="col">Time left</th>
+          <th scope="col">Lot</th><th scope="col"${this.status === "open" ? ' class="number"' : ""}>${list.columns[0]}</th>
+          <th scope="col" class="number">${list.columns[1]}</th><th scope="col">${list.columns[2]}</th>
         </tr></thead>
         <tbody></tbody>
       </table>`;
     this.main = main;
-    this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
+    this.mounted = true;
+    // Ended lots do not change: only the open list refreshes and follows prices live.
+    if (this.status === "open") this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
     this.refresh();
   }
 
   async refresh() {
     try {
-      const lots = await app.api.openLots();
+      const lots = await app.api.lots(this.status);
+      // The visitor may have moved on while the list was loading: this page's elements are
+      // gone then, and its lots must not be subscribed for the page that replaced it.
+      if (!this.mounted) return;
       this.lots = new Map(lots.map((lot) => [lot.lot_id, lot]));
-      app.live.subscribe([...this.lots.keys()]);
+      if (this.status === "open") app.live.subscribe([...this.lots.keys()]);
       this.render();
     } catch (failure) {
+      if (!this.mounted) return;
       setText($("#lots-summary", this.main), `Could not load the lots: ${failure.message}`);
     }
   }
@@ -165,22 +190,22 @@ class LotListPage {
   }
 
   render() {
-    const lots = [...this.lots.values()].sort((a, b) => a.closes_at.localeCompare(b.closes_at));
+    const lots = [...this.lots.values()];
+    if (this.status === "open") lots.sort((a, b) => a.closes_at.localeCompare(b.closes_at));
     const open = lots.filter((lot) => lot.status === "OPEN").length;
     setText($("#lots-summary", this.main), lots.length === 0
-      ? "No lots are open right now."
-      : `${open} open ${open === 1 ? "lot" : "lots"}. Prices update live.`);
+      ? LISTS[this.status].empty
+      : this.status === "open"
+        ? `${open} open ${open === 1 ? "lot" : "lots"}. Prices update live.`
+        : `The ${lots.length} most recently ended ${lots.length === 1 ? "lot" : "lots"}.`);
     $("#lots", this.main).hidden = lots.length === 0;
-    const rows = lots.map((lot) => {
-      const price = lot.current_price === null
-        ? `${fmt.money(lot.starting_price, lot.currency)} (starting price)`
-        : fmt.money(lot.current_price, lot.currency);
-      return el("tr", { "data-lot": lot.lot_id },
-        el("th", { scope: "row" }, el("a", { href: `#/lots/${encodeURIComponent(lot.lot_id)}` }, lot.title)),
-        el("td", { class: "number" }, price),
-        el("td", { class: "number" }, String(lot.bid_count)),
-        el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, "")));
-    });
+    const rows = lots.map((lot) => el("tr", { "data-lot": lot.lot_id },
+      el("th", { scope: "row" }, el("a", { href: `#/lots/${encodeURIComponent(lot.lot_id)}` }, lot.title)),
+      this.status === "open" ? el("td", { class: "number" }, listPrice(lot)) : el("td", {}, fmt.outcome(lot)),
+      el("td", { class: "number" }, String(lot.bid_count)),
+      this.status === "open"
+        ? el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, ""))
+        : el("td", {}, el("time", { datetime: lot.ended_at ?? lot.closes_at }, fmt.dateTime(lot.ended_at ?? lot.closes_at)))));
     // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
     const focused = document.activeElement?.closest?.("tr[data-lot]")?.dataset.lot;
     $("#lots tbody", this.main).replaceChildren(...rows);
@@ -189,6 +214,7 @@ class LotListPage {
   }
 
   tick() {
+    if (this.status !== "open") return;
     const now = Date.now();
     for (const row of this.main.querySelectorAll("tr[data-lot]")) {
       const lot = this.lots.get(row.dataset.lot);
@@ -198,15 +224,22 @@ class LotListPage {
   }
 
   destroy() {
+    this.mounted = false;
     clearInterval(this.refreshTimer);
     app.live.subscribe([]);
   }
 }
 
+function listPrice(lot) {
+  return lot.current_price === null
+    ? `${fmt.money(lot.starting_price, lot.currency)} (starting price)`
+    : fmt.money(lot.current_price, lot.currency);
+}
+
 // -- one lot ------------------------------------------------------------------------------
 
 const LOT_TEMPLATE = `
-  <p class="back"><a href="#/">← All open lots</a></p>
+  <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
   <article class="lot" aria-labelledby="lot-title">
     <div class="lot-header">
       <h1 id="lot-title">Loading lot…</h1>
@@ -217,8 +250,9 @@ const LOT_TEMPLATE = `
       <section class="panel facts" aria-labelledby="facts-title">
         <h2 id="facts-title" class="visually-hidden">Now</h2>
         <dl>
-          <div class="fact fact-price"><dt id="t-price">Current price</dt><dd id="lot-price" aria-labelledby="t-price"></dd></div>
-          <div class="fact"><dt id="t-leader">Leader</dt><dd id="lot-leader" aria-labelledby="t-leader"></dd></div>
+          <div class="fact fact-price" id="fact-price"><dt id="t-price">Current price</dt><dd id="lot-price" aria-labelledby="t-price"></dd></div>
+          <div class="fact" id="fact-leader"><dt id="t-leader">Leader</dt><dd id="lot-leader" aria-labelledby="t-leader"></dd></div>
+          <div class="fact fact-price" id="fact-outcome" hidden><dt id="t-outcome">Outcome</dt><dd id="lot-outcome" aria-labelledby="t-outcome"></dd></div>
           <div class="fact"><dt id="t-bids">Bids</dt><dd id="lot-bids" aria-labelledby="t-bids"></dd></div>
           <div class="fact"><dt id="t-left">Time left</dt><dd><time id="lot-countdown" role="timer" aria-labelledby="t-left"></time></dd></div>
         </dl>
@@ -256,20 +290,25 @@ class LotPage {
     this.amountEdited = false;
     this.bidFormFor = null;
     this.lastClosePoll = 0;
+    this.mounted = false;
   }
 
   mount(main) {
     main.innerHTML = LOT_TEMPLATE;
     this.main = main;
+    this.mounted = true;
     this.renderBidForm();
     this.refresh();
   }
 
   async refresh() {
     try {
-      this.apply(await app.api.lot(this.lotId));
+      const lot = await app.api.lot(this.lotId);
+      if (!this.mounted) return; // the visitor left this lot while it loaded
+      this.apply(lot);
       setText($("#lot-error"), "");
     } catch (failure) {
+      if (!this.mounted) return;
       setText($("#lot-error"), failure.status === 404
         ? "There is no such lot."
         : `Could not load the lot: ${failure.message}`);
@@ -300,6 +339,11 @@ class LotPage {
       ? `${fmt.money(lot.starting_price, lot.currency)} to start`
       : fmt.money(lot.current_price, lot.currency));
     setText($("#lot-leader"), lot.leader ?? "No bids yet");
+    // Once bidding is over, the outcome takes the place of the price and the leader.
+    const outcome = fmt.outcome(lot);
+    $("#fact-price").hidden = $("#fact-leader").hidden = Boolean(outcome);
+    $("#fact-outcome").hidden = !outcome;
+    setText($("#lot-outcome"), outcome);
     setText($("#lot-bids"), String(lot.bid_count));
     const countdown = $("#lot-countdown");
     countdown.setAttribute("datetime", lot.closes_at);
@@ -519,6 +563,7 @@ class LotPage {
   }
 
   destroy() {
+    this.mounted = false;
     for (const pending of this.pending.values()) clearTimeout(pending.timer);
   }
 }
@@ -537,7 +582,7 @@ function route() {
   const lotId = match ? decodeURIComponent(match[1]) : null;
   if (app.page && app.page.lotId === lotId && lotId !== null) return;
   app.page?.destroy();
-  app.page = lotId ? new LotPage(lotId) : new LotListPage();
+  app.page = lotId ? new LotPage(lotId) : new LotListPage(location.hash === LISTS.closed.route ? "closed" : "open");
   const main = $("#main");
   app.page.mount(main);
   app.live.watch(lotId, app.session?.token ?? null);

@@ -65,6 +65,14 @@ export function statusWord(lot) {
   return { SCHEDULED: "Not open yet", OPEN: "Open", CLOSED: "Closed", CANCELLED: "Cancelled" }[lot.status] ?? lot.status;
 }
 
+/** An ended lot's outcome in a few words, where an open one shows its price and leader. */
+export function outcome(lot) {
+  if (lot.status === "CANCELLED") return "Cancelled";
+  if (lot.status !== "CLOSED") return "";
+  if (lot.outcome === "SOLD") return `Sold for ${money(lot.current_price, lot.currency)} to ${lot.leader}`;
+  return "Unsold";
+}
+
 export function result(lot) {
   if (lot.status === "CANCELLED") return "This lot was cancelled. No sale.";
   if (lot.status !== "CLOSED") return "";

@@ -14,6 +14,7 @@ import pytest
 
 from handlers.bootstrap import App, build
 from ledger.dynamodb import lot_key
+from ledger.listing import LIST_CURSOR_PATTERN
 from ledger.values import format_time, utc_now
 from local.sam.template import LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs
@@ -239,8 +240,15 @@ def test_sweep_queues_close_for_due_lots_and_processor_closes(stack):
 
 def test_list_open_lots_and_openapi(stack):
     lot = create_lot()
-    status, listing = api("GET", "/lots", query={"status": "open"})
-    assert status == 200 and lot["lot_id"] in {listed["lot_id"] for listed in listing["lots"]}
+    listed, query = set(), {"status": "open", "limit": "100"}
+    while True:  # the table is shared: other tests' lots may close sooner and fill the first page
+        status, listing = api("GET", "/lots", query=query)
+        assert status == 200
+        listed |= {summary["lot_id"] for summary in listing["lots"]}
+        if listing["next"] is None:
+            break
+        query = {"status": "open", "limit": "100", "cursor": listing["next"]}
+    assert lot["lot_id"] in listed
     status, document = api("GET", "/openapi.json")
     assert status == 200
     assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json"} == set(document["paths"])
@@ -264,6 +272,55 @@ def test_the_list_pages_on_with_its_cursor_in_close_time_order(stack):
     assert [(lot["closes_at"], lot["lot_id"]) for lot in seen] == sorted((lot["closes_at"], lot["lot_id"]) for lot in seen)
     status, refused = api("GET", "/lots", query={"status": "open", "cursor": "not a cursor"})
     assert status == 400 and refused["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_the_list_shows_ended_lots_newest_first_and_all_lots_with_one_cursor(stack):
+    cancelled = [create_lot()["lot_id"] for _ in range(3)]
+    for lot_id in cancelled:
+        status, _ = api("POST", f"/lots/{lot_id}/cancel", resource="/lots/{lot_id}/cancel",
+                        path_parameters={"lot_id": lot_id}, claims=ADMIN)
+        assert status == 200
+    still_open = create_lot()["lot_id"]
+
+    def every(status_name, limit="2"):
+        seen, query = [], {"status": status_name, "limit": limit}
+        while True:
+            status, page = api("GET", "/lots", query=query)
+            assert status == 200 and len(page["lots"]) <= int(limit)
+            seen += page["lots"]
+            if page["next"] is None:
+                return seen
+            query = {"status": status_name, "limit": limit, "cursor": page["next"]}
+
+    ended = every("closed")
+    ids = [lot["lot_id"] for lot in ended]
+    assert set(cancelled) <= set(ids) and still_open not in ids and len(ids) == len(set(ids))
+    assert {lot["status"] for lot in ended} <= {"CLOSED", "CANCELLED"}
+    positions = [(lot["ended_at"], lot["lot_id"]) for lot in ended]
+    assert positions == sorted(positions, reverse=True)  # most recently ended first
+    everything = every("all", limit="3")
+    all_ids = [lot["lot_id"] for lot in everything]
+    assert len(all_ids) == len(set(all_ids)) and still_open in all_ids and set(cancelled) <= set(all_ids)
+    first_ended = next(i for i, lot in enumerate(everything) if lot["status"] in ("CLOSED", "CANCELLED"))
+    assert all(lot["status"] in ("OPEN", "SCHEDULED") for lot in everything[:first_ended])  # open ones first
+    assert all(lot["status"] in ("CLOSED", "CANCELLED") for lot in everything[first_ended:])
+
+    # Any cursor of the documented pattern is a position, whatever the status asked.
+    for status_name in ("open", "closed", "all"):
+        for cursor in ("OPEN#2999-12-31T23:59:59.999Z#zzz", "ENDED#2000-01-01T00:00:00.000Z#a"):
+            status, page = api("GET", "/lots", query={"status": status_name, "cursor": cursor})
+            assert status == 200, (status_name, cursor, page)
+    for refused in ("2030-01-01T00:00:00.000Z#lot-1", "OPEN#2030-01-01T00:00:00Z#lot-1", "CLOSED#2030-01-01T00:00:00.000Z#x"):
+        status, answer = api("GET", "/lots", query={"status": "closed", "cursor": refused})
+        assert status == 400 and answer["error"]["code"] == "INVALID_REQUEST", refused
+    status, answer = api("GET", "/lots", query={"status": "sold"})
+    assert status == 400
+
+    status, document = api("GET", "/openapi.json")
+    parameters = {p["name"]: p["schema"] for p in document["paths"]["/lots"]["get"]["parameters"]}
+    assert parameters["status"]["enum"] == ["open", "closed", "all"]
+    cursor_schema = parameters["cursor"].get("anyOf", [parameters["cursor"]])[0]
+    assert cursor_schema["pattern"] == LIST_CURSOR_PATTERN
 
 
 def test_responses_carry_cors_headers_for_the_page(stack):

@@ -136,6 +136,77 @@ def test_open_lots_index_lists_only_open_lots_due_by_a_time(service, clock):
     assert due.lot_id in due_ids and later.lot_id not in due_ids and closed.lot_id not in due_ids
 
 
+def every_ended_lot(service) -> list[str]:
+    listed, cursor = [], None
+    while True:
+        page = service.list_lots("closed", 100, cursor)
+        listed += [lot.lot_id for lot in page.lots]
+        if (cursor := page.next_cursor) is None:
+            return listed
+
+
+class IndexUnits:
+    """A boto3 client proxy that asks DynamoDB for the index units of each transaction
+    (ReturnConsumedCapacity=INDEXES) and keeps them: the writes still go to DynamoDB Local."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.by_index: list[dict[str, float]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs):
+        answer = self._client.transact_write_items(**kwargs, ReturnConsumedCapacity="INDEXES")
+        units: dict[str, float] = {}
+        for consumed in answer.get("ConsumedCapacity", []):
+            for index, capacity in consumed.get("GlobalSecondaryIndexes", {}).items():
+                units[index] = units.get(index, 0.0) + capacity["CapacityUnits"]
+        self.by_index.append(units)
+        return answer
+
+
+def test_an_ended_lot_is_listed_once_and_a_late_bid_writes_nothing_to_the_index(service, clock, dynamodb_client, bids_table):
+    lot = new_lot(service, clock, closes_at=clock.now + timedelta(seconds=5), soft_close_window_s=0)
+    service.place_bid(a_bid(lot.lot_id, "alice", "10.00", clock.now))
+    clock.advance(seconds=10)
+    service.store.client = index_units = IndexUnits(service.store.client)
+    service.close_lot(CloseLot(lot_id=lot.lot_id, requested_at=clock.now))
+    key = {"PK": {"S": lot_key(lot.lot_id)}, "SK": {"S": "SNAPSHOT"}}
+    closed_item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert closed_item["ended_shard"]["S"].startswith("ENDED#") and "open_shard" not in closed_item
+    assert closed_item["ended_at"] == closed_item["closed_at"]
+
+    late = service.place_bid(a_bid(lot.lot_id, "bob", "20.00", clock.now))  # rejected: the lot closed
+    assert late.bid.reason == rules.LOT_CLOSED
+    rewritten = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert rewritten["version"] != closed_item["version"]
+    assert (rewritten["ended_shard"], rewritten["ended_at"]) == (closed_item["ended_shard"], closed_item["ended_at"])
+    closing, rejecting = index_units.by_index
+    # The close moves the lot from one index to the other; the late bid writes neither.
+    assert closing.get("EndedLotsByTime", 0) > 0 and closing.get("OpenLotsByCloseTimeSharded", 0) > 0
+    assert rejecting.get("EndedLotsByTime", 0) == 0 and rejecting.get("OpenLotsByCloseTimeSharded", 0) == 0
+
+    listed = every_ended_lot(service)  # every ended lot in the shared table, page by page: this one exactly once
+    assert listed.count(lot.lot_id) == 1 and len(listed) == len(set(listed))
+    assert lot.lot_id not in {open_lot.lot_id for open_lot in service.list_lots("open", 100).lots}
+
+
+def test_replay_fix_adds_the_index_keys_a_snapshot_from_before_the_index_lacks(service, clock, dynamodb_client, bids_table):
+    lot = new_lot(service, clock)
+    service.cancel_lot(CancelLot(lot_id=lot.lot_id, cancelled_by="root", requested_at=clock.now), is_admin=True)
+    assert lot.lot_id in every_ended_lot(service)
+    # As a stack deployed before EndedLotsByTime wrote it: the same snapshot without its keys.
+    dynamodb_client.update_item(TableName=bids_table, Key={"PK": {"S": lot_key(lot.lot_id)}, "SK": {"S": "SNAPSHOT"}},
+                                UpdateExpression="REMOVE ended_shard, ended_at")
+    assert lot.lot_id not in every_ended_lot(service)
+    report = replay(service, lot.lot_id)
+    assert [d.field for d in report.differences] == ["(index key ended_shard)", "(index key ended_at)"]
+    fix(service, report)
+    assert replay(service, lot.lot_id).ok
+    assert lot.lot_id in every_ended_lot(service)
+
+
 def test_time_travel_by_version_and_time(service, clock):
     lot = new_lot(service, clock)
     service.place_bid(a_bid(lot.lot_id, "alice", "10.00", clock.now))

@@ -73,7 +73,8 @@ AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 FAN_OUT_ENVIRONMENT = {"FAN_OUT_QUEUE_URL", "FAN_OUT_PAGE_SIZE"}
 CONFIRMATION_ENVIRONMENT = {"BID_CONFIRMATION_CAPS"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
-# resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI.
+# resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI,
+# "BidsTable/index/EndedLotsByTime" the ended-lots one (only the lot list reads it).
 POLICIES = {
     "PlaceBidFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "PutItem")),
@@ -83,6 +84,7 @@ POLICIES = {
     "LotApiFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
+        ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
@@ -375,8 +377,8 @@ def test_bids_table(template):
         {"AttributeName": "PK", "KeyType": "HASH"},
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index == {
+    open_index, ended_index = props["GlobalSecondaryIndexes"]
+    assert open_index == {
         "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
             {"AttributeName": "open_shard", "KeyType": "HASH"},
@@ -385,8 +387,17 @@ def test_bids_table(template):
         # Keys only: a bid that keeps the close time changes no key and writes nothing here.
         "Projection": {"ProjectionType": "KEYS_ONLY"},
     }
+    assert ended_index == {
+        "IndexName": "EndedLotsByTime",
+        "KeySchema": [
+            {"AttributeName": "ended_shard", "KeyType": "HASH"},
+            {"AttributeName": "ended_at", "KeyType": "RANGE"},
+        ],
+        # Keys only, set once when a lot ends: no bid ever writes here.
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
-        ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"),
+        ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"), ("ended_shard", "S"), ("ended_at", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

@@ -12,8 +12,8 @@ import pytest
 
 from handlers import connect, lot_api
 from handlers.bootstrap import App
-from ledger.commands import CloseLot, CreateLot, PlaceBid
-from ledger.errors import BidNotFound, LotNotFound, NotAllowed, SnapshotChanged
+from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.errors import BidNotFound, InvalidCommand, LotNotFound, NotAllowed, SnapshotChanged
 from ledger.memory import InMemoryApplicationLotRecorder
 from projections.audit import fix, replay, verify
 from projections.dispute import dispute_report
@@ -123,6 +123,55 @@ def test_open_lots_by_close_time_and_the_close(app):
     app.service.execute(sooner, [CloseLot(lot_id=sooner, requested_at=START + timedelta(hours=1))])
     assert app.service.get_lot(sooner).status == "CLOSED"
     assert [lot.lot_id for lot in app.open_lots().lots] == [later]
+
+
+def test_the_list_shows_open_lots_then_ended_ones_and_pages_on_with_one_cursor(app):
+    def lot_closing_in(minutes: int) -> str:
+        lot_id = f"lot-{uuid.uuid4().hex[:10]}"
+        app.service.create_lot(
+            CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00", opens_at=START,
+                      closes_at=START + timedelta(minutes=minutes), soft_close_window_s=0),
+            seller="sam",
+        )
+        return lot_id
+
+    in_30, in_10, in_20 = lot_closing_in(30), lot_closing_in(10), lot_closing_in(20)
+    first_closed, then_closed, cancelled = lot_closing_in(1), lot_closing_in(2), lot_closing_in(3)
+    for minutes, lot_id in ((5, first_closed), (6, then_closed)):
+        app.service.clock.now = START + timedelta(minutes=minutes)
+        app.service.execute(lot_id, [CloseLot(lot_id=lot_id, requested_at=app.service.clock.now)])
+    app.service.clock.now = START + timedelta(minutes=7)
+    app.service.cancel_lot(CancelLot(lot_id=cancelled, cancelled_by="root", requested_at=app.service.clock.now), is_admin=True)
+
+    def ids(status, limit=50, cursor=None):
+        page = app.service.list_lots(status, limit, cursor)
+        return [lot.lot_id for lot in page.lots], page.next_cursor
+
+    def ended_at(lot_id):
+        lot = app.service.get_lot(lot_id)
+        return lot.closed_at or lot.cancelled_at
+
+    # Most recently ended first (events are stamped when decided: lots closed within the same
+    # millisecond go by lot id, descending).
+    ended = sorted((first_closed, then_closed, cancelled), key=lambda lot_id: (ended_at(lot_id), lot_id), reverse=True)
+    assert ended_at(cancelled) >= ended_at(then_closed) >= ended_at(first_closed)
+    assert ids("open") == ([in_10, in_20, in_30], None)
+    assert ids("closed") == (ended, None)
+    everything = [in_10, in_20, in_30, *ended]
+    assert ids("all") == (everything, None)
+    paged, cursor = [], None
+    while True:
+        page, cursor = ids("all", 4 if cursor is None else 1, cursor)
+        paged += page
+        if cursor is None:
+            break
+    assert paged == everything  # each lot once, across the open and the ended part
+    first_page, cursor = ids("all", 4)
+    assert ids("open", 5, cursor) == ([], None)  # an ended position is past every open lot
+    assert ids("closed", 5, ids("open", 1)[1]) == (ended, None)  # an open position is before every ended lot
+    assert ids("closed", 2) == (ended[:2], ids("all", 5)[1])
+    with pytest.raises(InvalidCommand):
+        app.service.list_lots("all", 5, "2030-01-01T12:10:00.000Z#lot-x")
 
 
 def call(module, event, app):
