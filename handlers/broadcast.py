@@ -24,21 +24,25 @@ from handlers.bootstrap import App, count_unreadable, current_app, logger, metri
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
-from ledger.events import BidPlaced, BidRejected
+from ledger.events import OUTBID, BidPlaced, BidRejected, LotClosed
 from ledger.state import LotSnapshot
-from ledger.values import utc_now
+from ledger.values import format_decimal, to_currency, utc_now
+from projections.my_bids import records_from
 from projections.views import bid_outcome_view, lot_view
 
 
 class LotChange:
-    """A lot's change over one batch: the versions it moved through, the newest image."""
+    """A lot's change over one batch: the versions it moved through, the newest image, and
+    who led before it (to tell them when they lose the lead)."""
 
-    def __init__(self, old_version: int, snapshot: LotSnapshot) -> None:
+    def __init__(self, old_version: int, snapshot: LotSnapshot, old_leader: str | None = None) -> None:
         self.old_version = old_version
         self.snapshot = snapshot
+        self.old_leader = old_leader
 
-    def widen(self, old_version: int, snapshot: LotSnapshot) -> None:
-        self.old_version = min(self.old_version, old_version)
+    def widen(self, old_version: int, snapshot: LotSnapshot, old_leader: str | None = None) -> None:
+        if old_version < self.old_version:
+            self.old_version, self.old_leader = old_version, old_leader
         if snapshot.version > self.snapshot.version:
             self.snapshot = snapshot
 
@@ -58,10 +62,11 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
             continue
         old = (record.dynamodb.old_image if record.dynamodb else None) or {}
         old_version = int(old.get("version", snapshot.version - 1))
+        old_leader = old.get("leader") if isinstance(old.get("leader"), str) else None
         if snapshot.lot_id in changes:
-            changes[snapshot.lot_id].widen(old_version, snapshot)
+            changes[snapshot.lot_id].widen(old_version, snapshot, old_leader)
         else:
-            changes[snapshot.lot_id] = LotChange(old_version, snapshot)
+            changes[snapshot.lot_id] = LotChange(old_version, snapshot, old_leader)
     return changes
 
 
@@ -88,18 +93,38 @@ def broadcast_lot(app: App, change: LotChange) -> int:
 
 
 def tell_bidders(app: App, change: LotChange) -> int:
-    """Each decided bid to its bidder's connections only; a connection gets its outcomes in event order."""
+    """What the lot's new events mean to its bidders, each told only their own news, in event
+    order: a decided bid to its bidder (`bid.outcome`); losing the lead to the bidder who
+    lost it (`bid.outbid`); the close to the winner (`lot.won`) and everyone else who bid
+    (`lot.lost`). First the bidders' own records of the lot are brought up to date (the
+    projection `GET /me/bids` and the lot view's `you` read)."""
     lot = change.snapshot
-    bidders: dict[str, list[str]] = {}
-    outcomes: dict[str, list[bytes]] = {}
-    for event in app.service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version):
+    events = list(app.service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
+    app.service.record_bidder_lots(records_from(events, lot.currency))
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, lot.currency))  # noqa: E731
+    news: list[tuple[str, bytes]] = []  # (bidder, message), in event order
+    leader = change.old_leader
+    for event in events:
         if isinstance(event, BidPlaced | BidRejected):
-            if event.bidder not in bidders:
-                bidders[event.bidder] = list(app.connections.of_bidder(event.bidder))
-            data = encoded({"type": "bid.outcome", "bid": bid_outcome_view(event, lot.currency)})
-            for connection_id in bidders[event.bidder]:
-                outcomes.setdefault(connection_id, []).append(data)
-    return post_all(app, outcomes.items())
+            news.append((event.bidder, encoded({"type": "bid.outcome", "bid": bid_outcome_view(event, lot.currency)})))
+        if isinstance(event, BidPlaced) and event.outcome != OUTBID:
+            if leader is not None and leader != event.bidder:
+                news.append((leader, encoded({"type": "bid.outbid", "lot_id": lot.lot_id, "current_price": money(event.price_after)})))
+            leader = event.bidder
+        if isinstance(event, LotClosed):
+            price = money(event.price)
+            if event.winner is not None:
+                news.append((event.winner, encoded({"type": "lot.won", "lot_id": lot.lot_id, "price": price})))
+            lost = encoded({"type": "lot.lost", "lot_id": lot.lot_id, "price": price})
+            news += [(bidder, lost) for bidder in app.service.lot_bidders(lot.lot_id) if bidder != event.winner]
+    connections: dict[str, list[str]] = {}
+    messages: dict[str, list[bytes]] = {}
+    for bidder, data in news:
+        if bidder not in connections:
+            connections[bidder] = list(app.connections.of_bidder(bidder))
+        for connection_id in connections[bidder]:
+            messages.setdefault(connection_id, []).append(data)
+    return post_all(app, messages.items())
 
 
 @logger.inject_lambda_context

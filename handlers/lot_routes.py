@@ -11,11 +11,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
 from handlers.bootstrap import current_app
-from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of
+from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller
 from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
 from ledger.listing import ListStatus
 from ledger.values import UtcTime, utc_now
 from projections.history import event_record
+from projections.my_bids import MyBid, my_bid
 from projections.views import LotSummary, LotView, lot_summary, lot_view, public_view
 
 router = APIGatewayRouter()
@@ -59,7 +60,7 @@ def get_lot(
         raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
     service = current_app().service
     if as_of_version is None and as_of_time is None:
-        return lot_view(service, service.get_lot(lot_id), utc_now())
+        return lot_view(service, service.get_lot(lot_id), utc_now(), bidder=optional_caller(router))
     state = service.lot_as_of(lot_id, version=as_of_version, at=as_of_time)
     return lot_view(service, state, as_of_time or state.updated_at)
 
@@ -96,6 +97,21 @@ def get_events(
         lot_id, is_admin=caller.is_admin, after_version=after_version, limit=limit
     )
     return EventPage(lot_id=lot_id, events=[event_record(e) for e in events], next_after_version=next_after_version)
+
+
+class MyBids(BaseModel):
+    items: list[MyBid]
+    next: str | None  # the cursor of the next page (a lot id), None on the last
+
+
+@router.get("/me/bids", summary="The lots you bid on, with where you stand, a page at a time")
+def get_my_bids(
+    limit: Annotated[QueryInteger, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[Identifier | None, Query(description="`next` of the page before")] = None,
+) -> MyBids:
+    caller = caller_of(router)
+    page, next_after = current_app().service.bidder_lots(caller.user, limit, cursor)
+    return MyBids(items=[my_bid(lot, caller.user, record) for lot, record in page], next=next_after)
 
 
 class BidStatus(BaseModel):

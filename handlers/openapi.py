@@ -36,6 +36,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         422: "the terms break a rule, such as closes_at in the past",
     },
     ("GET", "/lots/{lot_id}"): {
+        401: "a bearer token was sent and is not valid (the view is public: leave the token out)",
         404: "no such lot (or it did not exist then)",
         422: "as_of_version and as_of given together",
         500: UNREADABLE,

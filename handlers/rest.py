@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from eventsourcing.persistence import OperationalError
 from pydantic import BeforeValidator, Field
 
-from handlers.bootstrap import logger
+from handlers.bootstrap import current_app, logger
 from ledger.commands import is_user_id
 from ledger.errors import (
     BidIdReused,
@@ -112,6 +112,23 @@ def caller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> Caller:
     if not is_user_id(user):
         raise HttpError(401, "UNAUTHORIZED", "the token's subject is not a user id this API takes")
     return Caller(user=str(user), is_admin=ADMIN_GROUP in groups_of(claims))
+
+
+def optional_caller(app: APIGatewayRestResolver | APIGatewayRouter) -> str | None:
+    """The caller of a public route, when they sign in: the authorizer's claims when API
+    Gateway ran one, else the bearer token, checked here by the authorizer's rules (a public
+    route has no authorizer). No token: None; a token that is not good: 401."""
+    claims = app.current_event.request_context.authorizer.claims or {}
+    if claims.get("sub"):
+        return caller_of(app).user
+    header = app.current_event.get_header_value("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    user = current_app().tokens.bidder(token) if scheme.lower() == "bearer" and token else None
+    if user is None:
+        raise HttpError(401, "UNAUTHORIZED", "the bearer token is not valid (leave it out to read the lot as anyone)")
+    return user
 
 
 def new_resolver() -> APIGatewayRestResolver:

@@ -11,6 +11,7 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"):
     BID#{bid_id}  REQUEST               a bid as the API took it (PENDING); written once
     BID#{bid_id}  RECEIPT               how a bid was decided; written once
     BIDDER#{user} LOT#{lot_id}          a bidder's alias on a lot; written once, with their first accepted bid
+    BIDDER#{user} MYBID#{lot_id}        a bidder's record of a lot (their maximum, their last bid): from the stream
     PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
 """
 
@@ -70,6 +71,10 @@ OPEN_SHARDS = 8
 # per lot (a bid rejected after the close rewrites the snapshot with the same keys and
 # writes nothing here). Readers merge the shards newest first (then lot id descending).
 ENDED_LOTS_INDEX = "EndedLotsByTime"
+# The bidders of a lot (for its won/lost news): a bidder's `BIDDER#{user}/MYBID#{lot}`
+# record carries `bidder_lot` (its lot id), set once when the record is made, so later
+# updates of the record write nothing here. Keys only; one partition per lot.
+BIDDERS_BY_LOT_INDEX = "BiddersByLot"
 ENDED_PREFIX = "ENDED"
 # BatchGetItem takes at most 100 keys.
 BATCH_GET_LIMIT = 100
@@ -99,6 +104,14 @@ def event_key(version: int) -> str:
 
 def bidder_key(bidder: str) -> str:
     return f"BIDDER#{bidder}"
+
+
+MY_BID_PREFIX = "MYBID#"
+
+
+def my_bid_key(lot_id: str) -> str:
+    """A bidder's record of a lot: the sort key under their `BIDDER#` partition."""
+    return f"{MY_BID_PREFIX}{lot_id}"
 
 
 def _shard_number(lot_id: str) -> int:
@@ -135,6 +148,7 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "closes_at", "AttributeType": "S"},
             {"AttributeName": "ended_shard", "AttributeType": "S"},
             {"AttributeName": "ended_at", "AttributeType": "S"},
+            {"AttributeName": "bidder_lot", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -157,6 +171,12 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "ended_shard", "KeyType": "HASH"},
                     {"AttributeName": "ended_at", "KeyType": "RANGE"},
                 ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                # Sparse: only a bidder's record of a lot carries bidder_lot; written once per bidder and lot.
+                "IndexName": BIDDERS_BY_LOT_INDEX,
+                "KeySchema": [{"AttributeName": "bidder_lot", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
@@ -586,6 +606,63 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
                 }
         return {"Put": put}
 
+    def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Write bidders' records of lots, each only over an older one (stream deliveries may repeat)."""
+        for record in records:
+            values = {
+                ":lot": record["lot_id"], ":bidder": record["bidder"], ":last": record["last_bid"],
+                ":last_id": record["last_bid_id"], ":v": record["version"],
+            }
+            update = "SET lot_id = :lot, bidder = :bidder, bidder_lot = :lot, last_bid = :last, last_bid_id = :last_id, version = :v"
+            if record.get("maximum") is not None:
+                update += ", maximum = :max"
+                values[":max"] = record["maximum"]
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key={"PK": {"S": bidder_key(str(record["bidder"]))}, "SK": {"S": my_bid_key(str(record["lot_id"]))}},
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_not_exists(version) OR version < :v",
+                    ExpressionAttributeValues=to_item(values),
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    _raise_for(error, "update_bidder_lots")  # a newer record is kept as it is
+            except BotoCoreError as error:
+                _raise_for(error, "update_bidder_lots")
+
+    def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the bidder's records of lots, by lot id, after the lot `after`; and the
+        lot to read on from (None: no more)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :mine)",
+            "ExpressionAttributeValues": {":pk": {"S": bidder_key(bidder)}, ":mine": {"S": MY_BID_PREFIX}},
+            "Limit": limit + 1,  # one more says whether there is a next page
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = {"PK": {"S": bidder_key(bidder)}, "SK": {"S": my_bid_key(after)}}
+        response = self._call("bidder_lots", self.client.query, **request)
+        records = [self._strip_keys(from_item(item)) for item in response["Items"]]
+        return records[:limit], (str(records[limit - 1]["lot_id"]) if len(records) > limit else None)
+
+    def get_bidder_lot(self, bidder: str, lot_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_bidder_lot", bidder_key(bidder), my_bid_key(lot_id))
+
+    def lot_bidders(self, lot_id: str) -> Iterator[str]:
+        """Every bidder with a record of the lot (from the keys-only index)."""
+        items = self._pages(
+            "lot_bidders", "query", {}, TableName=self.table_name, IndexName=BIDDERS_BY_LOT_INDEX,
+            KeyConditionExpression="bidder_lot = :lot", ExpressionAttributeValues={":lot": {"S": lot_id}},
+        )
+        for item in items:
+            yield item["PK"]["S"].removeprefix("BIDDER#")
+
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of those lots that exist, by lot id (eventually consistent: for lists)."""
+        keys = [(lot_key(lot_id), "SNAPSHOT") for lot_id in dict.fromkeys(lot_ids)]
+        return {pk.removeprefix("LOT#"): item for pk, _, item in self._batch_get("get_snapshots", keys, consistent=False)}
+
     @staticmethod
     def _index_keys(lot_id: str, snapshot: Mapping[str, Any]) -> dict[str, str]:
         """The index attributes a snapshot carries for its status: an open lot's shard, or an
@@ -625,7 +702,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
-        for key in ("PK", "SK", "open_shard", "ended_shard", "ended_at"):
+        for key in ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot"):
             attributes.pop(key, None)
         return attributes
 

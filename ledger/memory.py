@@ -65,6 +65,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._requests: dict[str, dict[str, Any]] = {}
         self._parked: dict[str, dict[str, Any]] = {}
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
+        self._bidder_lots: dict[tuple[str, str], dict[str, Any]] = {}  # (bidder, lot) -> their record of it
 
     def insert_events(
         self,
@@ -168,6 +169,35 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
         with self._database_lock:
             return {b: int(self._bidders[lot_id, b]["alias"]) for b in dict.fromkeys(bidders) if (lot_id, b) in self._bidders}
+
+    def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
+        with self._database_lock:
+            for record in records:
+                key = (str(record["bidder"]), str(record["lot_id"]))
+                stored = self._bidder_lots.get(key)
+                if stored is not None and stored["version"] >= record["version"]:
+                    continue  # a newer record is kept as it is
+                fresh = {k: v for k, v in record.items() if v is not None}
+                self._bidder_lots[key] = _stored({**(stored or {}), **fresh})
+
+    def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        with self._database_lock:
+            lots = sorted(lot for who, lot in self._bidder_lots if who == bidder and (after is None or lot > after))
+            page = [copy.deepcopy(self._bidder_lots[bidder, lot]) for lot in lots[:limit]]
+        return page, (lots[limit - 1] if len(lots) > limit else None)
+
+    def get_bidder_lot(self, bidder: str, lot_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._bidder_lots.get((bidder, lot_id)))
+
+    def lot_bidders(self, lot_id: str) -> Iterator[str]:
+        with self._database_lock:
+            bidders = [who for who, lot in self._bidder_lots if lot == lot_id]
+        yield from bidders
+
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self._database_lock:
+            return {lot_id: copy.deepcopy(self._snapshots[lot_id]) for lot_id in dict.fromkeys(lot_ids) if lot_id in self._snapshots}
 
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         with self._database_lock:

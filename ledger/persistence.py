@@ -208,6 +208,29 @@ class LotRecorder(AggregateRecorder):
         """Lot ids and snapshots of ended lots (CLOSED or CANCELLED), the most recently ended
         first, then by lot id descending; with `after` (an `ended_key`), only those before it."""
 
+    @abstractmethod
+    def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Write bidders' records of lots (`bidder`, `lot_id`, `last_bid`, `last_bid_id`,
+        `version`, and `maximum` when an accepted bid set it), each only over a record of an
+        older version (a projection from the stream, which may deliver twice)."""
+
+    @abstractmethod
+    def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the bidder's records of lots, by lot id, after lot `after`, and the lot id
+        to read on from (None: no more)."""
+
+    @abstractmethod
+    def get_bidder_lot(self, bidder: str, lot_id: str) -> dict[str, Any] | None:
+        """The bidder's record of the lot, or None when they never bid on it."""
+
+    @abstractmethod
+    def lot_bidders(self, lot_id: str) -> Iterator[str]:
+        """Every bidder with a record of the lot."""
+
+    @abstractmethod
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of those lots that exist, by lot id (may lag a write a little)."""
+
     def missing_index_keys(self, lot_id: str) -> list[str]:
         """The index attributes the lot's stored snapshot should carry for its status and does
         not (a snapshot written before its index existed), so `replay --fix` can rewrite it;

@@ -315,6 +315,36 @@ class AuctionService(Application[str]):
         """The alias numbers of those of `bidders` who bid on the lot, by bidder."""
         return self.store.get_aliases(lot_id, list(bidders))
 
+    # --- bidders' records of lots (a projection of the events: projections.my_bids) ----
+
+    def record_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Write bidders' records of lots, each only over an older one."""
+        if records:
+            self.store.update_bidder_lots(records)
+
+    def bidder_record(self, bidder: str, lot_id: str) -> dict[str, Any] | None:
+        return self.store.get_bidder_lot(bidder, lot_id)
+
+    def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[tuple[LotSnapshot, dict[str, Any]]], str | None]:
+        """A page of the lots the bidder bid on (by lot id, after lot `after`), each with their
+        record of it, and the lot id to read on from; a lot that cannot be read is left out."""
+        records, next_after = self.store.bidder_lots(bidder, limit, after)
+        snapshots = self.store.get_snapshots([str(r["lot_id"]) for r in records])
+        page: list[tuple[LotSnapshot, dict[str, Any]]] = []
+        for record in records:
+            item = snapshots.get(str(record["lot_id"]))
+            if item is None:
+                continue
+            try:
+                page.append((self._read_snapshot(str(record["lot_id"]), item), record))
+            except LotUnreadable:
+                continue
+        return page, next_after
+
+    def lot_bidders(self, lot_id: str) -> Iterator[str]:
+        """Everyone who bid on the lot (as far as their records say)."""
+        return self.store.lot_bidders(lot_id)
+
     def lot_as_of(self, lot_id: str, *, version: int | None = None, at: datetime | None = None) -> LotSnapshot:
         """The lot as it stood after `version`, or at time `at` (the last event recorded at
         or before it): the fold of its events up to then. LotNotFound when it did not

@@ -14,6 +14,7 @@ from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
+from projections.my_bids import YourStanding, your_standing
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
 
@@ -54,9 +55,11 @@ class LotSummary(BaseModel):
 
 
 class LotView(LotSummary):
-    """A lot as its own page shows it: with its latest accepted bids, oldest first."""
+    """A lot as its own page shows it: with its latest accepted bids, oldest first, and for a
+    signed-in bidder who bid on it, where they stand (`you`: theirs alone to see)."""
 
     recent_bids: list[PublicBid]
+    you: YourStanding | None = None
 
 
 def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
@@ -106,9 +109,13 @@ def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced
     )
 
 
-def lot_view(service: AuctionService, lot: LotSnapshot, now: datetime) -> LotView:
-    """The lot's page as it stood at its version, its bid history read from its events."""
-    return public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version))
+def lot_view(service: AuctionService, lot: LotSnapshot, now: datetime, bidder: str | None = None) -> LotView:
+    """The lot's page as it stood at its version, its bid history read from its events; for
+    `bidder`, with where they stand."""
+    view = public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version))
+    if bidder is not None:
+        view.you = your_standing(lot, bidder, service.bidder_record(bidder, lot.lot_id))
+    return view
 
 
 def bid_outcome_view(event: BidPlaced | BidRejected, currency: str) -> dict[str, Any]:

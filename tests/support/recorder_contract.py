@@ -289,3 +289,26 @@ class LotRecorderContract:
         recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
                                expected_snapshot=recorder.get_snapshot(lot_id))
         assert recorder.get_snapshot(lot_id) == snapshot(lot_id, 2)
+
+    def test_bidders_records_of_lots_keep_the_newest_and_page_by_lot(self, recorder: LotRecorder) -> None:
+        bidder, lots = new_id("bidder"), sorted(new_id() for _ in range(3))
+        for lot_id in lots:
+            recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        record = {"lot_id": lots[0], "bidder": bidder, "last_bid": "12.00", "last_bid_id": "b-2", "version": 2, "maximum": "12.00"}
+        recorder.update_bidder_lots([record])
+        # An older record (a stream delivery that comes late) changes nothing; a newer one does,
+        # and keeps the maximum when it brings none (a rejected bid).
+        recorder.update_bidder_lots([record | {"last_bid": "11.00", "version": 1}])
+        recorder.update_bidder_lots([{k: v for k, v in record.items() if k != "maximum"} | {"last_bid": "9.00", "version": 3}])
+        stored = recorder.get_bidder_lot(bidder, lots[0])
+        assert stored is not None
+        assert (stored["last_bid"], stored["maximum"], stored["version"]) == ("9.00", "12.00", 3)
+        assert recorder.get_bidder_lot(bidder, lots[1]) is None
+        recorder.update_bidder_lots([record | {"lot_id": lot_id} for lot_id in lots[1:]])
+        first, after = recorder.bidder_lots(bidder, 2)
+        assert [r["lot_id"] for r in first] == lots[:2] and after == lots[1]
+        rest, end = recorder.bidder_lots(bidder, 2, after)
+        assert [r["lot_id"] for r in rest] == lots[2:] and end is None
+        assert list(recorder.lot_bidders(lots[0])) == [bidder]
+        assert set(recorder.get_snapshots([*lots, new_id()])) == set(lots)
+

@@ -247,8 +247,10 @@ def test_bid_outcomes_reach_only_their_bidder_s_connections_in_order_after_the_l
     assert outcomes[alice_watching] == outcomes[alice_elsewhere] == alice_saw
     assert outcomes[bob] == [(by_bob, "ACCEPTED")]
     assert all(outcomes[w] == [] for w in watchers)
-    # The lot's update went out (to everyone watching) before any outcome.
-    assert [m["type"] for m in management.received[alice_watching]] == ["lot.updated", "bid.outcome", "bid.outcome"]
+    # The lot's update went out (to everyone watching) before any news; each bidder's news in
+    # event order: Bob's bid took the lead from Alice, her second took it back.
+    assert [m["type"] for m in management.received[alice_watching]] == ["lot.updated", "bid.outcome", "bid.outbid", "bid.outcome"]
+    assert [m["type"] for m in management.received[bob]] == ["bid.outcome", "bid.outbid"]
     assert management.received[alice_watching][0]["lot"]["version"] == 4
 
 

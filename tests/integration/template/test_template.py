@@ -58,6 +58,7 @@ ENVIRONMENT = {
 REST_ROUTES = {
     ("POST", "/bid"): ("PlaceBidFunction", True),
     ("GET", "/bids/{bid_id}"): ("LotApiFunction", True),
+    ("GET", "/me/bids"): ("LotApiFunction", True),
     ("POST", "/lots"): ("LotApiFunction", True),
     ("GET", "/lots"): ("LotApiFunction", False),
     ("GET", "/lots/{lot_id}"): ("LotApiFunction", False),
@@ -67,7 +68,8 @@ REST_ROUTES = {
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
-# Only ConnectFunction checks tokens itself (WebSocket routes have no authorizer).
+# ConnectFunction checks tokens itself (WebSocket routes have no authorizer), and so does
+# LotApiFunction for a lot's public view, which says where a signed-in caller stands.
 AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 # Only the broadcast hands pages of a large audience to FanOutFunction.
 FAN_OUT_ENVIRONMENT = {"FAN_OUT_QUEUE_URL", "FAN_OUT_PAGE_SIZE"}
@@ -88,6 +90,8 @@ POLICIES = {
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
+        ("dynamodb:UpdateItem", "BidsTable"),
+        ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
         ("sqs:SendMessage", "FanOutQueue"),
@@ -275,7 +279,8 @@ def test_the_confirmation_caps_parameter_takes_the_shape_the_function_reads(temp
 def test_environment_is_the_one_the_code_reads(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for lid in HANDLERS:
-        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
+        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "LotApiFunction": AUTH_ENVIRONMENT,
+                 "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
                  "PlaceBidFunction": CONFIRMATION_ENVIRONMENT}.get(lid, set())
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
     assert variables["BIDS_TABLE"] == {"Ref": "BidsTable"}
@@ -377,7 +382,7 @@ def test_bids_table(template):
         {"AttributeName": "PK", "KeyType": "HASH"},
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
-    open_index, ended_index = props["GlobalSecondaryIndexes"]
+    open_index, ended_index, bidders_index = props["GlobalSecondaryIndexes"]
     assert open_index == {
         "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
@@ -396,8 +401,15 @@ def test_bids_table(template):
         # Keys only, set once when a lot ends: no bid ever writes here.
         "Projection": {"ProjectionType": "KEYS_ONLY"},
     }
+    assert bidders_index == {
+        "IndexName": "BiddersByLot",
+        "KeySchema": [{"AttributeName": "bidder_lot", "KeyType": "HASH"}],
+        # Keys only, set once per bidder and lot (off the bid's path: the stream writes it).
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
         ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"), ("ended_shard", "S"), ("ended_at", "S"),
+        ("bidder_lot", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

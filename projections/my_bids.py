@@ -1,0 +1,94 @@
+"""A bidder's own side of the lots they bid on (issue 12, points 4 and 5).
+
+Their record of a lot (`BIDDER#{user}/MYBID#{lot}`: their maximum and their last bid) is
+a projection of the lot's events: the stream's broadcaster writes it as bids are decided
+(`records_from`), off the bid's write path, and replay rebuilds it. Where they stand
+(leading, outbid, won, lost) is read from that record and the lot's snapshot together, so
+it is as fresh as the snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ledger.events import BidPlaced, BidRejected, LotEvent
+from ledger.state import LotSnapshot
+from ledger.values import Money, UtcTime, format_decimal, to_currency
+
+Standing = Literal["LEADING", "OUTBID", "WON", "LOST", "CANCELLED"]
+
+
+class YourStanding(BaseModel):
+    """`you` in a lot's view, for the signed-in bidder who bid on it."""
+
+    leading: bool
+    maximum: Money | None  # their maximum (their own to see); None when no bid of theirs was accepted
+    last_bid: Money | None
+    status: Standing
+
+
+class MyBid(BaseModel):
+    """One lot in `GET /me/bids`."""
+
+    lot_id: str
+    title: str
+    status: Standing
+    maximum: Money | None
+    current_price: Money | None
+    closes_at: UtcTime
+
+
+def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, Any]]:
+    """Each bidder's record of a lot after these (consecutive) events: their last bid, and
+    their maximum when one of these bids of theirs was accepted (a bidder's accepted maxima
+    only ever rise: a leader may only raise theirs, anyone else must beat the price)."""
+    records: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if not isinstance(event, BidPlaced | BidRejected):
+            continue
+        record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})
+        record |= {"last_bid": event.amount if isinstance(event.amount, str) else format_decimal(to_currency(event.amount, currency)),
+                   "last_bid_id": event.bid_id, "version": event.originator_version}
+        if isinstance(event, BidPlaced):
+            record["maximum"] = format_decimal(to_currency(event.amount, currency))
+    return list(records.values())
+
+
+def standing_of(lot: LotSnapshot, bidder: str) -> Standing:
+    leading = lot.leader == bidder
+    if lot.status == "CANCELLED":
+        return "CANCELLED"
+    if lot.status == "CLOSED":
+        return "WON" if leading and lot.outcome == "SOLD" else "LOST"
+    return "LEADING" if leading else "OUTBID"
+
+
+def your_standing(lot: LotSnapshot, bidder: str, record: Mapping[str, Any] | None) -> YourStanding | None:
+    """Where `bidder` stands on the lot; None when they never bid on it. Leading and the
+    leader's maximum come from the snapshot (current), the rest from their record."""
+    leading = lot.leader == bidder
+    if record is None and not leading:
+        return None
+    record = record or {}
+    maximum = lot.leader_maximum if leading and lot.leader_maximum is not None else record.get("maximum")
+    return YourStanding(
+        leading=leading,
+        maximum=None if maximum is None else to_currency(Decimal(str(maximum)), lot.currency),
+        last_bid=record.get("last_bid"),
+        status=standing_of(lot, bidder),
+    )
+
+
+def my_bid(lot: LotSnapshot, bidder: str, record: Mapping[str, Any]) -> MyBid:
+    standing = your_standing(lot, bidder, record)
+    return MyBid(
+        lot_id=lot.lot_id,
+        title=lot.title,
+        status=standing_of(lot, bidder),
+        maximum=None if standing is None else standing.maximum,
+        current_price=None if lot.current_price is None else to_currency(lot.current_price, lot.currency),
+        closes_at=lot.closes_at,
+    )
