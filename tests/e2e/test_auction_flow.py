@@ -66,6 +66,11 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
         assert "alice" not in json.dumps(updates) and "bob" not in json.dumps(updates)
 
         alices_phone.until(lambda messages: any(m.get("type") == "bid.outcome" for m in messages))
+        # Bob's 11.00 took the lead from her: she is told, with the new price.
+        alices_phone.until(lambda messages: any(m.get("type") == "bid.outbid" for m in messages))
+        assert [m for m in alices_phone.messages if m.get("type") == "bid.outbid"] == [
+            {"type": "bid.outbid", "lot_id": lot_id, "current_price": "10.50"}
+        ]
         outcome = next(m["bid"] for m in alices_phone.messages if m.get("type") == "bid.outcome")
         assert (outcome["bid_id"], outcome["status"]) == (first["bid_id"], "ACCEPTED")
         # Only alice's own outcomes reach her connection.
@@ -73,6 +78,13 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
 
     view = alice.get(f"/lots/{lot_id}").json()
     assert (view["version"], view["current_price"], view["leader"]) == (4, "10.50", "Bidder 2")
+    # Signed in, the lot's view says where the caller stands (their records come from the stream).
+    eventually(lambda: alice.get(f"/lots/{lot_id}").json()["you"] is not None, timeout=10)
+    assert alice.get(f"/lots/{lot_id}").json()["you"] == {"leading": False, "maximum": "10.00", "last_bid": "10.00", "status": "OUTBID"}
+    eventually(lambda: bob.get(f"/lots/{lot_id}").json()["you"]["last_bid"] == "11.00", timeout=10)
+    assert bob.get(f"/lots/{lot_id}").json()["you"] == {"leading": True, "maximum": "11.00", "last_bid": "11.00", "status": "LEADING"}
+    mine = bob.get("/me/bids").json()
+    assert {(i["lot_id"], i["status"], i["maximum"]) for i in mine["items"]} >= {(lot_id, "LEADING", "11.00")}
     assert [b["bidder"] for b in view["recent_bids"]] == ["Bidder 1", "Bidder 2"]
 
 
