@@ -21,7 +21,7 @@ import hashlib
 import heapq
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 from uuid import UUID
 
@@ -433,17 +433,26 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         index projects keys only). With `closing_by` (a time string), only those whose close
         time is not after it; with `after` (a close key), only those after it."""
         shards = [self._open_shard_keys(f"{OPEN_STATUS}#{n}", closing_by, limit, after) for n in range(OPEN_SHARDS)]
-        merged = heapq.merge(*shards)
+        # The index lags the table a little: a lot closed since is left out here.
+        yield from self._snapshots_in_order(
+            "open_lots", heapq.merge(*shards), limit, lambda item: item.get("status") == OPEN_STATUS
+        )
+
+    def _snapshots_in_order(
+        self, what: str, keys: Iterator[tuple[str, str]], limit: int | None, still: Callable[[dict[str, Any]], bool]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Lot ids and snapshots for (index key, PK) pairs in list order, read a page (one
+        BatchGetItem) at a time, up to `limit`; a snapshot that is `still` not in the list
+        (the index lags the table) is left out."""
         listed = 0
         while limit is None or listed < limit:
-            page = list(itertools.islice(merged, BATCH_GET_LIMIT if limit is None else min(BATCH_GET_LIMIT, limit - listed)))
+            page = list(itertools.islice(keys, BATCH_GET_LIMIT if limit is None else min(BATCH_GET_LIMIT, limit - listed)))
             if not page:
                 return
-            found = {pk: item for pk, _, item in self._batch_get("open_lots", [(pk, "SNAPSHOT") for _, pk in page], consistent=False)}
+            found = {pk: item for pk, _, item in self._batch_get(what, [(pk, "SNAPSHOT") for _, pk in page], consistent=False)}
             for _, pk in page:
                 item = found.get(pk)
-                # The index lags the table a little: a lot closed since is left out here.
-                if item is not None and item.get("status") == OPEN_STATUS:
+                if item is not None and still(item):
                     listed += 1
                     yield pk.removeprefix("LOT#"), item
 
@@ -487,18 +496,9 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         id descending): the ended index's shards merged in reverse end-key order, then the
         snapshots read a page at a time. With `after` (an end key), only those before it."""
         shards = [self._ended_shard_keys(f"{ENDED_PREFIX}#{n}", limit, after) for n in range(OPEN_SHARDS)]
-        merged = heapq.merge(*shards, reverse=True)
-        listed = 0
-        while limit is None or listed < limit:
-            page = list(itertools.islice(merged, BATCH_GET_LIMIT if limit is None else min(BATCH_GET_LIMIT, limit - listed)))
-            if not page:
-                return
-            found = {pk: item for pk, _, item in self._batch_get("ended_lots", [(pk, "SNAPSHOT") for _, pk in page], consistent=False)}
-            for _, pk in page:
-                item = found.get(pk)
-                if item is not None and ended_at(item) is not None:
-                    listed += 1
-                    yield pk.removeprefix("LOT#"), item
+        yield from self._snapshots_in_order(
+            "ended_lots", heapq.merge(*shards, reverse=True), limit, lambda item: ended_at(item) is not None
+        )
 
     def _ended_shard_keys(self, shard: str, limit: int | None, after: str | None) -> Iterator[tuple[str, str]]:
         """(end key, PK) of one shard's ended lots in reverse end-key order, page by page;
