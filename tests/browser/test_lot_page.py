@@ -26,8 +26,9 @@ def fact(page: Page, name: str):
 
 
 def bid(page: Page, amount: str) -> None:
+    """Sends a maximum: with "Place bid", or "Raise your maximum" when the bidder leads."""
     page.get_by_label("Your maximum bid in EUR").fill(amount)
-    page.get_by_role("button", name="Place bid").click()
+    page.get_by_role("button", name=re.compile(r"^(Place bid|Raise your maximum)$")).click()
 
 
 def outcome(page: Page):
@@ -65,7 +66,7 @@ def test_the_list_shows_open_lots_and_works_from_the_keyboard(open_page, seller,
     expect(amount).to_have_value("40.00")  # the minimum next bid, ready to send
     page.keyboard.press("Enter")
     expect(outcome(page)).to_have_text("Accepted: you lead at €40.00, with a maximum of €40.00.")
-    expect(fact(page, "Leader")).to_have_text("Bidder 1")
+    expect(fact(page, "Leader")).to_have_text("Bidder 1 (you)")
 
 
 def test_a_bid_in_one_browser_shows_in_the_other_within_two_seconds(open_page, seller, screenshot):
@@ -85,12 +86,14 @@ def test_a_bid_in_one_browser_shows_in_the_other_within_two_seconds(open_page, s
     expect(fact(bob, "Bids")).to_have_text("1")
     expect(bob.get_by_role("row", name=re.compile(r"Bidder 1 €10\.00"))).to_be_visible()
     expect(outcome(alice)).to_have_text("Accepted: you lead at €10.00, with a maximum of €12.00.")
-    expect(alice.get_by_text("Minimum next bid: €10.50")).to_be_visible()
+    # The leader raises their own maximum; the lot's minimum is for the others.
+    expect(alice.get_by_text("You lead with a maximum of €12.00. To raise it, enter a higher one."
+                             " Others must bid at least €10.50.")).to_be_visible()
 
     sign_in(bob, "bob")
     bid(bob, "11.00")  # below Alice's maximum: recorded, and her maximum answers it
     expect(fact(alice, "Current price")).to_have_text("€11.50", timeout=2000)
-    expect(fact(alice, "Leader")).to_have_text("Bidder 1")
+    expect(fact(alice, "Leader")).to_have_text("Bidder 1 (you)")
     expect(outcome(bob)).to_have_text("Accepted, but another bidder's earlier maximum is higher than your €11.00. The price is now €11.50.")
     bid(bob, "15.00")
     expect(fact(alice, "Current price")).to_have_text("€12.50", timeout=2000)
@@ -141,13 +144,13 @@ def test_a_bid_in_the_soft_close_window_moves_the_countdown_and_both_see_the_res
     expect(erin.get_by_text(re.compile(r"^Extended by soft close \(once\): late bids moved the close"))).to_be_visible()
     screenshot(erin, "lot-page-extended")
 
-    for page in (dave, erin):
+    for page, buyer in ((dave, "Bidder 1 (you)"), (erin, "Bidder 1")):
         result = page.get_by_role("status", name="Result")
-        expect(result).to_contain_text("Sold to Bidder 1 for €50.00.", timeout=30_000)
+        expect(result).to_contain_text(f"Sold to {buyer} for €50.00.", timeout=30_000)
         expect(page.get_by_role("timer", name="Time left")).to_have_text("Closed")
         expect(page.get_by_text("Bidding on this lot has ended.")).to_be_visible()
         # The outcome takes the place of the price and the leader.
-        expect(fact(page, "Outcome")).to_have_text("Sold for €50.00 to Bidder 1")
+        expect(fact(page, "Outcome")).to_have_text(f"Sold for €50.00 to {buyer}")
         expect(page.get_by_text("Current price", exact=True)).to_be_hidden()
         expect(page.get_by_text("Leader", exact=True)).to_be_hidden()
     screenshot(erin, "lot-page-closed")

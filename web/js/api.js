@@ -60,8 +60,15 @@ export class Api {
     return this.request("GET", `/lots?status=${encodeURIComponent(status)}`).then((answer) => answer.lots);
   }
 
-  lot(lotId) {
-    return this.request("GET", `/lots/${encodeURIComponent(lotId)}`);
+  /** A lot's view; with a token it adds `you` (where the caller stands), null if they never bid. */
+  lot(lotId, token = null) {
+    return this.request("GET", `/lots/${encodeURIComponent(lotId)}`, { token });
+  }
+
+  /** One page of the lots the caller bid on: {items, next}; `next` is the cursor of the page after. */
+  myBids(token, cursor = null) {
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    return this.request("GET", `/me/bids${query}`, { token });
   }
 
   placeBid(token, lotId, amount, bidId, confirm = false) {

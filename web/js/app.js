@@ -1,4 +1,5 @@
-// SamSold's live lot page: the list of open lots (#/), of ended lots (#/ended) and one lot (#/lots/<id>).
+// SamSold's live lot page: the list of open lots (#/), of ended lots (#/ended), one lot
+// (#/lots/<id>) and the lots the signed-in bidder bid on (#/me).
 // Plain ES modules, no build step: index.html loads this file as it is.
 
 import { Api, loadConfig } from "./api.js";
@@ -61,7 +62,9 @@ function renderAccount() {
   if (app.session) {
     const signOut = el("button", { type: "button", class: "secondary" }, "Sign out");
     signOut.addEventListener("click", () => setSession(null));
-    box.append(el("p", { class: "signed-in" }, "Signed in as ", el("strong", {}, app.session.name)), signOut);
+    const myBids = el("a", { href: MY_BIDS_ROUTE, class: "my-bids-link" }, "My bids");
+    if (location.hash === MY_BIDS_ROUTE) myBids.setAttribute("aria-current", "page");
+    box.append(myBids, el("p", { class: "signed-in" }, "Signed in as ", el("strong", {}, app.session.name)), signOut);
     return;
   }
   const error = el("p", { class: "form-error", role: "alert", id: "sign-in-error" });
@@ -256,6 +259,7 @@ const LOT_TEMPLATE = `
           <div class="fact"><dt id="t-bids">Bids</dt><dd id="lot-bids" aria-labelledby="t-bids"></dd></div>
           <div class="fact"><dt id="t-left">Time left</dt><dd><time id="lot-countdown" role="timer" aria-labelledby="t-left"></time></dd></div>
         </dl>
+        <p id="lot-you" class="standing"></p>
         <p id="lot-closes-at" class="muted"></p>
         <p id="lot-extended" class="notice" role="status"></p>
         <p id="lot-reserve" class="muted"></p>
@@ -280,12 +284,19 @@ const LOT_TEMPLATE = `
       </section>
     </div>
     <p id="lot-announce" class="visually-hidden" aria-live="polite"></p>
+    <p id="you-news" class="visually-hidden" aria-live="polite"></p>
   </article>`;
 
 class LotPage {
   constructor(lotId) {
     this.lotId = lotId;
     this.lot = null;
+    // Where the signed-in visitor stands (the API's `you`), and the lot version it was read
+    // with: pushed updates are public, so `you` is only as fresh as the last signed-in read.
+    this.you = null;
+    this.youVersion = null;
+    this.reading = false;
+    this.readAgain = false;
     this.pending = new Map(); // bid_id -> {amount, timer}
     this.amountEdited = false;
     this.bidFormFor = null;
@@ -302,13 +313,41 @@ class LotPage {
   }
 
   async refresh() {
+    // One read at a time, and one more after it for whatever asked meanwhile: a burst of
+    // pushes costs at most two reads, and an older answer never lands after a newer one.
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
     try {
-      const lot = await app.api.lot(this.lotId);
+      do {
+        this.readAgain = false;
+        await this.read();
+      } while (this.readAgain && this.mounted);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  async read() {
+    const token = app.session?.token ?? null;
+    try {
+      const lot = await app.api.lot(this.lotId, token);
       if (!this.mounted) return; // the visitor left this lot while it loaded
-      this.apply(lot);
+      // Read as someone who has since signed out (or in): `you` is not theirs. Read again.
+      if (token !== (app.session?.token ?? null)) this.readAgain = true;
+      this.apply(lot, token ? lot.you ?? null : null);
       setText($("#lot-error"), "");
     } catch (failure) {
       if (!this.mounted) return;
+      if (failure.status === 401 && token) {
+        // The API refuses the whole read for a bad token: sign out, then read as anyone.
+        setText($("#lot-error"), "Your sign-in has expired or is not valid here. Sign in again.");
+        if (app.session?.token === token) setSession(null);
+        this.readAgain = true;
+        return;
+      }
       setText($("#lot-error"), failure.status === 404
         ? "There is no such lot."
         : `Could not load the lot: ${failure.message}`);
@@ -323,13 +362,35 @@ class LotPage {
   }
 
   lotUpdated(lot) {
-    if (lot.lot_id === this.lotId && newerThanShown(lot, this.lot)) this.apply(lot);
+    if (lot.lot_id !== this.lotId || !newerThanShown(lot, this.lot)) return;
+    this.apply(lot);
+    // The push is the public view: where a bidder of this lot stands may have changed with it.
+    if (this.you && app.session) this.refresh();
   }
 
-  apply(lot) {
+  /** The bidder's own news about this lot (bid.outbid, lot.won, lot.lost): say it, and read `you` again. */
+  yourNews(message) {
+    setText($("#you-news"), fmt.news(message, this.lot?.currency ?? ""));
+    // The last bid's outcome ("you lead…") is old news now, unless a bid is still on its way.
+    if (this.pending.size === 0 && $("#bid-outcome").dataset.kind !== "question") this.showOutcome("", "");
+    const line = $("#lot-you");
+    line.classList.remove("flash");
+    void line.offsetWidth; // restart the animation
+    line.classList.add("flash");
+    this.refresh();
+  }
+
+  apply(lot, you = undefined) {
     const previous = this.lot;
     if (previous && lot.version < previous.version) return; // an older read arriving late
     this.lot = lot;
+    if (you !== undefined) {
+      // A REST read: its `you` is the latest (null when signed out or never bid here).
+      this.you = you;
+      this.youVersion = lot.version;
+    }
+    // `you` read with another version may name the wrong leader: it only words its own line.
+    const freshYou = this.youVersion === lot.version ? this.you : null;
     document.title = `${lot.title} — SamSold`;
     setText($("#lot-title"), lot.title);
     const badge = $("#lot-status");
@@ -338,9 +399,9 @@ class LotPage {
     setText($("#lot-price"), lot.current_price === null
       ? `${fmt.money(lot.starting_price, lot.currency)} to start`
       : fmt.money(lot.current_price, lot.currency));
-    setText($("#lot-leader"), lot.leader ?? "No bids yet");
+    setText($("#lot-leader"), fmt.leader(lot, freshYou));
     // Once bidding is over, the outcome takes the place of the price and the leader.
-    const outcome = fmt.outcome(lot);
+    const outcome = fmt.outcome(lot, freshYou);
     $("#fact-price").hidden = $("#fact-leader").hidden = Boolean(outcome);
     $("#fact-outcome").hidden = !outcome;
     setText($("#lot-outcome"), outcome);
@@ -352,7 +413,8 @@ class LotPage {
       : `Closes at ${fmt.dateTime(lot.closes_at)}${lot.hard_close_at ? `, ${fmt.dateTime(lot.hard_close_at)} at the latest` : ""}.`);
     this.renderExtension(previous, lot);
     setText($("#lot-reserve"), !lot.has_reserve ? "" : lot.reserve_met ? "The reserve price has been met." : "The reserve price has not been met yet.");
-    const result = fmt.result(lot);
+    this.renderStanding();
+    const result = fmt.result(lot, freshYou);
     $("#lot-result").hidden = !result;
     setText($("#lot-result-text"), result);
     this.renderHistory(lot);
@@ -398,8 +460,20 @@ class LotPage {
     if (words) setText($("#lot-announce"), words);
   }
 
+  renderStanding() {
+    const line = $("#lot-you");
+    const you = app.session ? this.you : null;
+    line.dataset.status = you?.status ?? "";
+    setText(line, fmt.standing(you, this.lot));
+  }
+
   sessionChanged() {
+    // Signed out: forget `you` at once; signed in: read it.
+    this.you = null;
+    this.youVersion = null;
+    if (this.lot) this.apply(this.lot);
     this.renderBidForm();
+    this.refresh();
   }
 
   renderBidForm() {
@@ -410,12 +484,22 @@ class LotPage {
       this.bidFormFor = mode;
       body.replaceChildren(...this.bidFormContent(mode));
     }
+    // The leader bids against nobody but raises their own maximum: the same form, said so.
+    // (The API's status says who leads; the page only words it.)
+    const leading = mode === "form" && this.you?.status === "LEADING";
+    setText($("#bid-title"), leading ? "Raise your maximum" : "Place a bid");
     if (mode === "form") {
       const minimum = lot.minimum_bid;
       setText($("#bid-currency"), lot.currency);
-      setText($("#bid-minimum"), minimum ? `Minimum next bid: ${fmt.money(minimum, lot.currency)}` : "");
+      setText($("#bid-submit"), leading ? "Raise your maximum" : "Place bid");
+      const others = minimum ? fmt.money(minimum, lot.currency) : null;
+      setText($("#bid-minimum"), leading && this.you.maximum
+        ? `You lead with a maximum of ${fmt.money(this.you.maximum, lot.currency)}. To raise it, enter a higher one.`
+          + (others ? ` Others must bid at least ${others}.` : "")
+        : others ? `Minimum next bid: ${others}` : "");
       const input = $("#bid-amount");
-      if (!this.amountEdited && minimum && document.activeElement !== input) input.value = minimum;
+      // The lot's minimum is below a leader's own maximum: offer it only to the others.
+      if (!this.amountEdited && document.activeElement !== input) input.value = leading ? "" : minimum ?? "";
     }
   }
 
@@ -439,7 +523,7 @@ class LotPage {
     input.addEventListener("input", () => { this.amountEdited = input.value.trim() !== ""; });
     const form = el("form", { id: "bid-form", novalidate: true },
       el("label", { for: "bid-amount" }, "Your maximum bid in ", el("span", { id: "bid-currency" })),
-      el("div", { class: "bid-row" }, input, el("button", { type: "submit" }, "Place bid")),
+      el("div", { class: "bid-row" }, input, el("button", { type: "submit", id: "bid-submit" }, "Place bid")),
       el("p", { id: "bid-minimum", class: "hint" }),
       el("p", { class: "hint" }, "We bid for you, only as far as needed to keep you ahead, up to your maximum. Nobody else sees it."));
     form.addEventListener("submit", (event) => {
@@ -538,6 +622,7 @@ class LotPage {
     }
     this.amountEdited = false;
     this.renderBidForm();
+    if (bid.lot_id === this.lotId) this.refresh(); // the bidder's maximum and standing changed
   }
 
   tick() {
@@ -568,6 +653,183 @@ class LotPage {
   }
 }
 
+// -- the lots the signed-in bidder bid on (#/me) ----------------------------------------------
+
+const MY_BIDS_ROUTE = "#/me";
+
+class MyBidsPage {
+  constructor() {
+    this.lotId = null;
+    this.items = [];
+    this.cursors = [null]; // the cursor of each page shown: a refresh reads them all again
+    this.next = null;
+    this.reads = 0; // the latest read wins: an older answer landing late is dropped
+    this.mounted = false;
+  }
+
+  mount(main) {
+    document.title = "My bids — SamSold";
+    main.innerHTML = `
+      <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
+      <h1>My bids</h1>
+      <p id="my-bids-summary" class="muted">Loading…</p>
+      <table class="lots" id="my-bids" hidden>
+        <caption class="visually-hidden">The lots you bid on, with where you stand</caption>
+        <thead><tr>
+          <th scope="col">Lot</th><th scope="col">Where you stand</th><th scope="col" class="number">Your maximum</th>
+          <th scope="col" class="number">Current price</th><th scope="col">Close time</th>
+        </tr></thead>
+        <tbody></tbody>
+      </table>
+      <div id="my-bids-actions"></div>`;
+    this.main = main;
+    this.mounted = true;
+    this.refresh();
+  }
+
+  async refresh() {
+    if (!app.session) {
+      this.items = [];
+      this.next = null;
+      this.render();
+      return;
+    }
+    const read = ++this.reads;
+    try {
+      const items = [];
+      let next = null;
+      for (const cursor of this.cursors) {
+        const page = await app.api.myBids(app.session.token, cursor);
+        items.push(...page.items);
+        next = page.next;
+        if (!next) break;
+      }
+      if (!this.mounted || read !== this.reads) return;
+      this.items = items;
+      this.next = next;
+      this.render();
+    } catch (failure) {
+      if (!this.mounted || read !== this.reads) return;
+      setText($("#my-bids-summary", this.main), `Could not load your bids: ${failure.message}`);
+    }
+  }
+
+  async more() {
+    const button = $("#my-bids-more", this.main);
+    button.disabled = true;
+    try {
+      const page = await app.api.myBids(app.session.token, this.next);
+      if (!this.mounted) return;
+      const first = page.items[0]?.lot_id;
+      this.cursors.push(this.next);
+      this.items.push(...page.items);
+      this.next = page.next;
+      this.render();
+      // The button may be gone: keep the keyboard on the first lot the page added.
+      if (first) $(`tr[data-lot="${CSS.escape(first)}"] a`, this.main)?.focus();
+    } catch (failure) {
+      if (!this.mounted) return;
+      button.disabled = false;
+      setText($("#my-bids-summary", this.main), `Could not load more of your bids: ${failure.message}`);
+    }
+  }
+
+  render() {
+    const summary = $("#my-bids-summary", this.main);
+    const table = $("#my-bids", this.main);
+    const actions = $("#my-bids-actions", this.main);
+    if (!app.session) {
+      setText(summary, "Sign in (at the top of the page) to see the lots you bid on.");
+      table.hidden = true;
+      const button = el("button", { type: "button" }, "Sign in");
+      button.addEventListener("click", focusSignIn);
+      actions.replaceChildren(button);
+      return;
+    }
+    setText(summary, this.items.length === 0
+      ? "You have not bid on any lot yet."
+      : `${this.items.length} ${this.items.length === 1 ? "lot" : "lots"} you bid on${this.next ? " so far" : ""}.`);
+    table.hidden = this.items.length === 0;
+    // The items carry no currency: their amounts show as the API writes them unless it does.
+    $("tbody", table).replaceChildren(...this.items.map((item) => el("tr", { "data-lot": item.lot_id, "data-status": item.status },
+      el("th", { scope: "row" }, el("a", { href: `#/lots/${encodeURIComponent(item.lot_id)}` }, item.title)),
+      el("td", { class: "standing-word" }, fmt.standingWord(item.status)),
+      el("td", { class: "number" }, fmt.amount(item.maximum, item.currency)),
+      el("td", { class: "number" }, fmt.amount(item.current_price, item.currency)),
+      el("td", {}, el("time", { datetime: item.closes_at }, fmt.dateTime(item.closes_at))))));
+    if (this.next) {
+      const more = el("button", { type: "button", id: "my-bids-more" }, "More");
+      more.addEventListener("click", () => this.more());
+      actions.replaceChildren(more);
+    } else {
+      actions.replaceChildren();
+    }
+  }
+
+  connected() {
+    this.refresh(); // news pushed while the socket was down is in this read
+  }
+
+  sessionChanged() {
+    this.cursors = [null];
+    this.refresh();
+  }
+
+  yourNews(message) {
+    if (this.items.some((item) => item.lot_id === message.lot_id)) this.refresh();
+  }
+
+  lotUpdated() {}
+
+  tick() {}
+
+  destroy() {
+    this.mounted = false;
+  }
+}
+
+// -- the bidder's news about lots they are not looking at ------------------------------------
+
+const YOUR_NEWS = new Set(["bid.outbid", "lot.won", "lot.lost"]);
+const latestNews = new Map(); // lot id -> the number of its latest news: older reads lose
+
+async function showNotice(message) {
+  const number = (latestNews.get(message.lot_id) ?? 0) + 1;
+  latestNews.set(message.lot_id, number);
+  // The push names the lot only: its title and currency come from its public view.
+  let lot = null;
+  try {
+    lot = await app.api.lot(message.lot_id);
+  } catch {
+    /* the notice still links to the lot */
+  }
+  if (latestNews.get(message.lot_id) !== number) return; // newer news of this lot came meanwhile
+  if (app.page?.lotId === message.lot_id) return; // the visitor went there meanwhile
+  const currency = lot?.currency;
+  const link = el("a", { href: `#/lots/${encodeURIComponent(message.lot_id)}` }, lot?.title ?? "a lot you bid on");
+  const words = message.type === "bid.outbid"
+    ? ["You have been outbid on ", link, `: the price is now ${fmt.amount(message.current_price, currency)}.`]
+    : message.type === "lot.won"
+      ? ["You won ", link, ` for ${fmt.amount(message.price, currency)}.`]
+      : ["Bidding has ended: you did not win ", link, "."];
+  const dismiss = el("button", { type: "button", class: "dismiss", "aria-label": `Dismiss: ${lot?.title ?? "notice"}` }, "Dismiss");
+  const notice = el("div", { class: "news", "data-lot": message.lot_id, "data-type": message.type },
+    el("p", {}, ...words), dismiss);
+  dismiss.addEventListener("click", () => {
+    notice.remove();
+    $("#main").focus(); // the button is gone: carry on where the content is
+  });
+  // One notice a lot: the newest news replaces the older.
+  dropNotices(message.lot_id);
+  $("#notices").append(notice);
+}
+
+function dropNotices(lotId) {
+  for (const notice of document.querySelectorAll("#notices .news")) {
+    if (notice.dataset.lot === lotId) notice.remove();
+  }
+}
+
 // A pushed update can arrive after a newer one: a large audience is served by several
 // invocations (docs/ARCHITECTURE.md, "How a bid becomes events"), and a page of watchers
 // handed to another one may be posted after the lot's next update. Show only newer versions.
@@ -582,7 +844,13 @@ function route() {
   const lotId = match ? decodeURIComponent(match[1]) : null;
   if (app.page && app.page.lotId === lotId && lotId !== null) return;
   app.page?.destroy();
-  app.page = lotId ? new LotPage(lotId) : new LotListPage(location.hash === LISTS.closed.route ? "closed" : "open");
+  if (lotId) dropNotices(lotId); // the lot itself now says it
+  const myBidsLink = $("#account .my-bids-link");
+  if (location.hash === MY_BIDS_ROUTE) myBidsLink?.setAttribute("aria-current", "page");
+  else myBidsLink?.removeAttribute("aria-current");
+  if (lotId) app.page = new LotPage(lotId);
+  else if (location.hash === MY_BIDS_ROUTE) app.page = new MyBidsPage();
+  else app.page = new LotListPage(location.hash === LISTS.closed.route ? "closed" : "open");
   const main = $("#main");
   app.page.mount(main);
   app.live.watch(lotId, app.session?.token ?? null);
@@ -593,6 +861,13 @@ function onMessage(message) {
     app.page?.lotUpdated(message.lot);
   } else if (message.type === "bid.outcome" && message.bid) {
     app.page?.bidOutcome?.(message.bid);
+  } else if (YOUR_NEWS.has(message.type) && message.lot_id) {
+    if (app.page?.lotId === message.lot_id) {
+      app.page.yourNews(message);
+    } else {
+      showNotice(message);
+      app.page?.yourNews?.(message);
+    }
   }
 }
 

@@ -65,18 +65,73 @@ export function statusWord(lot) {
   return { SCHEDULED: "Not open yet", OPEN: "Open", CLOSED: "Closed", CANCELLED: "Cancelled" }[lot.status] ?? lot.status;
 }
 
+// `you` (where the signed-in visitor stands, from the API) is passed only when it was read
+// with the lot version shown, so that "(you)" never names the wrong bidder.
+function leaderName(lot, you) {
+  return you?.status === "WON" || you?.leading ? `${lot.leader} (you)` : lot.leader;
+}
+
 /** An ended lot's outcome in a few words, where an open one shows its price and leader. */
-export function outcome(lot) {
+export function outcome(lot, you = null) {
   if (lot.status === "CANCELLED") return "Cancelled";
   if (lot.status !== "CLOSED") return "";
-  if (lot.outcome === "SOLD") return `Sold for ${money(lot.current_price, lot.currency)} to ${lot.leader}`;
+  if (lot.outcome === "SOLD") return `Sold for ${money(lot.current_price, lot.currency)} to ${leaderName(lot, you)}`;
   return "Unsold";
 }
 
-export function result(lot) {
+export function result(lot, you = null) {
   if (lot.status === "CANCELLED") return "This lot was cancelled. No sale.";
   if (lot.status !== "CLOSED") return "";
-  if (lot.outcome === "SOLD") return `Sold to ${lot.leader} for ${money(lot.current_price, lot.currency)}.`;
+  if (lot.outcome === "SOLD") return `Sold to ${leaderName(lot, you)} for ${money(lot.current_price, lot.currency)}.`;
   if (lot.bid_count === 0) return "Not sold: there were no bids.";
   return `Not sold: the highest bid, ${money(lot.current_price, lot.currency)}, did not meet the reserve price.`;
+}
+
+export function leader(lot, you = null) {
+  return lot.leader ? leaderName(lot, you) : "No bids yet";
+}
+
+/** Where the signed-in bidder stands on a lot, in a sentence (the API's `you`; null: no bid). */
+export function standing(you, lot) {
+  if (!you) return "";
+  const price = money(lot.current_price, lot.currency);
+  const maximum = you.maximum === null ? null : money(you.maximum, lot.currency);
+  switch (you.status) {
+    case "LEADING":
+      return maximum ? `You are the highest bidder (your maximum ${maximum}).` : "You are the highest bidder.";
+    case "OUTBID":
+      // No maximum: none of their bids was accepted (each was refused with its reason).
+      return maximum
+        ? `You have been outbid: the price is ${price}; your maximum was ${maximum}.`
+        : `You are not bidding: your last bid, ${money(you.last_bid, lot.currency)}, was not accepted. The price is ${price}.`;
+    case "WON":
+      return `You won this lot for ${price}.`;
+    case "LOST":
+      return "You did not win this lot.";
+    case "CANCELLED":
+      return "This lot was cancelled, so your bid no longer stands.";
+    default:
+      return "";
+  }
+}
+
+/** A status of `GET /me/bids` in a word or two. */
+export function standingWord(status) {
+  return {
+    LEADING: "Highest bidder", OUTBID: "Outbid", WON: "Won", LOST: "Not won", CANCELLED: "Cancelled",
+  }[status] ?? status;
+}
+
+/** The bidder's own news (bid.outbid, lot.won, lot.lost) about the lot they are looking at. */
+export function news(message, currency) {
+  if (message.type === "bid.outbid") return `You have been outbid: the price is now ${money(message.current_price, currency)}.`;
+  if (message.type === "lot.won") return `You won this lot for ${money(message.price, currency)}.`;
+  if (message.type === "lot.lost") return "Bidding has ended: you did not win this lot.";
+  return "";
+}
+
+/** An amount of `GET /me/bids`, whose items do not carry their currency: money when it is known. */
+export function amount(value, currency) {
+  if (value === null || value === undefined) return "—";
+  return currency ? money(value, currency) : value;
 }
