@@ -24,7 +24,7 @@ from handlers.bootstrap import App, count_unreadable, current_app, logger, metri
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
-from ledger.events import OUTBID, BidPlaced, BidRejected, LotClosed
+from ledger.events import OUTBID, BidPlaced, BidRejected, LotClosed, LotEvent
 from ledger.state import LotSnapshot
 from ledger.values import format_decimal, to_currency, utc_now
 from projections.my_bids import records_from
@@ -92,15 +92,22 @@ def broadcast_lot(app: App, change: LotChange) -> int:
     return post_all(app, ((connection_id, [data]) for connection_id in watchers))
 
 
-def tell_bidders(app: App, change: LotChange) -> int:
-    """What the lot's new events mean to its bidders, each told only their own news, in event
-    order: a decided bid to its bidder (`bid.outcome`); losing the lead to the bidder who
-    lost it (`bid.outbid`); the close to the winner (`lot.won`) and everyone else who bid
-    (`lot.lost`). First the bidders' own records of the lot are brought up to date (the
-    projection `GET /me/bids` and the lot view's `you` read)."""
+def bring_records_up_to_date(app: App, change: LotChange) -> list[LotEvent]:
+    """The change's events, once the bidders' own records of the lot follow them (the
+    projection `GET /me/bids` and the lot view's `you` read): written before any push, so a
+    page that reads the lot on a push sees them."""
     lot = change.snapshot
     events = list(app.service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
     app.service.record_bidder_lots(records_from(events, lot.currency))
+    return events
+
+
+def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
+    """What the lot's new events mean to its bidders, each told only their own news, in event
+    order: a decided bid to its bidder (`bid.outcome`); losing the lead to the bidder who
+    lost it (`bid.outbid`); the close to the winner (`lot.won`) and everyone else who bid
+    (`lot.lost`)."""
+    lot = change.snapshot
     money = lambda amount: None if amount is None else format_decimal(to_currency(amount, lot.currency))  # noqa: E731
     news: list[tuple[str, bytes]] = []  # (bidder, message), in event order
     leader = change.old_leader
@@ -139,13 +146,14 @@ def _broadcast(event: dict[str, Any]) -> None:
     # Lot by lot, each lot's update finished before its bidders' outcomes and the next lot:
     # the posts of one step go out together, so one lot's pushes never overtake each other.
     for change in changes_in(DynamoDBStreamEvent(event)).values():
-        fan_out = broadcast_lot(app, change)
         try:
-            outcomes = tell_bidders(app, change)
+            events: list[LotEvent] | None = bring_records_up_to_date(app, change)
         except LotUnreadable as error:
-            # The lot's update went out; only the bidders' outcomes from an unreadable event are lost.
+            # The lot's update still goes out; only the bidders' news from an unreadable event is lost.
             logger.error("could not tell bidders", extra={"key": f"LOT#{change.snapshot.lot_id}", "problem": str(error)})
             count_unreadable([f"LOT#{change.snapshot.lot_id}"])
-            outcomes = 0
+            events = None
+        fan_out = broadcast_lot(app, change)
+        outcomes = 0 if events is None else tell_bidders(app, change, events)
         metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)
         metrics.add_metric(name="BidOutcomesSent", unit=MetricUnit.Count, value=outcomes)

@@ -35,6 +35,7 @@ class MyBid(BaseModel):
 
     lot_id: str
     title: str
+    currency: str  # the amounts' currency (beyond DESIGN's names: a page cannot show "40.00" without it)
     status: Standing
     maximum: Money | None
     current_price: Money | None
@@ -87,6 +88,7 @@ def my_bid(lot: LotSnapshot, bidder: str, record: Mapping[str, Any]) -> MyBid:
     return MyBid(
         lot_id=lot.lot_id,
         title=lot.title,
+        currency=lot.currency,
         status=standing_of(lot, bidder),
         maximum=None if standing is None else standing.maximum,
         current_price=None if lot.current_price is None else to_currency(lot.current_price, lot.currency),
