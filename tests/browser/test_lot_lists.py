@@ -44,7 +44,7 @@ def test_the_ended_list_shows_each_lots_result_newest_first_and_switches_back(
         return page.get_by_role("row").filter(has=page.get_by_role("link", name=title, exact=True))
 
     expect(row("Walnut chess set")).to_contain_text("Sold for €12.00 to Bidder 1")
-    expect(row("Chipped teapot")).to_contain_text("Unsold")
+    expect(row("Chipped teapot")).to_contain_text("Not sold: no bids")
     expect(row("Withdrawn mirror")).to_contain_text("Cancelled")
     titles = page.locator("#lots tbody th").all_inner_texts()
     mine = [title for title in titles if title in ("Walnut chess set", "Chipped teapot", "Withdrawn mirror")]
@@ -77,7 +77,7 @@ def test_an_ended_lots_page_shows_its_outcome_instead_of_a_price_and_a_leader(op
 
     eventually(lambda: ended(seller, unsold["lot_id"]))
     page = open_page(f"#/lots/{unsold['lot_id']}")
-    expect(fact(page, "Outcome")).to_have_text("Unsold")
+    expect(fact(page, "Outcome")).to_have_text("Not sold: no bids")
     expect(page.get_by_role("status", name="Result")).to_contain_text("Not sold: there were no bids.")
     expect(page.get_by_text("Current price", exact=True)).to_be_hidden()
     screenshot(page, "lot-page-unsold")

@@ -76,7 +76,7 @@ export function outcome(lot, you = null) {
   if (lot.status === "CANCELLED") return "Cancelled";
   if (lot.status !== "CLOSED") return "";
   if (lot.outcome === "SOLD") return `Sold for ${money(lot.current_price, lot.currency)} to ${leaderName(lot, you)}`;
-  return "Unsold";
+  return lot.bid_count === 0 ? "Not sold: no bids" : "Not sold: reserve not met";
 }
 
 export function result(lot, you = null) {
