@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.table import Table
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, LotNotFound, LotUnreadable
 from ledger.service import AuctionService
-from ledger.values import parse_time
+from ledger.values import format_time, parse_time
 from projections.audit import fix, for_each_lot, replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.history import event_record
+from samsold_cli.history_view import BidderNames, UnknownBidder, compact_table, wide_table
 from samsold_cli.shared import DataDir, Stack, console, exits_on_errors, progress_bar, target
 from samsold_cli.target import Target, as_json
 
@@ -31,35 +31,46 @@ def ledger_target(data_dir: Path | None, stack: str | None, bids_table: str | No
 
 def history(
     lot_id: Annotated[str, typer.Argument(help="The lot")],
-    bidder: Annotated[str | None, typer.Option(help="Only this bidder's bids")] = None,
+    bidder: Annotated[
+        str | None, typer.Option(help='Only this bidder\'s bids: an alias ("Bidder 2" or 2) or a user id')
+    ] = None,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Operators: show user ids (bidders, seller) instead of only aliases")
+    ] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every field and the hashes (wider than 80 columns)")] = False,
     json_out: Json = False,
     data_dir: DataDir = None,
     stack: Stack = None,
     bids_table: BidsTable = None,
 ) -> None:
-    """Every event of a lot in order: version, time, type, deciding numbers, hash."""
+    """Every event of a lot in order: version, time, bidder (by alias), maximum, price, what it did."""
     service = ledger_target(data_dir, stack, bids_table).service
     with exits_on_errors():
-        records = [event_record(e) for e in service.lot_events(lot_id)]
-        if not records:
+        events = list(service.lot_events(lot_id))
+        if not events:
             service.get_lot(lot_id)
+    names = BidderNames.from_events(lot_id, events)
+    all_records = [event_record(e) for e in events]
+    records = all_records
     if bidder is not None:
-        records = [r for r in records if r["data"].get("bidder") == bidder]
+        try:
+            wanted = names.resolve(bidder)
+        except UnknownBidder as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        records = [r for r in records if r["data"].get("bidder") == wanted]
     if json_out:
-        typer.echo(as_json(records))
+        typer.echo(as_json([names.shown(r, reveal) for r in records]))
         return
-    table = Table(title=f"lot {lot_id}")
-    for column in ("v", "recorded", "type", "bidder", "amount", "placed at", "reason / outcome", "numbers", "hash"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        d = r["data"]
-        numbers = ", ".join(f"{k}={d[k]}" for k in ("minimum", "current_price", "closes_at", "price") if d.get(k) is not None)
-        table.add_row(
-            str(r["version"]), r["recorded_at"], r["type"], d.get("bidder") or d.get("seller") or "",
-            d.get("amount") or d.get("starting_price") or "", d.get("placed_at") or "",
-            d.get("reason") or d.get("outcome") or "", numbers, r["hash"][:12],
-        )
-    console.print(table)
+    # The tables always name bidders by alias (ids do not fit 80 columns); --reveal adds the key.
+    shown = [names.shown(r, reveal=False) for r in records]
+    if wide:
+        console.print(wide_table(lot_id, shown))
+    else:
+        console.print(compact_table(lot_id, shown, [names.shown(r, reveal=False) for r in all_records]))
+    if reveal:
+        for label, user in names.legend():
+            console.print(f"  {label:<11} {user}")
 
 
 def as_of_command(
@@ -81,8 +92,20 @@ def as_of_command(
         except ValueError as error:
             console.print(f"[red]--time: {error}[/red]")
             raise typer.Exit(2) from None
+    service = ledger_target(data_dir, stack, bids_table).service
     with exits_on_errors():
-        state = ledger_target(data_dir, stack, bids_table).service.lot_as_of(lot_id, version=version, at=at)
+        first = next(iter(service.lot_events(lot_id, upto_version=1)), None)
+        if first is None:
+            raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
+        if at is not None and at < first.timestamp:
+            raise LotNotFound(f"lot {lot_id!r} did not exist at {format_time(at)}: it was created at "
+                              f"{format_time(first.timestamp)}", {"lot_id": lot_id})
+        state = service.lot_as_of(lot_id, version=version, at=at)
+    if version is not None and state.version < version:
+        # The fold stops at the last event: without this, a version past the end would
+        # print the latest state as if it were that version.
+        console.print(f"[red]lot {lot_id!r} has no version {version}: its last is {state.version}[/red]")
+        raise typer.Exit(1)
     typer.echo(as_json(state.to_item()))
 
 
@@ -179,10 +202,25 @@ def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T
     if all_lots == (lot_id is not None):
         console.print("[red]give a lot id or --all[/red]")
         raise typer.Exit(2)
+    if lot_id is not None and not _exists(service, lot_id):
+        # Nothing to check is not "0 broken": an unknown lot is an error.
+        console.print(f"[red]no lot {lot_id!r} (no events and no snapshot)[/red]")
+        raise typer.Exit(1)
     ids = list(service.lot_ids()) if all_lots or lot_id is None else [lot_id]
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
         return for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
+
+
+def _exists(service: AuctionService, lot_id: str) -> bool:
+    """Whether the lot has a snapshot or any event (readable or not: a damaged lot exists,
+    and the check names what is wrong with it)."""
+    if service.stored_snapshot(lot_id) is not None:
+        return True
+    try:
+        return next(iter(service.lot_events(lot_id, upto_version=1)), None) is not None
+    except LotUnreadable:
+        return True
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,9 @@ Commands import what they use when they run, so `samsold --help` stays quick.
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +36,9 @@ def dev(
     schedule_every: Annotated[
         float | None, typer.Option(help="Fire scheduled functions every SECONDS instead of their rate.")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every step (tables, queues, what is not emulated, requests).")
+    ] = False,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
     from local.dynamodb.launcher import DynamoDBLocalError
@@ -41,7 +46,9 @@ def dev(
     from local.sam.intrinsics import TemplateError
     from samsold_cli.dev_site import WEB_DIR, dev_site
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Warnings and errors always show; the start's step-by-step log only when asked.
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
@@ -54,9 +61,8 @@ def dev(
         console.print(f"[red]samsold dev: {error}[/red]")
         raise typer.Exit(1) from None
     try:
-        for name, url in stack.endpoints.items():
-            console.print(f"  {name:<21} {url}")
-        console.print(f"[green]ready[/green] (data in {stack.data_dir}); Ctrl-C stops")
+        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose):
+            console.print(line, highlight=False, soft_wrap=True)
         stopping.wait()
     finally:
         console.print("stopping...")
@@ -74,6 +80,23 @@ def token(
     from local.runtime import default_data_dir
 
     typer.echo(DevAuth(data_dir or default_data_dir()).mint(user, admin=admin))
+
+
+def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool) -> list[str]:
+    """What `samsold dev` prints once it is up: where to go, where the data is, how to stop."""
+    shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
+    labels = {"rest": "page and REST API", "websocket": "WebSocket"}
+    lines = ["[green]SamSold is running locally[/green]"]
+    lines += [f"  {labels.get(name, name):<21} {url}" for name, url in shown.items()]
+    lines.append(f"  {'data':<21} {data_dir}")
+    if not verbose:
+        lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
+    venv_bin = Path(sys.executable).parent
+    if shutil.which("samsold") is None and (venv_bin / "samsold").exists():
+        # `make run` starts it from .venv/bin, which a new shell does not search.
+        lines.append(f"  {'commands':<21} export PATH=\"{venv_bin}:$PATH\"; samsold --help")
+    lines.append("Ctrl-C stops it; a restart on the same data directory resumes.")
+    return lines
 
 
 def _parse_overrides(pairs: list[str]) -> dict[str, str]:

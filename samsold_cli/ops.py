@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -11,12 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ledger.commands import AmountText, CurrencyCode, Identifier, Title
 from ledger.values import format_time, utc_now
-from samsold_cli.shared import DataDir, Stack
+from projections.dispute import RULES
+from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, exits_on_errors
 from samsold_cli.shared import target as _target
 from samsold_cli.target import as_json
 
@@ -67,11 +71,24 @@ def call_api(base: str, method: str, path: str, token: str | None = None, body: 
             return error.code, text.decode(errors="replace")
 
 
+NO_TOKEN_HINT = ("give --as NAME (the local stack's development user NAME; the same name is the same bidder) "
+                 "or --token TOKEN (`samsold token NAME` prints one; a deployed stack takes a Cognito ID token)")
+
+
 def _answer(status: int, payload: Any) -> Any:
-    if status >= 400:
+    """The payload of a success; otherwise the API's error in one line, and exit 1."""
+    if status < 400:
+        return payload
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        console.print(f"[red]{status} {error.get('code')}[/red]: {error.get('message')}")
+        if error.get("details"):
+            console.print(f"  details: {json.dumps(error['details'], default=str)}")
+    else:
         console.print(f"[red]{status}[/red] {as_json(payload)}")
-        raise typer.Exit(1)
-    return payload
+    if status == 401:
+        console.print(f"The API wants a valid token: {NO_TOKEN_HINT}.")
+    raise typer.Exit(1)
 
 
 @lots_app.command("create")
@@ -103,13 +120,25 @@ def lots_list(api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = N
     """Open lots, soonest to close first."""
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
     listing = _answer(*call_api(target.api_url, "GET", "/lots?status=open"))
-    table = Table()
-    for column in ("lot", "title", "price", "minimum", "leader", "bids", "closes at"):
-        table.add_column(column)
+    if not listing["lots"]:
+        console.print("no open lots")
+        return
+    # Two lines a row (the title under the id, the time under the date), so that ids and
+    # times are never cut at 80 columns.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("lot / title", overflow="fold", min_width=max(len(lot["lot_id"]) for lot in listing["lots"]))
+    table.add_column("price", justify="right", no_wrap=True)
+    table.add_column("leader", no_wrap=True)
+    table.add_column("bids", justify="right", no_wrap=True)
+    table.add_column("closes (UTC)", no_wrap=True)
     for lot in listing["lots"]:
-        table.add_row(lot["lot_id"], lot["title"], f"{lot['current_price'] or '-'} {lot['currency']}", lot["minimum_bid"] or "-",
-                      lot["leader"] or "-", str(lot["bid_count"]), lot["closes_at"])
+        price = f"{lot['current_price'] or '-'} {lot['currency']}"
+        closes = lot["closes_at"].removesuffix("Z").split("T")
+        table.add_row(f"{lot['lot_id']}\n[dim]{escape(lot['title'])}[/dim]", f"{price}\nmin {lot['minimum_bid'] or '-'}",
+                      lot["leader"] or "-", str(lot["bid_count"]), "\n".join(closes), end_section=True)
     console.print(table)
+    if listing.get("next"):
+        console.print("(more open lots follow: this is the API's first page)")
 
 
 @lots_app.command("show")
@@ -128,19 +157,56 @@ def bid(
     confirm: Annotated[
         bool, typer.Option("--confirm", help="Place it even if far above the minimum bid (the API asks otherwise)")
     ] = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Print the queued bid (JSON) and do not wait for its outcome")] = False,
+    wait_s: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for the outcome")] = 30,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
     stack: Stack = None,
 ) -> None:
-    """Place a bid (queued; prints its id and status URL)."""
+    """Place a bid and wait for its outcome: ACCEPTED (leading or outbid) or REJECTED with
+    the reason. Exit 1 when rejected or still pending after --wait."""
+    if not user and not token:
+        # The API would answer a bare 401; say how to sign in instead.
+        console.print(f"[red]a bid needs a bidder[/red]: {NO_TOKEN_HINT}.")
+        raise typer.Exit(USAGE_ERROR)
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(user, token)  # minted once: the same token asks for the outcome
     body = {"lot_id": lot_id, "amount": amount} | ({"bid_id": bid_id} if bid_id else {}) | ({"confirm": True} if confirm else {})
-    status, payload = call_api(target.api_url, "POST", "/bid", target.token_for(user, token), body)
+    status, payload = call_api(target.api_url, "POST", "/bid", bearer, body)
     if status == 422 and isinstance(payload, dict) and payload.get("error", {}).get("code") == "CONFIRMATION_REQUIRED":
         # The API's question to the bidder: say how to answer it.
         console.print(f"[yellow]{payload['error']['message']}[/yellow]\nAdd --confirm to place it.")
         raise typer.Exit(1)
-    typer.echo(as_json(_answer(status, payload)))
+    placed = _answer(status, payload)
+    if no_wait:
+        typer.echo(as_json(placed))
+        return
+    outcome = placed
+    deadline = time.monotonic() + wait_s
+    while outcome.get("status") == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        outcome = _answer(*call_api(target.api_url, "GET", f"/bids/{placed['bid_id']}", bearer))
+    words, code = outcome_words(outcome)
+    console.print(f"bid {placed['bid_id']} on lot {lot_id}: {words}", highlight=False)
+    raise typer.Exit(code)
+
+
+def outcome_words(outcome: dict[str, Any]) -> tuple[str, int]:
+    """A bid's status (GET /bids/{id}) in words, and the exit code it gives."""
+    maximum, price = outcome.get("amount"), outcome.get("current_price")
+    if outcome.get("status") == "ACCEPTED" and outcome.get("leading") is False:
+        return (f"ACCEPTED but outbid: the leader's maximum answered yours ({maximum}); the price is now {price}", 0)
+    if outcome.get("status") == "ACCEPTED":
+        return f"ACCEPTED, leading at {price} (your maximum {maximum})", 0
+    if outcome.get("status") == "REJECTED":
+        reason = outcome.get("reason")
+        numbers = ", ".join(f"{label} {outcome[key]}" for key, label in (("minimum", "minimum bid"), ("current_price", "price"))
+                            if outcome.get(key))
+        rule = RULES.get(reason, "").removeprefix("rejected: ")
+        return f"REJECTED {reason}" + (f" ({numbers})" if numbers else "") + f": {rule}", 1
+    return (f"still {outcome.get('status')}; it stays queued and is decided in order "
+            f"(GET {outcome.get('status_url') or '/bids/' + str(outcome.get('bid_id'))} with the same token)", 1)
 
 
 QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]

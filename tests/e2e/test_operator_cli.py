@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -170,7 +172,7 @@ def test_lots_and_bid_commands(app_stack):
     created = samsold(app_stack, "lots", "create", "--title", "Teapot", "--starting-price", "5.00", "--as", "tess")
     lot = json.loads(created.output)
     assert lot["title"] == "Teapot"
-    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "5.00", "--as", "ulla").output)
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "5.00", "--as", "ulla", "--no-wait").output)
     assert placed["status"] == "PENDING"
     shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"]).output)
     assert shown["lot_id"] == lot["lot_id"]
@@ -187,7 +189,8 @@ def test_bid_asks_for_confirm_far_above_the_minimum(app_stack, api, dev_auth):
     assert "more than 10 times the minimum bid of 5.00 EUR" in asked.output and "--confirm" in asked.output
     ulla = Client(api, dev_auth.mint("ulla"))
     assert ulla.get(f"/bids/{bid_id}").status_code == 404  # nothing recorded
-    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id, "--confirm").output)
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id, "--confirm",
+                                "--no-wait").output)
     assert (placed["bid_id"], placed["status"]) == (bid_id, "PENDING")
     assert ulla.wait_for_outcome(bid_id)["status"] == "ACCEPTED"
 
@@ -200,3 +203,49 @@ def test_commands_need_no_aws_configuration_for_the_local_stack(app_stack, dispu
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Kettle", "--starting-price", "5.00", "--as", "tess").output)
+    leading = samsold(app_stack, "bid", lot["lot_id"], "20.00", "--as", "vic")
+    assert leading.exit_code == 0 and "ACCEPTED, leading at 5.00 (your maximum 20.00)" in leading.output
+    outbid = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "walt")
+    assert outbid.exit_code == 0 and "ACCEPTED but outbid" in outbid.output and "the price is now 10.50" in outbid.output
+    rejected = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "xena")
+    assert rejected.exit_code == 1 and "REJECTED BELOW_MINIMUM (minimum bid 11.00, price 10.50)" in rejected.output
+    unsigned = samsold(app_stack, "bid", lot["lot_id"], "30.00")
+    assert unsigned.exit_code == 2 and "samsold token NAME" in unsigned.output
+
+
+def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "A long title " * 6 + "end", "--starting-price", "5.00",
+                             "--as", "tess").output)  # a generated 32-character id
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["lots", "list", "--data-dir", str(app_stack.data_dir)])
+    assert narrow.exit_code == 0 and max(map(len, narrow.output.splitlines())) <= 80
+    date, _, time = lot["closes_at"].removesuffix("Z").partition("T")
+    assert lot["lot_id"] in narrow.output and date in narrow.output and time in narrow.output
+
+
+def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_path):
+    """README's "Investigating a dispute" (lines naming `vase` and `bob-1`), run by a shell
+    with `samsold` on its PATH, on the walk-through's lot (with ids of its own here)."""
+    seller, alice, bob = (Client(api, dev_auth.mint(name)) for name in ("sally", "alice", "bob"))
+    lot_id, bob_1 = f"vase-{uuid.uuid4().hex[:8]}", f"bob-1-{uuid.uuid4().hex[:8]}"
+    seller.create_lot(lot_id=lot_id, reserve_price="25.00")
+    alice.wait_for_outcome(alice.bid(lot_id, "10.00")["bid_id"])
+    assert bob.wait_for_outcome(bob.bid(lot_id, "10.25", bid_id=bob_1)["bid_id"])["reason"] == "BELOW_MINIMUM"
+    bob.wait_for_outcome(bob.bid(lot_id, "30.00")["bid_id"])
+
+    section = Path("README.md").read_text().split("## Investigating a dispute", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    lines = [line for line in section.splitlines() if re.search(r"\b(vase|bob-1)\b", line)]
+    assert len(lines) >= 8
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "samsold").write_text(f'#!/bin/sh\nexec {sys.executable} -m samsold_cli.main "$@"\n')
+    (bin_dir / "samsold").chmod(0o755)
+    env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SAMSOLD_DATA_DIR": str(app_stack.data_dir),
+                        "PYTHONPATH": str(Path.cwd()), "COLUMNS": "80"}
+    script = "set -e\n" + "\n".join(re.sub(r"\bbob-1\b", bob_1, re.sub(r"\bvase\b", lot_id, line)) for line in lines)
+    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
