@@ -6,7 +6,8 @@ rate (bids per second for a fixed time). Each phase reports intake, what the cli
 could not get through (refused, dropped, timed out, 5xx), the time from the gateway's
 receipt (`placed_at`) to the decision (`decided_at`, both from the bid receipt), and from
 the POST to the first `lot.updated` push showing it. At the end every lot must agree with
-its bids (bid_count = accepted bids, current_price = highest accepted amount) and
+its bids (bid_count = accepted bids, the leader's maximum = the highest accepted amount, a
+maximum bid, and the price never above it) and
 `verify`/`replay` must be clean. Results are printed and written as JSON.
 """
 
@@ -214,9 +215,12 @@ def consistency(service: AuctionService, lot_ids: list[str], attempts: list[Atte
             continue
         if lot.bid_count != len(accepted):
             problems.append(f"{lot_id}: bid_count {lot.bid_count}, accepted bids {len(accepted)}")
+        # Amounts are maxima: the leader holds the highest, and the price is never above it.
         highest = max(accepted) if accepted else None
-        if (lot.current_price is None) != (highest is None) or (highest is not None and Decimal(str(lot.current_price)) != highest):
-            problems.append(f"{lot_id}: current_price {lot.current_price}, highest accepted {highest}")
+        if (lot.leader_maximum is None) != (highest is None) or (
+            highest is not None and (lot.leader_maximum != highest or lot.current_price is None or lot.current_price > highest)
+        ):
+            problems.append(f"{lot_id}: price {lot.current_price}, leader's maximum {lot.leader_maximum}, highest accepted {highest}")
     verified = for_each_lot(service, verify, lot_ids)
     replayed = for_each_lot(service, replay, lot_ids)
     problems += [f"{r.lot_id}: verify: {r.problem}" for r in verified if not r.ok]
