@@ -172,7 +172,7 @@ class CreateLot(Command):
     soft_close_window_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     soft_close_extension_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
-    # Soft-close rules (`ledger.rules.extended_close`): an extension counts from the bid's
+    # Soft-close rules (`ledger.rules.soft_close`): an extension counts from the bid's
     # time or adds to the current end; any accepted bid extends, or only one that changes
     # the leader; at most `max_extensions` of them (None: no cap but the hard close).
     soft_close_mode: SoftCloseMode = FROM_BID

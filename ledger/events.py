@@ -33,7 +33,7 @@ TOOK_LEAD = "LEADING"
 OUTBID = "OUTBID"
 RAISED = "RAISED"
 
-# Soft-close rules per lot (LotCreated, the lot's terms; `ledger.rules.extended_close`
+# Soft-close rules per lot (LotCreated, the lot's terms; `ledger.rules.soft_close`
 # applies them): where an extension counts from (the bid's time, or the current end), and
 # which accepted bids extend (any, or only one that changes the leader).
 FROM_BID: Final = "from_bid"

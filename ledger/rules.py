@@ -85,27 +85,62 @@ def reserve_met(lot: LotSnapshot) -> bool:
     return price is not None and (lot.reserve_price is None or price >= lot.reserve_price)
 
 
-def extended_close(lot: LotSnapshot, placed_at: datetime, leader_changes: bool) -> datetime:
-    """Soft close, by the lot's terms: an accepted bid in the last `soft_close_window_s`
-    (the edge included) moves the close to `soft_close_extension_s` after the bid
-    (`from_bid`) or adds that much to the current close (`add_to_end`). With the trigger
-    `leader_change` only a bid that changes the leader extends (the first bid does: it
-    leads where no one did; an answered maximum or a leader's raise does not). Never
-    backwards, never past the hard close, and not once the lot has had `max_extensions`.
-    An extension is a move of the close: one the hard close reduces to nothing is none."""
-    window = timedelta(seconds=lot.soft_close_window_s)
-    if lot.soft_close_window_s == 0 or placed_at < lot.closes_at - window:
-        return lot.closes_at
+# What soft close did with an accepted bid (`soft_close`), for the dispute report's words:
+# it moved the close (the hard close may have cut the move short), or why not.
+EXTENDED = "EXTENDED"
+EXTENDED_TO_HARD_CLOSE = "EXTENDED_TO_HARD_CLOSE"
+SOFT_CLOSE_OFF = "SOFT_CLOSE_OFF"
+BEFORE_WINDOW = "BEFORE_WINDOW"
+NOT_A_LEADER_CHANGE = "NOT_A_LEADER_CHANGE"
+EXTENSIONS_USED = "EXTENSIONS_USED"
+NOT_LATER = "NOT_LATER"
+AT_HARD_CLOSE = "AT_HARD_CLOSE"
+SOFT_CLOSE_CODES = (
+    EXTENDED, EXTENDED_TO_HARD_CLOSE, SOFT_CLOSE_OFF, BEFORE_WINDOW, NOT_A_LEADER_CHANGE, EXTENSIONS_USED, NOT_LATER, AT_HARD_CLOSE,
+)
+
+
+@dataclass(frozen=True)
+class CloseMove:
+    closes_at: datetime  # the close after the bid
+    why: str  # one of SOFT_CLOSE_CODES
+
+
+def changes_leader(lot: LotSnapshot, bidder: str, outcome: str) -> bool:
+    """Whether an accepted bid with `outcome` changed the leader: it took the lead from
+    someone else, or from no one (the first bid)."""
+    return outcome == TOOK_LEAD and bidder != lot.leader
+
+
+def soft_close(lot: LotSnapshot, placed_at: datetime, leader_changes: bool) -> CloseMove:
+    """Soft close, by the lot's terms, for an accepted bid: one in the last
+    `soft_close_window_s` (the edge included) moves the close to `soft_close_extension_s`
+    after the bid (`from_bid`) or adds that much to the current close (`add_to_end`). With
+    the trigger `leader_change` only a bid that changes the leader extends (the first bid
+    does: it leads where no one did; an answered maximum or a leader's raise does not).
+    Never backwards, never past the hard close, and not once the lot has had
+    `max_extensions`. An extension is a move of the close: one the hard close reduces to
+    nothing is none, and is not counted."""
+    def stays(why: str) -> CloseMove:
+        return CloseMove(lot.closes_at, why)
+
+    if lot.soft_close_window_s == 0 or lot.soft_close_extension_s == 0:
+        return stays(SOFT_CLOSE_OFF)
+    if placed_at < lot.closes_at - timedelta(seconds=lot.soft_close_window_s):
+        return stays(BEFORE_WINDOW)
     if lot.soft_close_trigger == LEADER_CHANGE and not leader_changes:
-        return lot.closes_at
+        return stays(NOT_A_LEADER_CHANGE)
     if lot.max_extensions is not None and lot.extension_count >= lot.max_extensions:
-        return lot.closes_at
-    extension = timedelta(seconds=lot.soft_close_extension_s)
+        return stays(EXTENSIONS_USED)
     start = lot.closes_at if lot.soft_close_mode == ADD_TO_END else placed_at
-    new_close = max(lot.closes_at, start + extension)
-    if lot.hard_close_at is not None:
-        new_close = min(new_close, max(lot.hard_close_at, lot.closes_at))
-    return new_close
+    wanted = start + timedelta(seconds=lot.soft_close_extension_s)
+    if wanted <= lot.closes_at:
+        return stays(NOT_LATER)
+    if lot.hard_close_at is not None and wanted > lot.hard_close_at:
+        if lot.closes_at >= lot.hard_close_at:
+            return stays(AT_HARD_CLOSE)
+        return CloseMove(lot.hard_close_at, EXTENDED_TO_HARD_CLOSE)
+    return CloseMove(wanted, EXTENDED)
 
 
 def in_digits(amount: Decimal, currency: str) -> Decimal:
@@ -180,8 +215,7 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     leader_maximum = lot.leader_maximum if lot.leader_maximum is not None else lot.current_price
 
     def accept(outcome: str, price: Decimal, new_leader_maximum: Decimal) -> BidDecision:
-        # A leader change: the bid took the lead from someone else (or from no one).
-        closes_at = extended_close(lot, placed_at, leader_changes=outcome == TOOK_LEAD and bidder != lot.leader)
+        closes_at = soft_close(lot, placed_at, changes_leader(lot, bidder, outcome)).closes_at
         return BidDecision(True, None, minimum, amount, closes_at, outcome, price, new_leader_maximum)
 
     if lot.leader is not None and bidder == lot.leader:

@@ -61,7 +61,7 @@ class LotSnapshot(BaseModel):
     soft_close_window_s: int
     soft_close_extension_s: int
     hard_close_at: UtcTime | None = None
-    # The lot's soft-close rule (`ledger.rules.extended_close`); the item holds it in one
+    # The lot's soft-close rule (`ledger.rules.soft_close`); the item holds it in one
     # short attribute, left out for today's rule (`to_item`).
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID

@@ -16,11 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ledger import rules
 from ledger.commands import MAX_EXTENSIONS, CreateLot, PlaceBid
 from ledger.errors import InvalidCommand, LotUnreadable
 from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD, BidPlaced, LotCreated
 from ledger.lot import Lot
 from ledger.state import LotSnapshot, fold
+from projections.views import public_view
 from tests.support.app import build_test_app
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -290,3 +292,38 @@ def test_a_lot_created_event_stored_before_the_rules_reads_with_todays_rule_and_
     assert event.compute_hash() == event.hash == stored_doc["state"]["hash"]
     state = fold([event])
     assert state is not None and state.soft_close_mode == "from_bid" and "sc" not in state.to_item()
+
+
+# --- what soft close did, by code (the dispute report's words) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("terms", "seconds_before_close", "leader_changes", "closes_after_s", "why"),
+    [
+        ({}, 30, True, 90, rules.EXTENDED),
+        ({"soft_close_mode": "add_to_end"}, 30, True, 120, rules.EXTENDED),
+        ({"hard_close_at": CLOSES + timedelta(seconds=60)}, 30, True, 60, rules.EXTENDED_TO_HARD_CLOSE),
+        ({"hard_close_at": CLOSES}, 30, True, 0, rules.AT_HARD_CLOSE),
+        ({"soft_close_window_s": 0}, 30, True, 0, rules.SOFT_CLOSE_OFF),
+        ({}, 121, True, 0, rules.BEFORE_WINDOW),
+        ({"soft_close_trigger": "leader_change"}, 30, False, 0, rules.NOT_A_LEADER_CHANGE),
+        ({"soft_close_trigger": "leader_change"}, 30, True, 90, rules.EXTENDED),
+        ({"max_extensions": 0}, 30, True, 0, rules.EXTENSIONS_USED),
+        ({"soft_close_window_s": 300, "soft_close_extension_s": 60}, 200, True, 0, rules.NOT_LATER),
+    ],
+)
+def test_soft_close_says_what_it_did(terms, seconds_before_close, leader_changes, closes_after_s, why):
+    lot = make_lot(**terms).state
+    move = rules.soft_close(lot, before_close(seconds_before_close), leader_changes)
+    assert (move.closes_at, move.why) == (CLOSES + timedelta(seconds=closes_after_s), why)
+
+
+def test_the_public_view_shows_the_rule():
+    lot = make_lot(soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=2)
+    bid(lot, "alice", "10.00", before_close(10))
+    view = public_view(lot.state, before_close(10), []).model_dump(mode="json")
+    assert {k: view[k] for k in ("soft_close_window_s", "soft_close_extension_s", "soft_close_mode", "soft_close_trigger",
+                                 "max_extensions", "extension_count")} == {
+        "soft_close_window_s": 120, "soft_close_extension_s": 120, "soft_close_mode": "add_to_end",
+        "soft_close_trigger": "leader_change", "max_extensions": 2, "extension_count": 1}
+    assert public_view(make_lot().state, T0, []).max_extensions is None
