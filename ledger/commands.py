@@ -24,12 +24,16 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from ledger.events import ANY_BID, FROM_BID, SoftCloseMode, SoftCloseTrigger
 from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits and _ . : -, at most 64")]
 _IDENTIFIER = re.compile(ID_PATTERN)
 MAX_SOFT_CLOSE_S = 24 * 3600
+# The most extensions a lot's terms may cap it at: far more than any sale needs, and a
+# bound a JSON Schema can state.
+MAX_EXTENSIONS = 10_000
 # A lot's events are keyed EVENT#{version:010d}: no version has more than ten digits.
 MAX_VERSION = 10**10 - 1
 
@@ -168,6 +172,12 @@ class CreateLot(Command):
     soft_close_window_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     soft_close_extension_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
+    # Soft-close rules (`ledger.rules.soft_close`): an extension counts from the bid's
+    # time or adds to the current end; any accepted bid extends, or only one that changes
+    # the leader; at most `max_extensions` of them (None: no cap but the hard close).
+    soft_close_mode: SoftCloseMode = FROM_BID
+    soft_close_trigger: SoftCloseTrigger = ANY_BID
+    max_extensions: Annotated[JsonInteger, Field(ge=0, le=MAX_EXTENSIONS)] | None = None
 
 
 class PlaceBid(Command):

@@ -5,17 +5,20 @@
 inserting or reordering a stored event breaks the chain at that version.
 
 New fields must get defaults (or an `upcast_v1_v2` with `class_version`) so stored
-events stay readable without being rewritten.
+events stay readable without being rewritten. A stored event is read without calling
+`__init__`: a field it lacks reads as the class default, so a field added later is listed
+in `HASHED_UNLESS_DEFAULT` and hashed only when it differs from its default; an event
+stored before the field existed then hashes exactly as it did.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Final, Literal
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
 
@@ -29,6 +32,16 @@ GENESIS_HASH = "0" * 64
 TOOK_LEAD = "LEADING"
 OUTBID = "OUTBID"
 RAISED = "RAISED"
+
+# Soft-close rules per lot (LotCreated, the lot's terms; `ledger.rules.soft_close`
+# applies them): where an extension counts from (the bid's time, or the current end), and
+# which accepted bids extend (any, or only one that changes the leader).
+FROM_BID: Final = "from_bid"
+ADD_TO_END: Final = "add_to_end"
+ANY_BID: Final = "any_bid"
+LEADER_CHANGE: Final = "leader_change"
+SoftCloseMode = Literal["from_bid", "add_to_end"]
+SoftCloseTrigger = Literal["any_bid", "leader_change"]
 
 
 def canonical(value: Any) -> Any:
@@ -63,6 +76,9 @@ class LotEvent(CanMutateAggregate[str]):
     prev_hash: str
     hash: str = ""
 
+    # Fields added after events of the type were stored (see the module's docstring).
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
+
     @classmethod
     def create_timestamp(cls) -> datetime:
         return utc_now()
@@ -74,7 +90,12 @@ class LotEvent(CanMutateAggregate[str]):
             object.__setattr__(self, "hash", self.compute_hash())
 
     def content(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "hash"}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "hash"
+            and not (f.name in self.HASHED_UNLESS_DEFAULT and f.default is not MISSING and getattr(self, f.name) == f.default)
+        }
 
     def compute_hash(self) -> str:
         return chain_hash(self.prev_hash, type(self).__name__, self.content())
@@ -107,6 +128,13 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     soft_close_window_s: int
     soft_close_extension_s: int
     hard_close_at: datetime | None
+    # Soft-close rules per lot; the defaults are the rule of lots created before them.
+    # None: no cap on the number of extensions (the hard close still caps the time).
+    soft_close_mode: SoftCloseMode = FROM_BID
+    soft_close_trigger: SoftCloseTrigger = ANY_BID
+    max_extensions: int | None = None
+
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"soft_close_mode", "soft_close_trigger", "max_extensions"})
 
 
 @dataclass(frozen=True, kw_only=True)

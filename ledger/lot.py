@@ -39,6 +39,9 @@ class Lot(BaseAggregate[str]):
             soft_close_window_s=command.soft_close_window_s,
             soft_close_extension_s=command.soft_close_extension_s,
             hard_close_at=command.hard_close_at,
+            soft_close_mode=command.soft_close_mode,
+            soft_close_trigger=command.soft_close_trigger,
+            max_extensions=command.max_extensions,
         )
 
     @classmethod

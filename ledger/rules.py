@@ -10,7 +10,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidCommand
-from ledger.events import OUTBID, RAISED, TOOK_LEAD
+from ledger.events import ADD_TO_END, ANY_BID, FROM_BID, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD
 from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
 
 if TYPE_CHECKING:
@@ -85,16 +85,62 @@ def reserve_met(lot: LotSnapshot) -> bool:
     return price is not None and (lot.reserve_price is None or price >= lot.reserve_price)
 
 
-def extended_close(lot: LotSnapshot, placed_at: datetime) -> datetime:
-    """Soft close: a bid in the last `soft_close_window_s` moves the close to
-    `soft_close_extension_s` after the bid, never backwards, never past the hard close."""
-    window = timedelta(seconds=lot.soft_close_window_s)
-    if lot.soft_close_window_s == 0 or placed_at < lot.closes_at - window:
-        return lot.closes_at
-    new_close = max(lot.closes_at, placed_at + timedelta(seconds=lot.soft_close_extension_s))
-    if lot.hard_close_at is not None:
-        new_close = min(new_close, max(lot.hard_close_at, lot.closes_at))
-    return new_close
+# What soft close did with an accepted bid (`soft_close`), for the dispute report's words:
+# it moved the close (the hard close may have cut the move short), or why not.
+EXTENDED = "EXTENDED"
+EXTENDED_TO_HARD_CLOSE = "EXTENDED_TO_HARD_CLOSE"
+SOFT_CLOSE_OFF = "SOFT_CLOSE_OFF"
+BEFORE_WINDOW = "BEFORE_WINDOW"
+NOT_A_LEADER_CHANGE = "NOT_A_LEADER_CHANGE"
+EXTENSIONS_USED = "EXTENSIONS_USED"
+NOT_LATER = "NOT_LATER"
+AT_HARD_CLOSE = "AT_HARD_CLOSE"
+SOFT_CLOSE_CODES = (
+    EXTENDED, EXTENDED_TO_HARD_CLOSE, SOFT_CLOSE_OFF, BEFORE_WINDOW, NOT_A_LEADER_CHANGE, EXTENSIONS_USED, NOT_LATER, AT_HARD_CLOSE,
+)
+
+
+@dataclass(frozen=True)
+class CloseMove:
+    closes_at: datetime  # the close after the bid
+    why: str  # one of SOFT_CLOSE_CODES
+
+
+def changes_leader(lot: LotSnapshot, bidder: str, outcome: str) -> bool:
+    """Whether an accepted bid with `outcome` changed the leader: it took the lead from
+    someone else, or from no one (the first bid)."""
+    return outcome == TOOK_LEAD and bidder != lot.leader
+
+
+def soft_close(lot: LotSnapshot, placed_at: datetime, leader_changes: bool) -> CloseMove:
+    """Soft close, by the lot's terms, for an accepted bid: one in the last
+    `soft_close_window_s` (the edge included) moves the close to `soft_close_extension_s`
+    after the bid (`from_bid`) or adds that much to the current close (`add_to_end`). With
+    the trigger `leader_change` only a bid that changes the leader extends (the first bid
+    does: it leads where no one did; an answered maximum or a leader's raise does not).
+    Never backwards, never past the hard close, and not once the lot has had
+    `max_extensions`. An extension is a move of the close: one the hard close reduces to
+    nothing is none, and is not counted."""
+    def stays(why: str) -> CloseMove:
+        return CloseMove(lot.closes_at, why)
+
+    if lot.soft_close_window_s == 0 or lot.soft_close_extension_s == 0:
+        return stays(SOFT_CLOSE_OFF)
+    if placed_at < lot.closes_at - timedelta(seconds=lot.soft_close_window_s):
+        return stays(BEFORE_WINDOW)
+    if lot.soft_close_trigger == LEADER_CHANGE and not leader_changes:
+        return stays(NOT_A_LEADER_CHANGE)
+    if lot.max_extensions is not None and lot.extension_count >= lot.max_extensions:
+        return stays(EXTENSIONS_USED)
+    start = lot.closes_at if lot.soft_close_mode == ADD_TO_END else placed_at
+    wanted = start + timedelta(seconds=lot.soft_close_extension_s)
+    if wanted <= lot.closes_at:
+        return stays(NOT_LATER)
+    if lot.hard_close_at is not None and wanted > lot.hard_close_at:
+        if lot.closes_at >= lot.hard_close_at:
+            return stays(AT_HARD_CLOSE)
+        return CloseMove(lot.hard_close_at, EXTENDED_TO_HARD_CLOSE)
+    return CloseMove(wanted, EXTENDED)
 
 
 def in_digits(amount: Decimal, currency: str) -> Decimal:
@@ -166,8 +212,12 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     if not fits_currency(amount, lot.currency):
         return reject(CURRENCY_PRECISION, minimum)
     amount = amount.quantize(minor_unit(lot.currency))
-    closes_at = extended_close(lot, placed_at)
     leader_maximum = lot.leader_maximum if lot.leader_maximum is not None else lot.current_price
+
+    def accept(outcome: str, price: Decimal, new_leader_maximum: Decimal) -> BidDecision:
+        closes_at = soft_close(lot, placed_at, changes_leader(lot, bidder, outcome)).closes_at
+        return BidDecision(True, None, minimum, amount, closes_at, outcome, price, new_leader_maximum)
+
     if lot.leader is not None and bidder == lot.leader:
         assert leader_maximum is not None and lot.current_price is not None
         if amount <= leader_maximum:
@@ -175,15 +225,15 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
         price = lot.current_price
         if lot.reserve_price is not None and price < lot.reserve_price <= amount:
             price = lot.reserve_price
-        return BidDecision(True, None, minimum, amount, closes_at, RAISED, price, amount)
+        return accept(RAISED, price, amount)
     if amount < minimum:
         return reject(BELOW_MINIMUM, minimum)
     if lot.leader is None or leader_maximum is None:
-        return BidDecision(True, None, minimum, amount, closes_at, TOOK_LEAD, proxy_price(lot, amount, None), amount)
+        return accept(TOOK_LEAD, proxy_price(lot, amount, None), amount)
     leader_placed_at = lot.leader_placed_at or placed_at
     if amount > leader_maximum or (amount == leader_maximum and placed_at < leader_placed_at):
-        return BidDecision(True, None, minimum, amount, closes_at, TOOK_LEAD, proxy_price(lot, amount, leader_maximum), amount)
-    return BidDecision(True, None, minimum, amount, closes_at, OUTBID, proxy_price(lot, leader_maximum, amount), leader_maximum)
+        return accept(TOOK_LEAD, proxy_price(lot, amount, leader_maximum), amount)
+    return accept(OUTBID, proxy_price(lot, leader_maximum, amount), leader_maximum)
 
 
 def may_close(lot: LotSnapshot, at: datetime) -> bool:
@@ -209,6 +259,16 @@ def check_terms(terms: CreateLot, opens_at: datetime, now: datetime) -> None:
         raise InvalidCommand("closes_at must be after opens_at", {"field": "closes_at"})
     if terms.hard_close_at is not None and terms.hard_close_at < terms.closes_at:
         raise InvalidCommand("hard_close_at must not be before closes_at", {"field": "hard_close_at"})
+    # A soft-close rule on a lot without soft close would be ignored: the seller meant something else.
+    rule_fields = {"soft_close_mode": terms.soft_close_mode != FROM_BID,
+                   "soft_close_trigger": terms.soft_close_trigger != ANY_BID,
+                   "max_extensions": terms.max_extensions is not None}
+    chosen = [name for name, given in rule_fields.items() if given]
+    if chosen and (terms.soft_close_window_s == 0 or terms.soft_close_extension_s == 0):
+        raise InvalidCommand(
+            f"{chosen[0]} needs soft close: soft_close_window_s and soft_close_extension_s above 0",
+            {"field": chosen[0]},
+        )
 
 
 # --- fat-finger protection ---------------------------------------------------------------

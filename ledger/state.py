@@ -7,15 +7,30 @@ Same function, so a replayed lot equals its stored snapshot.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from ledger.errors import LotUnreadable
-from ledger.events import OUTBID, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
+from ledger.events import (
+    ADD_TO_END,
+    ANY_BID,
+    FROM_BID,
+    LEADER_CHANGE,
+    OUTBID,
+    BidPlaced,
+    BidRejected,
+    LotCancelled,
+    LotClosed,
+    LotCreated,
+    LotEvent,
+    SoftCloseMode,
+    SoftCloseTrigger,
+)
 from ledger.values import Money, UtcTime
 
 LotStatus = Literal["OPEN", "CLOSED", "CANCELLED"]
@@ -46,6 +61,11 @@ class LotSnapshot(BaseModel):
     soft_close_window_s: int
     soft_close_extension_s: int
     hard_close_at: UtcTime | None = None
+    # The lot's soft-close rule (`ledger.rules.soft_close`); the item holds it in one
+    # short attribute, left out for today's rule (`to_item`).
+    soft_close_mode: SoftCloseMode = FROM_BID
+    soft_close_trigger: SoftCloseTrigger = ANY_BID
+    max_extensions: int | None = None
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -74,8 +94,29 @@ class LotSnapshot(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the DynamoDB item (money and times as strings); an
-        attribute that is None is left out (it reads back as None), which keeps the item small."""
-        return self.model_dump(mode="json", exclude_none=True)
+        attribute that is None is left out (it reads back as None), which keeps the item
+        small, and so is the soft-close rule when it is today's (see `_RULE_ATTRIBUTE`)."""
+        item = self.model_dump(mode="json", exclude_none=True, exclude=set(_RULE_FIELDS))
+        code = _MODE_CODES[self.soft_close_mode] + _TRIGGER_CODES[self.soft_close_trigger]
+        code += "" if self.max_extensions is None else str(self.max_extensions)
+        if code != _TODAYS_RULE:
+            item[_RULE_ATTRIBUTE] = code
+        return item
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_rule(cls, data: Any) -> Any:
+        """The soft-close rule from the item's one attribute (absent: today's rule)."""
+        if not isinstance(data, Mapping) or _RULE_ATTRIBUTE not in data:
+            return data
+        code = data[_RULE_ATTRIBUTE]
+        match = _RULE_CODE.fullmatch(code) if isinstance(code, str) else None
+        if match is None:
+            raise ValueError(f"{_RULE_ATTRIBUTE}: {code!r} is not a soft-close rule such as 'EL3'")
+        mode, trigger, cap = match.groups()
+        rule = {"soft_close_mode": _MODES[mode], "soft_close_trigger": _TRIGGERS[trigger],
+                "max_extensions": None if cap is None else int(cap)}
+        return {k: v for k, v in data.items() if k != _RULE_ATTRIBUTE} | rule
 
     @classmethod
     def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
@@ -90,6 +131,20 @@ class LotSnapshot(BaseModel):
             version = item.get("version")
             known_version = int(version) if isinstance(version, int | Decimal) and version == int(version) else None
             raise LotUnreadable(lot_id, "snapshot", problems, known_version) from None
+
+
+# The soft-close rule in the item is one short attribute: the item is at most 2 KB (DESIGN.md
+# section 2) and the largest had only a few dozen bytes to spare. `sc` is the mode's letter
+# (B: from the bid, E: added to the end), the trigger's (A: any bid, L: a leader change) and
+# the cap on extensions when there is one: "EL3". Today's rule, "BA", is left out.
+_RULE_ATTRIBUTE = "sc"
+_RULE_FIELDS = ("soft_close_mode", "soft_close_trigger", "max_extensions")
+_MODE_CODES: dict[str, str] = {FROM_BID: "B", ADD_TO_END: "E"}
+_TRIGGER_CODES: dict[str, str] = {ANY_BID: "A", LEADER_CHANGE: "L"}
+_MODES = {code: mode for mode, code in _MODE_CODES.items()}
+_TRIGGERS = {code: trigger for trigger, code in _TRIGGER_CODES.items()}
+_TODAYS_RULE = "BA"
+_RULE_CODE = re.compile(r"([BE])([AL])(0|[1-9][0-9]{0,8})?")
 
 
 def alias_name(alias: int | None) -> str | None:
@@ -133,6 +188,9 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_window_s=event.soft_close_window_s,
         soft_close_extension_s=event.soft_close_extension_s,
         hard_close_at=event.hard_close_at,
+        soft_close_mode=event.soft_close_mode,
+        soft_close_trigger=event.soft_close_trigger,
+        max_extensions=event.max_extensions,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

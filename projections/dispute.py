@@ -3,10 +3,12 @@ proof, taken from the stored events and checked against their hash chain."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from ledger import rules
 from ledger.errors import BidNotFound
-from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, LotEvent
+from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, BidPlaced, BidRejected, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name, evolve
@@ -48,11 +50,54 @@ def explain(event: LotEvent, currency: str, alias_of: dict[str, int]) -> str | N
     return f"your maximum {maximum} took the lead; the price moved to {price}, the least that keeps you ahead"
 
 
+def soft_close_rule(state: LotSnapshot) -> dict[str, Any]:
+    """The lot's soft-close terms, by their names in the lot's terms."""
+    return {
+        "soft_close_window_s": state.soft_close_window_s,
+        "soft_close_extension_s": state.soft_close_extension_s,
+        "soft_close_mode": state.soft_close_mode,
+        "soft_close_trigger": state.soft_close_trigger,
+        "max_extensions": state.max_extensions,
+    }
+
+
+def close_effect(state: LotSnapshot, event: LotEvent) -> dict[str, Any]:
+    """What the bid did to the close time, by the lot's soft-close rule (`rules.soft_close`,
+    the rule that decided it) against the state it met, in words; the close after it is
+    the one its event records."""
+    if not isinstance(event, BidPlaced):
+        return {"closes_at": format_time(state.closes_at), "effect": None,
+                "explanation": "a rejected bid never moves the close"}
+    move = rules.soft_close(state, event.placed_at, rules.changes_leader(state, event.bidder, event.outcome))
+    time = lambda at: format_time(at) if isinstance(at, datetime) else "none"  # noqa: E731
+    window, extension = state.soft_close_window_s, state.soft_close_extension_s
+    cap = "no cap" if state.max_extensions is None else f"at most {state.max_extensions}"
+    moved_by = (f"{extension} s added to the close in force" if state.soft_close_mode == ADD_TO_END
+                else f"{extension} s after the bid")
+    words = {
+        rules.EXTENDED: f"it moved the close from {time(state.closes_at)} to {time(event.closes_at)} ({moved_by}); "
+        f"extension {state.extension_count + 1} ({cap})",
+        rules.EXTENDED_TO_HARD_CLOSE: f"it moved the close from {time(state.closes_at)} to the hard close "
+        f"{time(state.hard_close_at)} ({moved_by} would have passed it); extension {state.extension_count + 1} ({cap})",
+        rules.SOFT_CLOSE_OFF: "the lot has no soft close: the close stayed",
+        rules.BEFORE_WINDOW: f"it was placed before the last {window} s before the close in force "
+        f"({time(state.closes_at)}): the close stayed",
+        rules.NOT_A_LEADER_CHANGE: "the lot extends only when the leader changes, and this bid did not "
+        "(the leader's maximum answered it, or the leader raised their own): the close stayed",
+        rules.EXTENSIONS_USED: f"the lot had had the most extensions its terms allow ({state.max_extensions}): the close stayed",
+        rules.NOT_LATER: f"{extension} s after the bid was not later than the close in force "
+        f"({time(state.closes_at)}): the close stayed",
+        rules.AT_HARD_CLOSE: f"the close in force was already the hard close ({time(state.hard_close_at)}): the close stayed",
+    }
+    return {"closes_at": format_time(event.closes_at), "effect": move.why, "explanation": words[move.why]}
+
+
 def _state_view(state: LotSnapshot) -> dict[str, Any]:
     """The lot as the bid met it, for the operator: bidders by id and alias."""
     data = state.to_item()
     data["leader_alias"] = state.leader_name
-    return data
+    data.pop("sc", None)  # the item's short form of the soft-close rule, in words instead:
+    return data | soft_close_rule(state)
 
 
 def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
@@ -110,7 +155,9 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
             "scheduled": format_time(state_before.scheduled_closes_at),
             "in_force": format_time(state_before.closes_at),
             "hard_close_at": format_time(state_before.hard_close_at) if state_before.hard_close_at else None,
+            "rule": soft_close_rule(state_before),
             "extensions_before": [x for x in extensions if x["version"] < decided_version],
+            "this_bid": close_effect(state_before, deciding),
         },
         "bids_before": [event_record(e) for e in bids[max(0, position - NEIGHBOURS) : position]],
         "deciding_event": event_record(deciding),
@@ -138,6 +185,16 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     }
 
 
+def _rule_in_words(rule: dict[str, Any]) -> str:
+    if rule["soft_close_window_s"] == 0 or rule["soft_close_extension_s"] == 0:
+        return "none"
+    moved = "added to the close" if rule["soft_close_mode"] == ADD_TO_END else "after the bid"
+    trigger = "if it changes the leader" if rule["soft_close_trigger"] == LEADER_CHANGE else "if accepted"
+    cap = "no cap but the hard close" if rule["max_extensions"] is None else f"at most {rule['max_extensions']} extensions"
+    return (f"a bid in the last {rule['soft_close_window_s']} s, {trigger}, moves the close to "
+            f"{rule['soft_close_extension_s']} s {moved}; {cap}")
+
+
 def dispute_markdown(report: dict[str, Any]) -> str:
     bid, outcome, then, final = report["bid"], report["outcome"], report["close_time_then"], report["final_result"]
     check = report["verification"]
@@ -163,8 +220,10 @@ def dispute_markdown(report: dict[str, Any]) -> str:
         "## Close time then",
         "",
         f"- scheduled: {then['scheduled']}; in force: {then['in_force']}; hard close: {then['hard_close_at'] or 'none'}",
+        f"- soft close: {_rule_in_words(then['rule'])}",
         f"- extensions before this bid: {len(then['extensions_before'])}",
         *[f"  - version {x['version']}: {x['from']} -> {x['to']}" for x in then["extensions_before"]],
+        f"- this bid: {then['this_bid']['explanation']}",
         "",
         "## Bids around it",
         "",

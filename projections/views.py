@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ledger import rules
-from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected
+from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, SoftCloseMode, SoftCloseTrigger
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
@@ -48,6 +48,15 @@ class LotSummary(BaseModel):
     scheduled_closes_at: UtcTime
     extension_count: int
     hard_close_at: UtcTime | None
+    # The soft-close rule, so a bidder knows what a late bid does: a bid in the last
+    # `soft_close_window_s` moves the close `soft_close_extension_s` past the bid (from_bid)
+    # or past the current close (add_to_end), on any accepted bid or only when the leader
+    # changes, at most `max_extensions` times (null: no cap but `hard_close_at`).
+    soft_close_window_s: int
+    soft_close_extension_s: int
+    soft_close_mode: SoftCloseMode
+    soft_close_trigger: SoftCloseTrigger
+    max_extensions: int | None
     ended_at: UtcTime | None  # when it closed or was cancelled (the ended list's order); None while open
     reserve_met: bool
     has_reserve: bool
@@ -83,6 +92,11 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         scheduled_closes_at=lot.scheduled_closes_at,
         extension_count=lot.extension_count,
         hard_close_at=lot.hard_close_at,
+        soft_close_window_s=lot.soft_close_window_s,
+        soft_close_extension_s=lot.soft_close_extension_s,
+        soft_close_mode=lot.soft_close_mode,
+        soft_close_trigger=lot.soft_close_trigger,
+        max_extensions=lot.max_extensions,
         ended_at=lot.closed_at or lot.cancelled_at,
         reserve_met=rules.reserve_met(lot),
         has_reserve=lot.reserve_price is not None,

@@ -117,6 +117,30 @@ def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, al
         assert extended
 
 
+def test_add_to_end_with_one_extension_extends_once_and_the_sweep_closes(app_stack, admin, alice, bob):
+    """Soft-close rules per lot (issue 13, point 4): alice's bid in the window adds 5 s to the
+    close; bob's, which takes the lead, is accepted but the one extension is used."""
+    closes = utc_now() + timedelta(seconds=5)
+    lot = admin.create_lot(
+        closes_at=format_time(closes), soft_close_window_s=10, soft_close_extension_s=5,
+        soft_close_mode="add_to_end", max_extensions=1,
+    )
+    assert (lot["soft_close_mode"], lot["soft_close_trigger"], lot["max_extensions"]) == ("add_to_end", "any_bid", 1)
+    extended = format_time(parse_time(lot["closes_at"]) + timedelta(seconds=5))
+    with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
+        first = alice.bid(lot["lot_id"], "10.00")
+        assert alice.wait_for_outcome(first["bid_id"])["status"] == "ACCEPTED"
+        second = bob.bid(lot["lot_id"], "12.00")
+        assert bob.wait_for_outcome(second["bid_id"])["status"] == "ACCEPTED"
+        watcher.until(lambda _: any(u["version"] == 3 for u in watcher.lot_updates()))
+        after_bids = next(u for u in watcher.lot_updates() if u["version"] == 3)
+        assert (after_bids["closes_at"], after_bids["extension_count"], after_bids["leader"]) == (extended, 1, "Bidder 2")
+        watcher.until(lambda _: any(u["status"] == "CLOSED" for u in watcher.lot_updates()), timeout=40)
+        closed = watcher.lot_updates()[-1]
+        assert (closed["status"], closed["outcome"], closed["closes_at"], closed["extension_count"]) == ("CLOSED", "SOLD", extended, 1)
+    assert [e["data"]["closes_at"] for e in events_of(admin, lot["lot_id"]) if e["type"] == "BidPlaced"] == [extended, extended]
+
+
 def queued_messages(app_stack) -> int:
     sqs = app_stack.client("sqs")
     url = app_stack.app.outputs["ProcessBidQueueUrl"]

@@ -451,6 +451,10 @@ def test_an_idempotency_key_with_a_trailing_newline_is_refused(stack):
         {"closes_at": "2030-01-01T00:00:00"},  # naive
         {"soft_close_window_s": "120"},  # coerced and stored
         {"soft_close_window_s": True},
+        {"max_extensions": "3"},
+        {"max_extensions": -1},
+        {"soft_close_mode": "to_end"},
+        {"soft_close_trigger": None},
         {"title": "Blue\u0000vase"},  # a NUL was stored
         {"title": "Blue vase\n"},
         {"title": " Blue vase"},
@@ -478,6 +482,8 @@ def test_lot_terms_not_as_documented_get_400_and_store_nothing(stack, change):
         {"reserve_price": "5.00"},
         {"closes_at": format_time(utc_now() - timedelta(minutes=1))},
         {"hard_close_at": format_time(utc_now() + timedelta(minutes=1))},
+        {"soft_close_mode": "add_to_end", "soft_close_window_s": 0},
+        {"max_extensions": 2, "soft_close_extension_s": 0},
     ],
 )
 def test_lot_terms_valid_alone_but_not_together_get_422_and_store_nothing(stack, change):
@@ -489,6 +495,16 @@ def test_lot_terms_valid_alone_but_not_together_get_422_and_store_nothing(stack,
     assert status == 422 and answer["error"]["code"] == "INVALID_COMMAND", answer
     path = {"lot_id": lot_id}
     assert api("GET", f"/lots/{lot_id}", resource="/lots/{lot_id}", path_parameters=path)[0] == 404
+
+
+def test_a_lot_with_its_own_soft_close_rule_shows_it(stack):
+    lot = create_lot(soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=3)
+    path = {"lot_id": lot["lot_id"]}
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters=path)
+    assert status == 200
+    assert {k: view[k] for k in ("soft_close_mode", "soft_close_trigger", "max_extensions", "extension_count")} == {
+        "soft_close_mode": "add_to_end", "soft_close_trigger": "leader_change", "max_extensions": 3, "extension_count": 0}
+    assert (create_lot()["soft_close_mode"], create_lot()["max_extensions"]) == ("from_bid", None)
 
 
 def test_time_travel_by_version_and_time_at_once_is_422(stack):

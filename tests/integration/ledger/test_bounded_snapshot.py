@@ -8,7 +8,7 @@ import json
 import uuid
 from datetime import timedelta
 
-from ledger.commands import CreateLot, PlaceBid
+from ledger.commands import MAX_EXTENSIONS, CreateLot, PlaceBid
 from ledger.dynamodb import lot_key
 from ledger.service import AuctionService
 from projections.audit import replay, verify
@@ -58,17 +58,21 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
     service.create_lot(
         CreateLot(lot_id=lot_id, title=LONGEST_TITLE, currency="EUR", starting_price="99999999.99",
                   reserve_price="999999999999.99", opens_at=clock.now, closes_at=clock.now + timedelta(minutes=1),
-                  soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900)),
+                  soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900),
+                  soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=MAX_EXTENSIONS),
         seller=LONGEST_USER,
     )
-    for round_ in range(3):  # every bid in the soft-close window extends the lot
+    # The longest soft-close rule there is; the first bid of a round adds a day to the close,
+    # which takes the next round but one out of the window.
+    for round_ in range(3):
         clock.advance(seconds=30)
         service.execute(lot_id, _bids(lot_id, [f"{LONGEST_USER[:122]}{round_}-{i:04d}" for i in range(30)],
                                       10_000_000_000 + round_ * 3_000_000_000, clock.now, step_cents=100_000_000))
     state = service.get_lot(lot_id)
-    assert (state.bid_count, state.extension_count, len(state.leader or "")) == (90, 3, 128)
+    assert (state.bid_count, state.extension_count, len(state.leader or "")) == (90, 2, 128)
     key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
     item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert item["sc"] == {"S": f"EL{MAX_EXTENSIONS}"}  # the longest soft-close rule is in it
     copy = item | {"PK": {"S": lot_key(lot_id + "-copy")}}
     # DynamoDB counts 1 write unit per KB of item: the item is at most 2 KB (the index's own units apart).
     consumed = dynamodb_client.put_item(TableName=bids_table, Item=copy, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]

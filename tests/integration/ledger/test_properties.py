@@ -1,7 +1,7 @@
 """Properties of generated lots and command sequences, stored in DynamoDB Local:
 the stored snapshot is the fold of the stored events, the price never falls, the
-leader holds the highest accepted maximum (the price never above it), close time never moves back, and every bid
-is decided exactly once."""
+leader holds the highest accepted maximum (the price never above it), close time never moves back
+nor past the hard close nor beyond the lot's number of extensions, and every bid is decided exactly once."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ def lot_terms(draw):
         terms["increment"] = str(Decimal(draw(st.integers(1, 500))) * unit)
     if draw(st.booleans()):
         terms["hard_close_at"] = LOT_SECONDS + draw(st.integers(0, 300))
+    if terms["soft_close_window_s"] and draw(st.booleans()):  # a soft-close rule needs soft close
+        terms["soft_close_mode"] = draw(st.sampled_from(["from_bid", "add_to_end"]))
+        terms["soft_close_trigger"] = draw(st.sampled_from(["any_bid", "leader_change"]))
+        terms["max_extensions"] = draw(st.one_of(st.none(), st.integers(0, 3)))
     return terms
 
 
@@ -143,6 +147,10 @@ def test_generated_lots_keep_their_invariants(service, clock, terms, plan, sizes
         if before is None:
             continue
         assert state.closes_at >= before.closes_at, "close time moved backwards"
+        if state.hard_close_at is not None:
+            assert state.closes_at <= max(state.hard_close_at, state.scheduled_closes_at), "close time passed the hard close"
+        if state.max_extensions is not None:
+            assert state.extension_count <= state.max_extensions, "more extensions than the terms allow"
         if before.current_price is not None:
             assert state.current_price >= before.current_price, "price fell"
         if isinstance(event, BidPlaced):

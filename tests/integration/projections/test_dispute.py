@@ -48,6 +48,12 @@ def test_report_on_an_accepted_bid(service, auction):
     assert report["lot_state_met"]["current_price"] == "10.00"
     assert report["close_time_then"]["in_force"] == format_time(auction["closes"])
     assert report["close_time_then"]["extensions_before"] == []
+    assert report["close_time_then"]["rule"] == {"soft_close_window_s": 120, "soft_close_extension_s": 120,
+                                                 "soft_close_mode": "from_bid", "soft_close_trigger": "any_bid", "max_extensions": None}
+    assert report["close_time_then"]["this_bid"] == {
+        "closes_at": format_time(auction["closes"] + timedelta(seconds=90)), "effect": "EXTENDED",
+        "explanation": f"it moved the close from {format_time(auction['closes'])} to "
+        f"{format_time(auction['closes'] + timedelta(seconds=90))} (120 s after the bid); extension 1 (no cap)"}
     assert [r["version"] for r in report["bids_before"]] == [2, 3]
     assert [r["version"] for r in report["bids_after"]] == [5]
     assert report["final_result"]["outcome"] == "SOLD" and report["final_result"]["leader"] == "bob"
@@ -82,8 +88,36 @@ def test_report_on_a_late_bid_after_an_extension(service, auction):
     ]
     assert report["deciding_event"]["data"]["closes_at"] == format_time(extended)
     assert report["lot_state_met"]["status"] == "OPEN"
+    assert report["close_time_then"]["this_bid"]["explanation"] == "a rejected bid never moves the close"
     markdown = dispute_markdown(report)
     assert "LOT_CLOSED" in markdown and "hash chain: intact" in markdown
+    assert "- soft close: a bid in the last 120 s, if accepted, moves the close to 120 s after the bid; no cap but the hard close" in markdown
+
+
+def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
+    """add_to_end, leader_change, max_extensions 1: alice's first bid extends (v2); bob's
+    maximum answered by alice's does not (v3); carol takes the lead but the one extension is
+    used (v4)."""
+    opens = clock.now
+    closes = opens + timedelta(minutes=10)
+    lot = service.create_lot(
+        CreateLot(lot_id=f"d-{uuid.uuid4().hex[:10]}", title="Clock", currency="EUR", starting_price="10.00", opens_at=opens,
+                  closes_at=closes, soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=1),
+        seller="sam",
+    )
+    bids = [PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder=bidder, amount=amount, placed_at=closes + timedelta(seconds=at))
+            for bidder, amount, at in [("alice", "15.00", -30), ("bob", "12.00", 30), ("carol", "20.00", 60)]]
+    for command in bids:
+        service.place_bid(command)
+    first, answered, capped = (dispute_report(service, b.bid_id) for b in bids)
+    assert first["close_time_then"]["this_bid"]["effect"] == "EXTENDED"
+    assert first["close_time_then"]["this_bid"]["explanation"].endswith("(120 s added to the close in force); extension 1 (at most 1)")
+    assert answered["close_time_then"]["this_bid"]["effect"] == "NOT_A_LEADER_CHANGE"
+    assert capped["close_time_then"]["this_bid"] == {
+        "closes_at": format_time(closes + timedelta(seconds=120)), "effect": "EXTENSIONS_USED",
+        "explanation": "the lot had had the most extensions its terms allow (1): the close stayed"}
+    assert capped["lot_state_met"]["soft_close_mode"] == "add_to_end" and "sc" not in capped["lot_state_met"]
+    assert "if it changes the leader, moves the close to 120 s added to the close; at most 1 extensions" in dispute_markdown(capped)
 
 
 def test_no_report_for_an_unknown_bid(service):
