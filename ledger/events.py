@@ -158,6 +158,8 @@ class BidPlaced(LotEvent):
     price: Decimal | None = None
     leader_maximum: Decimal | None = None
 
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"alias", "outcome", "price", "leader_maximum"})
+
     @property
     def price_after(self) -> Decimal:
         """The visible price after this bid."""

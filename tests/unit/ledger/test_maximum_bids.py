@@ -220,3 +220,32 @@ def test_maxima_never_reach_the_public(bids):
                                                      for b in view["recent_bids"])
     prices = {str(e.price_after) for e in service.lot_events(lot.lot_id) if isinstance(e, BidPlaced)}
     assert {b["amount"] for b in view["recent_bids"]} <= prices  # the history shows prices, never maxima
+
+
+def test_a_lot_stored_before_maximum_bids_reads_folds_and_verifies():
+    """Events stored by 37da48a (no alias, outcome, price or leader_maximum on BidPlaced):
+    their amount was the price and each took the lead, and their hashes still check out."""
+    import json
+    from pathlib import Path
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.events import GENESIS_HASH
+    from ledger.state import fold
+
+    doc = json.loads((Path(__file__).parents[2] / "fixtures" / "ledger" / "lot_before_maximum_bids.json").read_text())
+    mapper = AuctionService(env=IN_MEMORY).mapper
+    events = [
+        mapper.to_domain_event(StoredEvent(originator_id=e["originator_id"], originator_version=e["originator_version"],
+                                           topic=e["topic"], state=json.dumps(e["state"]).encode()))
+        for e in doc["events"]
+    ]
+    previous = GENESIS_HASH
+    for event in events:
+        assert event.prev_hash == previous and event.compute_hash() == event.hash
+        previous = event.hash
+    bids = [e for e in events if isinstance(e, BidPlaced)]
+    assert [(e.outcome, e.price, e.alias) for e in bids] == [(TOOK_LEAD, None, None)] * 2
+    state = fold(events)
+    assert state is not None
+    assert (str(state.current_price), state.leader, state.leader_maximum, state.leader_name) == ("15.00", "bob", None, None)
