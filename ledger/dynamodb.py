@@ -589,7 +589,10 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         self, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         lot_id = str(snapshot["lot_id"])
-        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **snapshot, **self._index_keys(lot_id, snapshot)}
+        # The key says which lot: `lot_id` is not stored again (the item stays under 2 KB), and
+        # is put back from the key whenever a snapshot is read (`_strip_keys`).
+        attributes = {name: value for name, value in snapshot.items() if name != "lot_id"}
+        item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **attributes, **self._index_keys(lot_id, snapshot)}
         put: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(item)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
@@ -597,12 +600,13 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
             put["ConditionExpression"] = "version = :expected"
             put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
             if expected_snapshot is not None:
-                # Every attribute as decided on (maps and lists compare whole, numbers by value).
-                names = {f"#s{i}": name for i, name in enumerate(expected_snapshot)}
+                # Every stored attribute as decided on (maps and lists compare whole, numbers by value).
+                expected = {name: value for name, value in expected_snapshot.items() if name != "lot_id"}
+                names = {f"#s{i}": name for i, name in enumerate(expected)}
                 put["ConditionExpression"] += "".join(f" AND #s{i} = :s{i}" for i in range(len(names)))
                 put["ExpressionAttributeNames"] = names
                 put["ExpressionAttributeValues"] |= {
-                    f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected_snapshot.values())
+                    f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected.values())
                 }
         return {"Put": put}
 
@@ -702,6 +706,8 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     @staticmethod
     def _strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
+        if attributes.get("SK") == "SNAPSHOT" and isinstance(attributes.get("PK"), str):
+            attributes.setdefault("lot_id", attributes["PK"].removeprefix("LOT#"))  # not stored again
         for key in ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot"):
             attributes.pop(key, None)
         return attributes

@@ -123,7 +123,8 @@ class LotSnapshot(BaseModel):
         """The snapshot the lot's stored `LOT#`/`SNAPSHOT` item holds; LotUnreadable
         (naming the lot, the version stored and what is wrong) when it cannot be read back."""
         try:
-            return cls.model_validate(item)
+            # The stored item leaves `lot_id` to its key (ledger.dynamodb).
+            return cls.model_validate({"lot_id": lot_id, **item})
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in error.errors()[:3]

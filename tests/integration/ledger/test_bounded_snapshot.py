@@ -16,7 +16,7 @@ from projections.views import lot_view
 from tests.support.app import IN_MEMORY
 
 # The longest each free or id field may be: a title of 200 characters of 4 bytes each,
-# ids of 64 characters, users of 128.
+# ids of 64 characters (lots and bids), users of 128.
 LONGEST_TITLE = "\U0001d11e" * 200
 LONGEST_LOT_ID = "L" * 64
 LONGEST_USER = "u" * 128
@@ -24,7 +24,7 @@ LONGEST_USER = "u" * 128
 
 def _bids(lot_id: str, bidders: list[str], start_cents: int, at, step_cents: int = 1) -> list[PlaceBid]:
     return [
-        PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=b, amount=f"{(start_cents + i * step_cents) // 100}.{(start_cents + i * step_cents) % 100:02d}", placed_at=at)
+        PlaceBid(bid_id=(uuid.uuid4().hex * 2)[:64], lot_id=lot_id, bidder=b, amount=f"{(start_cents + i * step_cents) // 100}.{(start_cents + i * step_cents) % 100:02d}", placed_at=at)
         for i, b in enumerate(bidders)
     ]
 
