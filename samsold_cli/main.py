@@ -86,7 +86,8 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
     """What `samsold dev` prints once it is up: where to go, where the data is, how to stop."""
     shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
     labels = {"rest": "page and REST API", "websocket": "WebSocket"}
-    lines = ["[green]SamSold is running locally[/green]"]
+    # "ready" first: scripts and tests wait for that word (tests/e2e/test_faults.py).
+    lines = ["[green]SamSold is ready[/green], running locally:"]
     lines += [f"  {labels.get(name, name):<21} {url}" for name, url in shown.items()]
     lines.append(f"  {'data':<21} {data_dir}")
     if not verbose:
