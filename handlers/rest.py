@@ -121,7 +121,7 @@ def optional_caller(app: APIGatewayRestResolver | APIGatewayRouter) -> str | Non
     claims = app.current_event.request_context.authorizer.claims or {}
     if claims.get("sub"):
         return caller_of(app).user
-    header = app.current_event.get_header_value("Authorization")
+    header = app.current_event.headers.get("Authorization")  # case-insensitive in Powertools
     if not header:
         return None
     scheme, _, token = header.partition(" ")
