@@ -43,7 +43,9 @@ class LotChange:
     def widen(self, old_version: int, snapshot: LotSnapshot, old_leader: str | None = None) -> None:
         if old_version < self.old_version:
             self.old_version, self.old_leader = old_version, old_leader
-        if snapshot.version > self.snapshot.version:
+        # Records come in stream order: of two images at one version (a repair by
+        # `replay --fix` rewrites the snapshot at its version), the later is the lot now.
+        if snapshot.version >= self.snapshot.version:
             self.snapshot = snapshot
 
 
