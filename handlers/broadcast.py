@@ -25,6 +25,7 @@ from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
 from ledger.events import OUTBID, BidPlaced, BidRejected, LotClosed, LotEvent
+from ledger.service import RECENT_EVENTS_READ
 from ledger.state import LotSnapshot
 from ledger.values import format_decimal, to_currency, utc_now
 from projections.my_bids import records_from
@@ -76,10 +77,12 @@ def encoded(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
 
 
-def broadcast_lot(app: App, change: LotChange) -> int:
-    """The lot's update to its first page of watchers; later pages handed to FanOutFunction."""
+def broadcast_lot(app: App, change: LotChange, latest: list[LotEvent]) -> int:
+    """The lot's update (its bid history from `latest`, its latest events) to its first page
+    of watchers; later pages handed to FanOutFunction."""
     lot = change.snapshot
-    data = encoded({"type": "lot.updated", "lot": lot_view(app.service, lot, utc_now()).model_dump(mode="json")})
+    view = lot_view(app.service, lot, utc_now(), latest=latest)
+    data = encoded({"type": "lot.updated", "lot": view.model_dump(mode="json")})
     pages = app.connections.watcher_pages(lot.lot_id, app.fan_out_page_size)
     watchers: Iterable[str] = pages.first
     if pages.rest and fits_a_message(data):
@@ -94,14 +97,21 @@ def broadcast_lot(app: App, change: LotChange) -> int:
     return post_all(app, ((connection_id, [data]) for connection_id in watchers))
 
 
-def bring_records_up_to_date(app: App, change: LotChange) -> list[LotEvent]:
-    """The change's events, once the bidders' own records of the lot follow them (the
-    projection `GET /me/bids` and the lot view's `you` read): written before any push, so a
-    page that reads the lot on a push sees them."""
+def read_change(app: App, change: LotChange) -> tuple[list[LotEvent], list[LotEvent]]:
+    """The lot's latest events (newest first: its view's bid history) and the change's own
+    events (in order), in one Query when the change is among the latest, as it nearly always is."""
     lot = change.snapshot
-    events = list(app.service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
-    app.service.record_bidder_lots(records_from(events, lot.currency))
-    return events
+    latest = app.service.latest_events(lot.lot_id, upto_version=lot.version)
+    if len(latest) < RECENT_EVENTS_READ or latest[-1].originator_version <= change.old_version + 1:
+        return latest, [event for event in reversed(latest) if event.originator_version > change.old_version]
+    return latest, list(app.service.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
+
+
+def bring_records_up_to_date(app: App, change: LotChange, events: list[LotEvent]) -> None:
+    """The bidders' own records of the lot follow the change's events (the projection
+    `GET /me/bids` and the lot view's `you` read): written before any push, so a page that
+    reads the lot on a push sees them."""
+    app.service.record_bidder_lots(records_from(events, change.snapshot.currency))
 
 
 def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
@@ -149,13 +159,15 @@ def _broadcast(event: dict[str, Any]) -> None:
     # the posts of one step go out together, so one lot's pushes never overtake each other.
     for change in changes_in(DynamoDBStreamEvent(event)).values():
         try:
-            events: list[LotEvent] | None = bring_records_up_to_date(app, change)
+            latest, events = read_change(app, change)
+            bring_records_up_to_date(app, change, events)
         except LotUnreadable as error:
-            # The lot's update still goes out; only the bidders' news from an unreadable event is lost.
+            # The lot's update still goes out (without its bid history); only the bidders' news
+            # from an unreadable event is lost.
             logger.error("could not tell bidders", extra={"key": f"LOT#{change.snapshot.lot_id}", "problem": str(error)})
             count_unreadable([f"LOT#{change.snapshot.lot_id}"])
-            events = None
-        fan_out = broadcast_lot(app, change)
-        outcomes = 0 if events is None else tell_bidders(app, change, events)
+            latest, events = [], []
+        fan_out = broadcast_lot(app, change, latest)
+        outcomes = tell_bidders(app, change, events)
         metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)
         metrics.add_metric(name="BidOutcomesSent", unit=MetricUnit.Count, value=outcomes)

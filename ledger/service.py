@@ -298,16 +298,20 @@ class AuctionService(Application[str]):
         for stored in self.stored_events(lot_id, after_version=after_version, upto_version=upto_version, limit=limit):
             yield self.read_event(stored)
 
-    def recent_bids(self, lot_id: str, *, upto_version: int | None = None, limit: int = RECENT_BIDS) -> list[BidPlaced]:
+    def latest_events(self, lot_id: str, *, upto_version: int | None = None) -> list[LotEvent]:
+        """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one Query."""
+        stored = self.store.iter_events(lot_id, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ)
+        return [self.read_event(event) for event in stored]
+
+    def recent_bids(
+        self, lot_id: str, *, upto_version: int | None = None, latest: Sequence[LotEvent] | None = None
+    ) -> list[BidPlaced]:
         """The lot's latest accepted bids (up to `upto_version`), oldest first: its public bid
-        history, read from the events themselves (one Query), not kept in the snapshot."""
-        bids: list[BidPlaced] = []
-        for stored in self.store.iter_events(lot_id, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ):
-            event = self.read_event(stored)
-            if isinstance(event, BidPlaced):
-                bids.append(event)
-                if len(bids) == limit:
-                    break
+        history, read from the events themselves (`latest_events`, or the ones given), not
+        kept in the snapshot."""
+        if latest is None:
+            latest = self.latest_events(lot_id, upto_version=upto_version)
+        bids = [event for event in latest if isinstance(event, BidPlaced)][:RECENT_BIDS]
         bids.reverse()
         return bids
 

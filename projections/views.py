@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ledger import rules
-from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, SoftCloseMode, SoftCloseTrigger
+from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, LotEvent, SoftCloseMode, SoftCloseTrigger
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
@@ -123,10 +123,14 @@ def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced
     )
 
 
-def lot_view(service: AuctionService, lot: LotSnapshot, now: datetime, bidder: str | None = None) -> LotView:
-    """The lot's page as it stood at its version, its bid history read from its events; for
+def lot_view(
+    service: AuctionService, lot: LotSnapshot, now: datetime, bidder: str | None = None,
+    latest: Sequence[LotEvent] | None = None,
+) -> LotView:
+    """The lot's page as it stood at its version, its bid history read from its events (or
+    from `latest`, its latest events newest first, when the caller read them already); for
     `bidder`, with where they stand."""
-    view = public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version))
+    view = public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version, latest=latest))
     if bidder is not None:
         view.you = your_standing(lot, bidder, service.bidder_record(bidder, lot.lot_id))
     return view
