@@ -22,7 +22,9 @@ from pydantic import BeforeValidator, Field
 from handlers.bootstrap import current_app, logger
 from ledger.commands import is_user_id
 from ledger.errors import (
+    BidAlreadyRetracted,
     BidIdReused,
+    BidNotAccepted,
     BidNotFound,
     ConfirmationRequired,
     InvalidCommand,
@@ -30,6 +32,7 @@ from ledger.errors import (
     LedgerError,
     LotAlreadyExists,
     LotNotFound,
+    LotNotOpen,
     LotUnreadable,
     NotAllowed,
     SnapshotChanged,
@@ -64,6 +67,11 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,
+    # A retraction the lot's state refuses: it is not open, or the bid was rejected or
+    # retracted already.
+    LotNotOpen: 409,
+    BidNotAccepted: 409,
+    BidAlreadyRetracted: 409,
 }
 
 

@@ -215,6 +215,18 @@ class CancelLot(Command):
     type: Literal["CancelLot"] = "CancelLot"
 
 
+class RetractBid(Command):
+    """An administrator withdraws an accepted bid of an open lot, saying why (the reason
+    is stored in the event and shown to the bidder)."""
+
+    lot_id: Identifier
+    bid_id: Identifier
+    retracted_by: UserId
+    reason: Reason
+    requested_at: UtcTime
+    type: Literal["RetractBid"] = "RetractBid"
+
+
 class LotCommandMessage(BaseModel):
     """One command as a queue message carries it (cancelling goes through the API, not the queue)."""
 
@@ -223,7 +235,8 @@ class LotCommandMessage(BaseModel):
     command: Annotated[PlaceBid | CloseLot, Field(discriminator="type")]
 
 
-BidStatus = Literal["PENDING", "ACCEPTED", "REJECTED"]
+# RETRACTED: accepted, then withdrawn by an administrator (`reason` is theirs).
+BidStatus = Literal["PENDING", "ACCEPTED", "REJECTED", "RETRACTED"]
 
 
 class BidOutcome(BaseModel):

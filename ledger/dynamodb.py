@@ -10,6 +10,7 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"):
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
     BID#{bid_id}  REQUEST               a bid as the API took it (PENDING); written once
     BID#{bid_id}  RECEIPT               how a bid was decided; written once
+    BID#{bid_id}  RETRACTION            an accepted bid's retraction by an administrator; written once
     BIDDER#{user} LOT#{lot_id}          a bidder's alias on a lot; written once, with their first accepted bid
     BIDDER#{user} MYBID#{lot_id}        a bidder's record of a lot (their maximum, their last bid): from the stream
     PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
@@ -219,9 +220,12 @@ def _raise_conditions_failed(
     receipts: Sequence[Mapping[str, Any]],
     bidders: Sequence[Mapping[str, Any]],
     has_snapshot: bool,
+    retractions: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
-    CancellationReasons is index-aligned with TransactItems (events, receipts, bidders, snapshot).
+    CancellationReasons is index-aligned with TransactItems (events, receipts, bidders,
+    retractions, snapshot). A retraction recorded already counts as a changed snapshot
+    (the retraction is decided again on fresh state, which refuses it).
     Returns when the cancellation was for another reason."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":
         return
@@ -229,7 +233,7 @@ def _raise_conditions_failed(
     failed = [code == "ConditionalCheckFailed" for code in reasons]
     if not any(failed):
         return
-    items = len(stored_events) + len(receipts) + len(bidders) + has_snapshot
+    items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + has_snapshot
     if len(failed) != items:
         # Reasons that do not line up with the items: say the least (reload everything).
         raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error
@@ -237,11 +241,12 @@ def _raise_conditions_failed(
     decided = [str(r["bid_id"]) for r, hit in zip(receipts, rest[: len(receipts)], strict=True) if hit]
     rest = rest[len(receipts) :]
     known = [str(b["bidder"]) for b, hit in zip(bidders, rest[: len(bidders)], strict=True) if hit]
+    retracted = any(rest[len(bidders) : len(bidders) + len(retractions)])
     raise ConditionsFailed(
         f"insert_events: conditions failed ({reasons})",
         decided_bids=decided,
         known_bidders=known,
-        snapshot_changed=has_snapshot and failed[-1],
+        snapshot_changed=(has_snapshot and failed[-1]) or retracted,
         events_exist=any(events),
     ) from error
 
@@ -268,15 +273,17 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
+        retractions: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
         stored one still being at `expected_version`, None: there is none yet; given
         `expected_snapshot`, on every one of its attributes being as stored), the bid
-        receipts and the new bidders' alias records, all or nothing."""
+        receipts, the new bidders' alias records and the retraction records, all or nothing."""
         items = [self._put_event(e) for e in stored_events]
         items += [self._put_receipt(r) for r in receipts]
         items += [self._put_bidder(b) for b in bidders]
+        items += [self._put_retraction(r) for r in retractions]
         if snapshot is not None:
             items.append(self._put_snapshot(snapshot, expected_version, expected_snapshot))
         if not items:
@@ -286,7 +293,7 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            _raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None)
+            _raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions)
             _raise_for(error, "insert_events")
         except BotoCoreError as error:
             _raise_for(error, "insert_events")
@@ -365,6 +372,9 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
         """Receipts of the bids decided already, by bid id (strongly consistent)."""
         keys = [(f"BID#{b}", "RECEIPT") for b in dict.fromkeys(bid_ids)]
         return {str(item["bid_id"]): item for _, _, item in self._batch_get("get_receipts", keys)}
+
+    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_retraction", f"BID#{bid_id}", "RETRACTION")
 
     def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
         keys = [(bidder_key(b), lot_key(lot_id)) for b in dict.fromkeys(bidders)]
@@ -567,6 +577,16 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     def _put_receipt(self, receipt: Mapping[str, Any]) -> dict[str, Any]:
         item = {"PK": f"BID#{receipt['bid_id']}", "SK": "RECEIPT", **receipt}
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_item(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _put_retraction(self, retraction: Mapping[str, Any]) -> dict[str, Any]:
+        item = {"PK": f"BID#{retraction['bid_id']}", "SK": "RETRACTION", **retraction}
         return {
             "Put": {
                 "TableName": self.table_name,

@@ -92,3 +92,21 @@ class ConfirmationRequired(LedgerError):
     with the confirmation places it."""
 
     code = "CONFIRMATION_REQUIRED"
+
+
+# Refusals of a retraction (`ledger.rules.retractable_bid`): the lot's state does not allow it.
+class LotNotOpen(InvalidState):
+    """Bids are retracted only while the lot is open (not before it opens, not once its
+    close time has passed, not when closed or cancelled)."""
+
+    code = "LOT_NOT_OPEN"
+
+
+class BidNotAccepted(InvalidState):
+    """The bid was rejected: there is nothing standing to retract."""
+
+    code = "BID_NOT_ACCEPTED"
+
+
+class BidAlreadyRetracted(InvalidState):
+    code = "BID_ALREADY_RETRACTED"

@@ -194,3 +194,32 @@ class LotCancelled(LotEvent):
     cancelled_by: str
     reason: str
     requested_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class BidRetracted(LotEvent):
+    """An administrator withdrew an accepted bid (`bid_id`, placed by `bidder`) while the
+    lot was open. It carries the lot's standing computed from the accepted bids that remain
+    (`ledger.rules.standing_without`: the proxy rule re-run over them in order), so the fold
+    stays constant-time per event and never reads earlier events. The close time is not
+    moved back: an extension a retracted bid caused stays (bidders planned on it)."""
+
+    bid_id: str
+    bidder: str
+    retracted_by: str
+    reason: str
+    requested_at: datetime
+    # The lot after it: the visible price (None: no accepted bid remains), the leader, their
+    # leading bid, maximum, alias and the time they placed it, the accepted bids still
+    # standing, and whether the reserve is met.
+    price: Decimal | None
+    leader: str | None
+    leading_bid_id: str | None
+    leader_maximum: Decimal | None
+    leader_alias: int | None
+    leader_placed_at: datetime | None
+    bid_count: int
+    reserve_met: bool
+    # The retracted bidder's highest maximum still standing (None: no bid of theirs remains),
+    # for their own record of the lot (`projections.my_bids`).
+    bidder_maximum: Decimal | None

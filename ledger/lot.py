@@ -4,15 +4,25 @@ builds, so the writer and every reader agree by construction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
 from ledger import rules
-from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
 from ledger.errors import InvalidState, NotAllowed
-from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, LotCancelled, LotClosed, LotCreated, LotEvent
+from ledger.events import (
+    GENESIS_HASH,
+    BidPlaced,
+    BidRejected,
+    BidRetracted,
+    LotCancelled,
+    LotClosed,
+    LotCreated,
+    LotEvent,
+)
 from ledger.state import LotSnapshot, evolve
 
 
@@ -141,3 +151,35 @@ class Lot(BaseAggregate[str]):
             requested_at=command.requested_at,
         )
         return True
+
+    def retract(self, command: RetractBid, is_admin: bool, events: Iterable[LotEvent]) -> BidRetracted:
+        """Retract an accepted bid (administrators only, while the lot is open), recording
+        the standing the remaining bids give. `events` are the lot's events up to its
+        current version; they are read only once the lot's state allows a retraction."""
+        if not is_admin:
+            raise NotAllowed("only administrators may retract a bid")
+        state = self.state
+        rules.check_open_for_retraction(state, command.requested_at)
+        events = list(events)
+        bid = rules.retractable_bid(state, events, command.bid_id, command.requested_at)
+        standing = rules.standing_without(state, events, bid)
+        self.trigger_event(
+            BidRetracted,
+            bid_id=bid.bid_id,
+            bidder=bid.bidder,
+            retracted_by=command.retracted_by,
+            reason=command.reason,
+            requested_at=command.requested_at,
+            price=standing.price,
+            leader=standing.leader,
+            leading_bid_id=standing.leading_bid_id,
+            leader_maximum=standing.leader_maximum,
+            leader_alias=standing.leader_alias,
+            leader_placed_at=standing.leader_placed_at,
+            bid_count=standing.bid_count,
+            reserve_met=standing.reserve_met,
+            bidder_maximum=standing.bidder_maximum,
+        )
+        event = self.pending_events[-1]
+        assert isinstance(event, BidRetracted)
+        return event

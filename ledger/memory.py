@@ -62,6 +62,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         super().__init__()
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._receipts: dict[str, dict[str, Any]] = {}
+        self._retractions: dict[str, dict[str, Any]] = {}
         self._requests: dict[str, dict[str, Any]] = {}
         self._parked: dict[str, dict[str, Any]] = {}
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
@@ -76,9 +77,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
+        retractions: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        items = len(stored_events) + len(receipts) + len(bidders) + (snapshot is not None)
+        items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + (snapshot is not None)
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -100,6 +102,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             snapshot_changed = snapshot is not None and not self._snapshot_at(
                 str(snapshot["lot_id"]), expected_version, expected_snapshot
             )
+            # A retraction recorded already: decided again on fresh state (as DynamoDB's recorder says).
+            snapshot_changed = snapshot_changed or any(str(r["bid_id"]) in self._retractions for r in retractions)
             if events_exist or decided or known or snapshot_changed:
                 raise ConditionsFailed(
                     f"insert_events: conditions failed (bids decided already: {decided}, bidders known: {known}, "
@@ -114,6 +118,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 self._receipts[str(receipt["bid_id"])] = _stored(receipt)
             for key, bidder in zip(bidder_keys, bidders, strict=True):
                 self._bidders[key] = _stored(bidder)
+            for retraction in retractions:
+                self._retractions[str(retraction["bid_id"])] = _stored(retraction)
             if snapshot is not None:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
         return self._inserted(notification_ids)
@@ -207,6 +213,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         with self._database_lock:
             return {b: copy.deepcopy(self._receipts[b]) for b in dict.fromkeys(bid_ids) if b in self._receipts}
+
+    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._retractions.get(bid_id))
 
     def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
         with self._database_lock:

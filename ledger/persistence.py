@@ -135,10 +135,13 @@ class LotRecorder(AggregateRecorder):
         receipts: Sequence[Mapping[str, Any]] = (),
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
+        retractions: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
-        `version`) and the snapshot in one transaction (see the module's doc)."""
+        `version`), retraction records (`bid_id`, `lot_id`, `bidder`, `reason`,
+        `retracted_by`, `retracted_at`, `version`; each written once: one that exists fails
+        like a changed snapshot) and the snapshot in one transaction (see the module's doc)."""
 
     @abstractmethod
     def iter_events(
@@ -185,6 +188,10 @@ class LotRecorder(AggregateRecorder):
     @abstractmethod
     def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The receipts of those bids that were decided, by bid id."""
+
+    @abstractmethod
+    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
+        """The bid's retraction record, or None when it was never retracted."""
 
     @abstractmethod
     def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -3,14 +3,27 @@ bid is in time, soft close, the reserve, and how a new lot's terms agree. Pure f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger.errors import InvalidCommand
-from ledger.events import ADD_TO_END, ANY_BID, FROM_BID, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD
+from ledger.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, InvalidCommand, LotNotOpen
+from ledger.events import (
+    ADD_TO_END,
+    ANY_BID,
+    FROM_BID,
+    LEADER_CHANGE,
+    OUTBID,
+    RAISED,
+    TOOK_LEAD,
+    BidPlaced,
+    BidRejected,
+    BidRetracted,
+    LotEvent,
+)
+from ledger.state import evolve
 from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
 
 if TYPE_CHECKING:
@@ -334,3 +347,98 @@ def parse_confirmation_caps(text: str) -> dict[str, Decimal]:
             raise ValueError(f"the cap of {code} has more decimals than {code} allows ({minor_units(code)})")
         caps[code] = amount.quantize(minor_unit(code))
     return caps
+
+
+# --- retraction by an administrator -------------------------------------------------------
+# Rare, so deciding one reads the lot's events (the service loads them); the BidRetracted
+# event then carries the standing it computed, and the fold never reads events.
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A lot's standing from a set of accepted bids: the visible price (None: no bid), the
+    leader, their leading bid, maximum, alias and time of bid, the accepted bids counted,
+    whether the reserve is met; and one bidder's highest maximum among them (None: none)."""
+
+    price: Decimal | None
+    leader: str | None
+    leading_bid_id: str | None
+    leader_maximum: Decimal | None
+    leader_alias: int | None
+    leader_placed_at: datetime | None
+    bid_count: int
+    reserve_met: bool
+    bidder_maximum: Decimal | None
+
+
+def check_open_for_retraction(lot: LotSnapshot, now: datetime) -> None:
+    """Bids are retracted only while the lot is open: opened, its close time in force not
+    passed (a retraction after it would change a result already due), neither closed nor
+    cancelled. Checked on the state before the lot's events are read."""
+    if lot.status != "OPEN" or now < lot.opens_at or now >= lot.closes_at:
+        # SCHEDULED: not opened yet; CLOSING: its close time passed, the sweep closes it shortly.
+        status: str = lot.status if lot.status != "OPEN" else "SCHEDULED" if now < lot.opens_at else "CLOSING"
+        raise LotNotOpen(f"bids are retracted only while the lot is open (it is {status})",
+                         {"lot_id": lot.lot_id, "status": status, "closes_at": format_time(lot.closes_at)})
+
+
+def retractable_bid(lot: LotSnapshot, events: Iterable[LotEvent], bid_id: str, now: datetime) -> BidPlaced:
+    """The accepted bid `bid_id` among the lot's events (all of them, in order), if it may
+    be retracted now: the lot is open (`check_open_for_retraction`), and the bid was
+    accepted and not retracted before."""
+    check_open_for_retraction(lot, now)
+    placed: BidPlaced | None = None
+    rejected = retracted = False
+    for event in events:
+        if isinstance(event, BidPlaced) and event.bid_id == bid_id:
+            placed = event
+        elif isinstance(event, BidRejected) and event.bid_id == bid_id:
+            rejected = True
+        elif isinstance(event, BidRetracted) and event.bid_id == bid_id:
+            retracted = True
+    details = {"lot_id": lot.lot_id, "bid_id": bid_id}
+    if retracted:
+        raise BidAlreadyRetracted(f"bid {bid_id!r} was retracted already", details)
+    if placed is None and rejected:
+        raise BidNotAccepted(f"bid {bid_id!r} was rejected: there is nothing to retract", details)
+    if placed is None:
+        raise BidNotFound(f"lot {lot.lot_id!r} has no bid {bid_id!r}", details)
+    return placed
+
+
+def standing_without(lot: LotSnapshot, events: Iterable[LotEvent], bid: BidPlaced) -> Standing:
+    """The lot's standing once `bid` is retracted: the proxy rule (`decide_bid`) re-run over
+    the lot's accepted bids in their order, leaving out `bid` and every bid retracted
+    before, each folded as it would now be decided (`evolve`, the one fold). Every bid that
+    remains is accepted again: a retraction only lowers the price, so each still meets its
+    minimum, and a bidder's remaining maxima still rise. The close time in force is kept
+    (a retraction never moves it back), so no bid becomes late. Bids recorded before
+    maximum bids (amount = price) count as maxima."""
+    events = list(events)
+    left_out = {e.bid_id for e in events if isinstance(e, BidRetracted)} | {bid.bid_id}
+    state = lot.model_copy(deep=True, update={
+        "current_price": None, "leader": None, "leading_bid_id": None, "leader_maximum": None,
+        "leader_alias": None, "leader_placed_at": None, "bid_count": 0,
+    })
+    bidder_maximum: Decimal | None = None
+    for event in events:
+        if not isinstance(event, BidPlaced) or event.bid_id in left_out:
+            continue
+        decision = decide_bid(state, event.bidder, format_decimal(event.amount), event.placed_at)
+        if not decision.accepted or decision.outcome is None:
+            continue  # cannot happen (see above); a bid that would not stand is left out
+        state = evolve(replace(event, outcome=decision.outcome, price=decision.price,
+                               leader_maximum=decision.leader_maximum, closes_at=state.closes_at), state)
+        if event.bidder == bid.bidder:
+            bidder_maximum = event.amount if bidder_maximum is None else max(bidder_maximum, event.amount)
+    return Standing(
+        price=state.current_price,
+        leader=state.leader,
+        leading_bid_id=state.leading_bid_id,
+        leader_maximum=state.leader_maximum,
+        leader_alias=state.leader_alias,
+        leader_placed_at=state.leader_placed_at,
+        bid_count=state.bid_count,
+        reserve_met=reserve_met(state),
+        bidder_maximum=bidder_maximum,
+    )

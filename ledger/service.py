@@ -25,7 +25,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent
 
 from ledger import rules
-from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid
+from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid, RetractBid
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
@@ -39,14 +39,14 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.events import BidPlaced, LotEvent
+from ledger.events import BidPlaced, BidRetracted, LotEvent
 from ledger.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
 from ledger.lot import Lot
 from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, ended_at, ended_key, lot_key
 from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 
-LotCommand = PlaceBid | CloseLot | CancelLot
+LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid
 log = logging.getLogger(__name__)
 # Events are read from storage this many at a time (one Query page in DynamoDB).
 PAGE_SIZE = 1000
@@ -438,14 +438,18 @@ class AuctionService(Application[str]):
         return first
 
     def bid_status(self, bid_id: str, bidder: str) -> BidOutcome | None:
-        """The bid's outcome, or PENDING while it waits in the queue; None when there
-        is no such bid of this bidder (another bidder's bid is not shown)."""
+        """The bid's outcome, or PENDING while it waits in the queue, or RETRACTED (with the
+        administrator's reason) once an accepted bid was retracted; None when there is no
+        such bid of this bidder (another bidder's bid is not shown)."""
         outcome = self.get_bid_outcome(bid_id)
         if outcome is None:
             request = self.store.get_bid_request(bid_id)
             if request is None:
                 return None
             outcome = BidOutcome.model_validate(request | {"status": "PENDING"})
+        elif outcome.status == "ACCEPTED" and (retraction := self.store.get_retraction(bid_id)) is not None:
+            # Receipts are written once: a retraction is its own record, read only for accepted bids.
+            outcome = outcome.model_copy(update={"status": "RETRACTED", "reason": retraction["reason"], "leading": False})
         return outcome if outcome.bidder == bidder else None
 
     def own_bid(self, bid_id: str, bidder: str) -> BidOutcome:
@@ -475,6 +479,13 @@ class AuctionService(Application[str]):
         return self.execute(command.lot_id, [command])[0]
 
     def cancel_lot(self, command: CancelLot, is_admin: bool) -> CommandResult:
+        return self.execute(command.lot_id, [command], is_admin=is_admin)[0]
+
+    def retract_bid(self, command: RetractBid, is_admin: bool) -> CommandResult:
+        """Retract an accepted bid (administrators, while the lot is open). Executed here,
+        in the lot's one transaction like a cancel: the snapshot's version condition makes a
+        race with the processor deciding the lot's bids a conflict, decided again on fresh
+        state and the lot's events up to it."""
         return self.execute(command.lot_id, [command], is_admin=is_admin)[0]
 
     def execute(self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool = False) -> list[CommandResult]:
@@ -540,6 +551,7 @@ class AuctionService(Application[str]):
                     expected_snapshot=known.item,
                     receipts=receipts,
                     bidders=_new_bidders(lot, known.aliases),
+                    retractions=_retractions(lot),
                 )
             except ConditionsFailed as failed:
                 if failed.only_records_exist:
@@ -595,6 +607,10 @@ class AuctionService(Application[str]):
                 results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=True, bid=outcome))
             elif isinstance(command, CloseLot):
                 results.append(CommandResult(command="CloseLot", lot_id=lot.id, changed=lot.close(command)))
+            elif isinstance(command, RetractBid):
+                # Rare: the lot's events up to the state decided on (the write's condition holds it there).
+                lot.retract(command, is_admin, self.lot_events(lot.id, upto_version=lot.version))
+                results.append(CommandResult(command="RetractBid", lot_id=lot.id, changed=True))
             else:
                 results.append(CommandResult(command="CancelLot", lot_id=lot.id, changed=lot.cancel(command, is_admin)))
         return results, receipts
@@ -610,6 +626,17 @@ def _new_bidders(lot: Lot, known: Mapping[str, int]) -> list[dict[str, Any]]:
                 "lot_id": lot.id, "bidder": event.bidder, "alias": event.alias, "version": event.originator_version
             }
     return list(records.values())
+
+
+def _retractions(lot: Lot) -> list[dict[str, Any]]:
+    """The retraction records (`BID#{bid_id}`/`RETRACTION`, written once) of the bids the
+    lot's new events retract: what `GET /bids/{bid_id}` reads to say RETRACTED."""
+    return [
+        {"bid_id": event.bid_id, "lot_id": lot.id, "bidder": event.bidder, "reason": event.reason,
+         "retracted_by": event.retracted_by, "retracted_at": format_time(event.timestamp), "version": event.originator_version}
+        for event in lot.pending_events
+        if isinstance(event, BidRetracted)
+    ]
 
 
 def _caps_from(text: str) -> dict[str, Decimal]:

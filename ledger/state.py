@@ -24,6 +24,7 @@ from ledger.events import (
     OUTBID,
     BidPlaced,
     BidRejected,
+    BidRetracted,
     LotCancelled,
     LotClosed,
     LotCreated,
@@ -239,6 +240,21 @@ def _(event: LotCancelled, state: LotSnapshot | None) -> LotSnapshot:
     state = _existing(state, event)
     state.status = "CANCELLED"
     state.cancelled_at = event.timestamp  # the reason stays in the event: free text would unbound the item
+    return _stamp(state, event)
+
+
+@evolve.register
+def _(event: BidRetracted, state: LotSnapshot | None) -> LotSnapshot:
+    # The event carries the standing the remaining bids give (computed once, when it was
+    # decided), so folding it is constant-time. The close time and the aliases stay.
+    state = _existing(state, event)
+    state.current_price = event.price
+    state.leader = event.leader
+    state.leading_bid_id = event.leading_bid_id
+    state.leader_maximum = event.leader_maximum
+    state.leader_alias = event.leader_alias
+    state.leader_placed_at = event.leader_placed_at
+    state.bid_count = event.bid_count
     return _stamp(state, event)
 
 
