@@ -24,7 +24,7 @@ from handlers.bootstrap import App, count_unreadable, current_app, logger, metri
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
-from ledger.events import OUTBID, BidPlaced, BidRejected, LotClosed, LotEvent
+from ledger.events import OUTBID, BidPlaced, BidRejected, BidRetracted, LotClosed, LotEvent
 from ledger.service import RECENT_EVENTS_READ
 from ledger.state import LotSnapshot
 from ledger.values import format_decimal, to_currency, utc_now
@@ -118,7 +118,8 @@ def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
     """What the lot's new events mean to its bidders, each told only their own news, in event
     order: a decided bid to its bidder (`bid.outcome`); losing the lead to the bidder who
     lost it (`bid.outbid`); the close to the winner (`lot.won`) and everyone else who bid
-    (`lot.lost`)."""
+    (`lot.lost`); a retraction to the bidder whose bid it withdrew (`bid.retracted`, with the
+    administrator's reason) and to a bidder it put in the lead (`bid.leading`)."""
     lot = change.snapshot
     money = lambda amount: None if amount is None else format_decimal(to_currency(amount, lot.currency))  # noqa: E731
     news: list[tuple[str, bytes]] = []  # (bidder, message), in event order
@@ -130,6 +131,12 @@ def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
             if leader is not None and leader != event.bidder:
                 news.append((leader, encoded({"type": "bid.outbid", "lot_id": lot.lot_id, "current_price": money(event.price_after)})))
             leader = event.bidder
+        if isinstance(event, BidRetracted):
+            news.append((event.bidder, encoded({"type": "bid.retracted", "lot_id": lot.lot_id, "bid_id": event.bid_id,
+                                                "reason": event.reason})))
+            if event.leader is not None and event.leader != leader:
+                news.append((event.leader, encoded({"type": "bid.leading", "lot_id": lot.lot_id, "current_price": money(event.price)})))
+            leader = event.leader
         if isinstance(event, LotClosed):
             price = money(event.price)
             if event.winner is not None:

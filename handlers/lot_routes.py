@@ -1,5 +1,5 @@
-"""The lot API: create, read (now or as it stood then), list open lots, cancel,
-the admin's event log, and a bidder's bid status."""
+"""The lot API: create, read (now or as it stood then), list open lots, cancel, retract
+a bid, the admin's event log, and a bidder's bid status."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from pydantic import BaseModel
 
 from handlers.bootstrap import current_app
 from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller
-from ledger.commands import DEFAULT_CANCEL_REASON, MAX_VERSION, CancelLot, CreateLot, Identifier, Reason, StrictInput
+from ledger.commands import (
+    DEFAULT_CANCEL_REASON,
+    MAX_VERSION,
+    CancelLot,
+    CreateLot,
+    Identifier,
+    Reason,
+    RetractBid,
+    StrictInput,
+)
 from ledger.listing import ListStatus
 from ledger.values import UtcTime, utc_now
 from projections.history import event_record
@@ -80,6 +89,29 @@ def cancel_lot(lot_id: Annotated[Identifier, Path()], body: Annotated[CancelRequ
     return lot_view(service, service.get_lot(lot_id), utc_now())
 
 
+class RetractRequest(StrictInput):
+    reason: Reason  # required: the bidder is told it, and the dispute report shows it
+
+
+@router.post(
+    "/lots/<lot_id>/bids/<bid_id>/retract",
+    summary="Retract an accepted bid of an open lot (administrators)",
+    description="The lot falls back to the standing its remaining accepted bids give (price, leader); its close time "
+    "stays. Answers the lot's view after it. The bidder is told (bid.retracted), and so is a bidder it puts in the lead "
+    "(bid.leading).",
+)
+def retract_bid(
+    lot_id: Annotated[Identifier, Path()], bid_id: Annotated[Identifier, Path()], body: Annotated[RetractRequest, Body()]
+) -> LotView:
+    caller = caller_of(router)
+    service = current_app().service
+    service.retract_bid(
+        RetractBid(lot_id=lot_id, bid_id=bid_id, retracted_by=caller.user, reason=body.reason, requested_at=utc_now()),
+        is_admin=caller.is_admin,
+    )
+    return lot_view(service, service.get_lot(lot_id), utc_now())
+
+
 class EventPage(BaseModel):
     lot_id: str
     events: list[dict[str, Any]]
@@ -119,14 +151,15 @@ class BidStatus(BaseModel):
     lot_id: str
     amount: str
     placed_at: UtcTime
-    status: Literal["PENDING", "ACCEPTED", "REJECTED"]
-    reason: str | None
+    status: Literal["PENDING", "ACCEPTED", "REJECTED", "RETRACTED"]
+    reason: str | None  # REJECTED: the reason code; RETRACTED: the administrator's reason
     minimum: str | None = None
     current_price: str | None = None
     leading: bool | None = None  # accepted: whether the bidder led after it (`amount` is their maximum)
 
 
-@router.get("/bids/<bid_id>", summary="Your bid's status: PENDING, ACCEPTED or REJECTED with the reason")
+@router.get("/bids/<bid_id>", summary="Your bid's status: PENDING, ACCEPTED, REJECTED with the reason, or RETRACTED"
+            " (accepted, then withdrawn by an administrator) with theirs")
 def get_bid(bid_id: Annotated[Identifier, Path()]) -> BidStatus:
     caller = caller_of(router)
     outcome = current_app().service.own_bid(bid_id, caller.user)

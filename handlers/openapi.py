@@ -49,6 +49,14 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         503: "other writes to the lot kept winning; retry",
     },
     ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot", 500: UNREADABLE},
+    ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): {
+        403: "only administrators may retract a bid",
+        404: "no such lot, or BID_NOT_FOUND: the lot has no such bid",
+        409: "LOT_NOT_OPEN: the lot is not open (not yet, its close time passed, closed or cancelled); "
+        "BID_NOT_ACCEPTED: the bid was rejected; BID_ALREADY_RETRACTED",
+        500: UNREADABLE,
+        503: "other writes to the lot kept winning; retry",
+    },
     ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
 }
 NO_PARAMETERS = {("GET", "/openapi.json")}

@@ -633,14 +633,17 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
     def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Write bidders' records of lots, each only over an older one (stream deliveries may repeat)."""
         for record in records:
-            values = {
-                ":lot": record["lot_id"], ":bidder": record["bidder"], ":last": record["last_bid"],
-                ":last_id": record["last_bid_id"], ":v": record["version"],
-            }
-            update = "SET lot_id = :lot, bidder = :bidder, bidder_lot = :lot, last_bid = :last, last_bid_id = :last_id, version = :v"
+            values = {":lot": record["lot_id"], ":bidder": record["bidder"], ":v": record["version"]}
+            update = "SET lot_id = :lot, bidder = :bidder, bidder_lot = :lot, version = :v"
+            # A retraction's record brings no last bid (it keeps the one there), and may clear the maximum.
+            if "last_bid" in record:
+                update += ", last_bid = :last, last_bid_id = :last_id"
+                values |= {":last": record["last_bid"], ":last_id": record["last_bid_id"]}
             if record.get("maximum") is not None:
                 update += ", maximum = :max"
                 values[":max"] = record["maximum"]
+            elif "maximum" in record:
+                update += " REMOVE maximum"
             try:
                 self.client.update_item(
                     TableName=self.table_name,

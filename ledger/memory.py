@@ -184,7 +184,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 if stored is not None and stored["version"] >= record["version"]:
                     continue  # a newer record is kept as it is
                 fresh = {k: v for k, v in record.items() if v is not None}
-                self._bidder_lots[key] = _stored({**(stored or {}), **fresh})
+                kept = {k: v for k, v in (stored or {}).items() if not (k == "maximum" and "maximum" in record)}
+                self._bidder_lots[key] = _stored({**kept, **fresh})
 
     def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         with self._database_lock:

@@ -219,7 +219,9 @@ class LotRecorder(AggregateRecorder):
     def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Write bidders' records of lots (`bidder`, `lot_id`, `last_bid`, `last_bid_id`,
         `version`, and `maximum` when an accepted bid set it), each only over a record of an
-        older version (a projection from the stream, which may deliver twice)."""
+        older version (a projection from the stream, which may deliver twice). A record
+        without `last_bid` keeps the stored one; `maximum` given as None removes it (a
+        retraction left the bidder no accepted bid)."""
 
     @abstractmethod
     def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:

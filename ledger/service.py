@@ -306,12 +306,14 @@ class AuctionService(Application[str]):
     def recent_bids(
         self, lot_id: str, *, upto_version: int | None = None, latest: Sequence[LotEvent] | None = None
     ) -> list[BidPlaced]:
-        """The lot's latest accepted bids (up to `upto_version`), oldest first: its public bid
+        """The lot's latest accepted bids still standing (up to `upto_version`), oldest first: its public bid
         history, read from the events themselves (`latest_events`, or the ones given), not
         kept in the snapshot."""
         if latest is None:
             latest = self.latest_events(lot_id, upto_version=upto_version)
-        bids = [event for event in latest if isinstance(event, BidPlaced)][:RECENT_BIDS]
+        # A retracted bid no longer stands: left out (its retraction is newer, so read with it).
+        retracted = {event.bid_id for event in latest if isinstance(event, BidRetracted)}
+        bids = [event for event in latest if isinstance(event, BidPlaced) and event.bid_id not in retracted][:RECENT_BIDS]
         bids.reverse()
         return bids
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ledger.errors import InvalidState, LotUnreadable
-from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, LotEvent
+from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, evolve
 from projections.my_bids import records_from
@@ -60,7 +60,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
         for event in service.lot_events(lot_id):
             if isinstance(event, BidPlaced) and event.alias is not None:
                 aliases.setdefault(event.bidder, event.alias)
-            if isinstance(event, BidPlaced | BidRejected):
+            if isinstance(event, BidPlaced | BidRejected | BidRetracted):  # what bidders' records follow
                 events.append(event)
             try:
                 state = evolve(event, state)

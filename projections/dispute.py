@@ -8,7 +8,7 @@ from typing import Any
 
 from ledger import rules
 from ledger.errors import BidNotFound
-from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, BidPlaced, BidRejected, LotEvent
+from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name, evolve
@@ -110,7 +110,10 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     extensions: list[dict[str, Any]] = []
     final: LotSnapshot | None = None
     aliases: dict[str, int] = {}  # bidder -> alias, from the events that gave them
+    retraction: BidRetracted | None = None
     for event in service.lot_events(lot_id):
+        if isinstance(event, BidRetracted) and event.bid_id == bid_id:
+            retraction = event
         if isinstance(event, BidPlaced) and event.alias is not None:
             aliases.setdefault(event.bidder, event.alias)
         if event.originator_version == decided_version:
@@ -150,6 +153,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
             "current_price": event_record(deciding)["data"].get("current_price", receipt.get("current_price")),
             "version": decided_version,
         },
+        "retraction": None if retraction is None else retraction_view(retraction, final.currency),
         "lot_state_met": _state_view(state_before),
         "close_time_then": {
             "scheduled": format_time(state_before.scheduled_closes_at),
@@ -185,6 +189,29 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     }
 
 
+def retraction_view(event: BidRetracted, currency: str) -> dict[str, Any]:
+    """An accepted bid's retraction: by whom, why, when, and what the lot became (the
+    standing its remaining bids gave, as the event recorded it)."""
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
+    return {
+        "version": event.originator_version,
+        "recorded_at": format_time(event.timestamp),
+        "retracted_by": event.retracted_by,
+        "reason": event.reason,
+        "lot_after": {
+            "price": money(event.price),
+            "leader": event.leader,
+            "leader_alias": alias_name(event.leader_alias),
+            "leader_maximum": money(event.leader_maximum),
+            "leading_bid_id": event.leading_bid_id,
+            "bid_count": event.bid_count,
+            "reserve_met": event.reserve_met,
+        },
+        "rule": "an administrator withdrew the bid while the lot was open; the lot's standing was computed again "
+        "from its remaining accepted bids (the proxy rule re-run over them in order); the close time stayed",
+    }
+
+
 def _rule_in_words(rule: dict[str, Any]) -> str:
     if rule["soft_close_window_s"] == 0 or rule["soft_close_extension_s"] == 0:
         return "none"
@@ -193,6 +220,24 @@ def _rule_in_words(rule: dict[str, Any]) -> str:
     cap = "no cap but the hard close" if rule["max_extensions"] is None else f"at most {rule['max_extensions']} extensions"
     return (f"a bid in the last {rule['soft_close_window_s']} s, {trigger}, moves the close to "
             f"{rule['soft_close_extension_s']} s {moved}; {cap}")
+
+
+def _retraction_lines(retraction: dict[str, Any] | None) -> list[str]:
+    if retraction is None:
+        return []
+    after = retraction["lot_after"]
+    leader = f"{after['leader']} ({after['leader_alias']})" if after["leader"] else "none"
+    return [
+        "## Retracted",
+        "",
+        f"**RETRACTED** by `{retraction['retracted_by']}` at {retraction['recorded_at']}, as event version "
+        f"{retraction['version']}: {retraction['reason']}",
+        "",
+        f"The lot after it: price {after['price'] or '-'}, leader {leader}, leader's maximum {after['leader_maximum'] or '-'}, "
+        f"{after['bid_count']} accepted bids standing, reserve {'met' if after['reserve_met'] else 'not met'}.",
+        f"Rule: {retraction['rule']}.",
+        "",
+    ]
 
 
 def dispute_markdown(report: dict[str, Any]) -> str:
@@ -217,6 +262,7 @@ def dispute_markdown(report: dict[str, Any]) -> str:
         *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
         f"Minimum next bid then: {outcome['minimum']}; current price then: {outcome['current_price']}.",
         "",
+        *_retraction_lines(report.get("retraction")),
         "## Close time then",
         "",
         f"- scheduled: {then['scheduled']}; in force: {then['in_force']}; hard close: {then['hard_close_at'] or 'none'}",

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ledger.events import BidPlaced, BidRejected, LotEvent
+from ledger.events import BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.state import LotSnapshot
 from ledger.values import Money, UtcTime, format_decimal, to_currency
 
@@ -45,9 +45,18 @@ class MyBid(BaseModel):
 def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, Any]]:
     """Each bidder's record of a lot after these (consecutive) events: their last bid, and
     their maximum when one of these bids of theirs was accepted (a bidder's accepted maxima
-    only ever rise: a leader may only raise theirs, anyone else must beat the price)."""
+    only ever rise: a leader may only raise theirs, anyone else must beat the price), or
+    when a retraction of theirs lowered it."""
     records: dict[str, dict[str, Any]] = {}
     for event in events:
+        if isinstance(event, BidRetracted):
+            # Their maximum falls back to their highest bid still standing (None: clears it);
+            # their last bid stays what they last sent.
+            record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})
+            maximum = event.bidder_maximum
+            record |= {"version": event.originator_version,
+                       "maximum": None if maximum is None else format_decimal(to_currency(maximum, currency))}
+            continue
         if not isinstance(event, BidPlaced | BidRejected):
             continue
         record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})

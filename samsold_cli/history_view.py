@@ -15,7 +15,7 @@ from ledger.events import BidPlaced, BidRejected, LotCreated, LotEvent
 from ledger.state import alias_name
 
 # The fields of an event's data that hold a user id.
-IDENTITY_FIELDS = ("bidder", "seller", "winner", "cancelled_by")
+IDENTITY_FIELDS = ("bidder", "seller", "winner", "cancelled_by", "retracted_by", "leader")
 NO_ALIAS = "(no alias)"  # a bidder whose bids were all rejected: aliases come with an accepted bid
 _ALIAS_TEXT = re.compile(r"(?:bidder\s*)?(\d+)", re.IGNORECASE)
 
@@ -49,7 +49,7 @@ class BidderNames:
         """How a user id is shown without --reveal."""
         if user is None:
             return None
-        if field_name == "cancelled_by":
+        if field_name in ("cancelled_by", "retracted_by"):
             return "an admin"
         if user in self.aliases:
             return alias_name(self.aliases[user])
@@ -132,6 +132,8 @@ def _what(record: dict[str, Any], previous_close: str | None, when: _Clock) -> s
         return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "")
     if kind == "LotCancelled":
         return f"CANCELLED: {data['reason']}"
+    if kind == "BidRetracted":  # the bidder column is the retracted bid's; the price is the lot's after it
+        return f"RETRACTED bid {data['bid_id']}: {data['reason']}; leader now {data.get('leader') or 'none'}"
     return str(kind)
 
 
@@ -140,7 +142,7 @@ def compact_table(lot_id: str, records: list[dict[str, Any]], all_records: list[
     when = _Clock.of(all_records)
     title = f"lot {lot_id}, times UTC" + (f" ({when.shared})" if when.shared else "")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, caption_justify="left", caption=(
-        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED.\n"
+        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED; RETRACTED by an admin.\n"
         "Rejected: the other codes. --wide: every field and the hashes."))
     for name, justify in (("v", "right"), ("recorded", "left"), ("bidder", "left"), ("maximum", "right"),
                           ("price", "right"), ("what", "left")):

@@ -312,3 +312,33 @@ class LotRecorderContract:
         assert list(recorder.lot_bidders(lots[0])) == [bidder]
         assert set(recorder.get_snapshots([*lots, new_id()])) == set(lots)
 
+    def test_a_retraction_lowers_or_clears_a_bidders_maximum_and_keeps_their_last_bid(self, recorder: LotRecorder) -> None:
+        bidder, lot_id = new_id("bidder"), new_id()
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.update_bidder_lots([{"lot_id": lot_id, "bidder": bidder, "last_bid": "30.00", "last_bid_id": "b-3",
+                                      "version": 3, "maximum": "30.00"}])
+        recorder.update_bidder_lots([{"lot_id": lot_id, "bidder": bidder, "version": 4, "maximum": "20.00"}])
+        stored = recorder.get_bidder_lot(bidder, lot_id)
+        assert stored is not None
+        assert (stored["last_bid"], stored["last_bid_id"], stored["maximum"], stored["version"]) == ("30.00", "b-3", "20.00", 4)
+        recorder.update_bidder_lots([{"lot_id": lot_id, "bidder": bidder, "version": 5, "maximum": None}])
+        stored = recorder.get_bidder_lot(bidder, lot_id)
+        assert stored is not None and "maximum" not in stored and (stored["last_bid"], stored["version"]) == ("30.00", 5)
+
+    def test_a_retraction_record_is_written_once_with_the_events(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        record = {"bid_id": bid_id, "lot_id": lot_id, "bidder": "alice", "reason": "shill bidding", "retracted_by": "root",
+                  "retracted_at": "2030-01-01T00:00:00.000Z", "version": 3}
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, receipts=[receipt(bid_id, lot_id, 2)])
+        assert recorder.get_retraction(bid_id) is None
+        recorder.insert_events([event(lot_id, 3)], snapshot=snapshot(lot_id, 3), expected_version=2, retractions=[record])
+        assert recorder.get_retraction(bid_id) == record
+        assert recorder.get_receipts([bid_id]) == {bid_id: receipt(bid_id, lot_id, 2)}  # the receipt stays as written
+        # A second retraction of the bid writes nothing, and says: decide again on fresh state.
+        with pytest.raises(ConditionsFailed) as failed:
+            recorder.insert_events([event(lot_id, 4)], snapshot=snapshot(lot_id, 4), expected_version=3,
+                                   retractions=[record | {"version": 4, "reason": "again"}])
+        assert failed.value.snapshot_changed and not failed.value.only_records_exist
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2, 3]
+        assert recorder.get_retraction(bid_id) == record
