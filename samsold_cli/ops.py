@@ -1,4 +1,4 @@
-"""Quick manual work through the REST API (lots, bids), and the dead-letter queue."""
+"""Quick manual work through the REST API (lots, bids, an admin's retraction), and the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.commands import AmountText, CurrencyCode, Identifier, Title
+from ledger.commands import AmountText, CurrencyCode, Identifier, Reason, Title
 from ledger.values import format_time, utc_now
 from projections.dispute import RULES
 from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, exits_on_errors
@@ -205,8 +205,31 @@ def outcome_words(outcome: dict[str, Any]) -> tuple[str, int]:
                             if outcome.get(key))
         rule = RULES.get(reason, "").removeprefix("rejected: ")
         return f"REJECTED {reason}" + (f" ({numbers})" if numbers else "") + f": {rule}", 1
+    if outcome.get("status") == "RETRACTED":
+        return f"RETRACTED by an administrator: {outcome.get('reason')}", 1
     return (f"still {outcome.get('status')}; it stays queued and is decided in order "
             f"(GET {outcome.get('status_url') or '/bids/' + str(outcome.get('bid_id'))} with the same token)", 1)
+
+
+def retract(
+    lot_id: LotId,
+    bid_id: Annotated[str, typer.Argument(help="The accepted bid to withdraw", callback=checked_as(Identifier))],
+    reason: Annotated[str, typer.Option("--reason", help="Why (stored in the event; the bidder is told)",
+                                        callback=checked_as(Reason))],
+    user: Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")] = "admin",
+    token: Token = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Retract an accepted bid of an open lot (administrators): the lot falls back to the
+    standing its remaining bids give. Prints the lot's view after it."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(None if token else user, token, admin=True)
+    lot = _answer(*call_api(target.api_url, "POST", f"/lots/{lot_id}/bids/{bid_id}/retract", bearer, {"reason": reason}))
+    console.print(f"bid {bid_id} retracted; lot {lot_id} now at {lot['current_price'] or '-'} {lot['currency']}, "
+                  f"leader {lot['leader'] or 'none'} (version {lot['version']})", highlight=False)
 
 
 QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]
@@ -251,4 +274,5 @@ def dlq_redrive(
 def register(app: typer.Typer) -> None:
     app.add_typer(lots_app, name="lots")
     app.command("bid")(bid)
+    app.command("retract")(retract)
     app.add_typer(dlq_app, name="dlq")

@@ -5,6 +5,7 @@ the lead (bid.leading), and the refusals."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -102,3 +103,34 @@ def test_unknown_lot_and_bid_are_404(app_stack, admin, alice):
     response = retract(admin, lot_id, "no-such-bid")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "BID_NOT_FOUND")
     assert admin.post(f"/lots/{lot_id}/bids/b-1/retract", {}).status_code == 400  # the reason is required
+
+
+def test_the_operator_retracts_by_command_and_history_dispute_replay_and_verify_show_it(app_stack, admin, alice, bob):
+    from typer.testing import CliRunner
+
+    from samsold_cli.main import app
+
+    runner = CliRunner(env={"COLUMNS": "250"})
+
+    def samsold(*args: str):
+        return runner.invoke(app, [*args, "--data-dir", str(app_stack.data_dir)], catch_exceptions=False)
+
+    lot_id = admin.create_lot()["lot_id"]
+    assert alice.wait_for_outcome(alice.bid(lot_id, "20.00")["bid_id"])["status"] == "ACCEPTED"
+    top = bob.bid(lot_id, "50.00")["bid_id"]
+    assert bob.wait_for_outcome(top)["status"] == "ACCEPTED"
+    refused = samsold("retract", lot_id, top, "--reason", " padded ")
+    assert refused.exit_code == 2  # the reason is checked by the API's own rule before anything is sent
+    result = samsold("retract", lot_id, top, "--reason", REASON)
+    assert result.exit_code == 0, result.output
+    assert "now at 10.00 EUR, leader Bidder 1 (version 4)" in result.output
+    assert samsold("retract", lot_id, top, "--reason", REASON).exit_code == 1  # BID_ALREADY_RETRACTED
+
+    history = samsold("history", lot_id)
+    assert history.exit_code == 0 and "RETRACTED bid" in history.output
+    records = json.loads(samsold("history", lot_id, "--json").output)
+    assert records[-1]["type"] == "BidRetracted" and records[-1]["data"]["retracted_by"] == "an admin"
+    report = json.loads(samsold("dispute", "--bid", top, "--json").output)
+    assert (report["retraction"]["reason"], report["retraction"]["lot_after"]["price"]) == (REASON, "10.00")
+    assert report["verification"]["chain_ok"]
+    assert samsold("verify", lot_id).exit_code == 0 and samsold("replay", lot_id).exit_code == 0

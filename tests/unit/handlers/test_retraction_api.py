@@ -168,3 +168,9 @@ def test_unknown_rejected_retracted_and_closed_are_refused_with_their_codes(app,
     app.service.close_lot(CloseLot(lot_id=other, requested_at=utc_now() + timedelta(seconds=3)))
     status, body = retract(app, other, bid_id, ADMIN)
     assert (status, body["error"]["code"], body["error"]["details"]["status"]) == (409, "LOT_NOT_OPEN", "CLOSED")
+
+
+def test_the_bid_command_says_a_retracted_bid_in_words():
+    from samsold_cli.ops import outcome_words
+
+    assert outcome_words({"status": "RETRACTED", "reason": "shill bidding"}) == ("RETRACTED by an administrator: shill bidding", 1)
