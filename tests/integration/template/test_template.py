@@ -64,6 +64,7 @@ REST_ROUTES = {
     ("GET", "/lots/{lot_id}"): ("LotApiFunction", False),
     ("POST", "/lots/{lot_id}/cancel"): ("LotApiFunction", True),
     ("GET", "/lots/{lot_id}/events"): ("LotApiFunction", True),
+    ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): ("LotApiFunction", True),
     ("GET", "/openapi.json"): ("LotApiFunction", False),
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
