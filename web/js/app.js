@@ -790,7 +790,7 @@ class MyBidsPage {
 
 // -- the bidder's news about lots they are not looking at ------------------------------------
 
-const YOUR_NEWS = new Set(["bid.outbid", "lot.won", "lot.lost"]);
+const YOUR_NEWS = new Set(["bid.outbid", "lot.won", "lot.lost", "bid.retracted", "bid.leading"]);
 const latestNews = new Map(); // lot id -> the number of its latest news: older reads lose
 
 async function showNotice(message) {
@@ -809,6 +809,10 @@ async function showNotice(message) {
   const link = el("a", { href: `#/lots/${encodeURIComponent(message.lot_id)}` }, lot?.title ?? "a lot you bid on");
   const words = message.type === "bid.outbid"
     ? ["You have been outbid on ", link, `: the price is now ${fmt.amount(message.current_price, currency)}.`]
+    : message.type === "bid.retracted"
+      ? ["An administrator withdrew your bid on ", link, `: ${message.reason}`]
+    : message.type === "bid.leading"
+      ? ["You lead again on ", link, ` at ${fmt.amount(message.current_price, currency)}: a higher bid was withdrawn.`]
     : message.type === "lot.won"
       ? ["You won ", link, ` for ${fmt.amount(message.price, currency)}.`]
       : ["Bidding has ended: you did not win ", link, "."];

@@ -127,6 +127,9 @@ export function news(message, currency) {
   if (message.type === "bid.outbid") return `You have been outbid: the price is now ${money(message.current_price, currency)}.`;
   if (message.type === "lot.won") return `You won this lot for ${money(message.price, currency)}.`;
   if (message.type === "lot.lost") return "Bidding has ended: you did not win this lot.";
+  // An administrator's retraction (docs/ARCHITECTURE.md, "Retraction by an administrator").
+  if (message.type === "bid.retracted") return `An administrator withdrew your bid: ${message.reason}`;
+  if (message.type === "bid.leading") return `You lead again at ${money(message.current_price, currency)}: a higher bid was withdrawn.`;
   return "";
 }
 
