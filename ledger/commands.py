@@ -228,7 +228,8 @@ class RetractBid(Command):
 
 
 class LotCommandMessage(BaseModel):
-    """One command as a queue message carries it (cancelling goes through the API, not the queue)."""
+    """One command as a queue message carries it (cancelling and retracting a bid go through
+    the API, not the queue)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

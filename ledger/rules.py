@@ -355,7 +355,7 @@ def parse_confirmation_caps(text: str) -> dict[str, Decimal]:
 
 
 @dataclass(frozen=True)
-class Standing:
+class LotStanding:
     """A lot's standing from a set of accepted bids: the visible price (None: no bid), the
     leader, their leading bid, maximum, alias and time of bid, the accepted bids counted,
     whether the reserve is met; and one bidder's highest maximum among them (None: none)."""
@@ -406,7 +406,7 @@ def retractable_bid(lot: LotSnapshot, events: Iterable[LotEvent], bid_id: str, n
     return placed
 
 
-def standing_without(lot: LotSnapshot, events: Iterable[LotEvent], bid: BidPlaced) -> Standing:
+def standing_without(lot: LotSnapshot, events: Iterable[LotEvent], bid: BidPlaced) -> LotStanding:
     """The lot's standing once `bid` is retracted: the proxy rule (`decide_bid`) re-run over
     the lot's accepted bids in their order, leaving out `bid` and every bid retracted
     before, each folded as it would now be decided (`evolve`, the one fold). Every bid that
@@ -431,7 +431,7 @@ def standing_without(lot: LotSnapshot, events: Iterable[LotEvent], bid: BidPlace
                                leader_maximum=decision.leader_maximum, closes_at=state.closes_at), state)
         if event.bidder == bid.bidder:
             bidder_maximum = event.amount if bidder_maximum is None else max(bidder_maximum, event.amount)
-    return Standing(
+    return LotStanding(
         price=state.current_price,
         leader=state.leader,
         leading_bid_id=state.leading_bid_id,
