@@ -449,7 +449,7 @@ class AuctionService(Application[str]):
             if request is None:
                 return None
             outcome = BidOutcome.model_validate(request | {"status": "PENDING"})
-        elif outcome.status == "ACCEPTED" and (retraction := self.store.get_retraction(bid_id)) is not None:
+        elif outcome.status == "ACCEPTED" and outcome.bidder == bidder and (retraction := self.store.get_retraction(bid_id)):
             # Receipts are written once: a retraction is its own record, read only for accepted bids.
             outcome = outcome.model_copy(update={"status": "RETRACTED", "reason": retraction["reason"], "leading": False})
         return outcome if outcome.bidder == bidder else None
