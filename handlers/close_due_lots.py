@@ -1,7 +1,7 @@
 """CloseDueLotsFunction: every minute, queue a CloseLot for each open lot whose close
 time plus the grace has passed, and arm a close timer (`handlers.close_timers`) for each
-whose deadline falls within the next `TIMER_LOOKAHEAD_S`, so it is closed on time rather
-than at the next sweep. The grace is longer than PlaceBid's timeout, so every bid placed in
+whose deadline enters the next `TIMER_LOOKAHEAD_S` (`ledger.closing.sweep_timer_delay`), so
+it is closed on time rather than at a later sweep. The grace is longer than PlaceBid's timeout, so every bid placed in
 time is already ahead of the CloseLot in the lot's message group. The timers close lots
 within seconds; this sweep is the safety net for a lot whose timer was lost or is too far."""
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.bootstrap import App, logger, metrics, serving
-from ledger.closing import TIMER_LOOKAHEAD_S, timer_delay
+from ledger.closing import TIMER_LOOKAHEAD_S, sweep_timer_delay
 from ledger.commands import CloseLot
 from ledger.values import format_time, utc_now
 
@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None =
         listed = app.open_lots(closing_by=due_by + timedelta(seconds=TIMER_LOOKAHEAD_S))
         due = [lot for lot in listed.lots if lot.closes_at <= due_by]
         timers = [(lot.lot_id, lot.closes_at, delay_s) for lot in listed.lots if lot.closes_at > due_by
-                  and (delay_s := timer_delay(lot.closes_at, now, app.close_grace_seconds)) is not None]
+                  and (delay_s := sweep_timer_delay(lot.closes_at, now, app.close_grace_seconds)) is not None]
         for lot in due:
             app.command_queue.send_close(CloseLot(lot_id=lot.lot_id, requested_at=now), closes_at=lot.closes_at)
         if timers:

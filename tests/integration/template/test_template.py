@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
+from ledger.closing import SWEEP_PERIOD_S
 from local.sam.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -588,6 +589,7 @@ def test_close_timer_queue_delays_each_timer_and_feeds_the_timer_function(templa
 def test_due_lots_are_swept_every_minute(template):
     ((lid, _, schedule),) = events_of(template, "Schedule")
     assert (lid, schedule["Schedule"]) == ("CloseDueLotsFunction", "rate(1 minute)")
+    assert SWEEP_PERIOD_S == 60  # the close timers' rule counts on the sweep's period (ledger/closing.py)
 
 
 # --- APIs ----------------------------------------------------------------------------

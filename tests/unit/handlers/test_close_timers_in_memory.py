@@ -16,7 +16,7 @@ import pytest
 from handlers import close_due_lots, close_timers, lot_api, process_bid
 from handlers.bootstrap import App
 from ledger.close_timer_queue import CloseTimerQueue
-from ledger.closing import TIMER_LOOKAHEAD_S
+from ledger.closing import REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
 from ledger.command_queue import CommandQueue
 from ledger.values import format_time, parse_time, utc_now
 from tests.support.app import build_test_app
@@ -95,14 +95,16 @@ def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_look
     app = make_app(sqs, timers, service=earlier.service)
     due = create_lot(app, timedelta(seconds=-GRACE - 1))
     soon = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S - GRACE - 5))
+    near = create_lot(app, timedelta(seconds=SWEEP_ARMS_AFTER_S - GRACE - 5))  # armed when created
     later = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S + 60))
-    timers.waiting.clear()  # the ones POST /lots armed
+    assert sorted(json.loads(t["Body"])["lot_id"] for t in timers.waiting) == sorted([soon, near])
+    timers.waiting.clear()
 
     swept = close_due_lots.handler({}, FakeContext(), app)
     assert (swept["queued"], swept["timers"]) == (1, 1)
     assert [json.loads(t["Body"])["lot_id"] for t in timers.waiting] == [soon]
     process(app, sqs)
-    assert (status_of(app, due), status_of(app, soon), status_of(app, later)) == ("CLOSED", "OPEN", "OPEN")
+    assert [status_of(app, lot_id) for lot_id in (due, soon, near, later)] == ["CLOSED", "OPEN", "OPEN", "OPEN"]
 
 
 def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timers):
@@ -134,6 +136,14 @@ def test_a_timer_for_a_lot_whose_close_moved_later_is_armed_again_at_the_new_dea
     [again] = timers.waiting
     assert parse_time(json.loads(again["Body"])["closes_at"]) == closes_at
     assert 60 + GRACE - 1 <= again["DelaySeconds"] <= 60 + GRACE
+
+
+def test_a_timer_for_a_lot_whose_close_moved_far_leaves_it_to_the_sweep(app, sqs, timers):
+    lot_id = create_lot(app, timedelta(seconds=REARM_WITHIN_S + 30))
+    timers.waiting.clear()
+    arrive(app, timer_event(lot_id, format_time(utc_now() - timedelta(seconds=GRACE))))
+    assert sqs.waiting == [] and timers.waiting == []  # the sweep arms it when it enters its band
+    assert status_of(app, lot_id) == "OPEN"
 
 
 def test_a_timer_for_no_lot_and_a_message_that_is_no_timer_are_acknowledged(app, sqs, timers):

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.closing import MAX_TIMER_DELAY_S, TIMER_LOOKAHEAD_S, on_timer, timer_delay
+from ledger.closing import (
+    MAX_TIMER_DELAY_S,
+    REARM_WITHIN_S,
+    SWEEP_ARMS_AFTER_S,
+    SWEEP_JITTER_S,
+    SWEEP_PERIOD_S,
+    TIMER_LOOKAHEAD_S,
+    on_timer,
+    sweep_timer_delay,
+    timer_delay,
+)
 from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.lot import Lot
 
@@ -72,21 +82,53 @@ def test_an_early_timer_rounds_its_new_delay_up_so_it_never_arrives_before_the_d
     assert (decision.action, decision.delay_s) == ("rearm", 3)
 
 
-def test_a_deadline_beyond_what_a_timer_can_wait_for_is_left_to_the_sweep():
-    now = after_close(GRACE) - timedelta(seconds=MAX_TIMER_DELAY_S + 1)
-    assert on_timer(make_lot().state, now, GRACE).action == "sweep"
-    assert on_timer(make_lot().state, now + timedelta(seconds=1), GRACE).action == "rearm"
+def test_a_moved_deadline_too_far_for_a_timer_to_be_needed_is_left_to_the_sweep():
+    """A timer re-arms only when the sweep might not arm the new deadline in time."""
+    assert on_timer(make_lot().state, after_close(GRACE) - timedelta(seconds=REARM_WITHIN_S + 1), GRACE).action == "sweep"
+    decision = on_timer(make_lot().state, after_close(GRACE) - timedelta(seconds=REARM_WITHIN_S), GRACE)
+    assert (decision.action, decision.delay_s) == ("rearm", REARM_WITHIN_S)
 
 
-def test_timers_are_armed_only_for_deadlines_ahead_and_within_the_lookahead():
+def test_a_new_lot_gets_a_timer_for_any_deadline_within_the_lookahead():
     deadline = after_close(GRACE)
-    assert timer_delay(CLOSES, deadline - timedelta(seconds=TIMER_LOOKAHEAD_S + 1), GRACE) is None  # the next sweep's
+    assert timer_delay(CLOSES, deadline - timedelta(seconds=TIMER_LOOKAHEAD_S + 1), GRACE) is None  # the sweep's
     assert timer_delay(CLOSES, deadline - timedelta(seconds=TIMER_LOOKAHEAD_S), GRACE) == TIMER_LOOKAHEAD_S
     assert timer_delay(CLOSES, deadline - timedelta(seconds=9.5), GRACE) == 10
     assert timer_delay(CLOSES, deadline, GRACE) is None  # due now: the sweep sends its CloseLot itself
     assert timer_delay(CLOSES, deadline + timedelta(seconds=1), GRACE) is None
 
 
-def test_the_lookahead_outlasts_the_sweeps_period():
-    """Every lot's deadline falls within some sweep's lookahead before it passes."""
-    assert 60 < TIMER_LOOKAHEAD_S <= MAX_TIMER_DELAY_S
+def test_the_sweep_arms_only_deadlines_entering_its_lookahead():
+    deadline = after_close(GRACE)
+    assert sweep_timer_delay(CLOSES, deadline - timedelta(seconds=TIMER_LOOKAHEAD_S + 1), GRACE) is None
+    assert sweep_timer_delay(CLOSES, deadline - timedelta(seconds=TIMER_LOOKAHEAD_S), GRACE) == TIMER_LOOKAHEAD_S
+    assert sweep_timer_delay(CLOSES, deadline - timedelta(seconds=SWEEP_ARMS_AFTER_S + 1), GRACE) == SWEEP_ARMS_AFTER_S + 1
+    # Armed already: by the sweep before (it was in the band then), at creation, or by its own re-armed timer.
+    assert sweep_timer_delay(CLOSES, deadline - timedelta(seconds=SWEEP_ARMS_AFTER_S), GRACE) is None
+    assert sweep_timer_delay(CLOSES, deadline, GRACE) is None
+
+
+@pytest.mark.parametrize("phase_s", [0, 7.5, 19, 33, 59.9])
+@pytest.mark.parametrize("late_s", [0, SWEEP_JITTER_S])
+def test_every_deadline_is_armed_by_one_or_two_sweeps_whatever_their_phase(phase_s, late_s):
+    """Sweeps every period (each up to the jitter late) meet every deadline in their band once or twice."""
+    deadline = after_close(GRACE)
+    sweeps = [deadline - timedelta(seconds=1000 - phase_s - k * SWEEP_PERIOD_S - (late_s if k % 2 else 0)) for k in range(20)]
+    armed = [at for at in sweeps if sweep_timer_delay(CLOSES, at, GRACE) is not None]
+    assert 1 <= len(armed) <= 2
+
+
+@pytest.mark.parametrize("moved_ahead_s", [REARM_WITHIN_S + 0.5, 200, 899, 5000])
+def test_a_deadline_a_timer_leaves_to_the_sweep_is_armed_by_a_later_sweep(moved_ahead_s):
+    """The next sweep comes within a period plus its jitter: the deadline is then still beyond the band's start."""
+    left_at = after_close(GRACE) - timedelta(seconds=moved_ahead_s)
+    assert on_timer(make_lot().state, left_at, GRACE).action == "sweep"
+    for next_sweep_in in (0.1, 30, SWEEP_PERIOD_S + SWEEP_JITTER_S):
+        sweeps = [left_at + timedelta(seconds=next_sweep_in + k * SWEEP_PERIOD_S) for k in range(100)]
+        assert any(sweep_timer_delay(CLOSES, at, GRACE) is not None for at in sweeps)
+
+
+def test_the_sweeps_band_is_wider_than_its_period_and_jitter():
+    """(tests/integration/template checks the template's rate is SWEEP_PERIOD_S.)"""
+    assert TIMER_LOOKAHEAD_S - SWEEP_ARMS_AFTER_S > SWEEP_PERIOD_S + SWEEP_JITTER_S
+    assert TIMER_LOOKAHEAD_S <= MAX_TIMER_DELAY_S
