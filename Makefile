@@ -6,7 +6,7 @@ DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout clean java dynamodb-local aws-tools browser
+.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
@@ -60,6 +60,10 @@ bench-processor: setup
 # 2,000 WebSocket clients watching one lot on a fresh local stack, then 5 bids (bench-results/fanout.json).
 bench-fanout: setup
 	$(VENV)/bin/samsold bench fanout
+
+# 100 watched lots closing over the next minutes on a fresh local stack, every fifth extended: close lag (bench-results/close.json).
+bench-close: setup
+	$(VENV)/bin/samsold bench close
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

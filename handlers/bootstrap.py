@@ -25,6 +25,8 @@ from botocore.config import Config
 from handlers.connections import ConnectionStore
 from handlers.fan_out_queue import FanOutQueue
 from handlers.tokens import TokenVerifier
+from ledger.close_timer_queue import CloseTimerQueue
+from ledger.closing import timer_delay
 from ledger.command_queue import CommandQueue
 from ledger.listing import ListStatus
 from ledger.persistence import LotRecorder
@@ -56,6 +58,8 @@ _POOLED = Config(max_pool_connections=FAN_OUT_WORKERS)
 # and hands each later one to FanOutFunction. 1,000 posts on FAN_OUT_WORKERS threads take
 # a few seconds, well inside the functions' timeouts.
 DEFAULT_FAN_OUT_PAGE_SIZE = 1000
+# The template's CloseGraceSeconds default: longer than PlaceBidFunction's timeout (5 s).
+DEFAULT_CLOSE_GRACE_SECONDS = 8
 
 
 def use_placeholder_credentials() -> None:
@@ -81,6 +85,30 @@ class App:
             return self.given["command_queue"]
         sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
         return CommandQueue(sqs, self.env["PROCESS_BID_QUEUE_URL"])
+
+    @cached_property
+    def close_timers(self) -> CloseTimerQueue:
+        """Where lots' close timers wait until their deadlines (CLOSE_TIMER_QUEUE_URL)."""
+        if "close_timers" in self.given:
+            return self.given["close_timers"]
+        sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
+        return CloseTimerQueue(sqs, self.env["CLOSE_TIMER_QUEUE_URL"])
+
+    def arm_close_timer(self, lot_id: str, closes_at: datetime, now: datetime) -> bool:
+        """Arm a new lot's close timer when its deadline is nearer than the next sweep's
+        lookahead (`ledger.closing`); whether it did. Never raises: the lot exists either
+        way, and a timer that could not be armed is the sweep's to arm (logged, counted)."""
+        delay_s = timer_delay(closes_at, now, self.close_grace_seconds)
+        if delay_s is None:
+            return False
+        try:
+            self.close_timers.arm([(lot_id, closes_at, delay_s)])
+        except Exception as error:  # any failure: SQS, its client, or a missing queue setting
+            logger.warning("close timer not armed; the sweep will arm it", extra={"lot_id": lot_id, "error": str(error)})
+            with single_metric(name="CloseTimersNotArmed", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE):
+                pass
+            return False
+        return True
 
     @cached_property
     def fan_out_queue(self) -> FanOutQueue:
@@ -132,6 +160,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     close_grace_seconds: int | None = None,
     command_queue: CommandQueue | None = None,
+    close_timers: CloseTimerQueue | None = None,
     fan_out_queue: FanOutQueue | None = None,
     connections: ConnectionStore | None = None,
     websocket_management: Any = None,
@@ -142,11 +171,11 @@ def build(
     if service is None:
         service = AuctionService(env=env, clock=clock, recorder=recorder)
     if close_grace_seconds is None:
-        close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", "60"))
+        close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", str(DEFAULT_CLOSE_GRACE_SECONDS)))
     fan_out_page_size = int(env.get("FAN_OUT_PAGE_SIZE") or DEFAULT_FAN_OUT_PAGE_SIZE)
     if fan_out_page_size < 1:
         raise ValueError(f"FAN_OUT_PAGE_SIZE must be at least 1, not {fan_out_page_size}")
-    given = {"command_queue": command_queue, "fan_out_queue": fan_out_queue, "connections": connections,
+    given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
              "websocket_management": websocket_management, "tokens": tokens}
     return App(env=env, service=service, close_grace_seconds=close_grace_seconds, fan_out_page_size=fan_out_page_size,
                given={k: v for k, v in given.items() if v is not None})

@@ -34,8 +34,12 @@ router = APIGatewayRouter()
 @router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
 def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
-    lot = current_app().service.create_lot(body, seller=seller)
-    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now(), []))
+    app = current_app()
+    lot = app.service.create_lot(body, seller=seller)
+    now = utc_now()
+    # A lot closing before the next sweep could arm its timer gets one now.
+    app.arm_close_timer(lot.lot_id, lot.closes_at, now)
+    return Response(status_code=201, content_type="application/json", body=public_view(lot, now, []))
 
 
 class LotList(BaseModel):

@@ -117,6 +117,7 @@ def bench(
 
 
 def register(app: typer.Typer) -> None:
+    from samsold_cli.bench_close import close
     from samsold_cli.bench_fanout import fanout
     from samsold_cli.bench_load import load
     from samsold_cli.bench_processor import processor
@@ -124,12 +125,14 @@ def register(app: typer.Typer) -> None:
 
     # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark,
     # `samsold bench processor` the bid processor against a bare transaction, `samsold bench
-    # fanout` WebSocket watchers of one lot; `samsold bench capacity` is `samsold capacity`
+    # fanout` WebSocket watchers of one lot, `samsold bench close` how late lots close;
+    # `samsold bench capacity` is `samsold capacity`
     # (issue 11, point 7c). Each writes its JSON in bench-results/.
     group = typer.Typer(invoke_without_command=True, add_completion=False)
     group.callback()(bench)
     group.command("load")(load)
     group.command("processor")(processor)
     group.command("fanout")(fanout)
+    group.command("close")(close)
     group.command("capacity")(capacity)
     app.add_typer(group, name="bench")

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -61,7 +61,8 @@ def dev(
         console.print(f"[red]samsold dev: {error}[/red]")
         raise typer.Exit(1) from None
     try:
-        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose):
+        closing = closing_summary(stack.template.parameters.get("CloseGraceSeconds"), schedule_every)
+        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing):
             console.print(line, highlight=False, soft_wrap=True)
         stopping.wait()
     finally:
@@ -82,14 +83,25 @@ def token(
     typer.echo(DevAuth(data_dir or default_data_dir()).mint(user, admin=admin))
 
 
-def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool) -> list[str]:
-    """What `samsold dev` prints once it is up: where to go, where the data is, how to stop."""
+def closing_summary(grace_s: Any, sweep_every_s: float | None) -> str | None:
+    """When lots close on this stack: the grace after closes_at, and the sweep's period."""
+    if grace_s is None:
+        return None
+    return f"{grace_s} s after closes_at (close timers; safety sweep every {sweep_every_s or 60:g} s)"
+
+
+def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool,
+                  closing: str | None = None) -> list[str]:
+    """What `samsold dev` prints once it is up: where to go, where the data is, when lots
+    close, how to stop."""
     shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
     labels = {"rest": "page and REST API", "websocket": "WebSocket"}
     # "ready" first: scripts and tests wait for that word (tests/e2e/test_faults.py).
     lines = ["[green]SamSold is ready[/green], running locally:"]
     lines += [f"  {labels.get(name, name):<21} {url}" for name, url in shown.items()]
     lines.append(f"  {'data':<21} {data_dir}")
+    if closing:
+        lines.append(f"  {'lots close':<21} {closing}")
     if not verbose:
         lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
     venv_bin = Path(sys.executable).parent

@@ -17,7 +17,7 @@ from samsold_cli.dev_site import WEB_DIR, dev_site
 
 REPO = Path(__file__).resolve().parents[1]
 # Short grace and a fast sweep so closing happens within a test; pages of 3 watchers so a
-# lot watched by more goes through FanOutFunction. The template's own defaults (60 s grace,
+# lot watched by more goes through FanOutFunction. The template's own defaults (8 s grace,
 # every minute, pages of 1,000) are for real use.
 STACK_OVERRIDES = {"CloseGraceSeconds": "1", "FanOutPageSize": "3"}
 SWEEP_EVERY_S = 1.0

@@ -50,3 +50,30 @@ class InMemorySqs:
              "Attributes": r["attributes"] | {"ApproximateReceiveCount": "2"}}
             for r in event["Records"]
         ]
+
+
+TIMER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/000000000000/close-timers"
+TIMER_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:close-timers"
+
+
+class InMemoryTimerSqs:
+    """A standard queue of close timers, kept in memory: what was sent with which delay.
+    Tests hand the timers to CloseTimerFunction when they choose (time is theirs to pass)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        assert QueueUrl == TIMER_QUEUE_URL and 1 <= len(Entries) <= 10
+        for entry in Entries:
+            assert 0 <= entry["DelaySeconds"] <= 900
+            message_id = f"t-{next(self._ids)}"
+            self.waiting.append({"MessageId": message_id, "ReceiptHandle": f"r-{message_id}", "Body": entry["MessageBody"],
+                                 "DelaySeconds": entry["DelaySeconds"]})
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries]}
+
+    def take_all(self) -> dict[str, Any]:
+        """Every waiting timer as one SQS event (their delays taken as passed)."""
+        taken, self.waiting = self.waiting, []
+        return sqs_event(taken, TIMER_QUEUE_ARN)

@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from handlers.bootstrap import App, build
 from ledger.dynamodb import lot_key
 from ledger.listing import LIST_CURSOR_PATTERN
-from ledger.values import format_time, utc_now
+from ledger.values import format_time, parse_time, utc_now
 from local.sam.template import LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs
 from tests.conftest import REPO
@@ -45,6 +46,8 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": sqs_server.queue_arn("dlq.fifo"), "maxReceiveCount": 3}),
             },
         )["QueueUrl"]
+        # Close timers: a standard queue, each message delayed on its own.
+        timers = sqs.create_queue(QueueName="close-timers")["QueueUrl"]
         # The Connections table exactly as template.yaml declares it, under a name of its own.
         connections_table = f"conn-{uuid.uuid4().hex[:8]}"
         app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
@@ -54,12 +57,14 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
             "BIDS_TABLE": bids_table,
             "CONNECTIONS_TABLE": connections_table,
             "PROCESS_BID_QUEUE_URL": queue,
+            "CLOSE_TIMER_QUEUE_URL": timers,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ENDPOINT_URL_SQS": sqs_server.endpoint_url,
             "CLOSE_GRACE_SECONDS": "1",
         })
         APP["app"] = app
-        yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo"), "app": app}
+        yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo"), "app": app,
+               "timers": timers, "timers_arn": sqs_server.queue_arn("close-timers")}
         APP.clear()
 
 
@@ -236,6 +241,28 @@ def test_sweep_queues_close_for_due_lots_and_processor_closes(stack):
     drain(stack)
     status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
     assert (view["status"], view["outcome"]) == ("CLOSED", "SOLD")
+
+
+def test_a_short_lots_timer_waits_on_the_queue_until_its_deadline_then_closes_it(stack):
+    """POST /lots arms the timer on the local SQS with its delay; it is not received before
+    the lot's close time plus the grace (1 s here), and CloseTimerFunction then queues the
+    CloseLot that the processor decides."""
+    from handlers import close_timers
+
+    lot = create_lot(closes_at=format_time(utc_now() + timedelta(seconds=2)), soft_close_window_s=0)
+    deadline = parse_time(lot["closes_at"]) + timedelta(seconds=1)
+    received: list[dict[str, Any]] = []
+    while not received:
+        answer = stack["sqs"].receive_message(QueueUrl=stack["timers"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        received = [m for m in answer.get("Messages", []) if json.loads(m["Body"])["lot_id"] == lot["lot_id"]]
+        assert utc_now() < deadline + timedelta(seconds=30), "the timer never arrived"
+    # Not before the deadline (the lot's closes_at has milliseconds, the delay whole seconds rounded up).
+    assert utc_now() >= deadline
+    response = close_timers.handler(sqs_event(received, stack["timers_arn"]), FakeContext(), stack["app"])
+    assert response["batchItemFailures"] == []
+    drain(stack)
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
+    assert (view["status"], view["outcome"]) == ("CLOSED", "UNSOLD")
 
 
 def test_list_open_lots_and_openapi(stack):

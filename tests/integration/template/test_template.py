@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
+from ledger.closing import SWEEP_PERIOD_S
 from local.sam.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,6 +40,7 @@ HANDLERS = {
     "FanOutFunction": "handlers.fan_out.handler",
     "ConnectFunction": "handlers.connect.handler",
     "CloseDueLotsFunction": "handlers.close_due_lots.handler",
+    "CloseTimerFunction": "handlers.close_timers.handler",
 }
 # What a function's deployment package holds: the project's packages, nothing else.
 PACKAGES = {"ledger", "projections", "handlers"}
@@ -49,6 +51,7 @@ ENVIRONMENT = {
     "WEBSOCKET_MANAGEMENT_URL",
     "PERSISTENCE_MODULE",
     "CLOSE_GRACE_SECONDS",
+    "CLOSE_TIMER_QUEUE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -88,6 +91,7 @@ POLICIES = {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
+        ("sqs:SendMessage", "CloseTimerQueue"),  # POST /lots arms a short lot's close timer
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
@@ -109,6 +113,12 @@ POLICIES = {
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:BatchGetItem", "BidsTable"),
         ("sqs:SendMessage", "ProcessBidQueue"),
+        ("sqs:SendMessage", "CloseTimerQueue"),
+    },
+    "CloseTimerFunction": {
+        ("dynamodb:GetItem", "BidsTable"),
+        ("sqs:SendMessage", "ProcessBidQueue"),
+        ("sqs:SendMessage", "CloseTimerQueue"),
     },
 }
 # The modules that call AWS, and the resource each one calls.
@@ -118,6 +128,7 @@ AWS_CALLERS = {
     "ledger/command_queue.py": "ProcessBidQueue",
     "handlers/connection_posts.py": "WebSocketApi",
     "handlers/fan_out_queue.py": "FanOutQueue",
+    "ledger/close_timer_queue.py": "CloseTimerQueue",
 }
 OPERATIONS = {
     "get_item": "dynamodb:GetItem",
@@ -294,6 +305,7 @@ def test_environment_is_the_one_the_code_reads(template):
     assert variables["POWERTOOLS_SERVICE_NAME"] == "samsold"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "SamSold"
     assert variables["CLOSE_GRACE_SECONDS"] == {"Ref": "CloseGraceSeconds"}
+    assert variables["CLOSE_TIMER_QUEUE_URL"] == {"Ref": "CloseTimerQueue"}
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
     broadcast = function_properties(template, "BroadcastLotChangesFunction")["Environment"]["Variables"]
@@ -311,11 +323,12 @@ def test_rest_api_answers_preflights_for_the_page_without_a_token(template):
 
 
 def test_close_grace_outlasts_place_bid(template):
-    """A bid placed in time is queued before the sweep's CloseLot: the close grace is
-    longer than PlaceBid's timeout."""
+    """A bid placed in time is queued before its lot's CloseLot (from the close timer or the
+    sweep): the close grace is longer than PlaceBid's timeout, and short enough that a lot
+    closes within 15 s of its close time (issue 13: the timer arrives at the grace's end)."""
     place_bid_timeout = function_properties(template, "PlaceBidFunction")["Timeout"]
-    assert place_bid_timeout <= 10
-    assert parameter_default(template, "CloseGraceSeconds") > place_bid_timeout
+    assert place_bid_timeout <= 5
+    assert place_bid_timeout < parameter_default(template, "CloseGraceSeconds") <= 10
     assert template["Parameters"]["CloseGraceSeconds"]["MinValue"] > place_bid_timeout
 
 
@@ -483,7 +496,7 @@ def test_fan_out_queue_and_dead_letter_queue(template):
 def test_alarms_say_when_the_service_falls_behind(template):
     alarms = {lid: spec["Properties"] for lid, spec in resources_of(template, "AWS::CloudWatch::Alarm").items()}
     assert set(alarms) == {"ProcessBidDeadLetterAlarm", "ProcessBidQueueAgeAlarm", "ProcessBidErrorsAlarm",
-                           "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm"}
+                           "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm", "CloseTimerDeadLetterAlarm"}
     watched = {
         lid: (a["Namespace"], a["MetricName"], a["Dimensions"], a["Statistic"], a["ComparisonOperator"], a["Threshold"])
         for lid, a in alarms.items()
@@ -522,7 +535,7 @@ def sqs_source_of(template: dict[str, Any], function: str) -> dict[str, Any]:
 
 
 def test_processor_reads_the_queue_in_batches_with_partial_failures(template):
-    assert {lid for lid, _, _ in events_of(template, "SQS")} == {"ProcessBidFunction", "FanOutFunction"}
+    assert {lid for lid, _, _ in events_of(template, "SQS")} == {"ProcessBidFunction", "FanOutFunction", "CloseTimerFunction"}
     lid = "ProcessBidFunction"
     sqs = sqs_source_of(template, lid)
     assert sqs["Queue"] == {"Fn::GetAtt": ["ProcessBidQueue", "Arn"]}
@@ -552,9 +565,32 @@ def test_fan_out_takes_one_page_per_invocation_with_partial_failures(template):
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_close_timer_queue_delays_each_timer_and_feeds_the_timer_function(template):
+    """Close timers: a standard queue (only it delays each message on its own), retried 3
+    times into a dead-letter queue with an alarm; CloseTimerFunction reads it in batches."""
+    queue = template["Resources"]["CloseTimerQueue"]["Properties"]
+    dlq = template["Resources"]["CloseTimerDeadLetterQueue"]["Properties"]
+    assert "FifoQueue" not in queue and "FifoQueue" not in dlq
+    assert "DelaySeconds" not in queue  # each timer sets its own
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["CloseTimerDeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": 3}
+    assert queue["VisibilityTimeout"] >= 6 * function_properties(template, "CloseTimerFunction")["Timeout"]
+    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+    alarm = resources_of(template, "AWS::CloudWatch::Alarm")["CloseTimerDeadLetterAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["CloseTimerDeadLetterQueue", "QueueName"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+    sqs = sqs_source_of(template, "CloseTimerFunction")
+    assert sqs["Queue"] == {"Fn::GetAtt": ["CloseTimerQueue", "Arn"]}
+    assert sqs["BatchSize"] == 10
+    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
 def test_due_lots_are_swept_every_minute(template):
     ((lid, _, schedule),) = events_of(template, "Schedule")
     assert (lid, schedule["Schedule"]) == ("CloseDueLotsFunction", "rate(1 minute)")
+    assert SWEEP_PERIOD_S == 60  # the close timers' rule counts on the sweep's period (ledger/closing.py)
 
 
 # --- APIs ----------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Close timers through the handlers, on the in-memory recorder and in-memory queues: who
+arms a timer (POST /lots for a short lot, the sweep for lots due within its lookahead), and
+what CloseTimerFunction does when one arrives (queue the CloseLot, re-arm, drop). The timers'
+delays are the queue's to keep; here a test hands them over when it chooses. The whole path
+with the real delays runs on the local stack in tests/e2e/test_closing_on_time.py."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from handlers import close_due_lots, close_timers, lot_api, process_bid
+from handlers.bootstrap import App
+from ledger.close_timer_queue import CloseTimerQueue
+from ledger.closing import REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
+from ledger.command_queue import CommandQueue
+from ledger.values import format_time, parse_time, utc_now
+from tests.support.app import build_test_app
+from tests.support.events import FakeContext, rest_event, sqs_event
+from tests.support.queue import QUEUE_URL, TIMER_QUEUE_ARN, TIMER_QUEUE_URL, InMemorySqs, InMemoryTimerSqs
+
+SELLER = {"sub": "sam", "cognito:username": "sam"}
+GRACE = 8
+
+
+@pytest.fixture
+def sqs() -> InMemorySqs:
+    return InMemorySqs()
+
+
+@pytest.fixture
+def timers() -> InMemoryTimerSqs:
+    return InMemoryTimerSqs()
+
+
+def make_app(sqs: InMemorySqs, timers: InMemoryTimerSqs, **overrides: Any) -> App:
+    return build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_timers=CloseTimerQueue(timers, TIMER_QUEUE_URL),
+                          close_grace_seconds=GRACE, **overrides)
+
+
+@pytest.fixture
+def app(sqs, timers) -> App:
+    return make_app(sqs, timers)
+
+
+def create_lot(app: App, closes_in: timedelta) -> str:
+    lot_id = f"lot-{uuid.uuid4().hex[:8]}"
+    terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + closes_in)}
+    response = lot_api.handler(rest_event("POST", "/lots", body=terms, claims=SELLER), FakeContext(), app)
+    assert response["statusCode"] == 201, response["body"]
+    return lot_id
+
+
+def status_of(app: App, lot_id: str) -> str:
+    return app.service.get_lot(lot_id).status
+
+
+def timer_event(lot_id: str, closes_at: str) -> dict[str, Any]:
+    body = json.dumps({"lot_id": lot_id, "closes_at": closes_at})
+    return sqs_event([{"MessageId": f"t-{uuid.uuid4().hex}", "ReceiptHandle": "r", "Body": body}], TIMER_QUEUE_ARN)
+
+
+def arrive(app: App, event: dict[str, Any]) -> None:
+    assert close_timers.handler(event, FakeContext(), app)["batchItemFailures"] == []
+
+
+def process(app: App, sqs: InMemorySqs) -> None:
+    while (batch := sqs.next_batch()) is not None:
+        assert process_bid.handler(batch, FakeContext(), app)["batchItemFailures"] == []
+
+
+def test_a_lot_closing_before_the_next_sweep_gets_its_timer_when_created(app, timers):
+    lot_id = create_lot(app, timedelta(seconds=30))
+    [timer] = timers.waiting
+    assert json.loads(timer["Body"])["lot_id"] == lot_id
+    assert 30 + GRACE - 1 <= timer["DelaySeconds"] <= 30 + GRACE  # to the deadline, rounded up
+
+    create_lot(app, timedelta(minutes=30))  # the sweep arms this one when its deadline draws near
+    assert len(timers.waiting) == 1
+
+
+def test_a_lot_is_created_even_when_its_timer_cannot_be_armed(sqs):
+    app = build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=GRACE)  # no timer queue set
+    lot_id = create_lot(app, timedelta(seconds=30))
+    assert status_of(app, lot_id) == "OPEN"
+
+
+def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_lookahead(sqs, timers):
+    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    app = make_app(sqs, timers, service=earlier.service)
+    due = create_lot(app, timedelta(seconds=-GRACE - 1))
+    soon = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S - GRACE - 5))
+    near = create_lot(app, timedelta(seconds=SWEEP_ARMS_AFTER_S - GRACE - 5))  # armed when created
+    later = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S + 60))
+    assert sorted(json.loads(t["Body"])["lot_id"] for t in timers.waiting) == sorted([soon, near])
+    timers.waiting.clear()
+
+    swept = close_due_lots.handler({}, FakeContext(), app)
+    assert (swept["queued"], swept["timers"]) == (1, 1)
+    assert [json.loads(t["Body"])["lot_id"] for t in timers.waiting] == [soon]
+    process(app, sqs)
+    assert [status_of(app, lot_id) for lot_id in (due, soon, near, later)] == ["CLOSED", "OPEN", "OPEN", "OPEN"]
+
+
+def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timers):
+    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    app = make_app(sqs, timers, service=earlier.service)
+    lot_id = create_lot(app, timedelta(seconds=-GRACE - 1))
+    closes_at = format_time(app.service.get_lot(lot_id).closes_at)
+
+    arrive(app, timer_event(lot_id, closes_at))
+    [command] = sqs.waiting
+    assert command["Attributes"]["MessageGroupId"] == lot_id
+    arrive(app, timer_event(lot_id, closes_at))  # a duplicate timer: the same close, deduplicated
+    assert len(sqs.waiting) == 1
+    process(app, sqs)
+    assert status_of(app, lot_id) == "CLOSED"
+
+    arrive(app, timer_event(lot_id, closes_at))  # the lot ended: the timer is dropped
+    assert sqs.waiting == [] and timers.waiting == []
+
+
+def test_a_timer_for_a_lot_whose_close_moved_later_is_armed_again_at_the_new_deadline(app, sqs, timers):
+    lot_id = create_lot(app, timedelta(seconds=60))
+    timers.waiting.clear()
+    closes_at = app.service.get_lot(lot_id).closes_at
+    armed_for = format_time(closes_at - timedelta(seconds=90))  # as if soft close moved it since
+
+    arrive(app, timer_event(lot_id, armed_for))
+    assert sqs.waiting == []
+    [again] = timers.waiting
+    assert parse_time(json.loads(again["Body"])["closes_at"]) == closes_at
+    assert 60 + GRACE - 1 <= again["DelaySeconds"] <= 60 + GRACE
+
+
+def test_a_timer_for_a_lot_whose_close_moved_far_leaves_it_to_the_sweep(app, sqs, timers):
+    lot_id = create_lot(app, timedelta(seconds=REARM_WITHIN_S + 30))
+    timers.waiting.clear()
+    arrive(app, timer_event(lot_id, format_time(utc_now() - timedelta(seconds=GRACE))))
+    assert sqs.waiting == [] and timers.waiting == []  # the sweep arms it when it enters its band
+    assert status_of(app, lot_id) == "OPEN"
+
+
+def test_a_timer_for_no_lot_and_a_message_that_is_no_timer_are_acknowledged(app, sqs, timers):
+    arrive(app, timer_event("no-such-lot", format_time(utc_now())))
+    bad = sqs_event([{"MessageId": "m-1", "ReceiptHandle": "r", "Body": "{\"lot_id\": 12}"},
+                     {"MessageId": "m-2", "ReceiptHandle": "r", "Body": "not json"}], TIMER_QUEUE_ARN)
+    arrive(app, bad)
+    assert sqs.waiting == [] and timers.waiting == []
