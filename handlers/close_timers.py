@@ -1,6 +1,7 @@
 """CloseTimerFunction: a lot's close timer arrived (the close-timer queue held it until the
 lot's deadline). One read of the lot's snapshot, then `ledger.closing.on_timer` decides:
-drop it, queue the lot's CloseLot into its FIFO message group now, arm a new timer at the
+drop it, queue the lot's CloseLot into its FIFO message group now (with a follow-up timer, in
+case a bid still queued ahead of it extends the lot), arm a new timer at the
 lot's new deadline (soft close moved it), or leave the lot to the every-minute sweep.
 
 Powertools' batch processor walks the messages; a timer whose read or send failed is
@@ -61,6 +62,7 @@ def record_handler(record: SQSRecord) -> None:
     decision = on_timer(lot, now, app.close_grace_seconds)
     if lot is not None and decision.action == "close":
         app.command_queue.send_close(CloseLot(lot_id=lot.lot_id, requested_at=now), closes_at=lot.closes_at)
+        app.close_timers.arm([(lot.lot_id, lot.closes_at, decision.delay_s)])
     elif lot is not None and decision.action == "rearm":
         app.close_timers.arm([(lot.lot_id, lot.closes_at, decision.delay_s)])
     metrics.add_metric(name=METRIC_OF_ACTION[decision.action], unit=MetricUnit.Count, value=1)

@@ -14,7 +14,12 @@ sweep for lots whose deadline is between `SWEEP_ARMS_AFTER_S` and `TIMER_LOOKAHE
 (a band wider than its period plus its jitter, so each deadline is in it at one or two
 sweeps); an arriving timer for a moved deadline only when it is within `REARM_WITHIN_S`,
 too near for the band to be sure to catch it (a farther one reaches the band at a later
-sweep). So a lot never extended has at most three timers, and an extension adds one or two.
+sweep). A timer that closes a lot arms one more, `FOLLOW_UP_S` later: a bid placed in time
+may still wait in a deep queue ahead of that CloseLot and extend the lot, which makes the
+CloseLot do nothing; the follow-up finds the lot still open and closes it or re-arms at its
+new deadline, instead of leaving it to the next sweep (up to a minute late). So a lot never
+extended has at most four timers (the follow-up is dropped: one read), and an extension adds
+one to three.
 
 Timers only say when to look: the processor still closes only a lot whose current close time
 has passed (`rules.may_close`), and the command queue drops a repeated CloseLot for the same
@@ -44,6 +49,9 @@ SWEEP_ARMS_AFTER_S = 40
 # A timer whose lot's deadline moved re-arms itself when the new one is this near: a
 # farther one is still more than SWEEP_ARMS_AFTER_S away at the next sweep, which arms it.
 REARM_WITHIN_S = SWEEP_ARMS_AFTER_S + SWEEP_PERIOD_S + SWEEP_JITTER_S
+# After a timer queues a lot's CloseLot, the next look at the lot (see the module's docstring):
+# long enough for the CloseLot to be decided when the queue keeps up, short against the sweep.
+FOLLOW_UP_S = 10
 
 TimerAction = Literal["drop", "close", "rearm", "sweep"]
 
@@ -51,7 +59,7 @@ TimerAction = Literal["drop", "close", "rearm", "sweep"]
 @dataclass(frozen=True)
 class TimerDecision:
     """What a close timer that arrived does: `drop` (the lot ended or does not exist),
-    `close` (send CloseLot now), `rearm` (a new timer `delay_s` from now, at the lot's new
+    `close` (send CloseLot now, and a follow-up timer `delay_s` from now), `rearm` (a new timer `delay_s` from now, at the lot's new
     `deadline`), or `sweep` (the new deadline is far enough for the sweep to arm it)."""
 
     action: TimerAction
@@ -76,7 +84,7 @@ def on_timer(lot: LotSnapshot | None, now: datetime, grace_s: int) -> TimerDecis
     deadline = close_deadline(lot.closes_at, grace_s)
     delay_s = seconds_until(deadline, now)
     if delay_s == 0:
-        return TimerDecision("close", deadline)
+        return TimerDecision("close", deadline, FOLLOW_UP_S)
     if delay_s <= REARM_WITHIN_S:
         return TimerDecision("rearm", deadline, delay_s)
     return TimerDecision("sweep", deadline)

@@ -16,7 +16,7 @@ import pytest
 from handlers import close_due_lots, close_timers, lot_api, process_bid
 from handlers.bootstrap import App
 from ledger.close_timer_queue import CloseTimerQueue
-from ledger.closing import REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
+from ledger.closing import FOLLOW_UP_S, REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
 from ledger.command_queue import CommandQueue
 from ledger.values import format_time, parse_time, utc_now
 from tests.support.app import build_test_app
@@ -116,13 +116,46 @@ def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timer
     arrive(app, timer_event(lot_id, closes_at))
     [command] = sqs.waiting
     assert command["Attributes"]["MessageGroupId"] == lot_id
+    [follow_up] = timers.waiting  # a look at the lot after its CloseLot was decided
+    assert (json.loads(follow_up["Body"])["lot_id"], follow_up["DelaySeconds"]) == (lot_id, FOLLOW_UP_S)
     arrive(app, timer_event(lot_id, closes_at))  # a duplicate timer: the same close, deduplicated
     assert len(sqs.waiting) == 1
     process(app, sqs)
     assert status_of(app, lot_id) == "CLOSED"
+    timers.waiting.clear()
 
-    arrive(app, timer_event(lot_id, closes_at))  # the lot ended: the timer is dropped
+    arrive(app, timer_event(lot_id, closes_at))  # the lot ended: the timer (the follow-up) is dropped
     assert sqs.waiting == [] and timers.waiting == []
+
+
+def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_extended(sqs, timers):
+    """A bid placed in time but still queued when the timer looked extends the lot: its
+    CloseLot does nothing, and the follow-up timer arms the new deadline (not the next sweep)."""
+    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    app = make_app(sqs, timers, service=earlier.service)
+    lot_id = "extended"
+    terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() - timedelta(seconds=GRACE + 1)), "soft_close_extension_s": 30}
+    assert lot_api.handler(rest_event("POST", "/lots", body=terms, claims=SELLER), FakeContext(), app)["statusCode"] == 201
+    lot = app.service.get_lot(lot_id)
+    placed_at = lot.closes_at - timedelta(seconds=1)  # in time: soft close moves the end 30 s past it
+    bid = {"type": "PlaceBid", "bid_id": "late", "lot_id": lot_id, "bidder": "bob", "amount": "10.00",
+           "placed_at": format_time(placed_at)}
+    sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=json.dumps({"command": bid}), MessageGroupId=lot_id,
+                     MessageDeduplicationId="bid-late")
+    timers.waiting.clear()
+
+    arrive(app, timer_event(lot_id, format_time(lot.closes_at)))  # the close goes in behind the bid
+    [follow_up] = timers.waiting
+    process(app, sqs)
+    extended = app.service.get_lot(lot_id)
+    assert (extended.status, extended.closes_at) == ("OPEN", placed_at + timedelta(seconds=30))
+    timers.waiting.clear()
+
+    follow_up_body = json.loads(follow_up["Body"])
+    arrive(app, timer_event(follow_up_body["lot_id"], follow_up_body["closes_at"]))
+    [again] = timers.waiting
+    assert parse_time(json.loads(again["Body"])["closes_at"]) == extended.closes_at
 
 
 def test_a_timer_for_a_lot_whose_close_moved_later_is_armed_again_at_the_new_deadline(app, sqs, timers):

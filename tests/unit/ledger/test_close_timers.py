@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger.closing import (
+    FOLLOW_UP_S,
     MAX_TIMER_DELAY_S,
     REARM_WITHIN_S,
     SWEEP_ARMS_AFTER_S,
@@ -54,7 +55,7 @@ def test_a_timer_for_a_closed_or_cancelled_lot_is_dropped():
 @pytest.mark.parametrize("late_s", [0, 0.001, 1, 3600])
 def test_a_timer_at_or_after_the_deadline_closes_the_lot_now(late_s):
     decision = on_timer(make_lot().state, after_close(GRACE + late_s), GRACE)
-    assert (decision.action, decision.deadline) == ("close", after_close(GRACE))
+    assert (decision.action, decision.deadline, decision.delay_s) == ("close", after_close(GRACE), FOLLOW_UP_S)
 
 
 def test_a_timer_within_the_grace_does_not_close_it_yet():
