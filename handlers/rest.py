@@ -24,6 +24,7 @@ from ledger.commands import is_user_id
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
+    BuyNowRefused,
     ConfirmationRequired,
     InvalidCommand,
     InvalidState,
@@ -61,6 +62,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # A bid far above the minimum, not confirmed: a question for the bidder, answered by
     # sending it again with "confirm": true.
     ConfirmationRequired: 422,
+    # A purchase at the buy-now price the lot does not offer (now, or ever): its code says why.
+    BuyNowRefused: 409,
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,

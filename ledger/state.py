@@ -19,11 +19,13 @@ from ledger.errors import LotUnreadable
 from ledger.events import (
     ADD_TO_END,
     ANY_BID,
+    FIRST_BID,
     FROM_BID,
     LEADER_CHANGE,
     OUTBID,
     BidPlaced,
     BidRejected,
+    BuyNowUntil,
     LotCancelled,
     LotClosed,
     LotCreated,
@@ -66,6 +68,10 @@ class LotSnapshot(BaseModel):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
+    # Buy-it-now terms (`ledger.rules.buy_now_refusal`); left out of the item when absent
+    # or the default.
+    buy_now_price: Money | None = None
+    buy_now_until: BuyNowUntil = FIRST_BID
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -97,6 +103,8 @@ class LotSnapshot(BaseModel):
         attribute that is None is left out (it reads back as None), which keeps the item
         small, and so is the soft-close rule when it is today's (see `_RULE_ATTRIBUTE`)."""
         item = self.model_dump(mode="json", exclude_none=True, exclude=set(_RULE_FIELDS))
+        if self.buy_now_until == FIRST_BID:
+            item.pop("buy_now_until")
         code = _MODE_CODES[self.soft_close_mode] + _TRIGGER_CODES[self.soft_close_trigger]
         code += "" if self.max_extensions is None else str(self.max_extensions)
         if code != _TODAYS_RULE:
@@ -192,6 +200,8 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_mode=event.soft_close_mode,
         soft_close_trigger=event.soft_close_trigger,
         max_extensions=event.max_extensions,
+        buy_now_price=event.buy_now_price,
+        buy_now_until=event.buy_now_until,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,
