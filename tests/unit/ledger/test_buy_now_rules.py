@@ -16,7 +16,7 @@ from ledger.commands import BuyNow, CancelLot, CloseLot
 from ledger.errors import InvalidCommand
 from ledger.events import BOUGHT, BidPlaced, BidRejected, LotClosed, LotCreated
 from ledger.lot import Lot
-from ledger.state import fold
+from ledger.state import LotSnapshot, fold
 from tests.unit.ledger.test_lot_rules import T0, bid, make_lot
 
 _purchases = iter(range(1, 1_000_000))
@@ -137,9 +137,12 @@ def test_terms_at_the_edges_are_taken_and_recorded():
     lot = make_lot(reserve_price="30.00", buy_now_price="30.00", buy_now_until="reserve_met")
     created = lot.collect_events()[0]
     assert isinstance(created, LotCreated) and (created.buy_now_price, created.buy_now_until) == (Decimal("30.00"), "reserve_met")
-    assert lot.state.to_item()["buy_now_until"] == "reserve_met"
+    item = lot.state.to_item()
+    assert item["bn"] == "30.00R" and LotSnapshot.from_item(lot.id, item) == lot.state  # one short attribute, read back
+    first_bid = make_lot(buy_now_price="45.5").state
+    assert first_bid.to_item()["bn"] == "45.5" and LotSnapshot.from_item("lot-1", first_bid.to_item()) == first_bid
     plain = make_lot()
-    assert "buy_now_price" not in plain.state.to_item() and "buy_now_until" not in plain.state.to_item()
+    assert {"bn", "buy_now_price", "buy_now_until"}.isdisjoint(plain.state.to_item())
     # A lot without buy-now hashes as lots created before it did.
     assert {"buy_now_price", "buy_now_until"}.isdisjoint(plain.collect_events()[0].content())
 
