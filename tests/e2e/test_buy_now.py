@@ -3,6 +3,7 @@ gateway, the lot's FIFO group, the processor, the stream broadcaster and the pus
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -101,3 +102,15 @@ def test_refusals(seller, bob):
     low = seller.post("/lots", {"title": "Cup", "currency": "EUR", "starting_price": "10.00", "buy_now_price": "9.00",
                                 "closes_at": plain["closes_at"]})
     assert (low.status_code, low.json()["error"]["details"]["field"]) == (422, "buy_now_price")
+
+
+def test_the_cli_buys_and_waits_for_the_outcome(app_stack):
+    from tests.e2e.test_operator_cli import samsold
+
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Globe", "--starting-price", "5.00",
+                             "--buy-now-price", "40.00", "--as", "tess").output)
+    assert (lot["buy_now_price"], lot["buy_now_until"]) == ("40.00", "first_bid")
+    bought = samsold(app_stack, "buy", lot["lot_id"], "--as", "yuri")
+    assert bought.exit_code == 0 and "ACCEPTED: the lot is sold to you for 40.00" in bought.output
+    again = samsold(app_stack, "buy", lot["lot_id"], "--as", "zeno")
+    assert again.exit_code == 1 and "LOT_CLOSED" in again.output
