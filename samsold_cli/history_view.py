@@ -129,7 +129,8 @@ def _what(record: dict[str, Any], previous_close: str | None, when: _Clock) -> s
     if kind == "BidRejected":
         return data["reason"] + (f" (min {data['minimum']})" if data.get("minimum") and data["reason"] == "BELOW_MINIMUM" else "")
     if kind == "LotClosed":
-        return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "")
+        return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "") + (
+            ", bought now" if data.get("bought_now") else "")
     if kind == "LotCancelled":
         return f"CANCELLED: {data['reason']}"
     return str(kind)
@@ -140,7 +141,7 @@ def compact_table(lot_id: str, records: list[dict[str, Any]], all_records: list[
     when = _Clock.of(all_records)
     title = f"lot {lot_id}, times UTC" + (f" ({when.shared})" if when.shared else "")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, caption_justify="left", caption=(
-        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED.\n"
+        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED, BOUGHT (at the buy-now price).\n"
         "Rejected: the other codes. --wide: every field and the hashes."))
     for name, justify in (("v", "right"), ("recorded", "left"), ("bidder", "left"), ("maximum", "right"),
                           ("price", "right"), ("what", "left")):

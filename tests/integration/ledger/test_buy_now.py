@@ -10,11 +10,13 @@ from decimal import Decimal
 
 from ledger import rules
 from ledger.commands import BuyNow, PlaceBid
-from ledger.dynamodb import lot_key
+from ledger.dynamodb import bids_table_definition, lot_key
 from ledger.events import BOUGHT, BidPlaced, LotClosed
-from ledger.service import COMMANDS_PER_TRANSACTION
+from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from projections.audit import replay, verify
 from projections.views import lot_view
+from samsold_cli.capacity.observer import CapacityObserver
+from samsold_cli.capacity.rules import TableShape
 from tests.integration.ledger.test_service import a_bid, count_items, new_lot
 
 
@@ -66,3 +68,25 @@ def test_the_fullest_batch_with_a_purchase_fits_one_transaction(service, clock):
     assert all(r.bid is not None and r.bid.status == "ACCEPTED" for r in results)
     state = service.get_lot(lot.lot_id)
     assert (state.outcome, state.leader, state.bidder_count) == ("SOLD", "buyer", COMMANDS_PER_TRANSACTION)
+
+
+def test_a_purchase_costs_a_new_bidder_s_bid_and_a_close_in_one_transaction(ledger_env, clock, bids_table):
+    """Priced by the capacity model's observer from the items written (docs/CAPACITY.md,
+    "Buy it now"): the close is one event more and the lot's move from the open index to the
+    ended one, as for any close."""
+    service = AuctionService(env=ledger_env, clock=clock)
+    shapes = {bids_table: TableShape.from_definition(bids_table_definition(bids_table))}
+    observer = CapacityObserver(service.store.client, shapes).attach()
+    try:
+        costs = {}
+        for kind in ("bid", "purchase"):
+            lot = new_lot(service, clock, buy_now_price="50.00")
+            observer.take()
+            command = a_bid(lot.lot_id, "newcomer", "10.00", clock.now) if kind == "bid" else a_purchase(lot.lot_id, "newcomer", clock.now)
+            service.execute(lot.lot_id, [command])
+            (call,) = observer.take()
+            costs[kind] = (call.operation, len(call.writes), call.table_write_units, call.index_write_units)
+    finally:
+        observer.detach()
+    assert costs["bid"] == ("TransactWriteItems", 4, 8, 0)  # event, receipt, alias, snapshot
+    assert costs["purchase"] == ("TransactWriteItems", 5, 10, 4)  # and the close; the snapshot leaves the open index
