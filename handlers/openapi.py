@@ -120,7 +120,7 @@ def openapi_document() -> dict[str, Any]:
                 "Event-sourced auction ledger. Errors are {\"error\": {\"code\", \"message\", \"details\"}}. "
                 f"Request bodies are one JSON object in UTF-8 sent as application/json, at most {MAX_BODY_BYTES} "
                 f"bytes and {MAX_BODY_DEPTH} levels deep, without duplicate keys; times are ISO 8601 with Z or "
-                f"an offset, {TIME_RANGE_TEXT}."
+                f"an offset, {TIME_RANGE_TEXT} (one the offset takes outside it is refused with 422)."
             ),
             security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
         )
