@@ -191,6 +191,10 @@ class BidRejected(LotEvent):
     current_price: Decimal | None
     closes_at: datetime  # the close time in force when it was decided
     correlation_id: str | None = None  # the API request that took the bid
+    # True: a purchase at the buy-now price (`amount` that price) was refused, not a bid.
+    buy_now: bool = False
+
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"buy_now"})
 
 
 @dataclass(frozen=True, kw_only=True)

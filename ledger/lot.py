@@ -121,6 +121,7 @@ class Lot(BaseAggregate[str]):
                 current_price=state.current_price,
                 closes_at=state.closes_at,
                 correlation_id=command.correlation_id,
+                **({"buy_now": True} if isinstance(command, BuyNow) else {}),
             )
         return BidOutcome(
             bid_id=command.bid_id,

@@ -127,7 +127,8 @@ def _what(record: dict[str, Any], previous_close: str | None, when: _Clock) -> s
         extended = previous_close is not None and data["closes_at"] != previous_close
         return data.get("outcome", "LEADING") + (f", closes {when(data['closes_at'])}" if extended else "")
     if kind == "BidRejected":
-        return data["reason"] + (f" (min {data['minimum']})" if data.get("minimum") and data["reason"] == "BELOW_MINIMUM" else "")
+        return data["reason"] + (f" (min {data['minimum']})" if data.get("minimum") and data["reason"] == "BELOW_MINIMUM" else "") + (
+            " (buy now)" if data.get("buy_now") else "")
     if kind == "LotClosed":
         return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "") + (
             ", bought now" if data.get("bought_now") else "")

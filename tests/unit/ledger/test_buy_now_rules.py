@@ -46,7 +46,9 @@ def test_first_bid_mode_is_no_longer_offered_after_an_accepted_bid():
     assert bid(lot, "alice", "10.00").status == "ACCEPTED"
     outcome = buy(lot, "bob")
     assert (outcome.status, outcome.reason) == ("REJECTED", rules.BUY_NOW_NOT_OFFERED)
-    assert isinstance(lot.collect_events()[-1], BidRejected) and lot.state.status == "OPEN"
+    rejected = lot.collect_events()[-1]
+    assert isinstance(rejected, BidRejected) and rejected.buy_now and rejected.amount == "50.00"
+    assert lot.state.status == "OPEN"
 
 
 def test_a_rejected_bid_does_not_take_the_offer_away():
@@ -107,6 +109,7 @@ def test_after_a_close_a_cancel_or_another_purchase():
     buy(bought, "bob")
     assert buy(bought, "carol").reason == rules.LOT_CLOSED
     assert bid(bought, "carol", "60.00").reason == rules.LOT_CLOSED  # a bid queued after the purchase
+    assert [e.buy_now for e in bought.collect_events() if isinstance(e, BidRejected)] == [True, False]
     assert not bought.close(CloseLot(lot_id=bought.id, requested_at=T0 + timedelta(hours=2)))  # closed once
 
 

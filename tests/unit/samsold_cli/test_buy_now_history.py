@@ -30,6 +30,8 @@ def test_history_and_dispute_tell_a_purchase(monkeypatch):
     assert table.exit_code == 0, table.output
     assert "BOUGHT" in table.output and "SOLD to Bidder 2, bought now" in table.output and "LOT_CLOSED" in table.output
     assert BOB not in table.output
+    application.service.execute("clock", [BuyNow(bid_id="c-buy", lot_id="clock", bidder=ALICE, amount="45.00", placed_at=clock.now)])
+    assert "LOT_CLOSED (buy now)" in samsold("history", "clock").output
     report = samsold("dispute", "--bid", "b-buy")
     assert report.exit_code == 0, report.output
     assert "bought the lot at its buy-now price of 45.00" in report.output
