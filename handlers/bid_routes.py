@@ -1,11 +1,12 @@
-"""`POST /bid`: take a bid, record it once, and queue it for the processor."""
+"""`POST /bid` and `POST /lots/{lot_id}/buy`: take a bid (or a purchase at the buy-now
+price), record it once, and queue it for the processor in the lot's message group."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
@@ -68,5 +69,49 @@ def place_bid(
         metrics.add_metric(name="BidsQueued", unit="Count", value=1)
     answer = BidAccepted(
         bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
+    )
+    return Response(status_code=202, content_type="application/json", body=answer)
+
+
+class BuyRequest(StrictInput):
+    """The buyer is the signed-in caller; the price is the lot's buy-now price."""
+
+    bid_id: Identifier | None = None
+
+
+@router.post(
+    "/lots/<lot_id>/buy",
+    summary="Buy the lot at its buy-now price",
+    description="Queues the purchase in the lot's order with its bids and answers 202; GET the status_url for the "
+    "outcome (ACCEPTED: the lot is SOLD to you at the buy-now price; REJECTED with BUY_NOW_NOT_OFFERED or "
+    "LOT_CLOSED when a bid or another purchase was ahead of it in the queue).",
+    responses={202: {"description": "queued", "content": {"application/json": {"schema": BidAccepted.model_json_schema()}}}},
+)
+def buy_now(
+    lot_id: Annotated[Identifier, Path()],
+    body: Annotated[BuyRequest | None, Body()] = None,
+    idempotency_key: Annotated[Identifier | None, Header(alias="Idempotency-Key")] = None,
+) -> Response[BidAccepted]:
+    caller = caller_of(router)
+    requested_id = body.bid_id if body else None
+    if idempotency_key and requested_id and idempotency_key != requested_id:
+        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
+    request_context = router.current_event.request_context
+    samsold = current_app()
+    purchase, new = samsold.service.submit_buy_now(
+        lot_id,
+        bid_id=idempotency_key or requested_id or new_id(),
+        buyer=caller.user,
+        # The time API Gateway received the request decides whether it was in time.
+        placed_at=from_epoch_ms(request_context.request_time_epoch),
+        correlation_id=request_context.request_id,
+    )
+    decided = None if new else samsold.service.get_bid_outcome(purchase.bid_id)
+    if decided is None:
+        # As for a bid: a retry queues again; deduplication and receipts keep one decision.
+        samsold.command_queue.send_bid(purchase, correlation_id=purchase.correlation_id)
+        metrics.add_metric(name="BuyNowQueued", unit="Count", value=1)
+    answer = BidAccepted(
+        bid_id=purchase.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{purchase.bid_id}"
     )
     return Response(status_code=202, content_type="application/json", body=answer)

@@ -24,7 +24,7 @@ from handlers.bootstrap import App, count_unreadable, current_app, logger, metri
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
 from ledger.errors import LotUnreadable
-from ledger.events import OUTBID, BidPlaced, BidRejected, BidRetracted, LotClosed, LotEvent
+from ledger.events import BOUGHT, OUTBID, BidPlaced, BidRejected, BidRetracted, LotClosed, LotEvent
 from ledger.service import RECENT_EVENTS_READ
 from ledger.state import LotSnapshot
 from ledger.values import format_decimal, to_currency, utc_now
@@ -128,7 +128,8 @@ def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
         if isinstance(event, BidPlaced | BidRejected):
             news.append((event.bidder, encoded({"type": "bid.outcome", "bid": bid_outcome_view(event, lot.currency)})))
         if isinstance(event, BidPlaced) and event.outcome != OUTBID:
-            if leader is not None and leader != event.bidder:
+            # A purchase at the buy-now price ends the lot: its lot.lost says the rest.
+            if leader is not None and leader != event.bidder and event.outcome != BOUGHT:
                 news.append((leader, encoded({"type": "bid.outbid", "lot_id": lot.lot_id, "current_price": money(event.price_after)})))
             leader = event.bidder
         if isinstance(event, BidRetracted):

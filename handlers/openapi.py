@@ -31,6 +31,16 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         ),
         500: UNREADABLE,
     },
+    ("POST", "/lots/{lot_id}/buy"): {
+        404: "no such lot",
+        409: (
+            "the lot does not offer its buy-now price to you now; the code says why: BUY_NOW_NOT_OFFERED (it has "
+            "none, or a bid was accepted or the reserve met first, by its buy_now_until), LOT_CLOSED, LOT_CANCELLED, "
+            "LOT_NOT_OPEN, SELLER_CANNOT_BID; or the bid id (Idempotency-Key) was used for another bid"
+        ),
+        422: "Idempotency-Key and bid_id differ",
+        500: UNREADABLE,
+    },
     ("POST", "/lots"): {
         409: "a lot with this lot_id exists already",
         422: "the terms break a rule, such as closes_at in the past",
@@ -67,10 +77,12 @@ LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
         ("GET", "/lots/{lot_id}"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
         ("GET", "/lots/{lot_id}/events"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
         ("POST", "/lots/{lot_id}/cancel"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
+        ("POST", "/lots/{lot_id}/buy"): {"parameters": {"lot_id": "$response.body#/lot_id"}},
         # A new lot's view names the least a first bid may be.
         ("POST", "/bid"): {"requestBody": {"lot_id": "$response.body#/lot_id", "amount": "$response.body#/minimum_bid"}},
     },
     ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
+    ("POST", "/lots/{lot_id}/buy", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
 }
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -116,7 +128,7 @@ def openapi_document() -> dict[str, Any]:
                 "Event-sourced auction ledger. Errors are {\"error\": {\"code\", \"message\", \"details\"}}. "
                 f"Request bodies are one JSON object in UTF-8 sent as application/json, at most {MAX_BODY_BYTES} "
                 f"bytes and {MAX_BODY_DEPTH} levels deep, without duplicate keys; times are ISO 8601 with Z or "
-                f"an offset, {TIME_RANGE_TEXT}."
+                f"an offset, {TIME_RANGE_TEXT} (one the offset takes outside it is refused with 422)."
             ),
             security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
         )

@@ -26,6 +26,7 @@ from ledger.errors import (
     BidIdReused,
     BidNotAccepted,
     BidNotFound,
+    BuyNowRefused,
     ConfirmationRequired,
     InvalidCommand,
     InvalidState,
@@ -39,8 +40,11 @@ from ledger.errors import (
     TransientError,
 )
 from ledger.listing import LIST_CURSOR_PATTERN
+from ledger.values import TIME_RANGE_TEXT
 from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
+# How `ledger.values` refuses a time outside its range (see `_invalid_request`).
+_OUT_OF_RANGE = f"time out of range: times run {TIME_RANGE_TEXT}"
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = MAX_DEPTH
 JSON_MEDIA_TYPE = "application/json"
@@ -64,6 +68,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # A bid far above the minimum, not confirmed: a question for the bidder, answered by
     # sending it again with "confirm": true.
     ConfirmationRequired: 422,
+    # A purchase at the buy-now price the lot does not offer (now, or ever): its code says why.
+    BuyNowRefused: 409,
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,
@@ -154,7 +160,10 @@ def new_resolver() -> APIGatewayRestResolver:
             {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "problem": e.get("msg"), "type": e.get("type")}
             for e in error.errors()
         ]
-        return error_response(400, "INVALID_REQUEST", "the request is not valid", {"errors": details})
+        # A time written as the schema's pattern allows whose offset takes it outside the
+        # range in UTC ("2000-01-01T00:30:00+01:00"): a rule the schema cannot state, so 422.
+        status = 422 if details and all(_OUT_OF_RANGE in str(d["problem"]) for d in details) else 400
+        return error_response(status, "INVALID_REQUEST", "the request is not valid", {"errors": details})
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response:

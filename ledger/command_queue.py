@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.commands import CloseLot, LotCommandMessage, PlaceBid
+from ledger.commands import BuyNow, CloseLot, LotCommandMessage, PlaceBid
 from ledger.values import format_time
 
 
@@ -15,7 +15,7 @@ class CommandQueue:
         self.sqs = sqs_client
         self.queue_url = queue_url
 
-    def send_bid(self, command: PlaceBid, correlation_id: str | None = None) -> str:
+    def send_bid(self, command: PlaceBid | BuyNow, correlation_id: str | None = None) -> str:
         return self._send(command, f"bid-{command.bid_id}", correlation_id)
 
     def send_close(self, command: CloseLot, closes_at: datetime, correlation_id: str | None = None) -> str:
@@ -23,7 +23,7 @@ class CommandQueue:
         # and a close time moved by soft close makes a new command.
         return self._send(command, f"close-{command.lot_id}-{format_time(closes_at)}"[:128], correlation_id)
 
-    def _send(self, command: PlaceBid | CloseLot, deduplication_id: str, correlation_id: str | None) -> str:
+    def _send(self, command: PlaceBid | BuyNow | CloseLot, deduplication_id: str, correlation_id: str | None) -> str:
         attributes = {}
         if correlation_id:
             attributes["correlation_id"] = {"DataType": "String", "StringValue": correlation_id}

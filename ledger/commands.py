@@ -24,7 +24,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from ledger.events import ANY_BID, FROM_BID, SoftCloseMode, SoftCloseTrigger
+from ledger.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
 from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -178,6 +178,10 @@ class CreateLot(Command):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: Annotated[JsonInteger, Field(ge=0, le=MAX_EXTENSIONS)] | None = None
+    # Buy-it-now (`ledger.rules.buy_now_refusal`): a price at which a bidder may buy the lot
+    # at once, offered until the first accepted bid or until the reserve is met.
+    buy_now_price: PriceInput | None = None
+    buy_now_until: BuyNowUntil = FIRST_BID
 
 
 class PlaceBid(Command):
@@ -191,6 +195,24 @@ class PlaceBid(Command):
     placed_at: UtcTime
     correlation_id: str | None = None  # the API request that took the bid
     type: Literal["PlaceBid"] = "PlaceBid"
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        return parse_decimal(self.amount)
+
+
+class BuyNow(Command):
+    """A purchase at the lot's buy-now price, queued in the lot's message group like a bid
+    and decided in order with them (`ledger.rules.decide_buy_now`). `amount` is the buy-now
+    price as the lot offered it when the purchase was taken; `bidder` is the buyer."""
+
+    bid_id: Identifier
+    lot_id: Identifier
+    bidder: UserId
+    amount: AmountText
+    placed_at: UtcTime
+    correlation_id: str | None = None  # the API request that took the purchase
+    type: Literal["BuyNow"] = "BuyNow"
 
     @property
     def amount_decimal(self) -> Decimal:
@@ -233,7 +255,7 @@ class LotCommandMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    command: Annotated[PlaceBid | CloseLot, Field(discriminator="type")]
+    command: Annotated[PlaceBid | CloseLot | BuyNow, Field(discriminator="type")]
 
 
 # RETRACTED: accepted, then withdrawn by an administrator (`reason` is theirs).

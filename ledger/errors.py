@@ -110,3 +110,17 @@ class BidNotAccepted(InvalidState):
 
 class BidAlreadyRetracted(InvalidState):
     code = "BID_ALREADY_RETRACTED"
+
+
+class BuyNowRefused(LedgerError):
+    """A purchase at the buy-now price that the lot plainly does not offer when it is asked
+    (ledger.rules.buy_now_refusal): refused before anything is recorded or queued. The code
+    is the reason a queued purchase would be rejected with: BUY_NOW_NOT_OFFERED (no buy-now
+    price, or a bid was accepted or the reserve met first), LOT_CLOSED, LOT_CANCELLED,
+    LOT_NOT_OPEN or SELLER_CANNOT_BID."""
+
+    code = "BUY_NOW_NOT_OFFERED"
+
+    def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"reason": reason, **(details or {})})
+        self.code = reason

@@ -43,6 +43,14 @@ LEADER_CHANGE: Final = "leader_change"
 SoftCloseMode = Literal["from_bid", "add_to_end"]
 SoftCloseTrigger = Literal["any_bid", "leader_change"]
 
+# Buy-it-now (LotCreated, the lot's terms; `ledger.rules.buy_now_refusal` applies them): a
+# lot with a buy-now price offers it until the first accepted bid, or until the reserve is
+# met. A purchase is a BidPlaced with the outcome BOUGHT, followed by the LotClosed it makes.
+FIRST_BID: Final = "first_bid"
+RESERVE_MET: Final = "reserve_met"
+BuyNowUntil = Literal["first_bid", "reserve_met"]
+BOUGHT = "BOUGHT"
+
 
 def canonical(value: Any) -> Any:
     """The JSON-able form of a field value, the same however it was stored."""
@@ -133,8 +141,13 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
+    # Buy-it-now; None: the lot has no buy-now price (every lot created before it).
+    buy_now_price: Decimal | None = None
+    buy_now_until: BuyNowUntil = FIRST_BID
 
-    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"soft_close_mode", "soft_close_trigger", "max_extensions"})
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
+        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until"}
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +164,8 @@ class BidPlaced(LotEvent):
     alias: int | None = None
     # Maximum (proxy) bids: `amount` is the bidder's maximum. What the bid did (LEADING: it
     # took the lead; OUTBID: the leader's maximum answered it, an automatic counter-bid;
-    # RAISED: the leader raised their own maximum), the visible price after it and the
+    # RAISED: the leader raised their own maximum; BOUGHT: the bidder bought the lot at its
+    # buy-now price, and a LotClosed follows), the visible price after it and the
     # leader's maximum after it: the numbers behind the price. Events recorded before
     # maximum bids have none of them: their amount was the price, and they took the lead.
     outcome: str = TOOK_LEAD
@@ -177,6 +191,10 @@ class BidRejected(LotEvent):
     current_price: Decimal | None
     closes_at: datetime  # the close time in force when it was decided
     correlation_id: str | None = None  # the API request that took the bid
+    # True: a purchase at the buy-now price (`amount` that price) was refused, not a bid.
+    buy_now: bool = False
+
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"buy_now"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,6 +205,11 @@ class LotClosed(LotEvent):
     winning_bid_id: str | None
     reserve_met: bool
     requested_at: datetime
+    # True: closed by a purchase at the buy-now price (the BidPlaced before it, outcome
+    # BOUGHT), not by the close time; `requested_at` is then the purchase's placed_at.
+    bought_now: bool = False
+
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"bought_now"})
 
 
 @dataclass(frozen=True, kw_only=True)

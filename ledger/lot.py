@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.domain import BaseAggregate
 
 from ledger import rules
-from ledger.commands import BidOutcome, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
+from ledger.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
 from ledger.errors import InvalidState, NotAllowed
 from ledger.events import (
     GENESIS_HASH,
@@ -52,6 +52,8 @@ class Lot(BaseAggregate[str]):
             soft_close_mode=command.soft_close_mode,
             soft_close_trigger=command.soft_close_trigger,
             max_extensions=command.max_extensions,
+            buy_now_price=command.buy_now_price,
+            buy_now_until=command.buy_now_until,
         )
 
     @classmethod
@@ -73,8 +75,33 @@ class Lot(BaseAggregate[str]):
         """Decide a bid. `aliases` holds the lot's bidders' alias numbers as far as the
         caller knows them; a bidder not in it is taken to be new on this lot, given the next
         number and added to it (storage refuses the new alias when that was wrong)."""
+        decision = rules.decide_bid(self.state, command.bidder, command.amount, command.placed_at)
+        return self._record_bid(command, decision, now, aliases)
+
+    def buy_now(self, command: BuyNow, now: datetime, aliases: dict[str, int]) -> BidOutcome:
+        """Decide a purchase at the buy-now price: recorded as a bid (BidPlaced, outcome
+        BOUGHT, or BidRejected with its reason) and, accepted, followed by the LotClosed it
+        makes: SOLD to the buyer at the buy-now price. `aliases` as for `place_bid`."""
+        decision = rules.decide_buy_now(self.state, command.bidder, command.placed_at)
+        outcome = self._record_bid(command, decision, now, aliases)
+        if decision.accepted:
+            self.trigger_event(
+                LotClosed,
+                outcome="SOLD",
+                price=decision.price,
+                winner=command.bidder,
+                winning_bid_id=command.bid_id,
+                reserve_met=True,
+                requested_at=command.placed_at,
+                bought_now=True,
+            )
+        return outcome
+
+    def _record_bid(
+        self, command: PlaceBid | BuyNow, decision: rules.BidDecision, now: datetime, aliases: dict[str, int]
+    ) -> BidOutcome:
+        """Record a bid's decision as its event and answer its outcome."""
         state = self.state
-        decision = rules.decide_bid(state, command.bidder, command.amount, command.placed_at)
         if decision.accepted:
             assert decision.amount is not None and decision.minimum is not None
             alias = aliases.setdefault(command.bidder, state.bidder_count + 1)
@@ -104,6 +131,7 @@ class Lot(BaseAggregate[str]):
                 current_price=state.current_price,
                 closes_at=state.closes_at,
                 correlation_id=command.correlation_id,
+                **({"buy_now": True} if isinstance(command, BuyNow) else {}),
             )
         return BidOutcome(
             bid_id=command.bid_id,

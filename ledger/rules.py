@@ -13,10 +13,13 @@ from ledger.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, Inva
 from ledger.events import (
     ADD_TO_END,
     ANY_BID,
+    BOUGHT,
+    FIRST_BID,
     FROM_BID,
     LEADER_CHANGE,
     OUTBID,
     RAISED,
+    RESERVE_MET,
     TOOK_LEAD,
     BidPlaced,
     BidRejected,
@@ -40,9 +43,13 @@ ALREADY_LEADING = "ALREADY_LEADING"  # no longer given: a leader raises their ma
 BELOW_OWN_MAXIMUM = "BELOW_OWN_MAXIMUM"
 BELOW_MINIMUM = "BELOW_MINIMUM"
 CURRENCY_PRECISION = "CURRENCY_PRECISION"
+# A purchase at the buy-now price (`decide_buy_now`) when the lot has none, or no longer
+# offers it by its terms (a bid was accepted first, or the reserve was met).
+BUY_NOW_NOT_OFFERED = "BUY_NOW_NOT_OFFERED"
 REASON_CODES = (
     LOT_NOT_OPEN, LOT_CLOSED, LOT_CANCELLED, SELLER_CANNOT_BID,
     ALREADY_LEADING, BELOW_OWN_MAXIMUM, BELOW_MINIMUM, CURRENCY_PRECISION,
+    BUY_NOW_NOT_OFFERED,
 )
 
 
@@ -249,6 +256,54 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     return accept(OUTBID, proxy_price(lot, leader_maximum, amount), leader_maximum)
 
 
+# --- buy-it-now --------------------------------------------------------------------------
+
+
+def buy_now_refusal(lot: LotSnapshot, buyer: str | None, placed_at: datetime) -> str | None:
+    """Why a purchase at the lot's buy-now price placed at `placed_at` by `buyer` (None:
+    anyone but the seller) is refused, as the one reason code a rejected bid carries, or
+    None: it is offered. Offered while the lot is open at `placed_at` and, by the lot's
+    `buy_now_until`, no bid has been accepted yet (`first_bid`) or the reserve is not met
+    yet (`reserve_met`; a lot without a reserve meets it with its first bid). The lot's
+    state is the one all earlier commands in its queue made, so a race with bids is decided
+    by queue order; a purchase the queue put after another (or after the close) finds the
+    lot CLOSED."""
+    if lot.status == "CANCELLED":
+        return LOT_CANCELLED
+    if lot.status == "CLOSED":
+        return LOT_CLOSED
+    if placed_at < lot.opens_at:
+        return LOT_NOT_OPEN
+    if placed_at >= lot.closes_at:
+        return LOT_CLOSED
+    if buyer is not None and buyer == lot.seller:
+        return SELLER_CANNOT_BID
+    if lot.buy_now_price is None:
+        return BUY_NOW_NOT_OFFERED
+    if lot.buy_now_until == FIRST_BID and lot.bid_count > 0:
+        return BUY_NOW_NOT_OFFERED
+    if lot.buy_now_until == RESERVE_MET and reserve_met(lot):
+        return BUY_NOW_NOT_OFFERED
+    return None
+
+
+def buy_now_offered(lot: LotSnapshot, at: datetime) -> Decimal | None:
+    """The buy-now price a lot offers at `at` (what its view shows), or None."""
+    return lot.buy_now_price if buy_now_refusal(lot, None, at) is None else None
+
+
+def decide_buy_now(lot: LotSnapshot, buyer: str, placed_at: datetime) -> BidDecision:
+    """Accept or reject a purchase at the lot's buy-now price (`buy_now_refusal`). Accepted,
+    the buyer leads at the buy-now price (their maximum too) and the lot closes SOLD to them
+    at once; the close time does not move."""
+    reason = buy_now_refusal(lot, buyer, placed_at)
+    if reason is not None:
+        return BidDecision(False, reason, None, None, lot.closes_at)
+    assert lot.buy_now_price is not None  # offered
+    price = in_digits(lot.buy_now_price, lot.currency)
+    return BidDecision(True, None, minimum_bid(lot), price, lot.closes_at, BOUGHT, price, price)
+
+
 def may_close(lot: LotSnapshot, at: datetime) -> bool:
     """Closing happens once, and only when the current close time (soft close may
     have moved it) has passed at the command's time."""
@@ -272,6 +327,7 @@ def check_terms(terms: CreateLot, opens_at: datetime, now: datetime) -> None:
         raise InvalidCommand("closes_at must be after opens_at", {"field": "closes_at"})
     if terms.hard_close_at is not None and terms.hard_close_at < terms.closes_at:
         raise InvalidCommand("hard_close_at must not be before closes_at", {"field": "hard_close_at"})
+    _check_buy_now_terms(terms)
     # A soft-close rule on a lot without soft close would be ignored: the seller meant something else.
     rule_fields = {"soft_close_mode": terms.soft_close_mode != FROM_BID,
                    "soft_close_trigger": terms.soft_close_trigger != ANY_BID,
@@ -282,6 +338,26 @@ def check_terms(terms: CreateLot, opens_at: datetime, now: datetime) -> None:
             f"{chosen[0]} needs soft close: soft_close_window_s and soft_close_extension_s above 0",
             {"field": chosen[0]},
         )
+
+
+def _check_buy_now_terms(terms: CreateLot) -> None:
+    """A buy-now price fits the currency and is at least the starting price and the
+    reserve (below either, buying would undercut the auction); `buy_now_until` without a
+    buy-now price would be ignored: the seller meant something else."""
+    price = terms.buy_now_price
+    if price is None:
+        if terms.buy_now_until != FIRST_BID:
+            raise InvalidCommand("buy_now_until needs a buy_now_price", {"field": "buy_now_until"})
+        return
+    if not fits_currency(price, terms.currency):
+        raise InvalidCommand(
+            f"buy_now_price has more decimals than {terms.currency} allows ({minor_units(terms.currency)})",
+            {"field": "buy_now_price", "currency": terms.currency},
+        )
+    if price < terms.starting_price:
+        raise InvalidCommand("buy_now_price must not be below starting_price", {"field": "buy_now_price"})
+    if terms.reserve_price is not None and price < terms.reserve_price:
+        raise InvalidCommand("buy_now_price must not be below reserve_price", {"field": "buy_now_price"})
 
 
 # --- fat-finger protection ---------------------------------------------------------------

@@ -19,16 +19,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent
 
 from ledger import rules
-from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid, RetractBid
+from ledger.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CommandResult, CreateLot, PlaceBid, RetractBid
 from ledger.errors import (
     BidIdReused,
     BidNotFound,
+    BuyNowRefused,
     ConfirmationRequired,
     InvalidCommand,
     LedgerError,
@@ -46,13 +47,17 @@ from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder,
 from ledger.state import LotSnapshot, evolve
 from ledger.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 
-LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid
+LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
+# The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
+BID_COMMANDS = (PlaceBid, BuyNow)
+BidCommand = TypeVar("BidCommand", PlaceBid, BuyNow)
 log = logging.getLogger(__name__)
 # Events are read from storage this many at a time (one Query page in DynamoDB).
 PAGE_SIZE = 1000
 
-# A command writes at most an event, a receipt and a new bidder's alias; one item more is the snapshot.
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 1) // 3
+# A command writes at most an event, a receipt and a new bidder's alias; one item more is the
+# snapshot, and one more the LotClosed of a purchase at the buy-now price (once per lot).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 3
 # The public view's bid history: this many recent accepted bids, found among at most
 # RECENT_EVENTS_READ of the lot's latest events (one Query page, however many rejections).
 RECENT_BIDS = 20
@@ -411,6 +416,34 @@ class AuctionService(Application[str]):
             raise _confirmation_required(lot, command, question)
         return lot
 
+    def submit_buy_now(
+        self, lot_id: str, bid_id: str, buyer: str, placed_at: datetime, correlation_id: str | None = None
+    ) -> tuple[BuyNow, bool]:
+        """Admit a purchase at the lot's buy-now price and record it as PENDING, once per bid
+        id (as `submit_bid`). Admitted when the lot exists (LotNotFound) and, at `placed_at`,
+        offers its buy-now price to the buyer (`rules.buy_now_refusal`, else BuyNowRefused);
+        the queue's order still decides, as a bid ahead of it may take the offer away. A
+        retry (same bid id) of a purchase recorded before is that purchase, whatever the lot
+        offers now: the processor decides it once."""
+        lot = self.get_lot(lot_id)
+        if lot.buy_now_price is None:
+            raise _buy_now_refused(rules.BUY_NOW_NOT_OFFERED, lot)
+        command = BuyNow(
+            bid_id=bid_id, lot_id=lot_id, bidder=buyer, placed_at=placed_at, correlation_id=correlation_id,
+            amount=format_decimal(rules.in_digits(lot.buy_now_price, lot.currency)),
+        )
+        reason = rules.buy_now_refusal(lot, buyer, placed_at)
+        if reason is not None:
+            # Only now look for an earlier request: the common path keeps its one write.
+            recorded = self.store.get_bid_request(bid_id)
+            if recorded is None:
+                raise _buy_now_refused(reason, lot)
+            return self._same_bid(command, recorded), False
+        earlier = self.store.record_bid_request(command.model_dump(mode="json"))
+        if earlier is None:
+            return command, True
+        return self._same_bid(command, earlier), False
+
     def submit_bid(self, command: PlaceBid, confirmed: bool = False) -> tuple[PlaceBid, bool]:
         """Admit a bid and record it as PENDING, once per bid id. Returns the bid as
         first recorded and whether this call recorded it; a bid id that comes back
@@ -430,9 +463,12 @@ class AuctionService(Application[str]):
         return self._same_bid(command, earlier), False
 
     @staticmethod
-    def _same_bid(command: PlaceBid, earlier: Mapping[str, Any]) -> PlaceBid:
-        """The bid first recorded under the command's bid id, which must be the same bid."""
-        first = PlaceBid.model_validate(earlier)
+    def _same_bid(command: BidCommand, earlier: Mapping[str, Any]) -> BidCommand:
+        """The bid first recorded under the command's bid id, which must be the same bid (a
+        bid and a purchase at the buy-now price are not the same)."""
+        if earlier.get("type", "PlaceBid") != command.type:
+            raise BidIdReused(f"bid id {command.bid_id!r} was used for another bid", {"bid_id": command.bid_id})
+        first = type(command).model_validate(earlier)
         if (first.lot_id, first.bidder, first.amount) != (command.lot_id, command.bidder, command.amount):
             raise BidIdReused(
                 f"bid id {command.bid_id!r} was used for another bid", {"bid_id": command.bid_id}
@@ -515,8 +551,8 @@ class AuctionService(Application[str]):
         instance knows when it knows them all; until then it reads the aliases of the
         batch's bidders it does not know before deciding (one read). An alias record that
         exists after all is read and the batch decided again."""
-        bid_ids = [c.bid_id for c in commands if isinstance(c, PlaceBid)]
-        bidders = list(dict.fromkeys(c.bidder for c in commands if isinstance(c, PlaceBid)))
+        bid_ids = [c.bid_id for c in commands if isinstance(c, BID_COMMANDS)]
+        bidders = list(dict.fromkeys(c.bidder for c in commands if isinstance(c, BID_COMMANDS)))
         decided: dict[str, dict[str, Any]] = {}
         known = self._snapshots.get(lot_id)
         for attempt in range(self.max_attempts):
@@ -597,16 +633,19 @@ class AuctionService(Application[str]):
         results: list[CommandResult] = []
         receipts: list[dict[str, Any]] = []
         for command in commands:
-            if isinstance(command, PlaceBid):
+            if isinstance(command, BID_COMMANDS):
                 if command.bid_id in decided:
                     outcome = BidOutcome.model_validate(decided[command.bid_id])
-                    results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
+                    results.append(CommandResult(command=command.type, lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
                     continue
-                outcome = lot.place_bid(command, now, aliases)
+                if isinstance(command, BuyNow):
+                    outcome = lot.buy_now(command, now, aliases)
+                else:
+                    outcome = lot.place_bid(command, now, aliases)
                 receipt = outcome.model_dump(mode="json")
                 decided[command.bid_id] = receipt
                 receipts.append(receipt)
-                results.append(CommandResult(command="PlaceBid", lot_id=lot.id, changed=True, bid=outcome))
+                results.append(CommandResult(command=command.type, lot_id=lot.id, changed=True, bid=outcome))
             elif isinstance(command, CloseLot):
                 results.append(CommandResult(command="CloseLot", lot_id=lot.id, changed=lot.close(command)))
             elif isinstance(command, RetractBid):
@@ -646,6 +685,27 @@ def _caps_from(text: str) -> dict[str, Decimal]:
         return rules.parse_confirmation_caps(text)
     except ValueError as problem:
         raise ValueError(f"{CONFIRMATION_CAPS_VARIABLE}={text!r}: {problem}") from None
+
+
+# Why a purchase at the buy-now price is refused at the API, by its reason code.
+_BUY_NOW_REFUSALS = {
+    rules.LOT_CANCELLED: "the lot is cancelled",
+    rules.LOT_CLOSED: "the lot is closed",
+    rules.LOT_NOT_OPEN: "the lot is not open yet",
+    rules.SELLER_CANNOT_BID: "the seller may not buy their own lot",
+}
+
+
+def _buy_now_refused(reason: str, lot: LotSnapshot) -> BuyNowRefused:
+    if reason != rules.BUY_NOW_NOT_OFFERED:
+        why = _BUY_NOW_REFUSALS.get(reason, reason)
+    elif lot.buy_now_price is None:
+        why = "the lot has no buy-now price"
+    elif lot.buy_now_until == "reserve_met":
+        why = "the reserve is met: the lot is no longer offered at its buy-now price"
+    else:
+        why = "a bid was accepted: the lot is no longer offered at its buy-now price"
+    return BuyNowRefused(reason, f"cannot buy lot {lot.lot_id!r} now: {why}", {"lot_id": lot.lot_id})
 
 
 def _confirmation_required(lot: LotSnapshot, command: PlaceBid, question: rules.ConfirmationQuestion) -> ConfirmationRequired:

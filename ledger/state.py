@@ -19,12 +19,15 @@ from ledger.errors import LotUnreadable
 from ledger.events import (
     ADD_TO_END,
     ANY_BID,
+    FIRST_BID,
     FROM_BID,
     LEADER_CHANGE,
     OUTBID,
+    RESERVE_MET,
     BidPlaced,
     BidRejected,
     BidRetracted,
+    BuyNowUntil,
     LotCancelled,
     LotClosed,
     LotCreated,
@@ -32,7 +35,7 @@ from ledger.events import (
     SoftCloseMode,
     SoftCloseTrigger,
 )
-from ledger.values import Money, UtcTime
+from ledger.values import Money, UtcTime, format_decimal
 
 LotStatus = Literal["OPEN", "CLOSED", "CANCELLED"]
 Outcome = Literal["SOLD", "UNSOLD"]
@@ -67,6 +70,10 @@ class LotSnapshot(BaseModel):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
+    # Buy-it-now terms (`ledger.rules.buy_now_refusal`); the item holds them in one short
+    # attribute (`_BUY_NOW_ATTRIBUTE`), absent for a lot without a buy-now price.
+    buy_now_price: Money | None = None
+    buy_now_until: BuyNowUntil = FIRST_BID
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -97,7 +104,9 @@ class LotSnapshot(BaseModel):
         """JSON-able attributes for the DynamoDB item (money and times as strings); an
         attribute that is None is left out (it reads back as None), which keeps the item
         small, and so is the soft-close rule when it is today's (see `_RULE_ATTRIBUTE`)."""
-        item = self.model_dump(mode="json", exclude_none=True, exclude=set(_RULE_FIELDS))
+        item = self.model_dump(mode="json", exclude_none=True, exclude=set(_RULE_FIELDS) | set(_BUY_NOW_FIELDS))
+        if self.buy_now_price is not None:
+            item[_BUY_NOW_ATTRIBUTE] = format_decimal(self.buy_now_price) + _UNTIL_CODES[self.buy_now_until]
         code = _MODE_CODES[self.soft_close_mode] + _TRIGGER_CODES[self.soft_close_trigger]
         code += "" if self.max_extensions is None else str(self.max_extensions)
         if code != _TODAYS_RULE:
@@ -118,6 +127,20 @@ class LotSnapshot(BaseModel):
         rule = {"soft_close_mode": _MODES[mode], "soft_close_trigger": _TRIGGERS[trigger],
                 "max_extensions": None if cap is None else int(cap)}
         return {k: v for k, v in data.items() if k != _RULE_ATTRIBUTE} | rule
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_buy_now(cls, data: Any) -> Any:
+        """The buy-now terms from the item's one attribute (absent: no buy-now price)."""
+        if not isinstance(data, Mapping) or _BUY_NOW_ATTRIBUTE not in data:
+            return data
+        code = data[_BUY_NOW_ATTRIBUTE]
+        match = _BUY_NOW_CODE.fullmatch(code) if isinstance(code, str) else None
+        if match is None:
+            raise ValueError(f"{_BUY_NOW_ATTRIBUTE}: {code!r} is not buy-now terms such as '50.00' or '50.00R'")
+        price, until = match.groups()
+        terms = {"buy_now_price": price, "buy_now_until": _UNTILS[until]}
+        return {k: v for k, v in data.items() if k != _BUY_NOW_ATTRIBUTE} | terms
 
     @classmethod
     def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
@@ -147,6 +170,14 @@ _MODES = {code: mode for mode, code in _MODE_CODES.items()}
 _TRIGGERS = {code: trigger for trigger, code in _TRIGGER_CODES.items()}
 _TODAYS_RULE = "BA"
 _RULE_CODE = re.compile(r"([BE])([AL])(0|[1-9][0-9]{0,8})?")
+# The buy-now terms in the item, in one attribute for the same reason: `bn` is the price, and
+# an "R" after it when it is offered until the reserve is met ("50.00R"; "50.00": until the
+# first bid).
+_BUY_NOW_ATTRIBUTE = "bn"
+_BUY_NOW_FIELDS = ("buy_now_price", "buy_now_until")
+_UNTIL_CODES: dict[str, str] = {FIRST_BID: "", RESERVE_MET: "R"}
+_UNTILS = {code: until for until, code in _UNTIL_CODES.items()}
+_BUY_NOW_CODE = re.compile(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)(R?)")
 
 
 def alias_name(alias: int | None) -> str | None:
@@ -193,6 +224,8 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_mode=event.soft_close_mode,
         soft_close_trigger=event.soft_close_trigger,
         max_extensions=event.max_extensions,
+        buy_now_price=event.buy_now_price,
+        buy_now_until=event.buy_now_until,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

@@ -8,7 +8,17 @@ from typing import Any
 
 from ledger import rules
 from ledger.errors import BidNotFound
-from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, BidPlaced, BidRejected, BidRetracted, LotEvent
+from ledger.events import (
+    ADD_TO_END,
+    BOUGHT,
+    LEADER_CHANGE,
+    OUTBID,
+    RAISED,
+    BidPlaced,
+    BidRejected,
+    BidRetracted,
+    LotEvent,
+)
 from ledger.rules import REASON_CODES
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name, evolve
@@ -30,7 +40,12 @@ RULES = {
     "BELOW_MINIMUM": "rejected: the amount was below the minimum next bid "
     "(the starting price for the first bid, then the current price plus the increment of its band)",
     "CURRENCY_PRECISION": "rejected: the amount had more decimals than the lot's currency allows",
+    "BUY_NOW_NOT_OFFERED": "rejected: a purchase at the buy-now price when the lot had none, or no longer offered it "
+    "by its terms (buy_now_until first_bid: a bid had been accepted; reserve_met: the reserve had been met)",
 }
+# The rule of an accepted purchase at the buy-now price (`rules.decide_buy_now`).
+BOUGHT_RULE = ("accepted: a purchase at the buy-now price while the lot was open at placed_at and still offered it "
+               "(by buy_now_until), by a buyer who was not the seller; the lot closed SOLD to the buyer at that price")
 assert set(RULES) - {None} == set(REASON_CODES)
 
 
@@ -43,6 +58,8 @@ def explain(event: LotEvent, currency: str, alias_of: dict[str, int]) -> str | N
     if event.outcome == OUTBID and event.leader_maximum is not None:
         return (f"your maximum {maximum} was below the leader's earlier maximum of at least {money(event.leader_maximum)} "
                 f"(or equal to it and placed later), so the leader's maximum answered it and the price moved to {price}")
+    if event.outcome == BOUGHT:
+        return f"the bidder bought the lot at its buy-now price of {price}, which closed it SOLD to them"
     if event.outcome == RAISED:
         return f"the leader raised their maximum to {maximum}; the price stayed at {price} unless the reserve was reached"
     if event.price is None:
@@ -68,6 +85,9 @@ def close_effect(state: LotSnapshot, event: LotEvent) -> dict[str, Any]:
     if not isinstance(event, BidPlaced):
         return {"closes_at": format_time(state.closes_at), "effect": None,
                 "explanation": "a rejected bid never moves the close"}
+    if event.outcome == BOUGHT:
+        return {"closes_at": format_time(event.closes_at), "effect": None,
+                "explanation": "a purchase at the buy-now price closes the lot at once: soft close does not apply"}
     move = rules.soft_close(state, event.placed_at, rules.changes_leader(state, event.bidder, event.outcome))
     time = lambda at: format_time(at) if isinstance(at, datetime) else "none"  # noqa: E731
     window, extension = state.soft_close_window_s, state.soft_close_extension_s
@@ -147,7 +167,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
         "outcome": {
             "status": receipt["status"],
             "reason": reason,
-            "rule": RULES.get(reason, reason),
+            "rule": BOUGHT_RULE if isinstance(deciding, BidPlaced) and deciding.outcome == BOUGHT else RULES.get(reason, reason),
             "explanation": explain(deciding, final.currency, aliases),
             "minimum": receipt.get("minimum"),
             "current_price": event_record(deciding)["data"].get("current_price", receipt.get("current_price")),

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ledger import rules
-from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, LotEvent, SoftCloseMode, SoftCloseTrigger
+from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, BuyNowUntil, LotEvent, SoftCloseMode, SoftCloseTrigger
 from ledger.service import AuctionService
 from ledger.state import LotSnapshot, alias_name
 from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
@@ -61,6 +61,10 @@ class LotSummary(BaseModel):
     reserve_met: bool
     has_reserve: bool
     version: int
+    # The price at which the lot can be bought now (`POST /lots/{lot_id}/buy`) while it is
+    # offered (`ledger.rules.buy_now_offered`), null otherwise; and until when it is offered.
+    buy_now_price: Money | None = None
+    buy_now_until: BuyNowUntil | None = None
 
 
 class LotView(LotSummary):
@@ -101,6 +105,8 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         reserve_met=rules.reserve_met(lot),
         has_reserve=lot.reserve_price is not None,
         version=lot.version,
+        buy_now_price=money(rules.buy_now_offered(lot, now)),
+        buy_now_until=lot.buy_now_until if lot.buy_now_price is not None else None,
     )
 
 

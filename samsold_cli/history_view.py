@@ -127,9 +127,11 @@ def _what(record: dict[str, Any], previous_close: str | None, when: _Clock) -> s
         extended = previous_close is not None and data["closes_at"] != previous_close
         return data.get("outcome", "LEADING") + (f", closes {when(data['closes_at'])}" if extended else "")
     if kind == "BidRejected":
-        return data["reason"] + (f" (min {data['minimum']})" if data.get("minimum") and data["reason"] == "BELOW_MINIMUM" else "")
+        return data["reason"] + (f" (min {data['minimum']})" if data.get("minimum") and data["reason"] == "BELOW_MINIMUM" else "") + (
+            " (buy now)" if data.get("buy_now") else "")
     if kind == "LotClosed":
-        return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "")
+        return data["outcome"] + (f" to {data['winner']}" if data.get("winner") else "") + (
+            ", bought now" if data.get("bought_now") else "")
     if kind == "LotCancelled":
         return f"CANCELLED: {data['reason']}"
     if kind == "BidRetracted":  # the bidder column is the retracted bid's; the price is the lot's after it
@@ -142,7 +144,8 @@ def compact_table(lot_id: str, records: list[dict[str, Any]], all_records: list[
     when = _Clock.of(all_records)
     title = f"lot {lot_id}, times UTC" + (f" ({when.shared})" if when.shared else "")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, caption_justify="left", caption=(
-        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED; RETRACTED by an admin.\n"
+        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED, BOUGHT (at the buy-now price);\n"
+        "RETRACTED by an admin.\n"
         "Rejected: the other codes. --wide: every field and the hashes."))
     for name, justify in (("v", "right"), ("recorded", "left"), ("bidder", "left"), ("maximum", "right"),
                           ("price", "right"), ("what", "left")):

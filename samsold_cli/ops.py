@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ledger.commands import AmountText, CurrencyCode, Identifier, Reason, Title
+from ledger.events import BuyNowUntil
 from ledger.values import format_time, utc_now
 from projections.dispute import RULES
 from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, exits_on_errors
@@ -100,6 +101,13 @@ def lots_create(
     reserve_price: Annotated[str | None, typer.Option(callback=checked_as(AmountText))] = None,
     increment: Annotated[str | None, typer.Option(help="A fixed step instead of the band table", callback=checked_as(AmountText))] = None,
     lot_id: Annotated[str | None, typer.Option(callback=checked_as(Identifier))] = None,
+    buy_now_price: Annotated[
+        str | None, typer.Option(help="A price at which a bidder may buy the lot at once", callback=checked_as(AmountText))
+    ] = None,
+    buy_now_until: Annotated[str | None, typer.Option(
+        help="first_bid (default): offered until the first accepted bid; reserve_met: until the reserve is met",
+        callback=checked_as(BuyNowUntil),
+    )] = None,
     user: As = "seller",
     token: Token = None,
     api_url: ApiUrl = None,
@@ -111,6 +119,7 @@ def lots_create(
     terms = {"title": title, "currency": currency, "starting_price": starting_price,
              "closes_at": format_time(utc_now() + timedelta(seconds=closes_in))}
     terms |= {k: v for k, v in {"reserve_price": reserve_price, "increment": increment, "lot_id": lot_id}.items() if v}
+    terms |= {k: v for k, v in {"buy_now_price": buy_now_price, "buy_now_until": buy_now_until}.items() if v}
     lot = _answer(*call_api(target.api_url, "POST", "/lots", target.token_for(user, token), terms))
     typer.echo(as_json(lot))
 
@@ -189,6 +198,43 @@ def bid(
         outcome = _answer(*call_api(target.api_url, "GET", f"/bids/{placed['bid_id']}", bearer))
     words, code = outcome_words(outcome)
     console.print(f"bid {placed['bid_id']} on lot {lot_id}: {words}", highlight=False)
+    raise typer.Exit(code)
+
+
+def buy(
+    lot_id: LotId,
+    user: As = None,
+    token: Token = None,
+    bid_id: Annotated[str | None, typer.Option(help="Idempotency key", callback=checked_as(Identifier))] = None,
+    wait_s: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for the outcome")] = 30,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Buy a lot at its buy-now price (POST /lots/{lot_id}/buy) and wait for the outcome:
+    ACCEPTED (the lot is sold to you) or REJECTED with the reason (a bid or another purchase
+    came first). Exit 1 when refused, rejected or still pending after --wait."""
+    if not user and not token:
+        console.print(f"[red]a purchase needs a buyer[/red]: {NO_TOKEN_HINT}.")
+        raise typer.Exit(USAGE_ERROR)
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(user, token)
+    status, payload = call_api(target.api_url, "POST", f"/lots/{lot_id}/buy", bearer, {"bid_id": bid_id} if bid_id else None)
+    if status == 409 and isinstance(payload, dict) and "reason" in payload.get("error", {}).get("details", {}):
+        console.print(f"[red]{payload['error']['code']}[/red]: {payload['error']['message']}", highlight=False)
+        raise typer.Exit(1)
+    placed = _answer(status, payload)
+    outcome = placed
+    deadline = time.monotonic() + wait_s
+    while outcome.get("status") == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        outcome = _answer(*call_api(target.api_url, "GET", f"/bids/{placed['bid_id']}", bearer))
+    if outcome.get("status") == "ACCEPTED":
+        words, code = f"ACCEPTED: the lot is sold to you for {outcome.get('amount')}", 0
+    else:
+        words, code = outcome_words(outcome)
+    console.print(f"purchase {placed['bid_id']} of lot {lot_id}: {words}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -275,4 +321,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lots_app, name="lots")
     app.command("bid")(bid)
     app.command("retract")(retract)
+    app.command("buy")(buy)
     app.add_typer(dlq_app, name="dlq")

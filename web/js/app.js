@@ -271,6 +271,7 @@ const LOT_TEMPLATE = `
       <section class="panel" id="bid-panel" aria-labelledby="bid-title">
         <h2 id="bid-title">Place a bid</h2>
         <div id="bid-body"></div>
+        <div id="buy-now" hidden></div>
         <p id="bid-outcome" class="outcome" role="status"></p>
       </section>
       <section class="panel history" aria-labelledby="history-title">
@@ -300,6 +301,7 @@ class LotPage {
     this.pending = new Map(); // bid_id -> {amount, timer}
     this.amountEdited = false;
     this.bidFormFor = null;
+    this.buyNowShown = null; // the buy-now price the button shows
     this.lastClosePoll = 0;
     this.mounted = false;
   }
@@ -372,7 +374,9 @@ class LotPage {
   yourNews(message) {
     setText($("#you-news"), fmt.news(message, this.lot?.currency ?? ""));
     // The last bid's outcome ("you lead…") is old news now, unless a bid is still on its way.
-    if (this.pending.size === 0 && $("#bid-outcome").dataset.kind !== "question") this.showOutcome("", "");
+    // A purchase's "Bought" stays: lot.won is the same news.
+    const kind = $("#bid-outcome").dataset.kind;
+    if (this.pending.size === 0 && kind !== "question" && kind !== "bought") this.showOutcome("", "");
     const line = $("#lot-you");
     line.classList.remove("flash");
     void line.offsetWidth; // restart the animation
@@ -408,8 +412,10 @@ class LotPage {
     setText($("#lot-bids"), String(lot.bid_count));
     const countdown = $("#lot-countdown");
     countdown.setAttribute("datetime", lot.closes_at);
+    // A lot bought at its buy-now price ended before its close time: when it was bought.
+    const endedAt = lot.ended_at && lot.ended_at < lot.closes_at ? lot.ended_at : lot.closes_at;
     setText($("#lot-closes-at"), lot.status === "CLOSED" || lot.status === "CANCELLED"
-      ? `Bidding ended ${lot.status === "CLOSED" ? `at ${fmt.dateTime(lot.closes_at)}` : "early"}.`
+      ? `Bidding ended ${lot.status === "CLOSED" ? `at ${fmt.dateTime(endedAt)}` : "early"}.`
       : `Closes at ${fmt.dateTime(lot.closes_at)}${lot.hard_close_at ? `, ${fmt.dateTime(lot.hard_close_at)} at the latest` : ""}.`);
     this.renderExtension(previous, lot);
     setText($("#lot-reserve"), !lot.has_reserve ? "" : lot.reserve_met ? "The reserve price has been met." : "The reserve price has not been met yet.");
@@ -488,6 +494,7 @@ class LotPage {
     // (The API's status says who leads; the page only words it.)
     const leading = mode === "form" && this.you?.status === "LEADING";
     setText($("#bid-title"), leading ? "Raise your maximum" : "Place a bid");
+    this.renderBuyNow(mode);
     if (mode === "form") {
       const minimum = lot.minimum_bid;
       setText($("#bid-currency"), lot.currency);
@@ -531,6 +538,63 @@ class LotPage {
       this.placeBid(input.value.trim());
     });
     return [form];
+  }
+
+  renderBuyNow(mode) {
+    // Buy-it-now: the button while the lot offers its buy-now price (the view's
+    // buy_now_price is null otherwise), to a signed-in visitor; asked once more before it goes.
+    const box = $("#buy-now");
+    const price = mode === "form" ? this.lot.buy_now_price : null;
+    box.hidden = !price;
+    if (!price) {
+      this.buyNowShown = null;
+      box.replaceChildren();
+      return;
+    }
+    if (this.buyNowShown === price) return;
+    this.buyNowShown = price;
+    const button = el("button", { type: "button", id: "buy-now-button" }, `Buy now for ${fmt.money(price, this.lot.currency)}`);
+    button.addEventListener("click", () => this.askToBuy(price));
+    box.replaceChildren(el("p", { class: "hint" }, "Or buy it at once: the lot closes and is yours at this price."), button);
+  }
+
+  askToBuy(price) {
+    const shown = fmt.money(price, this.lot.currency);
+    const yes = el("button", { type: "button" }, "Yes, buy it");
+    const no = el("button", { type: "button", class: "cancel" }, "Cancel");
+    yes.addEventListener("click", () => this.buyNow(price));
+    no.addEventListener("click", () => {
+      this.showOutcome("", "");
+      $("#buy-now-button")?.focus();
+    });
+    const outcome = $("#bid-outcome");
+    outcome.dataset.kind = "question";
+    outcome.replaceChildren(el("span", { id: "buy-question" }, `Buy this lot now for ${shown}? Bidding ends and you pay ${shown}.`),
+      el("span", { class: "confirm-actions", role: "group", "aria-labelledby": "buy-question" }, yes, no));
+    yes.focus();
+  }
+
+  async buyNow(price, bidId = newBidId()) {
+    const shown = fmt.money(price, this.lot.currency);
+    this.pending.set(bidId, { amount: price, shown, timer: null, purchase: true });
+    this.showOutcome("pending", `Sending your purchase for ${shown}…`);
+    try {
+      await app.api.buyNow(app.session.token, this.lot.lot_id, bidId);
+    } catch (failure) {
+      this.pending.delete(bidId);
+      if (failure.status === 401) {
+        this.showOutcome("error", "Your sign-in has expired or is not valid here. Sign in again, then buy.");
+        setSession(null);
+      } else {
+        this.showOutcome("error", `Not bought: ${failure.message}.`);
+        this.refresh();
+      }
+      return;
+    }
+    const pending = this.pending.get(bidId);
+    if (!pending) return; // its outcome came over the WebSocket first
+    this.showOutcome("pending", `Purchase for ${shown} received; waiting for the decision…`);
+    pending.timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
   }
 
   showOutcome(kind, text) {
@@ -610,7 +674,10 @@ class LotPage {
     this.pending.delete(bid.bid_id);
     const currency = this.lot?.currency ?? "";
     const shown = fmt.money(bid.amount, currency);
-    if (bid.status === "ACCEPTED" && bid.leading === false) {
+    if (pending?.purchase) {
+      if (bid.status === "ACCEPTED") this.showOutcome("bought", `Bought: the lot is yours for ${shown}.`);
+      else this.showOutcome("rejected", `Not bought: ${fmt.reason(bid, currency)}`);
+    } else if (bid.status === "ACCEPTED" && bid.leading === false) {
       // A maximum below the leader's is recorded, and the leader's maximum answers it.
       const price = bid.current_price ? ` The price is now ${fmt.money(bid.current_price, currency)}.` : "";
       this.showOutcome("outbid", `Accepted, but another bidder's earlier maximum is higher than your ${shown}.${price}`);

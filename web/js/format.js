@@ -54,6 +54,7 @@ const REASONS = {
   BELOW_MINIMUM: (bid, currency) =>
     bid.minimum ? `your bid is below the minimum next bid of ${money(bid.minimum, currency)}.` : "your bid is below the minimum next bid.",
   CURRENCY_PRECISION: (_bid, currency) => `${currency} amounts cannot have that many decimal places.`,
+  BUY_NOW_NOT_OFFERED: () => "the lot was no longer offered at its buy-now price (a bid came first).",
 };
 
 export function reason(bid, currency) {

@@ -279,7 +279,7 @@ def test_list_open_lots_and_openapi(stack):
     status, document = api("GET", "/openapi.json")
     assert status == 200
     assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json", "/me/bids",
-            "/lots/{lot_id}/bids/{bid_id}/retract"} == set(document["paths"])
+            "/lots/{lot_id}/bids/{bid_id}/retract", "/lots/{lot_id}/buy"} == set(document["paths"])
     assert lot_key("x") == "LOT#x"
 
 
@@ -640,6 +640,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("GET", "/lots"): {"200", "400", "503"},
         ("GET", "/lots/{lot_id}"): {"200", "400", "401", "404", "422", "500", "503"},
         ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503"},
+        ("POST", "/lots/{lot_id}/buy"): {"202", "400", "401", "404", "409", "413", "415", "422", "500", "503"},
         ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404", "500", "503"},
         ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503"},
         ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404", "503"},

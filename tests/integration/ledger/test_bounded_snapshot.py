@@ -59,7 +59,8 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
         CreateLot(lot_id=lot_id, title=LONGEST_TITLE, currency="EUR", starting_price="99999999.99",
                   reserve_price="999999999999.99", opens_at=clock.now, closes_at=clock.now + timedelta(minutes=1),
                   soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900),
-                  soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=MAX_EXTENSIONS),
+                  soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=MAX_EXTENSIONS,
+                  buy_now_price="999999999999.99", buy_now_until="reserve_met"),
         seller=LONGEST_USER,
     )
     # The longest soft-close rule there is; the first bid of a round adds a day to the close,
@@ -73,6 +74,7 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
     key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
     item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
     assert item["sc"] == {"S": f"EL{MAX_EXTENSIONS}"}  # the longest soft-close rule is in it
+    assert item["bn"] == {"S": "999999999999.99R"}  # and the longest buy-now terms
     copy = item | {"PK": {"S": lot_key(lot_id + "-copy")}}
     # DynamoDB counts 1 write unit per KB of item: the item is at most 2 KB (the index's own units apart).
     consumed = dynamodb_client.put_item(TableName=bids_table, Item=copy, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]

@@ -60,6 +60,7 @@ ENVIRONMENT = {
 # (method, path) -> (function, needs a signed-in caller): the routes the API serves.
 REST_ROUTES = {
     ("POST", "/bid"): ("PlaceBidFunction", True),
+    ("POST", "/lots/{lot_id}/buy"): ("PlaceBidFunction", True),
     ("GET", "/bids/{bid_id}"): ("LotApiFunction", True),
     ("GET", "/me/bids"): ("LotApiFunction", True),
     ("POST", "/lots"): ("LotApiFunction", True),
