@@ -32,6 +32,8 @@ from ledger.errors import (
     LotNotFound,
     LotUnreadable,
     NotAllowed,
+    SaleAlreadyExists,
+    SaleNotFound,
     SnapshotChanged,
     TransientError,
 )
@@ -64,6 +66,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so
     # not 4xx), confined to this lot, and a 5xx that alarms; not 503, as retrying cannot help.
     LotUnreadable: 500,
+    SaleNotFound: 404,
+    SaleAlreadyExists: 409,
 }
 
 

@@ -92,3 +92,13 @@ class ConfirmationRequired(LedgerError):
     with the confirmation places it."""
 
     code = "CONFIRMATION_REQUIRED"
+
+
+class SaleNotFound(LedgerError):
+    code = "SALE_NOT_FOUND"
+
+
+class SaleAlreadyExists(LedgerError):
+    """A sale with this sale_id, or one of its lots' ids, exists already; nothing was written."""
+
+    code = "SALE_ALREADY_EXISTS"

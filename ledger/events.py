@@ -133,8 +133,12 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
+    # The staggered sale the lot was created in (`POST /sales`); None for a lot of its own.
+    sale_id: str | None = None
 
-    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"soft_close_mode", "soft_close_trigger", "max_extensions"})
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
+        {"soft_close_mode", "soft_close_trigger", "max_extensions", "sale_id"}
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ class Lot(BaseAggregate[str]):
     # declared as a class annotation because eventsourcing turns those into __init__ args.
 
     @classmethod
-    def create(cls, command: CreateLot, seller: str, now: datetime) -> Lot:
+    def create(cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None) -> Lot:
         opens_at = command.opens_at or now
         rules.check_terms(command, opens_at, now)
         return cls._create(
@@ -42,6 +42,7 @@ class Lot(BaseAggregate[str]):
             soft_close_mode=command.soft_close_mode,
             soft_close_trigger=command.soft_close_trigger,
             max_extensions=command.max_extensions,
+            sale_id=sale_id,
         )
 
     @classmethod

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidCommand
 from ledger.events import ADD_TO_END, ANY_BID, FROM_BID, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD
-from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
+from ledger.values import (
+    LATEST_TIME,
+    fits_currency,
+    format_decimal,
+    format_time,
+    minor_unit,
+    minor_units,
+    parse_decimal,
+)
 
 if TYPE_CHECKING:
     from ledger.commands import CreateLot
@@ -334,3 +342,25 @@ def parse_confirmation_caps(text: str) -> dict[str, Decimal]:
             raise ValueError(f"the cap of {code} has more decimals than {code} allows ({minor_units(code)})")
         caps[code] = amount.quantize(minor_unit(code))
     return caps
+
+
+# --- staggered sales ---------------------------------------------------------------------
+def sale_close_times(first_closes_at: datetime, interval_s: int, count: int) -> list[datetime]:
+    """When each lot of a sale closes, in the sale's order: the first at `first_closes_at`,
+    each next one `interval_s` later. Each lot's soft close then moves only that lot."""
+    return [first_closes_at + timedelta(seconds=i * interval_s) for i in range(count)]
+
+
+def check_sale_close_times(close_times: list[datetime]) -> None:
+    """A sale's last lot closes within the times the ledger keeps."""
+    if close_times and close_times[-1] > LATEST_TIME:
+        raise InvalidCommand(f"the last lot would close after {format_time(LATEST_TIME)}", {"field": "first_closes_at"})
+
+
+def check_sale_lot_ids(lot_ids: list[str]) -> None:
+    """Each lot is in a sale once (each lot's own terms are `check_terms`, with its close time)."""
+    seen: set[str] = set()
+    for index, lot_id in enumerate(lot_ids):
+        if lot_id in seen:
+            raise InvalidCommand(f"lot {lot_id!r} is in the sale twice", {"field": f"lots.{index}.lot_id", "lot_id": lot_id})
+        seen.add(lot_id)

@@ -66,6 +66,7 @@ class LotSnapshot(BaseModel):
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
+    sale_id: str | None = None  # the staggered sale the lot is in (left out of the item when None)
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -192,6 +193,7 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         soft_close_mode=event.soft_close_mode,
         soft_close_trigger=event.soft_close_trigger,
         max_extensions=event.max_extensions,
+        sale_id=event.sale_id,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

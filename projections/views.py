@@ -61,6 +61,7 @@ class LotSummary(BaseModel):
     reserve_met: bool
     has_reserve: bool
     version: int
+    sale_id: str | None = None  # the staggered sale the lot is in (GET /sales/{sale_id}), None for a lot of its own
 
 
 class LotView(LotSummary):
@@ -101,6 +102,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         reserve_met=rules.reserve_met(lot),
         has_reserve=lot.reserve_price is not None,
         version=lot.version,
+        sale_id=lot.sale_id,
     )
 
 
