@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from handlers.bootstrap import current_app
 from handlers.rest import caller_of
-from ledger.commands import CreateSale, Identifier
+from ledger.commands import CreateSale, SaleId
 from ledger.values import utc_now
 from projections.sales import SaleView, sale_view
 
@@ -31,6 +31,6 @@ def create_sale(body: Annotated[CreateSale, Body()]) -> Response[SaleView]:
 
 
 @router.get("/sales/<sale_id>", summary="A sale and its lots in closing order, with their state")
-def get_sale(sale_id: Annotated[Identifier, Path()]) -> SaleView:
+def get_sale(sale_id: Annotated[SaleId, Path()]) -> SaleView:
     sale, lots = current_app().service.get_sale(sale_id)
     return sale_view(sale, lots, utc_now())

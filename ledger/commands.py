@@ -271,6 +271,12 @@ MAX_SALE_LOTS = (TRANSACTION_LIMIT - 1) // SALE_ITEMS_PER_LOT
 MIN_SALE_INTERVAL_S = 1
 MAX_SALE_INTERVAL_S = 3600
 
+# A sale's id is an id of at most 32 characters (a generated one is 32): each of its lots'
+# snapshots names it, and the largest snapshot has room for no more within 2 KB
+# (tests/integration/ledger/test_bounded_snapshot.py).
+SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$"
+SaleId = Annotated[str, Field(pattern=SALE_ID_PATTERN, description="letters, digits and _ . : -, at most 32")]
+
 # A lot's terms in a sale: those of `POST /lots` (CreateLot, whatever fields it has),
 # less `closes_at`, which the sale sets; an entry that gives one is refused (extra field).
 SaleLotTerms = create_model(
@@ -285,7 +291,7 @@ class CreateSale(Command):
     """A sale: its lots close one after another, `interval_s` apart, in the order given
     (`ledger.rules.sale_close_times`); each is an ordinary lot with its own soft close."""
 
-    sale_id: Identifier = Field(default_factory=new_id)
+    sale_id: SaleId = Field(default_factory=new_id)
     title: Title
     interval_s: Annotated[JsonInteger, Field(ge=MIN_SALE_INTERVAL_S, le=MAX_SALE_INTERVAL_S)]
     first_closes_at: UtcTime

@@ -91,6 +91,7 @@ def test_a_sale_whose_last_lot_would_close_after_the_latest_time_is_refused():
          "lots.0.closes_at"),
         ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": 10}]}, "lots.0.starting_price"),
         ({"sale_id": "spring sale"}, "sale_id"),
+        ({"sale_id": "s" * 33}, "sale_id"),
         ({"seller": "mallory"}, "seller"),
     ],
 )
