@@ -54,7 +54,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         409: "a sale with this sale_id, or a lot with one of its lot_ids, exists already",
         422: "a lot's terms break a rule (with its close time; details name the lot), or a lot_id is in the sale twice",
     },
-    ("GET", "/sales/{sale_id}"): {404: "no such sale"},
+    ("GET", "/sales/{sale_id}"): {404: "no such sale", 500: "SALE_UNREADABLE: the sale's stored item cannot be read"},
 }
 NO_PARAMETERS = {("GET", "/openapi.json")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's

@@ -34,6 +34,7 @@ from ledger.errors import (
     NotAllowed,
     SaleAlreadyExists,
     SaleNotFound,
+    SaleUnreadable,
     SnapshotChanged,
     TransientError,
 )
@@ -68,6 +69,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     LotUnreadable: 500,
     SaleNotFound: 404,
     SaleAlreadyExists: 409,
+    # As LotUnreadable: the sale's stored item is damaged (its key is logged).
+    SaleUnreadable: 500,
 }
 
 

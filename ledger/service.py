@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent
+from pydantic import ValidationError
 
 from ledger import rules
 from ledger.commands import BidOutcome, CancelLot, CloseLot, CommandResult, CreateLot, CreateSale, PlaceBid
@@ -38,6 +39,7 @@ from ledger.errors import (
     NotAllowed,
     SaleAlreadyExists,
     SaleNotFound,
+    SaleUnreadable,
     SnapshotChanged,
     TransientError,
 )
@@ -53,6 +55,7 @@ from ledger.persistence import (
     ended_at,
     ended_key,
     lot_key,
+    sale_key,
 )
 from ledger.sales import SaleRecord
 from ledger.state import LotSnapshot, evolve
@@ -454,7 +457,11 @@ class AuctionService(Application[str]):
         item = self.store.get_sale(sale_id)
         if item is None:
             raise SaleNotFound(f"no sale {sale_id!r}", {"sale_id": sale_id})
-        sale = SaleRecord.model_validate(item)
+        try:
+            sale = SaleRecord.model_validate(item)
+        except ValidationError as error:
+            log.error("unreadable sale %s: %s", sale_key(sale_id), error, extra={"key": sale_key(sale_id)})
+            raise SaleUnreadable(sale_id, str(error)) from None
         snapshots = self.store.get_snapshots(sale.lot_ids)
         lots: list[LotSnapshot] = []
         for lot_id in sale.lot_ids:

@@ -232,3 +232,12 @@ def test_an_existing_lot_or_sale_answers_409(app):
 def test_an_unknown_sale_is_404(app):
     status, error = get_sale(app, "nope")
     assert (status, error["error"]["code"]) == (404, "SALE_NOT_FOUND")
+
+
+def test_a_damaged_sale_item_is_a_500_in_the_error_shape_confined_to_the_sale(app):
+    assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER)[0] == 201
+    app.service.store._sales["spring"]["lot_ids"] = "lot-1"  # type: ignore[attr-defined]
+    status, error = get_sale(app, "spring")
+    assert (status, error["error"]["code"], error["error"]["details"]) == (500, "SALE_UNREADABLE", {"sale_id": "spring"})
+    status, lot = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})
+    assert (status, lot["sale_id"]) == (200, "spring")
