@@ -65,6 +65,8 @@ REST_ROUTES = {
     ("POST", "/lots/{lot_id}/cancel"): ("LotApiFunction", True),
     ("GET", "/lots/{lot_id}/events"): ("LotApiFunction", True),
     ("GET", "/openapi.json"): ("LotApiFunction", False),
+    ("POST", "/sales"): ("LotApiFunction", True),
+    ("GET", "/sales/{sale_id}"): ("LotApiFunction", False),
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
