@@ -51,7 +51,8 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot", 500: UNREADABLE},
     ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
     ("POST", "/sales"): {
-        409: "a sale with this sale_id, or a lot with one of its lot_ids, exists already",
+        409: "a sale with this sale_id exists already, made by another request (the same request sent again is"
+        " answered 201 with the sale it made), or a lot with one of its lot_ids exists already",
         422: "a lot's terms break a rule (with its close time; details name the lot), or a lot_id is in the sale twice",
     },
     ("GET", "/sales/{sale_id}"): {404: "no such sale", 500: "SALE_UNREADABLE: the sale's stored item cannot be read"},

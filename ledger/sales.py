@@ -24,6 +24,9 @@ class SaleRecord(BaseModel):
     first_closes_at: UtcTime
     lot_ids: list[str]
     created_at: UtcTime
+    # SHA-256 of the request that created it (its seller and every field, lot ids included):
+    # the same request sent again is answered with this sale rather than refused.
+    request_hash: str = ""
 
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the item (times as strings)."""

@@ -10,6 +10,8 @@ PERSISTENCE_MODULE (`ledger.dynamodb` by default, `ledger.memory` in unit tests)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import threading
@@ -415,7 +417,8 @@ class AuctionService(Application[str]):
         """Create a sale and its lots, closing `interval_s` apart in the order given, in one
         transaction (the sale item, each lot's LotCreated event and snapshot): all or
         nothing. Each lot's terms are checked as `create_lot` checks them, with its close
-        time; a refusal names the lot. A sale or a lot that exists already: nothing written."""
+        time; a refusal names the lot. A sale or a lot that exists already: nothing written,
+        except that the very request that created a sale, sent again, is answered with it."""
         now = self.clock()
         close_times = rules.sale_close_times(command.first_closes_at, command.interval_s, len(command.lots))
         rules.check_sale_close_times(close_times)
@@ -434,15 +437,21 @@ class AuctionService(Application[str]):
                     f"lot {index + 1} of the sale ({lot_terms.lot_id}): {error.message}",
                     error.details | {"lot_index": index, "lot_id": lot_terms.lot_id},
                 ) from None
+        request = json.dumps({"seller": seller, **command.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False)
         sale = SaleRecord(
             sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, lot_ids=[lot.id for lot in lots], created_at=now,
+            request_hash=hashlib.sha256(request.encode()).hexdigest(),
         )
         stored = [self.mapper.to_stored_event(event) for lot in lots for event in lot.collect_events()]
         try:
             self.store.insert_sale(sale.to_item(), stored, [lot.state.to_item() for lot in lots])
         except SaleConditionsFailed as failed:
             if failed.sale_exists:
+                # The same request again (a client that lost the answer): the sale it made.
+                existing = self.store.get_sale(command.sale_id)
+                if existing is not None and existing.get("request_hash") == sale.request_hash:
+                    return self.get_sale(command.sale_id)
                 raise SaleAlreadyExists(f"sale {command.sale_id!r} exists already", {"sale_id": command.sale_id}) from None
             raise LotAlreadyExists(
                 f"lot {failed.lots_exist[0]!r} of the sale exists already", {"lot_ids": list(failed.lots_exist)}

@@ -52,6 +52,8 @@ def test_a_sale_staggers_its_lots_and_a_late_bid_extends_only_its_own(api, sally
     assert (sale["sale_id"], sale["title"], sale["interval_s"], closes(sale)) == (sale_id, "Spring sale", 4, scheduled)
     assert [(lot["status"], lot["sale_id"]) for lot in sale["lots"]] == [("OPEN", sale_id)] * 3
     assert Client(api).get(f"/lots/{lot_ids[1]}").json()["sale_id"] == sale_id
+    retried = sally.post("/sales", body)  # the same request again (a lost answer): the same sale
+    assert (retried.status_code, closes(retried.json())) == (201, scheduled)
 
     # A bid on lot 2 inside its soft-close window (120 s by default) moves lot 2's close only.
     outcome = alice.wait_for_outcome(alice.bid(lot_ids[1], "10.00")["bid_id"])

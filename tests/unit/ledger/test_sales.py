@@ -219,9 +219,19 @@ def test_refused_sales_answer_in_the_error_shape_and_write_nothing(app, body, cl
     assert get_sale(app, "spring")[0] == 404 and app.service.find_lot("lot-1") is None
 
 
+def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
+    status, first = api(app, "POST", "/sales", body=sale_body(), claims=SELLER)
+    assert status == 201
+    clock.now += timedelta(seconds=5)  # a retry after a lost answer
+    assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
+    assert [e.originator_version for e in app.service.lot_events("lot-1")] == [1]  # nothing written again
+
+
 def test_an_existing_lot_or_sale_answers_409(app):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER)[0] == 201
-    status, error = api(app, "POST", "/sales", body=sale_body(), claims=SELLER)
+    status, error = api(app, "POST", "/sales", body=sale_body(title="Another sale"), claims=SELLER)
+    assert (status, error["error"]["code"]) == (409, "SALE_ALREADY_EXISTS")
+    status, error = api(app, "POST", "/sales", body=sale_body(), claims={"sub": "mallory"})
     assert (status, error["error"]["code"]) == (409, "SALE_ALREADY_EXISTS")
     status, error = api(app, "POST", "/sales", body=sale_body(sale_id="autumn"), claims=SELLER)
     assert (status, error["error"]["code"], error["error"]["details"]) == (
