@@ -420,6 +420,11 @@ class AuctionService(Application[str]):
         time; a refusal names the lot. A sale or a lot that exists already: nothing written,
         except that the very request that created a sale, sent again, is answered with it."""
         now = self.clock()
+        request = json.dumps({"seller": seller, **command.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False)
+        request_hash = hashlib.sha256(request.encode()).hexdigest()
+        # First the sale id: the same request again is answered even once its close times have passed.
+        if (answered := self._sale_made_by(command.sale_id, request_hash)) is not None:
+            return answered
         close_times = rules.sale_close_times(command.first_closes_at, command.interval_s, len(command.lots))
         rules.check_sale_close_times(close_times)
         # Each entry is a lot's terms but its close time: with it, the terms of `create_lot`.
@@ -437,21 +442,19 @@ class AuctionService(Application[str]):
                     f"lot {index + 1} of the sale ({lot_terms.lot_id}): {error.message}",
                     error.details | {"lot_index": index, "lot_id": lot_terms.lot_id},
                 ) from None
-        request = json.dumps({"seller": seller, **command.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False)
         sale = SaleRecord(
             sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, lot_ids=[lot.id for lot in lots], created_at=now,
-            request_hash=hashlib.sha256(request.encode()).hexdigest(),
+            request_hash=request_hash,
         )
         stored = [self.mapper.to_stored_event(event) for lot in lots for event in lot.collect_events()]
         try:
             self.store.insert_sale(sale.to_item(), stored, [lot.state.to_item() for lot in lots])
         except SaleConditionsFailed as failed:
             if failed.sale_exists:
-                # The same request again (a client that lost the answer): the sale it made.
-                existing = self.store.get_sale(command.sale_id)
-                if existing is not None and existing.get("request_hash") == sale.request_hash:
-                    return self.get_sale(command.sale_id)
+                # Written since the first read (the same request racing itself, or another one).
+                if (answered := self._sale_made_by(command.sale_id, request_hash)) is not None:
+                    return answered
                 raise SaleAlreadyExists(f"sale {command.sale_id!r} exists already", {"sale_id": command.sale_id}) from None
             raise LotAlreadyExists(
                 f"lot {failed.lots_exist[0]!r} of the sale exists already", {"lot_ids": list(failed.lots_exist)}
@@ -459,6 +462,16 @@ class AuctionService(Application[str]):
         for lot in lots:
             self._snapshots.put(lot.state.model_copy(deep=True), lot.state.to_item())
         return sale, [lot.state for lot in lots]
+
+    def _sale_made_by(self, sale_id: str, request_hash: str) -> tuple[SaleRecord, list[LotSnapshot]] | None:
+        """The sale `sale_id` when this request made it (a client that lost the answer sends
+        it again); None when there is no such sale; SaleAlreadyExists when another request did."""
+        existing = self.store.get_sale(sale_id)
+        if existing is None:
+            return None
+        if existing.get("request_hash") != request_hash:
+            raise SaleAlreadyExists(f"sale {sale_id!r} exists already", {"sale_id": sale_id})
+        return self.get_sale(sale_id)
 
     def get_sale(self, sale_id: str) -> tuple[SaleRecord, list[LotSnapshot]]:
         """A sale and its lots' snapshots in the sale's order: the sale item, then its lots

@@ -224,6 +224,8 @@ def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
     assert status == 201
     clock.now += timedelta(seconds=5)  # a retry after a lost answer
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
+    clock.now = FIRST_CLOSE + timedelta(minutes=5)  # even once its lots' close times have passed
+    assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
     assert [e.originator_version for e in app.service.lot_events("lot-1")] == [1]  # nothing written again
 
 
