@@ -9,7 +9,7 @@ Lambda they use the container's, built once on first use. The CLI builds its own
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -94,21 +94,25 @@ class App:
         sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
         return CloseTimerQueue(sqs, self.env["CLOSE_TIMER_QUEUE_URL"])
 
-    def arm_close_timer(self, lot_id: str, closes_at: datetime, now: datetime) -> bool:
-        """Arm a new lot's close timer when its deadline is nearer than the next sweep's
-        lookahead (`ledger.closing`); whether it did. Never raises: the lot exists either
-        way, and a timer that could not be armed is the sweep's to arm (logged, counted)."""
-        delay_s = timer_delay(closes_at, now, self.close_grace_seconds)
-        if delay_s is None:
-            return False
+    def arm_close_timers(self, lots: Sequence[tuple[str, datetime]], now: datetime) -> int:
+        """Arm the close timers of new lots (lot id, close time) whose deadline is nearer
+        than the next sweep's lookahead (`ledger.closing`); how many it armed. Never raises:
+        the lots exist either way, and a timer that could not be armed is the sweep's to arm
+        (logged, counted)."""
+        timers = [(lot_id, closes_at, delay_s) for lot_id, closes_at in lots
+                  if (delay_s := timer_delay(closes_at, now, self.close_grace_seconds)) is not None]
+        if not timers:
+            return 0
         try:
-            self.close_timers.arm([(lot_id, closes_at, delay_s)])
+            self.close_timers.arm(timers)
         except Exception as error:  # any failure: SQS, its client, or a missing queue setting
-            logger.warning("close timer not armed; the sweep will arm it", extra={"lot_id": lot_id, "error": str(error)})
-            with single_metric(name="CloseTimersNotArmed", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE):
+            logger.warning("close timers not armed; the sweep will arm them",
+                           extra={"lot_ids": [lot_id for lot_id, _, _ in timers], "error": str(error)})
+            with single_metric(name="CloseTimersNotArmed", unit=MetricUnit.Count, value=len(timers),
+                               namespace=METRICS_NAMESPACE):
                 pass
-            return False
-        return True
+            return 0
+        return len(timers)
 
     @cached_property
     def fan_out_queue(self) -> FanOutQueue:

@@ -38,7 +38,7 @@ def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     lot = app.service.create_lot(body, seller=seller)
     now = utc_now()
     # A lot closing before the next sweep could arm its timer gets one now.
-    app.arm_close_timer(lot.lot_id, lot.closes_at, now)
+    app.arm_close_timers([(lot.lot_id, lot.closes_at)], now)
     return Response(status_code=201, content_type="application/json", body=public_view(lot, now, []))
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from handlers import bid_routes, lot_routes
+from handlers import bid_routes, lot_routes, sale_routes
 from handlers.rest import MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
 from ledger.values import TIME_RANGE_TEXT
 
-PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json")}
+PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json"), ("GET", "/sales/{sale_id}")}
 
 
 # Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
@@ -68,6 +68,12 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
         503: "other writes to the lot kept winning; retry",
     },
     ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
+    ("POST", "/sales"): {
+        409: "a sale with this sale_id exists already, made by another request (the same request sent again is"
+        " answered 201 with the sale it made), or a lot with one of its lot_ids exists already",
+        422: "a lot's terms break a rule (with its close time; details name the lot), or a lot_id is in the sale twice",
+    },
+    ("GET", "/sales/{sale_id}"): {404: "no such sale", 500: "SALE_UNREADABLE: the sale's stored item cannot be read"},
 }
 NO_PARAMETERS = {("GET", "/openapi.json")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
@@ -83,6 +89,7 @@ LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
     ("POST", "/lots/{lot_id}/buy", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
+    ("POST", "/sales", "201"): {("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}}},
 }
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -119,6 +126,7 @@ def openapi_document() -> dict[str, Any]:
     app = new_resolver()
     app.include_router(bid_routes.router)
     app.include_router(lot_routes.router)
+    app.include_router(sale_routes.router)
     app.get("/openapi.json", summary="This document")(lambda: None)
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(

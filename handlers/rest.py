@@ -36,6 +36,9 @@ from ledger.errors import (
     LotNotOpen,
     LotUnreadable,
     NotAllowed,
+    SaleAlreadyExists,
+    SaleNotFound,
+    SaleUnreadable,
     SnapshotChanged,
     TransientError,
 )
@@ -78,6 +81,10 @@ STATUS_OF: dict[type[LedgerError], int] = {
     LotNotOpen: 409,
     BidNotAccepted: 409,
     BidAlreadyRetracted: 409,
+    SaleNotFound: 404,
+    SaleAlreadyExists: 409,
+    # As LotUnreadable: the sale's stored item is damaged (its key is logged).
+    SaleUnreadable: 500,
 }
 
 

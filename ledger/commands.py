@@ -22,9 +22,11 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    create_model,
 )
 
 from ledger.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
+from ledger.persistence import TRANSACTION_LIMIT
 from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -292,3 +294,41 @@ class CommandResult(BaseModel):
     bid: BidOutcome | None = None
     duplicate: bool = False
 
+
+
+# --- staggered sales ------------------------------------------------------------------
+# A sale (`POST /sales`) creates its lots in closing order, `interval_s` apart from
+# `first_closes_at`. It is written in ONE transaction (the sale item and each lot's
+# LotCreated event and snapshot: 1 + 2 per lot items), so a sale exists whole or not at
+# all and a retry can never leave half of one: at most (100 - 1) // 2 = 49 lots.
+SALE_ITEMS_PER_LOT = 2
+MAX_SALE_LOTS = (TRANSACTION_LIMIT - 1) // SALE_ITEMS_PER_LOT
+# Staggered means apart: at least a second, at most an hour between two closes.
+MIN_SALE_INTERVAL_S = 1
+MAX_SALE_INTERVAL_S = 3600
+
+# A sale's id is an id of at most 32 characters (a generated one is 32): each of its lots'
+# snapshots names it, and the largest snapshot has room for no more within 2 KB
+# (tests/integration/ledger/test_bounded_snapshot.py).
+SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$"
+SaleId = Annotated[str, Field(pattern=SALE_ID_PATTERN, description="letters, digits and _ . : -, at most 32")]
+
+# A lot's terms in a sale: those of `POST /lots` (CreateLot, whatever fields it has),
+# less `closes_at`, which the sale sets; an entry that gives one is refused (extra field).
+SaleLotTerms = create_model(
+    "SaleLotTerms",
+    __base__=Command,
+    __doc__="A lot's terms as in POST /lots, without closes_at: the sale sets each lot's close time.",
+    **{name: (field.annotation, field) for name, field in CreateLot.model_fields.items() if name != "closes_at"},  # type: ignore[call-overload]
+)
+
+
+class CreateSale(Command):
+    """A sale: its lots close one after another, `interval_s` apart, in the order given
+    (`ledger.rules.sale_close_times`); each is an ordinary lot with its own soft close."""
+
+    sale_id: SaleId = Field(default_factory=new_id)
+    title: Title
+    interval_s: Annotated[JsonInteger, Field(ge=MIN_SALE_INTERVAL_S, le=MAX_SALE_INTERVAL_S)]
+    first_closes_at: UtcTime
+    lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_LOTS)]

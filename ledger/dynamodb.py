@@ -14,6 +14,7 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"):
     BIDDER#{user} LOT#{lot_id}          a bidder's alias on a lot; written once, with their first accepted bid
     BIDDER#{user} MYBID#{lot_id}        a bidder's record of a lot (their maximum, their last bid): from the stream
     PARKED#{id}   MESSAGE               a message that could not be parsed, kept for inspection
+    SALE#{sale_id} SALE                 a staggered sale: its lots in closing order; written once, with them
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ from ledger.persistence import (
     ConditionsFailed,
     LotRecorder,
     LotRecords,
+    SaleConditionsFailed,
     close_key,
     ended_at,
     ended_key,
     lot_key,
+    sale_key,
 )
 
 # Open lots by close time, sharded: an open snapshot carries `open_shard` (one of
@@ -546,6 +549,45 @@ class DynamoDBRecorder(LotRecorder, ApplicationRecorder):
 
     def get_parked(self, message_id: str) -> dict[str, Any] | None:
         return self._get_item("get_parked", f"PARKED#{message_id}", "MESSAGE")
+
+    # --- staggered sales ------------------------------------------------------------
+
+    def insert_sale(
+        self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The sale item, then each lot's events, then each lot's snapshot: one
+        TransactWriteItems, every Put conditional on its item being new."""
+        items = [{
+            "Put": {
+                "TableName": self.table_name,
+                "Item": to_item({"PK": sale_key(str(sale["sale_id"])), "SK": "SALE", **sale}),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }]
+        items += [self._put_event(e) for e in stored_events]
+        items += [self._put_snapshot(snapshot, None) for snapshot in snapshots]
+        if len(items) > TRANSACTION_LIMIT:
+            raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit of {TRANSACTION_LIMIT}")
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if error.response["Error"]["Code"] == "TransactionCanceledException" and len(reasons) == len(items):
+                # CancellationReasons is index-aligned with the items: say which existed.
+                failed = [code == "ConditionalCheckFailed" for code in reasons]
+                lot_ids = [str(e.originator_id) for e in stored_events] + [str(s["lot_id"]) for s in snapshots]
+                if any(failed):
+                    raise SaleConditionsFailed(
+                        f"insert_sale: conditions failed ({reasons})",
+                        sale_exists=failed[0],
+                        lots_exist=list(dict.fromkeys(lot for lot, hit in zip(lot_ids, failed[1:], strict=True) if hit)),
+                    ) from error
+            _raise_for(error, "insert_sale")
+        except BotoCoreError as error:
+            _raise_for(error, "insert_sale")
+
+    def get_sale(self, sale_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_sale", sale_key(sale_id), "SALE")
 
     def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
         """Keep a message that can never be processed, for inspection (idempotent)."""

@@ -124,3 +124,27 @@ class BuyNowRefused(LedgerError):
     def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, {"reason": reason, **(details or {})})
         self.code = reason
+
+
+class SaleNotFound(LedgerError):
+    code = "SALE_NOT_FOUND"
+
+
+class SaleAlreadyExists(LedgerError):
+    """A sale with this sale_id, or one of its lots' ids, exists already; nothing was written."""
+
+    code = "SALE_ALREADY_EXISTS"
+
+
+class SaleUnreadable(LedgerError):
+    """A sale's stored item cannot be read back: the server's problem, confined to that
+    sale (its lots are still each readable on their own). `problem` is for operators."""
+
+    code = "SALE_UNREADABLE"
+
+    def __init__(self, sale_id: str, problem: str) -> None:
+        super().__init__(f"the item of sale {sale_id!r} cannot be read", {"sale_id": sale_id})
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.problem}"

@@ -144,9 +144,11 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     # Buy-it-now; None: the lot has no buy-now price (every lot created before it).
     buy_now_price: Decimal | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
+    # The staggered sale the lot was created in (`POST /sales`); None for a lot of its own.
+    sale_id: str | None = None
 
     HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
-        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until"}
+        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id"}
     )
 
 

@@ -31,7 +31,7 @@ class Lot(BaseAggregate[str]):
     # declared as a class annotation because eventsourcing turns those into __init__ args.
 
     @classmethod
-    def create(cls, command: CreateLot, seller: str, now: datetime) -> Lot:
+    def create(cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None) -> Lot:
         opens_at = command.opens_at or now
         rules.check_terms(command, opens_at, now)
         return cls._create(
@@ -54,6 +54,7 @@ class Lot(BaseAggregate[str]):
             max_extensions=command.max_extensions,
             buy_now_price=command.buy_now_price,
             buy_now_until=command.buy_now_until,
+            sale_id=sale_id,
         )
 
     @classmethod

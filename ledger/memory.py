@@ -35,6 +35,7 @@ from ledger.persistence import (
     ConditionsFailed,
     LotRecorder,
     LotRecords,
+    SaleConditionsFailed,
     close_key,
     ended_at,
     ended_key,
@@ -67,6 +68,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._parked: dict[str, dict[str, Any]] = {}
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
         self._bidder_lots: dict[tuple[str, str], dict[str, Any]] = {}  # (bidder, lot) -> their record of it
+        self._sales: dict[str, dict[str, Any]] = {}
 
     def insert_events(
         self,
@@ -272,6 +274,35 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def get_parked(self, message_id: str) -> dict[str, Any] | None:
         with self._database_lock:
             return copy.deepcopy(self._parked.get(message_id))
+
+    def insert_sale(
+        self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
+    ) -> None:
+        items = 1 + len(stored_events) + len(snapshots)
+        if items > TRANSACTION_LIMIT:
+            raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
+        with self._database_lock:
+            snapshot_ids = [str(s["lot_id"]) for s in snapshots]
+            if len(set(snapshot_ids)) < len(snapshot_ids):
+                raise IntegrityError("insert_sale: the same lot twice in one transaction")
+            lot_ids = [str(e.originator_id) for e in stored_events] + snapshot_ids
+            sale_exists = str(sale["sale_id"]) in self._sales
+            lots_exist = [lot for lot in dict.fromkeys(lot_ids) if lot in self._snapshots or self._stored_events_index.get(lot)]
+            if sale_exists or lots_exist:
+                raise SaleConditionsFailed(
+                    f"insert_sale: conditions failed (sale exists: {sale_exists}, lots exist: {lots_exist})",
+                    sale_exists=sale_exists,
+                    lots_exist=lots_exist,
+                )
+            notification_ids = self._update_table(stored_events) or []
+            for snapshot in snapshots:
+                self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
+            self._sales[str(sale["sale_id"])] = _stored(sale)
+        self._inserted(notification_ids)
+
+    def get_sale(self, sale_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._sales.get(sale_id))
 
 
 class InMemoryApplicationLotRecorder(InMemoryLotRecorder, POPOApplicationRecorder):

@@ -31,6 +31,8 @@ class against both):
   order); `after` (the last lot listed: its end time and id) pages on.
 - `load_lot` reads what deciding a batch needs (the snapshot, the batch's receipts and
   its bidders' aliases) in one request.
+- `insert_sale` writes a staggered sale's item with its lots' first events and snapshots
+  in one transaction (at most TRANSACTION_LIMIT items), each only if new.
 """
 
 from __future__ import annotations
@@ -120,6 +122,21 @@ class ConditionsFailed(IntegrityError):
     def only_records_exist(self) -> bool:
         """Only receipts' or aliases' conditions failed: the snapshot decided on is still current."""
         return bool(self.decided_bids or self.known_bidders) and not (self.snapshot_changed or self.events_exist)
+
+
+class SaleConditionsFailed(IntegrityError):
+    """`insert_sale` wrote nothing because the sale (`sale_exists`) or some of its lots
+    (`lots_exist`, by lot id) exist already."""
+
+    def __init__(self, message: str, *, sale_exists: bool = False, lots_exist: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.sale_exists = sale_exists
+        self.lots_exist = tuple(lots_exist)
+
+
+def sale_key(sale_id: str) -> str:
+    """How storage names a staggered sale's item: `SALE#{sale_id}`."""
+    return f"SALE#{sale_id}"
 
 
 class LotRecorder(AggregateRecorder):
@@ -249,6 +266,21 @@ class LotRecorder(AggregateRecorder):
     @abstractmethod
     def lot_ids(self) -> Iterator[str]:
         """Every lot that has a snapshot (for operators' tools, not hot paths)."""
+
+    # --- staggered sales ----------------------------------------------------------------
+
+    @abstractmethod
+    def insert_sale(
+        self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Write a sale's item (`sale_id`, `title`, `interval_s`, `first_closes_at`, `lot_ids`
+        in closing order, `seller`, `created_at`), its lots' first events and their snapshots
+        in ONE transaction, each only if new: all or nothing, so no half sale is ever seen.
+        `SaleConditionsFailed` (nothing written) says whether the sale or which lots existed."""
+
+    @abstractmethod
+    def get_sale(self, sale_id: str) -> dict[str, Any] | None:
+        """A sale's item as stored (written once, never changed), or None."""
 
     @abstractmethod
     def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:

@@ -27,7 +27,15 @@ from ledger.events import (
     LotEvent,
 )
 from ledger.state import evolve
-from ledger.values import fits_currency, format_decimal, format_time, minor_unit, minor_units, parse_decimal
+from ledger.values import (
+    LATEST_TIME,
+    fits_currency,
+    format_decimal,
+    format_time,
+    minor_unit,
+    minor_units,
+    parse_decimal,
+)
 
 if TYPE_CHECKING:
     from ledger.commands import CreateLot
@@ -518,3 +526,25 @@ def standing_without(lot: LotSnapshot, events: Iterable[LotEvent], bid: BidPlace
         reserve_met=reserve_met(state),
         bidder_maximum=bidder_maximum,
     )
+
+
+# --- staggered sales ---------------------------------------------------------------------
+def sale_close_times(first_closes_at: datetime, interval_s: int, count: int) -> list[datetime]:
+    """When each lot of a sale closes, in the sale's order: the first at `first_closes_at`,
+    each next one `interval_s` later. Each lot's soft close then moves only that lot."""
+    return [first_closes_at + timedelta(seconds=i * interval_s) for i in range(count)]
+
+
+def check_sale_close_times(close_times: list[datetime]) -> None:
+    """A sale's last lot closes within the times the ledger keeps."""
+    if close_times and close_times[-1] > LATEST_TIME:
+        raise InvalidCommand(f"the last lot would close after {format_time(LATEST_TIME)}", {"field": "first_closes_at"})
+
+
+def check_sale_lot_ids(lot_ids: list[str]) -> None:
+    """Each lot is in a sale once (each lot's own terms are `check_terms`, with its close time)."""
+    seen: set[str] = set()
+    for index, lot_id in enumerate(lot_ids):
+        if lot_id in seen:
+            raise InvalidCommand(f"lot {lot_id!r} is in the sale twice", {"field": f"lots.{index}.lot_id", "lot_id": lot_id})
+        seen.add(lot_id)

@@ -74,6 +74,7 @@ class LotSnapshot(BaseModel):
     # attribute (`_BUY_NOW_ATTRIBUTE`), absent for a lot without a buy-now price.
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
+    sale_id: str | None = None  # the staggered sale the lot is in (left out of the item when None)
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -226,6 +227,7 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         max_extensions=event.max_extensions,
         buy_now_price=event.buy_now_price,
         buy_now_until=event.buy_now_until,
+        sale_id=event.sale_id,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

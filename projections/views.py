@@ -65,6 +65,7 @@ class LotSummary(BaseModel):
     # offered (`ledger.rules.buy_now_offered`), null otherwise; and until when it is offered.
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil | None = None
+    sale_id: str | None = None  # the staggered sale the lot is in (GET /sales/{sale_id}), None for a lot of its own
 
 
 class LotView(LotSummary):
@@ -107,6 +108,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         version=lot.version,
         buy_now_price=money(rules.buy_now_offered(lot, now)),
         buy_now_until=lot.buy_now_until if lot.buy_now_price is not None else None,
+        sale_id=lot.sale_id,
     )
 
 

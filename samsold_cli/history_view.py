@@ -122,7 +122,7 @@ def _what(record: dict[str, Any], previous_close: str | None, when: _Clock) -> s
     """What the event did, in the words of its own fields."""
     kind, data = record["type"], record["data"]
     if kind == "LotCreated":
-        return f"closes {when(data['closes_at'])}"
+        return f"closes {when(data['closes_at'])}" + (f" (sale {data['sale_id']})" if data.get("sale_id") else "")
     if kind == "BidPlaced":
         extended = previous_close is not None and data["closes_at"] != previous_close
         return data.get("outcome", "LEADING") + (f", closes {when(data['closes_at'])}" if extended else "")

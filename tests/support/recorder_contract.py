@@ -13,7 +13,15 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder, close_key, ended_at, ended_key
+from ledger.persistence import (
+    TRANSACTION_LIMIT,
+    ConditionsFailed,
+    LotRecorder,
+    SaleConditionsFailed,
+    close_key,
+    ended_at,
+    ended_key,
+)
 
 
 def new_id(prefix: str = "lot") -> str:
@@ -342,3 +350,34 @@ class LotRecorderContract:
         assert failed.value.snapshot_changed and not failed.value.only_records_exist
         assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2, 3]
         assert recorder.get_retraction(bid_id) == record
+
+    # --- staggered sales ------------------------------------------------------------------
+
+    def test_a_sale_is_written_with_its_lots_all_or_nothing(self, recorder: LotRecorder) -> None:
+        sale_id, lots = new_id("sale"), [new_id() for _ in range(3)]
+        sale = {"sale_id": sale_id, "title": "Spring sale", "interval_s": 60, "lot_ids": lots}
+        recorder.insert_sale(sale, [event(lot, 1) for lot in lots], [snapshot(lot, 1) for lot in lots])
+        assert recorder.get_sale(sale_id) == sale | {"interval_s": Decimal(60)}
+        assert recorder.get_snapshots(lots) == {lot: snapshot(lot, 1) for lot in lots}
+        assert [e.originator_version for e in recorder.select_events(lots[2])] == [1]
+        assert recorder.get_sale(new_id("sale")) is None
+
+    def test_a_sale_whose_lot_exists_writes_nothing_and_names_the_lot(self, recorder: LotRecorder) -> None:
+        taken = new_id()
+        recorder.insert_events([event(taken, 1)], snapshot=snapshot(taken, 1), expected_version=None)
+        sale_id, fresh = new_id("sale"), new_id()
+        with pytest.raises(SaleConditionsFailed) as failed:
+            recorder.insert_sale({"sale_id": sale_id, "lot_ids": [fresh, taken]},
+                                 [event(fresh, 1), event(taken, 1)], [snapshot(fresh, 1), snapshot(taken, 1)])
+        assert (failed.value.sale_exists, failed.value.lots_exist) == (False, (taken,))
+        assert recorder.get_sale(sale_id) is None and recorder.get_snapshot(fresh) is None
+        assert recorder.select_events(fresh) == []
+
+    def test_a_sale_is_written_once(self, recorder: LotRecorder) -> None:
+        sale_id, first, second = new_id("sale"), new_id(), new_id()
+        recorder.insert_sale({"sale_id": sale_id, "lot_ids": [first]}, [event(first, 1)], [snapshot(first, 1)])
+        with pytest.raises(SaleConditionsFailed) as failed:
+            recorder.insert_sale({"sale_id": sale_id, "lot_ids": [second]}, [event(second, 1)], [snapshot(second, 1)])
+        assert (failed.value.sale_exists, failed.value.lots_exist) == (True, ())
+        assert recorder.get_sale(sale_id) == {"sale_id": sale_id, "lot_ids": [first]}
+        assert recorder.get_snapshot(second) is None

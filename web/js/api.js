@@ -71,6 +71,11 @@ export class Api {
     return this.request("GET", `/me/bids${query}`, { token });
   }
 
+  /** A staggered sale: {sale_id, title, interval_s, first_closes_at, lots} with its lots in closing order. */
+  sale(saleId) {
+    return this.request("GET", `/sales/${encodeURIComponent(saleId)}`);
+  }
+
   placeBid(token, lotId, amount, bidId, confirm = false) {
     // `confirm` answers the API's CONFIRMATION_REQUIRED for a bid far above the minimum.
     const body = { lot_id: lotId, amount, bid_id: bidId, ...(confirm ? { confirm: true } : {}) };

@@ -1,5 +1,5 @@
 // SamSold's live lot page: the list of open lots (#/), of ended lots (#/ended), one lot
-// (#/lots/<id>) and the lots the signed-in bidder bid on (#/me).
+// (#/lots/<id>), the lots the signed-in bidder bid on (#/me) and a staggered sale (#/sales/<id>).
 // Plain ES modules, no build step: index.html loads this file as it is.
 
 import { Api, loadConfig } from "./api.js";
@@ -242,7 +242,7 @@ function listPrice(lot) {
 // -- one lot ------------------------------------------------------------------------------
 
 const LOT_TEMPLATE = `
-  <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
+  <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a><span id="lot-sale" hidden> · <a id="lot-sale-link">This lot's sale</a></span></p>
   <article class="lot" aria-labelledby="lot-title">
     <div class="lot-header">
       <h1 id="lot-title">Loading lot…</h1>
@@ -397,6 +397,9 @@ class LotPage {
     const freshYou = this.youVersion === lot.version ? this.you : null;
     document.title = `${lot.title} — SamSold`;
     setText($("#lot-title"), lot.title);
+    // A lot of a staggered sale links back to the sale's page.
+    $("#lot-sale").hidden = !lot.sale_id;
+    if (lot.sale_id) $("#lot-sale-link").setAttribute("href", `#/sales/${encodeURIComponent(lot.sale_id)}`);
     const badge = $("#lot-status");
     badge.dataset.status = lot.status;
     setText(badge, fmt.statusWord(lot));
@@ -908,6 +911,109 @@ function newerThanShown(lot, shown) {
   return !shown || lot.version > shown.version;
 }
 
+// -- a staggered sale (#/sales/<id>): its lots in closing order ----------------------------
+
+class SalePage {
+  constructor(saleId) {
+    this.lotId = null;
+    this.saleId = saleId;
+    this.sale = null;
+    this.lots = new Map();
+    this.refreshTimer = null;
+    this.mounted = false;
+  }
+
+  mount(main) {
+    document.title = "Sale — SamSold";
+    main.innerHTML = `
+      <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
+      <h1 id="sale-title">Loading sale…</h1>
+      <p id="sale-summary" class="muted"></p>
+      <table class="lots" id="sale-lots" hidden>
+        <caption class="visually-hidden">The sale's lots in closing order</caption>
+        <thead><tr>
+          <th scope="col" class="number">#</th><th scope="col">Lot</th><th scope="col">Status</th>
+          <th scope="col" class="number">Price</th><th scope="col" class="number">Bids</th>
+          <th scope="col">Closes at</th><th scope="col">Time left</th>
+        </tr></thead>
+        <tbody></tbody>
+      </table>`;
+    this.main = main;
+    this.mounted = true;
+    // Pushes keep prices and close times live; the read every LIST_REFRESH_MS catches the rest.
+    this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
+    this.refresh();
+  }
+
+  async refresh() {
+    try {
+      const sale = await app.api.sale(this.saleId);
+      if (!this.mounted) return;
+      this.sale = sale;
+      this.lots = new Map(sale.lots.map((lot) => [lot.lot_id, newerThanShown(lot, this.lots.get(lot.lot_id)) ? lot : this.lots.get(lot.lot_id)]));
+      app.live.subscribe([...this.lots.keys()]);
+      this.render();
+    } catch (failure) {
+      if (!this.mounted) return;
+      if (failure.status === 404) setText($("#sale-title", this.main), "Sale not found");
+      setText($("#sale-summary", this.main), failure.status === 404 ? "There is no such sale." : `Could not load the sale: ${failure.message}`);
+    }
+  }
+
+  connected() {
+    this.refresh();
+  }
+
+  lotUpdated(lot) {
+    const known = this.lots.get(lot.lot_id);
+    if (!known || !newerThanShown(lot, known)) return;
+    this.lots.set(lot.lot_id, lot);
+    this.render();
+  }
+
+  render() {
+    const sale = this.sale;
+    document.title = `${sale.title} — SamSold`;
+    setText($("#sale-title", this.main), sale.title);
+    const lots = [...this.lots.values()];
+    const open = lots.filter((lot) => lot.status === "OPEN").length;
+    setText($("#sale-summary", this.main), `${lots.length} ${lots.length === 1 ? "lot" : "lots"}, closing one after another `
+      + `${sale.interval_s} s apart from ${fmt.dateTime(sale.first_closes_at)}; ${open} open. `
+      + "A late bid extends only its own lot.");
+    $("#sale-lots", this.main).hidden = lots.length === 0;
+    const rows = lots.map((lot, index) => el("tr", { "data-lot": lot.lot_id },
+      el("td", { class: "number" }, String(index + 1)),
+      el("th", { scope: "row" }, el("a", { href: `#/lots/${encodeURIComponent(lot.lot_id)}` }, lot.title)),
+      el("td", { class: "status" }, fmt.outcome(lot) || fmt.statusWord(lot)),
+      el("td", { class: "number" }, listPrice(lot)),
+      el("td", { class: "number" }, String(lot.bid_count)),
+      el("td", { class: "closes-at" }, el("time", { datetime: lot.closes_at }, fmt.clockTime(lot.closes_at)),
+        lot.extension_count ? ` (extended from ${fmt.clockTime(lot.scheduled_closes_at)})` : ""),
+      el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, ""))));
+    // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
+    const focused = document.activeElement?.closest?.("tr[data-lot]")?.dataset.lot;
+    $("#sale-lots tbody", this.main).replaceChildren(...rows);
+    if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
+    this.tick();
+  }
+
+  tick() {
+    if (!this.mounted) return;
+    const now = Date.now();
+    for (const row of this.main.querySelectorAll("#sale-lots tr[data-lot]")) {
+      const lot = this.lots.get(row.dataset.lot);
+      const left = Date.parse(lot.closes_at) - now;
+      setText($(".time-left time", row), lot.status !== "OPEN" ? fmt.statusWord(lot) : left > 0 ? fmt.duration(left) : "Closing…");
+    }
+  }
+
+  destroy() {
+    this.mounted = false;
+    clearInterval(this.refreshTimer);
+    app.live.subscribe([]);
+  }
+}
+
 // -- routing and start-up --------------------------------------------------------------
 
 function route() {
@@ -919,7 +1025,9 @@ function route() {
   const myBidsLink = $("#account .my-bids-link");
   if (location.hash === MY_BIDS_ROUTE) myBidsLink?.setAttribute("aria-current", "page");
   else myBidsLink?.removeAttribute("aria-current");
+  const saleMatch = location.hash.match(/^#\/sales\/([^/?#]+)$/);
   if (lotId) app.page = new LotPage(lotId);
+  else if (saleMatch) app.page = new SalePage(decodeURIComponent(saleMatch[1]));
   else if (location.hash === MY_BIDS_ROUTE) app.page = new MyBidsPage();
   else app.page = new LotListPage(location.hash === LISTS.closed.route ? "closed" : "open");
   const main = $("#main");

@@ -279,7 +279,7 @@ def test_list_open_lots_and_openapi(stack):
     status, document = api("GET", "/openapi.json")
     assert status == 200
     assert {"/bid", "/bids/{bid_id}", "/lots", "/lots/{lot_id}", "/lots/{lot_id}/cancel", "/lots/{lot_id}/events", "/openapi.json", "/me/bids",
-            "/lots/{lot_id}/bids/{bid_id}/retract", "/lots/{lot_id}/buy"} == set(document["paths"])
+            "/lots/{lot_id}/bids/{bid_id}/retract", "/lots/{lot_id}/buy", "/sales", "/sales/{sale_id}"} == set(document["paths"])
     assert lot_key("x") == "LOT#x"
 
 
@@ -646,6 +646,8 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404", "503"},
         ("GET", "/me/bids"): {"200", "400", "401", "503"},
         ("GET", "/openapi.json"): {"200"},
+        ("POST", "/sales"): {"201", "400", "401", "409", "413", "415", "422", "503"},
+        ("GET", "/sales/{sale_id}"): {"200", "400", "404", "500", "503"},
     }
     assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}
     text = json.dumps(document)

@@ -8,18 +8,20 @@ import json
 import uuid
 from datetime import timedelta
 
-from ledger.commands import MAX_EXTENSIONS, CreateLot, PlaceBid
+from ledger.commands import MAX_EXTENSIONS, CreateLot, CreateSale, PlaceBid
 from ledger.dynamodb import lot_key
 from ledger.service import AuctionService
+from ledger.values import format_time
 from projections.audit import replay, verify
 from projections.views import lot_view
 from tests.support.app import IN_MEMORY
 
 # The longest each free or id field may be: a title of 200 characters of 4 bytes each,
-# ids of 64 characters (lots and bids), users of 128.
+# ids of 64 characters (lots and bids), users of 128, sale ids of 32.
 LONGEST_TITLE = "\U0001d11e" * 200
 LONGEST_LOT_ID = "L" * 64
 LONGEST_USER = "u" * 128
+LONGEST_SALE_ID = "S" * 32
 
 
 def _bids(lot_id: str, bidders: list[str], start_cents: int, at, step_cents: int = 1) -> list[PlaceBid]:
@@ -55,12 +57,17 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
     prices the stored item (a plain PutItem of a copy reports its write units: 1 per KB)."""
     service = AuctionService(env=ledger_env, clock=clock)
     lot_id = LONGEST_LOT_ID[: 64 - 8] + uuid.uuid4().hex[:8]
-    service.create_lot(
-        CreateLot(lot_id=lot_id, title=LONGEST_TITLE, currency="EUR", starting_price="99999999.99",
-                  reserve_price="999999999999.99", opens_at=clock.now, closes_at=clock.now + timedelta(minutes=1),
-                  soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900),
-                  soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=MAX_EXTENSIONS,
-                  buy_now_price="999999999999.99", buy_now_until="reserve_met"),
+    terms = CreateLot(lot_id=lot_id, title=LONGEST_TITLE, currency="EUR", starting_price="99999999.99",
+                      reserve_price="999999999999.99", opens_at=clock.now, closes_at=clock.now + timedelta(minutes=1),
+                      soft_close_window_s=86_400, soft_close_extension_s=86_400, hard_close_at=clock.now + timedelta(days=900),
+                      soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=MAX_EXTENSIONS,
+                      buy_now_price="999999999999.99", buy_now_until="reserve_met")
+    # In a staggered sale with the longest sale id, which its snapshot names.
+    sale_id = LONGEST_SALE_ID[: 32 - 8] + uuid.uuid4().hex[:8]
+    service.create_sale(
+        CreateSale.model_validate({"sale_id": sale_id, "title": "Sale", "interval_s": 60,
+                                   "first_closes_at": format_time(terms.closes_at),
+                                   "lots": [terms.model_dump(mode="json", exclude={"closes_at"})]}),
         seller=LONGEST_USER,
     )
     # The longest soft-close rule there is; the first bid of a round adds a day to the close,
@@ -70,7 +77,7 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
         service.execute(lot_id, _bids(lot_id, [f"{LONGEST_USER[:122]}{round_}-{i:04d}" for i in range(30)],
                                       10_000_000_000 + round_ * 3_000_000_000, clock.now, step_cents=100_000_000))
     state = service.get_lot(lot_id)
-    assert (state.bid_count, state.extension_count, len(state.leader or "")) == (90, 2, 128)
+    assert (state.bid_count, state.extension_count, len(state.leader or ""), state.sale_id) == (90, 2, 128, sale_id)
     key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
     item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
     assert item["sc"] == {"S": f"EL{MAX_EXTENSIONS}"}  # the longest soft-close rule is in it

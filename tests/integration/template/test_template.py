@@ -70,6 +70,8 @@ REST_ROUTES = {
     ("GET", "/lots/{lot_id}/events"): ("LotApiFunction", True),
     ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): ("LotApiFunction", True),
     ("GET", "/openapi.json"): ("LotApiFunction", False),
+    ("POST", "/sales"): ("LotApiFunction", True),
+    ("GET", "/sales/{sale_id}"): ("LotApiFunction", False),
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}

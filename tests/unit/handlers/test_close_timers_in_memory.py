@@ -185,3 +185,15 @@ def test_a_timer_for_no_lot_and_a_message_that_is_no_timer_are_acknowledged(app,
                      {"MessageId": "m-2", "ReceiptHandle": "r", "Body": "not json"}], TIMER_QUEUE_ARN)
     arrive(app, bad)
     assert sqs.waiting == [] and timers.waiting == []
+
+
+def test_a_sale_arms_the_timers_of_its_lots_closing_before_the_next_sweep_could(app, timers):
+    first = utc_now() + timedelta(seconds=30)
+    lots = [{"lot_id": f"s-{i}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00"} for i in range(4)]
+    sale = {"sale_id": "spring", "title": "Spring sale", "interval_s": 40, "first_closes_at": format_time(first), "lots": lots}
+    response = lot_api.handler(rest_event("POST", "/sales", body=sale, claims=SELLER), FakeContext(), app)
+    assert response["statusCode"] == 201, response["body"]
+    # Due 38, 78, 118 and 158 s from now: the first three within the lookahead, the last the sweep's.
+    armed = {json.loads(t["Body"])["lot_id"]: t["DelaySeconds"] for t in timers.waiting}
+    assert sorted(armed) == ["s-0", "s-1", "s-2"]
+    assert TIMER_LOOKAHEAD_S - 3 <= armed["s-2"] <= TIMER_LOOKAHEAD_S
