@@ -105,7 +105,9 @@ class LotSnapshot(BaseModel):
         """JSON-able attributes for the DynamoDB item (money and times as strings); an
         attribute that is None is left out (it reads back as None), which keeps the item
         small, and so is the soft-close rule when it is today's (see `_RULE_ATTRIBUTE`)."""
-        item = self.model_dump(mode="json", exclude_none=True, exclude=set(_RULE_FIELDS) | set(_BUY_NOW_FIELDS))
+        item = self.model_dump(mode="json", exclude_none=True,
+                               exclude=set(_RULE_FIELDS) | set(_BUY_NOW_FIELDS) | {"increment"})
+        item[_INCREMENT_ATTRIBUTE] = _increment_code(self.increment)
         if self.buy_now_price is not None:
             item[_BUY_NOW_ATTRIBUTE] = format_decimal(self.buy_now_price) + _UNTIL_CODES[self.buy_now_until]
         code = _MODE_CODES[self.soft_close_mode] + _TRIGGER_CODES[self.soft_close_trigger]
@@ -128,6 +130,19 @@ class LotSnapshot(BaseModel):
         rule = {"soft_close_mode": _MODES[mode], "soft_close_trigger": _TRIGGERS[trigger],
                 "max_extensions": None if cap is None else int(cap)}
         return {k: v for k, v in data.items() if k != _RULE_ATTRIBUTE} | rule
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_increment(cls, data: Any) -> Any:
+        """The increment rule from the item's one string attribute (items written before it
+        hold the rule as a map under `increment`, read as it is)."""
+        if not isinstance(data, Mapping) or _INCREMENT_ATTRIBUTE not in data:
+            return data
+        code = data[_INCREMENT_ATTRIBUTE]
+        rule = _increment_rule(code) if isinstance(code, str) else None
+        if rule is None:
+            raise ValueError(f"{_INCREMENT_ATTRIBUTE}: {code!r} is not an increment rule such as 'S1.00' or 'B0.00:0.05 1.00:0.25'")
+        return {k: v for k, v in data.items() if k != _INCREMENT_ATTRIBUTE} | {"increment": rule}
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +191,31 @@ _RULE_CODE = re.compile(r"([BE])([AL])(0|[1-9][0-9]{0,8})?")
 # first bid).
 _BUY_NOW_ATTRIBUTE = "bn"
 _BUY_NOW_FIELDS = ("buy_now_price", "buy_now_until")
+# The increment rule in the item, one string for the same reason (the band table as a map of
+# lists took 192 bytes, this about 110): `inc` is "S" and a fixed step ("S1.00"), or "B" and
+# the band table's "from:step" pairs ("B0.00:0.05 1.00:0.25 ..."). Items written before it
+# hold the map under `increment`: replay compares like for like (`REPLACED_ATTRIBUTES`), and
+# the next write of the snapshot (a whole-item Put) replaces it.
+_INCREMENT_ATTRIBUTE = "inc"
+_DECIMAL_TEXT = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
+_FIXED_CODE = re.compile(f"S({_DECIMAL_TEXT})")
+_BANDS_CODE = re.compile(f"B({_DECIMAL_TEXT}:{_DECIMAL_TEXT}(?: {_DECIMAL_TEXT}:{_DECIMAL_TEXT}){{0,63}})")
+# Attributes a snapshot item written before a compact attribute held instead of it.
+REPLACED_ATTRIBUTES = frozenset({"increment"})
+
+
+def _increment_code(rule: Mapping[str, Any]) -> str:
+    if rule["type"] == "fixed":
+        return f"S{rule['step']}"
+    return "B" + " ".join(f"{start}:{step}" for start, step in rule["bands"])
+
+
+def _increment_rule(code: str) -> dict[str, Any] | None:
+    if (fixed := _FIXED_CODE.fullmatch(code)) is not None:
+        return {"type": "fixed", "step": fixed.group(1)}
+    if (bands := _BANDS_CODE.fullmatch(code)) is not None:
+        return {"type": "bands", "bands": [pair.split(":") for pair in bands.group(1).split(" ")]}
+    return None
 _UNTIL_CODES: dict[str, str] = {FIRST_BID: "", RESERVE_MET: "R"}
 _UNTILS = {code: until for until, code in _UNTIL_CODES.items()}
 _BUY_NOW_CODE = re.compile(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)(R?)")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from ledger.errors import InvalidState, LotUnreadable
 from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.service import AuctionService
-from ledger.state import LotSnapshot, evolve
+from ledger.state import REPLACED_ATTRIBUTES, LotSnapshot, evolve
 from projections.my_bids import records_from
 
 T = TypeVar("T")
@@ -120,9 +120,11 @@ def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotU
     and all of them when the snapshot cannot be read (the error says why)."""
     plain = {k: _plain(v) for k, v in item.items()}
     try:
-        return plain | LotSnapshot.from_item(lot_id, item).to_item(), None
+        snapshot = LotSnapshot.from_item(lot_id, item)
     except LotUnreadable as error:
         return plain, error
+    # An attribute an older item held under another name is compared in its new form.
+    return {k: v for k, v in plain.items() if k not in REPLACED_ATTRIBUTES} | snapshot.to_item(), None
 
 
 def _plain(value: Any) -> Any:

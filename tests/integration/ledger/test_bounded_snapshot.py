@@ -88,3 +88,42 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
     dynamodb_client.delete_item(TableName=bids_table, Key={"PK": copy["PK"], "SK": copy["SK"]})
     assert consumed["Table"]["CapacityUnits"] <= 2.0
     assert verify(service, lot_id).ok and not replay(service, lot_id).drifted
+
+
+def test_a_snapshot_written_with_the_increment_as_a_map_still_reads_replays_clean_and_is_rewritten(
+        ledger_env, clock, dynamodb_client, bids_table):
+    """Snapshots stored before the increment rule became the short `inc` attribute hold it as
+    a map under `increment`: they read the same, replay finds no drift, and the next write
+    stores the short form."""
+    service = AuctionService(env=ledger_env, clock=clock)
+    lot_id = f"legacy-{uuid.uuid4().hex[:8]}"
+    service.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="1.00",
+                                 closes_at=clock.now + timedelta(hours=1)), seller="sam")
+    key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
+    item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert item["inc"]["S"].startswith("B0.00:0.05 1.00:0.25 ")
+    bands = [{"L": [{"S": start}, {"S": step}]} for start, step in (pair.split(":") for pair in item["inc"]["S"][1:].split(" "))]
+    legacy = {k: v for k, v in item.items() if k != "inc"} | {"increment": {"M": {"type": {"S": "bands"}, "bands": {"L": bands}}}}
+    dynamodb_client.put_item(TableName=bids_table, Item=legacy)
+
+    fresh = AuctionService(env=ledger_env, clock=clock)  # no snapshot kept from the creation
+    assert fresh.get_lot(lot_id).increment == service.get_lot(lot_id).increment
+    assert not replay(fresh, lot_id).drifted
+    [result] = fresh.execute(lot_id, _bids(lot_id, ["bob"], 100, clock.now))
+    assert result.bid is not None and result.bid.status == "ACCEPTED"
+    rewritten = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert "increment" not in rewritten and rewritten["inc"] == item["inc"]
+    assert not replay(fresh, lot_id).drifted and verify(fresh, lot_id).ok
+
+
+def test_a_snapshot_whose_increment_attribute_is_garbled_is_unreadable_and_named(ledger_env, clock, dynamodb_client, bids_table):
+    service = AuctionService(env=ledger_env, clock=clock)
+    lot_id = f"garbled-{uuid.uuid4().hex[:8]}"
+    service.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="1.00", increment="0.50",
+                                 closes_at=clock.now + timedelta(hours=1)), seller="sam")
+    key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
+    item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
+    assert item["inc"] == {"S": "S0.50"}
+    dynamodb_client.put_item(TableName=bids_table, Item=item | {"inc": {"S": "S0.50 1.00:2"}})
+    report = replay(AuctionService(env=ledger_env, clock=clock), lot_id)
+    assert report.unreadable is not None and "inc" in report.unreadable
