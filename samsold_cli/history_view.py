@@ -144,8 +144,8 @@ def compact_table(lot_id: str, records: list[dict[str, Any]], all_records: list[
     when = _Clock.of(all_records)
     title = f"lot {lot_id}, times UTC" + (f" ({when.shared})" if when.shared else "")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, caption_justify="left", caption=(
-        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED, BOUGHT (at the buy-now price);\n"
-        "RETRACTED by an admin.\n"
+        "Accepted: LEADING, OUTBID (the leader's maximum answered), RAISED, BOUGHT\n"
+        "(at the buy-now price); RETRACTED by an admin.\n"
         "Rejected: the other codes. --wide: every field and the hashes."))
     for name, justify in (("v", "right"), ("recorded", "left"), ("bidder", "left"), ("maximum", "right"),
                           ("price", "right"), ("what", "left")):
