@@ -13,21 +13,6 @@ from ledger.values import format_time, parse_time, utc_now
 from tests.e2e.helpers import Client, Watcher, eventually
 
 
-@pytest.fixture(scope="module")
-def admin(api, dev_auth):
-    return Client(api, dev_auth.mint("ada", admin=True))
-
-
-@pytest.fixture(scope="module")
-def alice(api, dev_auth):
-    return Client(api, dev_auth.mint("alice"))
-
-
-@pytest.fixture(scope="module")
-def bob(api, dev_auth):
-    return Client(api, dev_auth.mint("bob"))
-
-
 def test_watchers_beyond_the_first_page_get_the_update_through_the_fan_out_function(app_stack, admin, alice):
     """The session's stack has pages of 3 watchers (tests/conftest.py): the broadcast posts to
     the first 3 of these 8 and hands the other two pages to FanOutFunction, through the local

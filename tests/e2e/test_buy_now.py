@@ -16,16 +16,6 @@ def seller(api, dev_auth):
     return Client(api, dev_auth.mint("sam"))
 
 
-@pytest.fixture(scope="module")
-def alice(api, dev_auth):
-    return Client(api, dev_auth.mint("alice"))
-
-
-@pytest.fixture(scope="module")
-def bob(api, dev_auth):
-    return Client(api, dev_auth.mint("bob"))
-
-
 def buy(client: Client, lot_id: str, **body: Any):
     return client.post(f"/lots/{lot_id}/buy", body or None)
 

@@ -8,27 +8,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
 from ledger.values import format_time, utc_now
 from tests.e2e.helpers import Client, Watcher, eventually
 
 REASON = "shill bidding: the bidder is the seller's second account"
-
-
-@pytest.fixture(scope="module")
-def admin(api, dev_auth):
-    return Client(api, dev_auth.mint("ada", admin=True))
-
-
-@pytest.fixture(scope="module")
-def alice(api, dev_auth):
-    return Client(api, dev_auth.mint("alice"))
-
-
-@pytest.fixture(scope="module")
-def bob(api, dev_auth):
-    return Client(api, dev_auth.mint("bob"))
 
 
 def retract(client: Client, lot_id: str, bid_id: str, reason: str = REASON):

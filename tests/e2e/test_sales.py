@@ -23,11 +23,6 @@ def sally(api, dev_auth):
     return Client(api, dev_auth.mint("sally"))
 
 
-@pytest.fixture(scope="module")
-def alice(api, dev_auth):
-    return Client(api, dev_auth.mint("alice"))
-
-
 def sale_body(interval_s: int, first_closes_in_s: int) -> dict:
     prefix = uuid.uuid4().hex[:8]
     lots = [{"lot_id": f"{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
