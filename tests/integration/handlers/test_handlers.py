@@ -183,11 +183,16 @@ def test_poison_message_is_parked_and_does_not_block_its_lot(stack, dynamodb_cli
     assert all(r["batchItemFailures"] == [] for r in responses)
     outcome = api("GET", f"/bids/{body['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": body["bid_id"]}, claims=ALICE)[1]
     assert outcome["status"] == "ACCEPTED"
-    parked = dynamodb_client.scan(
+    assert len(parked_with_body(dynamodb_client, bids_table, "{this is not a command")) == 1
+
+
+def parked_with_body(dynamodb_client, bids_table: str, body: str) -> list[dict]:
+    # Every page: a Scan filters after reading at most 1 MB, and the session's table grows.
+    pages = dynamodb_client.get_paginator("scan").paginate(
         TableName=bids_table, FilterExpression="begins_with(PK, :p) AND body = :b",
-        ExpressionAttributeValues={":p": {"S": "PARKED#"}, ":b": {"S": "{this is not a command"}},
-    )["Items"]
-    assert len(parked) == 1
+        ExpressionAttributeValues={":p": {"S": "PARKED#"}, ":b": {"S": body}}, ConsistentRead=True,
+    )
+    return [item for page in pages for item in page["Items"]]
 
 
 def test_rejection_reason_and_lot_view_with_aliases(stack):
@@ -587,11 +592,7 @@ def test_queue_messages_not_exactly_a_command_are_parked_not_decided(stack, dyna
     status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
     assert (status, view["version"], view["bid_count"]) == (200, 1, 0)
     for body in bodies:
-        parked = dynamodb_client.scan(
-            TableName=bids_table, FilterExpression="begins_with(PK, :p) AND body = :b",
-            ExpressionAttributeValues={":p": {"S": "PARKED#"}, ":b": {"S": body}},
-        )["Items"]
-        assert len(parked) == 1, body
+        assert len(parked_with_body(dynamodb_client, bids_table, body)) == 1, body
 
 
 @pytest.mark.parametrize(

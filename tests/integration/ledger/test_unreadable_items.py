@@ -72,8 +72,10 @@ def lot_path(lot_id: str, suffix: str = "") -> dict:
 
 
 def parked_items(client, table: str) -> list[dict]:
-    items = client.scan(TableName=table, FilterExpression="begins_with(PK, :p)",
-                        ExpressionAttributeValues={":p": {"S": "PARKED#"}}, ConsistentRead=True)["Items"]
+    # Every page: a Scan filters after reading at most 1 MB.
+    pages = client.get_paginator("scan").paginate(TableName=table, FilterExpression="begins_with(PK, :p)",
+                                                  ExpressionAttributeValues={":p": {"S": "PARKED#"}}, ConsistentRead=True)
+    items = [item for page in pages for item in page["Items"]]
     return [{"body": i["body"]["S"], "error": i["error"]["S"]} for i in items]
 
 
