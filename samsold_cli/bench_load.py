@@ -160,6 +160,20 @@ async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], t
         await asyncio.sleep(0.5)
 
 
+async def _wait_for_pushes(updates: Updates, receipts: dict[str, dict[str, Any]], timeout_s: float) -> None:
+    """Until a push shows each lot at its highest decided version among `receipts` (or the timeout)."""
+    last_version: dict[str, int] = {}
+    for receipt in receipts.values():
+        lot_id, version = str(receipt["lot_id"]), int(receipt.get("version") or 0)
+        last_version[lot_id] = max(version, last_version.get(lot_id, 0))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(
+        updates.first_showing(lot_id, version) is None for lot_id, version in last_version.items()
+    ):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # the bidders' own news follows the lot's update
+
+
 def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], updates: Updates,
                  seconds: float) -> dict[str, Any]:
     from ledger.values import parse_time
@@ -282,7 +296,9 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
         async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None,
                            cpu_before: tuple[float | None, dict[str, float] | None, float]) -> dict[str, Any]:
             receipts = await _wait_for_receipts(service, attempts, settle_s)
-            await asyncio.sleep(1.0)  # the last pushes follow the last decisions
+            # The pushes follow the decisions: the phase (and its CPU) ends when every lot's
+            # last decided version has reached the subscribers, so the broadcast's work is in it.
+            await _wait_for_pushes(updates, receipts, settle_s)
             report = {"phase": name, **({"target_bids_per_s": rate} if rate else {}),
                       **phase_report(attempts, receipts, updates, time.monotonic() - started)}
             (total_before, by_process_before, own_before), (total_after, by_process_after, own_after) = \
