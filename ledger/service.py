@@ -124,6 +124,37 @@ class AdmissionSnapshots:
                 self._read.popitem(last=False)
 
 
+class LatestEvents:
+    """The latest RECENT_EVENTS_READ events of the lots this instance read them for
+    (newest first), so the next read of a lot's latest events asks storage only for those
+    after them (stored events are never rewritten); at most `size` lots, the least
+    recently read dropped first."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._events: OrderedDict[str, list[LotEvent]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, lot_id: str) -> list[LotEvent] | None:
+        with self._lock:
+            events = self._events.get(lot_id)
+            if events is not None:
+                self._events.move_to_end(lot_id)
+            return events
+
+    def put(self, lot_id: str, events: list[LotEvent]) -> None:
+        """Keep `events` (newest first) unless newer ones are kept already."""
+        if not events:
+            return
+        with self._lock:
+            kept = self._events.get(lot_id)
+            if kept is None or kept[0].originator_version <= events[0].originator_version:
+                self._events[lot_id] = events
+            self._events.move_to_end(lot_id)
+            while len(self._events) > self.size:
+                self._events.popitem(last=False)
+
+
 class SnapshotCache:
     """The last snapshot this instance wrote or read for each lot, the least recently
     used dropped first beyond `size` (one per Lambda container: a few thousand lots)."""
@@ -203,6 +234,7 @@ class AuctionService(Application[str]):
         self.clock = clock
         self._snapshots = SnapshotCache(snapshot_cache_size)
         self._admission_snapshots = AdmissionSnapshots(admission_snapshot_max_age_s)
+        self._latest_events = LatestEvents()
         # Read now, so a wrong setting stops the function at start-up rather than failing bids.
         self.confirmation_caps: dict[str, Decimal] = (
             dict(confirmation_caps) if confirmation_caps is not None else _caps_from(self.env.get(CONFIRMATION_CAPS_VARIABLE) or "")
@@ -338,9 +370,20 @@ class AuctionService(Application[str]):
             yield self.read_event(stored)
 
     def latest_events(self, lot_id: str, *, upto_version: int | None = None) -> list[LotEvent]:
-        """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one Query."""
-        stored = self.store.iter_events(lot_id, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ)
-        return [self.read_event(event) for event in stored]
+        """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one
+        Query, of only the events after those read last time for the lot (`LatestEvents`)."""
+        known = self._latest_events.get(lot_id)
+        after = None
+        if known and (upto_version is None or known[0].originator_version <= upto_version):
+            after = known[0].originator_version
+        stored = self.store.iter_events(
+            lot_id, gt=after, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ
+        )
+        events = [self.read_event(event) for event in stored]
+        if after is not None and known is not None:
+            events = (events + known)[:RECENT_EVENTS_READ]
+        self._latest_events.put(lot_id, events)
+        return list(events)
 
     def recent_bids(
         self, lot_id: str, *, upto_version: int | None = None, latest: Sequence[LotEvent] | None = None

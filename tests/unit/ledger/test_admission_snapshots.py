@@ -125,3 +125,4 @@ def test_remembered_lots_are_bounded_and_none_are_kept_with_no_age_allowed():
     never = AdmissionSnapshots(max_age_s=0)
     never.put(lots[0])
     assert never.get(lots[0].lot_id) is None
+
