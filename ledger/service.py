@@ -95,6 +95,15 @@ ALIASES_KEPT_PER_LOT = 10_000
 # The deployment's caps per currency above which a bid needs the bidder's confirmation
 # (`ledger.rules.parse_confirmation_caps`: "EUR=100000,JPY=15000000"; empty or unset: none).
 CONFIRMATION_CAPS_VARIABLE = "BID_CONFIRMATION_CAPS"
+# How old a snapshot read for admitting bids (`admit_bid`) may be when it is used again,
+# instead of reading the lot for every bid (a read per bid, the API's busiest call). What
+# admission takes from it cannot go wrong with age: the lot exists (lots are never deleted;
+# an unknown lot is never remembered), its currency (fixed at creation), and the minimum
+# next bid, which only rises, so an old one asks for confirmation sooner, never later; a
+# refusal is decided again on the lot as stored now. The bound covers what could lower a
+# minimum after all (a tampered snapshot repaired): the fat-finger question then goes by a
+# minimum at most this old, no older than the one on the bidder's page.
+ADMISSION_SNAPSHOT_MAX_AGE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,65 @@ class KnownSnapshot:
         if len(self.aliases) >= self.state.bidder_count:
             return []
         return [b for b in bidders if b not in self.aliases and b not in self.newcomers]
+
+
+class AdmissionSnapshots:
+    """Snapshots read to admit bids, each with when it was read (`time.monotonic`), kept
+    `max_age_s` and for at most `size` lots (the least recently read dropped first)."""
+
+    def __init__(self, max_age_s: float, size: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_s = max_age_s
+        self.size = size
+        self._clock = clock
+        self._read: OrderedDict[str, tuple[float, LotSnapshot]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, lot_id: str) -> LotSnapshot | None:
+        with self._lock:
+            entry = self._read.get(lot_id)
+            if entry is None or self._clock() - entry[0] > self.max_age_s:
+                return None
+            return entry[1]
+
+    def put(self, lot: LotSnapshot) -> None:
+        if self.max_age_s <= 0:
+            return
+        with self._lock:
+            self._read[lot.lot_id] = (self._clock(), lot)
+            self._read.move_to_end(lot.lot_id)
+            while len(self._read) > self.size:
+                self._read.popitem(last=False)
+
+
+class LatestEvents:
+    """The latest RECENT_EVENTS_READ events of the lots this instance read them for
+    (newest first), so the next read of a lot's latest events asks storage only for those
+    after them (stored events are never rewritten); at most `size` lots, the least
+    recently read dropped first."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._events: OrderedDict[str, list[LotEvent]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, lot_id: str) -> list[LotEvent] | None:
+        with self._lock:
+            events = self._events.get(lot_id)
+            if events is not None:
+                self._events.move_to_end(lot_id)
+            return events
+
+    def put(self, lot_id: str, events: list[LotEvent]) -> None:
+        """Keep `events` (newest first) unless newer ones are kept already."""
+        if not events:
+            return
+        with self._lock:
+            kept = self._events.get(lot_id)
+            if kept is None or kept[0].originator_version <= events[0].originator_version:
+                self._events[lot_id] = events
+            self._events.move_to_end(lot_id)
+            while len(self._events) > self.size:
+                self._events.popitem(last=False)
 
 
 class SnapshotCache:
@@ -190,12 +258,15 @@ class AuctionService(Application[str]):
         recorder: LotRecorder | None = None,
         snapshot_cache_size: int = 4096,
         confirmation_caps: Mapping[str, Decimal] | None = None,
+        admission_snapshot_max_age_s: float = ADMISSION_SNAPSHOT_MAX_AGE_S,
     ) -> None:
         # A recorder given here is used instead of the one PERSISTENCE_MODULE's factory makes.
         self._given_recorder = recorder
         super().__init__(None if env is None else dict(env))
         self.clock = clock
         self._snapshots = SnapshotCache(snapshot_cache_size)
+        self._admission_snapshots = AdmissionSnapshots(admission_snapshot_max_age_s)
+        self._latest_events = LatestEvents()
         # Read now, so a wrong setting stops the function at start-up rather than failing bids.
         self.confirmation_caps: dict[str, Decimal] = (
             dict(confirmation_caps) if confirmation_caps is not None else _caps_from(self.env.get(CONFIRMATION_CAPS_VARIABLE) or "")
@@ -331,9 +402,20 @@ class AuctionService(Application[str]):
             yield self.read_event(stored)
 
     def latest_events(self, lot_id: str, *, upto_version: int | None = None) -> list[LotEvent]:
-        """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one Query."""
-        stored = self.store.iter_events(lot_id, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ)
-        return [self.read_event(event) for event in stored]
+        """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one
+        Query, of only the events after those read last time for the lot (`LatestEvents`)."""
+        known = self._latest_events.get(lot_id)
+        after = None
+        if known and (upto_version is None or known[0].originator_version <= upto_version):
+            after = known[0].originator_version
+        stored = self.store.iter_events(
+            lot_id, gt=after, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ
+        )
+        events = [self.read_event(event) for event in stored]
+        if after is not None and known is not None:
+            events = (events + known)[:RECENT_EVENTS_READ]
+        self._latest_events.put(lot_id, events)
+        return list(events)
 
     def recent_bids(
         self, lot_id: str, *, upto_version: int | None = None, latest: Sequence[LotEvent] | None = None
@@ -517,8 +599,17 @@ class AuctionService(Application[str]):
     def admit_bid(self, command: PlaceBid, confirmed: bool = False) -> LotSnapshot:
         """What a bid must pass before it is queued: its lot exists, its amount fits the
         lot's currency, and a bid far above the minimum next bid is confirmed
-        (`rules.needs_confirmation`). Everything else is decided in order by the processor."""
-        lot = self.get_lot(command.lot_id)
+        (`rules.needs_confirmation`). Everything else is decided in order by the processor.
+        The lot may be one read for an earlier bid (ADMISSION_SNAPSHOT_MAX_AGE_S); a bid
+        that it would ask to confirm is asked only if the lot as stored now asks too."""
+        lot = self._admission_snapshots.get(command.lot_id)
+        if lot is not None and rules.needs_confirmation(
+            lot, command.amount_decimal, confirmed, self.confirmation_caps
+        ) is not None:
+            lot = None  # the minimum may have risen since: ask only on the lot as stored now
+        if lot is None:
+            lot = self.get_lot(command.lot_id)
+            self._admission_snapshots.put(lot)
         if not fits_currency(command.amount_decimal, lot.currency):
             raise InvalidCommand(
                 f"{lot.currency} amounts have at most {minor_units(lot.currency)} decimals",

@@ -205,7 +205,8 @@ class LocalStack:
         for source in app.sqs_sources:
             name = queues[source.queue].queue_name
             pollers += [
-                SqsPoller(source, sqs_client=self._client("sqs", self._sqs.endpoint_url),
+                # In process, as Lambda's pollers are inside AWS: no HTTP hop, signing or JSON.
+                SqsPoller(source, sqs_client=self._sqs.in_process_client(),
                           queue_url=self._sqs.queue_url(name), queue_arn=self._sqs.queue_arn(name),
                           region=self.region, invoke=self.invoke)
                 for _ in range(SQS_POLLERS_PER_SOURCE)

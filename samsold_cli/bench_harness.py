@@ -160,6 +160,38 @@ def tree_cpu_seconds(root_pid: int) -> float | None:
     return sum(used[pid] for pid in _tree(root_pid, parents))
 
 
+def tree_cpu_by_process(root_pid: int) -> dict[str, float] | None:
+    """`tree_cpu_seconds` broken down by what each process plays: DynamoDB Local (java), each
+    function's workers (by handler), the stack's own process (gateway, local SQS, pollers)
+    and the children it has reaped (stopped workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, _ = _processes()
+    if root_pid not in parents:
+        return None
+    by_process: dict[str, float] = {}
+    for pid in _tree(root_pid, parents):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        own, reaped = sum(int(v) for v in fields[11:13]) / ticks, sum(int(v) for v in fields[13:15]) / ticks
+        by_process[_role(pid, root_pid)] = by_process.get(_role(pid, root_pid), 0.0) + own
+        if reaped:
+            by_process["reaped children"] = by_process.get("reaped children", 0.0) + reaped
+    return by_process
+
+
+def _role(pid: int, root_pid: int) -> str:
+    if pid == root_pid:
+        return "stack (gateway, local SQS, pollers)"
+    arguments = (_command_line(pid) or b"").split(b"\0")
+    if any(argument.endswith(b"java") for argument in arguments[:1]):
+        return "DynamoDB Local (java)"
+    if b"local.lambda_.functions" in arguments and len(arguments) > arguments.index(b"local.lambda_.functions") + 1:
+        return arguments[arguments.index(b"local.lambda_.functions") + 1].decode(errors="replace")
+    return (arguments[0] or b"other").decode(errors="replace").rsplit("/", 1)[-1]
+
+
 def raise_open_files_limit() -> dict[str, int | None]:
     """Raise this process's soft limit of open files to its hard limit (two thousand clients
     are two thousand sockets on each side); returns both limits before and the soft one after."""

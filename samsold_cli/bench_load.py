@@ -38,6 +38,7 @@ from samsold_cli.bench_harness import (
     ms_summary,
     on_loopback,
     raise_open_files_limit,
+    tree_cpu_by_process,
     tree_cpu_seconds,
     write_results,
 )
@@ -144,14 +145,33 @@ async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Upd
 
 
 async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
-    """Receipts of the attempts' bids, once every bid that got a 202 is decided (or the timeout)."""
+    """Receipts of the attempts' bids, once every bid that got a 202 is decided (or the timeout).
+    A decided bid's receipt is final, so each poll reads only the bids still undecided: the
+    polling is the benchmark's, and its reads would be charged to DynamoDB Local's CPU."""
     queued = {a.bid_id for a in attempts if a.status == 202}
     deadline = time.monotonic() + timeout_s
+    receipts: dict[str, dict[str, Any]] = {}
+    undecided = [a.bid_id for a in attempts]
     while True:
-        receipts = await asyncio.to_thread(service.bid_receipts, [a.bid_id for a in attempts])
+        receipts.update(await asyncio.to_thread(service.bid_receipts, undecided))
+        undecided = [bid_id for bid_id in undecided if bid_id not in receipts]
         if queued <= set(receipts) or time.monotonic() > deadline:
             return receipts
         await asyncio.sleep(0.5)
+
+
+async def _wait_for_pushes(updates: Updates, receipts: dict[str, dict[str, Any]], timeout_s: float) -> None:
+    """Until a push shows each lot at its highest decided version among `receipts` (or the timeout)."""
+    last_version: dict[str, int] = {}
+    for receipt in receipts.values():
+        lot_id, version = str(receipt["lot_id"]), int(receipt.get("version") or 0)
+        last_version[lot_id] = max(version, last_version.get(lot_id, 0))
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(
+        updates.first_showing(lot_id, version) is None for lot_id, version in last_version.items()
+    ):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(1.0)  # the bidders' own news follows the lot's update
 
 
 def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], updates: Updates,
@@ -235,6 +255,11 @@ def consistency(service: AuctionService, lot_ids: list[str], attempts: list[Atte
     }
 
 
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -262,20 +287,34 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
         bidding = Bidding(session, api, tokens, lot_ids)
 
-        def stack_cpu() -> float | None:
-            return tree_cpu_seconds(stack_pid) if stack_pid is not None else None
+        def stack_cpu() -> tuple[float | None, dict[str, float] | None, float]:
+            """The stack's CPU seconds, by process, and the clients' own (this process)."""
+            if stack_pid is None:
+                return None, None, _own_cpu_seconds()
+            return tree_cpu_seconds(stack_pid), tree_cpu_by_process(stack_pid), _own_cpu_seconds()
 
         async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None,
-                           cpu_before: float | None) -> dict[str, Any]:
+                           cpu_before: tuple[float | None, dict[str, float] | None, float]) -> dict[str, Any]:
             receipts = await _wait_for_receipts(service, attempts, settle_s)
-            await asyncio.sleep(1.0)  # the last pushes follow the last decisions
+            # The pushes follow the decisions: the phase (and its CPU) ends when every lot's
+            # last decided version has reached the subscribers, so the broadcast's work is in it.
+            await _wait_for_pushes(updates, receipts, settle_s)
             report = {"phase": name, **({"target_bids_per_s": rate} if rate else {}),
                       **phase_report(attempts, receipts, updates, time.monotonic() - started)}
-            cpu_after = stack_cpu()
-            if cpu_before is not None and cpu_after is not None and attempts:
+            (total_before, by_process_before, own_before), (total_after, by_process_after, own_after) = \
+                cpu_before, stack_cpu()
+            if total_before is not None and total_after is not None and attempts:
                 # What the stack spent per bid (gateway, workers, queue, DynamoDB Local), whatever
                 # else ran on the machine; two cores give at most 2000 / this many bids per second.
-                report["stack_cpu_ms_per_bid"] = round((cpu_after - cpu_before) * 1000 / len(attempts), 1)
+                report["stack_cpu_ms_per_bid"] = round((total_after - total_before) * 1000 / len(attempts), 1)
+            if by_process_before is not None and by_process_after is not None and attempts:
+                report["stack_cpu_ms_per_bid_by_process"] = {
+                    name: round((seconds - by_process_before.get(name, 0.0)) * 1000 / len(attempts), 1)
+                    for name, seconds in sorted(by_process_after.items())
+                }
+            if attempts:
+                # The clients share the cores with the stack: what they cost is not the stack's.
+                report["client_cpu_ms_per_bid"] = round((own_after - own_before) * 1000 / len(attempts), 1)
             if rate:
                 report["sustained"] = _sustained(report, rate)
             console.print(f"[bold]{name}[/bold]: {json.dumps(report)}")

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,11 @@ JWKS_PATH = "/.well-known/jwks.json"
 # this one names a pool that exists nowhere, so a dev token is never mistaken for a real one.
 ISSUER = "https://cognito-idp.local.amazonaws.com/local_SamSoldDev"
 CLIENT_ID = "samsold-local-client"  # the ID token's `aud`: the app client id
+# API Gateway caches a Cognito authorizer's answer per token (300 s unless the API says
+# otherwise); so does `claims`, which keeps an RS256 check off every request of a client.
+# A cached token is still refused once it expires. Forged or expired tokens are not cached.
+AUTHORIZER_CACHE_TTL_S = 300.0
+AUTHORIZER_CACHE_SIZE = 10_000
 _SUB_NAMESPACE = uuid.UUID("8f6f5b8e-3c5a-4d64-9a55-2f7d1b3c0a11")
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -54,6 +61,9 @@ class DevAuth:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.key_path = Path(data_dir) / KEY_FILE_NAME
         self._key = _load_or_create_key(self.key_path)
+        # token -> (when it was checked, its expiry, its claims), the least recently used dropped first
+        self._checked: OrderedDict[str, tuple[float, int, dict[str, str]]] = OrderedDict()
+        self._checked_lock = threading.Lock()
 
     def mint(self, user: str, *, admin: bool = False, ttl_s: int = 12 * 3600) -> str:
         now = int(time.time())
@@ -81,6 +91,15 @@ class DevAuth:
         """The authorizer's view of a valid token; None when missing, forged or expired."""
         if not token:
             return None
+        now = time.time()
+        with self._checked_lock:
+            cached = self._checked.get(token)
+            if cached is not None:
+                checked_at, expires_at, claims = cached
+                if now < expires_at and now - checked_at < AUTHORIZER_CACHE_TTL_S:
+                    self._checked.move_to_end(token)
+                    return dict(claims)
+                del self._checked[token]
         try:
             payload = jwt.decode(
                 token,
@@ -94,7 +113,12 @@ class DevAuth:
             return None
         if payload["token_use"] != "id":
             return None
-        return {name: _authorizer_value(name, value) for name, value in payload.items()}
+        claims = {name: _authorizer_value(name, value) for name, value in payload.items()}
+        with self._checked_lock:
+            self._checked[token] = (now, int(payload["exp"]), claims)
+            while len(self._checked) > AUTHORIZER_CACHE_SIZE:
+                self._checked.popitem(last=False)
+        return dict(claims)
 
 
 def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:

@@ -10,6 +10,11 @@ its stdout; the handler's own prints and logs go to stderr, as Lambda sends them
 CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
 killed and a fresh one takes its place on the next call, as Lambda replaces the sandbox.
 
+A batch of SQS FIFO messages goes to the idle warm worker that last served most of its
+message groups, when there is one: Lambda promises nothing about which sandbox gets a
+batch, and a worker that has just decided a lot keeps that lot's state warm (ProcessBid
+then writes without reading first).
+
 Concurrency grows with load as Lambda's does: a call that finds every worker of its
 function busy starts another (a cold start), up to the function's
 ReservedConcurrentExecutions or else `concurrency_limit`; past that, calls wait for a
@@ -41,6 +46,7 @@ log = logging.getLogger("samsold.local.lambda_.functions")
 # Local or the queue, without memory to spare for a fleet.
 CONCURRENCY_LIMIT = 8
 IDLE_WORKER_S = 300.0  # as Lambda recycles sandboxes nobody calls
+GROUPS_REMEMBERED = 10_000  # message group -> the worker that served it last, per function
 INIT_TIMEOUT_S = 10  # Lambda's limit on a function's init phase
 _INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _PASSTHROUGH_PREFIXES = ("POWERTOOLS_",)  # the developer's shell may tune Powertools locally
@@ -182,6 +188,7 @@ class _FunctionWorkers:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._served_last: dict[str, _Worker] = {}  # message group -> worker (see the module docstring)
         self.started = 0  # workers started so far (cold starts), for tests and logs
 
     def invoke(self, event: Any) -> Any:
@@ -189,8 +196,9 @@ class _FunctionWorkers:
             # ReservedConcurrentExecutions: 0 throttles every call, as in Lambda.
             raise FunctionError(self.function.logical_id, "TooManyRequestsException", "Rate Exceeded.")
         request_id = str(uuid.uuid4())
+        groups = _message_groups(event)
         with self._slots:
-            worker = self._take()
+            worker = self._take(groups)
             started = time.monotonic()
             outcome = "error"
             try:
@@ -201,13 +209,14 @@ class _FunctionWorkers:
                 outcome = "timeout"
                 raise
             finally:
-                self._give_back(worker, keep=outcome != "timeout")
+                self._give_back(worker, keep=outcome != "timeout", groups=groups)
                 log.info("REPORT %s request_id=%s duration_ms=%.1f outcome=%s", self.function.logical_id,
                          request_id, (time.monotonic() - started) * 1000, outcome)
 
-    def _take(self) -> _Worker:
-        """An idle warm worker (the most recently used), or a new one: holding a slot means
-        fewer than `limit` workers are busy, so a new one stays within the limit."""
+    def _take(self, groups: list[str] | None = None) -> _Worker:
+        """An idle warm worker (the one that served most of `groups` last, else the most
+        recently used), or a new one: holding a slot means fewer than `limit` workers are
+        busy, so a new one stays within the limit."""
         expired: list[_Worker] = []
         chosen: _Worker | None = None
         with self._lock:
@@ -216,6 +225,13 @@ class _FunctionWorkers:
             now = time.monotonic()
             expired = [worker for worker in self._idle if now - worker.idle_since > IDLE_WORKER_S]
             self._idle = [worker for worker in self._idle if worker not in expired]
+            if groups:
+                served = [self._served_last.get(group) for group in groups]
+                # max() keeps the first of equals: the most recently used among them.
+                best = max(reversed(self._idle), key=served.count, default=None)
+                if best is not None and served.count(best) > 0:
+                    self._idle.remove(best)
+                    self._idle.append(best)  # popped next, as the chosen one
             while self._idle and chosen is None:
                 worker = self._idle.pop()
                 if worker.alive:
@@ -233,8 +249,14 @@ class _FunctionWorkers:
         worker.wait_until_ready()
         return worker
 
-    def _give_back(self, worker: _Worker, keep: bool) -> None:
+    def _give_back(self, worker: _Worker, keep: bool, groups: list[str] | None = None) -> None:
         with self._lock:
+            for group in groups or []:
+                self._served_last.pop(group, None)  # re-inserted last: the oldest go first
+                if keep and worker.alive:
+                    self._served_last[group] = worker
+            while len(self._served_last) > GROUPS_REMEMBERED:
+                del self._served_last[next(iter(self._served_last))]
             if keep and worker.alive and not self._closed:
                 worker.idle_since = time.monotonic()
                 self._idle.append(worker)
@@ -282,6 +304,16 @@ class FunctionPool:
     def stop(self) -> None:
         for workers in self._functions.values():
             workers.stop()
+
+
+def _message_groups(event: Any) -> list[str]:
+    """The distinct message groups of an SQS FIFO event, in order (none for other events)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        return []
+    groups = (record.get("attributes", {}).get("MessageGroupId") for record in records
+              if isinstance(record, dict) and record.get("eventSource") == "aws:sqs")
+    return list(dict.fromkeys(group for group in groups if isinstance(group, str)))
 
 
 def _has_fileno(stream: Any) -> bool:

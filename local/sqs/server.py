@@ -23,6 +23,7 @@ from typing import Any
 
 from local.sqs.api import SqsApi
 from local.sqs.errors import SqsError
+from local.sqs.in_process import InProcessSqsClient
 from local.sqs.store import SqsStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ class LocalSqs:
 
     def queue_arn(self, name: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+
+    def in_process_client(self) -> InProcessSqsClient:
+        """A client for callers in this process (the event source mappings), without HTTP."""
+        if self._server is None:
+            raise RuntimeError("LocalSqs is not started")
+        return InProcessSqsClient(self._server.api, self._server.endpoint_url)
 
     def start(self) -> LocalSqs:
         if self._server is not None:

@@ -1,9 +1,9 @@
 """Queues and messages in SQLite, with SQS's semantics: FIFO message groups, visibility
 timeouts, deduplication, receive counts and redrive to a dead-letter queue.
 
-One connection behind one lock; a condition variable on that lock wakes long polls
-whenever messages change, and waiting releases the lock so senders never queue
-behind a poll. Times are wall-clock milliseconds so a restart on the same file sees
+One connection behind one lock; a condition variable per queue on that lock wakes the
+long polls of that queue whenever its messages change, and waiting releases the lock so
+senders never queue behind a poll. Times are wall-clock milliseconds so a restart on the same file sees
 in-flight messages come back when their visibility timeout ends, as in SQS.
 """
 
@@ -199,7 +199,11 @@ class SqsStore:
         # NORMAL in WAL mode survives a crash of this process; only power loss can lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        # Long polls wait on their queue's own condition (on the same lock), so a change to
+        # one queue wakes only the receivers of that queue, not every poller of every queue.
+        self._queue_changed: dict[str, threading.Condition] = {}
         self._closed = False
 
     def arn(self, name: str) -> str:
@@ -208,7 +212,7 @@ class SqsStore:
     def close(self) -> None:
         with self._changed:
             self._closed = True
-            self._changed.notify_all()
+            self._notify_all_queues()
             self._db.close()
 
     # --- queues ---------------------------------------------------------------------
@@ -247,7 +251,7 @@ class SqsStore:
                     "UPDATE queues SET attributes = ?, modified_at = ? WHERE name = ?",
                     (json.dumps(stored | configured), now_ms() // 1000, name),
                 )
-            self._changed.notify_all()
+            self._notify(name)
 
     def _check_redrive_target(self, fifo: bool, configured: dict[str, str]) -> None:
         if "RedrivePolicy" not in configured:
@@ -265,7 +269,7 @@ class SqsStore:
             with self._db:
                 for table, column in (("queues", "name"), ("messages", "queue"), ("deduplication", "queue")):
                     self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
-            self._changed.notify_all()
+            self._notify(name)
 
     def get_queue(self, name: str) -> Queue:
         with self._changed:
@@ -337,7 +341,7 @@ class SqsStore:
                         "INSERT OR REPLACE INTO deduplication VALUES (?, ?, ?, ?, ?)",
                         (queue.name, message.deduplication_id, message_id, seq, now + DEDUPLICATION_WINDOW_MS),
                     )
-            self._changed.notify_all()
+            self._notify(queue.name)
             return Sent(message_id, sequence_number(seq))
 
     def _deduplicated(self, queue: str, deduplication_id: str | None, now: int) -> Sent | None:
@@ -378,7 +382,23 @@ class SqsStore:
                 if received or remaining_ms <= 0:
                     return received
                 # Wake on any change, or when the next hidden message becomes visible.
-                self._changed.wait(min(remaining_ms, self._next_visible_in_ms(queue.name)) / 1000)
+                self._waiters_of(queue.name).wait(min(remaining_ms, self._next_visible_in_ms(queue.name)) / 1000)
+
+    def _waiters_of(self, queue: str) -> threading.Condition:
+        """The condition a long poll of `queue` waits on (the store's lock held)."""
+        condition = self._queue_changed.get(queue)
+        if condition is None:
+            condition = self._queue_changed[queue] = threading.Condition(self._lock)
+        return condition
+
+    def _notify(self, queue: str) -> None:
+        condition = self._queue_changed.get(queue)
+        if condition is not None:
+            condition.notify_all()
+
+    def _notify_all_queues(self) -> None:
+        for condition in self._queue_changed.values():
+            condition.notify_all()
 
     def _next_visible_in_ms(self, queue: str) -> int:
         now = now_ms()
@@ -438,7 +458,7 @@ class SqsStore:
             (destination, dead_letter_source_arn, now, seq),
         )
         self._db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-        self._changed.notify_all()
+        self._notify_all_queues()  # the source's group and the destination
 
     def _deliver(self, seq: int, visibility_timeout_s: int, now: int) -> Received:
         message_id: str = self._db.execute("SELECT message_id FROM messages WHERE seq = ?", (seq,)).fetchone()[0]
@@ -475,7 +495,7 @@ class SqsStore:
                 return
             with self._db:
                 self._db.execute("DELETE FROM messages WHERE seq = ?", (row["seq"],))
-            self._changed.notify_all()
+            self._notify(name)
 
     def change_visibility(self, name: str, receipt_handle: str, visibility_timeout_s: int) -> None:
         if not 0 <= visibility_timeout_s <= 43_200:
@@ -492,7 +512,7 @@ class SqsStore:
                 self._db.execute(
                     "UPDATE messages SET visible_at = ? WHERE seq = ?", (now + visibility_timeout_s * 1000, row["seq"])
                 )
-            self._changed.notify_all()
+            self._notify(name)
 
     def _message_for(self, queue: str, receipt_handle: str) -> sqlite3.Row | None:
         message_id = _message_id_in(receipt_handle)
@@ -509,7 +529,7 @@ class SqsStore:
             self._queue(name)
             with self._db:
                 self._db.execute("DELETE FROM messages WHERE queue = ?", (name,))
-            self._changed.notify_all()
+            self._notify(name)
 
     # --- dead-letter redrive --------------------------------------------------------
 

@@ -141,6 +141,27 @@ def test_concurrency_stays_within_reserved_concurrent_executions(stack):
     assert len({result["pid"] for result in seen}) <= 2
 
 
+def sqs_batch(*groups: str, sleep_s: float = 0) -> dict[str, Any]:
+    return {"sleep_s": sleep_s,
+            "Records": [{"eventSource": "aws:sqs", "messageId": uuid.uuid4().hex, "body": "{}",
+                         "attributes": {"MessageGroupId": group}} for group in groups]}
+
+
+def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_last(stack):
+    first, second = f"lot-{uuid.uuid4().hex[:6]}", f"lot-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(2) as pool:  # at the same time: two workers
+        served_first, served_second = (result["pid"] for result in pool.map(
+            lambda group: stack.invoke("EchoA", sqs_batch(group, sleep_s=0.5)), [first, second]))
+    assert served_first != served_second
+    # Each group comes back to its worker, though the other was used more recently.
+    assert stack.invoke("EchoA", sqs_batch(first))["pid"] == served_first
+    assert stack.invoke("EchoA", sqs_batch(second, second))["pid"] == served_second
+    assert stack.invoke("EchoA", sqs_batch(first))["pid"] == served_first
+    assert stack.invoke("EchoA", sqs_batch(first, second, first))["pid"] == served_first
+    # That worker served both groups last: the second follows it now.
+    assert stack.invoke("EchoA", sqs_batch(second))["pid"] == served_first
+
+
 def test_sqs_partial_batch_failures_come_back_and_successes_are_deleted(stack, dynamodb):
     sqs = stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="WorkQueue.fifo")["QueueUrl"]

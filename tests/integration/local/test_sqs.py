@@ -411,3 +411,40 @@ def test_stop_ends_open_long_polls(tmp_path: Path) -> None:
     assert not poller.is_alive()
     assert time.monotonic() - started < 2
     assert len(outcome) == 1
+
+
+# -- the in-process client of the event source mappings ---------------------------------------
+
+
+def test_the_in_process_client_answers_as_boto3_does(local_sqs: LocalSqs, sqs: Client):
+    url = create_fifo(sqs, "in-process", VisibilityTimeout="0")
+    attributes = {"kind": {"DataType": "String", "StringValue": "bid"},
+                  "raw": {"DataType": "Binary", "BinaryValue": b"\x00\xffbytes"}}
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g", MessageDeduplicationId="one",
+                     MessageAttributes=attributes)
+    in_process = local_sqs.in_process_client()
+    through_boto3 = receive(sqs, url)
+    direct = in_process.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"],
+                                        MessageAttributeNames=["All"])["Messages"]
+    assert [m["MessageAttributes"] for m in direct] == [m["MessageAttributes"] for m in through_boto3]
+    assert direct[0]["MessageAttributes"]["raw"]["BinaryValue"] == b"\x00\xffbytes"
+    same = ("MessageId", "Body", "MD5OfBody", "MD5OfMessageAttributes")
+    assert [{k: m[k] for k in same} for m in direct] == [{k: m[k] for k in same} for m in through_boto3]
+    assert direct[0]["Attributes"].keys() == through_boto3[0]["Attributes"].keys()
+    assert direct[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+    deleted = in_process.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": "0", "ReceiptHandle": direct[0]["ReceiptHandle"]}])
+    assert [entry["Id"] for entry in deleted["Successful"]] == ["0"]
+    assert receive(sqs, url) == []
+
+
+def test_the_in_process_client_raises_the_errors_boto3_raises(local_sqs: LocalSqs, sqs: Client):
+    missing = local_sqs.queue_url("no-such-queue")
+    with pytest.raises(ClientError) as through_boto3:
+        sqs.receive_message(QueueUrl=missing)
+    with pytest.raises(ClientError) as direct:
+        local_sqs.in_process_client().receive_message(QueueUrl=missing)
+    assert direct.value.response["Error"]["Code"] == through_boto3.value.response["Error"]["Code"]
+    assert direct.value.response["ResponseMetadata"]["HTTPStatusCode"] == \
+        through_boto3.value.response["ResponseMetadata"]["HTTPStatusCode"]
