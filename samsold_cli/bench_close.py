@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from samsold_cli.bench_harness import STARTING_PRICE, StackProcess, machine, on_loopback, percentile, write_results
+from samsold_cli.bench_harness import STARTING_PRICE, fresh_stack, machine, on_loopback, percentile, write_results
 from samsold_cli.shared import console
 
 CLOSE_LAG_GOAL_S = 15.0  # p95, issue 13 point 1
@@ -169,24 +169,14 @@ def close(
 ) -> None:
     """Close lag on a fresh local stack (127.0.0.1 only): lots closing over the next minutes,
     some extended by a late bid; p50/p95/max of the CLOSED push and of LotClosed after the final close time."""
-    import tempfile
-
     from handlers.bootstrap import use_placeholder_credentials
-    from local.runtime import read_endpoints
 
     use_placeholder_credentials()
     started = time.perf_counter()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="samsold-close-") as temporary:
-        directory = Path(temporary) / "data"
-        console.print(f"starting the local stack on {directory}")
-        with StackProcess(directory) as stack:
-            endpoints = read_endpoints(directory)
-            if endpoints is None:
-                raise RuntimeError(f"no local stack runs on {directory}")
-            results = asyncio.run(run_close(endpoints, directory, lots, first_in, spread, extend_every,
-                                            wait + SOFT_CLOSE_EXTENSION_S))
-            console.print("stopping the local stack")
+    with fresh_stack("samsold-close-") as (directory, endpoints, stack):
+        results = asyncio.run(run_close(endpoints, directory, lots, first_in, spread, extend_every,
+                                        wait + SOFT_CLOSE_EXTENSION_S))
     grace_s = template_close_grace_s()
     document = {
         "benchmark": "samsold close",

@@ -27,8 +27,8 @@ import typer
 from samsold_cli.bench_harness import (
     STARTING_PRICE,
     STEP,
-    StackProcess,
     create_lots,
+    fresh_stack,
     machine,
     ms_summary,
     on_loopback,
@@ -252,10 +252,7 @@ def fanout(
 ) -> None:
     """Fan-out on a fresh local stack (127.0.0.1 only): WebSocket watchers of one lot, then
     bids; connects, failed connects, decision-to-update p50/p99/max, messages lost."""
-    import tempfile
-
     from handlers.bootstrap import use_placeholder_credentials
-    from local.runtime import read_endpoints
 
     use_placeholder_credentials()
     open_files = raise_open_files_limit()
@@ -263,19 +260,12 @@ def fanout(
         console.print(f"[yellow]open files limited to {open_files['soft_after']}: fewer than {watchers} watchers may connect[/yellow]")
     started = time.perf_counter()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="samsold-fanout-") as temporary:
-        directory = Path(temporary) / "data"
-        console.print(f"starting the local stack on {directory}")
-        with StackProcess(directory) as stack:
-            endpoints = read_endpoints(directory)
-            if endpoints is None:
-                raise RuntimeError(f"no local stack runs on {directory}")
-            open_files["stack_soft"] = _open_files_limit_of(stack.pid)
-            results = asyncio.run(run_fanout(endpoints, directory, watchers, bids, warmup, connect_concurrency,
-                                             handshake_timeout, delivery_timeout, stack.pid))
-            console.print("stopping the local stack")
-        if stack.exitcode != 0:
-            console.print(f"[yellow]the local stack's stop failed (exit code {stack.exitcode}); its processes were stopped[/yellow]")
+    with fresh_stack("samsold-fanout-") as (directory, endpoints, stack):
+        open_files["stack_soft"] = _open_files_limit_of(stack.pid)
+        results = asyncio.run(run_fanout(endpoints, directory, watchers, bids, warmup, connect_concurrency,
+                                         handshake_timeout, delivery_timeout, stack.pid))
+    if stack.exitcode != 0:
+        console.print(f"[yellow]the local stack's stop failed (exit code {stack.exitcode}); its processes were stopped[/yellow]")
     document = {
         "benchmark": "samsold fanout",
         "stack": "fresh local stack (temporary data directory), in a child process",

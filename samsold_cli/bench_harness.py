@@ -13,6 +13,7 @@ import os
 import platform
 import resource
 import signal
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,23 @@ def fresh_dynamodb_local(table: str = "bench") -> Iterator[dict[str, str]]:
     with DynamoDBLocal() as ddb:
         use_placeholder_credentials()
         yield {"BIDS_TABLE": table, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": ddb.endpoint_url}
+
+
+@contextmanager
+def fresh_stack(prefix: str) -> Iterator[tuple[Path, dict[str, Any], StackProcess]]:
+    """The local stack on a temporary data directory, in a child process: yields the data
+    directory, the stack's endpoints and its process (stopped, the directory removed, after)."""
+    from local.runtime import read_endpoints
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        directory = Path(temporary) / "data"
+        console.print(f"starting the local stack on {directory}")
+        with StackProcess(directory) as stack:
+            endpoints = read_endpoints(directory)
+            if endpoints is None:
+                raise RuntimeError(f"no local stack runs on {directory}")
+            yield directory, endpoints, stack
+            console.print("stopping the local stack")
 
 
 def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
