@@ -8,16 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from handlers import place_bid
-from handlers.bootstrap import App
-from ledger.command_queue import CommandQueue
 from ledger.events import BidPlaced, LotClosed
 from projections.dispute import dispute_report
-from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
-from tests.support.queue import QUEUE_URL, InMemorySqs
 from tests.unit.handlers.test_handlers_in_memory import (
     ALICE,
     BOB,
@@ -28,16 +22,6 @@ from tests.unit.handlers.test_handlers_in_memory import (
     lot_view,
     process,
 )
-
-
-@pytest.fixture
-def sqs() -> InMemorySqs:
-    return InMemorySqs()
-
-
-@pytest.fixture
-def app(sqs: InMemorySqs) -> App:
-    return build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
 
 
 def buy(app, lot_id: str, claims: dict[str, str] | None, body: Any = None, headers: dict[str, str] | None = None):

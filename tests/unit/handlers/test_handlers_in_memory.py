@@ -25,16 +25,6 @@ BOB = {"sub": "bob", "cognito:username": "bob"}
 SELLER = {"sub": "sam", "cognito:username": "sam"}
 
 
-@pytest.fixture
-def sqs() -> InMemorySqs:
-    return InMemorySqs()
-
-
-@pytest.fixture
-def app(sqs: InMemorySqs) -> App:
-    return build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
-
-
 def api(app: App, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     module = place_bid if path == "/bid" else lot_api
     response = module.handler(rest_event(method, path, **kwargs), FakeContext(), app)

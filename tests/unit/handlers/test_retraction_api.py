@@ -5,46 +5,28 @@ dispute, replay and verify, the bidders' records) are checked on the same lot.""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from handlers import lot_api, place_bid, process_bid
+from handlers import process_bid
 from handlers.bootstrap import App
-from ledger.command_queue import CommandQueue
 from ledger.commands import CloseLot
 from ledger.events import BidRetracted
 from ledger.values import format_time, utc_now
 from projections.audit import replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.my_bids import records_from
-from tests.support.app import build_test_app
-from tests.support.events import FakeContext, rest_event
-from tests.support.queue import QUEUE_URL, InMemorySqs
+from tests.support.events import FakeContext
+from tests.support.queue import InMemorySqs
+from tests.unit.handlers.test_handlers_in_memory import api
 
 ALICE = {"sub": "alice"}
 BOB = {"sub": "bob"}
 SELLER = {"sub": "sam"}
 ADMIN = {"sub": "root", "cognito:groups": "admin"}
-
-
-@pytest.fixture
-def sqs() -> InMemorySqs:
-    return InMemorySqs()
-
-
-@pytest.fixture
-def app(sqs: InMemorySqs) -> App:
-    return build_test_app(command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
-
-
-def api(app: App, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    module = place_bid if path == "/bid" else lot_api
-    response = module.handler(rest_event(method, path, **kwargs), FakeContext(), app)
-    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
 def create_lot(app: App, **terms: Any) -> str:
