@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from handlers.bootstrap import current_app, metrics
 from handlers.rest import HttpError, caller_of
-from ledger.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
+from ledger.commands import AmountText, BuyNow, Identifier, PlaceBid, StrictInput, new_id
 from ledger.values import from_epoch_ms
 
 router = APIGatewayRouter()
@@ -47,11 +47,9 @@ def place_bid(
     idempotency_key: Annotated[Identifier | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response[BidAccepted]:
     caller = caller_of(router)
-    if idempotency_key and body.bid_id and idempotency_key != body.bid_id:
-        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
     request_context = router.current_event.request_context
     command = PlaceBid(
-        bid_id=idempotency_key or body.bid_id or new_id(),
+        bid_id=_bid_id(idempotency_key, body.bid_id),
         lot_id=body.lot_id,
         bidder=caller.user,
         amount=body.amount,
@@ -59,18 +57,8 @@ def place_bid(
         placed_at=from_epoch_ms(request_context.request_time_epoch),
         correlation_id=request_context.request_id,
     )
-    samsold = current_app()
-    bid, new = samsold.service.submit_bid(command, confirmed=body.confirm)
-    decided = None if new else samsold.service.get_bid_outcome(bid.bid_id)
-    if decided is None:
-        # Also on a retry: the first attempt may have stopped before queueing; the
-        # queue's deduplication and the processor's receipts keep it to one decision.
-        samsold.command_queue.send_bid(bid, correlation_id=bid.correlation_id)
-        metrics.add_metric(name="BidsQueued", unit="Count", value=1)
-    answer = BidAccepted(
-        bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
-    )
-    return Response(status_code=202, content_type="application/json", body=answer)
+    bid, new = current_app().service.submit_bid(command, confirmed=body.confirm)
+    return _queued(bid, new, metric="BidsQueued")
 
 
 class BuyRequest(StrictInput):
@@ -93,25 +81,35 @@ def buy_now(
     idempotency_key: Annotated[Identifier | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response[BidAccepted]:
     caller = caller_of(router)
-    requested_id = body.bid_id if body else None
-    if idempotency_key and requested_id and idempotency_key != requested_id:
-        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
     request_context = router.current_event.request_context
-    samsold = current_app()
-    purchase, new = samsold.service.submit_buy_now(
+    purchase, new = current_app().service.submit_buy_now(
         lot_id,
-        bid_id=idempotency_key or requested_id or new_id(),
+        bid_id=_bid_id(idempotency_key, body.bid_id if body else None),
         buyer=caller.user,
         # The time API Gateway received the request decides whether it was in time.
         placed_at=from_epoch_ms(request_context.request_time_epoch),
         correlation_id=request_context.request_id,
     )
-    decided = None if new else samsold.service.get_bid_outcome(purchase.bid_id)
+    return _queued(purchase, new, metric="BuyNowQueued")
+
+
+def _bid_id(idempotency_key: str | None, requested: str | None) -> str:
+    """The bid's id: the Idempotency-Key header or the body's bid_id (the same if both), or a new one."""
+    if idempotency_key and requested and idempotency_key != requested:
+        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
+    return idempotency_key or requested or new_id()
+
+
+def _queued(bid: PlaceBid | BuyNow, new: bool, metric: str) -> Response[BidAccepted]:
+    """Queue a recorded bid (or purchase) unless it is decided already, and answer 202."""
+    samsold = current_app()
+    decided = None if new else samsold.service.get_bid_outcome(bid.bid_id)
     if decided is None:
-        # As for a bid: a retry queues again; deduplication and receipts keep one decision.
-        samsold.command_queue.send_bid(purchase, correlation_id=purchase.correlation_id)
-        metrics.add_metric(name="BuyNowQueued", unit="Count", value=1)
+        # Also on a retry: the first attempt may have stopped before queueing; the
+        # queue's deduplication and the processor's receipts keep it to one decision.
+        samsold.command_queue.send_bid(bid, correlation_id=bid.correlation_id)
+        metrics.add_metric(name=metric, unit="Count", value=1)
     answer = BidAccepted(
-        bid_id=purchase.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{purchase.bid_id}"
+        bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
     )
     return Response(status_code=202, content_type="application/json", body=answer)
