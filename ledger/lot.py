@@ -5,6 +5,7 @@ builds, so the writer and every reader agree by construction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -199,15 +200,7 @@ class Lot(BaseAggregate[str]):
             retracted_by=command.retracted_by,
             reason=command.reason,
             requested_at=command.requested_at,
-            price=standing.price,
-            leader=standing.leader,
-            leading_bid_id=standing.leading_bid_id,
-            leader_maximum=standing.leader_maximum,
-            leader_alias=standing.leader_alias,
-            leader_placed_at=standing.leader_placed_at,
-            bid_count=standing.bid_count,
-            reserve_met=standing.reserve_met,
-            bidder_maximum=standing.bidder_maximum,
+            **asdict(standing),  # the event carries the standing field for field
         )
         event = self.pending_events[-1]
         assert isinstance(event, BidRetracted)
