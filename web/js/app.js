@@ -133,13 +133,32 @@ const LISTS = {
   },
 };
 
-class LotListPage {
-  constructor(status) {
+// A page of several lots kept live: read again on (re)connecting, and each lot it shows
+// replaced by an update newer than the one shown (subclasses give refresh and render).
+class LiveLotsPage {
+  constructor() {
     this.lotId = null;
-    this.status = status; // "open" or "closed", as GET /lots?status= takes it
     this.lots = new Map();
     this.refreshTimer = null;
     this.mounted = false;
+  }
+
+  connected() {
+    this.refresh();
+  }
+
+  lotUpdated(lot) {
+    const known = this.lots.get(lot.lot_id);
+    if (!known || !newerThanShown(lot, known)) return;
+    this.lots.set(lot.lot_id, lot);
+    this.render();
+  }
+}
+
+class LotListPage extends LiveLotsPage {
+  constructor(status) {
+    super();
+    this.status = status; // "open" or "closed", as GET /lots?status= takes it
   }
 
   mount(main) {
@@ -179,17 +198,6 @@ class LotListPage {
       if (!this.mounted) return;
       setText($("#lots-summary", this.main), `Could not load the lots: ${failure.message}`);
     }
-  }
-
-  connected() {
-    this.refresh();
-  }
-
-  lotUpdated(lot) {
-    const known = this.lots.get(lot.lot_id);
-    if (!known || !newerThanShown(lot, known)) return;
-    this.lots.set(lot.lot_id, lot);
-    this.render();
   }
 
   render() {
@@ -913,14 +921,11 @@ function newerThanShown(lot, shown) {
 
 // -- a staggered sale (#/sales/<id>): its lots in closing order ----------------------------
 
-class SalePage {
+class SalePage extends LiveLotsPage {
   constructor(saleId) {
-    this.lotId = null;
+    super();
     this.saleId = saleId;
     this.sale = null;
-    this.lots = new Map();
-    this.refreshTimer = null;
-    this.mounted = false;
   }
 
   mount(main) {
@@ -958,17 +963,6 @@ class SalePage {
       if (failure.status === 404) setText($("#sale-title", this.main), "Sale not found");
       setText($("#sale-summary", this.main), failure.status === 404 ? "There is no such sale." : `Could not load the sale: ${failure.message}`);
     }
-  }
-
-  connected() {
-    this.refresh();
-  }
-
-  lotUpdated(lot) {
-    const known = this.lots.get(lot.lot_id);
-    if (!known || !newerThanShown(lot, known)) return;
-    this.lots.set(lot.lot_id, lot);
-    this.render();
   }
 
   render() {
