@@ -8,7 +8,7 @@ Same function, so a replayed lot equals its stored snapshot.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from functools import singledispatch
 from typing import Any, Literal
@@ -118,45 +118,21 @@ class LotSnapshot(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _read_rule(cls, data: Any) -> Any:
-        """The soft-close rule from the item's one attribute (absent: today's rule)."""
-        if not isinstance(data, Mapping) or _RULE_ATTRIBUTE not in data:
+    def _read_short_attributes(cls, data: Any) -> Any:
+        """The fields the item keeps in short attributes (`_SHORT_ATTRIBUTES`: the soft-close
+        rule, the increment rule, the buy-now terms), decoded; an absent one leaves its fields
+        to their defaults (or, for the increment, to an older item's `increment` map)."""
+        if not isinstance(data, Mapping):
             return data
-        code = data[_RULE_ATTRIBUTE]
-        match = _RULE_CODE.fullmatch(code) if isinstance(code, str) else None
-        if match is None:
-            raise ValueError(f"{_RULE_ATTRIBUTE}: {code!r} is not a soft-close rule such as 'EL3'")
-        mode, trigger, cap = match.groups()
-        rule = {"soft_close_mode": _MODES[mode], "soft_close_trigger": _TRIGGERS[trigger],
-                "max_extensions": None if cap is None else int(cap)}
-        return {k: v for k, v in data.items() if k != _RULE_ATTRIBUTE} | rule
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_increment(cls, data: Any) -> Any:
-        """The increment rule from the item's one string attribute (items written before it
-        hold the rule as a map under `increment`, read as it is)."""
-        if not isinstance(data, Mapping) or _INCREMENT_ATTRIBUTE not in data:
-            return data
-        code = data[_INCREMENT_ATTRIBUTE]
-        rule = _increment_rule(code) if isinstance(code, str) else None
-        if rule is None:
-            raise ValueError(f"{_INCREMENT_ATTRIBUTE}: {code!r} is not an increment rule such as 'S1.00' or 'B0.00:0.05 1.00:0.25'")
-        return {k: v for k, v in data.items() if k != _INCREMENT_ATTRIBUTE} | {"increment": rule}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_buy_now(cls, data: Any) -> Any:
-        """The buy-now terms from the item's one attribute (absent: no buy-now price)."""
-        if not isinstance(data, Mapping) or _BUY_NOW_ATTRIBUTE not in data:
-            return data
-        code = data[_BUY_NOW_ATTRIBUTE]
-        match = _BUY_NOW_CODE.fullmatch(code) if isinstance(code, str) else None
-        if match is None:
-            raise ValueError(f"{_BUY_NOW_ATTRIBUTE}: {code!r} is not buy-now terms such as '50.00' or '50.00R'")
-        price, until = match.groups()
-        terms = {"buy_now_price": price, "buy_now_until": _UNTILS[until]}
-        return {k: v for k, v in data.items() if k != _BUY_NOW_ATTRIBUTE} | terms
+        for attribute, (decode, example) in _SHORT_ATTRIBUTES.items():
+            if attribute not in data:
+                continue
+            code = data[attribute]
+            decoded = decode(code) if isinstance(code, str) else None
+            if decoded is None:
+                raise ValueError(f"{attribute}: {code!r} is not {example}")
+            data = {k: v for k, v in data.items() if k != attribute} | decoded
+        return data
 
     @classmethod
     def from_item(cls, lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
@@ -191,13 +167,16 @@ _RULE_CODE = re.compile(r"([BE])([AL])(0|[1-9][0-9]{0,8})?")
 # first bid).
 _BUY_NOW_ATTRIBUTE = "bn"
 _BUY_NOW_FIELDS = ("buy_now_price", "buy_now_until")
+_UNTIL_CODES: dict[str, str] = {FIRST_BID: "", RESERVE_MET: "R"}
+_UNTILS = {code: until for until, code in _UNTIL_CODES.items()}
+_DECIMAL_TEXT = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
+_BUY_NOW_CODE = re.compile(f"({_DECIMAL_TEXT})(R?)")
 # The increment rule in the item, one string for the same reason (the band table as a map of
 # lists took 192 bytes, this about 110): `inc` is "S" and a fixed step ("S1.00"), or "B" and
 # the band table's "from:step" pairs ("B0.00:0.05 1.00:0.25 ..."). Items written before it
 # hold the map under `increment`: replay compares like for like (`REPLACED_ATTRIBUTES`), and
 # the next write of the snapshot (a whole-item Put) replaces it.
 _INCREMENT_ATTRIBUTE = "inc"
-_DECIMAL_TEXT = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
 _FIXED_CODE = re.compile(f"S({_DECIMAL_TEXT})")
 _BANDS_CODE = re.compile(f"B({_DECIMAL_TEXT}:{_DECIMAL_TEXT}(?: {_DECIMAL_TEXT}:{_DECIMAL_TEXT}){{0,63}})")
 # Attributes a snapshot item written before a compact attribute held instead of it.
@@ -216,9 +195,34 @@ def _increment_rule(code: str) -> dict[str, Any] | None:
     if (bands := _BANDS_CODE.fullmatch(code)) is not None:
         return {"type": "bands", "bands": [pair.split(":") for pair in bands.group(1).split(" ")]}
     return None
-_UNTIL_CODES: dict[str, str] = {FIRST_BID: "", RESERVE_MET: "R"}
-_UNTILS = {code: until for until, code in _UNTIL_CODES.items()}
-_BUY_NOW_CODE = re.compile(r"([0-9]{1,30}(?:\.[0-9]{1,30})?)(R?)")
+
+
+def _rule_fields(code: str) -> dict[str, Any] | None:
+    if (match := _RULE_CODE.fullmatch(code)) is None:
+        return None
+    mode, trigger, cap = match.groups()
+    return {"soft_close_mode": _MODES[mode], "soft_close_trigger": _TRIGGERS[trigger],
+            "max_extensions": None if cap is None else int(cap)}
+
+
+def _increment_fields(code: str) -> dict[str, Any] | None:
+    rule = _increment_rule(code)
+    return None if rule is None else {"increment": rule}
+
+
+def _buy_now_fields(code: str) -> dict[str, Any] | None:
+    if (match := _BUY_NOW_CODE.fullmatch(code)) is None:
+        return None
+    price, until = match.groups()
+    return {"buy_now_price": price, "buy_now_until": _UNTILS[until]}
+
+
+# Each short attribute of the item: how it decodes into the snapshot's fields, and what it looks like.
+_SHORT_ATTRIBUTES: dict[str, tuple[Callable[[str], dict[str, Any] | None], str]] = {
+    _RULE_ATTRIBUTE: (_rule_fields, "a soft-close rule such as 'EL3'"),
+    _INCREMENT_ATTRIBUTE: (_increment_fields, "an increment rule such as 'S1.00' or 'B0.00:0.05 1.00:0.25'"),
+    _BUY_NOW_ATTRIBUTE: (_buy_now_fields, "buy-now terms such as '50.00' or '50.00R'"),
+}
 
 
 def alias_name(alias: int | None) -> str | None:
