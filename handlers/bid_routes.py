@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from handlers.bootstrap import current_app, metrics
 from handlers.rest import HttpError, caller_of
-from ledger.commands import AmountText, BuyNow, Identifier, PlaceBid, StrictInput, new_id
-from ledger.values import from_epoch_ms
+from ledger.domain.commands import AmountText, BuyNow, Identifier, PlaceBid, StrictInput, new_id
+from ledger.domain.values import from_epoch_ms
 
 router = APIGatewayRouter()
 

@@ -26,12 +26,12 @@ from handlers.connections import ConnectionStore
 from handlers.fan_out_queue import FanOutQueue
 from handlers.tokens import TokenVerifier
 from ledger.close_timer_queue import CloseTimerQueue
-from ledger.closing import timer_delay
 from ledger.command_queue import CommandQueue
-from ledger.listing import ListStatus
+from ledger.domain.closing import timer_delay
+from ledger.domain.listing import ListStatus
+from ledger.domain.values import utc_now
 from ledger.persistence import LotRecorder
 from ledger.service import AuctionService, LotList, OpenLots
-from ledger.values import utc_now
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
 # without the template's environment (tests), whose metrics need a namespace too.
@@ -96,7 +96,7 @@ class App:
 
     def arm_close_timers(self, lots: Sequence[tuple[str, datetime]], now: datetime) -> int:
         """Arm the close timers of new lots (lot id, close time) whose deadline is nearer
-        than the next sweep's lookahead (`ledger.closing`); how many it armed. Never raises:
+        than the next sweep's lookahead (`ledger.domain.closing`); how many it armed. Never raises:
         the lots exist either way, and a timer that could not be armed is the sweep's to arm
         (logged, counted)."""
         timers = [(lot_id, closes_at, delay_s) for lot_id, closes_at in lots

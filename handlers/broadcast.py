@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import FanOutPage, fits_a_message
-from ledger.errors import LotUnreadable
-from ledger.events import BOUGHT, OUTBID, BidPlaced, BidRejected, BidRetracted, LotClosed, LotEvent
+from ledger.domain.errors import LotUnreadable
+from ledger.domain.events import BOUGHT, OUTBID, BidPlaced, BidRejected, BidRetracted, LotClosed, LotEvent
+from ledger.domain.state import LotSnapshot
+from ledger.domain.values import format_decimal, to_currency, utc_now
 from ledger.service import RECENT_EVENTS_READ
-from ledger.state import LotSnapshot
-from ledger.values import format_decimal, to_currency, utc_now
 from projections.my_bids import records_from
 from projections.views import bid_outcome_view, lot_view
 

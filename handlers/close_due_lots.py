@@ -1,6 +1,6 @@
 """CloseDueLotsFunction: every minute, queue a CloseLot for each open lot whose close
 time plus the grace has passed, and arm a close timer (`handlers.close_timers`) for each
-whose deadline enters the next `TIMER_LOOKAHEAD_S` (`ledger.closing.sweep_timer_delay`), so
+whose deadline enters the next `TIMER_LOOKAHEAD_S` (`ledger.domain.closing.sweep_timer_delay`), so
 it is closed on time rather than at a later sweep. The grace is longer than PlaceBid's timeout, so every bid placed in
 time is already ahead of the CloseLot in the lot's message group. The timers close lots
 within seconds; this sweep is the safety net for a lot whose timer was lost or is too far."""
@@ -14,9 +14,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.bootstrap import App, logger, metrics, serving
-from ledger.closing import TIMER_LOOKAHEAD_S, sweep_timer_delay
-from ledger.commands import CloseLot
-from ledger.values import format_time, utc_now
+from ledger.domain.closing import TIMER_LOOKAHEAD_S, sweep_timer_delay
+from ledger.domain.commands import CloseLot
+from ledger.domain.values import format_time, utc_now
 
 
 @logger.inject_lambda_context

@@ -1,5 +1,5 @@
 """CloseTimerFunction: a lot's close timer arrived (the close-timer queue held it until the
-lot's deadline). One read of the lot's snapshot, then `ledger.closing.on_timer` decides:
+lot's deadline). One read of the lot's snapshot, then `ledger.domain.closing.on_timer` decides:
 drop it, queue the lot's CloseLot into its FIFO message group now (with a follow-up timer, in
 case a bid still queued ahead of it extends the lot), arm a new timer at the
 lot's new deadline (soft close moved it), or leave the lot to the every-minute sweep.
@@ -22,11 +22,11 @@ from pydantic import ValidationError
 
 from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
 from ledger.close_timer_queue import MAX_TIMER_BYTES, CloseTimer
-from ledger.closing import on_timer
-from ledger.commands import CloseLot
-from ledger.errors import LotUnreadable
-from ledger.values import format_time, utc_now
-from ledger.wire import MalformedJson, parse_json_object
+from ledger.domain.closing import on_timer
+from ledger.domain.commands import CloseLot
+from ledger.domain.errors import LotUnreadable
+from ledger.domain.values import format_time, utc_now
+from ledger.domain.wire import MalformedJson, parse_json_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

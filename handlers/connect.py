@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.bootstrap import App, current_app, logger, serving
 from handlers.rest import error_response, status_of
-from ledger.commands import is_identifier
-from ledger.errors import LedgerError
-from ledger.values import utc_now
-from ledger.wire import MalformedJson, parse_json_object
+from ledger.domain.commands import is_identifier
+from ledger.domain.errors import LedgerError
+from ledger.domain.values import utc_now
+from ledger.domain.wire import MalformedJson, parse_json_object
 from projections.views import lot_view
 
 

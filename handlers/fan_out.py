@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from handlers.bootstrap import App, current_app, logger, metrics, serving
 from handlers.connection_posts import post_all
 from handlers.fan_out_queue import SQS_MAX_BYTES, FanOutPage
-from ledger.wire import MalformedJson, parse_json_object
+from ledger.domain.wire import MalformedJson, parse_json_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

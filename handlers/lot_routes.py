@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from handlers.bootstrap import current_app
 from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller
-from ledger.commands import (
+from ledger.domain.commands import (
     DEFAULT_CANCEL_REASON,
     MAX_VERSION,
     CancelLot,
@@ -22,8 +22,8 @@ from ledger.commands import (
     RetractBid,
     StrictInput,
 )
-from ledger.listing import ListStatus
-from ledger.values import UtcTime, utc_now
+from ledger.domain.listing import ListStatus
+from ledger.domain.values import UtcTime, utc_now
 from projections.history import event_record
 from projections.my_bids import MyBid, my_bid
 from projections.views import LotSummary, LotView, lot_summary, lot_view, public_view

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from handlers import bid_routes, lot_routes, sale_routes
 from handlers.rest import MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
-from ledger.values import TIME_RANGE_TEXT
+from ledger.domain.values import TIME_RANGE_TEXT
 
 PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json"), ("GET", "/sales/{sale_id}")}
 

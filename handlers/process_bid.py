@@ -26,9 +26,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from handlers.bootstrap import App, current_app, logger, metrics, serving
-from ledger.commands import CommandResult, LotCommandMessage
-from ledger.errors import LotNotFound, LotUnreadable
-from ledger.wire import MalformedJson, parse_json_object
+from ledger.domain.commands import CommandResult, LotCommandMessage
+from ledger.domain.errors import LotNotFound, LotUnreadable
+from ledger.domain.wire import MalformedJson, parse_json_object
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 

@@ -20,8 +20,8 @@ from eventsourcing.persistence import OperationalError
 from pydantic import BeforeValidator, Field
 
 from handlers.bootstrap import current_app, logger
-from ledger.commands import is_user_id
-from ledger.errors import (
+from ledger.domain.commands import is_user_id
+from ledger.domain.errors import (
     BidAlreadyRetracted,
     BidIdReused,
     BidNotAccepted,
@@ -42,11 +42,11 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.listing import LIST_CURSOR_PATTERN
-from ledger.values import TIME_RANGE_TEXT
-from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
+from ledger.domain.listing import LIST_CURSOR_PATTERN
+from ledger.domain.values import TIME_RANGE_TEXT
+from ledger.domain.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
-# How `ledger.values` refuses a time outside its range (see `_invalid_request`).
+# How `ledger.domain.values` refuses a time outside its range (see `_invalid_request`).
 _OUT_OF_RANGE = f"time out of range: times run {TIME_RANGE_TEXT}"
 MAX_BODY_BYTES = 16 * 1024
 MAX_BODY_DEPTH = MAX_DEPTH
@@ -270,6 +270,6 @@ QueryInteger = Annotated[int, BeforeValidator(_query_integer)]
 
 
 # A page cursor: the `next` of the page before, the list position after which the page
-# starts (the part of the list, a time and a lot id: `ledger.listing`; clients pass it
+# starts (the part of the list, a time and a lot id: `ledger.domain.listing`; clients pass it
 # back as it is). The pattern is exact: every string it takes is a position the list takes.
 ListCursor = Annotated[str, Field(pattern=LIST_CURSOR_PATTERN, description="`next` of the page before")]

@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from handlers.bootstrap import current_app
 from handlers.rest import caller_of
-from ledger.commands import CreateSale, SaleId
-from ledger.values import utc_now
+from ledger.domain.commands import CreateSale, SaleId
+from ledger.domain.values import utc_now
 from projections.sales import SaleView, sale_view
 
 router = APIGatewayRouter()

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 
-from ledger.commands import is_user_id
+from ledger.domain.commands import is_user_id
 
 ALGORITHMS = ["RS256"]  # never "none", never HS256 (which would take the public key as a secret)
 REQUIRED_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "token_use"]

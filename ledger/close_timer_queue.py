@@ -1,5 +1,5 @@
 """Puts close timers on the close-timer queue (SQS standard): one message per timer,
-"lot X closing at T", delayed until the lot's close deadline (`ledger.closing`). A standard
+"lot X closing at T", delayed until the lot's close deadline (`ledger.domain.closing`). A standard
 queue because only it delays each message on its own (DelaySeconds, up to 900 s); order and
 exactly-once do not matter here: a timer only says when to look at the lot, and the CloseLot
 it may lead to goes into the lot's FIFO message group with its deduplication id."""
@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.closing import MAX_TIMER_DELAY_S
-from ledger.commands import Identifier
-from ledger.values import UtcTime
+from ledger.domain.closing import MAX_TIMER_DELAY_S
+from ledger.domain.commands import Identifier
+from ledger.domain.values import UtcTime
 
 SQS_MAX_BATCH = 10  # SendMessageBatch's limit
 # A message is far smaller than SQS's limit; a body larger than this is not a timer.

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger.commands import BuyNow, CloseLot, LotCommandMessage, PlaceBid
-from ledger.values import format_time
+from ledger.domain.commands import BuyNow, CloseLot, LotCommandMessage, PlaceBid
+from ledger.domain.values import format_time
 
 
 class CommandQueue:

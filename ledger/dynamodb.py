@@ -45,7 +45,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import strtobool
 
-from ledger.errors import LotUnreadable
+from ledger.domain.errors import LotUnreadable
 from ledger.persistence import (
     OPEN_STATUS,
     TRANSACTION_LIMIT,

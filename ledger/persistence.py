@@ -63,7 +63,7 @@ def close_key(closes_at: str, lot_id: str) -> str:
 
 
 # A close key as `close_key` writes it, or an end key as `ended_key` does: a stored time
-# (fixed width) and a lot id (unanchored: `ledger.listing` builds the cursor on it). Any
+# (fixed width) and a lot id (unanchored: `ledger.domain.listing` builds the cursor on it). Any
 # string of this shape is a position in the order, whether or not a lot has it.
 TIME_KEY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 

@@ -27,8 +27,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError, StoredEvent
 from pydantic import ValidationError
 
-from ledger import rules
-from ledger.commands import (
+from ledger.domain import rules
+from ledger.domain.commands import (
     BidOutcome,
     BuyNow,
     CancelLot,
@@ -39,7 +39,7 @@ from ledger.commands import (
     PlaceBid,
     RetractBid,
 )
-from ledger.errors import (
+from ledger.domain.errors import (
     BidIdReused,
     BidNotFound,
     BuyNowRefused,
@@ -56,9 +56,12 @@ from ledger.errors import (
     SnapshotChanged,
     TransientError,
 )
-from ledger.events import BidPlaced, BidRetracted, LotEvent
-from ledger.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
-from ledger.lot import Lot
+from ledger.domain.events import BidPlaced, BidRetracted, LotEvent
+from ledger.domain.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
+from ledger.domain.lot import Lot
+from ledger.domain.sales import SaleRecord
+from ledger.domain.state import LotSnapshot, evolve
+from ledger.domain.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 from ledger.persistence import (
     TRANSACTION_LIMIT,
     ConditionsFailed,
@@ -70,9 +73,6 @@ from ledger.persistence import (
     lot_key,
     sale_key,
 )
-from ledger.sales import SaleRecord
-from ledger.state import LotSnapshot, evolve
-from ledger.values import fits_currency, format_decimal, format_time, minor_units, utc_now
 
 LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 # The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
@@ -93,7 +93,7 @@ RECENT_EVENTS_READ = 100
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
 # The deployment's caps per currency above which a bid needs the bidder's confirmation
-# (`ledger.rules.parse_confirmation_caps`: "EUR=100000,JPY=15000000"; empty or unset: none).
+# (`ledger.domain.rules.parse_confirmation_caps`: "EUR=100000,JPY=15000000"; empty or unset: none).
 CONFIRMATION_CAPS_VARIABLE = "BID_CONFIRMATION_CAPS"
 # How old a snapshot read for admitting bids (`admit_bid`) may be when it is used again,
 # instead of reading the lot for every bid (a read per bid, the API's busiest call). What
@@ -312,7 +312,7 @@ class AuctionService(Application[str]):
         return page
 
     def list_lots(self, status: ListStatus, limit: int, cursor: str | None = None) -> LotList:
-        """A page of lots in the list's order (`ledger.listing`): `open` lots soonest to close
+        """A page of lots in the list's order (`ledger.domain.listing`): `open` lots soonest to close
         first, `closed` (ended) lots most recently ended first, `all` the open ones then the
         ended ones; after `cursor`, the `next_cursor` of the page before. A snapshot that
         cannot be read is left out and named in `unreadable`; it still takes its place, so

@@ -1,5 +1,5 @@
 """Replay and verification over a lot's stored events, through the one fold in
-`ledger.state` (time travel is the service's `lot_as_of`, on the same fold)."""
+`ledger.domain.state` (time travel is the service's `lot_as_of`, on the same fold)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ledger.errors import InvalidState, LotUnreadable
-from ledger.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
+from ledger.domain.errors import InvalidState, LotUnreadable
+from ledger.domain.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
+from ledger.domain.state import REPLACED_ATTRIBUTES, LotSnapshot, evolve
 from ledger.service import AuctionService
-from ledger.state import REPLACED_ATTRIBUTES, LotSnapshot, evolve
 from projections.my_bids import records_from
 
 T = TypeVar("T")

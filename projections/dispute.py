@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ledger import rules
-from ledger.errors import BidNotFound
-from ledger.events import (
+from ledger.domain import rules
+from ledger.domain.errors import BidNotFound
+from ledger.domain.events import (
     ADD_TO_END,
     BOUGHT,
     LEADER_CHANGE,
@@ -19,10 +19,10 @@ from ledger.events import (
     BidRetracted,
     LotEvent,
 )
-from ledger.rules import REASON_CODES
+from ledger.domain.rules import REASON_CODES
+from ledger.domain.state import LotSnapshot, alias_name, evolve
+from ledger.domain.values import format_decimal, format_time, to_currency
 from ledger.service import AuctionService
-from ledger.state import LotSnapshot, alias_name, evolve
-from ledger.values import format_decimal, format_time, to_currency
 from projections.audit import verify
 from projections.history import event_record
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from ledger.events import LotEvent, canonical
+from ledger.domain.events import LotEvent, canonical
 
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "prev_hash", "hash", "originator_topic"}
 

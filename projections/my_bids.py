@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ledger.events import BidPlaced, BidRejected, BidRetracted, LotEvent
-from ledger.state import LotSnapshot
-from ledger.values import Money, UtcTime, format_decimal, to_currency
+from ledger.domain.events import BidPlaced, BidRejected, BidRetracted, LotEvent
+from ledger.domain.state import LotSnapshot
+from ledger.domain.values import Money, UtcTime, format_decimal, to_currency
 
 Standing = Literal["LEADING", "OUTBID", "WON", "LOST", "CANCELLED"]
 

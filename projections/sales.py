@@ -8,9 +8,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from ledger.sales import SaleRecord
-from ledger.state import LotSnapshot
-from ledger.values import UtcTime
+from ledger.domain.sales import SaleRecord
+from ledger.domain.state import LotSnapshot
+from ledger.domain.values import UtcTime
 from projections.views import LotSummary, lot_summary
 
 

@@ -9,11 +9,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ledger import rules
-from ledger.events import OUTBID, RAISED, BidPlaced, BidRejected, BuyNowUntil, LotEvent, SoftCloseMode, SoftCloseTrigger
+from ledger.domain import rules
+from ledger.domain.events import (
+    OUTBID,
+    RAISED,
+    BidPlaced,
+    BidRejected,
+    BuyNowUntil,
+    LotEvent,
+    SoftCloseMode,
+    SoftCloseTrigger,
+)
+from ledger.domain.state import LotSnapshot, alias_name
+from ledger.domain.values import Money, UtcTime, format_decimal, format_time, to_currency
 from ledger.service import AuctionService
-from ledger.state import LotSnapshot, alias_name
-from ledger.values import Money, UtcTime, format_decimal, format_time, to_currency
 from projections.my_bids import YourStanding, your_standing
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
@@ -62,7 +71,7 @@ class LotSummary(BaseModel):
     has_reserve: bool
     version: int
     # The price at which the lot can be bought now (`POST /lots/{lot_id}/buy`) while it is
-    # offered (`ledger.rules.buy_now_offered`), null otherwise; and until when it is offered.
+    # offered (`ledger.domain.rules.buy_now_offered`), null otherwise; and until when it is offered.
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil | None = None
     sale_id: str | None = None  # the staggered sale the lot is in (GET /sales/{sale_id}), None for a lot of its own

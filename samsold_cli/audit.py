@@ -9,9 +9,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from ledger.errors import LedgerError, LotNotFound, LotUnreadable
+from ledger.domain.errors import LedgerError, LotNotFound, LotUnreadable
+from ledger.domain.values import format_time, parse_time
 from ledger.service import AuctionService
-from ledger.values import format_time, parse_time
 from projections.audit import fix, for_each_lot, replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.history import event_record

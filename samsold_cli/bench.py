@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from handlers.bootstrap import build
-from ledger.commands import CreateLot, PlaceBid
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.values import utc_now
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
-from ledger.values import utc_now
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.bench_harness import fresh_dynamodb_local, machine, write_results
 from samsold_cli.shared import console, progress_bar

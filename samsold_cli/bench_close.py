@@ -58,7 +58,7 @@ async def _follow_lot(session: Any, api: str, websocket_url: str, tokens: dict[s
 
     import aiohttp
 
-    from ledger.values import format_time, parse_time
+    from ledger.domain.values import format_time, parse_time
 
     terms = {"lot_id": lot.lot_id, "title": "Close-lag lot", "currency": "EUR", "starting_price": str(STARTING_PRICE),
              "closes_at": format_time(datetime.fromtimestamp(lot.created_closes_at, UTC)),
@@ -96,7 +96,7 @@ async def _bid_late(session: Any, api: str, token: str, lot: ClosedLot) -> None:
 
 
 async def _recorded_close(session: Any, api: str, token: str, lot: ClosedLot) -> None:
-    from ledger.values import parse_time
+    from ledger.domain.values import parse_time
 
     after = 0
     while True:

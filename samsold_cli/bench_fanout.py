@@ -120,7 +120,7 @@ async def run_fanout(endpoints: dict[str, Any], data_dir: Path, count: int, bids
                      handshake_timeout_s: float, delivery_timeout_s: float, stack_pid: int | None) -> dict[str, Any]:
     import aiohttp
 
-    from ledger.values import parse_time
+    from ledger.domain.values import parse_time
     from local.cognito.user_pool import DevAuth
     from samsold_cli.target import resolve_target
 

@@ -233,7 +233,7 @@ def on_loopback(url: str) -> str:
 
 async def create_lots(session: Any, api: str, seller_token: str, count: int, prefix: str = "load") -> list[str]:
     """`count` open lots (fixed step, three hours long) through the REST API."""
-    from ledger.values import format_time, utc_now
+    from ledger.domain.values import format_time, utc_now
 
     lot_ids = []
     for index in range(count):

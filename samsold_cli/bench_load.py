@@ -176,7 +176,7 @@ async def _wait_for_pushes(updates: Updates, receipts: dict[str, dict[str, Any]]
 
 def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], updates: Updates,
                  seconds: float) -> dict[str, Any]:
-    from ledger.values import parse_time
+    from ledger.domain.values import parse_time
 
     statuses = [a.status for a in attempts if a.status is not None]
     queued = [a for a in attempts if a.status == 202]

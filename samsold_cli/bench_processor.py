@@ -195,8 +195,8 @@ class Workload:
         """The next SQS event: 10 bids of one lot. A FIFO queue hands a receiver as many
         messages of one group as it can, so a busy lot's bids arrive 10 at a time; the lots
         take turns."""
-        from ledger.commands import LotCommandMessage, PlaceBid
-        from ledger.values import utc_now
+        from ledger.domain.commands import LotCommandMessage, PlaceBid
+        from ledger.domain.values import utc_now
 
         lot = self.lots[self.batches % len(self.lots)]
         self.batches += 1
@@ -278,8 +278,8 @@ class Tally:
 
 
 def create_lots(app: App, count: int) -> list[LotBids]:
-    from ledger.commands import CreateLot
-    from ledger.values import utc_now
+    from ledger.domain.commands import CreateLot
+    from ledger.domain.values import utc_now
 
     now = utc_now()
     return [

@@ -11,8 +11,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from ledger.events import BidPlaced, BidRejected, LotCreated, LotEvent
-from ledger.state import alias_name
+from ledger.domain.events import BidPlaced, BidRejected, LotCreated, LotEvent
+from ledger.domain.state import alias_name
 
 # The fields of an event's data that hold a user id.
 IDENTITY_FIELDS = ("bidder", "seller", "winner", "cancelled_by", "retracted_by", "leader")

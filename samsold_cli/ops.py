@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.commands import AmountText, CurrencyCode, Identifier, Reason, Title
-from ledger.events import BuyNowUntil
-from ledger.values import format_time, utc_now
+from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title
+from ledger.domain.events import BuyNowUntil
+from ledger.domain.values import format_time, utc_now
 from projections.dispute import RULES
 from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, exits_on_errors
 from samsold_cli.shared import target as _target

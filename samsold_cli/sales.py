@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.commands import MAX_SALE_LOTS, SaleId
-from ledger.values import format_time, utc_now
+from ledger.domain.commands import MAX_SALE_LOTS, SaleId
+from ledger.domain.values import format_time, utc_now
 from samsold_cli.ops import MAX_CLOSES_IN_S, ApiUrl, As, Token, _answer, call_api, checked_as
 from samsold_cli.shared import USAGE_ERROR, DataDir, Stack
 from samsold_cli.shared import target as _target

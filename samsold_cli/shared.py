@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.errors import InvalidCommand, LedgerError, LotUnreadable
+from ledger.domain.errors import InvalidCommand, LedgerError, LotUnreadable
 from samsold_cli.target import Target, TargetError, resolve_target
 
 console = Console()

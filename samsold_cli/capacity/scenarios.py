@@ -25,10 +25,10 @@ from typing import Any
 from handlers import place_bid, process_bid
 from handlers.bootstrap import App, build
 from ledger.command_queue import CommandQueue
-from ledger.commands import CreateLot, PlaceBid
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.values import utc_now
 from ledger.dynamodb import bids_table_definition
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
-from ledger.values import utc_now
 from samsold_cli.capacity.observer import CapacityObserver, ObservedCall
 from samsold_cli.capacity.rules import TableShape
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import requests
 from playwright.sync_api import Page, expect
 
-from ledger.values import format_time, parse_time, utc_now
+from ledger.domain.values import format_time, parse_time, utc_now
 from tests.e2e.helpers import Client, Watcher
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 from tests.e2e.helpers import Client
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 from tests.browser.test_lot_page import bid, fact, live, outcome, sign_in
 from tests.e2e.helpers import Client
 

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from websockets.sync.client import connect
 
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 
 
 class Client:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.values import format_time, parse_time, utc_now
+from ledger.domain.values import format_time, parse_time, utc_now
 from tests.e2e.helpers import Client, Watcher, eventually
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.values import format_time, parse_time, utc_now
+from ledger.domain.values import format_time, parse_time, utc_now
 from local.cognito.user_pool import DevAuth
 from local.runtime import LocalStack
 from samsold_cli.dev_site import WEB_DIR, dev_site

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.commands import LotCommandMessage, PlaceBid
+from ledger.domain.commands import LotCommandMessage, PlaceBid
+from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import event_key, lot_key
-from ledger.values import format_time, utc_now
 from local.cognito.user_pool import subject_for
 from samsold_cli.main import app
 from tests.e2e.helpers import Client, Watcher, eventually

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 from tests.e2e.helpers import Client, Watcher, eventually
 
 REASON = "shill bidding: the bidder is the seller's second account"

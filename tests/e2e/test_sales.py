@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from ledger.values import format_time, parse_time, utc_now
+from ledger.domain.values import format_time, parse_time, utc_now
 from samsold_cli.main import app
 from tests.e2e.helpers import Client, eventually
 

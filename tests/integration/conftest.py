@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from ledger.domain.values import utc_now
 from ledger.service import AuctionService
-from ledger.values import utc_now
 from tests.support.app import build_test_app
 
 # Fixtures that mean a test reads or writes DynamoDB itself, not only through the service.

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from handlers.bootstrap import App, build
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 from local.sqs.server import LocalSqs
 from tests.support.events import FakeContext, rest_event, sqs_event
 

@@ -23,8 +23,8 @@ from handlers.bootstrap import FAN_OUT_WORKERS, App, build
 from handlers.connections import WatcherPage
 from handlers.fan_out_queue import FanOutPage, FanOutQueue
 from ledger.command_queue import CommandQueue
+from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import lot_key
-from ledger.values import format_time, utc_now
 from local.runtime import create_queues
 from local.sam.template import LocalApp, LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs

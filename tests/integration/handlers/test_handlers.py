@@ -14,9 +14,9 @@ import boto3
 import pytest
 
 from handlers.bootstrap import App, build
+from ledger.domain.listing import LIST_CURSOR_PATTERN
+from ledger.domain.values import format_time, parse_time, utc_now
 from ledger.dynamodb import lot_key
-from ledger.listing import LIST_CURSOR_PATTERN
-from ledger.values import format_time, parse_time, utc_now
 from local.sam.template import LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs
 from tests.conftest import REPO
@@ -626,7 +626,7 @@ def test_websocket_messages_are_read_as_strictly_as_rest_bodies(stack, body, bas
 
 def test_the_openapi_document_lists_every_status_each_route_answers(stack):
     from handlers.openapi import ERROR_SCHEMA
-    from ledger.commands import POSITIVE_AMOUNT_PATTERN
+    from ledger.domain.commands import POSITIVE_AMOUNT_PATTERN
 
     status, document = api("GET", "/openapi.json")
     assert status == 200

@@ -15,7 +15,7 @@ import boto3
 
 from handlers import lot_api
 from handlers.bootstrap import App
-from ledger.commands import CloseLot
+from ledger.domain.commands import CloseLot
 from ledger.dynamodb import lot_key
 from tests.integration.handlers.test_broadcast_fan_out import (
     ALICE,

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import rules
-from ledger.commands import CreateLot, PlaceBid
-from ledger.errors import BidIdReused, ConfirmationRequired, InvalidCommand
+from ledger.domain import rules
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.errors import BidIdReused, ConfirmationRequired, InvalidCommand
 from ledger.service import AuctionService
 
 

@@ -8,10 +8,10 @@ import json
 import uuid
 from datetime import timedelta
 
-from ledger.commands import MAX_EXTENSIONS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.commands import MAX_EXTENSIONS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.values import format_time
 from ledger.dynamodb import lot_key
 from ledger.service import AuctionService
-from ledger.values import format_time
 from projections.audit import replay, verify
 from projections.views import lot_view
 from tests.support.app import IN_MEMORY

@@ -8,10 +8,10 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from ledger import rules
-from ledger.commands import BuyNow, PlaceBid
+from ledger.domain import rules
+from ledger.domain.commands import BuyNow, PlaceBid
+from ledger.domain.events import BOUGHT, BidPlaced, LotClosed
 from ledger.dynamodb import bids_table_definition, lot_key
-from ledger.events import BOUGHT, BidPlaced, LotClosed
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from projections.audit import replay, verify
 from projections.views import lot_view

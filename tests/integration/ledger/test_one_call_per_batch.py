@@ -15,8 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import rules
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain import rules
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.dynamodb import DynamoDBRecorder, lot_key
 from ledger.service import AuctionService
 from projections.audit import replay, verify

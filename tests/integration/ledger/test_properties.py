@@ -12,11 +12,11 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
-from ledger.errors import InvalidState
-from ledger.events import BidPlaced, BidRejected, LotClosed
-from ledger.state import evolve
-from ledger.values import minor_units
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain.errors import InvalidState
+from ledger.domain.events import BidPlaced, BidRejected, LotClosed
+from ledger.domain.state import evolve
+from ledger.domain.values import minor_units
 from projections.audit import replay, verify
 
 BIDDERS = ["alice", "bob", "carol", "dave", "sam"]  # sam is the seller

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import rules
-from ledger.commands import CreateLot, PlaceBid, RetractBid
+from ledger.domain import rules
+from ledger.domain.commands import CreateLot, PlaceBid, RetractBid
+from ledger.domain.errors import BidAlreadyRetracted
+from ledger.domain.events import BidRetracted
 from ledger.dynamodb import event_key, lot_key
-from ledger.errors import BidAlreadyRetracted
-from ledger.events import BidRetracted
 from ledger.service import AuctionService
 from projections.audit import replay, verify
 from samsold_cli.capacity.rules import item_size

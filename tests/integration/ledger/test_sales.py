@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import rules
-from ledger.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
+from ledger.domain import rules
+from ledger.domain.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.errors import LotAlreadyExists, SaleAlreadyExists, SaleNotFound
+from ledger.domain.values import format_time
 from ledger.dynamodb import DynamoDBRecorder, sale_key
-from ledger.errors import LotAlreadyExists, SaleAlreadyExists, SaleNotFound
-from ledger.values import format_time
 from projections.audit import replay, verify
 from tests.support.counting import CountingClient
 

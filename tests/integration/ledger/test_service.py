@@ -11,10 +11,17 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from ledger import rules
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain import rules
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain.errors import (
+    InvalidCommand,
+    LotAlreadyExists,
+    LotNotFound,
+    NotAllowed,
+    SnapshotChanged,
+    TransientError,
+)
 from ledger.dynamodb import event_key, lot_key, to_item
-from ledger.errors import InvalidCommand, LotAlreadyExists, LotNotFound, NotAllowed, SnapshotChanged, TransientError
 from ledger.service import AuctionService
 from projections.audit import fix, replay, verify
 from projections.views import lot_view

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ledger.commands import CreateLot, PlaceBid
+from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.dynamodb import event_key, lot_key
 from ledger.service import AuctionService
 from projections.audit import fix, replay, verify

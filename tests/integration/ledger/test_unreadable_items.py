@@ -17,11 +17,11 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from ledger.commands import CloseLot, CreateLot, LotCommandMessage, PlaceBid
+from ledger.domain.commands import CloseLot, CreateLot, LotCommandMessage, PlaceBid
+from ledger.domain.errors import LotUnreadable
+from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import event_key, lot_key
-from ledger.errors import LotUnreadable
 from ledger.service import AuctionService
-from ledger.values import format_time, utc_now
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
 from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
@@ -39,7 +39,7 @@ BAD_SNAPSHOTS = {
 BAD_EVENTS = {
     "not JSON": {"state": {"B": b"\x00not json"}},
     "missing attribute": {"state": None},
-    "unknown topic": {"topic": {"S": "ledger.events:NoSuchEvent"}},
+    "unknown topic": {"topic": {"S": "ledger.domain.events:NoSuchEvent"}},
 }
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.commands import CloseLot, CreateLot, PlaceBid
-from ledger.errors import BidNotFound
-from ledger.values import format_time
+from ledger.domain.commands import CloseLot, CreateLot, PlaceBid
+from ledger.domain.errors import BidNotFound
+from ledger.domain.values import format_time
 from projections.dispute import dispute_markdown, dispute_report
 
 

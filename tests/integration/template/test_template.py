@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
-from ledger.closing import SWEEP_PERIOD_S
+from ledger.domain.closing import SWEEP_PERIOD_S
 from local.sam.intrinsics import load_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -279,7 +279,7 @@ def _normalise(name: str) -> str:
 def test_the_confirmation_caps_parameter_takes_the_shape_the_function_reads(template, setting, taken):
     """CloudFormation refuses a malformed BidConfirmationCaps at deploy time; what its pattern
     lets through (an unknown code, too many decimals, a duplicate) PlaceBid refuses at start."""
-    from ledger.rules import parse_confirmation_caps
+    from ledger.domain.rules import parse_confirmation_caps
 
     parameter = template["Parameters"]["BidConfirmationCaps"]
     assert parameter["Default"] == ""
@@ -593,7 +593,7 @@ def test_close_timer_queue_delays_each_timer_and_feeds_the_timer_function(templa
 def test_due_lots_are_swept_every_minute(template):
     ((lid, _, schedule),) = events_of(template, "Schedule")
     assert (lid, schedule["Schedule"]) == ("CloseDueLotsFunction", "rate(1 minute)")
-    assert SWEEP_PERIOD_S == 60  # the close timers' rule counts on the sweep's period (ledger/closing.py)
+    assert SWEEP_PERIOD_S == 60  # the close timers' rule counts on the sweep's period (ledger/domain/closing.py)
 
 
 # --- APIs ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from handlers import place_bid
-from ledger.events import BidPlaced, LotClosed
+from ledger.domain.events import BidPlaced, LotClosed
 from projections.dispute import dispute_report
 from tests.support.events import FakeContext, rest_event
 from tests.unit.handlers.test_handlers_in_memory import (

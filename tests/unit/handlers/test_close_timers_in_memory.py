@@ -16,9 +16,9 @@ import pytest
 from handlers import close_due_lots, close_timers, lot_api, process_bid
 from handlers.bootstrap import App
 from ledger.close_timer_queue import CloseTimerQueue
-from ledger.closing import FOLLOW_UP_S, REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
 from ledger.command_queue import CommandQueue
-from ledger.values import format_time, parse_time, utc_now
+from ledger.domain.closing import FOLLOW_UP_S, REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
+from ledger.domain.values import format_time, parse_time, utc_now
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event, sqs_event
 from tests.support.queue import QUEUE_URL, TIMER_QUEUE_ARN, TIMER_QUEUE_URL, InMemorySqs, InMemoryTimerSqs

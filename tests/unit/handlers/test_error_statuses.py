@@ -8,7 +8,7 @@ import pkgutil
 
 import ledger
 from handlers.rest import STATUS_OF, status_of
-from ledger.errors import BidNotFound, LedgerError, LotNotFound, LotUnreadable, NotAllowed, SnapshotChanged
+from ledger.domain.errors import BidNotFound, LedgerError, LotNotFound, LotUnreadable, NotAllowed, SnapshotChanged
 from samsold_cli.shared import USAGE_ERROR, exit_code_of
 
 

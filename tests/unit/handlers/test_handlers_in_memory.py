@@ -15,7 +15,7 @@ import pytest
 from handlers import close_due_lots, lot_api, place_bid, process_bid
 from handlers.bootstrap import App, build
 from ledger.command_queue import CommandQueue
-from ledger.values import format_time, utc_now
+from ledger.domain.values import format_time, utc_now
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
 from tests.support.queue import QUEUE_URL, InMemorySqs

@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from handlers.broadcast import changes_in
-from ledger.commands import CreateLot
+from ledger.domain.commands import CreateLot
+from ledger.domain.values import utc_now
 from ledger.dynamodb import to_item
-from ledger.values import utc_now
 from tests.support.app import build_test_app
 
 
@@ -38,7 +38,7 @@ def test_of_two_images_at_one_version_the_later_in_the_stream_is_the_lot():
 
 def test_a_change_is_read_with_the_lot_s_latest_events_and_in_full_when_it_is_longer():
     from handlers.broadcast import LotChange, read_change
-    from ledger.commands import PlaceBid
+    from ledger.domain.commands import PlaceBid
     from ledger.service import RECENT_EVENTS_READ
 
     app = build_test_app()

@@ -13,9 +13,9 @@ import pytest
 
 from handlers import process_bid
 from handlers.bootstrap import App
-from ledger.commands import CloseLot
-from ledger.events import BidRetracted
-from ledger.values import format_time, utc_now
+from ledger.domain.commands import CloseLot
+from ledger.domain.events import BidRetracted
+from ledger.domain.values import format_time, utc_now
 from projections.audit import replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.my_bids import records_from

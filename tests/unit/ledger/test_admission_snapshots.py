@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.commands import CreateLot, PlaceBid
-from ledger.errors import ConfirmationRequired, InvalidCommand, LotNotFound
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.errors import ConfirmationRequired, InvalidCommand, LotNotFound
 from ledger.service import AdmissionSnapshots, AuctionService
 from tests.support.app import build_test_app
 

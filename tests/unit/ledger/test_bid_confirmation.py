@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import rules
-from ledger.commands import CreateLot, PlaceBid
-from ledger.lot import Lot
+from ledger.domain import rules
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.lot import Lot
+from ledger.domain.state import LotSnapshot
 from ledger.service import AuctionService
-from ledger.state import LotSnapshot
 from tests.support.app import IN_MEMORY
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Buy-it-now, decided in memory (`ledger.rules.decide_buy_now`): offered until the first
+"""Buy-it-now, decided in memory (`ledger.domain.rules.decide_buy_now`): offered until the first
 accepted bid or until the reserve is met, never to the seller, never after the close; an
 accepted purchase closes the lot SOLD to the buyer at the buy-now price; the lot's terms."""
 
@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import rules
-from ledger.commands import BuyNow, CancelLot, CloseLot
-from ledger.errors import InvalidCommand
-from ledger.events import BOUGHT, BidPlaced, BidRejected, LotClosed, LotCreated
-from ledger.lot import Lot
-from ledger.state import LotSnapshot, fold
+from ledger.domain import rules
+from ledger.domain.commands import BuyNow, CancelLot, CloseLot
+from ledger.domain.errors import InvalidCommand
+from ledger.domain.events import BOUGHT, BidPlaced, BidRejected, LotClosed, LotCreated
+from ledger.domain.lot import Lot
+from ledger.domain.state import LotSnapshot, fold
 from tests.unit.ledger.test_lot_rules import T0, bid, make_lot
 
 _purchases = iter(range(1, 1_000_000))

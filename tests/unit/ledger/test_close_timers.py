@@ -1,4 +1,4 @@
-"""The close timer's rule (issue 13, "closing on time", `ledger.closing`): when a lot's timer
+"""The close timer's rule (issue 13, "closing on time", `ledger.domain.closing`): when a lot's timer
 arrives, the lot's current snapshot decides whether to drop it, close now, re-arm at a new
 deadline or leave the lot to the sweep; and which lots get a timer at all."""
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.closing import (
+from ledger.domain.closing import (
     FOLLOW_UP_S,
     MAX_TIMER_DELAY_S,
     REARM_WITHIN_S,
@@ -21,8 +21,8 @@ from ledger.closing import (
     sweep_timer_delay,
     timer_delay,
 )
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
-from ledger.lot import Lot
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain.lot import Lot
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CLOSES = T0 + timedelta(minutes=10)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.events import BidPlaced
+from ledger.domain.events import BidPlaced
 from ledger.service import RECENT_EVENTS_READ, AuctionService
 from tests.support.app import build_test_app
 from tests.unit.ledger.test_admission_snapshots import START, a_bid, new_lot

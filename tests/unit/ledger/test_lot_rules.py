@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from ledger import rules
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
-from ledger.errors import InvalidCommand, InvalidState, NotAllowed
-from ledger.events import BidPlaced, BidRejected, LotClosed
-from ledger.lot import Lot
+from ledger.domain import rules
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain.errors import InvalidCommand, InvalidState, NotAllowed
+from ledger.domain.events import BidPlaced, BidRejected, LotClosed
+from ledger.domain.lot import Lot
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 _bid_counter = iter(range(1, 1_000_000))

@@ -11,10 +11,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import rules
-from ledger.commands import CreateLot, PlaceBid
-from ledger.events import OUTBID, RAISED, TOOK_LEAD, BidPlaced
-from ledger.lot import Lot
+from ledger.domain import rules
+from ledger.domain.commands import CreateLot, PlaceBid
+from ledger.domain.events import OUTBID, RAISED, TOOK_LEAD, BidPlaced
+from ledger.domain.lot import Lot
 from ledger.service import AuctionService
 from projections.audit import replay
 from projections.views import lot_view
@@ -106,7 +106,7 @@ def test_the_reserve_raises_the_price_when_a_maximum_reaches_it():
 
 
 def test_the_winner_of_a_close_is_the_leader_with_the_highest_maximum():
-    from ledger.commands import CloseLot
+    from ledger.domain.commands import CloseLot
 
     lot = make_lot()
     bid(lot, "alice", "50.00")
@@ -230,8 +230,8 @@ def test_a_lot_stored_before_maximum_bids_reads_folds_and_verifies():
 
     from eventsourcing.persistence import StoredEvent
 
-    from ledger.events import GENESIS_HASH
-    from ledger.state import fold
+    from ledger.domain.events import GENESIS_HASH
+    from ledger.domain.state import fold
 
     doc = json.loads((Path(__file__).parents[2] / "fixtures" / "ledger" / "lot_before_maximum_bids.json").read_text())
     mapper = AuctionService(env=IN_MEMORY).mapper

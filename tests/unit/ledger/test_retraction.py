@@ -1,6 +1,6 @@
 """Retraction by an administrator (issue 13, point 3): an accepted bid of an open lot is
 withdrawn, and the lot falls back to the standing its remaining accepted bids give (the
-proxy rule re-run over them, `ledger.rules.standing_without`), carried by BidRetracted so
+proxy rule re-run over them, `ledger.domain.rules.standing_without`), carried by BidRetracted so
 the fold stays constant-time. Examples on the Lot, then a property (hypothesis): retracting
 a bid leaves the lot as if that bid had never been placed."""
 
@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
-from ledger.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, LotNotOpen, NotAllowed
-from ledger.events import BidPlaced, BidRetracted
-from ledger.lot import Lot
-from ledger.state import fold
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
+from ledger.domain.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, LotNotOpen, NotAllowed
+from ledger.domain.events import BidPlaced, BidRetracted
+from ledger.domain.lot import Lot
+from ledger.domain.state import fold
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=5)

@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from handlers import lot_api
 from handlers.bootstrap import App
-from ledger import rules
-from ledger.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
-from ledger.errors import InvalidCommand, LotAlreadyExists, SaleAlreadyExists, SaleNotFound
-from ledger.events import GENESIS_HASH, LotCreated
-from ledger.values import format_time
+from ledger.domain import rules
+from ledger.domain.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.errors import InvalidCommand, LotAlreadyExists, SaleAlreadyExists, SaleNotFound
+from ledger.domain.events import GENESIS_HASH, LotCreated
+from ledger.domain.values import format_time
 from projections.audit import verify
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
@@ -175,7 +175,7 @@ def test_a_sale_closing_in_the_past_is_refused(app):
 
 def test_a_lot_created_before_sales_hashes_as_it_did():
     fields = dict(originator_id="old", originator_version=1, timestamp=START, prev_hash=GENESIS_HASH,
-                  originator_topic="ledger.lot:Lot", title="Vase", seller="sam", currency="EUR",
+                  originator_topic="ledger.domain.lot:Lot", title="Vase", seller="sam", currency="EUR",
                   starting_price=10, reserve_price=None, increment={"type": "fixed", "step": "1.00"},
                   opens_at=START, closes_at=FIRST_CLOSE, soft_close_window_s=120, soft_close_extension_s=120,
                   hard_close_at=None)

@@ -12,8 +12,8 @@ import pytest
 
 from handlers import connect, lot_api
 from handlers.bootstrap import App
-from ledger.commands import CancelLot, CloseLot, CreateLot, PlaceBid
-from ledger.errors import BidNotFound, InvalidCommand, LotNotFound, NotAllowed, SnapshotChanged
+from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
+from ledger.domain.errors import BidNotFound, InvalidCommand, LotNotFound, NotAllowed, SnapshotChanged
 from ledger.memory import InMemoryApplicationLotRecorder
 from projections.audit import fix, replay, verify
 from projections.dispute import dispute_report

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ledger import rules
-from ledger.commands import MAX_EXTENSIONS, CreateLot, PlaceBid
-from ledger.errors import InvalidCommand, LotUnreadable
-from ledger.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD, BidPlaced, LotCreated
-from ledger.lot import Lot
-from ledger.state import LotSnapshot, fold
+from ledger.domain import rules
+from ledger.domain.commands import MAX_EXTENSIONS, CreateLot, PlaceBid
+from ledger.domain.errors import InvalidCommand, LotUnreadable
+from ledger.domain.events import ADD_TO_END, LEADER_CHANGE, OUTBID, RAISED, TOOK_LEAD, BidPlaced, LotCreated
+from ledger.domain.lot import Lot
+from ledger.domain.state import LotSnapshot, fold
 from projections.views import public_view
 from tests.support.app import build_test_app
 

@@ -13,7 +13,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from ledger.commands import (
+from ledger.domain.commands import (
     POSITIVE_AMOUNT_PATTERN,
     TEXT_PATTERN,
     CreateLot,
@@ -23,8 +23,16 @@ from ledger.commands import (
     is_identifier,
     positive_amount,
 )
-from ledger.values import EARLIEST_TIME, LATEST_TIME, TIME_PATTERN, UtcTime, format_time, parse_decimal, parse_time
-from ledger.wire import MAX_DEPTH, MalformedJson, parse_json_object
+from ledger.domain.values import (
+    EARLIEST_TIME,
+    LATEST_TIME,
+    TIME_PATTERN,
+    UtcTime,
+    format_time,
+    parse_decimal,
+    parse_time,
+)
+from ledger.domain.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
 UTC_TIME = TypeAdapter(UtcTime)
 MS = timedelta(milliseconds=1)

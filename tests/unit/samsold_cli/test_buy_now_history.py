@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-from ledger.commands import BuyNow, CreateLot, PlaceBid
+from ledger.domain.commands import BuyNow, CreateLot, PlaceBid
 from samsold_cli import audit
 from tests.support.app import build_test_app
 from tests.unit.samsold_cli.test_operator_commands import ALICE, BOB, START, Clock, samsold

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handlers.bootstrap import App
-from ledger.commands import CreateLot, PlaceBid
+from ledger.domain.commands import CreateLot, PlaceBid
 from samsold_cli import audit
 from samsold_cli.main import app, closing_summary, start_summary
 from samsold_cli.ops import outcome_words

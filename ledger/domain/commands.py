@@ -1,11 +1,11 @@
 """Commands the ledger accepts, and what it answers. Validation of their shape lives
-here (pydantic); rules that need the lot's state live in `ledger.rules`.
+here (pydantic); rules that need the lot's state live in `ledger.domain.rules`.
 
 Input is strict (docs/ARCHITECTURE.md, "Input at the edges"): models refuse unknown fields and coercion (no
 number or boolean where a string or an integer is meant: pydantic's strict mode),
 patterns match the whole value (pydantic's regex `$` is the end of the text; Python
 code uses fullmatch), free text has no surrounding whitespace or control characters,
-and times lie within `ledger.values`' range."""
+and times lie within `ledger.domain.values`' range."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from pydantic import (
     create_model,
 )
 
-from ledger.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
+from ledger.domain.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
+from ledger.domain.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 from ledger.persistence import TRANSACTION_LIMIT
-from ledger.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits and _ . : -, at most 64")]
@@ -61,7 +61,7 @@ def is_identifier(value: Any) -> bool:
 # DEL...), no lone surrogates, and no whitespace at either end. The same pattern is
 # published in the JSON schema, less the surrogates: JSON Schema tools (Schemathesis)
 # cannot use a surrogate range, and JSON with a lone surrogate never reaches a model
-# (`ledger.wire` refuses it).
+# (`ledger.domain.wire` refuses it).
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 _SPACE = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 TEXT_PATTERN = f"^[^{_CONTROL}{_SPACE}]([^{_CONTROL}]*[^{_CONTROL}{_SPACE}])?$"
@@ -161,7 +161,7 @@ AmountText = Annotated[str, BeforeValidator(_positive_amount_text), WithJsonSche
 class CreateLot(Command):
     """The terms of a new lot, as a seller gives them. Each field is checked here;
     how the fields must agree (prices fit the currency, the times' order) is a rule of
-    the lot (`ledger.rules.check_terms`), refused with 422 rather than 400."""
+    the lot (`ledger.domain.rules.check_terms`), refused with 422 rather than 400."""
 
     lot_id: Identifier = Field(default_factory=new_id)
     title: Title
@@ -174,13 +174,13 @@ class CreateLot(Command):
     soft_close_window_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     soft_close_extension_s: Annotated[JsonInteger, Field(ge=0, le=MAX_SOFT_CLOSE_S)] = 120
     hard_close_at: UtcTime | None = None
-    # Soft-close rules (`ledger.rules.soft_close`): an extension counts from the bid's
+    # Soft-close rules (`ledger.domain.rules.soft_close`): an extension counts from the bid's
     # time or adds to the current end; any accepted bid extends, or only one that changes
     # the leader; at most `max_extensions` of them (None: no cap but the hard close).
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: Annotated[JsonInteger, Field(ge=0, le=MAX_EXTENSIONS)] | None = None
-    # Buy-it-now (`ledger.rules.buy_now_refusal`): a price at which a bidder may buy the lot
+    # Buy-it-now (`ledger.domain.rules.buy_now_refusal`): a price at which a bidder may buy the lot
     # at once, offered until the first accepted bid or until the reserve is met.
     buy_now_price: PriceInput | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
@@ -205,7 +205,7 @@ class PlaceBid(Command):
 
 class BuyNow(Command):
     """A purchase at the lot's buy-now price, queued in the lot's message group like a bid
-    and decided in order with them (`ledger.rules.decide_buy_now`). `amount` is the buy-now
+    and decided in order with them (`ledger.domain.rules.decide_buy_now`). `amount` is the buy-now
     price as the lot offered it when the purchase was taken; `bidder` is the buyer."""
 
     bid_id: Identifier
@@ -325,7 +325,7 @@ SaleLotTerms = create_model(
 
 class CreateSale(Command):
     """A sale: its lots close one after another, `interval_s` apart, in the order given
-    (`ledger.rules.sale_close_times`); each is an ordinary lot with its own soft close."""
+    (`ledger.domain.rules.sale_close_times`); each is an ordinary lot with its own soft close."""
 
     sale_id: SaleId = Field(default_factory=new_id)
     title: Title

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from ledger.errors import LotUnreadable
-from ledger.events import (
+from ledger.domain.errors import LotUnreadable
+from ledger.domain.events import (
     ADD_TO_END,
     ANY_BID,
     FIRST_BID,
@@ -35,7 +35,7 @@ from ledger.events import (
     SoftCloseMode,
     SoftCloseTrigger,
 )
-from ledger.values import Money, UtcTime, format_decimal
+from ledger.domain.values import Money, UtcTime, format_decimal
 
 LotStatus = Literal["OPEN", "CLOSED", "CANCELLED"]
 Outcome = Literal["SOLD", "UNSOLD"]
@@ -65,12 +65,12 @@ class LotSnapshot(BaseModel):
     soft_close_window_s: int
     soft_close_extension_s: int
     hard_close_at: UtcTime | None = None
-    # The lot's soft-close rule (`ledger.rules.soft_close`); the item holds it in one
+    # The lot's soft-close rule (`ledger.domain.rules.soft_close`); the item holds it in one
     # short attribute, left out for today's rule (`to_item`).
     soft_close_mode: SoftCloseMode = FROM_BID
     soft_close_trigger: SoftCloseTrigger = ANY_BID
     max_extensions: int | None = None
-    # Buy-it-now terms (`ledger.rules.buy_now_refusal`); the item holds them in one short
+    # Buy-it-now terms (`ledger.domain.rules.buy_now_refusal`); the item holds them in one short
     # attribute (`_BUY_NOW_ATTRIBUTE`), absent for a lot without a buy-now price.
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil = FIRST_BID

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ledger.state import LotSnapshot
+from ledger.domain.state import LotSnapshot
 
 # The longest an SQS message can be delayed (DelaySeconds).
 MAX_TIMER_DELAY_S = 900

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, InvalidCommand, LotNotOpen
-from ledger.events import (
+from ledger.domain.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, InvalidCommand, LotNotOpen
+from ledger.domain.events import (
     ADD_TO_END,
     ANY_BID,
     BOUGHT,
@@ -26,8 +26,8 @@ from ledger.events import (
     BidRetracted,
     LotEvent,
 )
-from ledger.state import evolve
-from ledger.values import (
+from ledger.domain.state import evolve
+from ledger.domain.values import (
     LATEST_TIME,
     fits_currency,
     format_decimal,
@@ -38,8 +38,8 @@ from ledger.values import (
 )
 
 if TYPE_CHECKING:
-    from ledger.commands import CreateLot
-    from ledger.state import LotSnapshot
+    from ledger.domain.commands import CreateLot
+    from ledger.domain.state import LotSnapshot
 
 # Reason codes of BidRejected: a rejected bid carries exactly one, checked in this order
 # by `decide_bid`.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_DEPTH = 32  # objects and arrays inside one another; the deepest command needs 3

@@ -1,5 +1,5 @@
-"""The Lot aggregate: decides commands by `ledger.rules` and records the decisions
-as chained events. Its state is the snapshot the one fold (`ledger.state`)
+"""The Lot aggregate: decides commands by `ledger.domain.rules` and records the decisions
+as chained events. Its state is the snapshot the one fold (`ledger.domain.state`)
 builds, so the writer and every reader agree by construction."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
-from ledger import rules
-from ledger.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
-from ledger.errors import InvalidState, NotAllowed
-from ledger.events import (
+from ledger.domain import rules
+from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
+from ledger.domain.errors import InvalidState, NotAllowed
+from ledger.domain.events import (
     GENESIS_HASH,
     BidPlaced,
     BidRejected,
@@ -23,8 +23,9 @@ from ledger.events import (
     LotClosed,
     LotCreated,
     LotEvent,
+    keep_stored_topic,
 )
-from ledger.state import LotSnapshot, evolve
+from ledger.domain.state import LotSnapshot, evolve
 
 
 class Lot(BaseAggregate[str]):
@@ -205,3 +206,6 @@ class Lot(BaseAggregate[str]):
         event = self.pending_events[-1]
         assert isinstance(event, BidRetracted)
         return event
+
+
+keep_stored_topic(Lot, "ledger.lot")

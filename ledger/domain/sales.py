@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.values import UtcTime
+from ledger.domain.values import UtcTime
 
 
 class SaleRecord(BaseModel):

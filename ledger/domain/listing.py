@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ledger.errors import InvalidCommand
+from ledger.domain.errors import InvalidCommand
 from ledger.persistence import TIME_KEY_PATTERN
 
 ListStatus = Literal["open", "closed", "all"]

@@ -21,8 +21,9 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final, Literal
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+from eventsourcing.utils import register_topic
 
-from ledger.values import format_decimal, format_time, utc_now
+from ledger.domain.values import format_decimal, format_time, utc_now
 
 GENESIS_HASH = "0" * 64
 
@@ -33,7 +34,7 @@ TOOK_LEAD = "LEADING"
 OUTBID = "OUTBID"
 RAISED = "RAISED"
 
-# Soft-close rules per lot (LotCreated, the lot's terms; `ledger.rules.soft_close`
+# Soft-close rules per lot (LotCreated, the lot's terms; `ledger.domain.rules.soft_close`
 # applies them): where an extension counts from (the bid's time, or the current end), and
 # which accepted bids extend (any, or only one that changes the leader).
 FROM_BID: Final = "from_bid"
@@ -43,7 +44,7 @@ LEADER_CHANGE: Final = "leader_change"
 SoftCloseMode = Literal["from_bid", "add_to_end"]
 SoftCloseTrigger = Literal["any_bid", "leader_change"]
 
-# Buy-it-now (LotCreated, the lot's terms; `ledger.rules.buy_now_refusal` applies them): a
+# Buy-it-now (LotCreated, the lot's terms; `ledger.domain.rules.buy_now_refusal` applies them): a
 # lot with a buy-now price offers it until the first accepted bid, or until the reserve is
 # met. A purchase is a BidPlaced with the outcome BOUGHT, followed by the LotClosed it makes.
 FIRST_BID: Final = "first_bid"
@@ -225,7 +226,7 @@ class LotCancelled(LotEvent):
 class BidRetracted(LotEvent):
     """An administrator withdrew an accepted bid (`bid_id`, placed by `bidder`) while the
     lot was open. It carries the lot's standing computed from the accepted bids that remain
-    (`ledger.rules.standing_without`: the proxy rule re-run over them in order), so the fold
+    (`ledger.domain.rules.standing_without`: the proxy rule re-run over them in order), so the fold
     stays constant-time per event and never reads earlier events. The close time is not
     moved back: an extension a retracted bid caused stays (bidders planned on it)."""
 
@@ -248,3 +249,16 @@ class BidRetracted(LotEvent):
     # The retracted bidder's highest maximum still standing (None: no bid of theirs remains),
     # for their own record of the lot (`projections.my_bids`).
     bidder_maximum: Decimal | None
+
+
+def keep_stored_topic(cls: type, module: str) -> None:
+    """Name `cls` by the topic it was stored under, `{module}:{name}`. Stored events name their
+    class by that topic, and LotCreated's hashed content names the aggregate's: the modules
+    moved into `ledger.domain`, the topics stay, so stored items and their hashes do not change."""
+    topic = f"{module}:{cls.__name__}"
+    cls.TOPIC = topic  # type: ignore[attr-defined]  # eventsourcing's construct_topic reads it
+    register_topic(topic, cls)
+
+
+for _event_class in (LotCreated, BidPlaced, BidRejected, LotClosed, LotCancelled, BidRetracted):
+    keep_stored_topic(_event_class, "ledger.events")

@@ -87,14 +87,14 @@ class TransientError(LedgerError):
 
 
 class ConfirmationRequired(LedgerError):
-    """A bid far above the minimum next bid (ledger.rules.needs_confirmation) was sent
+    """A bid far above the minimum next bid (ledger.domain.rules.needs_confirmation) was sent
     without the bidder's confirmation; nothing was recorded or queued. Sending it again
     with the confirmation places it."""
 
     code = "CONFIRMATION_REQUIRED"
 
 
-# Refusals of a retraction (`ledger.rules.retractable_bid`): the lot's state does not allow it.
+# Refusals of a retraction (`ledger.domain.rules.retractable_bid`): the lot's state does not allow it.
 class LotNotOpen(InvalidState):
     """Bids are retracted only while the lot is open (not before it opens, not once its
     close time has passed, not when closed or cancelled)."""
@@ -114,7 +114,7 @@ class BidAlreadyRetracted(InvalidState):
 
 class BuyNowRefused(LedgerError):
     """A purchase at the buy-now price that the lot plainly does not offer when it is asked
-    (ledger.rules.buy_now_refusal): refused before anything is recorded or queued. The code
+    (ledger.domain.rules.buy_now_refusal): refused before anything is recorded or queued. The code
     is the reason a queued purchase would be rejected with: BUY_NOW_NOT_OFFERED (no buy-now
     price, or a bid was accepted or the reserve met first), LOT_CLOSED, LOT_CANCELLED,
     LOT_NOT_OPEN or SELLER_CANNOT_BID."""
