@@ -1,6 +1,16 @@
 // The page's configuration and the REST API. config.json sits next to index.html:
 // the local stack serves it; in AWS it is uploaded with the page (docs/DEPLOY.md).
 
+/**
+ * Where the page finds the API, from config.json.
+ * @typedef {object} Config
+ * @property {string} rest  the REST API's base URL, without a trailing slash
+ * @property {string} websocket  the WebSocket API's URL, without a trailing slash
+ * @property {boolean} devTokens  the local stack's development sign-in (POST /dev/token) is offered
+ * @property {string | null} signInUrl  Cognito's hosted UI, if configured
+ */
+
+/** @returns {Promise<Config>} */
 export async function loadConfig() {
   const response = await fetch(new URL("config.json", document.baseURI), { cache: "no-store" });
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
@@ -15,6 +25,12 @@ export async function loadConfig() {
 }
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status  the HTTP status; 0 when the server could not be reached
+   * @param {string} code  the API's error code (such as CONFIRMATION_REQUIRED)
+   * @param {string} message
+   * @param {any} [details]
+   */
   constructor(status, code, message, details) {
     super(message);
     this.status = status;
@@ -24,10 +40,18 @@ export class ApiError extends Error {
 }
 
 export class Api {
+  /** @param {string} rest  the REST API's base URL */
   constructor(rest) {
     this.rest = rest;
   }
 
+  /**
+   * The answer's JSON (null when empty); an ApiError for anything but a 2xx.
+   * @param {string} method
+   * @param {string} path
+   * @param {{token?: string | null, body?: any}} [options]  token: a bearer token; body: sent as JSON
+   * @returns {Promise<any>}
+   */
   async request(method, path, { token, body } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -4,7 +4,16 @@
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 
+/** @typedef {"connecting" | "online" | "offline"} ConnectionState */
+
 export class LiveConnection {
+  /**
+   * @param {string} baseUrl  the WebSocket API's URL
+   * @param {object} callbacks
+   * @param {(message: any) => void} callbacks.onMessage  each message, parsed (others are dropped)
+   * @param {(state: ConnectionState) => void} callbacks.onState
+   * @param {() => void} callbacks.onOpen  connected (again): the subscriptions hold from now on
+   */
   constructor(baseUrl, { onMessage, onState, onOpen }) {
     this.baseUrl = baseUrl;
     this.onMessage = onMessage;
@@ -106,4 +115,15 @@ export class LiveConnection {
     this.socket = null;
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
   }
+}
+
+// A pushed update can arrive after a newer one: a large audience is served by several
+// invocations (docs/ARCHITECTURE.md, "How a bid becomes events"), and a page of watchers
+// handed to another one may be posted after the lot's next update. Show only newer versions.
+/**
+ * @param {{version: number}} lot  a lot's view, pushed or read
+ * @param {{version: number} | null | undefined} shown  the view on show, if any
+ */
+export function newerThanShown(lot, shown) {
+  return !shown || lot.version > shown.version;
 }

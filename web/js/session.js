@@ -15,6 +15,20 @@ function claimsOf(token) {
   }
 }
 
+/**
+ * Who is signed in, from their token's claims.
+ * @typedef {object} Session
+ * @property {string} token  the bearer token
+ * @property {string} name  what the page calls them
+ * @property {string} sub  the token's subject
+ * @property {number | null} expiresAt  when the token expires (ms since the epoch)
+ */
+
+/**
+ * The session a token signs in, or null when it is not a readable, unexpired token.
+ * @param {string} token
+ * @returns {Session | null}
+ */
 export function sessionFromToken(token) {
   const claims = claimsOf(token);
   if (!claims || !claims.sub) return null;

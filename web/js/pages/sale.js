@@ -1,0 +1,98 @@
+// A staggered sale (#/sales/<id>): its lots in closing order, each with its own close
+// time and countdown, kept live like the lists.
+
+import { $, el, focusedRowLot, setText } from "../dom.js";
+import * as fmt from "../format.js";
+import { newerThanShown } from "../live.js";
+import { lotHref } from "../routes.js";
+import { app } from "../state.js";
+import { LIST_REFRESH_MS, listPrice, LiveLotsPage } from "./live-lots.js";
+
+export class SalePage extends LiveLotsPage {
+  /** @param {string} saleId */
+  constructor(saleId) {
+    super();
+    this.saleId = saleId;
+    this.sale = null;
+  }
+
+  /** @param {HTMLElement} main */
+  mount(main) {
+    document.title = "Sale — SamSold";
+    main.innerHTML = `
+      <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
+      <h1 id="sale-title">Loading sale…</h1>
+      <p id="sale-summary" class="muted"></p>
+      <table class="lots" id="sale-lots" hidden>
+        <caption class="visually-hidden">The sale's lots in closing order</caption>
+        <thead><tr>
+          <th scope="col" class="number">#</th><th scope="col">Lot</th><th scope="col">Status</th>
+          <th scope="col" class="number">Price</th><th scope="col" class="number">Bids</th>
+          <th scope="col">Closes at</th><th scope="col">Time left</th>
+        </tr></thead>
+        <tbody></tbody>
+      </table>`;
+    this.main = main;
+    this.mounted = true;
+    // Pushes keep prices and close times live; the read every LIST_REFRESH_MS catches the rest.
+    this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
+    this.refresh();
+  }
+
+  async refresh() {
+    try {
+      const sale = await app.api.sale(this.saleId);
+      if (!this.mounted) return;
+      this.sale = sale;
+      this.lots = new Map(sale.lots.map((lot) => [lot.lot_id, newerThanShown(lot, this.lots.get(lot.lot_id)) ? lot : this.lots.get(lot.lot_id)]));
+      app.live.subscribe([...this.lots.keys()]);
+      this.render();
+    } catch (failure) {
+      if (!this.mounted) return;
+      if (failure.status === 404) setText($("#sale-title", this.main), "Sale not found");
+      setText($("#sale-summary", this.main), failure.status === 404 ? "There is no such sale." : `Could not load the sale: ${failure.message}`);
+    }
+  }
+
+  render() {
+    const sale = this.sale;
+    document.title = `${sale.title} — SamSold`;
+    setText($("#sale-title", this.main), sale.title);
+    const lots = [...this.lots.values()];
+    const open = lots.filter((lot) => lot.status === "OPEN").length;
+    setText($("#sale-summary", this.main), `${lots.length} ${lots.length === 1 ? "lot" : "lots"}, closing one after another `
+      + `${sale.interval_s} s apart from ${fmt.dateTime(sale.first_closes_at)}; ${open} open. `
+      + "A late bid extends only its own lot.");
+    $("#sale-lots", this.main).hidden = lots.length === 0;
+    const rows = lots.map((lot, index) => el("tr", { "data-lot": lot.lot_id },
+      el("td", { class: "number" }, String(index + 1)),
+      el("th", { scope: "row" }, el("a", { href: lotHref(lot.lot_id) }, lot.title)),
+      el("td", { class: "status" }, fmt.outcome(lot) || fmt.statusWord(lot)),
+      el("td", { class: "number" }, listPrice(lot)),
+      el("td", { class: "number" }, String(lot.bid_count)),
+      el("td", { class: "closes-at" }, el("time", { datetime: lot.closes_at }, fmt.clockTime(lot.closes_at)),
+        lot.extension_count ? ` (extended from ${fmt.clockTime(lot.scheduled_closes_at)})` : ""),
+      el("td", { class: "time-left" }, el("time", { datetime: lot.closes_at }, ""))));
+    // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
+    const focused = focusedRowLot();
+    $("#sale-lots tbody", this.main).replaceChildren(...rows);
+    if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
+    this.tick();
+  }
+
+  tick() {
+    if (!this.mounted) return;
+    const now = Date.now();
+    for (const row of this.main.querySelectorAll("#sale-lots tr[data-lot]")) {
+      const lot = this.lots.get(/** @type {HTMLElement} */ (row).dataset.lot);
+      const left = Date.parse(lot.closes_at) - now;
+      setText($(".time-left time", row), lot.status !== "OPEN" ? fmt.statusWord(lot) : left > 0 ? fmt.duration(left) : "Closing…");
+    }
+  }
+
+  destroy() {
+    this.mounted = false;
+    clearInterval(this.refreshTimer);
+    app.live.subscribe([]);
+  }
+}
