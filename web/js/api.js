@@ -24,6 +24,59 @@ export async function loadConfig() {
   };
 }
 
+// The answers the page reads, as far as it reads them. Amounts are decimal strings in the
+// lot's currency ("12.50"), times ISO 8601 strings in UTC.
+
+/**
+ * A lot as GET /lots, GET /lots/{id}, GET /sales/{id} and the `lot.updated` push give it.
+ * @typedef {object} LotView
+ * @property {string} lot_id
+ * @property {string} title
+ * @property {string} currency
+ * @property {"SCHEDULED" | "OPEN" | "CLOSED" | "CANCELLED"} status
+ * @property {"SOLD" | "UNSOLD" | null} outcome
+ * @property {string} starting_price
+ * @property {string | null} current_price
+ * @property {string | null} minimum_bid  null once bidding is over
+ * @property {string | null} leader  the leader's alias
+ * @property {number} bid_count
+ * @property {string} opens_at
+ * @property {string} closes_at  the current close, soft-close extensions included
+ * @property {string} scheduled_closes_at
+ * @property {number} extension_count
+ * @property {string | null} hard_close_at
+ * @property {string | null} ended_at
+ * @property {boolean} reserve_met
+ * @property {boolean} has_reserve
+ * @property {number} version  the lot's version: a higher one is newer
+ * @property {string | null} buy_now_price  while the lot is offered at it
+ * @property {string | null} sale_id
+ * @property {{bidder: string, amount: string, placed_at: string}[]} [recent_bids]  a lot's own view only
+ * @property {YourStanding | null} [you]  a signed-in read only
+ */
+
+/**
+ * Where the signed-in bidder stands on a lot (`you` in its view).
+ * @typedef {object} YourStanding
+ * @property {"LEADING" | "OUTBID" | "WON" | "LOST" | "CANCELLED"} status
+ * @property {boolean} leading
+ * @property {string | null} maximum  null when none of their bids was accepted
+ * @property {string | null} last_bid
+ */
+
+/**
+ * A bid once decided (GET /bids/{id}, the `bid.outcome` push), or PENDING before.
+ * @typedef {object} BidOutcome
+ * @property {string} bid_id
+ * @property {string} lot_id
+ * @property {"PENDING" | "ACCEPTED" | "REJECTED"} status
+ * @property {string} amount
+ * @property {string | null} [reason]  why it was refused
+ * @property {string | null} [minimum]
+ * @property {string | null} [current_price]
+ * @property {boolean} [leading]  an accepted bid: whether it leads
+ */
+
 export class ApiError extends Error {
   /**
    * @param {number} status  the HTTP status; 0 when the server could not be reached
@@ -53,6 +106,7 @@ export class Api {
    * @returns {Promise<any>}
    */
   async request(method, path, { token, body } = {}) {
+    /** @type {Record<string, string>} */
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -80,26 +134,51 @@ export class Api {
   }
 
   /** The first page of lots: "open" (soonest to close first) or "closed" (ended, newest first). */
+  /**
+   * @param {"open" | "closed"} status
+   * @returns {Promise<LotView[]>}
+   */
   lots(status) {
     return this.request("GET", `/lots?status=${encodeURIComponent(status)}`).then((answer) => answer.lots);
   }
 
   /** A lot's view; with a token it adds `you` (where the caller stands), null if they never bid. */
+  /**
+   * @param {string} lotId
+   * @param {string | null} [token]
+   * @returns {Promise<LotView>}
+   */
   lot(lotId, token = null) {
     return this.request("GET", `/lots/${encodeURIComponent(lotId)}`, { token });
   }
 
   /** One page of the lots the caller bid on: {items, next}; `next` is the cursor of the page after. */
+  /**
+   * @param {string} token
+   * @param {string | null} [cursor]
+   * @returns {Promise<{items: any[], next: string | null}>}
+   */
   myBids(token, cursor = null) {
     const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
     return this.request("GET", `/me/bids${query}`, { token });
   }
 
   /** A staggered sale: {sale_id, title, interval_s, first_closes_at, lots} with its lots in closing order. */
+  /**
+   * @param {string} saleId
+   * @returns {Promise<{sale_id: string, title: string, interval_s: number, first_closes_at: string, lots: LotView[]}>}
+   */
   sale(saleId) {
     return this.request("GET", `/sales/${encodeURIComponent(saleId)}`);
   }
 
+  /**
+   * @param {string} token
+   * @param {string} lotId
+   * @param {string} amount  the bidder's maximum
+   * @param {string} bidId  the bidder's own id for it: sending it again does not bid twice
+   * @param {boolean} [confirm]
+   */
   placeBid(token, lotId, amount, bidId, confirm = false) {
     // `confirm` answers the API's CONFIRMATION_REQUIRED for a bid far above the minimum.
     const body = { lot_id: lotId, amount, bid_id: bidId, ...(confirm ? { confirm: true } : {}) };
@@ -107,14 +186,29 @@ export class Api {
   }
 
   /** Buy the lot at its buy-now price: queued like a bid, its outcome read like a bid's. */
+  /**
+   * @param {string} token
+   * @param {string} lotId
+   * @param {string} bidId
+   */
   buyNow(token, lotId, bidId) {
     return this.request("POST", `/lots/${encodeURIComponent(lotId)}/buy`, { token, body: { bid_id: bidId } });
   }
 
+  /**
+   * @param {string} token
+   * @param {string} bidId
+   * @returns {Promise<BidOutcome>}
+   */
   bidStatus(token, bidId) {
     return this.request("GET", `/bids/${encodeURIComponent(bidId)}`, { token });
   }
 
+  /**
+   * A development token (the local stack only).
+   * @param {string} user
+   * @returns {Promise<string>}
+   */
   devToken(user) {
     return this.request("POST", "/dev/token", { body: { user, admin: false } }).then((answer) => answer.token);
   }

@@ -1,8 +1,16 @@
 // How amounts, times and reasons read on the page. Money stays a decimal string in the
 // API; only its display goes through Intl.
 
+/** @typedef {import("./api.js").LotView} LotView */
+/** @typedef {import("./api.js").YourStanding} YourStanding */
+
+/** @type {Map<string, Intl.NumberFormat>} */
 const moneyFormats = new Map();
 
+/**
+ * @param {string | null | undefined} amount  a decimal string
+ * @param {string} currency  an ISO 4217 code
+ */
 export function money(amount, currency) {
   if (amount === null || amount === undefined) return "—";
   let format = moneyFormats.get(currency);
@@ -18,6 +26,7 @@ export function money(amount, currency) {
   return format.format(Number(amount));
 }
 
+/** @param {number} ms */
 export function duration(ms) {
   if (ms <= 0) return "0 s";
   const total = Math.floor(ms / 1000);
@@ -25,23 +34,29 @@ export function duration(ms) {
   const hours = Math.floor((total % 86400) / 3600);
   const minutes = Math.floor((total % 3600) / 60);
   const seconds = total % 60;
-  const two = (n) => String(n).padStart(2, "0");
+  const two = (/** @type {number} */ n) => String(n).padStart(2, "0");
   if (days > 0) return `${days} d ${hours} h`;
   if (hours > 0) return `${hours} h ${two(minutes)} min`;
   if (minutes > 0) return `${minutes} min ${two(seconds)} s`;
   return `${seconds} s`;
 }
 
+/** @param {string} iso */
 export function clockTime(iso) {
   return new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
+/** @param {string} iso */
 export function dateTime(iso) {
   return new Date(iso).toLocaleString("en-GB", {
     day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
 }
 
+/**
+ * A refused bid's reason code, in words (the bid's `minimum` where it helps).
+ * @type {Record<string, (bid: {minimum?: string | null}, currency: string) => string>}
+ */
 const REASONS = {
   LOT_NOT_OPEN: () => "bidding on this lot has not opened yet.",
   LOT_CLOSED: () => "the lot had already closed when your bid arrived.",
@@ -57,22 +72,35 @@ const REASONS = {
   BUY_NOW_NOT_OFFERED: () => "the lot was no longer offered at its buy-now price (a bid came first).",
 };
 
+/**
+ * @param {{reason?: string | null, minimum?: string | null}} bid  a refused bid
+ * @param {string} currency
+ */
 export function reason(bid, currency) {
   const words = REASONS[bid.reason];
   return words ? words(bid, currency) : `the bid was refused (${bid.reason}).`;
 }
 
+/** @param {LotView} lot */
 export function statusWord(lot) {
-  return { SCHEDULED: "Not open yet", OPEN: "Open", CLOSED: "Closed", CANCELLED: "Cancelled" }[lot.status] ?? lot.status;
+  return /** @type {Record<string, string>} */ ({ SCHEDULED: "Not open yet", OPEN: "Open", CLOSED: "Closed", CANCELLED: "Cancelled" })[lot.status] ?? lot.status;
 }
 
 // `you` (where the signed-in visitor stands, from the API) is passed only when it was read
 // with the lot version shown, so that "(you)" never names the wrong bidder.
+/**
+ * @param {LotView} lot
+ * @param {YourStanding | null} you
+ */
 function leaderName(lot, you) {
   return you?.status === "WON" || you?.leading ? `${lot.leader} (you)` : lot.leader;
 }
 
-/** An ended lot's outcome in a few words, where an open one shows its price and leader. */
+/**
+ * An ended lot's outcome in a few words, where an open one shows its price and leader.
+ * @param {LotView} lot
+ * @param {YourStanding | null} [you]
+ */
 export function outcome(lot, you = null) {
   if (lot.status === "CANCELLED") return "Cancelled";
   if (lot.status !== "CLOSED") return "";
@@ -80,6 +108,11 @@ export function outcome(lot, you = null) {
   return lot.bid_count === 0 ? "Not sold: no bids" : "Not sold: reserve not met";
 }
 
+/**
+ * An ended lot's result in a sentence ("" while it is open).
+ * @param {LotView} lot
+ * @param {YourStanding | null} [you]
+ */
 export function result(lot, you = null) {
   if (lot.status === "CANCELLED") return "This lot was cancelled. No sale.";
   if (lot.status !== "CLOSED") return "";
@@ -88,11 +121,19 @@ export function result(lot, you = null) {
   return `Not sold: the highest bid, ${money(lot.current_price, lot.currency)}, did not meet the reserve price.`;
 }
 
+/**
+ * @param {LotView} lot
+ * @param {YourStanding | null} [you]
+ */
 export function leader(lot, you = null) {
   return lot.leader ? leaderName(lot, you) : "No bids yet";
 }
 
-/** Where the signed-in bidder stands on a lot, in a sentence (the API's `you`; null: no bid). */
+/**
+ * Where the signed-in bidder stands on a lot, in a sentence (the API's `you`; null: no bid).
+ * @param {YourStanding | null} you
+ * @param {LotView} lot
+ */
 export function standing(you, lot) {
   if (!you) return "";
   const price = money(lot.current_price, lot.currency);
@@ -116,14 +157,21 @@ export function standing(you, lot) {
   }
 }
 
-/** A status of `GET /me/bids` in a word or two. */
+/**
+ * A status of `GET /me/bids` in a word or two.
+ * @param {string} status
+ */
 export function standingWord(status) {
-  return {
+  return /** @type {Record<string, string>} */ ({
     LEADING: "Highest bidder", OUTBID: "Outbid", WON: "Won", LOST: "Not won", CANCELLED: "Cancelled",
-  }[status] ?? status;
+  })[status] ?? status;
 }
 
-/** The bidder's own news (bid.outbid, lot.won, lot.lost) about the lot they are looking at. */
+/**
+ * The bidder's own news (bid.outbid, lot.won, lot.lost) about the lot they are looking at.
+ * @param {any} message  the push
+ * @param {string} currency
+ */
 export function news(message, currency) {
   if (message.type === "bid.outbid") return `You have been outbid: the price is now ${money(message.current_price, currency)}.`;
   if (message.type === "lot.won") return `You won this lot for ${money(message.price, currency)}.`;
@@ -134,7 +182,11 @@ export function news(message, currency) {
   return "";
 }
 
-/** An amount of `GET /me/bids`, whose items do not carry their currency: money when it is known. */
+/**
+ * An amount of `GET /me/bids`, whose items do not carry their currency: money when it is known.
+ * @param {string | null | undefined} value
+ * @param {string | null | undefined} currency
+ */
 export function amount(value, currency) {
   if (value === null || value === undefined) return "—";
   return currency ? money(value, currency) : value;

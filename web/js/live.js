@@ -32,6 +32,10 @@ export class LiveConnection {
   }
 
   /** Connect for one lot (or none), as this user (or anonymously); reconnects when either changes. */
+  /**
+   * @param {string | null} lotId
+   * @param {string | null} token
+   */
   watch(lotId, token) {
     const changed = lotId !== this.lotId || token !== this.token || !this.wanted;
     this.lotId = lotId;
@@ -41,6 +45,7 @@ export class LiveConnection {
   }
 
   /** More lots on the same connection (the list page); the server's reply is not relied on. */
+  /** @param {string[]} lotIds */
   subscribe(lotIds) {
     this.extraLots = new Set(lotIds);
     if (this.socket?.readyState === WebSocket.OPEN) this.sendSubscriptions();

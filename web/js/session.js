@@ -3,6 +3,11 @@
 
 const KEY = "samsold.session";
 
+/**
+ * The claims of a JWT's payload (not verified: the API does that), or null.
+ * @param {string} token
+ * @returns {any}
+ */
 function claimsOf(token) {
   try {
     const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
@@ -37,6 +42,10 @@ export function sessionFromToken(token) {
   return { token, name, sub: claims.sub, expiresAt: claims.exp ? claims.exp * 1000 : null };
 }
 
+/**
+ * The session this tab signed in earlier, unless its token has expired.
+ * @returns {Session | null}
+ */
 export function loadSession() {
   const token = sessionStorage.getItem(KEY);
   const session = token ? sessionFromToken(token) : null;
@@ -44,6 +53,7 @@ export function loadSession() {
   return session;
 }
 
+/** @param {Session | null} session */
 export function saveSession(session) {
   if (session) sessionStorage.setItem(KEY, session.token);
   else sessionStorage.removeItem(KEY);

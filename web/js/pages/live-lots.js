@@ -4,6 +4,8 @@
 import * as fmt from "../format.js";
 import { newerThanShown } from "../live.js";
 
+/** @typedef {import("../api.js").LotView} LotView */
+
 /** How often the pages of open lots read their lots again: pushes are not all there is. */
 export const LIST_REFRESH_MS = 15000;
 
@@ -31,7 +33,7 @@ export class LiveLotsPage {
     this.refresh();
   }
 
-  /** @param {any} lot */
+  /** @param {LotView} lot */
   lotUpdated(lot) {
     const known = this.lots.get(lot.lot_id);
     if (!known || !newerThanShown(lot, known)) return;
@@ -40,7 +42,7 @@ export class LiveLotsPage {
   }
 }
 
-/** An open lot's price, or its starting price while nobody has bid. @param {any} lot */
+/** An open lot's price, or its starting price while nobody has bid. @param {LotView} lot */
 export function listPrice(lot) {
   return lot.current_price === null
     ? `${fmt.money(lot.starting_price, lot.currency)} (starting price)`

@@ -32,7 +32,9 @@ export class BidPanel {
     /** @type {Map<string, PendingBid>} */
     this.pending = new Map();
     this.amountEdited = false;
+    /** @type {string | null} */
     this.formFor = null; // the mode the form was built for
+    /** @type {string | null} */
     this.buyNowShown = null; // the buy-now price the button shows
   }
 

@@ -8,11 +8,14 @@ import { $, el, flash, setText } from "../../dom.js";
 import * as fmt from "../../format.js";
 import { saleHref } from "../../routes.js";
 
+/** @typedef {import("../../api.js").LotView} LotView */
+/** @typedef {import("../../api.js").YourStanding} YourStanding */
+
 /**
  * The facts panel: everything but where the visitor stands (page.js words that line).
- * @param {any} previous  the lot shown before, or null
- * @param {any} lot
- * @param {any} you
+ * @param {LotView | null} previous  the lot shown before, if any
+ * @param {LotView} lot
+ * @param {YourStanding | null} you
  */
 export function showFacts(previous, lot, you) {
   document.title = `${lot.title} — SamSold`;
@@ -45,8 +48,8 @@ export function showFacts(previous, lot, you) {
 }
 
 /**
- * @param {any} previous
- * @param {any} lot
+ * @param {LotView | null} previous
+ * @param {LotView} lot
  */
 function showExtension(previous, lot) {
   const notice = $("#lot-extended");
@@ -62,8 +65,8 @@ function showExtension(previous, lot) {
 
 /**
  * The result panel: shown once the lot has closed or was cancelled.
- * @param {any} lot
- * @param {any} you
+ * @param {LotView} lot
+ * @param {YourStanding | null} you
  */
 export function showResult(lot, you) {
   const result = fmt.result(lot, you);
@@ -71,7 +74,7 @@ export function showResult(lot, you) {
   setText($("#lot-result-text"), result);
 }
 
-/** The latest bids, newest first. @param {any} lot */
+/** The latest bids, newest first. @param {LotView} lot */
 export function showHistory(lot) {
   const rows = [...lot.recent_bids].reverse().map((bid) => el("tr", {},
     el("td", {}, bid.bidder),
@@ -86,8 +89,8 @@ export function showHistory(lot) {
 
 /**
  * Says what a newer version changed (result, price, close time), for screen readers.
- * @param {any} previous
- * @param {any} lot
+ * @param {LotView} previous
+ * @param {LotView} lot
  */
 export function announce(previous, lot) {
   let words = "";

@@ -11,14 +11,20 @@ import { BidPanel } from "./bid-panel.js";
 import { announce, showFacts, showHistory, showResult } from "./facts.js";
 import { LOT_TEMPLATE } from "./template.js";
 
+/** @typedef {import("../../api.js").LotView} LotView */
+/** @typedef {import("../../api.js").YourStanding} YourStanding */
+
 export class LotPage {
   /** @param {string} lotId */
   constructor(lotId) {
     this.lotId = lotId;
+    /** @type {LotView | null} */
     this.lot = null;
     // Where the signed-in visitor stands (the API's `you`), and the lot version it was read
     // with: pushed updates are public, so `you` is only as fresh as the last signed-in read.
+    /** @type {YourStanding | null} */
     this.you = null;
+    /** @type {number | null} */
     this.youVersion = null;
     this.reading = false;
     this.readAgain = false;
@@ -85,7 +91,7 @@ export class LotPage {
     this.bids.checkPending();
   }
 
-  /** @param {any} lot */
+  /** @param {LotView} lot */
   lotUpdated(lot) {
     if (lot.lot_id !== this.lotId || !newerThanShown(lot, this.lot)) return;
     this.apply(lot);
@@ -109,8 +115,8 @@ export class LotPage {
 
   /**
    * Shows a version of the lot, unless it is older than the one shown.
-   * @param {any} lot
-   * @param {any} [you]  from a REST read: where the visitor stands (null: signed out or never bid); a push has none
+   * @param {LotView} lot
+   * @param {YourStanding | null} [you]  from a REST read: where the visitor stands (null: signed out or never bid); a push has none
    */
   apply(lot, you = undefined) {
     const previous = this.lot;
