@@ -5,10 +5,13 @@ PY := $(VENV)/bin/python
 DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
+TYPESCRIPT_NPM_VERSION := 7.0.2
+export TYPESCRIPT_DIR := $(CURDIR)/.cache/typescript
+export TYPESCRIPT_NPM_VERSION
 
-.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser
+.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser typescript
 
-setup: $(VENV)/.installed java dynamodb-local aws-tools browser
+setup: $(VENV)/.installed java dynamodb-local aws-tools browser typescript
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,10 @@ dynamodb-local: java
 aws-tools:
 	scripts/install-aws-tools.sh
 
+# TypeScript's compiler (.cache/typescript), for the type check of the page's modules in web/.
+typescript:
+	scripts/install-typescript.sh
+
 # Debian's headless Chromium for tests/browser (Playwright drives it; no browser download).
 browser:
 	scripts/install-browser.sh
@@ -37,11 +44,13 @@ test: setup lint
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md).
-lint: $(VENV)/.installed
+# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
+# tsc type-checks the page's JavaScript (web/jsconfig.json: checkJs, no output).
+lint: $(VENV)/.installed typescript
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(TYPESCRIPT_DIR)/node_modules/.bin/tsc --project web/jsconfig.json
 
 run: setup
 	$(VENV)/bin/samsold dev
