@@ -45,12 +45,12 @@ test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
-# tsc type-checks the page's JavaScript (web/jsconfig.json: checkJs, no output).
+# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output).
 lint: $(VENV)/.installed typescript
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(TYPESCRIPT_DIR)/node_modules/.bin/tsc --project web/jsconfig.json
+	$(TYPESCRIPT_DIR)/node_modules/.bin/tsc --project tsconfig.json
 
 run: setup
 	$(VENV)/bin/samsold dev
