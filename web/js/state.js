@@ -8,11 +8,11 @@
  * @property {string | null} lotId  the lot the page shows (its WebSocket subscription), or null
  * @property {(main: HTMLElement) => void} mount
  * @property {() => void} connected  the socket (re)connected: read again whatever may have been missed
- * @property {(lot: any) => void} lotUpdated  a pushed `lot.updated` (the lot's public view)
+ * @property {(lot: import("./api.js").LotView) => void} lotUpdated  a pushed `lot.updated` (the lot's public view)
  * @property {() => void} tick
  * @property {() => void} destroy
  * @property {() => void} [sessionChanged]
- * @property {(bid: any) => void} [bidOutcome]  a pushed `bid.outcome` for the signed-in bidder
+ * @property {(bid: import("./api.js").BidOutcome) => void} [bidOutcome]  a pushed `bid.outcome` for the signed-in bidder
  * @property {(message: any) => void} [yourNews]  the bidder's own news (outbid, won, lost, ...)
  */
 

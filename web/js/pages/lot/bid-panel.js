@@ -258,7 +258,7 @@ export class BidPanel {
     }
   }
 
-  /** A bid's decision, pushed or read: said in words. @param {any} bid */
+  /** A bid's decision, pushed or read: said in words. @param {import("../../api.js").BidOutcome} bid */
   bidOutcome(bid) {
     const pending = this.pending.get(bid.bid_id);
     if (!pending && bid.lot_id !== this.page.lotId) return;

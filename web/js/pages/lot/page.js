@@ -108,7 +108,7 @@ export class LotPage {
     this.refresh();
   }
 
-  /** @param {any} bid */
+  /** @param {import("../../api.js").BidOutcome} bid */
   bidOutcome(bid) {
     this.bids.bidOutcome(bid);
   }
