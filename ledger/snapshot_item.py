@@ -75,7 +75,7 @@ def snapshot_from_item(lot_id: str, item: Mapping[str, Any]) -> LotSnapshot:
     """The snapshot the lot's stored `LOT#`/`SNAPSHOT` item holds; LotUnreadable (naming the
     lot, the version stored and what is wrong) when it cannot be read back."""
     try:
-        # The stored item leaves `lot_id` to its key (`ledger.dynamodb.snapshots`).
+        # The stored item leaves `lot_id` to its key (`ledger.dynamodb.items.put_snapshot`).
         return _STORED_SNAPSHOT.validate_python({"lot_id": lot_id, **item})
     except ValidationError as error:
         problems = "; ".join(

@@ -124,9 +124,9 @@ POLICIES = {
         ("sqs:SendMessage", "CloseTimerQueue"),
     },
 }
-# The modules that call AWS, and the resource each one calls.
+# The modules (or packages) that call AWS, and the resource each one calls.
 AWS_CALLERS = {
-    "ledger/dynamodb.py": "BidsTable",
+    "ledger/dynamodb": "BidsTable",
     "handlers/connections.py": "ConnectionsTable",
     "ledger/command_queue.py": "ProcessBidQueue",
     "handlers/connection_posts.py": "WebSocketApi",
@@ -363,7 +363,10 @@ def test_every_aws_call_in_the_code_is_granted(template):
                 granted |= {(a, _resource_name(r)) for a in actions for r in resources}
     needed = set()
     for module, resource in AWS_CALLERS.items():
-        source = (ROOT / module).read_text() if (ROOT / module).exists() else ""
+        path = ROOT / module
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
+        assert files, f"{module} is named as an AWS caller and does not exist"
+        source = "\n".join(file.read_text() for file in files)
         operations = set(re.findall(r"\.(\w+)\b", source)) & set(OPERATIONS)
         needed |= {(OPERATIONS[op], resource) for op in operations}
         if "transact_write_items" in source:
