@@ -30,15 +30,15 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredEvent
 
+# The most items one transaction writes: the domain bounds a sale by it, every recorder keeps it.
+from ledger.domain.commands import TRANSACTION_LIMIT as TRANSACTION_LIMIT
+
 # A close key as `close_key` writes it, or an end key as `ended_key` does; the list's cursor
 # (a domain value) is built on it, so the domain owns it.
 from ledger.domain.listing import TIME_KEY_PATTERN as TIME_KEY_PATTERN
 
 OPEN_STATUS = "OPEN"
 ENDED_STATUSES = ("CLOSED", "CANCELLED")
-# DynamoDB's TransactWriteItems takes at most 100 items; every recorder keeps the limit,
-# so a batch decided on one backend fits on the other.
-TRANSACTION_LIMIT = 100
 
 
 def lot_key(lot_id: str) -> str:
