@@ -28,6 +28,7 @@ from ledger.domain.events import BOUGHT, OUTBID, BidPlaced, BidRejected, BidRetr
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import format_decimal, to_currency, utc_now
 from ledger.service import RECENT_EVENTS_READ
+from ledger.snapshot_item import snapshot_from_item
 from projections.my_bids import records_from
 from projections.views import bid_outcome_view, lot_view
 
@@ -57,7 +58,7 @@ def changes_in(event: DynamoDBStreamEvent) -> dict[str, LotChange]:
         if not image or image.get("SK") != "SNAPSHOT":
             continue  # only snapshot images speak for a lot
         try:
-            snapshot = LotSnapshot.from_item(str(image.get("PK", "")).removeprefix("LOT#"), image)
+            snapshot = snapshot_from_item(str(image.get("PK", "")).removeprefix("LOT#"), image)
         except LotUnreadable as error:
             # One bad image must not fail the batch (and every other lot's push with it).
             logger.error("skipped an unreadable snapshot image", extra={"key": image.get("PK"), "problem": str(error)})

@@ -1,13 +1,14 @@
-"""The storage port in plain Python: dicts behind one lock, built the way the library's
+"""Every storage port in plain Python: dicts behind one lock, built the way the library's
 own plain-Python backend (`eventsourcing.popo`) is, for fast tests without DynamoDB.
 
 Selected the library's usual way: PERSISTENCE_MODULE=ledger.memory. It keeps the Bids
-table's semantics (`ledger.persistence` lists them): one transaction per
-`insert_events`, the same conditions raising the same `IntegrityError`, the same
-limit on a transaction's items, numbers read back as `Decimal`, events in version
-order, open lots by close time, ended lots newest first. As `eventsourcing.popo` has an aggregate and an
-application recorder, so does this module; unlike the Bids table, the application
-recorder also keeps the library's global notification log.
+table's semantics, as each port of `ledger.persistence` states them (its methods are grouped
+by port, in the ports' order): one transaction per `insert_events`, the same conditions
+raising the same `IntegrityError`, the same limit on a transaction's items, numbers read
+back as `Decimal`, events in version order, open lots by close time, ended lots newest
+first. As `eventsourcing.popo` has an aggregate and an application recorder, so does this
+module; unlike the Bids table, the application recorder also keeps the library's global
+notification log.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def _stored(value: Any) -> Any:
 
 
 class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
-    """A lot's events (in `eventsourcing.popo`'s tables), snapshots, bid requests,
-    receipts and parked messages, all behind the one database lock."""
+    """Every port: a lot's events (in `eventsourcing.popo`'s tables), snapshots, bids'
+    requests, receipts and retractions, bidders' aliases and records, sales and parked
+    messages, all behind the one database lock."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -69,6 +71,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
         self._bidder_lots: dict[tuple[str, str], dict[str, Any]] = {}  # (bidder, lot) -> their record of it
         self._sales: dict[str, dict[str, Any]] = {}
+
+    # --- LotEventStore (receipts, aliases, retractions: written with the events) ---
 
     def insert_events(
         self,
@@ -170,9 +174,76 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         with self._database_lock:
             return copy.deepcopy(self._snapshots.get(lot_id))
 
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self._database_lock:
+            return {lot_id: copy.deepcopy(self._snapshots[lot_id]) for lot_id in dict.fromkeys(lot_ids) if lot_id in self._snapshots}
+
     def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
         with self._database_lock:
             return LotRecords(self.get_snapshot(lot_id), self.get_receipts(bid_ids), self.get_aliases(lot_id, bidders))
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        with self._database_lock:
+            self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
+            self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
+
+    def lot_ids(self) -> Iterator[str]:
+        with self._database_lock:
+            ids = list(self._snapshots)
+        yield from ids
+
+    # --- BidRecords -----------------------------------------------------------------
+
+    def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        with self._database_lock:
+            bid_id = str(request["bid_id"])
+            if bid_id in self._requests:
+                return copy.deepcopy(self._requests[bid_id])
+            self._requests[bid_id] = _stored(request)
+            return None
+
+    def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._requests.get(bid_id))
+
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self._database_lock:
+            return {b: copy.deepcopy(self._receipts[b]) for b in dict.fromkeys(bid_ids) if b in self._receipts}
+
+    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._retractions.get(bid_id))
+
+    # --- LotListings ----------------------------------------------------------------
+
+    def open_lots(
+        self, closing_by: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._database_lock:
+            open_lots = sorted(
+                (close_key(str(item["closes_at"]), lot_id), lot_id, copy.deepcopy(item))
+                for lot_id, item in self._snapshots.items()
+                if item.get("status") == OPEN_STATUS
+                and (closing_by is None or str(item.get("closes_at")) <= closing_by)
+                and (after is None or close_key(str(item["closes_at"]), lot_id) > after)
+            )
+        for _, lot_id, item in open_lots[:limit]:
+            yield lot_id, item
+
+    def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._database_lock:
+            ended = sorted(
+                (
+                    (ended_key(at, lot_id), lot_id, copy.deepcopy(item))
+                    for lot_id, item in self._snapshots.items()
+                    if (at := ended_at(item)) is not None
+                ),
+                reverse=True,
+            )
+        listed = [(lot_id, item) for key, lot_id, item in ended if after is None or key < after]
+        yield from listed[:limit]
+
+    # --- BidderRecords --------------------------------------------------------------
 
     def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
         with self._database_lock:
@@ -204,76 +275,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             bidders = [who for who, lot in self._bidder_lots if lot == lot_id]
         yield from bidders
 
-    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        with self._database_lock:
-            return {lot_id: copy.deepcopy(self._snapshots[lot_id]) for lot_id in dict.fromkeys(lot_ids) if lot_id in self._snapshots}
-
-    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
-        with self._database_lock:
-            self._check_snapshot_version(str(snapshot["lot_id"]), expected_version)
-            self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
-
-    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        with self._database_lock:
-            return {b: copy.deepcopy(self._receipts[b]) for b in dict.fromkeys(bid_ids) if b in self._receipts}
-
-    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
-        with self._database_lock:
-            return copy.deepcopy(self._retractions.get(bid_id))
-
-    def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
-        with self._database_lock:
-            bid_id = str(request["bid_id"])
-            if bid_id in self._requests:
-                return copy.deepcopy(self._requests[bid_id])
-            self._requests[bid_id] = _stored(request)
-            return None
-
-    def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
-        with self._database_lock:
-            return copy.deepcopy(self._requests.get(bid_id))
-
-    def open_lots(
-        self, closing_by: str | None = None, limit: int | None = None, after: str | None = None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        with self._database_lock:
-            open_lots = sorted(
-                (close_key(str(item["closes_at"]), lot_id), lot_id, copy.deepcopy(item))
-                for lot_id, item in self._snapshots.items()
-                if item.get("status") == OPEN_STATUS
-                and (closing_by is None or str(item.get("closes_at")) <= closing_by)
-                and (after is None or close_key(str(item["closes_at"]), lot_id) > after)
-            )
-        for _, lot_id, item in open_lots[:limit]:
-            yield lot_id, item
-
-    def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        with self._database_lock:
-            ended = sorted(
-                (
-                    (ended_key(at, lot_id), lot_id, copy.deepcopy(item))
-                    for lot_id, item in self._snapshots.items()
-                    if (at := ended_at(item)) is not None
-                ),
-                reverse=True,
-            )
-        listed = [(lot_id, item) for key, lot_id, item in ended if after is None or key < after]
-        yield from listed[:limit]
-
-    def lot_ids(self) -> Iterator[str]:
-        with self._database_lock:
-            ids = list(self._snapshots)
-        yield from ids
-
-    def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
-        with self._database_lock:
-            self._parked[message_id] = _stored(
-                {"body": body, "error": error, "attributes": dict(attributes), "parked_at": int(time.time() * 1000)}
-            )
-
-    def get_parked(self, message_id: str) -> dict[str, Any] | None:
-        with self._database_lock:
-            return copy.deepcopy(self._parked.get(message_id))
+    # --- SaleRecords ----------------------------------------------------------------
 
     def insert_sale(
         self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
@@ -303,6 +305,18 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
         with self._database_lock:
             return copy.deepcopy(self._sales.get(sale_id))
+
+    # --- ParkedMessages -------------------------------------------------------------
+
+    def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
+        with self._database_lock:
+            self._parked[message_id] = _stored(
+                {"body": body, "error": error, "attributes": dict(attributes), "parked_at": int(time.time() * 1000)}
+            )
+
+    def get_parked(self, message_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._parked.get(message_id))
 
 
 class InMemoryApplicationLotRecorder(InMemoryLotRecorder, POPOApplicationRecorder):

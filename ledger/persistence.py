@@ -1,43 +1,28 @@
-"""The storage port: what the ledger needs from storage, beyond the library's events.
+"""The storage ports: what the ledger needs from storage, beyond the library's events.
 
-`LotRecorder` extends eventsourcing's `AggregateRecorder` (insert and select a lot's
-events) with the application's own records, the way the library's
-`examples/searchablecontent/persistence.py` declares an abstract recorder with extra
-queries. `ledger.dynamodb` implements it on the Bids table, `ledger.memory` in plain
-Python; the service is typed against this class only, and `PERSISTENCE_MODULE` picks
-the implementation (the library's `InfrastructureFactory.construct`).
+A few narrow ports, each the records one kind of use needs, and their union `LotRecorder`,
+which extends eventsourcing's `AggregateRecorder` (insert and select a lot's events) the way
+the library's `examples/searchablecontent/persistence.py` declares an abstract recorder with
+extra queries:
 
-The semantics every implementation keeps (`tests/unit/ledger/test_memory_recorder.py` runs one test
-class against both):
-- `insert_events` writes the new events, the bid receipts, the new bidders' alias
-  records and the lot's snapshot all together or not at all. It raises `IntegrityError` (nothing written) when an event's
-  version exists already, a receipt's bid was decided already, or the snapshot is not
-  at `expected_version` (`None`: there must be no snapshot yet), or a bidder's alias
-  record exists already, or, given
-  `expected_snapshot`, not exactly that item (every one of its attributes equal: a
-  writer that decided on a snapshot it kept in memory overwrites only that one, never
-  one changed in place). When conditions
-  failed, the error is a `ConditionsFailed` saying which: the bids whose receipts
-  exist already, the bidders whose alias records exist already, whether the snapshot was not at `expected_version`, whether an
-  event's version was taken (DynamoDB's CancellationReasons, index-aligned with the
-  transaction's items, tell it; the in-memory recorder checks every condition too).
-- Records come back as JSON-like dicts, numbers as `Decimal` (DynamoDB's number type),
-  with no storage keys.
-- Events are read in version order (or the reverse), page by page where storage pages.
-- An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order),
-  ties by lot id; `after` (the last lot listed: its close time and id) pages on.
-- An ended snapshot (CLOSED or CANCELLED, with its `ended_at`) is listed by `ended_lots`,
-  most recently ended first, ties by lot id (descending: the exact reverse of the key
-  order); `after` (the last lot listed: its end time and id) pages on.
-- `load_lot` reads what deciding a batch needs (the snapshot, the batch's receipts and
-  its bidders' aliases) in one request.
-- `insert_sale` writes a staggered sale's item with its lots' first events and snapshots
-  in one transaction (at most TRANSACTION_LIMIT items), each only if new.
+    LotEventStore   a lot's events and its snapshot, written together; what deciding needs
+    BidRecords      bids as the API took them, and how they were decided or retracted
+    LotListings     open lots by close time, ended lots by end time
+    BidderRecords   bidders' aliases on lots and their records of the lots they bid on
+    SaleRecords     staggered sales, written with their lots
+    ParkedMessages  messages that can never be processed, kept for inspection
+
+`ledger.dynamodb` implements every port on the Bids table, `ledger.memory` in plain Python;
+`PERSISTENCE_MODULE` picks the implementation (the library's `InfrastructureFactory.construct`).
+Each port's docstring states the semantics every implementation keeps, and one contract class
+per port (`tests/support/recorder_contract.py`) holds both implementations to them. For all:
+records come back as JSON-like dicts, numbers as `Decimal` (DynamoDB's number type), with no
+storage keys.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,11 +30,15 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredEvent
 
+# The most items one transaction writes: the domain bounds a sale by it, every recorder keeps it.
+from ledger.domain.commands import TRANSACTION_LIMIT as TRANSACTION_LIMIT
+
+# A close key as `close_key` writes it, or an end key as `ended_key` does; the list's cursor
+# (a domain value) is built on it, so the domain owns it.
+from ledger.domain.listing import TIME_KEY_PATTERN as TIME_KEY_PATTERN
+
 OPEN_STATUS = "OPEN"
 ENDED_STATUSES = ("CLOSED", "CANCELLED")
-# DynamoDB's TransactWriteItems takes at most 100 items; every recorder keeps the limit,
-# so a batch decided on one backend fits on the other.
-TRANSACTION_LIMIT = 100
 
 
 def lot_key(lot_id: str) -> str:
@@ -60,12 +49,6 @@ def lot_key(lot_id: str) -> str:
 def close_key(closes_at: str, lot_id: str) -> str:
     """An open lot's place in close-time order: unique, and ordered as (closes_at, lot_id)."""
     return f"{closes_at}#{lot_id}"
-
-
-# A close key as `close_key` writes it, or an end key as `ended_key` does: a stored time
-# (fixed width) and a lot id (unanchored: `ledger.domain.listing` builds the cursor on it). Any
-# string of this shape is a position in the order, whether or not a lot has it.
-TIME_KEY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 
 
 def ended_at(snapshot: Mapping[str, Any]) -> str | None:
@@ -139,8 +122,25 @@ def sale_key(sale_id: str) -> str:
     return f"SALE#{sale_id}"
 
 
-class LotRecorder(AggregateRecorder):
-    """A lot's events, with its snapshot, its bids' requests and receipts, and parked messages."""
+class LotEventStore(AggregateRecorder):
+    """A lot's events and its snapshot: the library's aggregate recorder, with the lot's
+    folded state kept beside its events and written in the same transaction.
+
+    - `insert_events` writes the new events, the bid receipts, the new bidders' alias
+      records, the retraction records and the lot's snapshot all together or not at all. It
+      raises `IntegrityError` (nothing written) when an event's version exists already, a
+      receipt's bid was decided already, a bidder's alias record or a bid's retraction record
+      exists already, or the snapshot is not at `expected_version` (`None`: there must be no
+      snapshot yet), or, given `expected_snapshot`, not exactly that item (every one of its
+      attributes equal: a writer that decided on a snapshot it kept in memory overwrites only
+      that one, never one changed in place). When conditions failed, the error is a
+      `ConditionsFailed` saying which (DynamoDB's CancellationReasons, index-aligned with the
+      transaction's items, tell it; the in-memory recorder checks every condition too).
+      A transaction holds at most TRANSACTION_LIMIT items (ValueError beyond).
+    - Events are read in version order (or the reverse), page by page where storage pages.
+    - `load_lot` reads what deciding a batch needs (the snapshot, the batch's receipts and
+      its bidders' aliases) in one request.
+    """
 
     @abstractmethod
     def insert_events(
@@ -158,7 +158,7 @@ class LotRecorder(AggregateRecorder):
         """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
         `version`), retraction records (`bid_id`, `lot_id`, `bidder`, `reason`,
         `retracted_by`, `retracted_at`, `version`; each written once: one that exists fails
-        like a changed snapshot) and the snapshot in one transaction (see the module's doc)."""
+        like a changed snapshot) and the snapshot in one transaction (see the class's doc)."""
 
     @abstractmethod
     def iter_events(
@@ -190,25 +190,27 @@ class LotRecorder(AggregateRecorder):
         """The lot's snapshot as stored (strongly consistent), or None."""
 
     @abstractmethod
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of those lots that exist, by lot id (may lag a write a little)."""
+
+    @abstractmethod
     def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
         """The snapshot, the receipts of `bid_ids` decided before and the aliases of those of
         `bidders` who bid on the lot before, in one request (strongly consistent)."""
-
-    @abstractmethod
-    def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
-        """The alias numbers of those of `bidders` who bid on the lot, by bidder."""
 
     @abstractmethod
     def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
         """Overwrite the snapshot, only if it is still at `expected_version` (else IntegrityError)."""
 
     @abstractmethod
-    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The receipts of those bids that were decided, by bid id."""
+    def lot_ids(self) -> Iterator[str]:
+        """Every lot that has a snapshot (for operators' tools, not hot paths)."""
 
-    @abstractmethod
-    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
-        """The bid's retraction record, or None when it was never retracted."""
+
+class BidRecords(ABC):
+    """A bid's own records: the request as the API took it (recorded once, before the bid is
+    queued), its receipt (how it was decided: written once, with the events that decided it,
+    by `LotEventStore.insert_events`) and its retraction by an administrator (likewise)."""
 
     @abstractmethod
     def record_bid_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -218,6 +220,26 @@ class LotRecorder(AggregateRecorder):
     @abstractmethod
     def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
         """The bid as the API took it, or None."""
+
+    @abstractmethod
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The receipts of those bids that were decided, by bid id."""
+
+    @abstractmethod
+    def get_retraction(self, bid_id: str) -> dict[str, Any] | None:
+        """The bid's retraction record, or None when it was never retracted."""
+
+
+class LotListings(ABC):
+    """The lot lists, read from the snapshots as they are written.
+
+    - An OPEN snapshot is listed by `open_lots`, by close time (the time strings' order),
+      ties by lot id; `after` (the last lot listed: its `close_key`) pages on.
+    - An ended snapshot (CLOSED or CANCELLED, with its `ended_at`) is listed by `ended_lots`,
+      most recently ended first, ties by lot id (descending: the exact reverse of the key
+      order); `after` (the last lot listed: its `ended_key`) pages on.
+    - Snapshots come back as stored, without any index attributes.
+    """
 
     @abstractmethod
     def open_lots(
@@ -231,6 +253,23 @@ class LotRecorder(AggregateRecorder):
     def ended_lots(self, limit: int | None = None, after: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Lot ids and snapshots of ended lots (CLOSED or CANCELLED), the most recently ended
         first, then by lot id descending; with `after` (an `ended_key`), only those before it."""
+
+    def missing_index_keys(self, lot_id: str) -> list[str]:
+        """The index attributes the lot's stored snapshot should carry for its status and does
+        not (a snapshot written before its index existed), so `replay --fix` can rewrite it;
+        storage without indexes has none."""
+        return []
+
+
+class BidderRecords(ABC):
+    """A bidder's records of the lots they bid on: their alias on each lot (written once, with
+    their first accepted bid, by `LotEventStore.insert_events`), and their record of the lot
+    (their last bid and maximum), a projection written from the stream, which may deliver a
+    change twice or late: a record is only ever replaced by a newer one."""
+
+    @abstractmethod
+    def get_aliases(self, lot_id: str, bidders: Sequence[str]) -> dict[str, int]:
+        """The alias numbers of those of `bidders` who bid on the lot, by bidder."""
 
     @abstractmethod
     def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
@@ -253,21 +292,10 @@ class LotRecorder(AggregateRecorder):
     def lot_bidders(self, lot_id: str) -> Iterator[str]:
         """Every bidder with a record of the lot."""
 
-    @abstractmethod
-    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The snapshots of those lots that exist, by lot id (may lag a write a little)."""
 
-    def missing_index_keys(self, lot_id: str) -> list[str]:
-        """The index attributes the lot's stored snapshot should carry for its status and does
-        not (a snapshot written before its index existed), so `replay --fix` can rewrite it;
-        storage without indexes has none."""
-        return []
-
-    @abstractmethod
-    def lot_ids(self) -> Iterator[str]:
-        """Every lot that has a snapshot (for operators' tools, not hot paths)."""
-
-    # --- staggered sales ----------------------------------------------------------------
+class SaleRecords(ABC):
+    """Staggered sales: a sale's item is written with its lots' first events and snapshots in
+    one transaction (at most TRANSACTION_LIMIT items), each only if new, and never changed."""
 
     @abstractmethod
     def insert_sale(
@@ -282,6 +310,11 @@ class LotRecorder(AggregateRecorder):
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
         """A sale's item as stored (written once, never changed), or None."""
 
+
+class ParkedMessages(ABC):
+    """Messages that can never be processed (not a lot command at all), kept for an operator
+    instead of being retried or dropped; parking one twice keeps one."""
+
     @abstractmethod
     def park(self, message_id: str, body: str, error: str, attributes: Mapping[str, Any]) -> None:
         """Keep a message that can never be processed, for inspection (idempotent)."""
@@ -289,3 +322,7 @@ class LotRecorder(AggregateRecorder):
     @abstractmethod
     def get_parked(self, message_id: str) -> dict[str, Any] | None:
         """A parked message (body, error, attributes, parked_at), or None."""
+
+
+class LotRecorder(LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages):
+    """Every port together: what one storage implements, and what the service is given."""

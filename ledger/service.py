@@ -73,6 +73,7 @@ from ledger.persistence import (
     lot_key,
     sale_key,
 )
+from ledger.snapshot_item import snapshot_from_item, snapshot_to_item
 
 LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 # The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
@@ -345,7 +346,7 @@ class AuctionService(Application[str]):
     @staticmethod
     def _read_snapshot(lot_id: str, item: dict[str, Any]) -> LotSnapshot:
         try:
-            return LotSnapshot.from_item(lot_id, item)
+            return snapshot_from_item(lot_id, item)
         except LotUnreadable as error:
             log.error("unreadable snapshot %s: %s", lot_key(lot_id), error, extra={"key": lot_key(lot_id), "problem": error.problem})
             raise
@@ -504,10 +505,10 @@ class AuctionService(Application[str]):
     def create_lot(self, command: CreateLot, seller: str) -> LotSnapshot:
         lot = Lot.create(command, seller, self.clock())
         try:
-            self.save(lot, snapshot=lot.state.to_item(), expected_version=None)
+            self.save(lot, snapshot=snapshot_to_item(lot.state), expected_version=None)
         except IntegrityError:
             raise LotAlreadyExists(f"lot {command.lot_id!r} exists already", {"lot_id": command.lot_id}) from None
-        self._snapshots.put(lot.state.model_copy(deep=True), lot.state.to_item())
+        self._snapshots.put(lot.state.model_copy(deep=True), snapshot_to_item(lot.state))
         return lot.state
 
     # --- staggered sales ----------------------------------------------------------------
@@ -548,7 +549,7 @@ class AuctionService(Application[str]):
         )
         stored = [self.mapper.to_stored_event(event) for lot in lots for event in lot.collect_events()]
         try:
-            self.store.insert_sale(sale.to_item(), stored, [lot.state.to_item() for lot in lots])
+            self.store.insert_sale(sale.to_item(), stored, [snapshot_to_item(lot.state) for lot in lots])
         except SaleConditionsFailed as failed:
             if failed.sale_exists:
                 # Written since the first read (the same request racing itself, or another one).
@@ -559,7 +560,7 @@ class AuctionService(Application[str]):
                 f"lot {failed.lots_exist[0]!r} of the sale exists already", {"lot_ids": list(failed.lots_exist)}
             ) from None
         for lot in lots:
-            self._snapshots.put(lot.state.model_copy(deep=True), lot.state.to_item())
+            self._snapshots.put(lot.state.model_copy(deep=True), snapshot_to_item(lot.state))
         return sale, [lot.state for lot in lots]
 
     def _sale_made_by(self, sale_id: str, request_hash: str) -> tuple[SaleRecord, list[LotSnapshot]] | None:
@@ -784,7 +785,7 @@ class AuctionService(Application[str]):
                     known = None
                     continue
                 return results
-            item = lot.state.to_item()
+            item = snapshot_to_item(lot.state)
             try:
                 self.save(
                     lot,

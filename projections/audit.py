@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from ledger.domain.errors import InvalidState, LotUnreadable
 from ledger.domain.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
-from ledger.domain.state import REPLACED_ATTRIBUTES, LotSnapshot, evolve
+from ledger.domain.state import LotSnapshot, evolve
 from ledger.service import AuctionService
+from ledger.snapshot_item import REPLACED_ATTRIBUTES, snapshot_from_item, snapshot_to_item
 from projections.my_bids import records_from
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
         return ReplayReport(lot_id, count, None, None, unreadable=str(error), unreadable_version=error.details["version"])
     stored_item = service.stored_snapshot(lot_id)
     stored, unreadable = (None, None) if stored_item is None else _normalised(lot_id, stored_item)
-    folded = None if state is None else state.to_item()
+    folded = None if state is None else snapshot_to_item(state)
     report = ReplayReport(lot_id=lot_id, events=count, stored=stored, folded=folded)
     if unreadable is not None:
         report.unreadable, report.unreadable_version = str(unreadable), unreadable.details["version"]
@@ -120,11 +121,11 @@ def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotU
     and all of them when the snapshot cannot be read (the error says why)."""
     plain = {k: _plain(v) for k, v in item.items()}
     try:
-        snapshot = LotSnapshot.from_item(lot_id, item)
+        snapshot = snapshot_from_item(lot_id, item)
     except LotUnreadable as error:
         return plain, error
     # An attribute an older item held under another name is compared in its new form.
-    return {k: v for k, v in plain.items() if k not in REPLACED_ATTRIBUTES} | snapshot.to_item(), None
+    return {k: v for k, v in plain.items() if k not in REPLACED_ATTRIBUTES} | snapshot_to_item(snapshot), None
 
 
 def _plain(value: Any) -> Any:
@@ -170,7 +171,7 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
     if item is None:
         return VerifyReport(lot_id, count)
     try:
-        snapshot = LotSnapshot.from_item(lot_id, item)
+        snapshot = snapshot_from_item(lot_id, item)
     except LotUnreadable as error:
         return VerifyReport(lot_id, count, error.details["version"], str(error))
     if snapshot.version >= expected_version:

@@ -23,6 +23,7 @@ from ledger.domain.rules import REASON_CODES
 from ledger.domain.state import LotSnapshot, alias_name, evolve
 from ledger.domain.values import format_decimal, format_time, to_currency
 from ledger.service import AuctionService
+from ledger.snapshot_item import snapshot_to_item
 from projections.audit import verify
 from projections.history import event_record
 
@@ -114,7 +115,7 @@ def close_effect(state: LotSnapshot, event: LotEvent) -> dict[str, Any]:
 
 def _state_view(state: LotSnapshot) -> dict[str, Any]:
     """The lot as the bid met it, for the operator: bidders by id and alias."""
-    data = state.to_item()
+    data = snapshot_to_item(state)
     data["leader_alias"] = state.leader_name
     data.pop("sc", None)  # the item's short form of the soft-close rule, in words instead:
     return data | soft_close_rule(state)

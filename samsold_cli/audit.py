@@ -12,6 +12,7 @@ import typer
 from ledger.domain.errors import LedgerError, LotNotFound, LotUnreadable
 from ledger.domain.values import format_time, parse_time
 from ledger.service import AuctionService
+from ledger.snapshot_item import snapshot_to_item
 from projections.audit import fix, for_each_lot, replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.history import event_record
@@ -106,7 +107,7 @@ def as_of_command(
         # print the latest state as if it were that version.
         console.print(f"[red]lot {lot_id!r} has no version {version}: its last is {state.version}[/red]")
         raise typer.Exit(1)
-    typer.echo(as_json(state.to_item()))
+    typer.echo(as_json(snapshot_to_item(state)))
 
 
 def replay_command(

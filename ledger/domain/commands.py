@@ -27,7 +27,6 @@ from pydantic import (
 
 from ledger.domain.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
 from ledger.domain.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
-from ledger.persistence import TRANSACTION_LIMIT
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits and _ . : -, at most 64")]
@@ -297,6 +296,10 @@ class CommandResult(BaseModel):
 
 
 # --- staggered sales ------------------------------------------------------------------
+# What one decision writes (its events and records, a sale with its lots) is written in one
+# transaction of at most this many items: DynamoDB's TransactWriteItems takes 100, and every
+# recorder keeps the limit (`ledger.persistence`), so a batch decided on one fits on the other.
+TRANSACTION_LIMIT = 100
 # A sale (`POST /sales`) creates its lots in closing order, `interval_s` apart from
 # `first_closes_at`. It is written in ONE transaction (the sale item and each lot's
 # LotCreated event and snapshot: 1 + 2 per lot items), so a sale exists whole or not at

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ledger.domain.errors import InvalidCommand
-from ledger.persistence import TIME_KEY_PATTERN
+
+# A lot's key in one part of the order: a stored time (fixed width, so the strings sort as the
+# times do) and the lot id, as `ledger.persistence.close_key` and `ended_key` write them. The
+# lot id is unanchored so the cursor below is built on it. Any string of this shape is a
+# position in the order, whether or not a lot has it.
+TIME_KEY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 
 ListStatus = Literal["open", "closed", "all"]
 ListPart = Literal["OPEN", "ENDED"]

@@ -1,6 +1,7 @@
-"""One test class for every implementation of the storage port `ledger.persistence.LotRecorder`,
-the way the eventsourcing library's `tests/persistence.py` holds each of its backends to
-the same cases: subclass it (its name is not collected) and give a `recorder` fixture.
+"""One test class per storage port of `ledger.persistence`, for every implementation, the
+way the eventsourcing library's `tests/persistence.py` holds each of its backends to the same
+cases: subclass each (their names are not collected) and give a `recorder` fixture. A case
+sets up what it checks through the other ports, so the fixture is a whole `LotRecorder`.
 
 Ids are new in every test, so the cases also run on a table other tests share.
 """
@@ -44,12 +45,17 @@ def receipt(bid_id: str, lot_id: str, version: int) -> dict:
     return {"bid_id": bid_id, "lot_id": lot_id, "status": "ACCEPTED", "reason": None, "version": version, "amount": "10.00"}
 
 
-class LotRecorderContract:
-    """What the service relies on, whatever the storage."""
+class RecorderContract:
+    """What every port's contract is given: a whole recorder."""
 
     @pytest.fixture
     def recorder(self) -> LotRecorder:
         raise NotImplementedError("give a recorder")
+
+
+class LotEventStoreContract(RecorderContract):
+    """`LotEventStore`: a lot's events and snapshot, written together or not at all, and
+    what deciding reads."""
 
     def test_events_snapshot_and_receipts_are_written_together(self, recorder: LotRecorder) -> None:
         lot_id, bid_id = new_id(), new_id("bid")
@@ -138,6 +144,19 @@ class LotRecorderContract:
         assert not failed.value.only_records_exist
         assert recorder.get_receipts([bid_id])[bid_id]["version"] == 2
 
+    def test_a_snapshot_changed_in_place_fails_the_whole_item_condition(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        kept = recorder.get_snapshot(lot_id)
+        assert kept is not None
+        recorder.replace_snapshot(snapshot(lot_id, 1) | {"title": "Changed in place"}, expected_version=1)
+        with pytest.raises(ConditionsFailed) as failed:  # the version matches, the item does not
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, expected_snapshot=kept)
+        assert failed.value.snapshot_changed and not failed.value.only_records_exist
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               expected_snapshot=recorder.get_snapshot(lot_id))
+        assert recorder.get_snapshot(lot_id) == snapshot(lot_id, 2)
+
     def test_a_transaction_holds_at_most_the_limit(self, recorder: LotRecorder) -> None:
         lot_id = new_id()
         with pytest.raises(ValueError, match="transaction limit"):
@@ -169,6 +188,10 @@ class LotRecorderContract:
         assert recorder.get_snapshot(lot_id)["title"] == "Repaired"
         assert recorder.get_snapshot(new_id()) is None
 
+
+class BidRecordsContract(RecorderContract):
+    """`BidRecords`: a bid's request, recorded once, and its receipt and retraction."""
+
     def test_a_bid_request_is_recorded_once(self, recorder: LotRecorder) -> None:
         bid_id = new_id("bid")
         first = {"bid_id": bid_id, "lot_id": "lot-1", "bidder": "alice", "amount": "10.00"}
@@ -176,6 +199,28 @@ class LotRecorderContract:
         assert recorder.record_bid_request(first | {"amount": "99.00"}) == first
         assert recorder.get_bid_request(bid_id) == first
         assert recorder.get_bid_request(new_id("bid")) is None
+
+    def test_a_retraction_record_is_written_once_with_the_events(self, recorder: LotRecorder) -> None:
+        lot_id, bid_id = new_id(), new_id("bid")
+        record = {"bid_id": bid_id, "lot_id": lot_id, "bidder": "alice", "reason": "shill bidding", "retracted_by": "root",
+                  "retracted_at": "2030-01-01T00:00:00.000Z", "version": 3}
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, receipts=[receipt(bid_id, lot_id, 2)])
+        assert recorder.get_retraction(bid_id) is None
+        recorder.insert_events([event(lot_id, 3)], snapshot=snapshot(lot_id, 3), expected_version=2, retractions=[record])
+        assert recorder.get_retraction(bid_id) == record
+        assert recorder.get_receipts([bid_id]) == {bid_id: receipt(bid_id, lot_id, 2)}  # the receipt stays as written
+        # A second retraction of the bid writes nothing, and says: decide again on fresh state.
+        with pytest.raises(ConditionsFailed) as failed:
+            recorder.insert_events([event(lot_id, 4)], snapshot=snapshot(lot_id, 4), expected_version=3,
+                                   retractions=[record | {"version": 4, "reason": "again"}])
+        assert failed.value.snapshot_changed and not failed.value.only_records_exist
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2, 3]
+        assert recorder.get_retraction(bid_id) == record
+
+
+class LotListingsContract(RecorderContract):
+    """`LotListings`: open lots by close time, ended lots most recently ended first, paged."""
 
     def test_open_lots_by_close_time_due_by_a_time(self, recorder: LotRecorder) -> None:
         late, early, closed = new_id(), new_id(), new_id()
@@ -256,6 +301,10 @@ class LotRecorderContract:
             after = ended_key(page[-1][1], page[-1][0])
         assert pages == mine
 
+
+class BidderRecordsContract(RecorderContract):
+    """`BidderRecords`: bidders' aliases, written once, and their records of lots, newest kept."""
+
     def test_alias_records_are_written_once_with_the_events_and_read_in_one_request(self, recorder: LotRecorder) -> None:
         lot_id, other_lot, bid_id = new_id(), new_id(), new_id("bid")
         recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
@@ -274,29 +323,6 @@ class LotRecorderContract:
         assert failed.value.known_bidders == ("alice",) and failed.value.only_records_exist
         assert recorder.get_aliases(lot_id, ["alice", "bob"]) == {"alice": 1}
         assert recorder.get_snapshot(lot_id)["version"] == 2
-
-    def test_parked_messages_are_kept(self, recorder: LotRecorder) -> None:
-        message_id = new_id("message")
-        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
-        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
-        parked = recorder.get_parked(message_id)
-        assert parked is not None
-        assert (parked["body"], parked["error"], parked["attributes"]) == ("not json", "not a lot command", {"MessageGroupId": "lot-1"})
-        assert isinstance(parked["parked_at"], Decimal)
-        assert recorder.get_parked(new_id("message")) is None
-
-    def test_a_snapshot_changed_in_place_fails_the_whole_item_condition(self, recorder: LotRecorder) -> None:
-        lot_id = new_id()
-        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
-        kept = recorder.get_snapshot(lot_id)
-        assert kept is not None
-        recorder.replace_snapshot(snapshot(lot_id, 1) | {"title": "Changed in place"}, expected_version=1)
-        with pytest.raises(ConditionsFailed) as failed:  # the version matches, the item does not
-            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, expected_snapshot=kept)
-        assert failed.value.snapshot_changed and not failed.value.only_records_exist
-        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
-                               expected_snapshot=recorder.get_snapshot(lot_id))
-        assert recorder.get_snapshot(lot_id) == snapshot(lot_id, 2)
 
     def test_bidders_records_of_lots_keep_the_newest_and_page_by_lot(self, recorder: LotRecorder) -> None:
         bidder, lots = new_id("bidder"), sorted(new_id() for _ in range(3))
@@ -333,25 +359,9 @@ class LotRecorderContract:
         stored = recorder.get_bidder_lot(bidder, lot_id)
         assert stored is not None and "maximum" not in stored and (stored["last_bid"], stored["version"]) == ("30.00", 5)
 
-    def test_a_retraction_record_is_written_once_with_the_events(self, recorder: LotRecorder) -> None:
-        lot_id, bid_id = new_id(), new_id("bid")
-        record = {"bid_id": bid_id, "lot_id": lot_id, "bidder": "alice", "reason": "shill bidding", "retracted_by": "root",
-                  "retracted_at": "2030-01-01T00:00:00.000Z", "version": 3}
-        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
-        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1, receipts=[receipt(bid_id, lot_id, 2)])
-        assert recorder.get_retraction(bid_id) is None
-        recorder.insert_events([event(lot_id, 3)], snapshot=snapshot(lot_id, 3), expected_version=2, retractions=[record])
-        assert recorder.get_retraction(bid_id) == record
-        assert recorder.get_receipts([bid_id]) == {bid_id: receipt(bid_id, lot_id, 2)}  # the receipt stays as written
-        # A second retraction of the bid writes nothing, and says: decide again on fresh state.
-        with pytest.raises(ConditionsFailed) as failed:
-            recorder.insert_events([event(lot_id, 4)], snapshot=snapshot(lot_id, 4), expected_version=3,
-                                   retractions=[record | {"version": 4, "reason": "again"}])
-        assert failed.value.snapshot_changed and not failed.value.only_records_exist
-        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2, 3]
-        assert recorder.get_retraction(bid_id) == record
 
-    # --- staggered sales ------------------------------------------------------------------
+class SaleRecordsContract(RecorderContract):
+    """`SaleRecords`: a sale written once, with its lots, all or nothing."""
 
     def test_a_sale_is_written_with_its_lots_all_or_nothing(self, recorder: LotRecorder) -> None:
         sale_id, lots = new_id("sale"), [new_id() for _ in range(3)]
@@ -381,3 +391,28 @@ class LotRecorderContract:
         assert (failed.value.sale_exists, failed.value.lots_exist) == (True, ())
         assert recorder.get_sale(sale_id) == {"sale_id": sale_id, "lot_ids": [first]}
         assert recorder.get_snapshot(second) is None
+
+
+class ParkedMessagesContract(RecorderContract):
+    """`ParkedMessages`: a message that can never be processed, kept once."""
+
+    def test_parked_messages_are_kept(self, recorder: LotRecorder) -> None:
+        message_id = new_id("message")
+        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        recorder.park(message_id, "not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        parked = recorder.get_parked(message_id)
+        assert parked is not None
+        assert (parked["body"], parked["error"], parked["attributes"]) == ("not json", "not a lot command", {"MessageGroupId": "lot-1"})
+        assert isinstance(parked["parked_at"], Decimal)
+        assert recorder.get_parked(new_id("message")) is None
+
+
+# Every port's contract, for a backend's test module to subclass each of.
+PORT_CONTRACTS = (
+    LotEventStoreContract,
+    BidRecordsContract,
+    LotListingsContract,
+    BidderRecordsContract,
+    SaleRecordsContract,
+    ParkedMessagesContract,
+)

@@ -1,4 +1,4 @@
-"""The eventsourcing library's own recorder test suite, and the storage port's contract,
+"""The eventsourcing library's own recorder test suite, and each storage port's contract,
 against DynamoDB Local, with the recorder built the library's usual way
 (PERSISTENCE_MODULE). `tests/unit/ledger/test_memory_recorder.py` runs the same cases on the
 in-memory recorder."""
@@ -14,7 +14,15 @@ from eventsourcing.utils import Environment
 
 from ledger.dynamodb import DynamoDBRecorder
 from ledger.persistence import LotRecorder
-from tests.support.recorder_contract import LotRecorderContract
+from tests.support.recorder_contract import (
+    PORT_CONTRACTS,
+    BidderRecordsContract,
+    BidRecordsContract,
+    LotEventStoreContract,
+    LotListingsContract,
+    ParkedMessagesContract,
+    SaleRecordsContract,
+)
 
 
 def dynamodb_env(dynamodb_endpoint: str, bids_table: str) -> Environment:
@@ -43,12 +51,43 @@ class TestDynamoDBAggregateRecorder(AggregateRecorderTestCase):
         return recorder
 
 
-class TestDynamoDBLotRecorder(LotRecorderContract):
+class DynamoDBLocalRecorder:
+    """Each contract on the Bids table in DynamoDB Local, built from PERSISTENCE_MODULE."""
+
     @pytest.fixture
     def recorder(self, dynamodb_endpoint, bids_table) -> LotRecorder:
         recorder = InfrastructureFactory.construct(dynamodb_env(dynamodb_endpoint, bids_table)).application_recorder()
         assert isinstance(recorder, DynamoDBRecorder)
         return recorder
+
+
+class TestDynamoDBLotEventStore(DynamoDBLocalRecorder, LotEventStoreContract):
+    pass
+
+
+class TestDynamoDBBidRecords(DynamoDBLocalRecorder, BidRecordsContract):
+    pass
+
+
+class TestDynamoDBLotListings(DynamoDBLocalRecorder, LotListingsContract):
+    pass
+
+
+class TestDynamoDBBidderRecords(DynamoDBLocalRecorder, BidderRecordsContract):
+    pass
+
+
+class TestDynamoDBSaleRecords(DynamoDBLocalRecorder, SaleRecordsContract):
+    pass
+
+
+class TestDynamoDBParkedMessages(DynamoDBLocalRecorder, ParkedMessagesContract):
+    pass
+
+
+def test_every_ports_contract_runs_here():
+    here = [c for c in globals().values() if isinstance(c, type) and c.__name__.startswith("Test")]
+    assert all(any(issubclass(c, contract) for c in here) for contract in PORT_CONTRACTS)
 
 
 NO_NOTIFICATION_LOG = (

@@ -124,9 +124,9 @@ POLICIES = {
         ("sqs:SendMessage", "CloseTimerQueue"),
     },
 }
-# The modules that call AWS, and the resource each one calls.
+# The modules (or packages) that call AWS, and the resource each one calls.
 AWS_CALLERS = {
-    "ledger/dynamodb.py": "BidsTable",
+    "ledger/dynamodb": "BidsTable",
     "handlers/connections.py": "ConnectionsTable",
     "ledger/command_queue.py": "ProcessBidQueue",
     "handlers/connection_posts.py": "WebSocketApi",
@@ -328,7 +328,7 @@ def test_rest_api_answers_preflights_for_the_page_without_a_token(template):
 def test_close_grace_outlasts_place_bid(template):
     """A bid placed in time is queued before its lot's CloseLot (from the close timer or the
     sweep): the close grace is longer than PlaceBid's timeout, and short enough that a lot
-    closes within 15 s of its close time (issue 13: the timer arrives at the grace's end)."""
+    closes within 15 s of its close time (its close timer arrives at the grace's end)."""
     place_bid_timeout = function_properties(template, "PlaceBidFunction")["Timeout"]
     assert place_bid_timeout <= 5
     assert place_bid_timeout < parameter_default(template, "CloseGraceSeconds") <= 10
@@ -363,7 +363,10 @@ def test_every_aws_call_in_the_code_is_granted(template):
                 granted |= {(a, _resource_name(r)) for a in actions for r in resources}
     needed = set()
     for module, resource in AWS_CALLERS.items():
-        source = (ROOT / module).read_text() if (ROOT / module).exists() else ""
+        path = ROOT / module
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
+        assert files, f"{module} is named as an AWS caller and does not exist"
+        source = "\n".join(file.read_text() for file in files)
         operations = set(re.findall(r"\.(\w+)\b", source)) & set(OPERATIONS)
         needed |= {(OPERATIONS[op], resource) for op in operations}
         if "transact_write_items" in source:

@@ -11,6 +11,7 @@ from handlers.broadcast import changes_in
 from ledger.domain.commands import CreateLot
 from ledger.domain.values import utc_now
 from ledger.dynamodb import to_item
+from ledger.snapshot_item import snapshot_to_item
 from tests.support.app import build_test_app
 
 
@@ -25,7 +26,7 @@ def test_of_two_images_at_one_version_the_later_in_the_stream_is_the_lot():
     lot = service.create_lot(
         CreateLot(lot_id="clock", title="Clock", currency="EUR", starting_price="10.00",
                   closes_at=utc_now() + timedelta(hours=1)), seller="sam")
-    good = lot.to_item()
+    good = snapshot_to_item(lot)
     tampered = good | {"bid_count": 99}
     records = [
         {"eventName": "MODIFY", "dynamodb": {"Keys": {"PK": {"S": "LOT#clock"}, "SK": {"S": "SNAPSHOT"}},

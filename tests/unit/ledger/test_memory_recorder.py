@@ -1,7 +1,7 @@
-"""The in-memory recorder (`ledger.memory`) held to the storage port's contract and to
+"""The in-memory recorder (`ledger.memory`) held to each storage port's contract and to
 the eventsourcing library's own recorder test cases, as every backend of the library is.
 No DynamoDB, no Java: `tests/integration/ledger/test_recorder_conformance.py` runs the same
-contract on DynamoDB Local."""
+contracts on DynamoDB Local."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ from eventsourcing.utils import Environment
 
 from ledger.memory import InMemoryApplicationLotRecorder, InMemoryLotRecorder
 from ledger.persistence import LotRecorder
-from tests.support.recorder_contract import LotRecorderContract
+from tests.support.recorder_contract import (
+    PORT_CONTRACTS,
+    BidderRecordsContract,
+    BidRecordsContract,
+    LotEventStoreContract,
+    LotListingsContract,
+    ParkedMessagesContract,
+    SaleRecordsContract,
+)
 
 ENV = Environment("SamSold", {"PERSISTENCE_MODULE": "ledger.memory"})
 
@@ -26,12 +34,46 @@ def construct_recorder() -> InMemoryApplicationLotRecorder:
     return recorder
 
 
-class TestInMemoryLotRecorder(LotRecorderContract):
+class InMemoryRecorder:
+    """Each contract on both in-memory recorders: the aggregate and the application one."""
+
     @pytest.fixture(params=["aggregate", "application"])
     def recorder(self, request) -> LotRecorder:
         if request.param == "aggregate":
             return InfrastructureFactory.construct(ENV).aggregate_recorder()
         return construct_recorder()
+
+
+class TestInMemoryLotEventStore(InMemoryRecorder, LotEventStoreContract):
+    pass
+
+
+class TestInMemoryBidRecords(InMemoryRecorder, BidRecordsContract):
+    pass
+
+
+class TestInMemoryLotListings(InMemoryRecorder, LotListingsContract):
+    pass
+
+
+class TestInMemoryBidderRecords(InMemoryRecorder, BidderRecordsContract):
+    pass
+
+
+class TestInMemorySaleRecords(InMemoryRecorder, SaleRecordsContract):
+    pass
+
+
+class TestInMemoryParkedMessages(InMemoryRecorder, ParkedMessagesContract):
+    pass
+
+
+def test_every_port_has_its_contract_and_each_runs_here():
+    """A port added to `LotRecorder` without a contract, or a contract not run on this
+    backend, fails here (`test_recorder_conformance.py` checks the same for DynamoDB)."""
+    assert [c.__name__.removesuffix("Contract") for c in PORT_CONTRACTS] == [p.__name__ for p in LotRecorder.__bases__]
+    here = [c for c in globals().values() if isinstance(c, type) and c.__name__.startswith("Test")]
+    assert all(any(issubclass(c, contract) for c in here) for contract in PORT_CONTRACTS)
 
 
 class TestInMemoryAggregateRecorder(AggregateRecorderTestCase):

@@ -15,6 +15,7 @@ from handlers.bootstrap import App
 from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.domain.errors import BidNotFound, InvalidCommand, LotNotFound, NotAllowed, SnapshotChanged
 from ledger.memory import InMemoryApplicationLotRecorder
+from ledger.snapshot_item import snapshot_to_item
 from projections.audit import fix, replay, verify
 from projections.dispute import dispute_report
 from tests.support.app import build_test_app
@@ -213,13 +214,13 @@ def test_the_snapshot_cache_keeps_the_most_recently_used_lots_within_its_bound(a
 
     cache = SnapshotCache(size=2)
     lots = [app.service.get_lot(new_lot(app)) for _ in range(3)]
-    cache.put(lots[0], lots[0].to_item())
-    cache.put(lots[1], lots[1].to_item())
+    cache.put(lots[0], snapshot_to_item(lots[0]))
+    cache.put(lots[1], snapshot_to_item(lots[1]))
     assert cache.get(lots[0].lot_id) is not None  # now the most recently used
-    cache.put(lots[2], lots[2].to_item())
+    cache.put(lots[2], snapshot_to_item(lots[2]))
     assert len(cache) == 2
     assert cache.get(lots[1].lot_id) is None
     known = cache.get(lots[0].lot_id)
-    assert known is not None and known.state == lots[0] and known.item == lots[0].to_item()
+    assert known is not None and known.state == lots[0] and known.item == snapshot_to_item(lots[0])
     cache.drop(lots[0].lot_id)
     assert cache.get(lots[0].lot_id) is None and len(cache) == 1

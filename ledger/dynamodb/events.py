@@ -1,0 +1,149 @@
+"""A lot's events and its snapshot on the Bids table (the `LotEventStore` port).
+
+    LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once
+    LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
+
+The events of a decision, its receipts, its bidders' new aliases, its retractions and the
+lot's new snapshot go in one TransactWriteItems; `load_lot` reads what deciding needs in one
+BatchGetItem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from botocore.exceptions import BotoCoreError, ClientError
+from eventsourcing.persistence import StoredEvent
+
+from ledger.domain.errors import LotUnreadable
+from ledger.dynamodb.access import TableAccess
+from ledger.dynamodb.errors import raise_conditions_failed, raise_for
+from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot
+from ledger.dynamodb.table import MAX_VERSION, bid_key, bidder_key, event_key
+from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
+
+
+class LotEventsTable(TableAccess, LotEventStore):
+    """Appends and reads a lot's events, and keeps its snapshot, bid receipts, bidders'
+    aliases and retractions in the same transaction as the events that changed them."""
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        snapshot: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        receipts: Sequence[Mapping[str, Any]] = (),
+        expected_snapshot: Mapping[str, Any] | None = None,
+        bidders: Sequence[Mapping[str, Any]] = (),
+        retractions: Sequence[Mapping[str, Any]] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        """Write the events, and with them the lot's new snapshot (conditional on the
+        stored one still being at `expected_version`, None: there is none yet; given
+        `expected_snapshot`, on every one of its attributes being as stored), the bid
+        receipts, the new bidders' alias records and the retraction records, all or nothing."""
+        items = [put_event(self.table_name, e) for e in stored_events]
+        items += [put_receipt(self.table_name, r) for r in receipts]
+        items += [put_bidder(self.table_name, b) for b in bidders]
+        items += [put_retraction(self.table_name, r) for r in retractions]
+        if snapshot is not None:
+            items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
+        if not items:
+            return None
+        if len(items) > TRANSACTION_LIMIT:
+            raise ValueError(f"{len(items)} items exceed DynamoDB's transaction limit of {TRANSACTION_LIMIT}")
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions)
+            raise_for(error, "insert_events")
+        except BotoCoreError as error:
+            raise_for(error, "insert_events")
+        return None
+
+    def iter_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        """Events in version order, read page by page (strongly consistent)."""
+        lowest = 0 if gt is None else gt + 1
+        highest = MAX_VERSION if lte is None else lte
+        if lowest > highest or limit == 0:
+            return
+        items = self._pages(
+            "select_events",
+            "query",
+            {"MaxItems": limit, "PageSize": page_size},
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": lot_key(str(originator_id))},
+                ":low": {"S": event_key(max(lowest, 0))},
+                ":high": {"S": event_key(highest)},
+            },
+            ScanIndexForward=not desc,
+            ConsistentRead=True,
+        )
+        for item in items:
+            sort_key = item["SK"]["S"]
+            version_text = sort_key.removeprefix("EVENT#")
+            topic, state = item.get("topic", {}).get("S"), item.get("state", {}).get("B")
+            if not version_text.isdigit() or topic is None or state is None:
+                raise LotUnreadable(
+                    str(originator_id),
+                    f"event {int(version_text)}" if version_text.isdigit() else f"item {sort_key}",
+                    "an event item needs a key EVENT#{version}, a topic (a string) and a state (bytes)",
+                    int(version_text) if version_text.isdigit() else None,
+                )
+            version = int(version_text)
+            yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state))
+
+    def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
+        return self._get_item("get_snapshot", lot_key(lot_id), "SNAPSHOT")
+
+    def get_snapshots(self, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of those lots that exist, by lot id (eventually consistent: for lists)."""
+        keys = [(lot_key(lot_id), "SNAPSHOT") for lot_id in dict.fromkeys(lot_ids)]
+        return {pk.removeprefix("LOT#"): item for pk, _, item in self._batch_get("get_snapshots", keys, consistent=False)}
+
+    def load_lot(self, lot_id: str, bid_ids: Sequence[str], bidders: Sequence[str]) -> LotRecords:
+        """The snapshot, receipts and aliases a batch needs: one BatchGetItem (for up to 100 keys)."""
+        keys = [(lot_key(lot_id), "SNAPSHOT")]
+        keys += [(bid_key(b), "RECEIPT") for b in dict.fromkeys(bid_ids)]
+        keys += [(bidder_key(b), lot_key(lot_id)) for b in dict.fromkeys(bidders)]
+        records = LotRecords(snapshot=None)
+        for _, sort_key, item in self._batch_get("load_lot", keys):
+            if sort_key == "SNAPSHOT":
+                records.snapshot = item
+            elif sort_key == "RECEIPT":
+                records.receipts[str(item["bid_id"])] = item
+            else:
+                records.aliases[str(item["bidder"])] = int(item["alias"])
+        return records
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        """Overwrite a drifted snapshot, only if it is still the one that was compared
+        (a live writer that moved it on since is never overwritten)."""
+        put = put_snapshot(self.table_name, snapshot, expected_version)["Put"]
+        try:
+            self.client.put_item(**put)
+        except (ClientError, BotoCoreError) as error:
+            raise_for(error, "replace_snapshot")
+
+    def lot_ids(self) -> Iterator[str]:
+        """Every lot that has a snapshot (a scan: for operators' tools, not hot paths)."""
+        items = self._pages(
+            "lot_ids", "scan", {}, TableName=self.table_name, FilterExpression="SK = :snapshot",
+            ExpressionAttributeValues={":snapshot": {"S": "SNAPSHOT"}}, ProjectionExpression="PK",
+        )
+        for item in items:
+            yield item["PK"]["S"].removeprefix("LOT#")

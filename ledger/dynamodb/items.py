@@ -1,0 +1,107 @@
+"""The DynamoDB item encoding: how each record becomes a Bids-table item, and back.
+
+Records are JSON-like dicts (`ledger.persistence`); an item is the same attributes in
+DynamoDB's typed form under the record's keys (`ledger.dynamodb.table`). Every record is
+written once, conditional on its item being new, except the snapshot, the one item
+overwritten (conditional on the version decided on). Read back, the keys are stripped, so
+a record comes back as it was given, numbers as `Decimal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from eventsourcing.persistence import StoredEvent
+
+from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys
+from ledger.persistence import lot_key
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in attributes.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def strip_keys(attributes: dict[str, Any]) -> dict[str, Any]:
+    """A record as it was given: without the table's and the indexes' keys; a snapshot gets
+    its `lot_id` back from its key (it is not stored again)."""
+    if attributes.get("SK") == "SNAPSHOT" and isinstance(attributes.get("PK"), str):
+        attributes.setdefault("lot_id", attributes["PK"].removeprefix("LOT#"))  # not stored again
+    for key in KEY_ATTRIBUTES:
+        attributes.pop(key, None)
+    return attributes
+
+
+def put_new(table_name: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of a record written once: only if its item is new."""
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def put_event(table_name: str, stored_event: StoredEvent) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": {
+                "PK": {"S": lot_key(str(stored_event.originator_id))},
+                "SK": {"S": event_key(stored_event.originator_version)},
+                "topic": {"S": stored_event.topic},
+                "state": {"B": stored_event.state},
+            },
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
+def put_receipt(table_name: str, receipt: Mapping[str, Any]) -> dict[str, Any]:
+    return put_new(table_name, {"PK": bid_key(str(receipt["bid_id"])), "SK": "RECEIPT", **receipt})
+
+
+def put_retraction(table_name: str, retraction: Mapping[str, Any]) -> dict[str, Any]:
+    return put_new(table_name, {"PK": bid_key(str(retraction["bid_id"])), "SK": "RETRACTION", **retraction})
+
+
+def put_bidder(table_name: str, bidder: Mapping[str, Any]) -> dict[str, Any]:
+    return put_new(table_name, {"PK": bidder_key(str(bidder["bidder"])), "SK": lot_key(str(bidder["lot_id"])), **bidder})
+
+
+def put_snapshot(
+    table_name: str, snapshot: Mapping[str, Any], expected_version: int | None, expected_snapshot: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Put of the lot's snapshot with the index keys its status needs: only if there is none
+    yet (`expected_version` None), or only over the one at `expected_version` (and, given
+    `expected_snapshot`, with every one of its attributes as stored)."""
+    lot_id = str(snapshot["lot_id"])
+    # The key says which lot: `lot_id` is not stored again (the item stays under 2 KB), and
+    # is put back from the key whenever a snapshot is read (`strip_keys`).
+    attributes = {name: value for name, value in snapshot.items() if name != "lot_id"}
+    item = {"PK": lot_key(lot_id), "SK": "SNAPSHOT", **attributes, **index_keys(lot_id, snapshot)}
+    put: dict[str, Any] = {"TableName": table_name, "Item": to_item(item)}
+    if expected_version is None:
+        put["ConditionExpression"] = "attribute_not_exists(PK)"
+    else:
+        put["ConditionExpression"] = "version = :expected"
+        put["ExpressionAttributeValues"] = {":expected": {"N": str(expected_version)}}
+        if expected_snapshot is not None:
+            # Every stored attribute as decided on (maps and lists compare whole, numbers by value).
+            expected = {name: value for name, value in expected_snapshot.items() if name != "lot_id"}
+            names = {f"#s{i}": name for i, name in enumerate(expected)}
+            put["ConditionExpression"] += "".join(f" AND #s{i} = :s{i}" for i in range(len(names)))
+            put["ExpressionAttributeNames"] = names
+            put["ExpressionAttributeValues"] |= {
+                f":s{i}": _serializer.serialize(value) for i, value in enumerate(expected.values())
+            }
+    return {"Put": put}
