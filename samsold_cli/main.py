@@ -124,14 +124,11 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _register_operator_commands() -> None:
-    from samsold_cli import audit, bench, ops, sales
-    from samsold_cli.capacity import command as capacity
+    from samsold_cli import audit, ops, sales
 
     ops.register(app)
     sales.register(app)
     audit.register(app)
-    bench.register(app)
-    capacity.register(app)
 
 
 _register_operator_commands()

@@ -1,7 +1,7 @@
-"""`samsold bench fanout`: many WebSocket clients watch one lot on the local stack (on
+"""`samsold-bench fanout`: many WebSocket clients watch one lot on the local stack (on
 127.0.0.1 only), then bids are placed one at a time; for each bid, how long after its
-decision every watcher had the `lot.updated` push showing it, and how many never did
-(issue 11, point 7 (b): 2,000 watchers, none lost).
+decision every watcher had the `lot.updated` push showing it, and how many never did.
+The goal: 2,000 watchers of one lot, none of them losing an update.
 
 The clock starts at the bid receipt's `decided_at`: the processor's time when it decided,
 just before the one transaction that writes the events, the receipts and the snapshot (the
@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from samsold_cli.bench_harness import (
+from samsold_bench.harness import (
     STARTING_PRICE,
     STEP,
     create_lots,

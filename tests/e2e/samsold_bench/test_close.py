@@ -1,4 +1,4 @@
-"""`samsold bench close` runs end to end with a few lots, one of them extended by a late bid,
+"""`samsold-bench close` runs end to end with a few lots, one of them extended by a late bid,
 closes them all and writes consistent JSON (the close-lag goal is the benchmark's to show,
 never a timed test)."""
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
 def test_bench_close_runs_with_few_lots_and_writes_its_json(tmp_path: Path) -> None:
     output = tmp_path / "close.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "samsold_cli.main", "bench", "close", "--lots", "3", "--first-in", "8", "--spread", "4",
+        [sys.executable, "-m", "samsold_bench.main", "close", "--lots", "3", "--first-in", "8", "--spread", "4",
          "--extend-every", "3", "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
