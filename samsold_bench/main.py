@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import typer
 
+from samsold_cli.shared import HELP_MARKUP
+
 app = typer.Typer(help="SamSold's benchmarks and capacity model: each prints its figures and writes them as JSON "
                        "in bench-results/.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=HELP_MARKUP)
 
 
 def _register_commands() -> None:

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from samsold_cli.shared import DataDir
+from samsold_cli.shared import HELP_MARKUP, DataDir
 
 app = typer.Typer(help="SamSold: an event-sourced auction ledger, on AWS or on one machine.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=HELP_MARKUP)
 console = Console()
 
 
