@@ -162,7 +162,8 @@ async def run_fanout(endpoints: dict[str, Any], data_dir: Path, count: int, bids
         samples, per_bid, warmups, lost_total = [], [], [], 0
         amount = STARTING_PRICE
         for number in range(warmup + bids):
-            await asyncio.sleep(1.0)  # the previous bid's pushes are all out (or lost)
+            if number:
+                await asyncio.sleep(1.0)  # the previous bid's pushes are all out (or lost)
             bid_id = f"fanout-{uuid.uuid4().hex}"
             token = auth.mint(f"fanout-{run_id}-bidder-{number}")  # a new bidder each time: the leader cannot outbid itself
             async with session.post(f"{api}/bid", json={"lot_id": lot_id, "amount": str(amount), "bid_id": bid_id},

@@ -18,7 +18,7 @@ def test_bench_load_runs_with_few_clients_and_writes_its_json(tmp_path: Path) ->
     output = tmp_path / "load.json"
     finished = subprocess.run(
         [sys.executable, "-m", "samsold_bench.main", "load", "--clients", "20", "--lots", "2",
-         "--rates", "10", "--step-seconds", "2", "--output", str(output)],
+         "--rates", "10", "--step-seconds", "1", "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
 
