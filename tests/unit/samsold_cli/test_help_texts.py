@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from samsold_cli.main import app
 
 # Wider than any help text: a paragraph over two lines was broken, not wrapped.
-WIDE = CliRunner(env={"COLUMNS": "1000", "TERMINAL_WIDTH": "1000"})
+WIDE = CliRunner(env={"COLUMNS": "1000"})
 
 
 def commands(group: TyperGroup, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
