@@ -9,7 +9,7 @@ TYPESCRIPT_NPM_VERSION := 7.0.2
 export TYPESCRIPT_DIR := $(CURDIR)/.cache/typescript
 export TYPESCRIPT_NPM_VERSION
 
-.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser typescript
+.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser typescript
 
@@ -55,24 +55,30 @@ lint: $(VENV)/.installed typescript
 run: setup
 	$(VENV)/bin/samsold dev
 
+# Benchmarks and the capacity model: `samsold-bench`, apart from the operator's `samsold`.
+# Replay and verification throughput on one lot of 100,000 events and 1,000 lots of 100 (bench-results/bench.json).
 bench: setup
-	$(VENV)/bin/samsold bench
+	$(VENV)/bin/samsold-bench replay
 
 # 2,000 concurrent bidders against a fresh local stack on 127.0.0.1 (bench-results/load.json).
 bench-load: setup
-	$(VENV)/bin/samsold bench load
+	$(VENV)/bin/samsold-bench load
 
 # The bid processor against a bare TransactWriteItems of its items, on one DynamoDB Local (bench-results/processor.json).
 bench-processor: setup
-	$(VENV)/bin/samsold bench processor
+	$(VENV)/bin/samsold-bench processor
 
 # 2,000 WebSocket clients watching one lot on a fresh local stack, then 5 bids (bench-results/fanout.json).
 bench-fanout: setup
-	$(VENV)/bin/samsold bench fanout
+	$(VENV)/bin/samsold-bench fanout
 
 # 100 watched lots closing over the next minutes on a fresh local stack, every fifth extended: close lag (bench-results/close.json).
 bench-close: setup
-	$(VENV)/bin/samsold bench close
+	$(VENV)/bin/samsold-bench close
+
+# DynamoDB units per bid, ceilings and cost on an in-memory DynamoDB Local; rewrites docs/CAPACITY.md's tables.
+capacity: setup
+	$(VENV)/bin/samsold-bench capacity --update-doc docs/CAPACITY.md
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from samsold_cli.shared import DataDir
+from samsold_cli.shared import HELP_MARKUP, DataDir
 
 app = typer.Typer(help="SamSold: an event-sourced auction ledger, on AWS or on one machine.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=HELP_MARKUP)
 console = Console()
 
 
@@ -124,14 +124,11 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _register_operator_commands() -> None:
-    from samsold_cli import audit, bench, ops, sales
-    from samsold_cli.capacity import command as capacity
+    from samsold_cli import audit, ops, sales
 
     ops.register(app)
     sales.register(app)
     audit.register(app)
-    bench.register(app)
-    capacity.register(app)
 
 
 _register_operator_commands()

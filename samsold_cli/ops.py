@@ -21,13 +21,15 @@ from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason,
 from ledger.domain.events import BuyNowUntil
 from ledger.domain.values import format_time, utc_now
 from projections.dispute import RULES
-from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, exits_on_errors
+from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack, exits_on_errors
 from samsold_cli.shared import target as _target
 from samsold_cli.target import as_json
 
 console = Console()
-lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True)
-dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue.", no_args_is_help=True)
+lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True,
+                       rich_markup_mode=HELP_MARKUP)
+dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue.", no_args_is_help=True,
+                      rich_markup_mode=HELP_MARKUP)
 
 As = Annotated[str | None, typer.Option("--as", help="Act as this development user (local stack)")]
 Token = Annotated[str | None, typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]

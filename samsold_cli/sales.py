@@ -18,12 +18,13 @@ from rich.table import Table
 from ledger.domain.commands import MAX_SALE_LOTS, SaleId
 from ledger.domain.values import format_time, utc_now
 from samsold_cli.ops import MAX_CLOSES_IN_S, ApiUrl, As, Token, _answer, call_api, checked_as
-from samsold_cli.shared import USAGE_ERROR, DataDir, Stack
+from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack
 from samsold_cli.shared import target as _target
 from samsold_cli.target import as_json
 
 console = Console()
-sales_app = typer.Typer(help="Create and show staggered sales (through the REST API).", no_args_is_help=True)
+sales_app = typer.Typer(help="Create and show staggered sales (through the REST API).", no_args_is_help=True,
+                        rich_markup_mode=HELP_MARKUP)
 SaleArgument = Annotated[str, typer.Argument(help="The sale", callback=checked_as(SaleId))]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from ledger.domain.errors import InvalidCommand, LedgerError, LotUnreadable
 from samsold_cli.target import Target, TargetError, resolve_target
 
 console = Console()
+
+# Help texts are docstrings wrapped at the source's width: Markdown joins their lines into
+# whole paragraphs (Rich markup keeps each line break, and reads "[default: ...]" as a tag).
+HELP_MARKUP: Final = "markdown"
 
 DataDir = Annotated[
     Path | None,

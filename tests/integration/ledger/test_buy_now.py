@@ -15,8 +15,8 @@ from ledger.dynamodb import bids_table_definition, lot_key
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from projections.audit import replay, verify
 from projections.views import lot_view
-from samsold_cli.capacity.observer import CapacityObserver
-from samsold_cli.capacity.rules import TableShape
+from samsold_bench.capacity.observer import CapacityObserver
+from samsold_bench.capacity.rules import TableShape
 from tests.integration.ledger.test_service import a_bid, count_items, new_lot
 
 

@@ -17,7 +17,7 @@ from ledger.domain.events import BidRetracted
 from ledger.dynamodb import event_key, lot_key
 from ledger.service import AuctionService
 from projections.audit import replay, verify
-from samsold_cli.capacity.rules import item_size
+from samsold_bench.capacity.rules import item_size
 
 
 def new_lot(service, clock, **terms):

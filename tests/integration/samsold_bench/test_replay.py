@@ -1,4 +1,4 @@
-"""`samsold bench` (replay and verification throughput) runs end to end on a small lot
+"""`samsold-bench replay` (replay and verification throughput) runs end to end on a small lot
 set and writes its JSON: a benchmark nobody runs breaks without anyone noticing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import uuid
 
 from typer.testing import CliRunner
 
-from samsold_cli.main import app
+from samsold_bench.main import app
 
 
 def test_the_replay_benchmark_runs_and_writes_its_results(tmp_path, dynamodb_endpoint, monkeypatch):
@@ -19,7 +19,7 @@ def test_the_replay_benchmark_runs_and_writes_its_results(tmp_path, dynamodb_end
     assert build({"BIDS_TABLE": table, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}).service  # makes the table
     output = tmp_path / "bench.json"
     result = CliRunner().invoke(
-        app, ["bench", "--events", "40", "--lots", "3", "--events-per-lot", "5", "--workers", "2",
+        app, ["replay", "--events", "40", "--lots", "3", "--events-per-lot", "5", "--workers", "2",
               "--output", str(output), "--bids-table", table],
     )
     assert result.exit_code == 0, result.output

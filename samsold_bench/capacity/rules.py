@@ -27,7 +27,7 @@ Sources (Amazon DynamoDB Developer Guide, read 2026-11-24; docs/CAPACITY.md quot
 
 The number rule is exact, not approximate: DynamoDB stores a number as base-100 digits
 aligned on the decimal point, from the first to the last non-zero pair, plus one byte
-(and one more when negative); `tests/integration/samsold_cli/test_capacity_model.py`
+(and one more when negative); `tests/integration/samsold_bench/test_capacity_model.py`
 checks it, and every rule here, byte for byte against DynamoDB Local.
 """
 

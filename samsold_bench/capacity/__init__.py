@@ -1,4 +1,4 @@
-"""`samsold capacity`: DynamoDB capacity, ceilings and cost per bid, computed from the
+"""`samsold-bench capacity`: DynamoDB capacity, ceilings and cost per bid, computed from the
 items the code actually writes (docs/CAPACITY.md).
 
 - `rules`: DynamoDB's published sizing and unit rules (no I/O, nothing of auctions);

@@ -1,7 +1,7 @@
 """The capacity model against DynamoDB Local: the items the handlers really write,
 written again under fresh keys with ReturnConsumedCapacity, must cost what the model
 says, to the byte (each item is padded so that the model puts it exactly on a 1 KB
-boundary, then one byte past it). And `samsold capacity` runs end to end, small."""
+boundary, then one byte past it). And `samsold-bench capacity` runs end to end, small."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.dynamodb import bids_table_definition
-from samsold_cli.capacity.observer import ObservedCall
-from samsold_cli.capacity.rules import KB, TableShape, index_writes, item_size, price_write, read_units
-from samsold_cli.capacity.scenarios import Bench, Sizes, run_all
-from samsold_cli.main import app
+from samsold_bench.capacity.observer import ObservedCall
+from samsold_bench.capacity.rules import KB, TableShape, index_writes, item_size, price_write, read_units
+from samsold_bench.capacity.scenarios import Bench, Sizes, run_all
+from samsold_bench.main import app
 
 PAD = "zz"  # an attribute name the code never writes
 

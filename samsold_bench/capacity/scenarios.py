@@ -29,8 +29,8 @@ from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.values import utc_now
 from ledger.dynamodb import bids_table_definition
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
-from samsold_cli.capacity.observer import CapacityObserver, ObservedCall
-from samsold_cli.capacity.rules import TableShape
+from samsold_bench.capacity.observer import CapacityObserver, ObservedCall
+from samsold_bench.capacity.rules import TableShape
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/000000000000/capacity.fifo"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:capacity.fifo"
@@ -40,7 +40,7 @@ STEP = Decimal("1.00")  # each bid one step above the last: always above the min
 
 @dataclass(frozen=True)
 class Target:
-    """A goal of issue 11 for one figure of a scenario."""
+    """A goal for one figure of a scenario: the most the item layout is meant to cost."""
 
     figure: str  # the name of the per-bid figure in the scenario's summary
     at_most: float
@@ -298,21 +298,21 @@ def run_all(bench: Bench, sizes: Sizes, progress: Callable[[str], None] = lambda
     bidders = returning_bidders(sizes.returning)
     lot, amounts = lot_with_bidders(bidders)
     measure(Scenario("unbatched_returning", "one bid per batch, by bidders who bid on the lot before", 1,
-                     targets=[Target("write_units", 8, "<= 8 write units per unbatched bid (issue 11, point 3)"),
+                     targets=[Target("write_units", 8, "<= 8 write units per unbatched bid"),
                               Target("index_write_units", 0, "0 index write units for a bid that does not move the close time")]),
             lot, lambda n: [(bidders[n % len(bidders)], next(amounts))])
 
     # Unbatched bids by bidders new to the lot.
     lot, amounts = lot_with_bidders(returning_bidders(sizes.returning))
     measure(Scenario("unbatched_new", "one bid per batch, each by a bidder new to the lot", 1,
-                     targets=[Target("write_units", 8, "<= 8 write units per unbatched bid (issue 11, point 3)")]),
+                     targets=[Target("write_units", 8, "<= 8 write units per unbatched bid")]),
             lot, lambda n: [(_new_user(users), next(amounts))])
 
     # Batches of 10 by returning bidders (the FIFO event source's batch size).
     bidders = returning_bidders(sizes.returning)
     lot, amounts = lot_with_bidders(bidders)
     measure(Scenario("batch_of_10", "ten bids per batch on one lot, by returning bidders in turn", 10,
-                     targets=[Target("write_units", 4.6, "<= 4.6 write units per bid in batches of 10 (issue 11, point 3)")]),
+                     targets=[Target("write_units", 4.6, "<= 4.6 write units per bid in batches of 10")]),
             lot, lambda n: [(bidders[(10 * n + i) % len(bidders)], next(amounts)) for i in range(10)])
 
     # Batches of 10 by new bidders.
@@ -325,7 +325,7 @@ def run_all(bench: Bench, sizes: Sizes, progress: Callable[[str], None] = lambda
     crowd = returning_bidders(sizes.many_bidders)
     lot, amounts = lot_with_bidders(crowd)
     measure(Scenario("many_bidders", f"one bid per batch on a lot that already has {sizes.many_bidders} distinct bidders", 1,
-                     targets=[Target("write_units", 10, "<= 10 write units per bid on a lot with 5,000 bidders (issue 11, point 3)")]),
+                     targets=[Target("write_units", 10, "<= 10 write units per bid on a lot with 5,000 bidders")]),
             lot, lambda n: [(crowd[n % len(crowd)], next(amounts))])
 
     # Soft close: every bid falls in the last 2 minutes and moves the close time...
@@ -337,7 +337,7 @@ def run_all(bench: Bench, sizes: Sizes, progress: Callable[[str], None] = lambda
     bidders = returning_bidders(sizes.returning)
     lot, amounts = lot_with_bidders(bidders)
     measure(Scenario("soft_close_stays", "one bid per batch outside the soft-close window: the close time stays", 1,
-                     targets=[Target("index_write_units", 0, "0 index write units for a bid that does not move the close time (issue 11, point 3)")]),
+                     targets=[Target("index_write_units", 0, "0 index write units for a bid that does not move the close time")]),
             lot, lambda n: [(bidders[n % len(bidders)], next(amounts))])
 
     gen = generalizer(lots, users)

@@ -1,4 +1,4 @@
-"""What the `samsold bench` benchmarks share: a fresh DynamoDB Local or a fresh local stack
+"""What the `samsold-bench` benchmarks share: a fresh DynamoDB Local or a fresh local stack
 in a child process, the stack's CPU time, the open-files limit, the lots they bid on,
 percentiles, and the JSON document they print and write (with the machine it ran on)."""
 

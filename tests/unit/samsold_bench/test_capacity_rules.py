@@ -1,4 +1,4 @@
-"""DynamoDB's sizing and capacity rules (samsold_cli.capacity.rules) against the Developer
+"""DynamoDB's sizing and capacity rules (samsold_bench.capacity.rules) against the Developer
 Guide's own examples and hand-computed items. The integration test checks the same rules
 against DynamoDB Local's reported consumption."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from samsold_cli.capacity.rules import (
+from samsold_bench.capacity.rules import (
     Index,
     TableShape,
     index_writes,

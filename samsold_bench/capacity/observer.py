@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from samsold_cli.capacity.rules import (
+from samsold_bench.capacity.rules import (
     Item,
     PricedWrite,
     TableShape,

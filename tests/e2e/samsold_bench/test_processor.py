@@ -1,4 +1,4 @@
-"""`samsold bench processor` runs end to end on a few batches and writes consistent JSON
+"""`samsold-bench processor` runs end to end on a few batches and writes consistent JSON
 (the ratio goal is the benchmark's to show, never a timed test)."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
 def test_bench_processor_runs_on_few_batches_and_writes_its_json(tmp_path: Path) -> None:
     output = tmp_path / "processor.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "samsold_cli.main", "bench", "processor", "--lots", "2", "--rounds", "2",
+        [sys.executable, "-m", "samsold_bench.main", "processor", "--lots", "2", "--rounds", "2",
          "--batches", "3", "--warmup", "1", "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )

@@ -1,5 +1,5 @@
 """The capacity model's outputs: the JSON document, and the Markdown tables that
-docs/CAPACITY.md carries (`samsold capacity --markdown` prints them again after a change)."""
+docs/CAPACITY.md carries (`samsold-bench capacity --markdown` prints them again after a change)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from samsold_cli.capacity.model import PRICES, PRICES_DATE, PRICES_REGION
+from samsold_bench.capacity.model import PRICES, PRICES_DATE, PRICES_REGION
 
-BEGIN = "<!-- samsold capacity: generated tables begin -->"
-END = "<!-- samsold capacity: generated tables end -->"
+BEGIN = "<!-- samsold-bench capacity: generated tables begin -->"
+END = "<!-- samsold-bench capacity: generated tables end -->"
 
 
 def replace_generated(text: str, tables: str) -> str:
@@ -66,7 +66,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def markdown(doc: Mapping[str, Any]) -> str:
     """The tables of docs/CAPACITY.md, from one run's document."""
     scenarios: Mapping[str, Any] = doc["scenarios"]
-    out = [f"Figures from commit `{doc['commit']}`, {doc['date']} (`samsold capacity`, {doc['engine']}; "
+    out = [f"Figures from commit `{doc['commit']}`, {doc['date']} (`samsold-bench capacity`, {doc['engine']}; "
            f"sizes {', '.join(f'{k} {v}' for k, v in doc['sizes'].items())}).", ""]
 
     out += ["### Units per bid (ProcessBid's path; PlaceBid's beside it)", ""]
@@ -79,7 +79,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
     out += [_table(["scenario", "batch", "bids", "WCU/bid", "table", "index", "RCU/bid", "calls per batch",
                     "PlaceBid WCU/bid", "PlaceBid RCU/bid"], rows), ""]
 
-    out += ["### Targets (issue 11, point 3)", ""]
+    out += ["### Targets (the most the item layout is meant to cost)", ""]
     out += [_table(["scenario", "target", "measured", "met"],
                    [[t["scenario"], t["target"], t["value"], "met" if t["met"] else "**not met**"] for t in doc["targets"]]), ""]
 

@@ -1,6 +1,6 @@
-"""`samsold bench`: replay throughput on a lot of many events and on many lots, and
+"""`samsold-bench replay`: replay throughput on a lot of many events and on many lots, and
 the bid decision throughput seen while seeding them. Against a fresh in-memory
-DynamoDB Local unless a stack is given. Results are printed and written as JSON."""
+DynamoDB Local unless a table is given. Results are printed and written as JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.values import utc_now
 from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
 from projections.audit import for_each_lot, replay, verify
-from samsold_cli.bench_harness import fresh_dynamodb_local, machine, write_results
+from samsold_bench.harness import fresh_dynamodb_local, machine, write_results
 from samsold_cli.shared import console, progress_bar
 
 
@@ -82,8 +82,7 @@ def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot:
     return results
 
 
-def bench(
-    context: typer.Context,
+def replay_benchmark(
     events: Annotated[int, typer.Option(help="Events in the one big lot")] = 100_000,
     lots: Annotated[int, typer.Option(help="Lots for replay --all")] = 1_000,
     events_per_lot: Annotated[int, typer.Option(help="Events in each of those lots")] = 100,
@@ -91,10 +90,7 @@ def bench(
     output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/bench.json"),
     bids_table: Annotated[str | None, typer.Option(help="Use this table (with AWS_ENDPOINT_URL_DYNAMODB) instead of a fresh DynamoDB Local")] = None,
 ) -> None:
-    """Measure replay and verification throughput (events per second); `bench load` loads the local stack."""
-    if context.invoked_subcommand is not None:
-        return  # `samsold bench load`
-
+    """Measure replay and verification throughput (events per second) on one big lot and on many small ones."""
     if events < 2 or lots < 1 or events_per_lot < 2:
         console.print("[red]--events and --events-per-lot need at least 2 (the creation and a bid), --lots at least 1[/red]")
         raise typer.Exit(2)
@@ -115,24 +111,3 @@ def bench(
     }
     write_results(document, output)
 
-
-def register(app: typer.Typer) -> None:
-    from samsold_cli.bench_close import close
-    from samsold_cli.bench_fanout import fanout
-    from samsold_cli.bench_load import load
-    from samsold_cli.bench_processor import processor
-    from samsold_cli.capacity.command import capacity
-
-    # `samsold bench` runs the replay/verify benchmark; `samsold bench load` the load benchmark,
-    # `samsold bench processor` the bid processor against a bare transaction, `samsold bench
-    # fanout` WebSocket watchers of one lot, `samsold bench close` how late lots close;
-    # `samsold bench capacity` is `samsold capacity`
-    # (issue 11, point 7c). Each writes its JSON in bench-results/.
-    group = typer.Typer(invoke_without_command=True, add_completion=False)
-    group.callback()(bench)
-    group.command("load")(load)
-    group.command("processor")(processor)
-    group.command("fanout")(fanout)
-    group.command("close")(close)
-    group.command("capacity")(capacity)
-    app.add_typer(group, name="bench")

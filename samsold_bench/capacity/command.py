@@ -1,5 +1,5 @@
-"""`samsold capacity` (and `samsold bench capacity`): run the scenarios on a fresh
-in-memory DynamoDB Local, print the figures, write the JSON."""
+"""`samsold-bench capacity`: run the scenarios on a fresh in-memory DynamoDB Local, print
+the figures, write the JSON."""
 
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ def capacity(
     """Capacity units per bid, ceilings and cost, from the items the handlers write (docs/CAPACITY.md)."""
     from handlers.bootstrap import logger, use_placeholder_credentials
     from local.dynamodb.launcher import DynamoDBLocal
-    from samsold_cli.capacity.model import Assumptions, model, template_facts
-    from samsold_cli.capacity.report import document, git_commit, replace_generated
-    from samsold_cli.capacity.report import markdown as render_markdown
-    from samsold_cli.capacity.scenarios import Bench, Sizes, run_all
+    from samsold_bench.capacity.model import Assumptions, model, template_facts
+    from samsold_bench.capacity.report import document, git_commit, replace_generated
+    from samsold_bench.capacity.report import markdown as render_markdown
+    from samsold_bench.capacity.scenarios import Bench, Sizes, run_all
 
     if update_doc is not None and not update_doc.is_file():
         notes.print(f"[red]{update_doc} does not exist[/red]")
@@ -84,7 +84,3 @@ def capacity(
                                                                         "original_design": v["original_design"]["total_usd"]}
                                                                     for k, v in doc["cost_per_million_bids"].items()}}))
     notes.print(f"written to {output}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("capacity")(capacity)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from samsold_cli.capacity.report import BEGIN, END, replace_generated
+from samsold_bench.capacity.report import BEGIN, END, replace_generated
 
 
 def test_only_the_generated_block_is_replaced():

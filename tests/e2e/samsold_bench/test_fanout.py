@@ -1,4 +1,4 @@
-"""`samsold bench fanout` runs end to end with a few watchers, loses no update and writes
+"""`samsold-bench fanout` runs end to end with a few watchers, loses no update and writes
 consistent JSON (the latency goals are the benchmark's to show, never a timed test)."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
 def test_bench_fanout_runs_with_few_watchers_and_writes_its_json(tmp_path: Path) -> None:
     output = tmp_path / "fanout.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "samsold_cli.main", "bench", "fanout", "--watchers", "20", "--bids", "2",
+        [sys.executable, "-m", "samsold_bench.main", "fanout", "--watchers", "20", "--bids", "2",
          "--warmup", "1", "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=180,
     )

@@ -1,4 +1,4 @@
-"""`samsold bench load`: many concurrent bidders against the local stack over real HTTP
+"""`samsold-bench load`: many concurrent bidders against the local stack over real HTTP
 and WebSockets, on 127.0.0.1 only.
 
 A burst first (every client bids once, all at the same moment), then steps of a target
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from samsold_cli.bench_harness import (
+from samsold_bench.harness import (
     STARTING_PRICE,
     STEP,
     StackProcess,
