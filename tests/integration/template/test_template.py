@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
+from bootstrap import PLACEHOLDER_CREDENTIALS
 from ledger.domain.closing import SWEEP_PERIOD_S
 from local.sam.intrinsics import load_yaml
 
