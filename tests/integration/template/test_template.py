@@ -43,7 +43,7 @@ HANDLERS = {
     "CloseTimerFunction": "handlers.close_timers.handler",
 }
 # What a function's deployment package holds: the project's packages, nothing else.
-PACKAGES = {"ledger", "projections", "handlers"}
+PACKAGES = {"ledger", "projections", "handlers", "adapters", "bootstrap"}
 ENVIRONMENT = {
     "BIDS_TABLE",
     "CONNECTIONS_TABLE",
