@@ -1,7 +1,8 @@
 """REST plumbing shared by the API functions: the error shape `{"error": {"code",
 "message", "details"}}` and the one table from ledger errors to HTTP statuses,
-the caller from the Cognito authorizer's claims, and the checks on a request's body
-(size, media type, UTF-8, one JSON object) made before anything parses it."""
+the caller from the Cognito authorizer's claims, the App serving the call (put in the
+resolver's context by `resolve`, read by routes with `samsold_of`), and the checks on a
+request's body (size, media type, UTF-8, one JSON object) made before anything parses it."""
 
 from __future__ import annotations
 
