@@ -1,5 +1,6 @@
-"""`POST /bid` and `POST /lots/{lot_id}/buy`: take a bid (or a purchase at the buy-now
-price), record it once, and queue it for the processor in the lot's message group."""
+"""`POST /bid` and `POST /lots/{lot_id}/buy`: a bid (or a purchase at the buy-now price)
+from the request, taken by the service (admitted, recorded once, queued in its lot's
+order: `ledger.service.admission`), answered 202 with where to read its outcome."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
-from handlers.bootstrap import current_app, metrics
-from handlers.rest import HttpError, caller_of
-from ledger.domain.commands import AmountText, BuyNow, Identifier, PlaceBid, StrictInput, new_id
+from bootstrap import metrics
+from handlers.rest import HttpError, caller_of, samsold_of
+from ledger.domain.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
 from ledger.domain.values import from_epoch_ms
+from ledger.service.admission import QueuedBid
 
 router = APIGatewayRouter()
 
@@ -57,8 +59,8 @@ def place_bid(
         placed_at=from_epoch_ms(request_context.request_time_epoch),
         correlation_id=request_context.request_id,
     )
-    bid, new = current_app().service.submit_bid(command, confirmed=body.confirm)
-    return _queued(bid, new, metric="BidsQueued")
+    queued = samsold_of(router).admission.queue_bid(command, confirmed=body.confirm)
+    return _accepted(queued, metric="BidsQueued")
 
 
 class BuyRequest(StrictInput):
@@ -82,7 +84,7 @@ def buy_now(
 ) -> Response[BidAccepted]:
     caller = caller_of(router)
     request_context = router.current_event.request_context
-    purchase, new = current_app().service.submit_buy_now(
+    queued = samsold_of(router).admission.queue_buy_now(
         lot_id,
         bid_id=_bid_id(idempotency_key, body.bid_id if body else None),
         buyer=caller.user,
@@ -90,7 +92,7 @@ def buy_now(
         placed_at=from_epoch_ms(request_context.request_time_epoch),
         correlation_id=request_context.request_id,
     )
-    return _queued(purchase, new, metric="BuyNowQueued")
+    return _accepted(queued, metric="BuyNowQueued")
 
 
 def _bid_id(idempotency_key: str | None, requested: str | None) -> str:
@@ -100,16 +102,10 @@ def _bid_id(idempotency_key: str | None, requested: str | None) -> str:
     return idempotency_key or requested or new_id()
 
 
-def _queued(bid: PlaceBid | BuyNow, new: bool, metric: str) -> Response[BidAccepted]:
-    """Queue a recorded bid (or purchase) unless it is decided already, and answer 202."""
-    samsold = current_app()
-    decided = None if new else samsold.service.get_bid_outcome(bid.bid_id)
-    if decided is None:
-        # Also on a retry: the first attempt may have stopped before queueing; the
-        # queue's deduplication and the processor's receipts keep it to one decision.
-        samsold.command_queue.send_bid(bid, correlation_id=bid.correlation_id)
+def _accepted(queued: QueuedBid, metric: str) -> Response[BidAccepted]:
+    """202, with the bid's status now (counted under `metric` when this call queued it)."""
+    if queued.queued:
         metrics.add_metric(name=metric, unit="Count", value=1)
-    answer = BidAccepted(
-        bid_id=bid.bid_id, status=decided.status if decided else "PENDING", status_url=f"/bids/{bid.bid_id}"
-    )
+    bid_id = queued.bid.bid_id
+    answer = BidAccepted(bid_id=bid_id, status=queued.status, status_url=f"/bids/{bid_id}")
     return Response(status_code=202, content_type="application/json", body=answer)

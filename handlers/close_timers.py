@@ -11,6 +11,7 @@ it is logged, counted and acknowledged."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,9 +21,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from handlers.bootstrap import App, count_unreadable, current_app, logger, metrics, serving
-from ledger.close_timer_queue import MAX_TIMER_BYTES, CloseTimer
-from ledger.domain.closing import on_timer
+from bootstrap import App, app_for, count_unreadable, logger, metrics
+from ledger.domain.closing import MAX_TIMER_BYTES, CloseTimer, on_timer
 from ledger.domain.commands import CloseLot
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.values import format_time, utc_now
@@ -47,14 +47,13 @@ def timer_in(record: SQSRecord) -> CloseTimer | None:
     return None
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, app: App) -> None:
     timer = timer_in(record)
     if timer is None:
         return
-    app = current_app()
     now = utc_now()
     try:
-        lot = app.service.find_lot(timer.lot_id)
+        lot = app.queries.find_lot(timer.lot_id)
     except LotUnreadable:
         # Logged with its key by the ledger; no later read of this timer can do better.
         count_unreadable([timer.lot_id])
@@ -74,5 +73,5 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
-    with serving(samsold):
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=partial(record_handler, app=app_for(samsold)),
+                                    processor=processor, context=context)

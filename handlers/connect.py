@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.bootstrap import App, current_app, logger, serving
+from bootstrap import App, app_for, logger
 from handlers.rest import error_response, status_of
 from ledger.domain.commands import is_identifier
 from ledger.domain.errors import LedgerError
@@ -38,10 +38,10 @@ def refuse(status: int, code: str, message: str, details: Any = None) -> dict[st
     return {"statusCode": status, "body": error_response(status, code, message, details).body}
 
 
-def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
+def on_connect(app: App, connection_id: str, query: dict[str, str]) -> dict[str, Any]:
     bidder = None
     if "token" in query:  # an empty token is a bad token, as it is for the REST API
-        bidder = current_app().tokens.bidder(query["token"])
+        bidder = app.tokens.bidder(query["token"])
         if bidder is None:
             return refuse(401, "UNAUTHORIZED", "the token is not valid")
     lot_id = query.get("lot_id")
@@ -49,16 +49,16 @@ def on_connect(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
         if valid_lot(lot_id) is None:
             return refuse(400, "INVALID_REQUEST", "lot_id is not a valid lot id", {"lot_id": lot_id})
         try:
-            current_app().service.get_lot(lot_id)
+            app.queries.get_lot(lot_id)
         except LedgerError as error:
             return refuse(status_of(error), error.code, error.message, error.details)
-    current_app().connections.connect(connection_id, bidder)
+    app.connections.connect(connection_id, bidder)
     if lot_id is not None:
-        current_app().connections.subscribe(connection_id, lot_id)
+        app.connections.subscribe(connection_id, lot_id)
     return reply(200, {"message": "connected"})
 
 
-def on_subscription(connection_id: str, route: str, body: str | None, is_base64: bool = False) -> dict[str, Any]:
+def on_subscription(app: App, connection_id: str, route: str, body: str | None, is_base64: bool = False) -> dict[str, Any]:
     # The same strict reader as REST bodies: one JSON object in UTF-8, no duplicate keys.
     try:
         raw: bytes | str = base64.b64decode(body or "", validate=True) if is_base64 else (body or "")
@@ -73,31 +73,31 @@ def on_subscription(connection_id: str, route: str, body: str | None, is_base64:
     if lot_id is None:
         return error_reply(400, "INVALID_MESSAGE", "lot_id is missing or not a valid lot id")
     if route == "unsubscribe":
-        current_app().connections.unsubscribe(connection_id, lot_id)
+        app.connections.unsubscribe(connection_id, lot_id)
         return reply(200, {"type": "unsubscribed", "lot_id": lot_id})
     try:
-        lot = current_app().service.get_lot(lot_id)
+        lot = app.queries.get_lot(lot_id)
     except LedgerError as error:
         return error_reply(status_of(error), error.code, error.message, error.details)
-    current_app().connections.subscribe(connection_id, lot_id)
+    app.connections.subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
-    return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": lot_view(current_app().service, lot, utc_now()).model_dump(mode="json")})
+    view = lot_view(app.queries, lot, utc_now())
+    return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": view.model_dump(mode="json")})
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
-    with serving(samsold):
-        return route(event)
+    return route(app_for(samsold), event)
 
 
-def route(event: dict[str, Any]) -> dict[str, Any]:
+def route(app: App, event: dict[str, Any]) -> dict[str, Any]:
     request = event.get("requestContext", {})
     route, connection_id = request.get("routeKey"), request.get("connectionId")
     if route == "$connect":
-        return on_connect(connection_id, event.get("queryStringParameters") or {})
+        return on_connect(app, connection_id, event.get("queryStringParameters") or {})
     if route == "$disconnect":
-        current_app().connections.disconnect(connection_id)
+        app.connections.disconnect(connection_id)
         return reply(200, {"message": "disconnected"})
     if route in ("subscribe", "unsubscribe"):
-        return on_subscription(connection_id, route, event.get("body"), bool(event.get("isBase64Encoded")))
+        return on_subscription(app, connection_id, route, event.get("body"), bool(event.get("isBase64Encoded")))
     return error_reply(400, "INVALID_MESSAGE", "send {\"action\": \"subscribe\" | \"unsubscribe\", \"lot_id\": ...}")

@@ -10,6 +10,7 @@ is logged, counted and acknowledged."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,9 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from handlers.bootstrap import App, current_app, logger, metrics, serving
-from handlers.connection_posts import post_all
-from handlers.fan_out_queue import SQS_MAX_BYTES, FanOutPage
+from bootstrap import SQS_MAX_BYTES, App, FanOutPage, app_for, logger, metrics
 from ledger.domain.wire import MalformedJson, parse_json_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -40,13 +39,12 @@ def page_in(record: SQSRecord) -> FanOutPage | None:
     return None
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, app: App) -> None:
     page = page_in(record)
     if page is None:
         return
-    app = current_app()
     data = page.data()
-    sent = post_all(app, ((connection_id, [data]) for connection_id in app.connections.watching_page(page.watchers())))
+    sent = app.post_all((connection_id, [data]) for connection_id in app.connections.watching_page(page.watchers()))
     # The broadcast's own metric: summed over both functions it is the whole audience reached.
     metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=sent)
 
@@ -54,5 +52,5 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
-    with serving(samsold):
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=partial(record_handler, app=app_for(samsold)),
+                                    processor=processor, context=context)

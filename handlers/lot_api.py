@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bootstrap import App, app_for, logger
 from handlers import lot_routes, sale_routes
-from handlers.bootstrap import App, logger, serving
 from handlers.openapi import openapi_document
 from handlers.rest import new_resolver, resolve
 
@@ -23,5 +23,4 @@ def openapi() -> dict[str, Any]:
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
-    with serving(samsold):
-        return resolve(app, event, context)
+    return resolve(app, event, context, app_for(samsold))

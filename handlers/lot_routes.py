@@ -10,8 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
-from handlers.bootstrap import current_app
-from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller
+from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller, samsold_of
 from ledger.domain.commands import (
     DEFAULT_CANCEL_REASON,
     MAX_VERSION,
@@ -34,12 +33,9 @@ router = APIGatewayRouter()
 @router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
 def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
-    app = current_app()
-    lot = app.service.create_lot(body, seller=seller)
-    now = utc_now()
     # A lot closing before the next sweep could arm its timer gets one now.
-    app.arm_close_timers([(lot.lot_id, lot.closes_at)], now)
-    return Response(status_code=201, content_type="application/json", body=public_view(lot, now, []))
+    lot = samsold_of(router).lots.create_lot(body, seller=seller)
+    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now(), []))
 
 
 class LotList(BaseModel):
@@ -58,7 +54,7 @@ def list_lots(
     cursor: Annotated[ListCursor | None, Query()] = None,
 ) -> LotList:
     now = utc_now()
-    page = current_app().list_lots(status, limit, cursor)
+    page = samsold_of(router).list_lots(status, limit, cursor)
     return LotList(lots=[lot_summary(lot, now) for lot in page.lots], next=page.next_cursor)
 
 
@@ -71,11 +67,11 @@ def get_lot(
     if as_of_version is not None and as_of_time is not None:
         # Each is valid alone, which is all a schema can say: the pair is refused as 422.
         raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
-    service = current_app().service
+    queries = samsold_of(router).queries
     if as_of_version is None and as_of_time is None:
-        return lot_view(service, service.get_lot(lot_id), utc_now(), bidder=optional_caller(router))
-    state = service.lot_as_of(lot_id, version=as_of_version, at=as_of_time)
-    return lot_view(service, state, as_of_time or state.updated_at)
+        return lot_view(queries, queries.get_lot(lot_id), utc_now(), bidder=optional_caller(router))
+    state = queries.lot_as_of(lot_id, version=as_of_version, at=as_of_time)
+    return lot_view(queries, state, as_of_time or state.updated_at)
 
 
 class CancelRequest(StrictInput):
@@ -86,11 +82,11 @@ class CancelRequest(StrictInput):
 def cancel_lot(lot_id: Annotated[Identifier, Path()], body: Annotated[CancelRequest | None, Body()] = None) -> LotView:
     caller = caller_of(router)
     reason = (body or CancelRequest()).reason
-    service = current_app().service
-    service.cancel_lot(
+    samsold = samsold_of(router)
+    samsold.commands.cancel_lot(
         CancelLot(lot_id=lot_id, cancelled_by=caller.user, reason=reason, requested_at=utc_now()), is_admin=caller.is_admin
     )
-    return lot_view(service, service.get_lot(lot_id), utc_now())
+    return lot_view(samsold.queries, samsold.queries.get_lot(lot_id), utc_now())
 
 
 class RetractRequest(StrictInput):
@@ -108,12 +104,12 @@ def retract_bid(
     lot_id: Annotated[Identifier, Path()], bid_id: Annotated[Identifier, Path()], body: Annotated[RetractRequest, Body()]
 ) -> LotView:
     caller = caller_of(router)
-    service = current_app().service
-    service.retract_bid(
+    samsold = samsold_of(router)
+    samsold.commands.retract_bid(
         RetractBid(lot_id=lot_id, bid_id=bid_id, retracted_by=caller.user, reason=body.reason, requested_at=utc_now()),
         is_admin=caller.is_admin,
     )
-    return lot_view(service, service.get_lot(lot_id), utc_now())
+    return lot_view(samsold.queries, samsold.queries.get_lot(lot_id), utc_now())
 
 
 class EventPage(BaseModel):
@@ -129,7 +125,7 @@ def get_events(
     limit: Annotated[QueryInteger, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     caller = caller_of(router)
-    events, next_after_version = current_app().service.lot_history(
+    events, next_after_version = samsold_of(router).queries.lot_history(
         lot_id, is_admin=caller.is_admin, after_version=after_version, limit=limit
     )
     return EventPage(lot_id=lot_id, events=[event_record(e) for e in events], next_after_version=next_after_version)
@@ -146,7 +142,7 @@ def get_my_bids(
     cursor: Annotated[Identifier | None, Query(description="`next` of the page before")] = None,
 ) -> MyBids:
     caller = caller_of(router)
-    page, next_after = current_app().service.bidder_lots(caller.user, limit, cursor)
+    page, next_after = samsold_of(router).queries.bidder_lots(caller.user, limit, cursor)
     return MyBids(items=[my_bid(lot, caller.user, record) for lot, record in page], next=next_after)
 
 
@@ -166,6 +162,6 @@ class BidStatus(BaseModel):
             " (accepted, then withdrawn by an administrator) with theirs")
 def get_bid(bid_id: Annotated[Identifier, Path()]) -> BidStatus:
     caller = caller_of(router)
-    outcome = current_app().service.own_bid(bid_id, caller.user)
+    outcome = samsold_of(router).admission.own_bid(bid_id, caller.user)
     data = outcome.model_dump(mode="json")
     return BidStatus.model_validate(data)

@@ -124,9 +124,16 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def openapi_document() -> dict[str, Any]:
     app = new_resolver()
-    app.include_router(bid_routes.router)
-    app.include_router(lot_routes.router)
-    app.include_router(sale_routes.router)
+    routers = (bid_routes.router, lot_routes.router, sale_routes.router)
+    # Including a router makes this resolver its owner, whose context its routes read
+    # (`rest.samsold_of`): the functions' own resolvers get their routers back.
+    owners = [router.api_resolver for router in routers]
+    try:
+        for router in routers:
+            app.include_router(router)
+    finally:
+        for router, owner in zip(routers, owners, strict=True):
+            router.api_resolver = owner
     app.get("/openapi.json", summary="This document")(lambda: None)
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(

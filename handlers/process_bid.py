@@ -9,13 +9,14 @@ win becomes BidRejected. Only transient errors fail records, which SQS redeliver
 (and after 3 receives moves to the DLQ).
 
 A bid far above the minimum is not checked for confirmation here: that was the API's
-question to the bidder before queueing (`AuctionService.admit_bid`), so a queued bid was
+question to the bidder before queueing (`BidAdmission.admit_bid`), so a queued bid was
 confirmed or needed none, and the lot's price may have moved since it was asked.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from handlers.bootstrap import App, current_app, logger, metrics, serving
+from bootstrap import App, app_for, logger, metrics
 from ledger.domain.commands import CommandResult, LotCommandMessage
 from ledger.domain.errors import LotNotFound, LotUnreadable
 from ledger.domain.wire import MalformedJson, parse_json_object
@@ -34,9 +35,10 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 class LotBatch:
-    """The records of one batch, grouped by lot, decided once per lot."""
+    """The records of one batch, grouped by lot, decided once per lot by `samsold`'s command loop."""
 
-    def __init__(self, records: list[dict[str, Any]]) -> None:
+    def __init__(self, records: list[dict[str, Any]], samsold: App) -> None:
+        self.samsold = samsold
         self.records_of: dict[str, list[SQSRecord]] = defaultdict(list)
         for raw in records:
             record = SQSRecord(raw)
@@ -51,7 +53,7 @@ class LotBatch:
     def _decide_group(self, group: str) -> None:
         parsed = []
         for record in self.records_of[group]:
-            command = parse(record)
+            command = parse(record, self.samsold)
             if command is None:
                 self.results[record.message_id] = None
             else:
@@ -60,13 +62,13 @@ class LotBatch:
             return
         lot_id = parsed[0][1].lot_id
         try:
-            results = current_app().service.execute(lot_id, [command for _, command in parsed])
+            results = self.samsold.commands.execute(lot_id, [command for _, command in parsed])
         except (LotNotFound, LotUnreadable) as error:
             # No such lot, or its stored state cannot be read: retrying can never decide
             # these, and three failures would only move them to the DLQ; keep them, with the
             # reason, for inspection. (Transient errors still fail the records: SQS retries.)
             for record, _ in parsed:
-                park(record, str(error))
+                park(record, str(error), self.samsold)
                 self.results[record.message_id] = None
             return
         for (record, _), result in zip(parsed, results, strict=True):
@@ -74,35 +76,31 @@ class LotBatch:
         metrics.add_metric(name="LotBatchSize", unit=MetricUnit.Count, value=len(parsed))
 
 
-def parse(record: SQSRecord) -> Any:
+def parse(record: SQSRecord, samsold: App) -> Any:
     # The strict reader first: pydantic's own JSON parser would let a duplicate key's
     # last value win. Whatever it refuses can never be decided, so it is parked.
     try:
         message = LotCommandMessage.model_validate(parse_json_object(record.body))
     except MalformedJson as error:
-        park(record, f"not a lot command: {error.message}")
+        park(record, f"not a lot command: {error.message}", samsold)
         return None
     except ValidationError as error:
-        park(record, f"not a lot command: {error.errors(include_url=False, include_input=False)[:3]}")
+        park(record, f"not a lot command: {error.errors(include_url=False, include_input=False)[:3]}", samsold)
         return None
     if message.command.lot_id != record.attributes.message_group_id:
-        park(record, "the message group is not the command's lot")
+        park(record, "the message group is not the command's lot", samsold)
         return None
     return message.command
 
 
-def park(record: SQSRecord, reason: str) -> None:
+def park(record: SQSRecord, reason: str, samsold: App) -> None:
     logger.error("parked a message that can never be processed", extra={"message_id": record.message_id, "reason": reason})
     metrics.add_metric(name="MessagesParked", unit=MetricUnit.Count, value=1)
-    current_app().service.park(record.message_id, record.body, reason, dict(record.raw_event.get("attributes", {})))
+    samsold.commands.park(record.message_id, record.body, reason, dict(record.raw_event.get("attributes", {})))
 
 
-_batch: LotBatch | None = None
-
-
-def record_handler(record: SQSRecord) -> None:
-    assert _batch is not None
-    result = _batch.result_for(record)
+def record_handler(record: SQSRecord, batch: LotBatch) -> None:
+    result = batch.result_for(record)
     if result is not None and result.bid is not None and result.changed:
         bid = result.bid
         name = "BidsAccepted" if bid.status == "ACCEPTED" else f"BidsRejected_{bid.reason}"
@@ -112,11 +110,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
-    global _batch
-    _batch = LotBatch(event.get("Records", []))
+    batch = LotBatch(event.get("Records", []), app_for(samsold))
     metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-    try:
-        with serving(samsold):
-            return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    finally:
-        _batch = None
+    return process_partial_response(event=event, record_handler=partial(record_handler, batch=batch), processor=processor,
+                                    context=context)

@@ -1,7 +1,8 @@
 """REST plumbing shared by the API functions: the error shape `{"error": {"code",
 "message", "details"}}` and the one table from ledger errors to HTTP statuses,
-the caller from the Cognito authorizer's claims, and the checks on a request's body
-(size, media type, UTF-8, one JSON object) made before anything parses it."""
+the caller from the Cognito authorizer's claims, the App serving the call (put in the
+resolver's context by `resolve`, read by routes with `samsold_of`), and the checks on a
+request's body (size, media type, UTF-8, one JSON object) made before anything parses it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from eventsourcing.persistence import OperationalError
 from pydantic import BeforeValidator, Field
 
-from handlers.bootstrap import current_app, logger
+from bootstrap import App, logger
 from ledger.domain.commands import is_user_id
 from ledger.domain.errors import (
     BidAlreadyRetracted,
@@ -125,6 +126,12 @@ def groups_of(claims: dict[str, Any]) -> set[str]:
     return {str(g) for g in groups}
 
 
+def samsold_of(app: APIGatewayRestResolver | APIGatewayRouter) -> App:
+    """The App serving the call in progress, which `resolve` put in the resolver's context."""
+    samsold: App = app.context["samsold"]
+    return samsold
+
+
 def caller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> Caller:
     claims = app.current_event.request_context.authorizer.claims or {}
     user = claims.get("sub")
@@ -146,7 +153,7 @@ def optional_caller(app: APIGatewayRestResolver | APIGatewayRouter) -> str | Non
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    user = current_app().tokens.bidder(token) if scheme.lower() == "bearer" and token else None
+    user = samsold_of(app).tokens.bidder(token) if scheme.lower() == "bearer" and token else None
     if user is None:
         raise HttpError(401, "UNAUTHORIZED", "the bearer token is not valid (leave it out to read the lot as anyone)")
     return user
@@ -239,8 +246,9 @@ def checked_body(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "body": raw.decode("utf-8"), "isBase64Encoded": False}
 
 
-def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Refuse a body that is not as documented before anything parses it, then route."""
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, samsold: App) -> dict[str, Any]:
+    """Refuse a body that is not as documented before anything parses it, then route, the
+    routes reading `samsold` from the resolver's context (`samsold_of`; cleared after the call)."""
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     try:
         event = checked_body(event)
@@ -252,6 +260,7 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
             "Access-Control-Allow-Origin": os.environ.get("ALLOWED_ORIGIN", "*"),
         }
         return {"statusCode": error.status, "headers": headers, "body": refusal.body, "isBase64Encoded": False}
+    app.append_context(samsold=samsold)
     return app.resolve(event, context)
 
 

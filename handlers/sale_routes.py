@@ -9,8 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from handlers.bootstrap import current_app
-from handlers.rest import caller_of
+from handlers.rest import caller_of, samsold_of
 from ledger.domain.commands import CreateSale, SaleId
 from ledger.domain.values import utc_now
 from projections.sales import SaleView, sale_view
@@ -26,15 +25,12 @@ router = APIGatewayRouter()
 )
 def create_sale(body: Annotated[CreateSale, Body()]) -> Response[SaleView]:
     seller = caller_of(router).user
-    app = current_app()
-    sale, lots = app.service.create_sale(body, seller=seller)
-    now = utc_now()
     # Its lots closing before the next sweep could arm their timers get them now, as POST /lots does.
-    app.arm_close_timers([(lot.lot_id, lot.closes_at) for lot in lots], now)
-    return Response(status_code=201, content_type="application/json", body=sale_view(sale, lots, now))
+    sale, lots = samsold_of(router).sales.create_sale(body, seller=seller)
+    return Response(status_code=201, content_type="application/json", body=sale_view(sale, lots, utc_now()))
 
 
 @router.get("/sales/<sale_id>", summary="A sale and its lots in closing order, with their state")
 def get_sale(sale_id: Annotated[SaleId, Path()]) -> SaleView:
-    sale, lots = current_app().service.get_sale(sale_id)
+    sale, lots = samsold_of(router).sales.get_sale(sale_id)
     return sale_view(sale, lots, utc_now())

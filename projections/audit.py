@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from ledger.domain.errors import InvalidState, LotUnreadable
 from ledger.domain.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.domain.state import LotSnapshot, evolve
-from ledger.service import AuctionService
+from ledger.service.commands import LotCommands
+from ledger.service.queries import LotQueries
 from ledger.snapshot_item import REPLACED_ATTRIBUTES, snapshot_from_item, snapshot_to_item
 from projections.my_bids import records_from
 
@@ -49,7 +50,7 @@ class ReplayReport:
         return not self.differences and self.unreadable is None
 
 
-def replay(service: AuctionService, lot_id: str) -> ReplayReport:
+def replay(queries: LotQueries, lot_id: str) -> ReplayReport:
     """Fold the stored events and compare with the stored snapshot, field by field. An
     event that cannot be read or folded stops the fold and is named; so is a stored
     snapshot that cannot be read back (its fields are still compared)."""
@@ -58,7 +59,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
     aliases: dict[str, int] = {}  # each bidder's alias, as the event of their first accepted bid gave it
     events: list[LotEvent] = []  # the bids' events, for the bidders' records of the lot
     try:
-        for event in service.lot_events(lot_id):
+        for event in queries.lot_events(lot_id):
             if isinstance(event, BidPlaced) and event.alias is not None:
                 aliases.setdefault(event.bidder, event.alias)
             if isinstance(event, BidPlaced | BidRejected | BidRetracted):  # what bidders' records follow
@@ -71,7 +72,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
             count += 1
     except LotUnreadable as error:
         return ReplayReport(lot_id, count, None, None, unreadable=str(error), unreadable_version=error.details["version"])
-    stored_item = service.stored_snapshot(lot_id)
+    stored_item = queries.stored_snapshot(lot_id)
     stored, unreadable = (None, None) if stored_item is None else _normalised(lot_id, stored_item)
     folded = None if state is None else snapshot_to_item(state)
     report = ReplayReport(lot_id=lot_id, events=count, stored=stored, folded=folded)
@@ -86,17 +87,17 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
             report.differences.append(FieldDifference(name, stored.get(name), folded.get(name)))
     # A snapshot written before one of its indexes existed is not listed there: rewriting it
     # (`fix`) adds the keys, as every write of a snapshot does.
-    for name in service.missing_index_keys(lot_id):
+    for name in queries.missing_index_keys(lot_id):
         report.differences.append(FieldDifference(f"(index key {name})", None, "missing"))
     # The alias records are a projection of the events too: each bidder's, as given.
-    stored_aliases = service.bidder_aliases(lot_id, list(aliases)) if aliases else {}
+    stored_aliases = queries.bidder_aliases(lot_id, list(aliases)) if aliases else {}
     for bidder, alias in aliases.items():
         if stored_aliases.get(bidder) != alias:
             report.differences.append(FieldDifference(f"alias of {bidder}", stored_aliases.get(bidder), alias))
     # So are the bidders' records of the lot, though not part of its state: the stream writes
     # them after the fact, so one may lag (or be lost); listed apart, rewritten by --fix.
     for record in records_from(events, state.currency if state is not None else "EUR"):
-        stored_record = service.bidder_record(record["bidder"], lot_id) or {}
+        stored_record = queries.bidder_record(record["bidder"], lot_id) or {}
         if {k: _plain(stored_record.get(k)) for k in ("last_bid", "maximum", "version")} != {
             k: record.get(k) for k in ("last_bid", "maximum", "version")
         }:
@@ -104,7 +105,7 @@ def replay(service: AuctionService, lot_id: str) -> ReplayReport:
     return report
 
 
-def fix(service: AuctionService, report: ReplayReport) -> None:
+def fix(commands: LotCommands, report: ReplayReport) -> None:
     """Write the folded snapshot back, only over the very snapshot that was compared
     (SnapshotChanged when another writer moved it on since)."""
     if report.folded is None or report.stored is None:
@@ -112,7 +113,7 @@ def fix(service: AuctionService, report: ReplayReport) -> None:
     stored_version = report.stored.get("version")
     if not isinstance(stored_version, int):
         raise InvalidState(f"lot {report.lot_id}: the stored snapshot has no version to replace it at", {"lot_id": report.lot_id})
-    service.replace_snapshot(report.folded, expected_version=stored_version)
+    commands.replace_snapshot(report.folded, expected_version=stored_version)
 
 
 def _normalised(lot_id: str, item: dict[str, Any]) -> tuple[dict[str, Any], LotUnreadable | None]:
@@ -150,16 +151,16 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify(service: AuctionService, lot_id: str) -> VerifyReport:
+def verify(queries: LotQueries, lot_id: str) -> VerifyReport:
     """Check the hash chain from version 1 to the snapshot's head, and that every item
     can be read; name the first bad version."""
     expected_version, prev_hash, count = 1, GENESIS_HASH, 0
     try:
-        for stored in service.stored_events(lot_id):
+        for stored in queries.stored_events(lot_id):
             version = stored.originator_version
             if version != expected_version:
                 return VerifyReport(lot_id, count, expected_version, f"version {expected_version} is missing (next is {version})")
-            event = service.read_event(stored)
+            event = queries.read_event(stored)
             if event.prev_hash != prev_hash:
                 return VerifyReport(lot_id, count, version, "prev_hash does not match the previous event's hash")
             if event.compute_hash() != event.hash:
@@ -167,7 +168,7 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
             prev_hash, expected_version, count = event.hash, version + 1, count + 1
     except LotUnreadable as error:
         return VerifyReport(lot_id, count, error.details["version"] or expected_version, str(error))
-    item = service.stored_snapshot(lot_id)
+    item = queries.stored_snapshot(lot_id)
     if item is None:
         return VerifyReport(lot_id, count)
     try:
@@ -182,18 +183,18 @@ def verify(service: AuctionService, lot_id: str) -> VerifyReport:
 
 
 def for_each_lot(
-    service: AuctionService,
-    check: Callable[[AuctionService, str], T],
+    queries: LotQueries,
+    check: Callable[[LotQueries, str], T],
     lot_ids: Iterable[str] | None = None,
     workers: int = 8,
     progress: Callable[[T], None] | None = None,
 ) -> list[T]:
     """Run `check` (replay or verify) over many lots in parallel threads: the work is
     mostly waiting on DynamoDB, so lots overlap; each lot is still read in order."""
-    ids = list(service.lot_ids() if lot_ids is None else lot_ids)
+    ids = list(queries.lot_ids() if lot_ids is None else lot_ids)
     results: list[T] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(lambda lot_id: check(service, lot_id), ids):
+        for result in pool.map(lambda lot_id: check(queries, lot_id), ids):
             results.append(result)
             if progress is not None:
                 progress(result)

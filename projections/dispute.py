@@ -22,7 +22,7 @@ from ledger.domain.events import (
 from ledger.domain.rules import REASON_CODES
 from ledger.domain.state import LotSnapshot, alias_name, evolve
 from ledger.domain.values import format_decimal, format_time, to_currency
-from ledger.service import AuctionService
+from ledger.service.queries import LotQueries
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import verify
 from projections.history import event_record
@@ -121,8 +121,8 @@ def _state_view(state: LotSnapshot) -> dict[str, Any]:
     return data | soft_close_rule(state)
 
 
-def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
-    receipt = service.decided_bid(bid_id)
+def dispute_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+    receipt = queries.decided_bid(bid_id)
     lot_id, decided_version = receipt["lot_id"], int(receipt["version"])
 
     state_before: LotSnapshot | None = None
@@ -132,7 +132,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
     final: LotSnapshot | None = None
     aliases: dict[str, int] = {}  # bidder -> alias, from the events that gave them
     retraction: BidRetracted | None = None
-    for event in service.lot_events(lot_id):
+    for event in queries.lot_events(lot_id):
         if isinstance(event, BidRetracted) and event.bid_id == bid_id:
             retraction = event
         if isinstance(event, BidPlaced) and event.alias is not None:
@@ -152,7 +152,7 @@ def dispute_report(service: AuctionService, bid_id: str) -> dict[str, Any]:
         raise BidNotFound(f"bid {bid_id!r}: its receipt names version {decided_version}, which is not its event")
 
     position = next(i for i, e in enumerate(bids) if e is deciding)
-    chain = verify(service, lot_id)
+    chain = verify(queries, lot_id)
     reason = receipt.get("reason")
     return {
         "bid": {

@@ -1,4 +1,4 @@
-"""A bidder's own side of the lots they bid on (issue 12, points 4 and 5).
+"""A bidder's own side of the lots they bid on: `GET /me/bids`, and `you` in a lot's view.
 
 Their record of a lot (`BIDDER#{user}/MYBID#{lot}`: their maximum and their last bid) is
 a projection of the lot's events: the stream's broadcaster writes it as bids are decided
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from ledger.domain.events import BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import Money, UtcTime, format_decimal, to_currency
+from ledger.service.queries import LotQueries
 
 Standing = Literal["LEADING", "OUTBID", "WON", "LOST", "CANCELLED"]
 
@@ -35,7 +36,7 @@ class MyBid(BaseModel):
 
     lot_id: str
     title: str
-    currency: str  # the amounts' currency (beyond DESIGN's names: a page cannot show "40.00" without it)
+    currency: str  # the amounts' currency (a page cannot show "40.00" without it)
     status: Standing
     maximum: Money | None
     current_price: Money | None
@@ -65,6 +66,13 @@ def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, An
         if isinstance(event, BidPlaced):
             record["maximum"] = format_decimal(to_currency(event.amount, currency))
     return list(records.values())
+
+
+def bring_records_up_to_date(queries: LotQueries, lot: LotSnapshot, events: Iterable[LotEvent]) -> None:
+    """The bidders' own records of the lot follow its new `events` (what `GET /me/bids` and
+    the lot view's `you` read): written before any push, so a page that reads the lot on a
+    push sees them."""
+    queries.record_bidder_lots(records_from(events, lot.currency))
 
 
 def standing_of(lot: LotSnapshot, bidder: str) -> Standing:

@@ -22,7 +22,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.state import LotSnapshot, alias_name
 from ledger.domain.values import Money, UtcTime, format_decimal, format_time, to_currency
-from ledger.service import AuctionService
+from ledger.service.queries import LotQueries
 from projections.my_bids import YourStanding, your_standing
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
@@ -141,15 +141,15 @@ def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced
 
 
 def lot_view(
-    service: AuctionService, lot: LotSnapshot, now: datetime, bidder: str | None = None,
+    queries: LotQueries, lot: LotSnapshot, now: datetime, bidder: str | None = None,
     latest: Sequence[LotEvent] | None = None,
 ) -> LotView:
     """The lot's page as it stood at its version, its bid history read from its events (or
     from `latest`, its latest events newest first, when the caller read them already); for
     `bidder`, with where they stand."""
-    view = public_view(lot, now, service.recent_bids(lot.lot_id, upto_version=lot.version, latest=latest))
+    view = public_view(lot, now, queries.recent_bids(lot.lot_id, upto_version=lot.version, latest=latest))
     if bidder is not None:
-        view.you = your_standing(lot, bidder, service.bidder_record(bidder, lot.lot_id))
+        view.you = your_standing(lot, bidder, queries.bidder_record(bidder, lot.lot_id))
     return view
 
 

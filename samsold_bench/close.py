@@ -173,7 +173,7 @@ def close(
 ) -> None:
     """Close lag on a fresh local stack (127.0.0.1 only): lots closing over the next minutes,
     some extended by a late bid; p50/p95/max of the CLOSED push and of LotClosed after the final close time."""
-    from handlers.bootstrap import use_placeholder_credentials
+    from bootstrap import use_placeholder_credentials
 
     use_placeholder_credentials()
     started = time.perf_counter()

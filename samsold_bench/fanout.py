@@ -109,7 +109,7 @@ async def _watch(session: Any, url: str, index: int, watchers: Watchers, gate: a
 async def _decided(service: Any, bid_id: str, timeout_s: float) -> dict[str, Any] | None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        receipt = (await asyncio.to_thread(service.bid_receipts, [bid_id])).get(bid_id)
+        receipt = (await asyncio.to_thread(service.queries.bid_receipts, [bid_id])).get(bid_id)
         if receipt is not None:
             return receipt
         await asyncio.sleep(0.05)
@@ -125,7 +125,7 @@ async def run_fanout(endpoints: dict[str, Any], data_dir: Path, count: int, bids
     from samsold_cli.target import resolve_target
 
     api, websocket_url = on_loopback(endpoints["rest"]), on_loopback(endpoints["websocket"])
-    service = resolve_target(data_dir).service
+    service = resolve_target(data_dir).app
     auth = DevAuth(data_dir)
     run_id = uuid.uuid4().hex[:6]
 
@@ -253,7 +253,7 @@ def fanout(
 ) -> None:
     """Fan-out on a fresh local stack (127.0.0.1 only): WebSocket watchers of one lot, then
     bids; connects, failed connects, decision-to-update p50/p99/max, messages lost."""
-    from handlers.bootstrap import use_placeholder_credentials
+    from bootstrap import use_placeholder_credentials
 
     use_placeholder_credentials()
     open_files = raise_open_files_limit()

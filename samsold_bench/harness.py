@@ -36,9 +36,9 @@ STEP = Decimal("0.01")
 
 @contextmanager
 def fresh_dynamodb_local(table: str = "bench") -> Iterator[dict[str, str]]:
-    """A fresh in-memory DynamoDB Local; yields the environment `handlers.bootstrap.build`
+    """A fresh in-memory DynamoDB Local; yields the environment `bootstrap.build`
     takes for a Bids table on it (created on first use)."""
-    from handlers.bootstrap import use_placeholder_credentials
+    from bootstrap import use_placeholder_credentials
     from local.dynamodb.launcher import DynamoDBLocal
 
     with DynamoDBLocal() as ddb:

@@ -44,7 +44,7 @@ from samsold_bench.harness import (
 )
 
 if TYPE_CHECKING:
-    from ledger.service import AuctionService
+    from bootstrap import App
 
 console = Console()
 
@@ -144,7 +144,7 @@ async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Upd
 # -- measuring ------------------------------------------------------------------------------
 
 
-async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
+async def _wait_for_receipts(service: App, attempts: list[Attempt], timeout_s: float) -> dict[str, dict[str, Any]]:
     """Receipts of the attempts' bids, once every bid that got a 202 is decided (or the timeout).
     A decided bid's receipt is final, so each poll reads only the bids still undecided: the
     polling is the benchmark's, and its reads would be charged to DynamoDB Local's CPU."""
@@ -153,7 +153,7 @@ async def _wait_for_receipts(service: AuctionService, attempts: list[Attempt], t
     receipts: dict[str, dict[str, Any]] = {}
     undecided = [a.bid_id for a in attempts]
     while True:
-        receipts.update(await asyncio.to_thread(service.bid_receipts, undecided))
+        receipts.update(await asyncio.to_thread(service.queries.bid_receipts, undecided))
         undecided = [bid_id for bid_id in undecided if bid_id not in receipts]
         if queued <= set(receipts) or time.monotonic() > deadline:
             return receipts
@@ -219,17 +219,17 @@ def _sustained(report: dict[str, Any], rate: float) -> bool:
             and (report["intake_bids_per_s"] or 0) >= 0.9 * rate)
 
 
-def consistency(service: AuctionService, lot_ids: list[str], attempts: list[Attempt]) -> dict[str, Any]:
+def consistency(service: App, lot_ids: list[str], attempts: list[Attempt]) -> dict[str, Any]:
     from projections.audit import for_each_lot, replay, verify
 
-    every_receipt = service.bid_receipts([a.bid_id for a in attempts])
+    every_receipt = service.queries.bid_receipts([a.bid_id for a in attempts])
     problems = []
     accepted_total = 0
     for lot_id in lot_ids:
         accepted = [Decimal(r["amount"]) for r in every_receipt.values()
                     if r["lot_id"] == lot_id and r.get("status") == "ACCEPTED"]
         accepted_total += len(accepted)
-        lot = service.find_lot(lot_id)
+        lot = service.queries.find_lot(lot_id)
         if lot is None:
             problems.append(f"{lot_id}: no snapshot")
             continue
@@ -241,8 +241,8 @@ def consistency(service: AuctionService, lot_ids: list[str], attempts: list[Atte
             highest is not None and (lot.leader_maximum != highest or lot.current_price is None or lot.current_price > highest)
         ):
             problems.append(f"{lot_id}: price {lot.current_price}, leader's maximum {lot.leader_maximum}, highest accepted {highest}")
-    verified = for_each_lot(service, verify, lot_ids)
-    replayed = for_each_lot(service, replay, lot_ids)
+    verified = for_each_lot(service.queries, verify, lot_ids)
+    replayed = for_each_lot(service.queries, replay, lot_ids)
     problems += [f"{r.lot_id}: verify: {r.problem}" for r in verified if not r.ok]
     problems += [f"{r.lot_id}: replay drifted" for r in replayed if not r.ok]
     return {
@@ -271,7 +271,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
     from samsold_cli.target import resolve_target
 
     api, websocket_url = on_loopback(endpoints["rest"]), on_loopback(endpoints["websocket"])
-    service = resolve_target(data_dir).service
+    service = resolve_target(data_dir).app
     auth = DevAuth(data_dir)
     run_id = uuid.uuid4().hex[:6]
     tokens = [auth.mint(f"load-{run_id}-{index}") for index in range(clients)]
@@ -381,7 +381,7 @@ def load(
     if any(not 0 < rate <= MAX_RATE for rate in steps):
         console.print(f"[red]--rates: each between 0 and {MAX_RATE}[/red]")
         raise typer.Exit(2)
-    from handlers.bootstrap import use_placeholder_credentials
+    from bootstrap import use_placeholder_credentials
 
     use_placeholder_credentials()
     raise_open_files_limit()

@@ -35,7 +35,7 @@ from samsold_bench.harness import STARTING_PRICE, STEP, fresh_dynamodb_local, ma
 from samsold_cli.shared import console, progress_bar
 
 if TYPE_CHECKING:
-    from handlers.bootstrap import App
+    from bootstrap import App
 
 BIDS_PER_BATCH = 10  # the template's ProcessBid batch size
 RATIO_GOAL = 0.9
@@ -283,7 +283,7 @@ def create_lots(app: App, count: int) -> list[LotBids]:
 
     now = utc_now()
     return [
-        LotBids(app.service.create_lot(
+        LotBids(app.lots.create_lot(
             CreateLot.model_validate({"lot_id": f"bench-{uuid.uuid4().hex[:10]}-{index}", "title": f"Processor bench lot {index + 1}",
                                       "currency": "EUR", "starting_price": str(STARTING_PRICE), "increment": str(STEP),
                                       "opens_at": now - timedelta(minutes=1), "closes_at": now + timedelta(days=1)}),
@@ -323,7 +323,7 @@ def run_pair(app: App, watch: CallWatch, baseline: Baseline, workload: Workload,
 
 
 def run(env: dict[str, str], lots: int, rounds: int, batches: int, warmup: int, seed: int) -> dict[str, Any]:
-    from handlers.bootstrap import build
+    from bootstrap import build
 
     watch = CallWatch()
     watch.install()  # before the App makes its client
@@ -349,7 +349,7 @@ def run(env: dict[str, str], lots: int, rounds: int, batches: int, warmup: int, 
     finally:
         watch.uninstall()
     measured_ids = workload.bid_ids[warmup * BIDS_PER_BATCH:]
-    receipts = app.service.bid_receipts(measured_ids)
+    receipts = app.queries.bid_receipts(measured_ids)
     statuses = Counter(str(r.get("status")) for r in receipts.values())
     ratios = [handler.bids_per_s / bare.bids_per_s for handler, bare in per_round]
     measured_batches = rounds * batches

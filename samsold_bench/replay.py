@@ -13,20 +13,20 @@ from typing import Annotated, Any
 
 import typer
 
-from handlers.bootstrap import build
+from bootstrap import App, build
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.values import utc_now
-from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
+from ledger.service.commands import COMMANDS_PER_TRANSACTION
 from projections.audit import for_each_lot, replay, verify
 from samsold_bench.harness import fresh_dynamodb_local, machine, write_results
 from samsold_cli.shared import console, progress_bar
 
 
-def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None] = lambda _: None) -> tuple[str, float]:
+def seed_lot(service: App, events: int, advance: Callable[[int], None] = lambda _: None) -> tuple[str, float]:
     """A lot with `events` events (creation plus accepted bids); returns it and the
     seconds spent deciding and writing the bids."""
     now = utc_now()
-    lot = service.create_lot(
+    lot = service.lots.create_lot(
         # Validated as the API takes terms: money as decimal strings.
         CreateLot.model_validate({"lot_id": f"bench-{uuid.uuid4().hex[:12]}", "title": "bench", "currency": "EUR",
                                   "starting_price": "1.00", "increment": "0.01", "opens_at": now,
@@ -41,12 +41,12 @@ def seed_lot(service: AuctionService, events: int, advance: Callable[[int], None
                      amount=f"{1 + i / 100:.2f}", placed_at=now)
             for i in range(start, min(bids, start + COMMANDS_PER_TRANSACTION))
         ]
-        service.execute(lot.lot_id, chunk)
+        service.commands.execute(lot.lot_id, chunk)
         advance(len(chunk))
     return lot.lot_id, time.perf_counter() - started
 
 
-def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot: int, workers: int) -> dict[str, Any]:
+def run(service: App, big_lot_events: int, lots: int, events_per_lot: int, workers: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with progress_bar() as progress:
         task = progress.add_task(f"seeding a lot of {big_lot_events} events", total=big_lot_events - 1)
@@ -54,13 +54,13 @@ def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot:
         results["decide_and_write_bids_per_s"] = round((big_lot_events - 1) / seconds, 1)
 
         started = time.perf_counter()
-        report = replay(service, big_lot)
+        report = replay(service.queries, big_lot)
         seconds = time.perf_counter() - started
         assert not report.drifted and report.events == big_lot_events
         results["replay_one_lot"] = {"events": report.events, "seconds": round(seconds, 3), "events_per_s": round(report.events / seconds, 1)}
 
         started = time.perf_counter()
-        checked = verify(service, big_lot)
+        checked = verify(service.queries, big_lot)
         seconds = time.perf_counter() - started
         assert checked.ok
         results["verify_one_lot"] = {"events": checked.events, "seconds": round(seconds, 3), "events_per_s": round(checked.events / seconds, 1)}
@@ -74,7 +74,7 @@ def run(service: AuctionService, big_lot_events: int, lots: int, events_per_lot:
         for name, check in (("replay_all", replay), ("verify_all", verify)):
             task = progress.add_task(f"{name} over {lots} lots", total=lots)
             started = time.perf_counter()
-            reports: list[Any] = for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))  # noqa: B023 - runs within this iteration
+            reports: list[Any] = for_each_lot(service.queries, check, ids, workers, progress=lambda _: progress.advance(task))  # noqa: B023 - runs within this iteration
             seconds = time.perf_counter() - started
             events = sum(r.events for r in reports)
             results[name] = {"lots": lots, "events": events, "workers": workers, "seconds": round(seconds, 3),
@@ -96,11 +96,11 @@ def replay_benchmark(
         raise typer.Exit(2)
     started = time.perf_counter()
     if bids_table:
-        results = run(build({"BIDS_TABLE": bids_table}).service, events, lots, events_per_lot, workers)
+        results = run(build({"BIDS_TABLE": bids_table}), events, lots, events_per_lot, workers)
         engine = "given table"
     else:
         with fresh_dynamodb_local() as env:
-            results = run(build(env).service, events, lots, events_per_lot, workers)
+            results = run(build(env), events, lots, events_per_lot, workers)
         engine = "DynamoDB Local (in memory)"
     document = {
         "benchmark": "samsold replay/verify",

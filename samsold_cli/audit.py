@@ -9,9 +9,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from bootstrap import App
 from ledger.domain.errors import LedgerError, LotNotFound, LotUnreadable
 from ledger.domain.values import format_time, parse_time
-from ledger.service import AuctionService
+from ledger.service.queries import LotQueries
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import fix, for_each_lot, replay, verify
 from projections.dispute import dispute_markdown, dispute_report
@@ -45,11 +46,11 @@ def history(
     bids_table: BidsTable = None,
 ) -> None:
     """Every event of a lot in order: version, time, bidder (by alias), maximum, price, what it did."""
-    service = ledger_target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).app
     with exits_on_errors():
-        events = list(service.lot_events(lot_id))
+        events = list(service.queries.lot_events(lot_id))
         if not events:
-            service.get_lot(lot_id)
+            service.queries.get_lot(lot_id)
     names = BidderNames.from_events(lot_id, events)
     all_records = [event_record(e) for e in events]
     records = all_records
@@ -93,15 +94,15 @@ def as_of_command(
         except ValueError as error:
             console.print(f"[red]--time: {error}[/red]")
             raise typer.Exit(2) from None
-    service = ledger_target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).app
     with exits_on_errors():
-        first = next(iter(service.lot_events(lot_id, upto_version=1)), None)
+        first = next(iter(service.queries.lot_events(lot_id, upto_version=1)), None)
         if first is None:
             raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
         if at is not None and at < first.timestamp:
             raise LotNotFound(f"lot {lot_id!r} did not exist at {format_time(at)}: it was created at "
                               f"{format_time(first.timestamp)}", {"lot_id": lot_id})
-        state = service.lot_as_of(lot_id, version=version, at=at)
+        state = service.queries.lot_as_of(lot_id, version=version, at=at)
     if version is not None and state.version < version:
         # The fold stops at the last event: without this, a version past the end would
         # print the latest state as if it were that version.
@@ -121,7 +122,7 @@ def replay_command(
 ) -> None:
     """Fold each lot's events and compare with its stored snapshot; exit 1 on unfixed drift
     or an item that cannot be read."""
-    service = ledger_target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).app
     reports = _over_lots(service, replay, lot_id, all_lots, workers, "replaying")
     unfixed = 0
     lagging = [report for report in reports if report.bidder_records]
@@ -136,7 +137,7 @@ def replay_command(
                 console.print(f"  {difference.field}: stored {difference.stored!r}, events say {difference.folded!r}")
             if fix_drift:
                 try:
-                    fix(service, report)
+                    fix(service.commands, report)
                     console.print(f"  [green]fixed[/green] (snapshot rewritten at version {report.folded and report.folded['version']})")
                     continue
                 except LedgerError as error:
@@ -153,7 +154,7 @@ def replay_command(
                       + (": rewritten" if fix_drift else " (--fix rewrites them)"))
         if fix_drift:
             for report in lagging:
-                service.record_bidder_lots(report.bidder_records)
+                service.queries.record_bidder_lots(report.bidder_records)
     raise typer.Exit(1 if unfixed else 0)
 
 
@@ -166,7 +167,7 @@ def verify_command(
     bids_table: BidsTable = None,
 ) -> None:
     """Check every hash chain; name the lot and first bad version; exit 1 on any break."""
-    service = ledger_target(data_dir, stack, bids_table).service
+    service = ledger_target(data_dir, stack, bids_table).app
     reports = _over_lots(service, verify, lot_id, all_lots, workers, "verifying")
     broken = [r for r in reports if not r.ok]
     for report in broken:
@@ -185,7 +186,7 @@ def dispute(
 ) -> None:
     """A report on one bid: as received, its outcome and the rule, the lot it met, the bids around it, proof."""
     with exits_on_errors():
-        report = dispute_report(ledger_target(data_dir, stack, bids_table).service, bid)
+        report = dispute_report(ledger_target(data_dir, stack, bids_table).app.queries, bid)
     if markdown is not None:
         markdown.write_text(dispute_markdown(report))
         console.print(f"written to {markdown}")
@@ -197,7 +198,7 @@ def dispute(
         raise typer.Exit(1)
 
 
-def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T], lot_id: str | None,
+def _over_lots(service: App, check: Callable[[LotQueries, str], T], lot_id: str | None,
                all_lots: bool, workers: int, label: str) -> list[T]:
     """Run a check on one lot or on every lot in parallel, with a progress bar."""
     if all_lots == (lot_id is not None):
@@ -207,19 +208,19 @@ def _over_lots(service: AuctionService, check: Callable[[AuctionService, str], T
         # Nothing to check is not "0 broken": an unknown lot is an error.
         console.print(f"[red]no lot {lot_id!r} (no events and no snapshot)[/red]")
         raise typer.Exit(1)
-    ids = list(service.lot_ids()) if all_lots or lot_id is None else [lot_id]
+    ids = list(service.queries.lot_ids()) if all_lots or lot_id is None else [lot_id]
     with progress_bar() as progress:
         task = progress.add_task(label, total=len(ids))
-        return for_each_lot(service, check, ids, workers, progress=lambda _: progress.advance(task))
+        return for_each_lot(service.queries, check, ids, workers, progress=lambda _: progress.advance(task))
 
 
-def _exists(service: AuctionService, lot_id: str) -> bool:
+def _exists(service: App, lot_id: str) -> bool:
     """Whether the lot has a snapshot or any event (readable or not: a damaged lot exists,
     and the check names what is wrong with it)."""
-    if service.stored_snapshot(lot_id) is not None:
+    if service.queries.stored_snapshot(lot_id) is not None:
         return True
     try:
-        return next(iter(service.lot_events(lot_id, upto_version=1)), None) is not None
+        return next(iter(service.queries.lot_events(lot_id, upto_version=1)), None) is not None
     except LotUnreadable:
         return True
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import boto3
 
-from handlers.bootstrap import build, use_placeholder_credentials
-from ledger.service import AuctionService
+from bootstrap import App, build, use_placeholder_credentials
 
 
 class TargetError(Exception):
@@ -33,11 +32,11 @@ class Target:
             raise TargetError(f"the stack has no output {name}; give it as an option") from None
 
     @cached_property
-    def service(self) -> AuctionService:
+    def app(self) -> App:
         env = {"BIDS_TABLE": self.output("BidsTableName")}
         if "dynamodb" in self.endpoints:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoints["dynamodb"]
-        return build(env).service
+        return build(env)
 
     @cached_property
     def sqs(self) -> Any:

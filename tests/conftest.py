@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from handlers.bootstrap import use_placeholder_credentials
+from bootstrap import use_placeholder_credentials
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack

@@ -1,4 +1,4 @@
-"""When a lot's CloseLot is sent: the close timer's rule (issue 13, "closing on time").
+"""When a lot's CloseLot is sent, so that a lot closes on time: the close timers' rules and the sweep's.
 
 A lot is due to be closed once its current `closes_at` plus the close grace has passed (its
 *deadline*): the grace is longer than PlaceBid's timeout, so every bid placed in time is
@@ -30,11 +30,16 @@ period: the sweep still queues the CloseLot of every lot past its deadline itsel
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
+
+from ledger.domain.commands import Identifier
 from ledger.domain.state import LotSnapshot
+from ledger.domain.values import UtcTime
 
 # The longest an SQS message can be delayed (DelaySeconds).
 MAX_TIMER_DELAY_S = 900
@@ -52,6 +57,20 @@ REARM_WITHIN_S = SWEEP_ARMS_AFTER_S + SWEEP_PERIOD_S + SWEEP_JITTER_S
 # After a timer queues a lot's CloseLot, the next look at the lot (see the module's docstring):
 # long enough for the CloseLot to be decided when the queue keeps up, short against the sweep.
 FOLLOW_UP_S = 10
+
+# A timer's message is far smaller than SQS's limit; a body larger than this is not a timer.
+MAX_TIMER_BYTES = 1024
+
+
+class CloseTimer(BaseModel):
+    """A timer's message: the lot, and the close time it was armed for (for the logs: the
+    lot's current close time decides when it arrives)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    lot_id: Identifier
+    closes_at: UtcTime
+
 
 TimerAction = Literal["drop", "close", "rearm", "sweep"]
 
@@ -107,3 +126,30 @@ def _delay_within(closes_at: datetime, now: datetime, grace_s: int, after_s: int
     if not timedelta(seconds=after_s) < ahead <= timedelta(seconds=within_s):
         return None
     return seconds_until(now + ahead, now)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What one sweep does: queue the CloseLot of each lot in `due` (past its deadline, as
+    of `due_by` = now less the grace), and arm `timers` (lot id, close time, delay in seconds)
+    for the lots whose deadline is in the sweep's band."""
+
+    due_by: datetime
+    due: list[LotSnapshot]
+    timers: list[tuple[str, datetime, int]]
+
+
+def sweep_reads_until(now: datetime, grace_s: int) -> datetime:
+    """The latest close time the sweep lists open lots up to: one read serves both the lots
+    due now and those due within the lookahead."""
+    return now - timedelta(seconds=grace_s) + timedelta(seconds=TIMER_LOOKAHEAD_S)
+
+
+def sweep(lots: Sequence[LotSnapshot], now: datetime, grace_s: int) -> SweepPlan:
+    """Of the open `lots` (listed up to `sweep_reads_until`), those to close now and those
+    that get a timer (`sweep_timer_delay`)."""
+    due_by = now - timedelta(seconds=grace_s)
+    due = [lot for lot in lots if lot.closes_at <= due_by]
+    timers = [(lot.lot_id, lot.closes_at, delay_s) for lot in lots if lot.closes_at > due_by
+              and (delay_s := sweep_timer_delay(lot.closes_at, now, grace_s)) is not None]
+    return SweepPlan(due_by, due, timers)

@@ -369,7 +369,7 @@ def _check_buy_now_terms(terms: CreateLot) -> None:
 
 
 # --- fat-finger protection ---------------------------------------------------------------
-# Asked at the API before a bid is queued (AuctionService.admit_bid): a bid more than this
+# Asked at the API before a bid is queued (BidAdmission.admit_bid): a bid more than this
 # many times the minimum next bid, or above the deployment's cap for the lot's currency, is
 # taken only when the bidder confirms it. The processor never asks again: a queued bid was
 # confirmed or needed no confirmation.

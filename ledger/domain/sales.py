@@ -1,5 +1,5 @@
 """A staggered sale as stored: the `SALE#{sale_id}`/`SALE` item, written once with its
-lots (`AuctionService.create_sale`) and read only by `GET /sales/{sale_id}`, never on a
+lots (`Sales.create_sale`) and read only by `GET /sales/{sale_id}`, never on a
 bid's path. Bounded: at most `MAX_SALE_LOTS` lot ids of 64 characters and a title of 200
 characters (docs/CAPACITY.md prices it)."""
 

@@ -36,7 +36,7 @@ def capacity(
     update_doc: Annotated[Path | None, typer.Option(help="Replace the generated tables in this document (docs/CAPACITY.md)")] = None,
 ) -> None:
     """Capacity units per bid, ceilings and cost, from the items the handlers write (docs/CAPACITY.md)."""
-    from handlers.bootstrap import logger, use_placeholder_credentials
+    from bootstrap import logger, use_placeholder_credentials
     from local.dynamodb.launcher import DynamoDBLocal
     from samsold_bench.capacity.model import Assumptions, model, template_facts
     from samsold_bench.capacity.report import document, git_commit, replace_generated

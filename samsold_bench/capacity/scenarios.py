@@ -22,13 +22,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.command_queue import CommandQueue
+from bootstrap import App, build
 from handlers import place_bid, process_bid
-from handlers.bootstrap import App, build
-from ledger.command_queue import CommandQueue
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.values import utc_now
 from ledger.dynamodb import bids_table_definition
-from ledger.service import COMMANDS_PER_TRANSACTION, AuctionService
+from ledger.service.commands import COMMANDS_PER_TRANSACTION
 from samsold_bench.capacity.observer import CapacityObserver, ObservedCall
 from samsold_bench.capacity.rules import TableShape
 
@@ -147,8 +147,7 @@ class Bench:
         self.env = dict(env)
         # PlaceBid as a container that has not read the lot in the last few seconds: it reads
         # the lot for every bid (a warm container on a busy lot reads it at most every 5 s).
-        self.intake = build(self.env, command_queue=CommandQueue(self.queue, QUEUE_URL),
-                            service=AuctionService(env=self.env, admission_snapshot_max_age_s=0))
+        self.intake = build(self.env, command_queue=CommandQueue(self.queue, QUEUE_URL), admission_snapshot_max_age_s=0)
         shapes = {self.env["BIDS_TABLE"]: TableShape.from_definition(bids_table_definition(self.env["BIDS_TABLE"]))}
         self.intake_observer = CapacityObserver(_client_of(self.intake), shapes).attach()
         self.processor: App = self.new_processor()
@@ -174,7 +173,7 @@ class Bench:
                                           "starting_price": f"{STARTING_PRICE:.2f}", "increment": "0.50",
                                           "opens_at": now, "closes_at": now + closes_in})
         with self.intake_observer.pause():
-            lot = self.intake.service.create_lot(terms, seller=str(uuid.uuid4()))
+            lot = self.intake.lots.create_lot(terms, seller=str(uuid.uuid4()))
         return lot.lot_id
 
     def seed(self, lot_id: str, bidders: Sequence[str], first_amount: Decimal,
@@ -190,7 +189,7 @@ class Bench:
                     chunk.append(PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=bidder, amount=f"{amount:.2f}",
                                           placed_at=now))
                     amount += STEP
-                self.intake.service.execute(lot_id, chunk)
+                self.intake.commands.execute(lot_id, chunk)
                 progress(len(chunk))
         return amount
 
@@ -211,7 +210,7 @@ class Bench:
         process_seconds = time.perf_counter() - started
         if answer["batchItemFailures"]:
             raise RuntimeError(f"ProcessBid failed records: {answer['batchItemFailures']}")
-        receipts = self.intake.service.bid_receipts([json.loads(m["MessageBody"])["command"]["bid_id"] for m in messages])
+        receipts = self.intake.queries.bid_receipts([json.loads(m["MessageBody"])["command"]["bid_id"] for m in messages])
         return Batch(
             bids=len(bids),
             statuses=Counter(str(r.get("status")) for r in receipts.values()),
@@ -229,7 +228,7 @@ class Bench:
 
 def _client_of(app: App) -> Any:
     """The boto3 client the App's recorder talks to DynamoDB through."""
-    client = getattr(app.service.store, "client", None)
+    client = getattr(app.commands.store, "client", None)
     if client is None:
         raise RuntimeError("the capacity model needs the DynamoDB recorder (PERSISTENCE_MODULE=ledger.dynamodb)")
     return client

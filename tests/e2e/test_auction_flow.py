@@ -209,7 +209,7 @@ def test_openapi_document_lists_the_routes(api):
 
 
 def test_gone_connections_are_removed_on_the_first_failed_post_but_connecting_ones_kept(app_stack, admin, alice):
-    from handlers.connections import ConnectionStore
+    from adapters.connections import ConnectionStore
 
     lot = admin.create_lot()
     table = app_stack.app.outputs["ConnectionsTableName"]

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bootstrap import App, build
 from ledger.domain.values import utc_now
-from ledger.service import AuctionService
 from tests.support.app import build_test_app
 
 # Fixtures that mean a test reads or writes DynamoDB itself, not only through the service.
@@ -36,7 +36,7 @@ class Clock:
 @pytest.fixture(scope="session")
 def bids_table(dynamodb_endpoint) -> str:
     name = f"bids-{uuid.uuid4().hex[:8]}"
-    AuctionService(env={"BIDS_TABLE": name, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint})
+    build({"BIDS_TABLE": name, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint})
     return name
 
 
@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def service(request, clock) -> AuctionService:
+def service(request, clock) -> App:
     if request.config.getoption("ledger_backend") == "memory":
-        return build_test_app(clock=clock).service
-    return AuctionService(env=request.getfixturevalue("ledger_env"), clock=clock)
+        return build_test_app(clock=clock)
+    return build(request.getfixturevalue("ledger_env"), clock=clock)

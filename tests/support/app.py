@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.bootstrap import App, build
+from bootstrap import App, build
+from ledger.domain.commands import CommandResult
+from ledger.service.commands import LotCommand, LotCommands
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "ledger.memory"}
 
 
 def build_test_app(**overrides: Any) -> App:
-    """`handlers.bootstrap.build` on a fresh in-memory recorder."""
+    """`bootstrap.build` on a fresh in-memory recorder."""
     return build(IN_MEMORY, **overrides)
+
+
+def execute_one(commands: LotCommands, command: LotCommand) -> CommandResult:
+    """One command decided by the command loop, as the processor decides a batch of one."""
+    return commands.execute(command.lot_id, [command])[0]

@@ -1,5 +1,5 @@
 """The SQS calls the application makes, kept in memory for unit tests: one FIFO queue
-with message groups and deduplication ids, enough for `ledger.command_queue.CommandQueue`
+with message groups and deduplication ids, enough for `adapters.command_queue.CommandQueue`
 and for handing the processor SQS-shaped batches (no Java, no server)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from handlers.bootstrap import App, build
+from bootstrap import App, build
 from ledger.domain.values import format_time, utc_now
 from local.sqs.server import LocalSqs
 from tests.support.events import FakeContext, rest_event, sqs_event

@@ -18,11 +18,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from adapters.command_queue import CommandQueue
+from adapters.connections import WatcherPage
+from adapters.fan_out_queue import FanOutPage, FanOutQueue
+from bootstrap import FAN_OUT_WORKERS, App, build
 from handlers import broadcast, fan_out, lot_api, place_bid, process_bid
-from handlers.bootstrap import FAN_OUT_WORKERS, App, build
-from handlers.connections import WatcherPage
-from handlers.fan_out_queue import FanOutPage, FanOutQueue
-from ledger.command_queue import CommandQueue
 from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import lot_key
 from local.runtime import create_queues

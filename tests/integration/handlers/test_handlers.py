@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers.bootstrap import App, build
+from bootstrap import App, build
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import format_time, parse_time, utc_now
 from ledger.dynamodb import lot_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from handlers.tokens import TokenVerifier
+from adapters.tokens import TokenVerifier
 from local.apigateway.gateway import LocalGateway
 from local.cognito.user_pool import CLIENT_ID, ISSUER, JWKS_PATH, DevAuth, subject_for
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 
+from bootstrap import App
 from handlers import lot_api
-from handlers.bootstrap import App
 from ledger.domain.commands import CloseLot
 from ledger.dynamodb import lot_key
 from tests.integration.handlers.test_broadcast_fan_out import (
@@ -26,6 +26,7 @@ from tests.integration.handlers.test_broadcast_fan_out import (
     create_lot,
     run_broadcast,
 )
+from tests.support.app import execute_one
 from tests.support.events import FakeContext, rest_event
 
 CAROL = {"sub": "carol", "cognito:username": "carol"}
@@ -89,8 +90,8 @@ def test_each_bidder_hears_their_own_news_and_sees_where_they_stand(setup, manag
     (item,) = [i for i in mine["items"] if i["lot_id"] == lot_id]
     assert {k: item[k] for k in ("status", "maximum", "current_price")} == {"status": "LEADING", "maximum": "30.00", "current_price": "20.50"}
 
-    lot = app.service.get_lot(lot_id)
-    app.service.close_lot(CloseLot(lot_id=lot_id, requested_at=lot.closes_at + timedelta(seconds=1)))
+    lot = app.queries.get_lot(lot_id)
+    execute_one(app.commands, CloseLot(lot_id=lot_id, requested_at=lot.closes_at + timedelta(seconds=1)))
     broadcast_since(app, lot_id, image)
     assert news(management, phones["bob"], "lot.won") == [{"type": "lot.won", "lot_id": lot_id, "price": "20.50"}]
     assert news(management, phones["alice"], "lot.lost") == [{"type": "lot.lost", "lot_id": lot_id, "price": "20.50"}]

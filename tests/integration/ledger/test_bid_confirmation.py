@@ -9,16 +9,17 @@ from datetime import timedelta
 
 import pytest
 
+from bootstrap import build
 from ledger.domain import rules
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.errors import BidIdReused, ConfirmationRequired, InvalidCommand
-from ledger.service import AuctionService
+from tests.support.app import execute_one
 
 
 def new_lot(service, clock, **terms):
     terms = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
              "closes_at": clock.now + timedelta(minutes=30)} | terms
-    return service.create_lot(CreateLot(lot_id=f"lot-{uuid.uuid4().hex[:10]}", **terms), seller="sam")
+    return service.lots.create_lot(CreateLot(lot_id=f"lot-{uuid.uuid4().hex[:10]}", **terms), seller="sam")
 
 
 def a_bid(lot_id, amount, at, bid_id=None, bidder="alice"):
@@ -29,61 +30,61 @@ def test_a_bid_far_above_the_minimum_is_refused_and_nothing_is_recorded(service,
     lot = new_lot(service, clock)
     bid = a_bid(lot.lot_id, "100.01", clock.now)
     with pytest.raises(ConfirmationRequired) as refused:
-        service.submit_bid(bid)
+        service.admission.submit_bid(bid)
     assert refused.value.code == "CONFIRMATION_REQUIRED"
     assert refused.value.details == {
         "lot_id": lot.lot_id, "currency": "EUR", "amount": "100.01", "minimum_bid": "10.00",
         "triggered_by": "factor", "factor": 10, "factor_limit": "100.00", "cap": None,
     }
     assert "more than 10 times the minimum bid of 10.00 EUR" in refused.value.message
-    assert service.bid_status(bid.bid_id, "alice") is None
+    assert service.admission.bid_status(bid.bid_id, "alice") is None
     # Exactly ten times needs no confirmation.
-    assert service.submit_bid(a_bid(lot.lot_id, "100.00", clock.now))[1] is True
+    assert service.admission.submit_bid(a_bid(lot.lot_id, "100.00", clock.now))[1] is True
 
 
 def test_a_confirmed_bid_is_recorded_and_its_retry_needs_no_confirmation(service, clock):
     lot = new_lot(service, clock)
     bid = a_bid(lot.lot_id, "5000.00", clock.now)
-    assert service.submit_bid(bid, confirmed=True) == (bid, True)
-    assert service.bid_status(bid.bid_id, "alice").status == "PENDING"
+    assert service.admission.submit_bid(bid, confirmed=True) == (bid, True)
+    assert service.admission.bid_status(bid.bid_id, "alice").status == "PENDING"
     # A retry of the same bid (a lost answer) without the flag: the recorded bid, not a question.
     retry = bid.model_copy(update={"placed_at": clock.advance(seconds=5)})
-    assert service.submit_bid(retry) == (bid, False)
+    assert service.admission.submit_bid(retry) == (bid, False)
     # The same id for another amount is another bid: refused as a reused key, as without confirmation.
     with pytest.raises(BidIdReused):
-        service.submit_bid(a_bid(lot.lot_id, "6000.00", clock.now, bid_id=bid.bid_id))
+        service.admission.submit_bid(a_bid(lot.lot_id, "6000.00", clock.now, bid_id=bid.bid_id))
 
 
 def test_a_refused_bid_sent_again_confirmed_is_recorded_under_its_id(service, clock):
     lot = new_lot(service, clock)
     bid = a_bid(lot.lot_id, "250.00", clock.now)
     with pytest.raises(ConfirmationRequired):
-        service.submit_bid(bid)
-    assert service.submit_bid(bid, confirmed=True) == (bid, True)
+        service.admission.submit_bid(bid)
+    assert service.admission.submit_bid(bid, confirmed=True) == (bid, True)
 
 
 def test_the_currency_precision_is_checked_before_the_question(service, clock):
     lot = new_lot(service, clock)
     with pytest.raises(InvalidCommand) as refused:
-        service.submit_bid(a_bid(lot.lot_id, "1000.001", clock.now))
+        service.admission.submit_bid(a_bid(lot.lot_id, "1000.001", clock.now))
     assert refused.value.details["reason"] == rules.CURRENCY_PRECISION
 
 
 def test_the_deployments_cap_for_the_lots_currency(ledger_env, clock):
-    service = AuctionService(env=ledger_env | {"BID_CONFIRMATION_CAPS": "EUR=500,JPY=15000000"}, clock=clock)
+    service = build(ledger_env | {"BID_CONFIRMATION_CAPS": "EUR=500,JPY=15000000"}, clock=clock)
     lot = new_lot(service, clock, starting_price="100.00")
-    assert service.submit_bid(a_bid(lot.lot_id, "500.00", clock.now))[1] is True
+    assert service.admission.submit_bid(a_bid(lot.lot_id, "500.00", clock.now))[1] is True
     with pytest.raises(ConfirmationRequired) as refused:
-        service.submit_bid(a_bid(lot.lot_id, "500.01", clock.now))
+        service.admission.submit_bid(a_bid(lot.lot_id, "500.01", clock.now))
     details = refused.value.details
     assert (details["triggered_by"], details["cap"], details["factor_limit"]) == ("cap", "500.00", "1000.00")
     assert "above 500.00 EUR" in refused.value.message
     usd = new_lot(service, clock, currency="USD", starting_price="100.00")
-    assert service.submit_bid(a_bid(usd.lot_id, "900.00", clock.now))[1] is True
+    assert service.admission.submit_bid(a_bid(usd.lot_id, "900.00", clock.now))[1] is True
 
 
 def test_the_processor_does_not_ask_again(service, clock):
     # The question was the API's; a queued bid was confirmed (or needed none) when it was asked.
     lot = new_lot(service, clock)
-    outcome = service.place_bid(a_bid(lot.lot_id, "5000.00", clock.now)).bid
+    outcome = execute_one(service.commands, a_bid(lot.lot_id, "5000.00", clock.now)).bid
     assert outcome is not None and outcome.status == "ACCEPTED"

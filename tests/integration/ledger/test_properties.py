@@ -116,7 +116,7 @@ def test_generated_lots_keep_their_invariants(service, clock, terms, plan, sizes
     hard = create.pop("hard_close_at", None)
     opens_at = clock.now
     closes_at = opens_at + timedelta(seconds=LOT_SECONDS)
-    lot = service.create_lot(
+    lot = service.lots.create_lot(
         CreateLot(
             lot_id=f"prop-{uuid.uuid4().hex[:12]}",
             title="generated",
@@ -130,15 +130,15 @@ def test_generated_lots_keep_their_invariants(service, clock, terms, plan, sizes
     commands, issued = build_commands(lot, terms, plan)
     for batch in batches(commands, sizes):
         try:
-            service.execute(lot.lot_id, batch, is_admin=True)
+            service.commands.execute(lot.lot_id, batch, is_admin=True)
         except InvalidState:  # cancelling a closed lot: refused, and nothing written
             assert len(batch) == 1 and isinstance(batch[0], CancelLot)
 
     # The stored snapshot is exactly the fold of the stored events; the chain holds.
-    assert not replay(service, lot.lot_id).differences
-    assert verify(service, lot.lot_id).ok
+    assert not replay(service.queries, lot.lot_id).differences
+    assert verify(service.queries, lot.lot_id).ok
 
-    events = list(service.lot_events(lot.lot_id))
+    events = list(service.queries.lot_events(lot.lot_id))
     state = None
     highest_accepted: Decimal | None = None
     for event in events:
@@ -165,7 +165,7 @@ def test_generated_lots_keep_their_invariants(service, clock, terms, plan, sizes
     # Each bid decided once: one event and one receipt per distinct bid id.
     decided = [e.bid_id for e in events if isinstance(e, BidPlaced | BidRejected)]
     assert sorted(decided) == sorted({c.bid_id for c in issued})
-    receipts = service.bid_receipts([c.bid_id for c in issued])
+    receipts = service.queries.bid_receipts([c.bid_id for c in issued])
     assert set(receipts) == {c.bid_id for c in issued}
     for event in events:
         if isinstance(event, BidPlaced | BidRejected):

@@ -17,14 +17,15 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
+from bootstrap import App, build
 from ledger.domain.commands import CloseLot, CreateLot, LotCommandMessage, PlaceBid
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import event_key, lot_key
-from ledger.service import AuctionService
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
 from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
+from tests.support.app import execute_one
 from tests.support.events import FakeContext
 
 # Ways a stored snapshot can be unreadable: the year-999 time of issue 9 (`strftime("%Y")`
@@ -47,7 +48,7 @@ BAD_EVENTS = {
 def bids_table(dynamodb_endpoint) -> str:
     """A table of this module's own: its corrupt lots stay out of every other test's way."""
     name = f"bids-unreadable-{uuid.uuid4().hex[:8]}"
-    AuctionService(env={"BIDS_TABLE": name, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint})
+    build({"BIDS_TABLE": name, "CREATE_TABLE": "y", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint})
     return name
 
 
@@ -102,10 +103,10 @@ def test_the_public_list_skips_an_unreadable_snapshot_and_keeps_the_rest_in_orde
 def test_the_service_lists_the_keys_it_skipped(service, clock, dynamodb_client, bids_table):
     ids = [f"lot-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for offset, lot_id in enumerate(ids):
-        service.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="1.00",
+        service.lots.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="1.00",
                                      closes_at=clock.now + timedelta(seconds=30 + offset)), seller="sam")
     corrupt(dynamodb_client, bids_table, ids[0], "SNAPSHOT", BAD_SNAPSHOTS["unpadded year"])
-    page = service.open_lots(closing_by=clock.now + timedelta(seconds=40))
+    page = service.queries.open_lots(closing_by=clock.now + timedelta(seconds=40))
     assert [lot.lot_id for lot in page.lots if lot.lot_id in ids] == ids[1:]
     assert lot_key(ids[0]) in page.unreadable
 
@@ -211,8 +212,8 @@ def test_a_transient_failure_still_goes_back_to_the_queue(stack, monkeypatch, dy
 
     # Reads and writes both throttled (a warm container decides on the snapshot it keeps
     # and writes first; the failed write makes it read).
-    monkeypatch.setattr(stack["app"].service.store, "get_snapshot", throttled)
-    monkeypatch.setattr(stack["app"].service.store, "insert_events", throttled)
+    monkeypatch.setattr(stack["app"].commands.store, "get_snapshot", throttled)
+    monkeypatch.setattr(stack["app"].commands.store, "insert_events", throttled)
     with pytest.raises(BatchProcessingError):  # every record failed: Lambda hands the batch back to SQS
         drain(stack, max_rounds=1)
     assert parked_items_of(lot["lot_id"]) == [] and queued(stack) == 1
@@ -225,13 +226,13 @@ def test_a_transient_failure_still_goes_back_to_the_queue(stack, monkeypatch, dy
 # --- verify and replay ----------------------------------------------------------------------
 
 
-def lot_with_bids(service: AuctionService, clock) -> str:
+def lot_with_bids(service: App, clock) -> str:
     lot_id = f"lot-{uuid.uuid4().hex[:10]}"
-    service.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00", increment="1.00",
+    service.lots.create_lot(CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00", increment="1.00",
                                  closes_at=clock.now + timedelta(minutes=30)), seller="sam")
     for amount, bidder in (("10.00", "alice"), ("11.00", "bob")):
-        service.place_bid(PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=bidder, amount=amount, placed_at=clock.now))
-    assert verify(service, lot_id).ok and replay(service, lot_id).ok
+        execute_one(service.commands, PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=bidder, amount=amount, placed_at=clock.now))
+    assert verify(service.queries, lot_id).ok and replay(service.queries, lot_id).ok
     return lot_id  # events at versions 1..3
 
 
@@ -239,25 +240,25 @@ def lot_with_bids(service: AuctionService, clock) -> str:
 def test_verify_and_replay_name_an_unreadable_snapshot(service, clock, dynamodb_client, bids_table, damage):
     lot_id = lot_with_bids(service, clock)
     corrupt(dynamodb_client, bids_table, lot_id, "SNAPSHOT", damage)
-    checked = verify(service, lot_id)
+    checked = verify(service.queries, lot_id)
     assert not checked.ok and checked.first_bad_version == 3
     assert "snapshot" in checked.problem and lot_id in checked.problem
-    replayed = replay(service, lot_id)
+    replayed = replay(service.queries, lot_id)
     assert not replayed.ok and replayed.unreadable_version == 3 and "snapshot" in replayed.unreadable
     with pytest.raises(LotUnreadable):
-        service.get_lot(lot_id)
+        service.queries.get_lot(lot_id)
 
 
 @pytest.mark.parametrize("damage", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
 def test_verify_and_replay_name_an_unreadable_event(service, clock, dynamodb_client, bids_table, damage):
     lot_id = lot_with_bids(service, clock)
     corrupt(dynamodb_client, bids_table, lot_id, event_key(2), damage)
-    checked = verify(service, lot_id)
+    checked = verify(service.queries, lot_id)
     assert (checked.ok, checked.first_bad_version) == (False, 2) and "cannot be read" in checked.problem
-    replayed = replay(service, lot_id)
+    replayed = replay(service.queries, lot_id)
     assert not replayed.ok and replayed.unreadable_version == 2 and "cannot be read" in replayed.unreadable
     with pytest.raises(LotUnreadable) as raised:
-        list(service.lot_events(lot_id))
+        list(service.queries.lot_events(lot_id))
     assert raised.value.details["version"] == 2
 
 
@@ -266,9 +267,9 @@ def test_checking_every_lot_names_each_unreadable_one_and_finishes(service, cloc
     corrupt(dynamodb_client, bids_table, bad_snapshot, "SNAPSHOT", BAD_SNAPSHOTS["wrong type"])
     corrupt(dynamodb_client, bids_table, bad_event, event_key(3), BAD_EVENTS["missing attribute"])
     lots = [good, bad_snapshot, bad_event]
-    verified = {r.lot_id: r for r in for_each_lot(service, verify, lots)}
+    verified = {r.lot_id: r for r in for_each_lot(service.queries, verify, lots)}
     assert (verified[good].ok, verified[bad_snapshot].first_bad_version, verified[bad_event].first_bad_version) == (True, 3, 3)
-    replayed = {r.lot_id: r for r in for_each_lot(service, replay, lots)}
+    replayed = {r.lot_id: r for r in for_each_lot(service.queries, replay, lots)}
     assert [replayed[lot_id].ok for lot_id in lots] == [True, False, False]
 
 

@@ -12,6 +12,7 @@ from ledger.domain.commands import CloseLot, CreateLot, PlaceBid
 from ledger.domain.errors import BidNotFound
 from ledger.domain.values import format_time
 from projections.dispute import dispute_markdown, dispute_report
+from tests.support.app import execute_one
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def auction(service, clock):
     the lot closes SOLD to bob (v6)."""
     opens = clock.now
     closes = opens + timedelta(minutes=10)
-    lot = service.create_lot(
+    lot = service.lots.create_lot(
         CreateLot(lot_id=f"d-{uuid.uuid4().hex[:10]}", title="Clock", currency="EUR", starting_price="10.00",
                   opens_at=opens, closes_at=closes, soft_close_window_s=120, soft_close_extension_s=120),
         seller="sam",
@@ -33,13 +34,13 @@ def auction(service, clock):
         "carol_late": PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder="carol", amount="20.00", placed_at=closes + timedelta(seconds=95)),
     }
     for command in bids.values():
-        service.place_bid(command)
-    service.close_lot(CloseLot(lot_id=lot.lot_id, requested_at=closes + timedelta(minutes=5)))
+        execute_one(service.commands, command)
+    execute_one(service.commands, CloseLot(lot_id=lot.lot_id, requested_at=closes + timedelta(minutes=5)))
     return {"lot": lot, "bids": bids, "closes": closes}
 
 
 def test_report_on_an_accepted_bid(service, auction):
-    report = dispute_report(service, auction["bids"]["bob"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["bob"].bid_id)
     assert report["bid"]["bidder"] == "bob" and report["bid"]["amount"] == "11.00"
     assert report["bid"]["placed_at"] == format_time(auction["closes"] - timedelta(seconds=30))
     assert report["outcome"]["status"] == "ACCEPTED" and report["outcome"]["reason"] is None
@@ -68,7 +69,7 @@ def test_report_on_an_accepted_bid(service, auction):
 
 
 def test_report_on_a_below_minimum_rejection(service, auction):
-    report = dispute_report(service, auction["bids"]["bob_low"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["bob_low"].bid_id)
     assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "BELOW_MINIMUM")
     assert report["outcome"]["minimum"] == "10.50" and report["outcome"]["current_price"] == "10.00"
     assert "minimum next bid" in report["outcome"]["rule"]
@@ -77,7 +78,7 @@ def test_report_on_a_below_minimum_rejection(service, auction):
 
 
 def test_report_on_a_late_bid_after_an_extension(service, auction):
-    report = dispute_report(service, auction["bids"]["carol_late"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["carol_late"].bid_id)
     extended = auction["closes"] + timedelta(seconds=90)
     assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "LOT_CLOSED")
     assert report["bid"]["placed_at"] == format_time(auction["closes"] + timedelta(seconds=95))
@@ -100,7 +101,7 @@ def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
     used (v4)."""
     opens = clock.now
     closes = opens + timedelta(minutes=10)
-    lot = service.create_lot(
+    lot = service.lots.create_lot(
         CreateLot(lot_id=f"d-{uuid.uuid4().hex[:10]}", title="Clock", currency="EUR", starting_price="10.00", opens_at=opens,
                   closes_at=closes, soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=1),
         seller="sam",
@@ -108,8 +109,8 @@ def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
     bids = [PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot.lot_id, bidder=bidder, amount=amount, placed_at=closes + timedelta(seconds=at))
             for bidder, amount, at in [("alice", "15.00", -30), ("bob", "12.00", 30), ("carol", "20.00", 60)]]
     for command in bids:
-        service.place_bid(command)
-    first, answered, capped = (dispute_report(service, b.bid_id) for b in bids)
+        execute_one(service.commands, command)
+    first, answered, capped = (dispute_report(service.queries, b.bid_id) for b in bids)
     assert first["close_time_then"]["this_bid"]["effect"] == "EXTENDED"
     assert first["close_time_then"]["this_bid"]["explanation"].endswith("(120 s added to the close in force); extension 1 (at most 1)")
     assert answered["close_time_then"]["this_bid"]["effect"] == "NOT_A_LEADER_CHANGE"
@@ -122,4 +123,4 @@ def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
 
 def test_no_report_for_an_unknown_bid(service):
     with pytest.raises(BidNotFound):
-        dispute_report(service, "nope")
+        dispute_report(service.queries, "nope")

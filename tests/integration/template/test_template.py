@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from handlers.bootstrap import PLACEHOLDER_CREDENTIALS
+from bootstrap import PLACEHOLDER_CREDENTIALS
 from ledger.domain.closing import SWEEP_PERIOD_S
 from local.sam.intrinsics import load_yaml
 
@@ -43,7 +43,7 @@ HANDLERS = {
     "CloseTimerFunction": "handlers.close_timers.handler",
 }
 # What a function's deployment package holds: the project's packages, nothing else.
-PACKAGES = {"ledger", "projections", "handlers"}
+PACKAGES = {"ledger", "projections", "handlers", "adapters", "bootstrap"}
 ENVIRONMENT = {
     "BIDS_TABLE",
     "CONNECTIONS_TABLE",

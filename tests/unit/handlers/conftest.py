@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.bootstrap import App
-from ledger.command_queue import CommandQueue
+from adapters.command_queue import CommandQueue
+from bootstrap import App
 from tests.support.app import build_test_app
 from tests.support.queue import QUEUE_URL, InMemorySqs
 

@@ -51,10 +51,10 @@ def test_a_purchase_is_queued_decided_in_order_and_closes_the_lot_sold(app, sqs)
     view = lot_view(app, lot["lot_id"])
     assert (view["status"], view["outcome"], view["current_price"], view["leader"]) == ("CLOSED", "SOLD", "50.00", "Bidder 1")
     assert view["buy_now_price"] is None  # no longer offered
-    events = app.service.lot_events(lot["lot_id"])
+    events = app.queries.lot_events(lot["lot_id"])
     placed, closed = (e for e in events if isinstance(e, BidPlaced | LotClosed))
     assert isinstance(closed, LotClosed) and (closed.winner, closed.price, closed.bought_now) == ("bob", placed.amount, True)
-    report = dispute_report(app.service, "bob-buys")
+    report = dispute_report(app.queries, "bob-buys")
     assert "buy-now price" in report["outcome"]["rule"] and report["final_result"]["outcome"] == "SOLD"
 
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from adapters.close_timer_queue import CloseTimerQueue
+from adapters.command_queue import CommandQueue
+from bootstrap import App
 from handlers import close_due_lots, close_timers, lot_api, process_bid
-from handlers.bootstrap import App
-from ledger.close_timer_queue import CloseTimerQueue
-from ledger.command_queue import CommandQueue
 from ledger.domain.closing import FOLLOW_UP_S, REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
 from ledger.domain.values import format_time, parse_time, utc_now
 from tests.support.app import build_test_app
@@ -57,7 +57,7 @@ def create_lot(app: App, closes_in: timedelta) -> str:
 
 
 def status_of(app: App, lot_id: str) -> str:
-    return app.service.get_lot(lot_id).status
+    return app.queries.get_lot(lot_id).status
 
 
 def timer_event(lot_id: str, closes_at: str) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def test_a_lot_is_created_even_when_its_timer_cannot_be_armed(sqs):
 
 def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_lookahead(sqs, timers):
     earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
-    app = make_app(sqs, timers, service=earlier.service)
+    app = make_app(sqs, timers, commands=earlier.commands)
     due = create_lot(app, timedelta(seconds=-GRACE - 1))
     soon = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S - GRACE - 5))
     near = create_lot(app, timedelta(seconds=SWEEP_ARMS_AFTER_S - GRACE - 5))  # armed when created
@@ -109,9 +109,9 @@ def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_look
 
 def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timers):
     earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
-    app = make_app(sqs, timers, service=earlier.service)
+    app = make_app(sqs, timers, commands=earlier.commands)
     lot_id = create_lot(app, timedelta(seconds=-GRACE - 1))
-    closes_at = format_time(app.service.get_lot(lot_id).closes_at)
+    closes_at = format_time(app.queries.get_lot(lot_id).closes_at)
 
     arrive(app, timer_event(lot_id, closes_at))
     [command] = sqs.waiting
@@ -132,12 +132,12 @@ def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_
     """A bid placed in time but still queued when the timer looked extends the lot: its
     CloseLot does nothing, and the follow-up timer arms the new deadline (not the next sweep)."""
     earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
-    app = make_app(sqs, timers, service=earlier.service)
+    app = make_app(sqs, timers, commands=earlier.commands)
     lot_id = "extended"
     terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
              "closes_at": format_time(utc_now() - timedelta(seconds=GRACE + 1)), "soft_close_extension_s": 30}
     assert lot_api.handler(rest_event("POST", "/lots", body=terms, claims=SELLER), FakeContext(), app)["statusCode"] == 201
-    lot = app.service.get_lot(lot_id)
+    lot = app.queries.get_lot(lot_id)
     placed_at = lot.closes_at - timedelta(seconds=1)  # in time: soft close moves the end 30 s past it
     bid = {"type": "PlaceBid", "bid_id": "late", "lot_id": lot_id, "bidder": "bob", "amount": "10.00",
            "placed_at": format_time(placed_at)}
@@ -148,7 +148,7 @@ def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_
     arrive(app, timer_event(lot_id, format_time(lot.closes_at)))  # the close goes in behind the bid
     [follow_up] = timers.waiting
     process(app, sqs)
-    extended = app.service.get_lot(lot_id)
+    extended = app.queries.get_lot(lot_id)
     assert (extended.status, extended.closes_at) == ("OPEN", placed_at + timedelta(seconds=30))
     timers.waiting.clear()
 
@@ -161,7 +161,7 @@ def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_
 def test_a_timer_for_a_lot_whose_close_moved_later_is_armed_again_at_the_new_deadline(app, sqs, timers):
     lot_id = create_lot(app, timedelta(seconds=60))
     timers.waiting.clear()
-    closes_at = app.service.get_lot(lot_id).closes_at
+    closes_at = app.queries.get_lot(lot_id).closes_at
     armed_for = format_time(closes_at - timedelta(seconds=90))  # as if soft close moved it since
 
     arrive(app, timer_event(lot_id, armed_for))

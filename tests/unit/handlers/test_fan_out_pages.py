@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from handlers.connections import WatcherPage
-from handlers.fan_out_queue import (
+from adapters.connections import WatcherPage
+from adapters.fan_out_queue import (
     MAX_UPDATE_BYTES,
     SQS_MAX_BYTES,
     FanOutPage,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from adapters.command_queue import CommandQueue
+from bootstrap import App, build
 from handlers import close_due_lots, lot_api, place_bid, process_bid
-from handlers.bootstrap import App, build
-from ledger.command_queue import CommandQueue
 from ledger.domain.values import format_time, utc_now
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
@@ -121,7 +121,7 @@ def test_a_lower_bid_is_rejected_with_its_reason_and_numbers(app, sqs):
 def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs):
     # Created by a clock an hour behind, so the lot's close time is already past for the sweep.
     earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
-    app = build_test_app(service=earlier.service, command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
+    app = build_test_app(commands=earlier.commands, command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
     lot = create_lot(app, closes_at=format_time(utc_now() - timedelta(minutes=1)))
     later = create_lot(app)
 

@@ -22,8 +22,8 @@ def image(item: dict[str, Any]) -> dict[str, Any]:
 def test_of_two_images_at_one_version_the_later_in_the_stream_is_the_lot():
     # A snapshot tampered with in place, then repaired by `replay --fix` at the same version:
     # both records in one batch, the repair last. The watchers must get the repair.
-    service = build_test_app().service
-    lot = service.create_lot(
+    service = build_test_app()
+    lot = service.lots.create_lot(
         CreateLot(lot_id="clock", title="Clock", currency="EUR", starting_price="10.00",
                   closes_at=utc_now() + timedelta(hours=1)), seller="sam")
     good = snapshot_to_item(lot)
@@ -40,18 +40,18 @@ def test_of_two_images_at_one_version_the_later_in_the_stream_is_the_lot():
 def test_a_change_is_read_with_the_lot_s_latest_events_and_in_full_when_it_is_longer():
     from handlers.broadcast import LotChange, read_change
     from ledger.domain.commands import PlaceBid
-    from ledger.service import RECENT_EVENTS_READ
+    from ledger.service.queries import RECENT_EVENTS_READ
 
     app = build_test_app()
     now = utc_now()
-    lot = app.service.create_lot(
+    lot = app.lots.create_lot(
         CreateLot(lot_id="long", title="Long", currency="EUR", starting_price="10.00", increment="0.01",
                   opens_at=now, closes_at=now + timedelta(hours=1), soft_close_window_s=0), seller="sam")
-    app.service.execute(lot.lot_id, [
+    app.commands.execute(lot.lot_id, [
         PlaceBid(bid_id=f"b{i}", lot_id=lot.lot_id, bidder=f"bidder-{i % 2}", amount=f"{10 + i}.00", placed_at=now)
         for i in range(120)
     ])
-    state = app.service.get_lot(lot.lot_id)
+    state = app.queries.get_lot(lot.lot_id)
     latest, events = read_change(app, LotChange(state.version - 3, state))  # among the latest: one read
     assert len(latest) == RECENT_EVENTS_READ and [e.originator_version for e in events] == [119, 120, 121]
     latest, events = read_change(app, LotChange(1, state))  # longer than the latest: read in full

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
+from bootstrap import App
 from handlers import process_bid
-from handlers.bootstrap import App
 from ledger.domain.commands import CloseLot
 from ledger.domain.events import BidRetracted
 from ledger.domain.values import format_time, utc_now
 from projections.audit import replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.my_bids import records_from
+from tests.support.app import execute_one
 from tests.support.events import FakeContext
 from tests.support.queue import InMemorySqs
 from tests.unit.handlers.test_handlers_in_memory import api
@@ -86,7 +87,7 @@ def test_an_admin_retracts_the_leaders_bid_and_the_lot_falls_back(app, sqs):
     # Time travel shows the lot before and after; replay and verify are clean.
     assert view(app, lot_id, as_of_version="3")["leader"] == "Bidder 2"
     assert view(app, lot_id, as_of_version="4")["leader"] == "Bidder 1"
-    assert replay(app.service, lot_id).ok and verify(app.service, lot_id).ok
+    assert replay(app.queries, lot_id).ok and verify(app.queries, lot_id).ok
 
     # The event log (history) shows the retraction with what the lot became.
     status, page = api(app, "GET", f"/lots/{lot_id}/events", resource="/lots/{lot_id}/events",
@@ -96,11 +97,11 @@ def test_an_admin_retracts_the_leaders_bid_and_the_lot_falls_back(app, sqs):
             "price": "10.00", "leader": "alice", "bid_count": 1}.items() <= retraction["data"].items()
 
     # The dispute report of the retracted bid says so: by whom, why, what the lot became.
-    report = dispute_report(app.service, top)
+    report = dispute_report(app.queries, top)
     assert report["retraction"]["retracted_by"] == "root" and report["retraction"]["reason"] == "shill bidding"
     assert {"price": "10.00", "leader": "alice", "leader_alias": "Bidder 1"}.items() <= report["retraction"]["lot_after"].items()
     assert "**RETRACTED** by `root`" in dispute_markdown(report)
-    assert dispute_report(app.service, place(app, sqs, lot_id, "60.00", ALICE))["retraction"] is None
+    assert dispute_report(app.queries, place(app, sqs, lot_id, "60.00", ALICE))["retraction"] is None
 
 
 def test_the_retracted_bidders_record_falls_back_to_their_standing_maximum(app, sqs):
@@ -109,7 +110,7 @@ def test_the_retracted_bidders_record_falls_back_to_their_standing_maximum(app, 
     place(app, sqs, lot_id, "25.00", BOB)
     raise_ = place(app, sqs, lot_id, "40.00", BOB)
     assert retract(app, lot_id, raise_, ADMIN)[0] == 200
-    events = list(app.service.lot_events(lot_id))
+    events = list(app.queries.lot_events(lot_id))
     assert isinstance(events[-1], BidRetracted) and str(events[-1].bidder_maximum) == "25.00"
     records = {r["bidder"]: r for r in records_from(events, "EUR")}
     assert records["bob"]["maximum"] == "25.00" and records["bob"]["last_bid"] == "40.00"
@@ -147,7 +148,7 @@ def test_unknown_rejected_retracted_and_closed_are_refused_with_their_codes(app,
     assert retract(app, lot_id, accepted, ADMIN)[1]["error"]["code"] == "BID_ALREADY_RETRACTED"
     other = create_lot(app, closes_at=format_time(utc_now() + timedelta(seconds=2)), soft_close_window_s=0)
     bid_id = place(app, sqs, other, "30.00", ALICE)
-    app.service.close_lot(CloseLot(lot_id=other, requested_at=utc_now() + timedelta(seconds=3)))
+    execute_one(app.commands, CloseLot(lot_id=other, requested_at=utc_now() + timedelta(seconds=3)))
     status, body = retract(app, other, bid_id, ADMIN)
     assert (status, body["error"]["code"], body["error"]["details"]["status"]) == (409, "LOT_NOT_OPEN", "CLOSED")
 

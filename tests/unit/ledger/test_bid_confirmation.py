@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from bootstrap import build
 from ledger.domain import rules
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.lot import Lot
 from ledger.domain.state import LotSnapshot
-from ledger.service import AuctionService
 from tests.support.app import IN_MEMORY
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -109,5 +109,5 @@ def test_a_wrong_caps_setting_is_refused(setting):
 
 def test_a_wrong_caps_setting_stops_the_application_at_start_up():
     with pytest.raises(ValueError, match="BID_CONFIRMATION_CAPS='EUR=ten': .*decimal"):
-        AuctionService(env=IN_MEMORY | {"BID_CONFIRMATION_CAPS": "EUR=ten"})
-    assert AuctionService(env=IN_MEMORY | {"BID_CONFIRMATION_CAPS": "JPY=15000000"}).confirmation_caps == {"JPY": Decimal(15000000)}
+        build(IN_MEMORY | {"BID_CONFIRMATION_CAPS": "EUR=ten"})
+    assert build(IN_MEMORY | {"BID_CONFIRMATION_CAPS": "JPY=15000000"}).admission.confirmation_caps == {"JPY": Decimal(15000000)}

@@ -11,11 +11,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bootstrap import build
 from ledger.domain import rules
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.events import OUTBID, RAISED, TOOK_LEAD, BidPlaced
 from ledger.domain.lot import Lot
-from ledger.service import AuctionService
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import replay
 from projections.views import lot_view
@@ -188,17 +188,17 @@ def test_the_price_is_the_least_that_keeps_the_leader_ahead(bids):
 @given(BIDS, st.integers(min_value=1, max_value=10))
 def test_the_outcome_does_not_depend_on_how_the_bids_are_split_into_batches_and_the_fold_equals_the_writer(bids, size):
     def decide(batch_size: int) -> tuple[list, dict]:
-        service = AuctionService(env=IN_MEMORY, clock=lambda: T0)
-        lot = service.create_lot(
+        service = build(IN_MEMORY, clock=lambda: T0)
+        lot = service.lots.create_lot(
             CreateLot(lot_id="lamp", title="Lamp", currency="EUR", starting_price="10.00", opens_at=T0,
                       closes_at=T0 + timedelta(hours=1), soft_close_window_s=0), seller="sam")
         commands = [PlaceBid(bid_id=f"b{i}", lot_id=lot.lot_id, bidder=who, amount=_amount(cents),
                              placed_at=T0 + timedelta(seconds=seconds)) for i, (who, cents, seconds) in enumerate(bids)]
         results = []
         for start in range(0, len(commands), batch_size):
-            results += service.execute(lot.lot_id, commands[start : start + batch_size])
-        assert not replay(service, lot.lot_id).drifted  # the fold of the stored events is the stored snapshot
-        final = snapshot_to_item(service.get_lot(lot.lot_id))
+            results += service.commands.execute(lot.lot_id, commands[start : start + batch_size])
+        assert not replay(service.queries, lot.lot_id).drifted  # the fold of the stored events is the stored snapshot
+        final = snapshot_to_item(service.queries.get_lot(lot.lot_id))
         for name in ("updated_at", "head_hash"):
             final.pop(name)
         return [(r.bid.status, r.bid.reason, r.bid.current_price, r.bid.leading) for r in results], final
@@ -209,17 +209,17 @@ def test_the_outcome_does_not_depend_on_how_the_bids_are_split_into_batches_and_
 @settings(max_examples=100, deadline=None)
 @given(BIDS)
 def test_maxima_never_reach_the_public(bids):
-    service = AuctionService(env=IN_MEMORY, clock=lambda: T0)
-    lot = service.create_lot(
+    service = build(IN_MEMORY, clock=lambda: T0)
+    lot = service.lots.create_lot(
         CreateLot(lot_id="lamp", title="Lamp", currency="EUR", starting_price="10.00", opens_at=T0,
                   closes_at=T0 + timedelta(hours=1), soft_close_window_s=0), seller="sam")
-    service.execute(lot.lot_id, [PlaceBid(bid_id=f"b{i}", lot_id=lot.lot_id, bidder=who, amount=_amount(cents),
+    service.commands.execute(lot.lot_id, [PlaceBid(bid_id=f"b{i}", lot_id=lot.lot_id, bidder=who, amount=_amount(cents),
                                           placed_at=T0 + timedelta(seconds=seconds)) for i, (who, cents, seconds) in enumerate(bids)])
-    state = service.get_lot(lot.lot_id)
-    view = lot_view(service, state, T0).model_dump(mode="json")
+    state = service.queries.get_lot(lot.lot_id)
+    view = lot_view(service.queries, state, T0).model_dump(mode="json")
     assert "maximum" not in str(view.keys()) and all(set(b) == {"bidder", "amount", "placed_at", "version", "outcome"}
                                                      for b in view["recent_bids"])
-    prices = {str(e.price_after) for e in service.lot_events(lot.lot_id) if isinstance(e, BidPlaced)}
+    prices = {str(e.price_after) for e in service.queries.lot_events(lot.lot_id) if isinstance(e, BidPlaced)}
     assert {b["amount"] for b in view["recent_bids"]} <= prices  # the history shows prices, never maxima
 
 
@@ -235,7 +235,7 @@ def test_a_lot_stored_before_maximum_bids_reads_folds_and_verifies():
     from ledger.domain.state import fold
 
     doc = json.loads((Path(__file__).parents[2] / "fixtures" / "ledger" / "lot_before_maximum_bids.json").read_text())
-    mapper = AuctionService(env=IN_MEMORY).mapper
+    mapper = build(IN_MEMORY).commands.mapper
     events = [
         mapper.to_domain_event(StoredEvent(originator_id=e["originator_id"], originator_version=e["originator_version"],
                                            topic=e["topic"], state=json.dumps(e["state"]).encode()))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bootstrap import App
 from handlers import lot_api
-from handlers.bootstrap import App
 from ledger.domain import rules
 from ledger.domain.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
 from ledger.domain.errors import InvalidCommand, LotAlreadyExists, SaleAlreadyExists, SaleNotFound
@@ -109,53 +109,53 @@ def test_a_sale_of_as_many_lots_as_one_transaction_holds_is_taken():
 # --- the service ------------------------------------------------------------------------
 
 def test_a_sale_creates_its_lots_in_order_each_with_its_close_time(app):
-    sale, lots = app.service.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
+    sale, lots = app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     assert sale.lot_ids == ["lot-1", "lot-2", "lot-3"]
     assert [lot.closes_at for lot in lots] == rules.sale_close_times(FIRST_CLOSE, 60, 3)
     assert {(lot.seller, lot.sale_id, lot.status) for lot in lots} == {("sam", "spring", "OPEN")}
-    again, stored = app.service.get_sale("spring")
+    again, stored = app.sales.get_sale("spring")
     assert again == sale and [lot.lot_id for lot in stored] == sale.lot_ids
-    created = next(app.service.lot_events("lot-2"))
+    created = next(app.queries.lot_events("lot-2"))
     assert isinstance(created, LotCreated) and created.sale_id == "spring"
-    assert verify(app.service, "lot-2").ok
+    assert verify(app.queries, "lot-2").ok
 
 
 def test_a_late_bid_extends_only_its_own_lot(app, clock):
-    app.service.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
+    app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     clock.now = FIRST_CLOSE + timedelta(seconds=30)  # lot 2 closes in 30 s: inside its soft-close window
-    [result] = app.service.execute("lot-2", [PlaceBid(bid_id="late", lot_id="lot-2", bidder="alice", amount="10.00",
+    [result] = app.commands.execute("lot-2", [PlaceBid(bid_id="late", lot_id="lot-2", bidder="alice", amount="10.00",
                                                       placed_at=clock.now)])
     assert result.bid is not None and result.bid.status == "ACCEPTED"
-    _, lots = app.service.get_sale("spring")
+    _, lots = app.sales.get_sale("spring")
     assert [lot.closes_at for lot in lots] == [FIRST_CLOSE, clock.now + timedelta(seconds=120),
                                                FIRST_CLOSE + timedelta(seconds=120)]
 
 
 def test_a_sale_with_a_lot_that_exists_writes_nothing(app):
-    app.service.create_lot(CreateLot(lot_id="lot-2", title="Mine", currency="EUR", starting_price="1.00",
+    app.lots.create_lot(CreateLot(lot_id="lot-2", title="Mine", currency="EUR", starting_price="1.00",
                                      closes_at=FIRST_CLOSE), seller="sam")
     with pytest.raises(LotAlreadyExists) as refused:
-        app.service.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
+        app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     assert refused.value.details == {"lot_ids": ["lot-2"]}
-    assert app.service.find_lot("lot-1") is None and app.service.find_lot("lot-3") is None
+    assert app.queries.find_lot("lot-1") is None and app.queries.find_lot("lot-3") is None
     with pytest.raises(SaleNotFound):
-        app.service.get_sale("spring")
+        app.sales.get_sale("spring")
 
 
 def test_a_sale_id_is_taken_once(app):
-    app.service.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
+    app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     lots = [{"lot_id": "other", "title": "Other", "currency": "EUR", "starting_price": "1.00"}]
     with pytest.raises(SaleAlreadyExists):
-        app.service.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
-    assert app.service.find_lot("other") is None
+        app.sales.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
+    assert app.queries.find_lot("other") is None
 
 
 def test_a_lot_twice_in_a_sale_is_refused(app):
     lots = sale_body()["lots"][:2] + [sale_body()["lots"][0]]
     with pytest.raises(InvalidCommand, match="twice") as refused:
-        app.service.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
+        app.sales.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
     assert refused.value.details["field"] == "lots.2.lot_id"
-    assert app.service.find_lot("lot-1") is None
+    assert app.queries.find_lot("lot-1") is None
 
 
 def test_a_lot_whose_terms_break_a_rule_is_named(app):
@@ -163,14 +163,14 @@ def test_a_lot_whose_terms_break_a_rule_is_named(app):
     # Lot 3 closes 120 s after the first close: a hard close before that breaks its terms.
     lots[2] |= {"hard_close_at": format_time(FIRST_CLOSE + timedelta(seconds=60))}
     with pytest.raises(InvalidCommand, match="lot 3") as refused:
-        app.service.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
+        app.sales.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
     assert refused.value.details.items() >= {"lot_index": 2, "lot_id": "lot-3", "field": "hard_close_at"}.items()
-    assert app.service.find_lot("lot-1") is None
+    assert app.queries.find_lot("lot-1") is None
 
 
 def test_a_sale_closing_in_the_past_is_refused(app):
     with pytest.raises(InvalidCommand, match="closes_at must be in the future"):
-        app.service.create_sale(CreateSale.model_validate(sale_body(first_closes_at=format_time(START))), seller="sam")
+        app.sales.create_sale(CreateSale.model_validate(sale_body(first_closes_at=format_time(START))), seller="sam")
 
 
 def test_a_lot_created_before_sales_hashes_as_it_did():
@@ -216,7 +216,7 @@ def test_post_sales_answers_201_with_the_lots_and_get_lists_them_in_order(app):
 def test_refused_sales_answer_in_the_error_shape_and_write_nothing(app, body, claims, status, code):
     answered, error = api(app, "POST", "/sales", body=body, claims=claims)
     assert (answered, error["error"]["code"]) == (status, code)
-    assert get_sale(app, "spring")[0] == 404 and app.service.find_lot("lot-1") is None
+    assert get_sale(app, "spring")[0] == 404 and app.queries.find_lot("lot-1") is None
 
 
 def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
@@ -226,7 +226,7 @@ def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
     clock.now = FIRST_CLOSE + timedelta(minutes=5)  # even once its lots' close times have passed
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
-    assert [e.originator_version for e in app.service.lot_events("lot-1")] == [1]  # nothing written again
+    assert [e.originator_version for e in app.queries.lot_events("lot-1")] == [1]  # nothing written again
 
 
 def test_an_existing_lot_or_sale_answers_409(app):
@@ -248,7 +248,7 @@ def test_an_unknown_sale_is_404(app):
 
 def test_a_damaged_sale_item_is_a_500_in_the_error_shape_confined_to_the_sale(app):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER)[0] == 201
-    app.service.store._sales["spring"]["lot_ids"] = "lot-1"  # type: ignore[attr-defined]
+    app.commands.store._sales["spring"]["lot_ids"] = "lot-1"  # type: ignore[attr-defined]
     status, error = get_sale(app, "spring")
     assert (status, error["error"]["code"], error["error"]["details"]) == (500, "SALE_UNREADABLE", {"sale_id": "spring"})
     status, lot = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})

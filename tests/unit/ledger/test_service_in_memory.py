@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bootstrap import App
 from handlers import connect, lot_api
-from handlers.bootstrap import App
 from ledger.domain.commands import CancelLot, CloseLot, CreateLot, PlaceBid
 from ledger.domain.errors import BidNotFound, InvalidCommand, LotNotFound, NotAllowed, SnapshotChanged
 from ledger.memory import InMemoryApplicationLotRecorder
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import fix, replay, verify
 from projections.dispute import dispute_report
-from tests.support.app import build_test_app
+from tests.support.app import build_test_app, execute_one
 from tests.support.events import FakeContext, rest_event
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def app() -> App:
 
 def new_lot(app: App, **terms) -> str:
     lot_id = f"lot-{uuid.uuid4().hex[:10]}"
-    app.service.create_lot(
+    app.lots.create_lot(
         CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00",
                   opens_at=START, closes_at=START + timedelta(minutes=10), **terms),
         seller="sam",
@@ -53,35 +53,35 @@ def new_lot(app: App, **terms) -> str:
 def bid(app: App, lot_id: str, bidder: str, amount: str, minutes: float = 1) -> PlaceBid:
     command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot_id, bidder=bidder, amount=amount,
                        placed_at=START + timedelta(minutes=minutes))
-    app.service.place_bid(command)
+    execute_one(app.commands, command)
     return command
 
 
 def test_the_test_app_is_on_the_in_memory_recorder(app):
-    assert isinstance(app.service.store, InMemoryApplicationLotRecorder)
-    assert build_test_app().service.store is not app.service.store  # each app its own store
+    assert isinstance(app.commands.store, InMemoryApplicationLotRecorder)
+    assert build_test_app().commands.store is not app.commands.store  # each app its own store
 
 
 def test_bids_are_decided_once_and_the_lot_replays_and_verifies(app):
     lot_id = new_lot(app)
     first = bid(app, lot_id, "alice", "10.00")
-    again = app.service.place_bid(first)
+    again = execute_one(app.commands, first)
     assert again.duplicate and again.bid.status == "ACCEPTED"
     bid(app, lot_id, "bob", "10.10", minutes=2)  # below the increment: rejected
-    lot = app.service.get_lot(lot_id)
+    lot = app.queries.get_lot(lot_id)
     assert (lot.version, lot.bid_count, lot.rejected_count, lot.leader) == (3, 1, 1, "alice")
-    assert replay(app.service, lot_id).ok and verify(app.service, lot_id).ok
+    assert replay(app.queries, lot_id).ok and verify(app.queries, lot_id).ok
 
 
 def test_time_travel_and_did_not_exist_then(app):
     lot_id = new_lot(app)
     bid(app, lot_id, "alice", "10.00")
     bid(app, lot_id, "bob", "12.00", minutes=2)
-    assert str(app.service.lot_as_of(lot_id, version=2).current_price) == "10.00"
+    assert str(app.queries.lot_as_of(lot_id, version=2).current_price) == "10.00"
     with pytest.raises(LotNotFound, match="did not exist then"):
-        app.service.lot_as_of(lot_id, at=datetime(2001, 1, 1, tzinfo=UTC))  # events carry the time they were recorded
+        app.queries.lot_as_of(lot_id, at=datetime(2001, 1, 1, tzinfo=UTC))  # events carry the time they were recorded
     with pytest.raises(LotNotFound):
-        app.service.lot_as_of("no-such-lot", version=1)
+        app.queries.lot_as_of("no-such-lot", version=1)
 
 
 def test_the_event_log_is_for_administrators_and_pages(app):
@@ -89,47 +89,47 @@ def test_the_event_log_is_for_administrators_and_pages(app):
     for minute in range(1, 4):
         bid(app, lot_id, f"bidder-{minute}", f"{10 + minute}.00", minutes=minute)
     with pytest.raises(NotAllowed):
-        app.service.lot_history(lot_id, is_admin=False)
-    events, next_after = app.service.lot_history(lot_id, is_admin=True, limit=2)
+        app.queries.lot_history(lot_id, is_admin=False)
+    events, next_after = app.queries.lot_history(lot_id, is_admin=True, limit=2)
     assert [e.originator_version for e in events] == [1, 2] and next_after == 2
-    events, next_after = app.service.lot_history(lot_id, is_admin=True, after_version=2, limit=2)
+    events, next_after = app.queries.lot_history(lot_id, is_admin=True, after_version=2, limit=2)
     assert [e.originator_version for e in events] == [3, 4] and next_after is None
 
 
 def test_a_bid_is_shown_to_its_bidder_only_and_a_dispute_needs_a_decision(app):
     lot_id = new_lot(app)
     placed = bid(app, lot_id, "alice", "10.00")
-    assert app.service.own_bid(placed.bid_id, "alice").status == "ACCEPTED"
+    assert app.admission.own_bid(placed.bid_id, "alice").status == "ACCEPTED"
     with pytest.raises(BidNotFound):
-        app.service.own_bid(placed.bid_id, "bob")
-    assert dispute_report(app.service, placed.bid_id)["outcome"]["status"] == "ACCEPTED"
+        app.admission.own_bid(placed.bid_id, "bob")
+    assert dispute_report(app.queries, placed.bid_id)["outcome"]["status"] == "ACCEPTED"
     with pytest.raises(BidNotFound, match="there is no such bid"):
-        dispute_report(app.service, "no-such-bid")
+        dispute_report(app.queries, "no-such-bid")
 
 
 def test_fix_refuses_a_snapshot_that_moved_on(app):
     lot_id = new_lot(app)
-    stored = app.service.stored_snapshot(lot_id)
-    app.service.replace_snapshot(stored | {"title": "tampered"}, expected_version=1)
-    report = replay(app.service, lot_id)
+    stored = app.queries.stored_snapshot(lot_id)
+    app.commands.replace_snapshot(stored | {"title": "tampered"}, expected_version=1)
+    report = replay(app.queries, lot_id)
     assert [d.field for d in report.differences] == ["title"]
     bid(app, lot_id, "alice", "10.00")  # a live writer moves the lot to version 2
     with pytest.raises(SnapshotChanged, match="changed since"):
-        fix(app.service, report)
+        fix(app.commands, report)
 
 
 def test_open_lots_by_close_time_and_the_close(app):
     later = new_lot(app)
     sooner = new_lot(app, soft_close_window_s=0)
-    app.service.execute(sooner, [CloseLot(lot_id=sooner, requested_at=START + timedelta(hours=1))])
-    assert app.service.get_lot(sooner).status == "CLOSED"
+    app.commands.execute(sooner, [CloseLot(lot_id=sooner, requested_at=START + timedelta(hours=1))])
+    assert app.queries.get_lot(sooner).status == "CLOSED"
     assert [lot.lot_id for lot in app.open_lots().lots] == [later]
 
 
 def test_the_list_shows_open_lots_then_ended_ones_and_pages_on_with_one_cursor(app):
     def lot_closing_in(minutes: int) -> str:
         lot_id = f"lot-{uuid.uuid4().hex[:10]}"
-        app.service.create_lot(
+        app.lots.create_lot(
             CreateLot(lot_id=lot_id, title="Vase", currency="EUR", starting_price="10.00", opens_at=START,
                       closes_at=START + timedelta(minutes=minutes), soft_close_window_s=0),
             seller="sam",
@@ -139,17 +139,17 @@ def test_the_list_shows_open_lots_then_ended_ones_and_pages_on_with_one_cursor(a
     in_30, in_10, in_20 = lot_closing_in(30), lot_closing_in(10), lot_closing_in(20)
     first_closed, then_closed, cancelled = lot_closing_in(1), lot_closing_in(2), lot_closing_in(3)
     for minutes, lot_id in ((5, first_closed), (6, then_closed)):
-        app.service.clock.now = START + timedelta(minutes=minutes)
-        app.service.execute(lot_id, [CloseLot(lot_id=lot_id, requested_at=app.service.clock.now)])
-    app.service.clock.now = START + timedelta(minutes=7)
-    app.service.cancel_lot(CancelLot(lot_id=cancelled, cancelled_by="root", requested_at=app.service.clock.now), is_admin=True)
+        app.commands.clock.now = START + timedelta(minutes=minutes)
+        app.commands.execute(lot_id, [CloseLot(lot_id=lot_id, requested_at=app.commands.clock.now)])
+    app.commands.clock.now = START + timedelta(minutes=7)
+    app.commands.cancel_lot(CancelLot(lot_id=cancelled, cancelled_by="root", requested_at=app.commands.clock.now), is_admin=True)
 
     def ids(status, limit=50, cursor=None):
-        page = app.service.list_lots(status, limit, cursor)
+        page = app.queries.list_lots(status, limit, cursor)
         return [lot.lot_id for lot in page.lots], page.next_cursor
 
     def ended_at(lot_id):
-        lot = app.service.get_lot(lot_id)
+        lot = app.queries.get_lot(lot_id)
         return lot.closed_at or lot.cancelled_at
 
     # Most recently ended first (events are stamped when decided: lots closed within the same
@@ -172,7 +172,7 @@ def test_the_list_shows_open_lots_then_ended_ones_and_pages_on_with_one_cursor(a
     assert ids("closed", 5, ids("open", 1)[1]) == (ended, None)  # an open position is before every ended lot
     assert ids("closed", 2) == (ended[:2], ids("all", 5)[1])
     with pytest.raises(InvalidCommand):
-        app.service.list_lots("all", 5, "2030-01-01T12:10:00.000Z#lot-x")
+        app.queries.list_lots("all", 5, "2030-01-01T12:10:00.000Z#lot-x")
 
 
 def call(module, event, app):
@@ -210,14 +210,15 @@ def test_websocket_refusals_use_the_same_error_body(app):
 
 
 def test_the_snapshot_cache_keeps_the_most_recently_used_lots_within_its_bound(app):
-    from ledger.service import SnapshotCache
+    from ledger.service.cache import LruCache
+    from ledger.service.commands import KnownSnapshot
 
-    cache = SnapshotCache(size=2)
-    lots = [app.service.get_lot(new_lot(app)) for _ in range(3)]
-    cache.put(lots[0], snapshot_to_item(lots[0]))
-    cache.put(lots[1], snapshot_to_item(lots[1]))
+    cache: LruCache[str, KnownSnapshot] = LruCache(size=2)
+    lots = [app.queries.get_lot(new_lot(app)) for _ in range(3)]
+    cache.put(lots[0].lot_id, KnownSnapshot.of(lots[0], snapshot_to_item(lots[0])))
+    cache.put(lots[1].lot_id, KnownSnapshot.of(lots[1], snapshot_to_item(lots[1])))
     assert cache.get(lots[0].lot_id) is not None  # now the most recently used
-    cache.put(lots[2], snapshot_to_item(lots[2]))
+    cache.put(lots[2].lot_id, KnownSnapshot.of(lots[2], snapshot_to_item(lots[2])))
     assert len(cache) == 2
     assert cache.get(lots[1].lot_id) is None
     known = cache.get(lots[0].lot_id)

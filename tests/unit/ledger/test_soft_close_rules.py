@@ -281,7 +281,7 @@ def test_a_lot_created_event_stored_before_the_rules_reads_with_todays_rule_and_
     """A LotCreated as stored before these fields existed (tests/fixtures/ledger): read
     back, it has the defaults (today's rule) and its stored hash is still its hash."""
     stored_doc = json.loads(OLD_EVENT.read_text())
-    mapper = build_test_app().service.mapper
+    mapper = build_test_app().commands.mapper
     new_shape = mapper.to_stored_event(make_lot().pending_events[0])
     stored = type(new_shape)(
         originator_id=stored_doc["originator_id"], originator_version=stored_doc["originator_version"],

@@ -13,12 +13,12 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from handlers.bootstrap import App
+from bootstrap import App
 from ledger.domain.commands import CreateLot, PlaceBid
 from samsold_cli import audit
 from samsold_cli.main import app, closing_summary, start_summary
 from samsold_cli.ops import outcome_words
-from tests.support.app import build_test_app
+from tests.support.app import build_test_app, execute_one
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = "8bfa837e-cbbe-5f59-b274-2ef522b3e42f", "89290a5d-45e8-5feb-aeaa-610eefd2174c", "c0ffee00-0000-5000-8000-000000000003"
@@ -41,15 +41,15 @@ def ledger(monkeypatch) -> App:
     her accepted bid has she an alias."""
     clock = Clock()
     application = build_test_app(clock=clock)
-    application.service.create_lot(
+    application.lots.create_lot(
         CreateLot(lot_id="vase", title="Blue vase", currency="EUR", starting_price="10.00",
                   opens_at=START, closes_at=START + timedelta(minutes=10)), seller="sally")
     for minute, (bidder, amount, bid_id) in enumerate(
         ((ALICE, "10.00", "a-1"), (BOB, "10.25", "bob-1"), (BOB, "30.00", "b-2"), (CAROL, "5.00", "c-1"), (CAROL, "20.00", "c-2")), 1
     ):
         clock.now = START + timedelta(minutes=minute)
-        application.service.place_bid(PlaceBid(bid_id=bid_id, lot_id="vase", bidder=bidder, amount=amount, placed_at=clock.now))
-    monkeypatch.setattr(audit, "ledger_target", lambda *_: SimpleNamespace(service=application.service))
+        execute_one(application.commands, PlaceBid(bid_id=bid_id, lot_id="vase", bidder=bidder, amount=amount, placed_at=clock.now))
+    monkeypatch.setattr(audit, "ledger_target", lambda *_: SimpleNamespace(app=application))
     return application
 
 

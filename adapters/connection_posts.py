@@ -8,14 +8,21 @@ keep their order. A connection the API calls gone is removed on its first failed
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from handlers.bootstrap import FAN_OUT_WORKERS, App, logger, metrics
+from adapters.connections import ConnectionStore
+
+log = logging.getLogger(__name__)
+# How many posts to WebSocket connections (and removals of gone ones) a broadcast has in
+# flight at once; the clients' connection pools are sized to match, so every worker
+# thread reuses a kept-alive connection.
+FAN_OUT_WORKERS = 24
 
 
 def fan_out_pool() -> ThreadPoolExecutor:
@@ -31,32 +38,29 @@ _fan_out: ThreadPoolExecutor | None = None
 _fan_out_lock = threading.Lock()
 
 
-def deliver(app: App, connection_id: str, messages: list[bytes]) -> tuple[int, int]:
+def deliver(management: Any, connections: ConnectionStore, connection_id: str, messages: list[bytes]) -> tuple[int, int]:
     """Send `messages` to one connection in order; returns (sent, dropped). A gone connection
     is forgotten on the first failed post (once it is past connecting) and gets no more."""
     sent = 0
     for data in messages:
         try:
-            app.websocket_management.post_to_connection(ConnectionId=connection_id, Data=data)
+            management.post_to_connection(ConnectionId=connection_id, Data=data)
             sent += 1
         except ClientError as error:
             if error.response["Error"]["Code"] in ("GoneException", "410"):
-                if app.connections.drop_gone(connection_id):
+                if connections.drop_gone(connection_id):
                     return sent, 1
                 continue
-            logger.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
+            log.warning("post to connection failed", extra={"connection_id": connection_id, "error": str(error)})
     return sent, 0
 
 
-def post_all(app: App, deliveries: Iterable[tuple[str, list[bytes]]]) -> int:
+def post_all(management: Any, connections: ConnectionStore, deliveries: Iterable[tuple[str, list[bytes]]]) -> tuple[int, int]:
     """Post to many connections at once (at most FAN_OUT_WORKERS in flight, each connection's
-    messages in order) and return when every post is done; the number of posts that arrived."""
-    _ = (app.websocket_management, app.connections)  # made here, once, not raced for by the threads
+    messages in order) and return when every post is done: the number of posts that arrived,
+    and of connections dropped as gone."""
     pool = fan_out_pool()
-    futures = [pool.submit(deliver, app, connection_id, messages) for connection_id, messages in deliveries]
+    futures = [pool.submit(deliver, management, connections, connection_id, messages) for connection_id, messages in deliveries]
     wait(futures)
     results = [future.result() for future in futures]  # the first error, if any, fails the invocation
-    dropped = sum(gone for _, gone in results)
-    if dropped:
-        metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=dropped)
-    return sum(sent for sent, _ in results)
+    return sum(sent for sent, _ in results), sum(gone for _, gone in results)

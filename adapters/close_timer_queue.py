@@ -10,25 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from ledger.domain.closing import MAX_TIMER_DELAY_S
-from ledger.domain.commands import Identifier
-from ledger.domain.values import UtcTime
+from ledger.domain.closing import MAX_TIMER_DELAY_S, CloseTimer
 
 SQS_MAX_BATCH = 10  # SendMessageBatch's limit
-# A message is far smaller than SQS's limit; a body larger than this is not a timer.
-MAX_TIMER_BYTES = 1024
-
-
-class CloseTimer(BaseModel):
-    """A timer's message: the lot, and the close time it was armed for (for the logs: the
-    lot's current close time decides when it arrives)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    lot_id: Identifier
-    closes_at: UtcTime
 
 
 class CloseTimerQueue:

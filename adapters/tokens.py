@@ -8,7 +8,7 @@ on both or on neither: an RS256 signature by one of the pool's published keys
 (`token_use` "id": the authorizer takes access tokens only on routes with OAuth scopes,
 and this API has none), `exp` and `iat` present and current, and a subject. Locally the
 runtime publishes the development key and resolves the pool and its client the same way.
-`handlers.bootstrap.build` makes the verifier from those variables; a test makes its own.
+`bootstrap.build` makes the verifier from those variables; a test makes its own.
 """
 
 from __future__ import annotations

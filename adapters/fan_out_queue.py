@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.connections import WatcherPage
+from adapters.connections import WatcherPage
 
 # SQS's limit for one message, and for one SendMessageBatch request as a whole.
 SQS_MAX_BYTES = 256 * 1024

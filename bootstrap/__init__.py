@@ -1,17 +1,16 @@
-"""The one place that wires the application: `build` gives the service, the command
-queue, the fan-out queue, the Connections store, the WebSocket management client, the
-token verifier and the settings, from an environment (the template's, or the local runtime's) with any part given as an
-argument instead. Handlers take an `App` as an argument (a test passes its own); in
-Lambda they use the container's, built once on first use. The CLI builds its own with
+"""The one place that wires the application: `build` gives the ledger's rooms (commands,
+queries, bid admission, lots, sales) over one recorder and one mapper, the queues, the
+Connections store, the WebSocket management client, the token verifier and the settings,
+from an environment (the template's, or the local runtime's) with any part given as an
+argument instead. Handlers take an `App` as an argument (a test passes its own); in Lambda
+they use the container's, built once on first use (`app_for`). The CLI builds its own with
 `build` too; tests build theirs on the in-memory recorder (`tests/support/app.py`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -22,16 +21,25 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 
-from handlers.connections import ConnectionStore
-from handlers.fan_out_queue import FanOutQueue
-from handlers.tokens import TokenVerifier
-from ledger.close_timer_queue import CloseTimerQueue
-from ledger.command_queue import CommandQueue
-from ledger.domain.closing import timer_delay
+from adapters import connection_posts
+from adapters.close_timer_queue import CloseTimerQueue
+from adapters.command_queue import CommandQueue
+from adapters.connection_posts import FAN_OUT_WORKERS
+from adapters.connections import ConnectionStore
+from adapters.fan_out_queue import SQS_MAX_BYTES, FanOutPage, FanOutQueue, fits_a_message
+from adapters.tokens import TokenVerifier
+from ledger.domain.commands import BuyNow, PlaceBid
 from ledger.domain.listing import ListStatus
 from ledger.domain.values import utc_now
 from ledger.persistence import LotRecorder
-from ledger.service import AuctionService, LotList, OpenLots
+from ledger.service.admission import ADMISSION_SNAPSHOT_MAX_AGE_S, BidAdmission, confirmation_caps_from
+from ledger.service.commands import LotCommands
+from ledger.service.lots import Lots
+from ledger.service.queries import LotList, LotQueries, OpenLots
+from ledger.service.sales import Sales
+
+# What handlers take from the adapters, through here: the fan-out queue's message and limits.
+__all__ = ["SQS_MAX_BYTES", "App", "FanOutPage", "build", "fits_a_message", "logger", "metrics"]
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
 # without the template's environment (tests), whose metrics need a namespace too.
@@ -48,11 +56,7 @@ PLACEHOLDER_CREDENTIALS = {
     "AWS_REGION": "us-east-1",
 }
 
-
-# How many posts to WebSocket connections (and removals of gone ones) a broadcast has in
-# flight at once; the clients' connection pools are sized to match, so every worker
-# thread reuses a kept-alive connection.
-FAN_OUT_WORKERS = 24
+# The clients the broadcast's fan-out threads share get a connection per thread.
 _POOLED = Config(max_pool_connections=FAN_OUT_WORKERS)
 # How many of a lot's watchers one invocation posts to: the broadcast serves the first page
 # and hands each later one to FanOutFunction. 1,000 posts on FAN_OUT_WORKERS threads take
@@ -70,14 +74,18 @@ def use_placeholder_credentials() -> None:
 
 @dataclass
 class App:
-    """What the handlers need. The AWS clients are made on first use, so a function
-    whose template gives it no queue or Connections table never needs their names."""
+    """What the handlers need: the ledger's rooms, and the AWS adapters, made on first use
+    so a function whose template gives it no queue or Connections table never needs their names."""
 
     env: Mapping[str, str]
-    service: AuctionService
+    commands: LotCommands
+    queries: LotQueries
     close_grace_seconds: int
     fan_out_page_size: int = DEFAULT_FAN_OUT_PAGE_SIZE
     given: dict[str, Any] = field(default_factory=dict)
+    admission: BidAdmission = field(init=False)
+    lots: Lots = field(init=False)
+    sales: Sales = field(init=False)
 
     @cached_property
     def command_queue(self) -> CommandQueue:
@@ -93,26 +101,6 @@ class App:
             return self.given["close_timers"]
         sqs = boto3.client("sqs", endpoint_url=self.env.get("AWS_ENDPOINT_URL_SQS") or None)
         return CloseTimerQueue(sqs, self.env["CLOSE_TIMER_QUEUE_URL"])
-
-    def arm_close_timers(self, lots: Sequence[tuple[str, datetime]], now: datetime) -> int:
-        """Arm the close timers of new lots (lot id, close time) whose deadline is nearer
-        than the next sweep's lookahead (`ledger.domain.closing`); how many it armed. Never raises:
-        the lots exist either way, and a timer that could not be armed is the sweep's to arm
-        (logged, counted)."""
-        timers = [(lot_id, closes_at, delay_s) for lot_id, closes_at in lots
-                  if (delay_s := timer_delay(closes_at, now, self.close_grace_seconds)) is not None]
-        if not timers:
-            return 0
-        try:
-            self.close_timers.arm(timers)
-        except Exception as error:  # any failure: SQS, its client, or a missing queue setting
-            logger.warning("close timers not armed; the sweep will arm them",
-                           extra={"lot_ids": [lot_id for lot_id, _, _ in timers], "error": str(error)})
-            with single_metric(name="CloseTimersNotArmed", unit=MetricUnit.Count, value=len(timers),
-                               namespace=METRICS_NAMESPACE):
-                pass
-            return 0
-        return len(timers)
 
     @cached_property
     def fan_out_queue(self) -> FanOutQueue:
@@ -144,25 +132,55 @@ class App:
         return TokenVerifier.from_env(self.env)
 
     def open_lots(self, closing_by: datetime | None = None, limit: int | None = None, after: str | None = None) -> OpenLots:
-        """The service's open lots, with the unreadable ones it left out counted."""
-        page = self.service.open_lots(closing_by=closing_by, limit=limit, after=after)
+        """The open lots, with the unreadable ones left out counted."""
+        page = self.queries.open_lots(closing_by=closing_by, limit=limit, after=after)
         count_unreadable(page.unreadable)
         return page
 
     def list_lots(self, status: ListStatus, limit: int, cursor: str | None = None) -> LotList:
-        """The service's page of the lot list, with the unreadable lots it left out counted."""
-        page = self.service.list_lots(status, limit, cursor)
+        """A page of the lot list, with the unreadable lots left out counted."""
+        page = self.queries.list_lots(status, limit, cursor)
         count_unreadable(page.unreadable)
         return page
+
+    def post_all(self, deliveries: Iterable[tuple[str, list[bytes]]]) -> int:
+        """Post each connection its messages (`adapters.connection_posts`), gone connections
+        dropped and counted; the number of posts that arrived."""
+        management, connections = self.websocket_management, self.connections  # made here, not raced for by threads
+        sent, dropped = connection_posts.post_all(management, connections, deliveries)
+        if dropped:
+            metrics.add_metric(name="ConnectionsGone", unit=MetricUnit.Count, value=dropped)
+        return sent
+
+
+class _QueuesOnFirstUse:
+    """The App's queues as the service's ports (`ledger.service.ports`), each made when
+    first sent to: building the rooms never needs a queue's URL."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def send_bid(self, command: PlaceBid | BuyNow, correlation_id: str | None = None) -> str:
+        return self._app.command_queue.send_bid(command, correlation_id=correlation_id)
+
+    def arm(self, timers: Sequence[tuple[str, datetime, int]]) -> None:
+        self._app.close_timers.arm(timers)
+
+
+def _timers_not_armed(lot_ids: list[str], error: Exception) -> None:
+    logger.warning("close timers not armed; the sweep will arm them", extra={"lot_ids": lot_ids, "error": str(error)})
+    with single_metric(name="CloseTimersNotArmed", unit=MetricUnit.Count, value=len(lot_ids), namespace=METRICS_NAMESPACE):
+        pass
 
 
 def build(
     env: Mapping[str, str] | None = None,
     *,
-    service: AuctionService | None = None,
+    commands: LotCommands | None = None,
     recorder: LotRecorder | None = None,
     clock: Callable[[], datetime] = utc_now,
     close_grace_seconds: int | None = None,
+    admission_snapshot_max_age_s: float = ADMISSION_SNAPSHOT_MAX_AGE_S,
     command_queue: CommandQueue | None = None,
     close_timers: CloseTimerQueue | None = None,
     fan_out_queue: FanOutQueue | None = None,
@@ -170,10 +188,16 @@ def build(
     websocket_management: Any = None,
     tokens: TokenVerifier | None = None,
 ) -> App:
-    """The application from `env` (default: os.environ), any part given here instead."""
+    """The application from `env` (default: os.environ), any part given here instead
+    (`commands`: another App's, to share its recorder and its cached lots)."""
     env = dict(os.environ if env is None else env)
-    if service is None:
-        service = AuctionService(env=env, clock=clock, recorder=recorder)
+    # Read now, so a wrong setting stops the function at start-up rather than failing bids.
+    confirmation_caps = confirmation_caps_from(env)
+    if commands is None:
+        # The library's Application opens the recorder (PERSISTENCE_MODULE) and the mapper ...
+        commands = LotCommands(env=env, clock=clock, recorder=recorder)
+    # ... which every other room shares.
+    queries = LotQueries(commands.store, commands.mapper)
     if close_grace_seconds is None:
         close_grace_seconds = int(env.get("CLOSE_GRACE_SECONDS", str(DEFAULT_CLOSE_GRACE_SECONDS)))
     fan_out_page_size = int(env.get("FAN_OUT_PAGE_SIZE") or DEFAULT_FAN_OUT_PAGE_SIZE)
@@ -181,40 +205,27 @@ def build(
         raise ValueError(f"FAN_OUT_PAGE_SIZE must be at least 1, not {fan_out_page_size}")
     given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
              "websocket_management": websocket_management, "tokens": tokens}
-    return App(env=env, service=service, close_grace_seconds=close_grace_seconds, fan_out_page_size=fan_out_page_size,
-               given={k: v for k, v in given.items() if v is not None})
+    app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
+              fan_out_page_size=fan_out_page_size, given={k: v for k, v in given.items() if v is not None})
+    queues = _QueuesOnFirstUse(app)
+    app.admission = BidAdmission(queries, queues, confirmation_caps, admission_snapshot_max_age_s)
+    app.lots = Lots(commands, queues, close_grace_seconds, timers_not_armed=_timers_not_armed)
+    app.sales = Sales(app.lots)
+    return app
 
 
 _container_app: App | None = None
-_current: ContextVar[App | None] = ContextVar("samsold_app", default=None)
 
 
-def container_app() -> App:
-    """The Lambda container's App, built from its environment on first use."""
+def app_for(given: App | None) -> App:
+    """The App a handler call uses: the one given (a test's), else the Lambda container's,
+    built from its environment on first use."""
     global _container_app
+    if given is not None:
+        return given
     if _container_app is None:
         _container_app = build()
     return _container_app
-
-
-@contextmanager
-def serving(app: App | None) -> Iterator[App]:
-    """Make `app` (default: the container's) the one `current_app` gives while a
-    handler runs, for code reached through a framework's callbacks (REST routes)."""
-    chosen = app or container_app()
-    token = _current.set(chosen)
-    try:
-        yield chosen
-    finally:
-        _current.reset(token)
-
-
-def current_app() -> App:
-    """The App of the handler call in progress."""
-    app = _current.get()
-    if app is None:
-        raise RuntimeError("no handler call in progress: wrap it in `serving(app)`")
-    return app
 
 
 def count_unreadable(keys: list[str]) -> None:

@@ -1,0 +1,301 @@
+"""The command loop: load a lot from its snapshot (or take the one this instance kept from
+its last write or read of the lot), let the Lot decide, and save events, bid receipts and
+the new snapshot in one transaction, deciding again from fresh state when a condition says
+another writer got there first (or a bid was decided before).
+
+It is the eventsourcing library's `Application`: the library makes the recorder (chosen by
+PERSISTENCE_MODULE: `ledger.dynamodb` by default, `ledger.memory` in unit tests, or one
+given) and the mapper; the other rooms of the service share both (`bootstrap` wires them)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
+
+from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CommandResult, PlaceBid, RetractBid
+from ledger.domain.errors import InvalidCommand, LedgerError, LotNotFound, SnapshotChanged, TransientError
+from ledger.domain.events import BidPlaced, BidRetracted
+from ledger.domain.lot import Lot
+from ledger.domain.state import LotSnapshot
+from ledger.domain.values import format_time, utc_now
+from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
+from ledger.service.cache import LruCache
+from ledger.service.queries import LotQueries, read_snapshot
+from ledger.snapshot_item import snapshot_to_item
+
+LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
+# The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
+BID_COMMANDS = (PlaceBid, BuyNow)
+
+# A command writes at most an event, a receipt and a new bidder's alias; one item more is the
+# snapshot, and one more the LotClosed of a purchase at the buy-now price (once per lot).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 3
+# The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
+# costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
+ALIASES_KEPT_PER_LOT = 10_000
+# The lots whose last snapshot is kept (one per Lambda container: a few thousand lots).
+SNAPSHOTS_KEPT = 4096
+
+
+@dataclass(frozen=True)
+class KnownSnapshot:
+    """A lot's snapshot as this instance last wrote or read it: decoded, and the item as
+    stored (the next write is conditional on every attribute of it); with the aliases of
+    the lot's bidders this instance has seen (a subset: a bidder missing here may still
+    have one, which the alias record's condition then says)."""
+
+    state: LotSnapshot
+    item: dict[str, Any]
+    aliases: dict[str, int] = field(default_factory=dict)
+    # Bidders read as having no alias on the lot (rejected ones): as long as this snapshot
+    # line is current (any alias given elsewhere moves the version), they still have none.
+    newcomers: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, state: LotSnapshot, item: dict[str, Any], aliases: Mapping[str, int] | None = None, newcomers: Iterable[str] = ()
+    ) -> KnownSnapshot:
+        """The snapshot with the aliases known, forgetting them all beyond ALIASES_KEPT_PER_LOT."""
+        known = dict(aliases or {})
+        strangers = frozenset(newcomers) - known.keys()
+        if len(known) + len(strangers) > ALIASES_KEPT_PER_LOT:
+            known, strangers = {}, frozenset()
+        return cls(state, item, known, strangers)
+
+    def unknown(self, bidders: Sequence[str]) -> list[str]:
+        """Those of `bidders` who may have an alias this instance does not know: none when
+        it knows as many aliases as the lot has bidders."""
+        if len(self.aliases) >= self.state.bidder_count:
+            return []
+        return [b for b in bidders if b not in self.aliases and b not in self.newcomers]
+
+
+class LotCommands(Application[str]):
+    """Decides lots' commands and saves what they change: `execute` (the processor's
+    batches), cancelling a lot and retracting a bid (administrators), and an operator's
+    repair of a drifted snapshot."""
+
+    name = "SamSold"
+    env = {"PERSISTENCE_MODULE": "ledger.dynamodb"}
+    max_attempts = 8
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        recorder: LotRecorder | None = None,
+        snapshot_cache_size: int = SNAPSHOTS_KEPT,
+    ) -> None:
+        # A recorder given here is used instead of the one PERSISTENCE_MODULE's factory makes.
+        self._given_recorder = recorder
+        super().__init__(None if env is None else dict(env))
+        self.clock = clock
+        self._snapshots: LruCache[str, KnownSnapshot] = LruCache(snapshot_cache_size)
+        # A retraction is decided on the lot's events up to the state decided on.
+        self._events = LotQueries(self.store, self.mapper)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if self._given_recorder is not None:
+            return cast(ApplicationRecorder, self._given_recorder)
+        return super().construct_recorder()
+
+    @property
+    def store(self) -> LotRecorder:
+        """The storage port, shared with the service's other rooms."""
+        return cast(LotRecorder, self.recorder)
+
+    def remember(self, lot: LotSnapshot, item: dict[str, Any]) -> None:
+        """Keep a lot just written by another room (a new lot, a sale's lots): its first
+        command is decided without a read."""
+        self._snapshots.put(lot.lot_id, KnownSnapshot.of(lot, item))
+
+    def cancel_lot(self, command: CancelLot, is_admin: bool) -> CommandResult:
+        return self.execute(command.lot_id, [command], is_admin=is_admin)[0]
+
+    def retract_bid(self, command: RetractBid, is_admin: bool) -> CommandResult:
+        """Retract an accepted bid (administrators, while the lot is open). Executed here,
+        in the lot's one transaction like a cancel: the snapshot's version condition makes a
+        race with the processor deciding the lot's bids a conflict, decided again on fresh
+        state and the lot's events up to it."""
+        return self.execute(command.lot_id, [command], is_admin=is_admin)[0]
+
+    def replace_snapshot(self, snapshot: Mapping[str, Any], expected_version: int) -> None:
+        """Overwrite a drifted snapshot, only if it is still at `expected_version`
+        (a live writer that moved it on since is never overwritten: SnapshotChanged)."""
+        try:
+            self.store.replace_snapshot(snapshot, expected_version=expected_version)
+        except IntegrityError:
+            lot_id = snapshot.get("lot_id")
+            raise SnapshotChanged(
+                f"lot {lot_id}: the snapshot changed since it was compared; replay again",
+                {"lot_id": lot_id, "version": expected_version},
+            ) from None
+
+    def park(self, message_id: str, body: str, reason: str, attributes: Mapping[str, Any]) -> None:
+        """Keep a message that can never be processed, with the reason, for inspection."""
+        self.store.park(message_id, body, reason, attributes)
+
+    def execute(self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool = False) -> list[CommandResult]:
+        """Decide several commands of one lot in order, saving each transaction's worth
+        at once. A bid decided before (same bid_id) returns its first outcome and
+        writes nothing."""
+        for command in commands:
+            if command.lot_id != lot_id:
+                raise InvalidCommand(f"command for lot {command.lot_id!r} in a batch for {lot_id!r}")
+        results: list[CommandResult] = []
+        for start in range(0, len(commands), COMMANDS_PER_TRANSACTION):
+            results += self._execute_in_one_transaction(lot_id, commands[start : start + COMMANDS_PER_TRANSACTION], is_admin)
+        return results
+
+    def _keep(
+        self, state: LotSnapshot, item: dict[str, Any], aliases: Mapping[str, int] | None = None, newcomers: Iterable[str] = ()
+    ) -> KnownSnapshot:
+        return self._snapshots.put(state.lot_id, KnownSnapshot.of(state, item, aliases, newcomers))
+
+    def _execute_in_one_transaction(
+        self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool
+    ) -> list[CommandResult]:
+        """Decide on the snapshot this instance last wrote or read for the lot, when it has
+        one, and write without reading first: the transaction's conditions (the snapshot's
+        version, each receipt and each new bidder's alias record new) say whether that was
+        right. Only a failed condition costs a read: a receipt that exists (a bid decided
+        before, on the same snapshot) is read and its first outcome answered; a snapshot
+        that moved on is reloaded, with the batch's receipts and aliases, in one read, and
+        everything decided again. Aliases: the snapshot counts the lot's bidders, so this
+        instance knows when it knows them all; until then it reads the aliases of the
+        batch's bidders it does not know before deciding (one read). An alias record that
+        exists after all is read and the batch decided again."""
+        bid_ids = [c.bid_id for c in commands if isinstance(c, BID_COMMANDS)]
+        bidders = list(dict.fromkeys(c.bidder for c in commands if isinstance(c, BID_COMMANDS)))
+        decided: dict[str, dict[str, Any]] = {}
+        known = self._snapshots.get(lot_id)
+        for attempt in range(self.max_attempts):
+            cached = known is not None
+            if known is None:
+                known, decided = self._load(lot_id, bid_ids, bidders)
+            elif unknown := known.unknown(bidders):
+                # Some of the lot's bidders are unknown here, so a bidder new to this instance
+                # may have an alias: read theirs (cheaper than a transaction that fails on it).
+                found = self.store.get_aliases(lot_id, unknown)
+                known = self._keep(known.state, known.item, known.aliases | found, known.newcomers | set(unknown))
+            lot = Lot.from_snapshot(known.state.model_copy(deep=True))  # the fold changes the state it is given
+            aliases = dict(known.aliases)
+            try:
+                results, receipts = self._decide(lot, commands, dict(decided), is_admin, aliases)
+            except LedgerError:
+                if not cached:
+                    raise
+                self._snapshots.drop(lot_id)  # refuse only on what is stored now
+                known = None
+                continue
+            if lot.version == known.state.version:
+                if cached and not all(r.duplicate for r in results):
+                    self._snapshots.drop(lot_id)  # a decision that writes nothing is made on stored state
+                    known = None
+                    continue
+                return results
+            item = snapshot_to_item(lot.state)
+            try:
+                self.save(
+                    lot,
+                    snapshot=item,
+                    expected_version=known.state.version,
+                    expected_snapshot=known.item,
+                    receipts=receipts,
+                    bidders=_new_bidders(lot, known.aliases),
+                    retractions=_retractions(lot),
+                )
+            except ConditionsFailed as failed:
+                if failed.only_records_exist:
+                    # Bids decided before, or bidders seen before, and the snapshot is current:
+                    # read what exists and decide again on the same snapshot.
+                    decided |= self.store.get_receipts(failed.decided_bids) if failed.decided_bids else {}
+                    found = self.store.get_aliases(lot_id, failed.known_bidders) if failed.known_bidders else {}
+                    if set(failed.decided_bids) <= set(decided) and set(failed.known_bidders) <= set(found):
+                        known = self._keep(known.state, known.item, known.aliases | found, known.newcomers)
+                        continue
+                self._snapshots.drop(lot_id)
+                known = None
+            except (IntegrityError, OperationalError):
+                # Another writer won (or the transaction collided): decide again on fresh state.
+                self._snapshots.drop(lot_id)
+                known = None
+            else:
+                self._keep(lot.state, item, aliases, known.newcomers)
+                return results
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise TransientError(f"lot {lot_id!r}: gave up after {self.max_attempts} conflicting attempts")
+
+    def _load(self, lot_id: str, bid_ids: list[str], bidders: list[str]) -> tuple[KnownSnapshot, dict[str, dict[str, Any]]]:
+        """The lot's snapshot as stored now, with the batch's receipts and its bidders'
+        aliases (one strongly consistent read), kept for the next batch."""
+        records = self.store.load_lot(lot_id, bid_ids, bidders)
+        if records.snapshot is None:
+            raise LotNotFound(f"no lot {lot_id!r}", {"lot_id": lot_id})
+        state = read_snapshot(lot_id, records.snapshot)
+        return self._keep(state, records.snapshot, records.aliases, bidders), records.receipts
+
+    def _decide(
+        self,
+        lot: Lot,
+        commands: Sequence[LotCommand],
+        decided: dict[str, dict[str, Any]],
+        is_admin: bool,
+        aliases: dict[str, int],
+    ) -> tuple[list[CommandResult], list[dict[str, Any]]]:
+        now = self.clock()
+        results: list[CommandResult] = []
+        receipts: list[dict[str, Any]] = []
+        for command in commands:
+            if isinstance(command, BID_COMMANDS):
+                if command.bid_id in decided:
+                    outcome = BidOutcome.model_validate(decided[command.bid_id])
+                    results.append(CommandResult(command=command.type, lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
+                    continue
+                if isinstance(command, BuyNow):
+                    outcome = lot.buy_now(command, now, aliases)
+                else:
+                    outcome = lot.place_bid(command, now, aliases)
+                receipt = outcome.model_dump(mode="json")
+                decided[command.bid_id] = receipt
+                receipts.append(receipt)
+                results.append(CommandResult(command=command.type, lot_id=lot.id, changed=True, bid=outcome))
+            elif isinstance(command, CloseLot):
+                results.append(CommandResult(command="CloseLot", lot_id=lot.id, changed=lot.close(command)))
+            elif isinstance(command, RetractBid):
+                # Rare: the lot's events up to the state decided on (the write's condition holds it there).
+                lot.retract(command, is_admin, self._events.lot_events(lot.id, upto_version=lot.version))
+                results.append(CommandResult(command="RetractBid", lot_id=lot.id, changed=True))
+            else:
+                results.append(CommandResult(command="CancelLot", lot_id=lot.id, changed=lot.cancel(command, is_admin)))
+        return results, receipts
+
+
+def _new_bidders(lot: Lot, known: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The alias records of the bidders whose first accepted bid (as far as `known` says)
+    is among the lot's new events: written with them, each once."""
+    records: dict[str, dict[str, Any]] = {}
+    for event in lot.pending_events:
+        if isinstance(event, BidPlaced) and event.alias is not None and event.bidder not in known and event.bidder not in records:
+            records[event.bidder] = {
+                "lot_id": lot.id, "bidder": event.bidder, "alias": event.alias, "version": event.originator_version
+            }
+    return list(records.values())
+
+
+def _retractions(lot: Lot) -> list[dict[str, Any]]:
+    """The retraction records (`BID#{bid_id}`/`RETRACTION`, written once) of the bids the
+    lot's new events retract: what `GET /bids/{bid_id}` reads to say RETRACTED."""
+    return [
+        {"bid_id": event.bid_id, "lot_id": lot.id, "bidder": event.bidder, "reason": event.reason,
+         "retracted_by": event.retracted_by, "retracted_at": format_time(event.timestamp), "version": event.originator_version}
+        for event in lot.pending_events
+        if isinstance(event, BidRetracted)
+    ]
