@@ -2,7 +2,7 @@
 
 The same table of forged tokens goes to both doors of the local stack: the REST API
 (its Cognito authorizer, played by the local gateway) must answer 401, and WebSocket
-$connect with `?token=` (the connect function's own check, handlers/tokens.py) must
+$connect with `?token=` (the connect function's own check, adapters/tokens.py) must
 refuse the handshake, with the API's error body. A genuine token passes both.
 """
 

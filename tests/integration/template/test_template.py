@@ -127,11 +127,11 @@ POLICIES = {
 # The modules (or packages) that call AWS, and the resource each one calls.
 AWS_CALLERS = {
     "ledger/dynamodb": "BidsTable",
-    "handlers/connections.py": "ConnectionsTable",
-    "ledger/command_queue.py": "ProcessBidQueue",
-    "handlers/connection_posts.py": "WebSocketApi",
-    "handlers/fan_out_queue.py": "FanOutQueue",
-    "ledger/close_timer_queue.py": "CloseTimerQueue",
+    "adapters/connections.py": "ConnectionsTable",
+    "adapters/command_queue.py": "ProcessBidQueue",
+    "adapters/connection_posts.py": "WebSocketApi",
+    "adapters/fan_out_queue.py": "FanOutQueue",
+    "adapters/close_timer_queue.py": "CloseTimerQueue",
 }
 OPERATIONS = {
     "get_item": "dynamodb:GetItem",
