@@ -8,6 +8,7 @@ export DYNAMODB_LOCAL_NPM_VERSION
 TYPESCRIPT_NPM_VERSION := 7.0.2
 export TYPESCRIPT_DIR := $(CURDIR)/.cache/typescript
 export TYPESCRIPT_NPM_VERSION
+SCAN_TOOLS := $(CURDIR)/.cache/scan-tools
 
 .PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 
@@ -25,7 +26,8 @@ java:
 dynamodb-local: java
 	scripts/install-dynamodb-local.sh
 
-# cfn-lint and the SAM CLI, in their own venv (.cache/aws-tools): template checks.
+# cfn-lint and the SAM CLI, in their own venv (.cache/aws-tools): template checks; checkov
+# and parliament, in another (.cache/scan-tools): the template's security scan.
 aws-tools:
 	scripts/install-aws-tools.sh
 
@@ -45,12 +47,17 @@ test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
-# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output).
-lint: $(VENV)/.installed typescript
+# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output);
+# checkov (its CloudFormation checks read SAM templates) and parliament (each function's
+# IAM policy) scan template.yaml: a finding neither fixed nor suppressed with its reason
+# in the template (checkov) or in scripts/lint_policies.py (parliament) fails.
+lint: $(VENV)/.installed typescript aws-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(TYPESCRIPT_DIR)/node_modules/.bin/tsc --project tsconfig.json
+	$(SCAN_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
+	$(SCAN_TOOLS)/bin/python scripts/lint_policies.py template.yaml
 
 run: setup
 	$(VENV)/bin/samsold dev

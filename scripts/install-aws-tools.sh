@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the AWS template tools (cfn-lint, the SAM CLI) into their own venv under
-# .cache/aws-tools, apart from the project's venv: their pins may clash with ours.
+# .cache/aws-tools, apart from the project's venv: their pins may clash with ours; and the
+# template's security scanners (checkov, parliament) into another, .cache/scan-tools,
+# apart from both: checkov pins boto3 and friends its own way.
 # Idempotent: does nothing when the pinned versions are already there.
 #
 # The venv is made with a Python 3.12 when the machine has one (PATH, or pyenv's
@@ -11,7 +13,12 @@ cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
 AWS_SAM_CLI_VERSION="${AWS_SAM_CLI_VERSION:-1.170.0}"
+CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
+PARLIAMENT_VERSION="${PARLIAMENT_VERSION:-1.6.4}"
+# parliament imports pkg_resources, which setuptools dropped after 80.
+SCAN_SETUPTOOLS_VERSION="${SCAN_SETUPTOOLS_VERSION:-80.9.0}"
 dest="${AWS_TOOLS_DIR:-$PWD/.cache/aws-tools}"
+scan_dest="${SCAN_TOOLS_DIR:-$PWD/.cache/scan-tools}"
 
 find_python312() {
     local candidate
@@ -28,19 +35,34 @@ find_python312() {
 python="$(find_python312)"
 python_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 marker="$dest/.installed-py$python_version-cfn-lint-$CFN_LINT_VERSION-aws-sam-cli-$AWS_SAM_CLI_VERSION"
+scan_marker="$scan_dest/.installed-py$python_version-checkov-$CHECKOV_VERSION-parliament-$PARLIAMENT_VERSION-setuptools-$SCAN_SETUPTOOLS_VERSION"
 
-if [ -f "$marker" ] && [ -x "$dest/bin/cfn-lint" ] && [ -x "$dest/bin/sam" ]; then
-    exit 0
-fi
+# A fresh venv at $1 with the packages after it; pip's chatter about the venv's location is noise.
+new_venv_with() {
+    local venv="$1"; shift
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v "^WARNING: Location" >&2)
+}
+
 if [ "$python_version" != "3.12" ]; then
     echo "warning: no Python 3.12 found (pyenv install 3.12): sam build will need a python3.12 on PATH" >&2
 fi
-rm -rf "$dest"
-"$python" -m venv "$dest"
-"$dest/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" >&2 || true
-"$dest/bin/python" -m pip install --quiet \
-    "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION" 2> >(grep -v "^WARNING: Location" >&2)
-"$dest/bin/cfn-lint" --version >/dev/null
-SAM_CLI_TELEMETRY=0 "$dest/bin/sam" --version >/dev/null
-touch "$marker"
-echo "cfn-lint $CFN_LINT_VERSION and aws-sam-cli $AWS_SAM_CLI_VERSION installed in $dest (Python $python_version)" >&2
+
+if ! { [ -f "$marker" ] && [ -x "$dest/bin/cfn-lint" ] && [ -x "$dest/bin/sam" ]; }; then
+    new_venv_with "$dest" "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$AWS_SAM_CLI_VERSION"
+    "$dest/bin/cfn-lint" --version >/dev/null
+    SAM_CLI_TELEMETRY=0 "$dest/bin/sam" --version >/dev/null
+    touch "$marker"
+    echo "cfn-lint $CFN_LINT_VERSION and aws-sam-cli $AWS_SAM_CLI_VERSION installed in $dest (Python $python_version)" >&2
+fi
+
+if ! { [ -f "$scan_marker" ] && [ -x "$scan_dest/bin/checkov" ] && [ -x "$scan_dest/bin/parliament" ]; }; then
+    new_venv_with "$scan_dest" "checkov==$CHECKOV_VERSION" "parliament==$PARLIAMENT_VERSION" \
+        "setuptools==$SCAN_SETUPTOOLS_VERSION"
+    "$scan_dest/bin/checkov" --version >/dev/null
+    "$scan_dest/bin/parliament" --help >/dev/null
+    touch "$scan_marker"
+    echo "checkov $CHECKOV_VERSION and parliament $PARLIAMENT_VERSION installed in $scan_dest (Python $python_version)" >&2
+fi
