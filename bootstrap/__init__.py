@@ -9,15 +9,16 @@ they use the container's, built once on first use (`app_for`). The CLI builds it
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 
@@ -39,13 +40,32 @@ from ledger.service.queries import LotList, LotQueries, OpenLots
 from ledger.service.sales import Sales
 
 # What handlers take from the adapters, through here: the fan-out queue's message and limits.
-__all__ = ["SQS_MAX_BYTES", "App", "FanOutPage", "build", "fits_a_message", "logger", "metrics"]
+__all__ = ["SQS_MAX_BYTES", "App", "FanOutPage", "build", "fits_a_message", "logger", "metrics", "traced", "tracer"]
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
 # without the template's environment (tests), whose metrics need a namespace too.
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SamSold"
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
+# X-Ray, when the template's Tracing: Active is on. Off by itself outside Lambda (no
+# LAMBDA_TASK_ROOT), and the local runtime sets POWERTOOLS_TRACE_DISABLED: no daemon, no cost.
+tracer = Tracer()
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def traced(handler: Handler) -> Handler:
+    """`tracer.capture_lambda_handler` for a handler that takes its App as a third argument,
+    which tests and benchmarks pass by position: Powertools' wrapper passes only keywords on.
+    Responses stay out of the traces: a lot's view or a caller's bids belong in no trace,
+    and a trace segment holds 64 KB."""
+    captured = tracer.capture_lambda_handler(handler, capture_response=False)
+
+    @functools.wraps(handler)
+    def call(event: Any, context: Any, samsold: App | None = None) -> Any:
+        return captured(event, context, samsold=samsold)
+
+    return cast(Handler, call)
 
 # The local engines (DynamoDB Local, the local SQS) take any credentials and region;
 # boto3 only needs some. Set where the local stack or a test run needs them.

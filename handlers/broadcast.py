@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bootstrap import App, FanOutPage, app_for, count_unreadable, fits_a_message, logger, metrics
+from bootstrap import App, FanOutPage, app_for, count_unreadable, fits_a_message, logger, metrics, traced
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.events import LotEvent
 from ledger.domain.state import LotSnapshot
@@ -124,6 +124,7 @@ def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> None:
     app = app_for(samsold)

@@ -13,13 +13,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bootstrap import App, app_for, logger, metrics
+from bootstrap import App, app_for, logger, metrics, traced
 from ledger.domain.closing import sweep, sweep_reads_until
 from ledger.domain.commands import CloseLot
 from ledger.domain.values import format_time, utc_now
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, int]:
     app = app_for(samsold)

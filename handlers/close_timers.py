@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from bootstrap import App, app_for, count_unreadable, logger, metrics
+from bootstrap import App, app_for, count_unreadable, logger, metrics, traced
 from ledger.domain.closing import MAX_TIMER_BYTES, CloseTimer, on_timer
 from ledger.domain.commands import CloseLot
 from ledger.domain.errors import LotUnreadable
@@ -71,6 +71,7 @@ def record_handler(record: SQSRecord, app: App) -> None:
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=partial(record_handler, app=app_for(samsold)),

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bootstrap import App, app_for, logger
+from bootstrap import App, app_for, logger, traced
 from handlers.rest import error_response, status_of
 from ledger.domain.commands import is_identifier
 from ledger.domain.errors import LedgerError
@@ -86,6 +86,7 @@ def on_subscription(app: App, connection_id: str, route: str, body: str | None, 
 
 
 @logger.inject_lambda_context
+@traced
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
     return route(app_for(samsold), event)
 

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from bootstrap import SQS_MAX_BYTES, App, FanOutPage, app_for, logger, metrics
+from bootstrap import SQS_MAX_BYTES, App, FanOutPage, app_for, logger, metrics, traced
 from ledger.domain.wire import MalformedJson, parse_json_object
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -50,6 +50,7 @@ def record_handler(record: SQSRecord, app: App) -> None:
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=partial(record_handler, app=app_for(samsold)),

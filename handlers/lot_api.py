@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bootstrap import App, app_for, logger
+from bootstrap import App, app_for, logger, traced
 from handlers import lot_routes, sale_routes
 from handlers.openapi import openapi_document
 from handlers.rest import new_resolver, resolve
@@ -22,5 +22,6 @@ def openapi() -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@traced
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> dict[str, Any]:
     return resolve(app, event, context, app_for(samsold))

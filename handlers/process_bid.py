@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from bootstrap import App, app_for, logger, metrics
+from bootstrap import App, app_for, logger, metrics, traced
 from ledger.domain.commands import CommandResult, LotCommandMessage
 from ledger.domain.errors import LotNotFound, LotUnreadable
 from ledger.domain.wire import MalformedJson, parse_json_object
@@ -108,6 +108,7 @@ def record_handler(record: SQSRecord, batch: LotBatch) -> None:
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> PartialItemFailureResponse:
     batch = LotBatch(event.get("Records", []), app_for(samsold))
