@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 TOOLS_DIR = ROOT / ".cache" / "aws-tools"
 INSTALL_TOOLS = ROOT / "scripts" / "install-aws-tools.sh"
+SCAN_TOOLS_DIR = ROOT / ".cache" / "scan-tools"  # checkov and parliament, installed by the same script
+LINT_POLICIES = ROOT / "scripts" / "lint_policies.py"
 
 HANDLERS = {
     "PlaceBidFunction": "handlers.place_bid.handler",
@@ -645,6 +647,34 @@ def test_websocket_routes_reach_the_connect_function(template):
     assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
 
 
+# --- the security scan (make lint runs checkov and scripts/lint_policies.py) -------------
+
+
+def test_every_function_and_the_rest_api_are_traced(template):
+    for lid in HANDLERS:
+        assert function_properties(template, lid)["Tracing"] == "Active", f"{lid} is not traced"
+    assert template["Resources"]["BidsApi"]["Properties"]["TracingEnabled"] is True
+
+
+def test_every_table_and_queue_names_its_encryption_at_rest(template):
+    # The keys AWS owns, on purpose (docs/DEPLOY.md, "Encryption at rest"): SSEEnabled false
+    # is DynamoDB's AWS owned key, SqsManagedSseEnabled SQS's own keys (SSE-SQS).
+    for lid, table in resources_of(template, "AWS::DynamoDB::Table").items():
+        assert table["Properties"].get("SSESpecification") == {"SSEEnabled": False}, lid
+    for lid, queue in resources_of(template, "AWS::SQS::Queue").items():
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
+
+
+def test_every_checkov_skip_names_a_check_and_says_why(template):
+    skips = 0
+    for lid, resource in template["Resources"].items():
+        for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []:
+            skips += 1
+            assert re.fullmatch(r"CKV2?_AWS_\d+", str(skip.get("id"))), f"{lid}: {skip}"
+            assert len(str(skip.get("comment") or "").split()) >= 5, f"{lid} skips {skip['id']} without its reason"
+    assert skips > 0
+
+
 def test_outputs_for_the_cli(template):
     assert {"BidsApiEndpoint", "WebSocketApiEndpoint", "BidsTableName", "ProcessBidQueueUrl"} <= set(
         template["Outputs"]
@@ -710,6 +740,54 @@ def test_cfn_lint_reports_nothing(aws_tools):
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=_tool_env([]),
     )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+POLICY_LINT_FIXTURE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Ledger:
+    Type: AWS::DynamoDB::Table
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Sid: ReadLedger
+              Effect: Allow
+              Action: dynamodb:GetItem
+              Resource: !GetAtt Ledger.Arn
+            - Sid: QueryLedger
+              Effect: Allow
+              Action: {action}
+              Resource: !Sub "${{Ledger.Arn}}/index/ByTime"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("action", "returncode", "says"), [
+    ("dynamodb:Query", 0, "1 policy documents of 1 functions, 0 findings"),
+    ("dynamodb:Querry", 1, "FINDING   Reader QueryLedger: UNKNOWN_ACTION"),
+    ("sqs:SendMessage", 1, "FINDING   Reader QueryLedger: RESOURCE_MISMATCH"),
+])
+def test_policy_lint_names_the_function_and_statement_of_a_finding(aws_tools, tmp_path, action, returncode, says):
+    template = tmp_path / "template.yaml"
+    template.write_text(POLICY_LINT_FIXTURE.format(action=action))
+    result = subprocess.run([str(SCAN_TOOLS_DIR / "bin" / "python"), str(LINT_POLICIES), str(template)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == returncode, result.stdout + result.stderr
+    assert says in result.stdout
+
+
+@pytest.mark.slow
+def test_policy_lint_refuses_a_policy_it_cannot_read(aws_tools, tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(POLICY_LINT_FIXTURE.format(action="dynamodb:Query").replace(
+        '        - Version: "2012-10-17"\n', '        - DynamoDBReadPolicy: {TableName: !Ref Ledger}\n        - Version: "2012-10-17"\n'))
+    result = subprocess.run([str(SCAN_TOOLS_DIR / "bin" / "python"), str(LINT_POLICIES), str(template)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert "Resources.Reader.Properties.Policies[0]: DynamoDBReadPolicy is not an inline policy document" in result.stderr
 
 
 @pytest.fixture(scope="module")
