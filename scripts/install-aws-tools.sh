@@ -62,7 +62,7 @@ if ! { [ -f "$scan_marker" ] && [ -x "$scan_dest/bin/checkov" ] && [ -x "$scan_d
     new_venv_with "$scan_dest" "checkov==$CHECKOV_VERSION" "parliament==$PARLIAMENT_VERSION" \
         "setuptools==$SCAN_SETUPTOOLS_VERSION"
     "$scan_dest/bin/checkov" --version >/dev/null
-    "$scan_dest/bin/parliament" --help >/dev/null
+    PYTHONWARNINGS=ignore "$scan_dest/bin/parliament" --help >/dev/null  # it warns of pkg_resources
     touch "$scan_marker"
     echo "checkov $CHECKOV_VERSION and parliament $PARLIAMENT_VERSION installed in $scan_dest (Python $python_version)" >&2
 fi
