@@ -21,6 +21,7 @@ so it can be imported and tried on any CloudFormation template.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -181,6 +182,62 @@ def translate(built_template: Path, region: str) -> dict[str, Any]:
 # --- the report (standard library only) ----------------------------------------------------
 
 
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition",
+    "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix",
+}
+SUB_NAME = re.compile(r"\$\{(?!!)([^}.]+)(?:\.[^}]+)?\}")
+
+
+def unresolved_references(cfn: dict[str, Any]) -> list[str]:
+    """Every Ref, GetAtt, Sub, DependsOn and condition name that names nothing in the template.
+
+    CloudFormation refuses such a template before creating anything; cfn-lint does not
+    look inside the IAM policies and event sources SAM expands, so the check is made here.
+    """
+    resources = set(cfn.get("Resources") or {})
+    names = resources | set(cfn.get("Parameters") or {}) | PSEUDO_PARAMETERS
+    conditions = set(cfn.get("Conditions") or {})
+    problems: set[str] = set()
+
+    def walk(where: str, value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(where, item)
+            return
+        if not isinstance(value, dict):
+            return
+        for key, argument in value.items():
+            if key == "Ref" and isinstance(argument, str) and argument not in names:
+                problems.add(f"{where}: Ref {argument}")
+            elif key == "Fn::GetAtt":
+                target = argument.split(".")[0] if isinstance(argument, str) else argument[0]
+                if isinstance(target, str) and target not in resources:
+                    problems.add(f"{where}: Fn::GetAtt {target}")
+            elif key == "Fn::Sub":
+                text, local = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+                for name in SUB_NAME.findall(text) if isinstance(text, str) else ():
+                    if name not in names and name not in local:
+                        problems.add(f"{where}: Fn::Sub ${{{name}}}")
+            elif key == "Fn::If" and isinstance(argument, list) and argument and argument[0] not in conditions:
+                problems.add(f"{where}: Fn::If {argument[0]}")
+            elif key == "Condition" and isinstance(argument, str) and argument not in conditions:
+                problems.add(f"{where}: Condition {argument}")
+            walk(where, argument)
+
+    for lid, resource in (cfn.get("Resources") or {}).items():
+        depends = resource.get("DependsOn") or []
+        for target in [depends] if isinstance(depends, str) else depends:
+            if target not in resources:
+                problems.add(f"{lid}: DependsOn {target}")
+        walk(lid, resource)
+    for section in ("Conditions", "Outputs"):
+        for name, body in (cfn.get(section) or {}).items():
+            walk(f"{section}.{name}", body)
+    return sorted(problems)
+
+
+
 def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
@@ -214,14 +271,14 @@ def shown_default(parameter: dict[str, Any]) -> str:
     return json.dumps(str(parameter["Default"]))
 
 
-def report(cfn: dict[str, Any], steps: Iterable[str] = ()) -> str:
+def report(cfn: dict[str, Any], steps: Iterable[str] = (), source: str = "template.yaml") -> str:
     """What the stack would create and the parameters to set, the same for the same template."""
-    lines = ["Deploy check: template.yaml as a first `sam deploy` would create it (no AWS account used)", ""]
+    lines = [f"Deploy check: {source} as a first `sam deploy` would create it (no AWS account used)", ""]
     lines += list(steps)
     groups = resources_by_type(cfn)
     total = sum(len(ids) for ids in groups.values())
     lines += ["", f"Resources it creates: {total}, of {len(groups)} types"]
-    type_width = max(len(kind) for kind in groups)
+    type_width = max((len(kind) for kind in groups), default=0)
     for kind, ids in groups.items():
         head = f"  {kind.ljust(type_width)} {len(ids):3d}  "
         body = textwrap.wrap(", ".join(ids), WIDTH - len(head), break_on_hyphens=False)
@@ -254,10 +311,11 @@ def report(cfn: dict[str, Any], steps: Iterable[str] = ()) -> str:
 
 
 def shown_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """Relative to the project when inside it (.cache may be a symlink out of it)."""
+    for candidate in (path, path.resolve()):
+        if candidate.is_relative_to(ROOT):
+            return str(candidate.relative_to(ROOT))
+    return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,11 +323,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml", help="the SAM template (default: template.yaml)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="where the build and the translated template go (default: .aws-sam/deploy-check)")
     parser.add_argument("--region", default=DEFAULT_REGION, help=f"the region cfn-lint checks and ARNs name (default: {DEFAULT_REGION})")
-    parser.add_argument("--skip-build", action="store_true", help="translate the build already in the work folder instead of running sam build")
+    parser.add_argument("--skip-build", action="store_true", help="translate the build already in the work folder (of this template) instead of running sam build")
     args = parser.parse_args(argv)
 
     if not (TOOLS_BIN / "sam").exists():
         print(f"deploy check: no SAM CLI in {shown_path(TOOLS_BIN)}: run scripts/install-aws-tools.sh (make aws-tools)", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("samtranslator") is None:
+        print(f"deploy check: run it with {shown_path(TOOLS_BIN / 'python')} (make deploy-check): "
+              "this Python has no aws-sam-translator", file=sys.stderr)
         return 2
     template: Path = args.template.resolve()
     if not template.is_file():
@@ -291,13 +353,19 @@ def main(argv: list[str] | None = None) -> int:
             built = "ok: " + shown_path(build_dir)
         sam_validate_lint(template, args.region, env)
         cfn = translate(build_dir / "template.yaml", args.region)
+        if dangling := unresolved_references(cfn):
+            raise DeployCheckError(
+                "the translated template names what it does not define (CloudFormation would refuse it):\n  "
+                + "\n  ".join(dangling)
+            )
         cfn_path.write_text(json.dumps(cfn, indent=2) + "\n")
         steps = [
             f"  sam build             {built}",
             f"  sam validate --lint   ok: cfn-lint finds nothing (region {args.region})",
             f"  SAM transform         ok: {shown_path(cfn_path)}",
+            "  references            ok: every Ref, GetAtt, Sub and DependsOn names something defined",
         ]
-        sys.stdout.write(report(cfn, steps))
+        sys.stdout.write(report(cfn, steps, shown_path(template)))
     except DeployCheckError as error:
         print(f"deploy check: {error}", file=sys.stderr)
         return 1

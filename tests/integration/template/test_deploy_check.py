@@ -210,3 +210,31 @@ def test_the_sandbox_keeps_real_credentials_and_aws_out_of_reach(monkeypatch):
     assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
     assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+
+
+def test_a_name_the_template_does_not_define_is_found_where_cfn_lint_does_not_look():
+    # A policy's resource inside a role SAM expands: cfn-lint passes it, CloudFormation refuses it.
+    cfn = cfn_with({})
+    cfn["Conditions"] = {"HasTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}}
+    cfn["Resources"]["FnRole"] = {
+        "Type": "AWS::IAM::Role",
+        "DependsOn": ["Queue", "Gone"],
+        "Properties": {
+            "Policies": [{"PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Queu", "Arn"]}},
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": "Queue.Arn"}},
+                {"Effect": "Allow", "Action": "logs:*", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${Region}:${!Literal}:${Queue.Arn}"}},
+                {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Fn::If": ["HasTopc", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]}},
+                {"Effect": "Allow", "Action": "sns:Publish", "Resource": {"Fn::Sub": ["${Topic}", {"Topic": {"Ref": "AlarmTopicArn"}}]}},
+            ]}}],
+        },
+    }
+    cfn["Outputs"]["Missing"] = {"Value": {"Ref": "NoSuchThing"}, "Condition": "HasTopic"}
+    assert deploy_check_module.unresolved_references(cfn) == [
+        "FnRole: DependsOn Gone",
+        "FnRole: Fn::GetAtt Queu",
+        "FnRole: Fn::If HasTopc",
+        "FnRole: Fn::Sub ${Region}",
+        "Outputs.Missing: Ref NoSuchThing",
+    ]
+    assert deploy_check_module.unresolved_references(cfn_with({})) == []
