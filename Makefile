@@ -31,6 +31,13 @@ dynamodb-local: java
 aws-tools:
 	scripts/install-aws-tools.sh
 
+# template.yaml built (`sam build`), linted (`sam validate --lint`) and translated to the
+# CloudFormation a first `sam deploy` creates (.aws-sam/deploy-check/template.cfn.json),
+# without an AWS account; prints the resources and the parameters to set (docs/DEPLOY.md).
+.PHONY: deploy-check
+deploy-check: aws-tools
+	.cache/aws-tools/bin/python scripts/deploy_check.py
+
 # TypeScript's compiler (.cache/typescript), for the type check of the page's modules in web/.
 typescript:
 	scripts/install-typescript.sh
