@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
+# Generated requests per operation in `make fuzz` (`make test` runs the fuzzer's quick default).
+FUZZ_EXAMPLES ?= 100
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 
-.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser
+.PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close clean java dynamodb-local aws-tools browser
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser
 
@@ -30,12 +32,32 @@ aws-tools:
 browser:
 	scripts/install-browser.sh
 
+# Everything CI runs (.ci/run): lint, then every test in one pytest run (pyproject's
+# testpaths, fastest level first), the fuzzer at its quick depth. One run over the whole
+# tree, so no selection can come up empty (pytest's exit code 5).
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: lint, the unit tests, the integration tests (DynamoDB Local, the local runtime).
+check: lint test-unit test-integration
 
 # The rules, the service and the handlers on the in-memory recorder: no Java, seconds.
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# The ledger, the handlers and the local runtime against DynamoDB Local and the local SQS;
+# the template against cfn-lint and SAM.
+test-integration: $(VENV)/.installed dynamodb-local aws-tools
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+# The whole application on the local runtime: the API end to end, faults, the quick fuzzer,
+# and the page in Chromium.
+test-e2e: setup
+	$(PY) -m pytest tests/e2e tests/browser $(PYTEST_ARGS)
+
+# The fuzzer at depth: many more generated requests per operation than `make test` sends.
+fuzz: setup
+	SAMSOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py $(PYTEST_ARGS)
 
 # ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md).
 lint: $(VENV)/.installed
