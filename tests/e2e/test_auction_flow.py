@@ -103,7 +103,7 @@ def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, al
 
 
 def test_add_to_end_with_one_extension_extends_once_and_the_sweep_closes(app_stack, admin, alice, bob):
-    """Soft-close rules per lot (issue 13, point 4): alice's bid in the window adds 5 s to the
+    """Soft-close rules per lot: alice's bid in the window adds 5 s to the
     close; bob's, which takes the lead, is accepted but the one extension is used."""
     closes = utc_now() + timedelta(seconds=5)
     lot = admin.create_lot(

@@ -1,4 +1,4 @@
-"""Closing on time (issue 13, point 1) on the local stack: lots are closed by their close
+"""Closing on time on the local stack: lots are closed by their close
 timers (POST /lots arms one, CloseTimerFunction closes the lot or re-arms at a moved close
 time) through the local standard queue's per-message delays. This stack's sweep runs once an
 hour, so every close seen here came from a timer, not from the every-minute safety net."""

@@ -1,4 +1,4 @@
-"""Retraction by an administrator end to end on the local runtime (issue 13, point 3): the
+"""Retraction by an administrator end to end on the local runtime: the
 REST route through the local gateway and LotApiFunction, the stream broadcaster telling the
 watchers (lot.updated), the retracted bidder (bid.retracted) and the bidder it puts back in
 the lead (bid.leading), and the refusals."""

@@ -358,7 +358,7 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
         stack["sqs"].delete_message(QueueUrl=stack["queue"], ReceiptHandle=m["ReceiptHandle"])
 
 
-# -- strict input (issue 9): every refusal is a 4xx in the error shape and writes and queues nothing
+# -- strict input: a queue message not exactly a command is parked, not decided
 
 
 

@@ -1,4 +1,4 @@
-"""One unreadable item never breaks more than itself (issue 9, item 2).
+"""One unreadable item never breaks more than itself.
 
 Corrupt snapshot and event items are written straight into DynamoDB Local, as a bug or
 a hand edit could leave them: the list and the sweep skip them (logged, counted), the
@@ -27,8 +27,8 @@ from samsold_cli.main import app as samsold_app
 from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
 from tests.support.events import FakeContext
 
-# Ways a stored snapshot can be unreadable: the year-999 time of issue 9 (`strftime("%Y")`
-# wrote it unpadded), a missing attribute, a value of the wrong type.
+# Ways a stored snapshot can be unreadable: a year-999 time as `strftime("%Y")`
+# once wrote it (unpadded), a missing attribute, a value of the wrong type.
 BAD_SNAPSHOTS = {
     "unpadded year": {"opens_at": {"S": "999-01-01T00:00:00.000Z"}},
     "missing attribute": {"currency": None},

@@ -602,7 +602,7 @@ def test_unknown_connection_is_gone(management: Any, operation: str) -> None:
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
 
 
-# -- HTTP/1.1 framing and bursts (issue 9: the gateway on aiohttp) -------------------------
+# -- HTTP/1.1 framing and bursts (the gateway on aiohttp) --------------------------------
 
 
 def raw_exchange(gateway: LocalGateway, request: bytes, timeout_s: float = 5, *, want_body: bool = True) -> bytes:

@@ -328,7 +328,7 @@ def test_rest_api_answers_preflights_for_the_page_without_a_token(template):
 def test_close_grace_outlasts_place_bid(template):
     """A bid placed in time is queued before its lot's CloseLot (from the close timer or the
     sweep): the close grace is longer than PlaceBid's timeout, and short enough that a lot
-    closes within 15 s of its close time (issue 13: the timer arrives at the grace's end)."""
+    closes within 15 s of its close time (the timer arrives at the grace's end)."""
     place_bid_timeout = function_properties(template, "PlaceBidFunction")["Timeout"]
     assert place_bid_timeout <= 5
     assert place_bid_timeout < parameter_default(template, "CloseGraceSeconds") <= 10

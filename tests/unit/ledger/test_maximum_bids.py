@@ -1,4 +1,4 @@
-"""Maximum (proxy) bids, as eBay runs them (issue 12, points 1 and 2): a bid's amount is
+"""Maximum (proxy) bids, as eBay runs them: a bid's amount is
 the bidder's maximum, and the ledger bids for them only as far as needed. Examples first,
 then properties over any sequence of bids (hypothesis)."""
 

@@ -1,4 +1,4 @@
-"""Soft-close rules per lot (issue 13, point 4): extend from the bid's time or add to the
+"""Soft-close rules per lot: extend from the bid's time or add to the
 current end; triggered by any accepted bid or only when the leader changes; capped by the
 hard close or a number of extensions. Examples at the edges, then a property over any
 sequence of bids (hypothesis), then the terms, the stored shape and an event stored before
