@@ -102,6 +102,7 @@ def drain(stack, max_rounds=10):
         ).get("Messages", [])
         if not messages:
             break
+        stack["received"] = messages  # what the last round took, for a test to hand back
         response = process_bid.handler(sqs_event(messages, stack["queue_arn"]), FakeContext(), stack["app"])
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         done = [m for m in messages if m["MessageId"] not in failed]

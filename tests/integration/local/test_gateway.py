@@ -281,7 +281,7 @@ def test_stopping_does_not_wait_for_calls_in_flight(auth: DevAuth, recorder: Rec
             time.sleep(0.3)
             started = time.monotonic()
             gateway.stop()
-            assert time.monotonic() - started < 4
+            assert time.monotonic() - started < 8  # the call in flight would hold it until its own timeout (10 s)
         finally:
             handlers.release_gate.set()
 
