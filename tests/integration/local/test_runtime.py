@@ -22,7 +22,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "fixtures" / "runtime" / "templ
 ITEMS_TABLE = "test-items"
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
     """The first truthy result of `check`, or its last falsy one after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -124,10 +124,11 @@ def test_a_timed_out_invocation_raises_and_its_worker_is_replaced(stack):
     assert stack.invoke("EchoB", {})["shared_name"] == "value-b"
 
 
-def test_concurrency_grows_with_load_beyond_the_first_workers(stack):
-    # Six calls at once, each holding its worker for a second: six warm workers, not two.
+def test_concurrency_grows_with_load_beyond_the_first_workers(stack, tmp_path):
+    # Six calls at once, each holding its worker until all six are in flight: six warm workers, not two.
+    barrier = {"directory": str(tmp_path), "parties": 6}
     with ThreadPoolExecutor(6) as pool:
-        seen = list(pool.map(lambda _: stack.invoke("EchoA", {"sleep_s": 1}), range(6)))
+        seen = list(pool.map(lambda _: stack.invoke("EchoA", {"barrier": barrier}), range(6)))
 
     assert len({result["pid"] for result in seen}) == 6
     assert all(result["shared_name"] == "value-a" for result in seen)  # each with the template's environment
@@ -147,11 +148,12 @@ def sqs_batch(*groups: str, sleep_s: float = 0) -> dict[str, Any]:
                          "attributes": {"MessageGroupId": group}} for group in groups]}
 
 
-def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_last(stack):
+def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_last(stack, tmp_path):
     first, second = f"lot-{uuid.uuid4().hex[:6]}", f"lot-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(2) as pool:  # at the same time: two workers
+    barrier = {"directory": str(tmp_path), "parties": 2}
+    with ThreadPoolExecutor(2) as pool:  # at the same time (each waits for the other): two workers
         served_first, served_second = (result["pid"] for result in pool.map(
-            lambda group: stack.invoke("EchoA", sqs_batch(group, sleep_s=0.5)), [first, second]))
+            lambda group: stack.invoke("EchoA", sqs_batch(group) | {"barrier": barrier}), [first, second]))
     assert served_first != served_second
     # Each group comes back to its worker, though the other was used more recently.
     assert stack.invoke("EchoA", sqs_batch(first))["pid"] == served_first
