@@ -23,7 +23,6 @@ from tests.support.events import FakeContext, rest_event
 from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
-BOB = {"sub": "bob", "cognito:username": "bob"}
 SELLER = {"sub": "sam", "cognito:username": "sam"}
 ADMIN = {"sub": "root", "cognito:username": "root", "cognito:groups": "admin"}
 
