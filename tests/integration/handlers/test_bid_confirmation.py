@@ -1,7 +1,7 @@
 """`POST /bid` and fat-finger protection, the handlers called with API Gateway and SQS
 events against DynamoDB Local and the local SQS queue: the 422 a bid far above the minimum
-gets (nothing queued, nothing recorded), the 202 once confirmed, retries, the strict
-`confirm` field and the OpenAPI document."""
+gets (nothing queued, nothing recorded), the 202 once confirmed, retries. The strict
+`confirm` field and the OpenAPI document are in tests/unit/handlers/test_bid_confirmation_shapes.py."""
 
 from __future__ import annotations
 
@@ -126,28 +126,7 @@ def test_the_deployments_cap_asks_even_within_ten_times(stack):
     assert bid(stack, {"lot_id": lot_id, "amount": "5000.01", "confirm": True})[0] == 202
 
 
-@pytest.mark.parametrize("confirm", ["true", 1, None, "yes", 0, [True], {"value": True}])
-def test_confirm_is_a_strict_boolean(stack, confirm):
-    lot_id = new_lot(stack)
-    before = queued(stack)
-    status, answer = bid(stack, {"lot_id": lot_id, "amount": "1000.00", "confirm": confirm})
-    assert status == 400 and answer["error"]["code"] == "INVALID_REQUEST"
-    assert [e["field"] for e in answer["error"]["details"]["errors"]] == ["confirm"]
-    assert queued(stack) == before
-
-
 def test_confirm_false_is_the_same_as_leaving_it_out(stack):
     lot_id = new_lot(stack)
     assert bid(stack, {"lot_id": lot_id, "amount": "1000.00", "confirm": False})[0] == 422
     assert bid(stack, {"lot_id": lot_id, "amount": "10.00", "confirm": False})[0] == 202
-
-
-def test_the_openapi_document_lists_confirm_and_the_422(stack):
-    status, document = call(stack["app"], "GET", "/openapi.json")
-    assert status == 200
-    confirm = document["components"]["schemas"]["BidRequest"]["properties"]["confirm"]
-    assert (confirm["type"], confirm["default"]) == ("boolean", False)
-    assert "confirm" not in document["components"]["schemas"]["BidRequest"].get("required", [])
-    refused = document["paths"]["/bid"]["post"]["responses"]["422"]
-    assert "CONFIRMATION_REQUIRED" in refused["description"]
-    assert refused["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
