@@ -26,7 +26,8 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
     """The application as the template wires PlaceBid and ProcessBid, with a cap for EUR."""
     with LocalSqs(tmp_path_factory.mktemp("sqs")) as sqs_server:
         sqs = boto3.client("sqs", endpoint_url=sqs_server.endpoint_url)
-        queue = sqs.create_queue(QueueName="commands.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "2"})["QueueUrl"]
+        # A visibility timeout no batch outlasts, however loaded the machine: nothing comes back twice.
+        queue = sqs.create_queue(QueueName="commands.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "120"})["QueueUrl"]
         app = build({
             "BIDS_TABLE": bids_table,
             "PROCESS_BID_QUEUE_URL": queue,
