@@ -85,10 +85,12 @@ def test_subscribe_message_returns_current_state(app_stack, admin):
 
 @pytest.mark.parametrize(("amount", "outcome"), [("30.00", "SOLD"), ("29.50", "UNSOLD")])
 def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, alice, amount, outcome):
-    closes = utc_now() + timedelta(seconds=3)
+    # 5 s for the watcher and the bid before the close on a loaded machine; the extension
+    # (7 s from the bid) is longer, so the bid moves the close whenever it lands.
+    closes = utc_now() + timedelta(seconds=5)
     lot = admin.create_lot(
         starting_price="20.00", reserve_price="30.00", closes_at=format_time(closes),
-        soft_close_window_s=10, soft_close_extension_s=5,
+        soft_close_window_s=10, soft_close_extension_s=7,
     )
     with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
         placed = alice.bid(lot["lot_id"], amount)
@@ -105,7 +107,7 @@ def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, al
 def test_add_to_end_with_one_extension_extends_once_and_the_sweep_closes(app_stack, admin, alice, bob):
     """Soft-close rules per lot: alice's bid in the window adds 5 s to the
     close; bob's, which takes the lead, is accepted but the one extension is used."""
-    closes = utc_now() + timedelta(seconds=5)
+    closes = utc_now() + timedelta(seconds=7)  # time for the watcher and both bids on a loaded machine
     lot = admin.create_lot(
         closes_at=format_time(closes), soft_close_window_s=10, soft_close_extension_s=5,
         soft_close_mode="add_to_end", max_extensions=1,
