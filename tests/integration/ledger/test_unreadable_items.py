@@ -10,7 +10,6 @@ queued commands are parked with the reason instead of failing into the DLQ, and
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 
@@ -24,7 +23,7 @@ from ledger.dynamodb import event_key, lot_key
 from ledger.service import AuctionService
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
-from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack  # noqa: F401
+from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack, wait_until_due  # noqa: F401
 from tests.support.events import FakeContext
 
 # Ways a stored snapshot can be unreadable: a year-999 time as `strftime("%Y")`
@@ -113,9 +112,10 @@ def test_the_service_lists_the_keys_it_skipped(service, clock, dynamodb_client, 
 def test_the_sweep_skips_an_unreadable_lot_and_closes_the_others(stack, dynamodb_client, bids_table):  # noqa: F811
     from handlers import close_due_lots
 
-    good, bad = lot_closing_in(1, soft_close_window_s=0), lot_closing_in(1, soft_close_window_s=0)
+    # 3 s: time to create both before they close on a loaded machine.
+    good, bad = lot_closing_in(3, soft_close_window_s=0), lot_closing_in(3, soft_close_window_s=0)
     corrupt(dynamodb_client, bids_table, bad["lot_id"], "SNAPSHOT", BAD_SNAPSHOTS["unpadded year"])
-    time.sleep(2.2)  # past closes_at and the 1 s grace
+    wait_until_due(bad)  # past closes_at and the 1 s grace
     swept = close_due_lots.handler({}, FakeContext(), stack["app"])
     assert swept["unreadable"] >= 1
     assert all(response["batchItemFailures"] == [] for response in drain(stack))
