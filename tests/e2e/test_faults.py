@@ -85,7 +85,7 @@ def kill_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    assert eventually(lambda: not [pid for pid in pids if running(pid)], timeout=10)
+    assert eventually(lambda: not [pid for pid in pids if running(pid)], timeout=30)
 
 
 class DevStack:
