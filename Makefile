@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DYNAMODB_LOCAL_NPM_VERSION := 11.1.0
+# Generated requests per operation in `make fuzz` (`make test` runs the fuzzer's quick default).
+FUZZ_EXAMPLES ?= 100
 export DYNAMODB_LOCAL_DIR := $(CURDIR)/.cache/dynamodb-local
 export DYNAMODB_LOCAL_NPM_VERSION
 TYPESCRIPT_NPM_VERSION := 7.0.2
@@ -10,7 +12,7 @@ export TYPESCRIPT_DIR := $(CURDIR)/.cache/typescript
 export TYPESCRIPT_NPM_VERSION
 SCAN_TOOLS := $(CURDIR)/.cache/scan-tools
 
-.PHONY: setup test test-unit lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
+.PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser typescript
 
@@ -46,19 +48,20 @@ typescript:
 browser:
 	scripts/install-browser.sh
 
+# Everything CI runs (.ci/run): lint, then every test in one pytest run (pyproject's
+# testpaths, fastest level first), the fuzzer at its quick depth. One run over the whole
+# tree, so no selection can come up empty (pytest's exit code 5).
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: lint, the unit tests, the integration tests (DynamoDB Local, the local runtime).
+check: lint test-unit test-integration
 
 # The rules, the service and the handlers on the in-memory recorder: no Java, seconds.
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
-# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output);
-# checkov (its CloudFormation checks read SAM templates) and parliament (each function's
-# IAM policy) scan template.yaml: a finding neither fixed nor suppressed with its reason
-# in the template (checkov) or in scripts/lint_policies.py (parliament) fails.
-lint: $(VENV)/.installed typescript aws-tools
+.PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

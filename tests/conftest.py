@@ -1,5 +1,6 @@
-"""Shared fixtures: one DynamoDB Local (in memory) for the whole session, and (for the
-end-to-end and browser tests) the whole application on the local runtime."""
+"""Shared fixtures: one DynamoDB Local (in memory) for the whole session, and the way the
+end-to-end and browser tests start the whole application on the local runtime (each
+package starts its own, see their conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import boto3
 import pytest
 
 from bootstrap import use_placeholder_credentials
-from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack
 from samsold_cli.dev_site import WEB_DIR, dev_site
@@ -71,18 +71,3 @@ def local_app_stack(tmp_path_factory):
     )
     with stack:
         yield stack
-
-
-@pytest.fixture(scope="session")
-def app_stack(tmp_path_factory):
-    yield from local_app_stack(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def dev_auth(app_stack) -> DevAuth:
-    return DevAuth(app_stack.data_dir)
-
-
-@pytest.fixture(scope="session")
-def api(app_stack) -> str:
-    return app_stack.endpoints["rest"]

@@ -24,7 +24,7 @@ def ended(client: Client, lot_id: str) -> bool:
 def test_the_ended_list_shows_each_lots_result_newest_first_and_switches_back(
     open_page, seller, api, dev_auth, screenshot
 ):
-    closes_at = format_time(utc_now() + timedelta(seconds=3))
+    closes_at = format_time(utc_now() + timedelta(seconds=5))  # time for the bid on a loaded machine
     sold = seller.create_lot(title="Walnut chess set", starting_price="12.00", closes_at=closes_at, soft_close_window_s=0)
     unsold = seller.create_lot(title="Chipped teapot", starting_price="5.00", closes_at=closes_at, soft_close_window_s=0)
     bidder = Client(api, dev_auth.mint("ended-list-bidder"))
@@ -63,7 +63,7 @@ def test_the_ended_list_shows_each_lots_result_newest_first_and_switches_back(
 
 def test_an_ended_lots_page_shows_its_outcome_instead_of_a_price_and_a_leader(open_page, seller, api, dev_auth, screenshot):
     unsold = seller.create_lot(title="Faded print", starting_price="5.00",
-                               closes_at=format_time(utc_now() + timedelta(seconds=2)), soft_close_window_s=0)
+                               closes_at=format_time(utc_now() + timedelta(seconds=5)), soft_close_window_s=0)
     cancelled = seller.create_lot(title="Cracked vase")
     open_lot = open_page(f"#/lots/{cancelled['lot_id']}")
     expect(fact(open_lot, "Current price")).to_have_text("€10.00 to start")

@@ -1,5 +1,5 @@
 """An administrator's retraction as bidders see it in headless Chromium against the local
-stack (issue 13, point 3): the bidder whose bid was withdrawn is told on the lot's page,
+stack: the bidder whose bid was withdrawn is told on the lot's page,
 with the reason; the bidder it puts back in the lead gets a notice elsewhere."""
 
 from __future__ import annotations

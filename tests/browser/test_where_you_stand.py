@@ -1,4 +1,4 @@
-"""Where a signed-in bidder stands (issue 12, points 4 and 5), in headless Chromium against
+"""Where a signed-in bidder stands, in headless Chromium against
 the local stack: two bidders' pages in a proxy duel (leading, outbid, a raise that swaps
 them), their news pushed live on the lot and as notices elsewhere, "My bids", and a close
 that tells the winner and the other bidder."""

@@ -4,7 +4,6 @@ the FIFO queue, the processor, the stream broadcaster and the closing sweep."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -64,9 +63,9 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
     view = alice.get(f"/lots/{lot_id}").json()
     assert (view["version"], view["current_price"], view["leader"]) == (4, "10.50", "Bidder 2")
     # Signed in, the lot's view says where the caller stands (their records come from the stream).
-    eventually(lambda: alice.get(f"/lots/{lot_id}").json()["you"] is not None, timeout=10)
+    eventually(lambda: alice.get(f"/lots/{lot_id}").json()["you"] is not None)
     assert alice.get(f"/lots/{lot_id}").json()["you"] == {"leading": False, "maximum": "10.00", "last_bid": "10.00", "status": "OUTBID"}
-    eventually(lambda: bob.get(f"/lots/{lot_id}").json()["you"]["last_bid"] == "11.00", timeout=10)
+    eventually(lambda: bob.get(f"/lots/{lot_id}").json()["you"]["last_bid"] == "11.00")
     assert bob.get(f"/lots/{lot_id}").json()["you"] == {"leading": True, "maximum": "11.00", "last_bid": "11.00", "status": "LEADING"}
     mine = bob.get("/me/bids").json()
     assert {(i["lot_id"], i["status"], i["maximum"]) for i in mine["items"]} >= {(lot_id, "LEADING", "11.00")}
@@ -85,10 +84,12 @@ def test_subscribe_message_returns_current_state(app_stack, admin):
 
 @pytest.mark.parametrize(("amount", "outcome"), [("30.00", "SOLD"), ("29.50", "UNSOLD")])
 def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, alice, amount, outcome):
-    closes = utc_now() + timedelta(seconds=3)
+    # 5 s for the watcher and the bid before the close on a loaded machine; the extension
+    # (7 s from the bid) is longer, so the bid moves the close whenever it lands.
+    closes = utc_now() + timedelta(seconds=5)
     lot = admin.create_lot(
         starting_price="20.00", reserve_price="30.00", closes_at=format_time(closes),
-        soft_close_window_s=10, soft_close_extension_s=5,
+        soft_close_window_s=10, soft_close_extension_s=7,
     )
     with Watcher(f"{app_stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
         placed = alice.bid(lot["lot_id"], amount)
@@ -103,9 +104,9 @@ def test_soft_close_extends_and_sweep_closes_at_the_reserve(app_stack, admin, al
 
 
 def test_add_to_end_with_one_extension_extends_once_and_the_sweep_closes(app_stack, admin, alice, bob):
-    """Soft-close rules per lot (issue 13, point 4): alice's bid in the window adds 5 s to the
+    """Soft-close rules per lot: alice's bid in the window adds 5 s to the
     close; bob's, which takes the lead, is accepted but the one extension is used."""
-    closes = utc_now() + timedelta(seconds=5)
+    closes = utc_now() + timedelta(seconds=7)  # time for the watcher and both bids on a loaded machine
     lot = admin.create_lot(
         closes_at=format_time(closes), soft_close_window_s=10, soft_close_extension_s=5,
         soft_close_mode="add_to_end", max_extensions=1,
@@ -137,29 +138,24 @@ def events_of(admin, lot_id):
     return admin.get(f"/lots/{lot_id}/events").json()["events"]
 
 
-def test_same_post_twice_with_one_idempotency_key_makes_one_bid(admin, alice):
+def test_same_post_twice_with_one_idempotency_key_makes_one_bid(app_stack, admin, alice):
     lot = admin.create_lot()
     key = f"key-{lot['lot_id']}"
     first = alice.post("/bid", {"lot_id": lot["lot_id"], "amount": "10.00"}, headers={"Idempotency-Key": key})
     second = alice.post("/bid", {"lot_id": lot["lot_id"], "amount": "10.00"}, headers={"Idempotency-Key": key})
     assert first.status_code == second.status_code == 202 and first.json()["bid_id"] == second.json()["bid_id"] == key
     alice.wait_for_outcome(key)
-    time.sleep(0.5)
+    eventually(lambda: queued_messages(app_stack) == 0, timeout=30)  # a second command, had one been queued, is decided
     assert [e["type"] for e in events_of(admin, lot["lot_id"])] == ["LotCreated", "BidPlaced"]
 
 
+# Through the gateway: a raw body, a missing field, a body past the limit, and the
+# authorizer's refusals. Each other shape PlaceBid refuses (an extra field, a claimed bidder,
+# a negative, zero, NaN, exponent or over-precise amount, a number for a string, an unknown
+# lot) is checked where it is decided, in tests/unit/handlers/test_input_shapes.py.
 BAD_BIDS = [
     ("malformed JSON", "{oops", None, 400),
     ("missing amount", {"lot_id": "LOT"}, None, 400),
-    ("extra field", {"lot_id": "LOT", "amount": "10.00", "note": "x"}, None, 400),
-    ("claims a bidder", {"lot_id": "LOT", "amount": "10.00", "bidder": "bob"}, None, 400),
-    ("negative", {"lot_id": "LOT", "amount": "-10.00"}, None, 400),
-    ("zero", {"lot_id": "LOT", "amount": "0"}, None, 400),
-    ("NaN", {"lot_id": "LOT", "amount": "NaN"}, None, 400),
-    ("exponent", {"lot_id": "LOT", "amount": "1E2"}, None, 400),
-    ("number not string", {"lot_id": "LOT", "amount": 10}, None, 400),
-    ("over-precise", {"lot_id": "LOT", "amount": "10.001"}, None, 422),
-    ("unknown lot", {"lot_id": "no-such-lot", "amount": "10.00"}, None, 404),
     ("oversized body", {"lot_id": "LOT", "amount": "10.00", "pad": "x" * 40_000}, None, 413),
     ("no token", {"lot_id": "LOT", "amount": "10.00"}, "", 401),
     ("forged token", {"lot_id": "LOT", "amount": "10.00"}, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IifQ.", 401),
@@ -200,7 +196,7 @@ def test_poison_message_does_not_stop_later_bids_of_its_lot(app_stack, admin, al
     )
     placed = alice.bid(lot["lot_id"], "10.00")
     assert alice.wait_for_outcome(placed["bid_id"])["status"] == "ACCEPTED"
-    eventually(lambda: queued_messages(app_stack) == 0, timeout=20)
+    eventually(lambda: queued_messages(app_stack) == 0)
 
 
 def test_openapi_document_lists_the_routes(api):
@@ -223,5 +219,5 @@ def test_gone_connections_are_removed_on_the_first_failed_post_but_connecting_on
     store.subscribe("connecting", lot["lot_id"])
     placed = alice.bid(lot["lot_id"], "10.00")
     alice.wait_for_outcome(placed["bid_id"])
-    eventually(lambda: "vanished" not in set(store.watching_lot(lot["lot_id"])), timeout=20)
+    eventually(lambda: "vanished" not in set(store.watching_lot(lot["lot_id"])))
     assert "connecting" in set(store.watching_lot(lot["lot_id"]))

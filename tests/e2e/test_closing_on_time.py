@@ -1,4 +1,4 @@
-"""Closing on time (issue 13, point 1) on the local stack: lots are closed by their close
+"""Closing on time on the local stack: lots are closed by their close
 timers (POST /lots arms one, CloseTimerFunction closes the lot or re-arms at a moved close
 time) through the local standard queue's per-message delays. This stack's sweep runs once an
 hour, so every close seen here came from a timer, not from the every-minute safety net."""
@@ -51,7 +51,7 @@ def closed_update(watcher: Watcher, timeout: float = 60) -> dict[str, Any]:
 
 
 def test_a_lot_closing_seconds_after_creation_is_closed_by_its_timer(stack, admin):
-    lot = admin.create_lot(closes_at=format_time(utc_now() + timedelta(seconds=10)))
+    lot = admin.create_lot(closes_at=format_time(utc_now() + timedelta(seconds=5)))
     with Watcher(f"{stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
         closed = closed_update(watcher)
     assert (closed["status"], closed["outcome"], closed["closes_at"]) == ("CLOSED", "UNSOLD", lot["closes_at"])
@@ -63,7 +63,7 @@ def test_a_lot_closing_seconds_after_creation_is_closed_by_its_timer(stack, admi
 
 def test_a_lot_extended_by_a_late_bid_closes_at_its_new_time_not_the_old_one(stack, admin, alice):
     lot = admin.create_lot(closes_at=format_time(utc_now() + timedelta(seconds=8)),
-                           soft_close_window_s=30, soft_close_extension_s=15)
+                           soft_close_window_s=30, soft_close_extension_s=10)
     with Watcher(f"{stack.endpoints['websocket']}/?lot_id={lot['lot_id']}") as watcher:
         bid = alice.bid(lot["lot_id"], "10.00")
         assert alice.wait_for_outcome(bid["bid_id"])["status"] == "ACCEPTED"

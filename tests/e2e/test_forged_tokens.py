@@ -1,4 +1,4 @@
-"""One token verifier for REST and WebSocket (issue 9, item 4).
+"""One token verifier for REST and WebSocket.
 
 The same table of forged tokens goes to both doors of the local stack: the REST API
 (its Cognito authorizer, played by the local gateway) must answer 401, and WebSocket

@@ -1,4 +1,4 @@
-"""Knowing where you stand (issue 12, points 4 and 5), through the handlers on DynamoDB
+"""Knowing where you stand, through the handlers on DynamoDB
 Local: the broadcast keeps each bidder's record of a lot (from the stream) and tells each
 bidder their own news (`bid.outbid` when they lose the lead, `lot.won` / `lot.lost` at the
 close); a signed-in bidder's lot view says where they stand (`you`), and `GET /me/bids`

@@ -1,6 +1,6 @@
 """The lot snapshot stays small whatever the number of bidders, bids and extensions
-(issue 11, item 1; DESIGN.md section 2: at most 2 KB), and the aliases and bid history
-that used to grow inside it still work from items and queries of their own."""
+(at most 2 KB, so each bid's write of it costs at most two write units), and the aliases
+and bid history that used to grow inside it still work from items and queries of their own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One DynamoDB call per batch in the common case (issue 11, item 4), and every fallback.
+"""One DynamoDB call per batch in the common case, and every fallback.
 
 The service decides on the snapshot it last wrote or read for a lot and writes at once;
 the transaction's conditions say whether that was right. These tests run the fallbacks on

@@ -1,4 +1,4 @@
-"""Soft-close rules per lot (issue 13, point 4) stored in DynamoDB Local: the rule is
+"""Soft-close rules per lot stored in DynamoDB Local: the rule is
 written into LotCreated and the snapshot, replays and verifies; and a lot whose LotCreated
 was stored before the rules existed still verifies, replays and keeps today's rule."""
 

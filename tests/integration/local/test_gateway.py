@@ -281,7 +281,7 @@ def test_stopping_does_not_wait_for_calls_in_flight(auth: DevAuth, recorder: Rec
             time.sleep(0.3)
             started = time.monotonic()
             gateway.stop()
-            assert time.monotonic() - started < 4
+            assert time.monotonic() - started < 8  # the call in flight would hold it until its own timeout (10 s)
         finally:
             handlers.release_gate.set()
 
@@ -602,7 +602,7 @@ def test_unknown_connection_is_gone(management: Any, operation: str) -> None:
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
 
 
-# -- HTTP/1.1 framing and bursts (issue 9: the gateway on aiohttp) -------------------------
+# -- HTTP/1.1 framing and bursts (the gateway on aiohttp) --------------------------------
 
 
 def raw_exchange(gateway: LocalGateway, request: bytes, timeout_s: float = 5, *, want_body: bool = True) -> bytes:

@@ -22,7 +22,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "fixtures" / "runtime" / "templ
 ITEMS_TABLE = "test-items"
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
     """The first truthy result of `check`, or its last falsy one after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -124,10 +124,11 @@ def test_a_timed_out_invocation_raises_and_its_worker_is_replaced(stack):
     assert stack.invoke("EchoB", {})["shared_name"] == "value-b"
 
 
-def test_concurrency_grows_with_load_beyond_the_first_workers(stack):
-    # Six calls at once, each holding its worker for a second: six warm workers, not two.
+def test_concurrency_grows_with_load_beyond_the_first_workers(stack, tmp_path):
+    # Six calls at once, each holding its worker until all six are in flight: six warm workers, not two.
+    barrier = {"directory": str(tmp_path), "parties": 6}
     with ThreadPoolExecutor(6) as pool:
-        seen = list(pool.map(lambda _: stack.invoke("EchoA", {"sleep_s": 1}), range(6)))
+        seen = list(pool.map(lambda _: stack.invoke("EchoA", {"barrier": barrier}), range(6)))
 
     assert len({result["pid"] for result in seen}) == 6
     assert all(result["shared_name"] == "value-a" for result in seen)  # each with the template's environment
@@ -147,11 +148,12 @@ def sqs_batch(*groups: str, sleep_s: float = 0) -> dict[str, Any]:
                          "attributes": {"MessageGroupId": group}} for group in groups]}
 
 
-def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_last(stack):
+def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_last(stack, tmp_path):
     first, second = f"lot-{uuid.uuid4().hex[:6]}", f"lot-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(2) as pool:  # at the same time: two workers
+    barrier = {"directory": str(tmp_path), "parties": 2}
+    with ThreadPoolExecutor(2) as pool:  # at the same time (each waits for the other): two workers
         served_first, served_second = (result["pid"] for result in pool.map(
-            lambda group: stack.invoke("EchoA", sqs_batch(group, sleep_s=0.5)), [first, second]))
+            lambda group: stack.invoke("EchoA", sqs_batch(group) | {"barrier": barrier}), [first, second]))
     assert served_first != served_second
     # Each group comes back to its worker, though the other was used more recently.
     assert stack.invoke("EchoA", sqs_batch(first))["pid"] == served_first
@@ -162,16 +164,31 @@ def test_a_batch_goes_to_the_idle_worker_that_served_most_of_its_message_groups_
     assert stack.invoke("EchoA", sqs_batch(second))["pid"] == served_first
 
 
+def queue_counts(sqs, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 def test_sqs_partial_batch_failures_come_back_and_successes_are_deleted(stack, dynamodb):
     sqs = stack.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="WorkQueue.fifo")["QueueUrl"]
+    # A visibility timeout no invocation outlasts, however loaded the machine: a message
+    # comes back only when the test makes it visible again (below), never on its own.
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "600"})
     ok, failing = f"ok-{uuid.uuid4().hex[:8]}", f"bad-{uuid.uuid4().hex[:8]}"
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"id": ok}), MessageGroupId="g1",
                      MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"id": failing, "fail": True}), MessageGroupId="g2")
 
-    assert eventually(lambda: len(observations(dynamodb, f"SQS#{failing}")) >= 2), "a failed record comes back"
-    time.sleep(1.5)  # more than the visibility timeout: a deleted message would have come back by now
+    assert eventually(lambda: observations(dynamodb, f"SQS#{ok}") and observations(dynamodb, f"SQS#{failing}"),
+                      timeout=60), "both were received"
+    # The poller has acknowledged the batch: the success is deleted, the failure stays in flight.
+    assert eventually(lambda: queue_counts(sqs, queue_url) == (0, 1), timeout=60), queue_counts(sqs, queue_url)
+    (first_failure,) = observations(dynamodb, f"SQS#{failing}")
+    sqs.change_message_visibility(QueueUrl=queue_url, VisibilityTimeout=0,
+                                  ReceiptHandle=json.loads(first_failure["record"]["S"])["receiptHandle"])
+    assert eventually(lambda: len(observations(dynamodb, f"SQS#{failing}")) >= 2, timeout=60), "a failed record comes back"
     (received,) = observations(dynamodb, f"SQS#{ok}")
     record = json.loads(received["record"]["S"])
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
@@ -196,8 +213,14 @@ def test_the_stream_filter_passes_only_modified_items_of_a_prefix(stack, dynamod
         records = [json.loads(item["record"]["S"]) for item in observations(dynamodb, "STREAM")]
         return [r for r in records if r["dynamodb"]["Keys"]["PK"]["S"] in (lot, other)]
 
-    assert eventually(received)
-    time.sleep(1.0)  # let any wrongly passed INSERT/REMOVE/other-prefix record arrive too
+    assert eventually(received, timeout=60)
+    # A MODIFY written after them all: the stream is one ordered shard, so once it has come,
+    # any wrongly passed INSERT/REMOVE/other-prefix record before it has come too.
+    last = f"LOT#{uuid.uuid4().hex[:8]}"
+    dynamodb.put_item(TableName=ITEMS_TABLE, Item={"PK": {"S": last}, "v": {"N": "1"}})
+    dynamodb.put_item(TableName=ITEMS_TABLE, Item={"PK": {"S": last}, "v": {"N": "2"}})
+    assert eventually(lambda: any(json.loads(item["record"]["S"])["dynamodb"]["Keys"]["PK"]["S"] == last
+                                  for item in observations(dynamodb, "STREAM")), timeout=60)
     (record,) = received()
     assert (record["eventName"], record["dynamodb"]["Keys"]) == ("MODIFY", {"PK": {"S": lot}})
     assert record["dynamodb"]["OldImage"]["v"] == {"N": "1"}

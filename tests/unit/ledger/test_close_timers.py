@@ -1,4 +1,4 @@
-"""The close timer's rule (issue 13, "closing on time", `ledger.domain.closing`): when a lot's timer
+"""The close timer's rule (`ledger.domain.closing`): when a lot's timer
 arrives, the lot's current snapshot decides whether to drop it, close now, re-arm at a new
 deadline or leave the lot to the sweep; and which lots get a timer at all."""
 

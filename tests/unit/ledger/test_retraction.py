@@ -1,4 +1,4 @@
-"""Retraction by an administrator (issue 13, point 3): an accepted bid of an open lot is
+"""Retraction by an administrator: an accepted bid of an open lot is
 withdrawn, and the lot falls back to the standing its remaining accepted bids give (the
 proxy rule re-run over them, `ledger.domain.rules.standing_without`), carried by BidRetracted so
 the fold stays constant-time. Examples on the Lot, then a property (hypothesis): retracting

@@ -1,4 +1,4 @@
-"""Strict input (issue 9): times within the documented range that round-trip through
+"""Strict input: times within the documented range that round-trip through
 storage, strings exactly as documented, the one strict JSON reader, and the OpenAPI
 document listing what the routes answer."""
 
