@@ -39,6 +39,9 @@ def dev(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every step (tables, queues, what is not emulated, requests).")
     ] = False,
+    iam: Annotated[
+        bool, typer.Option("--iam/--no-iam", help="Check every AWS call of a function against its policies in the template.")
+    ] = True,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
     from local.dynamodb.launcher import DynamoDBLocalError
@@ -55,7 +58,7 @@ def dev(
     try:
         stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
-                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site)
+                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site, iam=iam)
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
@@ -124,11 +127,12 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _register_operator_commands() -> None:
-    from samsold_cli import audit, ops, sales
+    from samsold_cli import audit, iam, ops, sales
 
     ops.register(app)
     sales.register(app)
     audit.register(app)
+    iam.register(app)
 
 
 _register_operator_commands()
