@@ -61,6 +61,13 @@ def authorizations(service_id: str, operation: str, params: Mapping[str, Any], w
     return [Authorization(f"{prefix}:{operation}", "*", {"aws:RequestedRegion": [where.region]})]
 
 
+def recorded_resource(resource: str) -> str:
+    """The resource as usage is recorded: a connection's ARN with its id as `*` (each
+    connection is new, and a policy names them with a wildcard)."""
+    head, separator, _ = resource.partition("/@connections/")
+    return f"{head}{separator}*" if separator and resource.startswith("arn:aws:execute-api:") else resource
+
+
 def table_arn(where: Where, table: str) -> str:
     if table.startswith("arn:"):
         return table  # DynamoDB takes a table's ARN as its name too

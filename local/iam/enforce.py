@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from local.iam.calls import Authorization, Where, authorizations
+from local.iam.calls import Authorization, Where, authorizations, recorded_resource
 from local.iam.policy import Policies
 
 log = logging.getLogger("samsold.local.iam")
@@ -100,7 +100,8 @@ class Enforcement:
             if decision != "allow":
                 return self._deny(service, authorization, decision, str(params.get("url", "")))
         with self._lock:
-            self._used.update((authorization.action, authorization.resource) for authorization in wanted)
+            self._used.update((authorization.action, recorded_resource(authorization.resource))
+                              for authorization in wanted)
         return None
 
     def _deny(self, service: str, authorization: Authorization, decision: str, url: str) -> tuple[Any, dict[str, Any]]:

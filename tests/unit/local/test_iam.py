@@ -226,3 +226,31 @@ def test_the_report_lists_each_allowed_pair_no_call_used(tmp_path: Path) -> None
     unused = unused_permissions(policies, IamUsage.load(tmp_path / "iam-usage.json").used)
     assert [(u.function, u.sid, u.action, u.resource) for u in unused] == [
         ("Fn", "Ledger", "dynamodb:PutItem", f"{TABLE}/index/*")]
+
+
+def test_connection_uses_are_recorded_with_the_connection_as_a_wildcard() -> None:
+    from local.iam.calls import recorded_resource
+
+    arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:websocketapi/prod/POST/@connections/abc="
+    assert recorded_resource(arn) == f"arn:aws:execute-api:us-east-1:{ACCOUNT}:websocketapi/prod/POST/@connections/*"
+    assert recorded_resource(TABLE) == TABLE
+
+
+def test_a_reason_inside_a_statement_keeps_it_and_one_elsewhere_does_not() -> None:
+    from samsold_cli.iam import kept_statements
+
+    template = """Resources:
+  FanOutFunction:
+    Properties:
+      Policies:
+        # Kept unused: above the statement, so it belongs to none
+        - Statement:
+            - Sid: FindAndDropSubscribers
+              # Kept unused: a gone watcher is dropped here
+              Action: dynamodb:DeleteItem
+            - Sid: PostToConnections
+              Action: execute-api:ManageConnections
+  ConnectFunction:
+    Properties: {}
+"""
+    assert kept_statements(template) == {("FanOutFunction", "FindAndDropSubscribers"): "a gone watcher is dropped here"}
