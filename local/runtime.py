@@ -13,7 +13,8 @@ samsold_cli/dev_site.py's).
 Each function runs with its template role's permissions: every AWS call it makes is
 authorized against its `Policies` and a call not allowed fails as in AWS (local/iam/);
 `iam=False` lets every call through. What the functions used and what was refused is in
-`iam_usage`, and in the data directory's `iam-usage.json` (merged over runs) once stopped.
+`iam_usage`, and in the data directory's `iam-usage.json` (merged over runs), written as
+soon as a call uses a permission for the first time or is refused.
 
 Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), so a second
 start resumes where the first stopped. `endpoints.json` there names the URLs once they
@@ -27,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -101,6 +103,7 @@ class LocalStack:
         self.account_id = account_id
         self.iam = iam
         self.iam_usage = IamUsage()
+        self._iam_file_lock = threading.Lock()
         self.endpoints: dict[str, str] = {}
         self.app: LocalApp | None = None
         self._lock: IO[str] | None = None
@@ -155,7 +158,7 @@ class LocalStack:
         self._functions = FunctionPool(
             self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables(),
             concurrency_limit=_function_concurrency(),
-            iam=self._iam_settings(self.app) if self.iam else None, on_iam=self.iam_usage.record,
+            iam=self._iam_settings(self.app) if self.iam else None, on_iam=self._record_iam,
         )
         self._pollers = self._event_sources(self.app)
         for poller in self._pollers:
@@ -177,8 +180,6 @@ class LocalStack:
             if service is not None:
                 service.stop()
         self._gateway = self._functions = self._sqs = self._dynamodb = None
-        if self.iam and (self.iam_usage.used or self.iam_usage.denials):
-            self.iam_usage.save(self.data_dir / USAGE_FILE)
         (self.data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
         if self._lock is not None:
             self._lock.close()  # releases the lock
@@ -237,6 +238,12 @@ class LocalStack:
             pollers.append(Schedule(schedule, region=self.region, account_id=self.account_id,
                                     invoke=self.invoke, every_s=self.schedule_every))
         return pollers
+
+    def _record_iam(self, function: str, report: dict[str, Any]) -> None:
+        # Kept current while the stack runs: new uses are few once every path has run once.
+        if self.iam_usage.record(function, report):
+            with self._iam_file_lock:
+                self.iam_usage.save(self.data_dir / USAGE_FILE)
 
     def _iam_settings(self, app: LocalApp) -> dict[str, dict[str, Any]]:
         """Each function's identity, policies and the local names its calls' ARNs use."""

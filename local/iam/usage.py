@@ -47,14 +47,18 @@ class IamUsage:
         }
         self.denials: list[Denial] = []
 
-    def record(self, function: str, report: Mapping[str, Any]) -> None:
+    def record(self, function: str, report: Mapping[str, Any]) -> bool:
+        """Adds a worker's report; True when it held a denial or a use not seen before."""
         denials = [Denial(function, item["action"], item["resource"], item["code"], item["message"])
                    for item in report.get("denied", [])]
         with self._lock:
-            self.used.setdefault(function, set()).update((action, resource) for action, resource in report.get("used", []))
+            known = self.used.setdefault(function, set())
+            fresh = {(action, resource) for action, resource in report.get("used", [])} - known
+            known.update(fresh)
             self.denials += denials
         for denial in denials:
             log.warning("IAM denied %s: %s on %s (%s)", denial.function, denial.action, denial.resource, denial.code)
+        return bool(fresh or denials)
 
     def denial_counts(self) -> dict[str, int]:
         """Refused calls per function."""

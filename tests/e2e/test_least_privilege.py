@@ -1,8 +1,8 @@
 """Least privilege, the other way round: every permission a function's policy allows was
 used by some call of the test suite, or its statement in template.yaml says why it stays
 (`# Kept unused: ...`). Each stack the session ran recorded its functions' calls
-(iam-usage.json in its data directory, under pytest's base temporary directory); the
-session stack is still running, so its calls are read from it.
+(iam-usage.json in its data directory, under pytest's base temporary directory, kept
+current while a stack runs).
 
 Only a session that ran every test which starts the stack can tell: otherwise this test
 is skipped (tests/conftest.py runs it last)."""
@@ -29,11 +29,11 @@ def every_stack_test_collected(session: pytest.Session) -> bool:
     return wanted <= collected and not config.option.keyword and not config.option.markexpr
 
 
-def test_every_permission_was_used_or_has_a_reason(request, app_stack, tmp_path_factory) -> None:
+def test_every_permission_was_used_or_has_a_reason(request, tmp_path_factory) -> None:
     if not every_stack_test_collected(request.session):
         pytest.skip("only a run of every e2e and browser test shows which permissions nothing uses")
     used: dict[str, set[tuple[str, str]]] = {}
-    for usage in [IamUsage.load(path) for path in tmp_path_factory.getbasetemp().rglob(USAGE_FILE)] + [app_stack.iam_usage]:
+    for usage in [IamUsage.load(path) for path in tmp_path_factory.getbasetemp().rglob(USAGE_FILE)]:
         for function, pairs in usage.used.items():
             used.setdefault(function, set()).update(pairs)
     template = SamTemplate.load(REPO / "template.yaml")
