@@ -65,7 +65,8 @@ def dev(
         raise typer.Exit(1) from None
     try:
         closing = closing_summary(stack.template.parameters.get("CloseGraceSeconds"), schedule_every)
-        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing):
+        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing,
+                                  iam=iam):
             console.print(line, highlight=False, soft_wrap=True)
         stopping.wait()
     finally:
@@ -94,7 +95,7 @@ def closing_summary(grace_s: Any, sweep_every_s: float | None) -> str | None:
 
 
 def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool,
-                  closing: str | None = None) -> list[str]:
+                  closing: str | None = None, iam: bool = True) -> list[str]:
     """What `samsold dev` prints once it is up: where to go, where the data is, when lots
     close, how to stop."""
     shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
@@ -105,6 +106,8 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
     lines.append(f"  {'data':<21} {data_dir}")
     if closing:
         lines.append(f"  {'lots close':<21} {closing}")
+    if not iam:
+        lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:
         lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
     venv_bin = Path(sys.executable).parent

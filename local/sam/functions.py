@@ -1,6 +1,6 @@
 """The template's functions: handler, code, environment (execute-api URLs and the user
-pool's key set rewritten to local ones), timeout, memory and reserved concurrency, over
-Globals.Function as SAM merges them."""
+pool's key set rewritten to local ones), timeout, memory, reserved concurrency and the
+execution role's policies (local.sam.policies), over Globals.Function as SAM merges them."""
 
 from __future__ import annotations
 
