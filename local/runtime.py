@@ -10,6 +10,12 @@ files, and `site`, called with the started stack once its endpoints are known, f
 the gateway answers before the template's (`samsold dev` and the tests pass
 samsold_cli/dev_site.py's).
 
+Each function runs with its template role's permissions: every AWS call it makes is
+authorized against its `Policies` and a call not allowed fails as in AWS (local/iam/);
+`iam=False` lets every call through. What the functions used and what was refused is in
+`iam_usage`, and in the data directory's `iam-usage.json` (merged over runs), written as
+soon as a call uses a permission for the first time or is refused.
+
 Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), so a second
 start resumes where the first stopped. `endpoints.json` there names the URLs once they
 all answer, and is removed on a clean stop.
@@ -22,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,12 +44,15 @@ from botocore.exceptions import ClientError
 from local.apigateway.gateway import ExtraRoutes, LocalGateway
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
+from local.iam.policy import Policies, PolicyError
+from local.iam.usage import USAGE_FILE, IamUsage
 from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
 from local.lambda_.schedule import Schedule
 from local.lambda_.sqs_poller import SqsPoller
 from local.lambda_.stream_poller import StreamCheckpoint, StreamPoller
 from local.sam.model import Queue, Table
-from local.sam.template import LocalApp, LocalEndpoints, SamTemplate
+from local.sam.resources import local_api_id
+from local.sam.template import LocalApp, LocalEndpoints, SamTemplate, TemplateError
 from local.sqs.server import LocalSqs
 
 log = logging.getLogger("samsold.local.runtime")
@@ -79,6 +89,7 @@ class LocalStack:
         site: Callable[[LocalStack], ExtraRoutes] | None = None,
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        iam: bool = True,
     ) -> None:
         self.template = SamTemplate.load(template_path, parameter_overrides, region=region, account_id=account_id)
         self.data_dir = Path(data_dir)
@@ -90,6 +101,9 @@ class LocalStack:
         self.site = site
         self.region = region
         self.account_id = account_id
+        self.iam = iam
+        self.iam_usage = IamUsage()
+        self._iam_file_lock = threading.Lock()
         self.endpoints: dict[str, str] = {}
         self.app: LocalApp | None = None
         self._lock: IO[str] | None = None
@@ -144,6 +158,7 @@ class LocalStack:
         self._functions = FunctionPool(
             self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables(),
             concurrency_limit=_function_concurrency(),
+            iam=self._iam_settings(self.app) if self.iam else None, on_iam=self._record_iam,
         )
         self._pollers = self._event_sources(self.app)
         for poller in self._pollers:
@@ -223,6 +238,39 @@ class LocalStack:
             pollers.append(Schedule(schedule, region=self.region, account_id=self.account_id,
                                     invoke=self.invoke, every_s=self.schedule_every))
         return pollers
+
+    def _record_iam(self, function: str, report: dict[str, Any]) -> None:
+        # Kept current while the stack runs: new uses are few once every path has run once.
+        if self.iam_usage.record(function, report):
+            with self._iam_file_lock:
+                self.iam_usage.save(self.data_dir / USAGE_FILE)
+
+    def _iam_settings(self, app: LocalApp) -> dict[str, dict[str, Any]]:
+        """Each function's identity, policies and the local names its calls' ARNs use."""
+        management = {}
+        if app.websocket is not None and self._gateway is not None:
+            management[self._gateway.websocket_management_url] = local_api_id(app.websocket.logical_id)
+        partition_keys = {
+            table.table_name: next(key["AttributeName"] for key in table.create_table_kwargs["KeySchema"]
+                                   if key["KeyType"] == "HASH")
+            for table in app.tables
+        }
+        where = {"region": self.region, "account_id": self.account_id, "management_apis": management,
+                 "partition_keys": partition_keys}
+        for function in app.functions:
+            try:
+                Policies(function.policies)
+            except PolicyError as error:
+                raise TemplateError(f"Resources.{function.logical_id}.Properties.{error}") from None
+        return {
+            function.logical_id: {
+                "identity": {"account_id": self.account_id, "role_name": function.role_name,
+                             "session_name": function.logical_id},
+                "policies": function.policies,
+                "where": where,
+            }
+            for function in app.functions
+        }
 
     # -- endpoints ------------------------------------------------------------------------
 

@@ -39,6 +39,9 @@ def dev(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every step (tables, queues, what is not emulated, requests).")
     ] = False,
+    iam: Annotated[
+        bool, typer.Option("--iam/--no-iam", help="Check every AWS call of a function against its policies in the template.")
+    ] = True,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
     from local.dynamodb.launcher import DynamoDBLocalError
@@ -55,14 +58,15 @@ def dev(
     try:
         stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
-                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site)
+                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site, iam=iam)
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
         raise typer.Exit(1) from None
     try:
         closing = closing_summary(stack.template.parameters.get("CloseGraceSeconds"), schedule_every)
-        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing):
+        for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing,
+                                  iam=iam):
             console.print(line, highlight=False, soft_wrap=True)
         stopping.wait()
     finally:
@@ -91,7 +95,7 @@ def closing_summary(grace_s: Any, sweep_every_s: float | None) -> str | None:
 
 
 def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool,
-                  closing: str | None = None) -> list[str]:
+                  closing: str | None = None, iam: bool = True) -> list[str]:
     """What `samsold dev` prints once it is up: where to go, where the data is, when lots
     close, how to stop."""
     shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
@@ -102,6 +106,8 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
     lines.append(f"  {'data':<21} {data_dir}")
     if closing:
         lines.append(f"  {'lots close':<21} {closing}")
+    if not iam:
+        lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:
         lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
     venv_bin = Path(sys.executable).parent
@@ -124,11 +130,12 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _register_operator_commands() -> None:
-    from samsold_cli import audit, ops, sales
+    from samsold_cli import audit, iam, ops, sales
 
     ops.register(app)
     sales.register(app)
     audit.register(app)
+    iam.register(app)
 
 
 _register_operator_commands()

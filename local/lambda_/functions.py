@@ -5,6 +5,10 @@ and its handler imported once per worker.
     pool = FunctionPool(functions, region="us-east-1", endpoints={"AWS_ENDPOINT_URL_DYNAMODB": ...})
     result = pool.invoke("ProcessBidFunction", event)   # raises FunctionError on failure
 
+With IAM enforced (`iam=` the functions' roles), a worker authorizes every AWS call its
+handler makes against its function's policies (local.iam.enforce) and reports, with each
+reply, what it used and what was refused; the pool hands that to `on_iam`.
+
 A worker talks to the pool over its stdin (one JSON request a line) and a private copy of
 its stdout; the handler's own prints and logs go to stderr, as Lambda sends them to
 CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
@@ -34,7 +38,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from local.sam.model import Function
@@ -50,6 +54,10 @@ GROUPS_REMEMBERED = 10_000  # message group -> the worker that served it last, p
 INIT_TIMEOUT_S = 10  # Lambda's limit on a function's init phase
 _INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 _PASSTHROUGH_PREFIXES = ("POWERTOOLS_",)  # the developer's shell may tune Powertools locally
+
+
+# (function logical id, {"used": [[action, resource], ...], "denied": [...]}) from a worker's reply.
+IamReport = Callable[[str, dict[str, Any]], None]
 
 
 class FunctionError(Exception):
@@ -106,12 +114,15 @@ def function_environment(
 class _Worker:
     """One warm container: a Python process that imported the handler."""
 
-    def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
+    def __init__(self, function: Function, environment: Mapping[str, str], iam: str | None = None,
+                 on_iam: IamReport | None = None) -> None:
         self.function = function
         self.idle_since = time.monotonic()
+        self._on_iam = on_iam
         protocol_read, protocol_write = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "local.lambda_.functions", function.handler, str(protocol_write)],
+            [sys.executable, "-m", "local.lambda_.functions", function.handler, str(protocol_write),
+             *([iam] if iam is not None else [])],
             stdin=subprocess.PIPE,
             stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
             env=dict(environment),
@@ -127,7 +138,11 @@ class _Worker:
 
     def _read_replies(self) -> None:
         for line in self._protocol:
-            self._replies.put(json.loads(line))
+            reply = json.loads(line)
+            report = reply.pop("iam", None)
+            if report and self._on_iam is not None and (report["used"] or report["denied"]):
+                self._on_iam(self.function.logical_id, report)
+            self._replies.put(reply)
         self._replies.put(None)  # the worker exited
 
     def wait_until_ready(self) -> None:
@@ -179,9 +194,12 @@ class _Worker:
 class _FunctionWorkers:
     """A function's warm workers: started on demand when all are busy, at most `limit` at once."""
 
-    def __init__(self, function: Function, environment: Mapping[str, str], arn: str, limit: int) -> None:
+    def __init__(self, function: Function, environment: Mapping[str, str], arn: str, limit: int,
+                 iam: str | None = None, on_iam: IamReport | None = None) -> None:
         self.function = function
         self.environment = environment
+        self.iam = iam
+        self.on_iam = on_iam
         self.arn = arn
         self.limit = limit
         self._slots = threading.BoundedSemaphore(max(limit, 1))
@@ -245,7 +263,7 @@ class _FunctionWorkers:
         if chosen is not None:
             return chosen
         log.info("starting a worker of %s (cold start)", self.function.logical_id)
-        worker = _Worker(self.function, self.environment)
+        worker = _Worker(self.function, self.environment, self.iam, self.on_iam)
         worker.wait_until_ready()
         return worker
 
@@ -280,13 +298,19 @@ class FunctionPool:
         account_id: str,
         endpoints: Mapping[str, str],
         concurrency_limit: int = CONCURRENCY_LIMIT,
+        iam: Mapping[str, Mapping[str, Any]] | None = None,
+        on_iam: IamReport | None = None,
     ) -> None:
+        """`iam`: per function, the worker's enforcement settings (identity, policies, where;
+        see `_enforcement`); a function not in it runs unchecked."""
         self._functions = {
             function.logical_id: _FunctionWorkers(
                 function,
                 function_environment(function, region=region, endpoints=endpoints),
                 f"arn:aws:lambda:{region}:{account_id}:function:{function.logical_id}",
                 concurrency_limit if function.reserved_concurrency is None else function.reserved_concurrency,
+                json.dumps(iam[function.logical_id]) if iam and function.logical_id in iam else None,
+                on_iam,
             )
             for function in functions
         }
@@ -362,16 +386,35 @@ def _load_handler(handler: str) -> Any:
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def _serve(handler_name: str, protocol: IO[str]) -> None:
+def _enforcement(settings: str) -> Any:
+    """IAM for this worker's calls, installed before the handler (and its clients) load."""
+    from local.iam.calls import Where
+    from local.iam.enforce import Enforcement, Identity
+    from local.iam.policy import Policies
+
+    config = json.loads(settings)
+    enforcement = Enforcement(Identity(**config["identity"]), Policies(config["policies"]), Where(**config["where"]))
+    enforcement.install()
+    return enforcement
+
+
+def _serve(handler_name: str, protocol: IO[str], iam_settings: str | None = None) -> None:
+    enforcement = _enforcement(iam_settings) if iam_settings else None
+
+    def with_iam(reply: str) -> str:
+        if enforcement is None:
+            return reply
+        return json.dumps({**json.loads(reply), "iam": enforcement.drain()})
+
     try:
         handler = _load_handler(handler_name)
         init_error = None
     except Exception as error:  # reported on every call, as Lambda reports Runtime.ImportModuleError
         handler, init_error = None, json.dumps(_error_reply(error, "Runtime.ImportModuleError"))
-    _send(protocol, json.dumps({"ready": True}))
+    _send(protocol, with_iam(json.dumps({"ready": True})))
     for line in sys.stdin:
         request = json.loads(line)
-        _send(protocol, init_error or _invoke_handler(handler, request))
+        _send(protocol, with_iam(init_error or _invoke_handler(handler, request)))
 
 
 def _invoke_handler(handler: Any, request: dict[str, Any]) -> str:
@@ -393,4 +436,4 @@ def _send(protocol: IO[str], line: str) -> None:
 
 if __name__ == "__main__":
     _protocol_fd = int(sys.argv[2])
-    _serve(sys.argv[1], os.fdopen(_protocol_fd, "w"))
+    _serve(sys.argv[1], os.fdopen(_protocol_fd, "w"), sys.argv[3] if len(sys.argv) > 3 else None)

@@ -1,6 +1,6 @@
 """The template's functions: handler, code, environment (execute-api URLs and the user
-pool's key set rewritten to local ones), timeout, memory and reserved concurrency, over
-Globals.Function as SAM merges them."""
+pool's key set rewritten to local ones), timeout, memory, reserved concurrency and the
+execution role's policies (local.sam.policies), over Globals.Function as SAM merges them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from typing import Any
 
 from local.sam.intrinsics import NO_VALUE, TemplateError
 from local.sam.model import Function
+from local.sam.policies import role_policies
 from local.sam.resources import Resources
 
 FUNCTION_USED = {"Handler", "CodeUri", "Runtime", "Environment", "Timeout", "MemorySize", "Events",
-                 "ReservedConcurrentExecutions"}
+                 "ReservedConcurrentExecutions", "Policies"}
 FUNCTION_SILENT = {"Description", "FunctionName", "Tags", "Architectures"}
 FUNCTION_REFUSED = {
     "InlineCode": "inline code is not run locally; use CodeUri",
     "ImageUri": "container images are not run locally",
     "PackageType": "container images are not run locally",
+    "Role": "an existing role's policies are not known locally, so IAM cannot be enforced; use Policies",
 }
 
 
@@ -66,6 +68,9 @@ class Functions(Resources):
             environment=environment,
             timeout_s=int(float(self._value(properties.get("Timeout", 3), f"{where}.Timeout"))),
             reserved_concurrency=None if reserved is NO_VALUE else int(reserved),
+            policies=role_policies(properties.get("Policies"), f"{where}.Policies", self._value),
+            # SAM names the role it creates <FunctionId>Role; CloudFormation prefixes the stack.
+            role_name=f"{self.template.stack_name}-{lid}Role",
         )
 
     def _environment(self, environment: Mapping[str, Any], where: str) -> dict[str, str]:

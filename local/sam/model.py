@@ -19,6 +19,10 @@ class Function:
     environment: dict[str, str] = field(default_factory=dict)
     timeout_s: int = 3
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; None: unreserved
+    # The execution role's policy documents (Policies, SAM policy templates expanded,
+    # intrinsics resolved to the local resources' ARNs) and the role's name.
+    policies: list[dict[str, Any]] = field(default_factory=list)
+    role_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ POLICIES = {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "PutItem")),
         ("sqs:SendMessage", "ProcessBidQueue"),
     },
-    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")},
+    # One BatchGetItem per batch; the queue carries no command that reads a lot's events.
+    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem")},
     "LotApiFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
@@ -112,7 +113,9 @@ POLICIES = {
     },
     "ConnectFunction": {
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "UpdateItem", "GetItem", "DeleteItem")),
+        # A subscription's reply is the lot's view: its snapshot and its recent bids (events).
         ("dynamodb:GetItem", "BidsTable"),
+        ("dynamodb:Query", "BidsTable"),
     },
     "CloseDueLotsFunction": {
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),

@@ -139,6 +139,13 @@ def test_dev_prints_a_short_summary_and_details_only_when_verbose(tmp_path):
     assert any("dynamodb" in line for line in start_summary(endpoints, tmp_path, 51, verbose=True))
 
 
+def test_dev_says_when_iam_is_not_enforced(tmp_path):
+    endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001"}
+    assert not any("IAM" in line for line in start_summary(endpoints, tmp_path, 51, verbose=False))
+    [line] = [line for line in start_summary(endpoints, tmp_path, 51, verbose=False, iam=False) if "IAM" in line]
+    assert "not enforced (--no-iam)" in line
+
+
 def test_dev_says_when_lots_close(tmp_path):
     endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001"}
     closing = closing_summary(8, None)
