@@ -1,10 +1,14 @@
 """Faults, as tests: the whole stack killed with SIGKILL in the middle of a burst and
-restarted on its data directory; DynamoDB Local killed and restarted while bids flow; a
+restarted on its data directory; DynamoDB Local stopped and restarted while bids flow; a
 ProcessBid worker killed after its transaction and before the acknowledgement. Each time
 every bid that got a 202 is decided exactly once.
 
 The processes are real and the kills are SIGKILL, from outside: nothing in the code under
-test knows it is being tested. The queue's visibility timeout (180 s in template.yaml, as
+test knows it is being tested. DynamoDB Local alone is stopped with SIGTERM, as its own
+shutdown: it stands in for DynamoDB, which never loses a write it acknowledged, and DynamoDB
+Local does when SIGKILL comes right after a TransactWriteItems it answered (seen in 2 of 6
+tries: a transaction of 4 Puts answered 200, then SIGKILL, then none of the 4 after a
+restart; a PutItem, and any write followed by SIGTERM, always kept). The queue's visibility timeout (180 s in template.yaml, as
 AWS recommends) is lowered through the SQS API so messages a dead consumer held come back
 within the test.
 """
@@ -110,11 +114,15 @@ class DevStack:
         return json.loads((self.data_dir / ENDPOINTS_FILE).read_text())
 
     def kill(self) -> list[int]:
-        """SIGKILL to every process of the stack at once: the parent is stopped first so it
-        starts nothing more, then it, its process group (DynamoDB Local) and its descendants
-        (the function workers run in sessions of their own) are killed."""
+        """SIGKILL to every process of the stack: the parent is stopped first so it starts
+        nothing more, then its descendants (the function workers run in sessions of their
+        own) and it are killed; DynamoDB Local, in its process group, is stopped with SIGTERM
+        once nothing can write to it any more (see the module's docstring)."""
         os.kill(self.process.pid, signal.SIGSTOP)
         everything = [self.process.pid, *descendants(self.process.pid)]
+        database = dynamodb_local_pid(self.data_dir / "dynamodb")
+        kill_all([pid for pid in everything if pid not in (database, self.process.pid)])
+        stop_dynamodb_local(database)
         os.killpg(self.process.pid, signal.SIGKILL)
         kill_all(everything)
         self.process.wait(10)
@@ -372,6 +380,12 @@ def test_the_whole_stack_killed_mid_burst_decides_every_accepted_bid_once_after_
 # -- DynamoDB Local killed ----------------------------------------------------------------------
 
 
+def stop_dynamodb_local(pid: int) -> None:
+    """DynamoDB Local's own shutdown (SIGTERM), waited for: what it answered stays written."""
+    os.kill(pid, signal.SIGTERM)
+    assert eventually(lambda: not running(pid), timeout=30)
+
+
 def dynamodb_local_pid(db_path: Path) -> int:
     target = str(db_path.resolve()).encode()
     (pid,) = [int(entry.name) for entry in Path("/proc").glob("[0-9]*")
@@ -385,7 +399,7 @@ def local_stack(tmp_path) -> Iterator[LocalStack]:
         yield stack
 
 
-def test_dynamodb_local_killed_and_restarted_while_bids_flow_loses_none_and_decides_none_twice(local_stack):
+def test_dynamodb_local_stopped_and_restarted_while_bids_flow_loses_none_and_decides_none_twice(local_stack):
     stack = local_stack
     queue_url = stack.app.outputs["ProcessBidQueueUrl"]
     lower_visibility_timeout(stack.endpoints["sqs"], queue_url, 8)
@@ -400,7 +414,7 @@ def test_dynamodb_local_killed_and_restarted_while_bids_flow_loses_none_and_deci
     replacement = None
     try:
         burst.until_placed(20)
-        kill_all([jvm])
+        stop_dynamodb_local(jvm)
         time.sleep(1.0)  # bids keep coming to a stack without its database
         replacement = DynamoDBLocal(db_path=db_path, port=port, log_path=stack.data_dir / "dynamodb.log").start()
         placed_before_restart = len(burst.placed)
