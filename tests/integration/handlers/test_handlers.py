@@ -13,23 +13,22 @@ from typing import Any
 import boto3
 import pytest
 
-from bootstrap import App, build
+from bootstrap import build
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import format_time, parse_time, utc_now
 from ledger.dynamodb import lot_key
 from local.sam.template import LocalEndpoints, SamTemplate
 from local.sqs.server import LocalSqs
 from tests.conftest import REPO
-from tests.support.events import FakeContext, rest_event, sqs_event
+from tests.support.events import FakeContext, sqs_event
+from tests.support.rest_calls import APP, SELLER, api, create_lot
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
 BOB = {"sub": "bob", "cognito:username": "bob"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
 ADMIN = {"sub": "root", "cognito:username": "root", "cognito:groups": "admin"}
 
 
 # The App of the module's stack: the helpers below pass it to every handler they call.
-APP: dict[str, App] = {}
 
 
 @pytest.fixture(scope="module")
@@ -68,27 +67,6 @@ def stack(tmp_path_factory, dynamodb_endpoint, bids_table):
         yield {"sqs": sqs, "queue": queue, "dlq": dlq, "queue_arn": sqs_server.queue_arn("commands.fifo"), "app": app,
                "timers": timers, "timers_arn": sqs_server.queue_arn("close-timers")}
         APP.clear()
-
-
-def call(handler_module, event):
-    response = handler_module.handler(event, FakeContext(), APP["app"])
-    body = response.get("body")
-    return response["statusCode"], (json.loads(body) if body else None)
-
-
-def api(method, path, **kwargs):
-    from handlers import lot_api, place_bid
-
-    module = place_bid if path == "/bid" else lot_api
-    return call(module, rest_event(method, path, **kwargs))
-
-
-def create_lot(**terms):
-    terms = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
-             "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
-    status, body = api("POST", "/lots", body=terms, claims=SELLER)
-    assert status == 201, body
-    return body
 
 
 def drain(stack, max_rounds=10):

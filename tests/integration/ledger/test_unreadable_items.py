@@ -23,9 +23,10 @@ from ledger.domain.values import format_time, utc_now
 from ledger.dynamodb import event_key, lot_key
 from projections.audit import for_each_lot, replay, verify
 from samsold_cli.main import app as samsold_app
-from tests.integration.handlers.test_handlers import ALICE, api, call, create_lot, drain, queued, stack, wait_until_due  # noqa: F401
+from tests.integration.handlers.test_handlers import ALICE, drain, queued, stack, wait_until_due  # noqa: F401
 from tests.support.app import execute_one
 from tests.support.events import FakeContext
+from tests.support.rest_calls import api, call, create_lot
 
 # Ways a stored snapshot can be unreadable: a year-999 time as `strftime("%Y")`
 # once wrote it (unpadded), a missing attribute, a value of the wrong type.

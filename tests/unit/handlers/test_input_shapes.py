@@ -16,19 +16,16 @@ from typing import Any
 import pytest
 
 from adapters.command_queue import CommandQueue
-from bootstrap import App
 from ledger.domain.values import format_time, utc_now
 from tests.support.app import build_test_app
 from tests.support.events import FakeContext, rest_event
 from tests.support.queue import QUEUE_URL, InMemorySqs
+from tests.support.rest_calls import APP, SELLER, api, call, create_lot
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
 ADMIN = {"sub": "root", "cognito:username": "root", "cognito:groups": "admin"}
 
 
-# The App of the running test: the helpers below pass it to every handler they call.
-APP: dict[str, App] = {}
 
 
 class KeptSubscriptions:
@@ -59,27 +56,6 @@ def stack(sqs: InMemorySqs) -> Any:
     APP["app"] = app
     yield {"app": app, "sqs": sqs}
     APP.clear()
-
-
-def call(handler_module, event):
-    response = handler_module.handler(event, FakeContext(), APP["app"])
-    body = response.get("body")
-    return response["statusCode"], (json.loads(body) if body else None)
-
-
-def api(method, path, **kwargs):
-    from handlers import lot_api, place_bid
-
-    module = place_bid if path == "/bid" else lot_api
-    return call(module, rest_event(method, path, **kwargs))
-
-
-def create_lot(**terms):
-    terms = {"title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
-             "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
-    status, body = api("POST", "/lots", body=terms, claims=SELLER)
-    assert status == 201, body
-    return body
 
 
 def drain(stack) -> None:
