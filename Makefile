@@ -11,6 +11,10 @@ TYPESCRIPT_NPM_VERSION := 7.0.2
 export TYPESCRIPT_DIR := $(CURDIR)/.cache/typescript
 export TYPESCRIPT_NPM_VERSION
 SCAN_TOOLS := $(CURDIR)/.cache/scan-tools
+# pytest-xdist: workers for `make test` and `make test-integration` (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+TEST_TMP := test-artifacts/pytest-tmp
 
 .PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 
@@ -48,11 +52,15 @@ typescript:
 browser:
 	scripts/install-browser.sh
 
-# Everything CI runs (.ci/run): lint, then every test in one pytest run (pyproject's
-# testpaths, fastest level first), the fuzzer at its quick depth. One run over the whole
-# tree, so no selection can come up empty (pytest's exit code 5).
+# Everything CI runs (.ci/run): lint, then every test in one pytest run over the whole tree
+# (pyproject's testpaths, fastest level first; no selection can come up empty, pytest's exit
+# code 5), the fuzzer at its quick depth. Two workers, a test file each at a time: the stack
+# tests wait on the clock much of their time. The least-privilege check reads what every
+# worker's stacks did, so it runs once both have finished.
 test: setup lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	rm -rf $(TEST_TMP) && mkdir -p $(dir $(TEST_TMP))
+	$(PY) -m pytest $(PYTEST_PARALLEL) --basetemp=$(TEST_TMP) $(PYTEST_ARGS)
+	$(PY) -m pytest tests/e2e/test_least_privilege.py --iam-usage-from=$(TEST_TMP) $(PYTEST_ARGS)
 
 # The inner loop: lint, the unit tests, the integration tests (DynamoDB Local, the local runtime).
 check: lint test-unit test-integration
@@ -61,7 +69,23 @@ check: lint test-unit test-integration
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-.PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
+# The ledger, the handlers and the local runtime against DynamoDB Local and the local SQS;
+# the template against cfn-lint and SAM.
+test-integration: $(VENV)/.installed dynamodb-local aws-tools
+	$(PY) -m pytest tests/integration $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# The whole application on the local runtime: the API end to end, faults, the quick fuzzer,
+# and the page in Chromium.
+test-e2e: setup
+	$(PY) -m pytest tests/e2e tests/browser $(PYTEST_ARGS)
+
+# The fuzzer at depth: many more generated requests per operation than `make test` sends.
+fuzz: setup
+	SAMSOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py $(PYTEST_ARGS)
+
+# ruff (style), mypy (types), import-linter (the layering of docs/ARCHITECTURE.md), tsc (the
+# page's modules), checkov and parliament (template.yaml's security and policies).
+lint: $(VENV)/.installed typescript aws-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

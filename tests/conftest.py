@@ -9,11 +9,19 @@ from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import settings
 
 from bootstrap import use_placeholder_credentials
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack
 from samsold_cli.dev_site import WEB_DIR, dev_site
+from tests.support.stack_coverage import (
+    EVERY_STACK_TEST_RAN,
+    LEAST_PRIVILEGE_TEST,
+    every_stack_test_collected,
+)
+
+every_stack_test_key = pytest.StashKey[bool]()
 
 REPO = Path(__file__).resolve().parents[1]
 # Short grace and a fast sweep so closing happens within a test; pages of 3 watchers so a
@@ -25,6 +33,11 @@ SWEEP_EVERY_S = 1.0
 # Placeholder credentials: DynamoDB Local accepts any, and no test may reach AWS.
 use_placeholder_credentials()
 
+# No assertion depends on timing, Hypothesis's per-example deadline included: on a loaded
+# machine one slow example is not a failure.
+settings.register_profile("samsold", deadline=None)
+settings.load_profile("samsold")
+
 
 def pytest_addoption(parser):
     parser.addoption(
@@ -34,12 +47,40 @@ def pytest_addoption(parser):
         help="the recorder behind the `service` fixture: DynamoDB Local (default) or the in-memory one "
         "(no Java; tests that reach into DynamoDB themselves are skipped)",
     )
+    parser.addoption(
+        "--iam-usage-from",
+        metavar="DIR",
+        help="the base temporary directory of an earlier parallel run whose stacks' calls the "
+        "least-privilege check reads (`make test` runs it so, once every worker has finished)",
+    )
+
+
+def in_parallel_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker (`make test` runs the suite on two of them)."""
+    return hasattr(config, "workerinput")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The unused-permission check reads what every other test's stack did: it goes last."""
-    last = [item for item in items if item.name == "test_every_permission_was_used_or_has_a_reason"]
-    items[:] = [item for item in items if item not in last] + last
+    """The unused-permission check reads what every other test's stack did: it goes last. In a
+    parallel run the other worker may still be running a stack, so it is left out there and
+    run afterwards on the run's usage files (`--iam-usage-from`)."""
+    last = [item for item in items if item.name == LEAST_PRIVILEGE_TEST]
+    rest = [item for item in items if item not in last]
+    if in_parallel_worker(config):
+        config.stash[every_stack_test_key] = every_stack_test_collected(config, items)
+        config.hook.pytest_deselected(items=last)
+        items[:] = rest
+    else:
+        items[:] = rest + last
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A worker that ran its share of a run of every stack test says so in its base temporary
+    directory, for the least-privilege check that reads that run's usage afterwards."""
+    config = session.config
+    if in_parallel_worker(config) and config.stash.get(every_stack_test_key, False) and exitstatus == 0:
+        basetemp = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        (basetemp / EVERY_STACK_TEST_RAN).write_text("every e2e and browser test was in this run\n")
 
 
 @pytest.fixture(scope="session")

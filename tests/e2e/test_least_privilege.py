@@ -4,8 +4,10 @@ used by some call of the test suite, or its statement in template.yaml says why 
 (iam-usage.json in its data directory, under pytest's base temporary directory, kept
 current while a stack runs).
 
-Only a session that ran every test which starts the stack can tell: otherwise this test
-is skipped (tests/conftest.py runs it last)."""
+Only a run of every test which starts the stack can tell: otherwise this test is skipped.
+In a one-process run tests/conftest.py runs it last; after a parallel run (`make test`) it
+runs on its own, reading the usage files of that run (`--iam-usage-from`), whose every
+worker said it ran its share of the whole suite and passed."""
 
 from __future__ import annotations
 
@@ -17,23 +19,26 @@ from local.iam.policy import Policies
 from local.iam.usage import USAGE_FILE, IamUsage, unused_permissions
 from local.sam.template import LocalEndpoints, SamTemplate
 from samsold_cli.iam import kept_statements
-
-REPO = Path(__file__).resolve().parents[2]
-STACK_TEST_DIRS = ("tests/e2e", "tests/browser")
+from tests.support.stack_coverage import EVERY_STACK_TEST_RAN, REPO, every_stack_test_collected
 
 
-def every_stack_test_collected(session: pytest.Session) -> bool:
-    collected = {Path(str(item.path)).resolve() for item in session.items}
-    wanted = {path.resolve() for folder in STACK_TEST_DIRS for path in (REPO / folder).rglob("test_*.py")}
-    config = session.config
-    return wanted <= collected and not config.option.keyword and not config.option.markexpr
+def usage_of_a_whole_run(request, tmp_path_factory) -> Path:
+    """The base temporary directory whose stacks ran every stack test (or a skip)."""
+    earlier = request.config.getoption("--iam-usage-from")
+    if earlier is None:
+        if not every_stack_test_collected(request.config, request.session.items):
+            pytest.skip("only a run of every e2e and browser test shows which permissions nothing uses")
+        return tmp_path_factory.getbasetemp()
+    workers = sorted(Path(earlier).glob("popen-gw*"))
+    if not workers or not all((worker / EVERY_STACK_TEST_RAN).is_file() for worker in workers):
+        pytest.skip(f"{earlier} holds no passed parallel run of every e2e and browser test")
+    return Path(earlier)
 
 
 def test_every_permission_was_used_or_has_a_reason(request, tmp_path_factory) -> None:
-    if not every_stack_test_collected(request.session):
-        pytest.skip("only a run of every e2e and browser test shows which permissions nothing uses")
+    basetemp = usage_of_a_whole_run(request, tmp_path_factory)
     used: dict[str, set[tuple[str, str]]] = {}
-    for usage in [IamUsage.load(path) for path in tmp_path_factory.getbasetemp().rglob(USAGE_FILE)]:
+    for usage in [IamUsage.load(path) for path in basetemp.rglob(USAGE_FILE)]:
         for function, pairs in usage.used.items():
             used.setdefault(function, set()).update(pairs)
     template = SamTemplate.load(REPO / "template.yaml")

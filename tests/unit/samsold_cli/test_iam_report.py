@@ -28,7 +28,8 @@ def test_lists_what_nothing_used_and_fails_without_a_reason(tmp_path: Path) -> N
 
 
 def test_without_a_usage_record_it_says_how_to_get_one(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["iam", "report", "--data-dir", str(tmp_path)])
+    # Wide enough that the temporary folder's path, however deep, is not folded.
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["iam", "report", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "iam-usage.json" in result.output
 
