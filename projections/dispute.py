@@ -41,6 +41,8 @@ RULES = {
     "BELOW_MINIMUM": "rejected: the amount was below the minimum next bid "
     "(the starting price for the first bid, then the current price plus the increment of its band)",
     "CURRENCY_PRECISION": "rejected: the amount had more decimals than the lot's currency allows",
+    "AMOUNT_TOO_LARGE": "rejected: the amount (a maximum) was so large that the minimum next bid after it would "
+    "have been larger than any amount the API takes",
     "BUY_NOW_NOT_OFFERED": "rejected: a purchase at the buy-now price when the lot had none, or no longer offered it "
     "by its terms (buy_now_until first_bid: a bid had been accepted; reserve_met: the reserve had been met)",
 }
