@@ -33,6 +33,7 @@ from ledger.domain.errors import (
     InvalidState,
     LedgerError,
     LotAlreadyExists,
+    LotEnded,
     LotNotFound,
     LotNotOpen,
     LotUnreadable,
@@ -42,6 +43,7 @@ from ledger.domain.errors import (
     SaleUnreadable,
     SnapshotChanged,
     TransientError,
+    VersionNotFound,
 )
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import TIME_RANGE_TEXT
@@ -61,6 +63,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     MalformedJson: 400,
     InvalidCommand: 422,
     LotNotFound: 404,
+    # Time travel past the lot's last version (as_of_version).
+    VersionNotFound: 404,
     BidNotFound: 404,
     LotAlreadyExists: 409,
     BidIdReused: 409,
@@ -82,6 +86,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     LotNotOpen: 409,
     BidNotAccepted: 409,
     BidAlreadyRetracted: 409,
+    # A bid on a closed or cancelled lot, refused at the API as a purchase is (its code says which).
+    LotEnded: 409,
     SaleNotFound: 404,
     SaleAlreadyExists: 409,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).

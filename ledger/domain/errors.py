@@ -26,6 +26,12 @@ class LotNotFound(LedgerError):
     code = "LOT_NOT_FOUND"
 
 
+class VersionNotFound(LotNotFound):
+    """Time travel to a version the lot has not reached (past its latest event)."""
+
+    code = "VERSION_NOT_FOUND"
+
+
 class LotAlreadyExists(LedgerError):
     code = "LOT_ALREADY_EXISTS"
 
@@ -100,6 +106,18 @@ class LotNotOpen(InvalidState):
     close time has passed, not when closed or cancelled)."""
 
     code = "LOT_NOT_OPEN"
+
+
+class LotEnded(InvalidState):
+    """A bid on a lot that is closed or cancelled: refused at the API, before anything is
+    recorded or queued, with the reason code the processor would reject it with
+    (LOT_CLOSED or LOT_CANCELLED) as its code."""
+
+    code = "LOT_CLOSED"
+
+    def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"reason": reason, **(details or {})})
+        self.code = reason
 
 
 class BidNotAccepted(InvalidState):
