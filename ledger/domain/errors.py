@@ -9,6 +9,8 @@ class LedgerError(Exception):
     """Base of the ledger's own errors."""
 
     code = "LEDGER_ERROR"
+    # The code this refusal had before it was renamed, answered beside it for one release.
+    former_code: str | None = None
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -17,9 +19,11 @@ class LedgerError(Exception):
 
 
 class InvalidCommand(LedgerError):
-    """The command is malformed or breaks the lot's terms; nothing was written."""
+    """The request is well-formed but breaks a rule (the lot's terms, its currency, the
+    clock); nothing was written."""
 
-    code = "INVALID_COMMAND"
+    code = "RULE_BROKEN"
+    former_code = "INVALID_COMMAND"
 
 
 class LotNotFound(LedgerError):

@@ -560,8 +560,13 @@ def sale_close_times(first_closes_at: datetime, interval_s: int, count: int) -> 
     return [first_closes_at + timedelta(seconds=i * interval_s) for i in range(count)]
 
 
-def check_sale_close_times(close_times: list[datetime]) -> None:
-    """A sale's last lot closes within the times the ledger keeps."""
+def check_sale_close_times(close_times: list[datetime], now: datetime) -> None:
+    """A sale's first lot closes in the future, its last within the times the ledger keeps:
+    refusals of the sale's own `first_closes_at`, not of a lot's close time."""
+    if close_times and close_times[0] <= now:
+        raise InvalidCommand(
+            "first_closes_at must be in the future", {"field": "first_closes_at", "first_closes_at": format_time(close_times[0])}
+        )
     if close_times and close_times[-1] > LATEST_TIME:
         raise InvalidCommand(f"the last lot would close after {format_time(LATEST_TIME)}", {"field": "first_closes_at"})
 
