@@ -140,7 +140,8 @@ class BidAdmission:
         offers now: the processor decides it once."""
         lot = self.queries.get_lot(lot_id)
         if lot.buy_now_price is None:
-            raise _buy_now_refused(rules.BUY_NOW_NOT_OFFERED, lot)
+            # Never offered; but a closed or cancelled lot says so first, as for a bid.
+            raise _buy_now_refused(rules.buy_now_refusal(lot, buyer, placed_at) or rules.BUY_NOW_NOT_OFFERED, lot)
         command = BuyNow(
             bid_id=bid_id, lot_id=lot_id, bidder=buyer, placed_at=placed_at, correlation_id=correlation_id,
             amount=format_decimal(rules.in_digits(lot.buy_now_price, lot.currency)),
