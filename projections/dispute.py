@@ -430,6 +430,25 @@ def _close_lines(then: dict[str, Any]) -> list[str]:
     ]
 
 
+def _received_lines(title: str, amount: str, bid: dict[str, Any], outcome: dict[str, Any]) -> list[str]:
+    return [
+        f"## {title}",
+        "",
+        f"- {amount}: {bid['amount']}",
+        f"- placed at: {bid['placed_at']} (the time the API received it)",
+        f"- decided at: {bid['decided_at']}, as event version {outcome['version']}",
+        "",
+        "## Outcome",
+        "",
+        f"**{outcome['status']}**" + (f" — `{outcome['reason']}`" if outcome["reason"] else ""),
+        "",
+        f"Rule: {outcome['rule']}.",
+        *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
+        f"Minimum next bid then: {outcome['minimum'] or '-'}; current price then: {outcome['current_price'] or '-'}.",
+        "",
+    ]
+
+
 def _verification_lines(check: dict[str, Any]) -> list[str]:
     broken = f"BROKEN at version {check['first_bad_version']}"
     if check.get("problem"):
@@ -454,20 +473,7 @@ def bidder_markdown(report: dict[str, Any]) -> str:
         f"You bid as {bid['bidder_alias'] or 'a bidder with no accepted bid'}. Other bidders appear by alias; "
         "their maximum bids stay private, as the auction's rules say.",
         "",
-        "## Your bid as received",
-        "",
-        f"- your maximum: {bid['amount']}",
-        f"- placed at: {bid['placed_at']} (the time the API received it)",
-        f"- decided at: {bid['decided_at']}, as event version {outcome['version']}",
-        "",
-        "## Outcome",
-        "",
-        f"**{outcome['status']}**" + (f" — `{outcome['reason']}`" if outcome["reason"] else ""),
-        "",
-        f"Rule: {outcome['rule']}.",
-        *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
-        f"Minimum next bid then: {outcome['minimum'] or '-'}; price then: {outcome['current_price'] or '-'}.",
-        "",
+        *_received_lines("Your bid as received", "your maximum", bid, outcome),
         *([
             "## Retracted",
             "",
@@ -516,20 +522,7 @@ def auditor_markdown(report: dict[str, Any]) -> str:
         "",
         f"Lot `{bid['lot_id']}`; bidder `{bid['bidder']}` ({bid['bidder_alias'] or 'no accepted bid'}).",
         "",
-        "## The bid as received",
-        "",
-        f"- amount: {bid['amount']}",
-        f"- placed at: {bid['placed_at']} (the time the API received it)",
-        f"- decided at: {bid['decided_at']}, as event version {outcome['version']}",
-        "",
-        "## Outcome",
-        "",
-        f"**{outcome['status']}**" + (f" — `{outcome['reason']}`" if outcome["reason"] else ""),
-        "",
-        f"Rule: {outcome['rule']}.",
-        *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
-        f"Minimum next bid then: {outcome['minimum']}; current price then: {outcome['current_price']}.",
-        "",
+        *_received_lines("The bid as received", "amount", bid, outcome),
         *_retraction_lines(report.get("retraction")),
         *_close_lines(then),
         "## Bids around it",

@@ -6,7 +6,6 @@ dispute, replay and verify, the bidders' records) are checked on the same lot.""
 from __future__ import annotations
 
 import json
-
 import uuid
 from datetime import timedelta
 from typing import Any

@@ -28,7 +28,7 @@ def test_the_largest_maximum_allowed_leaves_a_minimum_the_api_takes_and_one_unit
         lot = make_lot(**terms).state
         largest = rules.largest_bid_allowed(lot)
         assert not rules.amount_too_large(lot, largest) and takes(rules.one_increment_above(lot, largest))
-        unit = Decimal(1).scaleb(largest.as_tuple().exponent)  # type: ignore[arg-type]
+        unit = Decimal(1).scaleb(largest.as_tuple().exponent)
         assert rules.amount_too_large(lot, largest + unit)
 
 
