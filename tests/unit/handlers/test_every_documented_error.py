@@ -312,3 +312,11 @@ def test_every_documented_error_is_answered_as_documented(case):
 
 def test_every_request_here_walks_a_documented_error():
     assert set(SPECIFIC) <= set(DOCUMENTED)
+
+
+def test_the_document_has_no_schema_nothing_refers_to():
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    text = json.dumps(document["paths"]) + json.dumps(schemas)
+    unused = [name for name in schemas if name != "Error" and f'"#/components/schemas/{name}"' not in text]
+    assert unused == [] and {"HTTPValidationError", "ValidationError", "BidAccepted"}.isdisjoint(schemas)
