@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
 from bootstrap import metrics
-from handlers.rest import HttpError, caller_of, samsold_of
+from handlers.rest import caller_of, rule_broken, samsold_of
 from ledger.domain.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
 from ledger.domain.values import from_epoch_ms
 from ledger.service.admission import QueuedBid
@@ -98,7 +98,7 @@ def buy_now(
 def _bid_id(idempotency_key: str | None, requested: str | None) -> str:
     """The bid's id: the Idempotency-Key header or the body's bid_id (the same if both), or a new one."""
     if idempotency_key and requested and idempotency_key != requested:
-        raise HttpError(422, "INVALID_REQUEST", "Idempotency-Key and bid_id differ")
+        raise rule_broken("Idempotency-Key and bid_id differ: send one, or the same in both")
     return idempotency_key or requested or new_id()
 
 

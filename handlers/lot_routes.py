@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from handlers.rest import HttpError, ListCursor, QueryInteger, caller_of, optional_caller, samsold_of
+from handlers.rest import ListCursor, QueryInteger, caller_of, optional_caller, rule_broken, samsold_of
 from ledger.domain.commands import (
     DEFAULT_CANCEL_REASON,
     MAX_VERSION,
@@ -39,8 +39,13 @@ def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
 
 
 class LotList(BaseModel):
-    lots: list[LotSummary]
-    next: str | None  # the cursor of the next page, None on the last
+    """Every list answers `items` and `next` (the cursor of the next page, None on the last)."""
+
+    items: list[LotSummary]
+    next: str | None
+    lots: list[LotSummary] = Field(
+        description="the same as items, kept for one release for clients written before items: read items"
+    )
 
 
 @router.get(
@@ -55,7 +60,8 @@ def list_lots(
 ) -> LotList:
     now = utc_now()
     page = samsold_of(router).list_lots(status, limit, cursor)
-    return LotList(lots=[lot_summary(lot, now) for lot in page.lots], next=page.next_cursor)
+    items = [lot_summary(lot, now) for lot in page.lots]
+    return LotList(items=items, next=page.next_cursor, lots=items)
 
 
 @router.get("/lots/<lot_id>", summary="A lot's public view; as it stood at a version or time with as_of_version / as_of")
@@ -66,7 +72,7 @@ def get_lot(
 ) -> LotView:
     if as_of_version is not None and as_of_time is not None:
         # Each is valid alone, which is all a schema can say: the pair is refused as 422.
-        raise HttpError(422, "INVALID_REQUEST", "give as_of_version or as_of, not both")
+        raise rule_broken("give as_of_version or as_of, not both")
     queries = samsold_of(router).queries
     if as_of_version is None and as_of_time is None:
         return lot_view(queries, queries.get_lot(lot_id), utc_now(), bidder=optional_caller(router))
@@ -114,21 +120,35 @@ def retract_bid(
 
 class EventPage(BaseModel):
     lot_id: str
-    events: list[dict[str, Any]]
-    next_after_version: int | None
+    items: list[dict[str, Any]]
+    next: str | None  # the cursor of the next page (the last version on this one), None on the last
+    events: list[dict[str, Any]] = Field(description="the same as items, kept for one release: read items")
+    next_after_version: int | None = Field(description="next as a number, kept for one release: read next")
+
+
+# A page cursor of the event log: the version the page before ended at.
+EventCursor = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,9})$", description="`next` of the page before")]
 
 
 @router.get("/lots/<lot_id>/events", summary="A lot's events with their hashes (administrators), page by page")
 def get_events(
     lot_id: Annotated[Identifier, Path()],
-    after_version: Annotated[QueryInteger, Query(ge=0, le=MAX_VERSION)] = 0,
+    after_version: Annotated[
+        QueryInteger, Query(ge=0, le=MAX_VERSION, description="the same as cursor, kept for one release")
+    ] = 0,
     limit: Annotated[QueryInteger, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[EventCursor | None, Query()] = None,
 ) -> EventPage:
     caller = caller_of(router)
+    if cursor is not None and after_version:
+        raise rule_broken("give cursor or after_version, not both")
+    start = int(cursor) if cursor is not None else after_version
     events, next_after_version = samsold_of(router).queries.lot_history(
-        lot_id, is_admin=caller.is_admin, after_version=after_version, limit=limit
+        lot_id, is_admin=caller.is_admin, after_version=start, limit=limit
     )
-    return EventPage(lot_id=lot_id, events=[event_record(e) for e in events], next_after_version=next_after_version)
+    records = [event_record(e) for e in events]
+    next_cursor = None if next_after_version is None else str(next_after_version)
+    return EventPage(lot_id=lot_id, items=records, next=next_cursor, events=records, next_after_version=next_after_version)
 
 
 class MyBids(BaseModel):

@@ -17,64 +17,98 @@ PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.
 
 
 # Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
-UNREADABLE = "LOT_UNREADABLE: the lot's stored data cannot be read"
-# The refusals each route can answer besides 400 (invalid request), 401 (routes that
-# need a token) and 413 / 415 (routes with a body): every status the handlers raise.
-ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+UNREADABLE = {"LOT_UNREADABLE": "the lot's stored data cannot be read"}
+RETRY = {"TRANSIENT": "other writes to the lot kept winning, or the storage is not answering; retry"}
+# The refusals each route answers, by status and then code, besides the ones every route
+# answers (COMMON_ERRORS). 400 is a malformed request (its shape, a type, a pattern); 422
+# a well-formed one that breaks a rule. Each response lists its codes in `x-error-codes`.
+ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
     ("POST", "/bid"): {
-        404: "no such lot",
-        409: "the bid id (Idempotency-Key) was used for another bid",
-        422: (
-            "the amount has more decimals than the lot's currency allows, or Idempotency-Key and bid_id differ, or "
-            "CONFIRMATION_REQUIRED: the amount is more than 10 times the minimum next bid, or above this deployment's "
-            "cap for the currency; send it again with \"confirm\": true to place it (details name the numbers)"
-        ),
+        404: {"LOT_NOT_FOUND": "no such lot"},
+        409: {
+            "LOT_CLOSED": "the lot is closed", "LOT_CANCELLED": "the lot is cancelled",
+            "IDEMPOTENCY_KEY_REUSED": "the bid id (Idempotency-Key) was used for another bid",
+        },
+        422: {
+            "RULE_BROKEN": "the amount has more decimals than the lot's currency allows (details.reason "
+            "CURRENCY_PRECISION), or is so large that the lot's next minimum bid would be more than any amount this API "
+            "takes (AMOUNT_TOO_LARGE; details.largest is the most it takes), or Idempotency-Key and bid_id differ",
+            "CONFIRMATION_REQUIRED": "the amount is more than 10 times the minimum next bid, or above this deployment's "
+            "cap for the currency; send it again with \"confirm\": true to place it (details name the numbers)",
+        },
         500: UNREADABLE,
     },
     ("POST", "/lots/{lot_id}/buy"): {
-        404: "no such lot",
-        409: (
-            "the lot does not offer its buy-now price to you now; the code says why: BUY_NOW_NOT_OFFERED (it has "
-            "none, or a bid was accepted or the reserve met first, by its buy_now_until), LOT_CLOSED, LOT_CANCELLED, "
-            "LOT_NOT_OPEN, SELLER_CANNOT_BID; or the bid id (Idempotency-Key) was used for another bid"
-        ),
-        422: "Idempotency-Key and bid_id differ",
+        404: {"LOT_NOT_FOUND": "no such lot"},
+        409: {
+            "BUY_NOW_NOT_OFFERED": "the lot has no buy-now price, or no longer offers it (a bid was accepted or the "
+            "reserve met first, by its buy_now_until)",
+            "LOT_CLOSED": "the lot is closed", "LOT_CANCELLED": "the lot is cancelled",
+            "LOT_NOT_OPEN": "the lot is not open yet", "SELLER_CANNOT_BID": "the seller may not buy their own lot",
+            "IDEMPOTENCY_KEY_REUSED": "the bid id (Idempotency-Key) was used for another bid",
+        },
+        422: {"RULE_BROKEN": "Idempotency-Key and bid_id differ"},
         500: UNREADABLE,
     },
     ("POST", "/lots"): {
-        409: "a lot with this lot_id exists already",
-        422: "the terms break a rule, such as closes_at in the past",
+        409: {"LOT_ALREADY_EXISTS": "a lot with this lot_id exists already"},
+        422: {"RULE_BROKEN": "the terms break a rule, such as closes_at in the past (details.field names the field)"},
     },
     ("GET", "/lots/{lot_id}"): {
-        401: "a bearer token was sent and is not valid (the view is public: leave the token out)",
-        404: "no such lot (or it did not exist then)",
-        422: "as_of_version and as_of given together",
+        401: {"UNAUTHORIZED": "a bearer token was sent and is not valid (the view is public: leave the token out)"},
+        404: {"LOT_NOT_FOUND": "no such lot (or it did not exist then)",
+              "VERSION_NOT_FOUND": "as_of_version is past the lot's last version (details.last_version)"},
+        422: {"RULE_BROKEN": "as_of_version and as_of given together"},
         500: UNREADABLE,
     },
     ("POST", "/lots/{lot_id}/cancel"): {
-        403: "only administrators may cancel a lot",
-        404: "no such lot",
-        409: "the lot is closed already",
+        403: {"FORBIDDEN": "only administrators may cancel a lot"},
+        404: {"LOT_NOT_FOUND": "no such lot"},
+        409: {"INVALID_STATE": "the lot is closed already"},
         500: UNREADABLE,
-        503: "other writes to the lot kept winning; retry",
+        503: RETRY,
     },
-    ("GET", "/lots/{lot_id}/events"): {403: "the event log is for administrators", 404: "no such lot", 500: UNREADABLE},
+    ("GET", "/lots/{lot_id}/events"): {
+        403: {"FORBIDDEN": "the event log is for administrators"},
+        404: {"LOT_NOT_FOUND": "no such lot"},
+        422: {"RULE_BROKEN": "cursor and after_version given together"},
+        500: UNREADABLE,
+    },
     ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): {
-        403: "only administrators may retract a bid",
-        404: "no such lot, or BID_NOT_FOUND: the lot has no such bid",
-        409: "LOT_NOT_OPEN: the lot is not open (not yet, its close time passed, closed or cancelled); "
-        "BID_NOT_ACCEPTED: the bid was rejected; BID_ALREADY_RETRACTED",
+        403: {"FORBIDDEN": "only administrators may retract a bid"},
+        404: {"LOT_NOT_FOUND": "no such lot", "BID_NOT_FOUND": "the lot has no such bid"},
+        409: {
+            "LOT_NOT_OPEN": "the lot is not open (not yet, its close time passed, closed or cancelled)",
+            "BID_NOT_ACCEPTED": "the bid was rejected: nothing stands to retract",
+            "BID_ALREADY_RETRACTED": "the bid was retracted already",
+        },
         500: UNREADABLE,
-        503: "other writes to the lot kept winning; retry",
+        503: RETRY,
     },
-    ("GET", "/bids/{bid_id}"): {404: "you have no such bid"},
+    ("GET", "/bids/{bid_id}"): {404: {"BID_NOT_FOUND": "you have no such bid"}},
     ("POST", "/sales"): {
-        409: "a sale with this sale_id exists already, made by another request (the same request sent again is"
-        " answered 201 with the sale it made), or a lot with one of its lot_ids exists already",
-        422: "a lot's terms break a rule (with its close time; details name the lot), or a lot_id is in the sale twice",
+        409: {
+            "SALE_ALREADY_EXISTS": "a sale with this sale_id exists already, made by another request (the same request "
+            "sent again is answered 201 with the sale it made)",
+            "LOT_ALREADY_EXISTS": "a lot with one of its lot_ids exists already",
+        },
+        422: {"RULE_BROKEN": "first_closes_at is not in the future, a lot's terms break a rule (details name the lot), "
+              "or a lot_id is in the sale twice"},
     },
-    ("GET", "/sales/{sale_id}"): {404: "no such sale", 500: "SALE_UNREADABLE: the sale's stored item cannot be read"},
+    ("GET", "/sales/{sale_id}"): {
+        404: {"SALE_NOT_FOUND": "no such sale"},
+        500: {"SALE_UNREADABLE": "the sale's stored item cannot be read"},
+    },
 }
+# What every route answers that has parameters (400, 503), needs a token (401) or takes a body (413, 415).
+MALFORMED = {
+    "INVALID_REQUEST": "a parameter, header or the body is malformed (details.errors names each field and the problem)",
+}
+BODY_MALFORMED = MALFORMED | {"INVALID_JSON": "the body is not one JSON object as this API takes it"}
+NO_TOKEN = {"UNAUTHORIZED": "no valid bearer token"}
+STORAGE = {"TRANSIENT": "the ledger's storage is not answering; retry"}
+TOO_LARGE = {"BODY_TOO_LARGE": f"the body is larger than {MAX_BODY_BYTES} bytes"}
+NOT_JSON = {"UNSUPPORTED_MEDIA_TYPE": "the body is not sent as application/json (UTF-8)"}
 NO_PARAMETERS = {("GET", "/openapi.json")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
 # stateful phase follow them from a created lot or a placed bid to the routes that read it).
@@ -161,19 +195,46 @@ def openapi_document() -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             # Validation failures are answered 400 in our error shape, not Powertools' default 422.
             responses.pop("422", None)
+            errors: dict[int, dict[str, str]] = {}
             if route not in NO_PARAMETERS:
-                responses["400"] = {"description": "the request is not valid", **error}
-                responses["503"] = {"description": "the ledger's storage is not answering; retry", **error}
+                errors |= {400: BODY_MALFORMED if "requestBody" in operation else MALFORMED, 503: STORAGE}
             if route not in PUBLIC_ROUTES:
                 operation["security"] = [{"bearer": []}]
-                responses["401"] = {"description": "no valid bearer token", **error}
+                errors[401] = NO_TOKEN
             if "requestBody" in operation:
-                responses["413"] = {"description": f"the body is larger than {MAX_BODY_BYTES} bytes", **error}
-                responses["415"] = {"description": "the body is not sent as application/json", **error}
-            for status, description in ROUTE_ERRORS.get(route, {}).items():
-                responses[str(status)] = {"description": description, **error}
+                errors |= {413: TOO_LARGE, 415: NOT_JSON}
+            errors |= ROUTE_ERRORS.get(route, {})
+            for status, codes in sorted(errors.items()):
+                description = "; ".join(f"{code}: {words}" for code, words in codes.items())
+                responses[str(status)] = {"description": description, **error, "x-error-codes": list(codes)}
     _add_links(document)
-    return document
+    return _without_unused_schemas(document)
+
+
+def documented_errors(document: dict[str, Any]) -> set[tuple[str, str, int, str]]:
+    """Every (method, path, status, code) the document says a route answers."""
+    return {
+        (method.upper(), path, int(status), code)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation.get("responses", {}).items()
+        for code in response.get("x-error-codes", [])
+    }
+
+
+def _without_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """The document without the component schemas nothing refers to (Powertools adds its own
+    validation errors' schemas, which this API never answers, and a model given inline)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    while True:
+        text = json.dumps({**document, "components": {**document["components"], "schemas": {}}}) + json.dumps(
+            [schema for schema in schemas.values()]
+        )
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return document
+        for name in unused:
+            del schemas[name]
 
 
 def _add_links(document: dict[str, Any]) -> None:
@@ -196,7 +257,16 @@ ERROR_SCHEMA = {
         "error": {
             "type": "object",
             "required": ["code", "message", "details"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}},
+            "properties": {
+                "code": {"type": "string", "description": "stable, for programs (each response lists its codes)"},
+                "message": {"type": "string", "description": "for people"},
+                "details": {"type": "object"},
+                "former_code": {
+                    "type": "string",
+                    "description": "the code this refusal had before it was renamed, kept for one release: "
+                    "RULE_BROKEN was INVALID_COMMAND, or INVALID_REQUEST when answered with 422",
+                },
+            },
         }
     },
 }

@@ -33,6 +33,7 @@ from ledger.domain.errors import (
     InvalidState,
     LedgerError,
     LotAlreadyExists,
+    LotEnded,
     LotNotFound,
     LotNotOpen,
     LotUnreadable,
@@ -42,6 +43,7 @@ from ledger.domain.errors import (
     SaleUnreadable,
     SnapshotChanged,
     TransientError,
+    VersionNotFound,
 )
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import TIME_RANGE_TEXT
@@ -61,6 +63,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     MalformedJson: 400,
     InvalidCommand: 422,
     LotNotFound: 404,
+    # Time travel past the lot's last version (as_of_version).
+    VersionNotFound: 404,
     BidNotFound: 404,
     LotAlreadyExists: 409,
     BidIdReused: 409,
@@ -82,6 +86,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     LotNotOpen: 409,
     BidNotAccepted: 409,
     BidAlreadyRetracted: 409,
+    # A bid on a closed or cancelled lot, refused at the API as a purchase is (its code says which).
+    LotEnded: 409,
     SaleNotFound: 404,
     SaleAlreadyExists: 409,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
@@ -94,21 +100,43 @@ def status_of(error: LedgerError) -> int:
     return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), 400)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json.dumps({"error": {"code": code, "message": message, "details": details or {}}}, default=str),
-    )
+# The codes of the refusals about the request itself: 400 for one that is malformed (its
+# shape, a type, a pattern); 422 for one that is well-formed but breaks a rule, as the
+# ledger's InvalidCommand does (`RULE_BROKEN`, formerly INVALID_COMMAND, and INVALID_REQUEST
+# for the 422s below: `former_code` says so for one release).
+INVALID_REQUEST = "INVALID_REQUEST"
+RULE_BROKEN = InvalidCommand.code
+# How pydantic begins the message of a ValueError a validator raised: not for people.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def error_response(status: int, code: str, message: str, details: Any = None, former_code: str | None = None) -> Response:
+    error = {"code": code, "message": message, "details": details or {}}
+    if former_code is not None:
+        error["former_code"] = former_code
+    return Response(status_code=status, content_type="application/json", body=json.dumps({"error": error}, default=str))
 
 
 class HttpError(Exception):
     """A refusal that is about the HTTP request's shape itself (its body, JSON, media
     type, query parameters, auth header) rather than the ledger: those are LedgerErrors."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, details: Any = None, former_code: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.former_code = former_code
+
+
+def rule_broken(message: str, details: Any = None) -> HttpError:
+    """422: the request is well-formed, but the combination breaks a rule (formerly INVALID_REQUEST)."""
+    return HttpError(422, RULE_BROKEN, message, details, former_code=INVALID_REQUEST)
+
+
+def plain_problem(message: str) -> str:
+    """A validator's message as people read it, without pydantic's prefix."""
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
 
 
 @dataclass(frozen=True)
@@ -171,13 +199,17 @@ def new_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
         details = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "problem": e.get("msg"), "type": e.get("type")}
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "problem": plain_problem(str(e.get("msg"))),
+             "type": e.get("type")}
             for e in error.errors()
         ]
         # A time written as the schema's pattern allows whose offset takes it outside the
         # range in UTC ("2000-01-01T00:30:00+01:00"): a rule the schema cannot state, so 422.
-        status = 422 if details and all(_OUT_OF_RANGE in str(d["problem"]) for d in details) else 400
-        return error_response(status, "INVALID_REQUEST", "the request is not valid", {"errors": details})
+        if details and all(_OUT_OF_RANGE in str(d["problem"]) for d in details):
+            refusal = rule_broken("a time is outside the range the ledger keeps", {"errors": details})
+            return error_response(422, refusal.code, refusal.message, refusal.details, refusal.former_code)
+        fields = ", ".join(dict.fromkeys(str(d["field"]) for d in details))
+        return error_response(400, INVALID_REQUEST, f"the request is not valid: see {fields}", {"errors": details})
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media_type(error: RequestUnsupportedContentType) -> Response:
@@ -186,7 +218,7 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
-        return error_response(status_of(error), error.code, error.message, error.details)
+        return error_response(status_of(error), error.code, error.message, error.details, error.former_code)
 
     @app.exception_handler(OperationalError)
     def _storage_out_of_reach(error: OperationalError) -> Response:
@@ -198,7 +230,7 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(HttpError)
     def _http_error(error: HttpError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details)
+        return error_response(error.status, error.code, error.message, error.details, error.former_code)
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
@@ -231,7 +263,7 @@ def checked_body(event: dict[str, Any]) -> dict[str, Any]:
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise HttpError(400, "INVALID_REQUEST", "the body is not valid base64") from None
+            raise HttpError(400, INVALID_REQUEST, "the body is not valid base64") from None
     else:
         raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
@@ -253,7 +285,7 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, sa
     try:
         event = checked_body(event)
     except HttpError as error:
-        refusal = error_response(error.status, error.code, error.message, error.details)
+        refusal = error_response(error.status, error.code, error.message, error.details, error.former_code)
         headers = {
             "Content-Type": "application/json",
             # So the live lot page on another origin can read the refusal too.

@@ -3,6 +3,7 @@ proof, taken from the stored events and checked against their hash chain."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +25,10 @@ from ledger.domain.state import LotSnapshot, alias_name, evolve
 from ledger.domain.values import format_decimal, format_time, to_currency
 from ledger.service.queries import LotQueries
 from ledger.snapshot_item import snapshot_to_item
-from projections.audit import verify
+from projections.audit import VerifyReport, verify
 from projections.history import event_record
+from projections.my_bids import records_from
+from projections.views import lot_summary
 
 NEIGHBOURS = 3
 
@@ -41,6 +44,8 @@ RULES = {
     "BELOW_MINIMUM": "rejected: the amount was below the minimum next bid "
     "(the starting price for the first bid, then the current price plus the increment of its band)",
     "CURRENCY_PRECISION": "rejected: the amount had more decimals than the lot's currency allows",
+    "AMOUNT_TOO_LARGE": "rejected: the amount (a maximum) was so large that the minimum next bid after it would "
+    "have been larger than any amount the API takes",
     "BUY_NOW_NOT_OFFERED": "rejected: a purchase at the buy-now price when the lot had none, or no longer offered it "
     "by its terms (buy_now_until first_bid: a bid had been accepted; reserve_met: the reserve had been met)",
 }
@@ -121,18 +126,34 @@ def _state_view(state: LotSnapshot) -> dict[str, Any]:
     return data | soft_close_rule(state)
 
 
-def dispute_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+@dataclass
+class _Walk:
+    """One pass over the lot's events for a report on one bid."""
+
+    receipt: dict[str, Any]
+    decided_version: int
+    state_before: LotSnapshot
+    deciding: LotEvent
+    final: LotSnapshot
+    bids: list[LotEvent]  # every BidPlaced and BidRejected, in order
+    extensions: list[dict[str, Any]]
+    aliases: dict[str, int]  # bidder -> alias, from the events that gave them
+    retraction: BidRetracted | None
+    events: list[LotEvent]
+
+
+def _walk(queries: LotQueries, bid_id: str) -> _Walk:
     receipt = queries.decided_bid(bid_id)
     lot_id, decided_version = receipt["lot_id"], int(receipt["version"])
-
     state_before: LotSnapshot | None = None
     deciding: LotEvent | None = None
     bids: list[LotEvent] = []
     extensions: list[dict[str, Any]] = []
     final: LotSnapshot | None = None
-    aliases: dict[str, int] = {}  # bidder -> alias, from the events that gave them
+    aliases: dict[str, int] = {}
     retraction: BidRetracted | None = None
-    for event in queries.lot_events(lot_id):
+    events = list(queries.lot_events(lot_id))
+    for event in events:
         if isinstance(event, BidRetracted) and event.bid_id == bid_id:
             retraction = event
         if isinstance(event, BidPlaced) and event.alias is not None:
@@ -150,16 +171,57 @@ def dispute_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
             )
     if deciding is None or state_before is None or final is None or getattr(deciding, "bid_id", None) != bid_id:
         raise BidNotFound(f"bid {bid_id!r}: its receipt names version {decided_version}, which is not its event")
+    return _Walk(receipt, decided_version, state_before, deciding, final, bids, extensions, aliases, retraction, events)
 
-    position = next(i for i, e in enumerate(bids) if e is deciding)
-    chain = verify(queries, lot_id)
-    reason = receipt.get("reason")
+
+def dispute_report(queries: LotQueries, bid_id: str, auditor: bool = False) -> dict[str, Any]:
+    """The report on one bid for the person who asked: by default the bidder's (`bidder_report`,
+    safe to send them), with `auditor` the auditor's (`auditor_report`: everything, ids included)."""
+    return auditor_report(queries, bid_id) if auditor else bidder_report(queries, bid_id)
+
+
+def _close_time_then(walk: _Walk) -> dict[str, Any]:
+    before = walk.state_before
     return {
+        "scheduled": format_time(before.scheduled_closes_at),
+        "in_force": format_time(before.closes_at),
+        "hard_close_at": format_time(before.hard_close_at) if before.hard_close_at else None,
+        "rule": soft_close_rule(before),
+        "extensions_before": [x for x in walk.extensions if x["version"] < walk.decided_version],
+        "this_bid": close_effect(before, walk.deciding),
+    }
+
+
+def _rule_of(walk: _Walk) -> str | None:
+    deciding, reason = walk.deciding, walk.receipt.get("reason")
+    return BOUGHT_RULE if isinstance(deciding, BidPlaced) and deciding.outcome == BOUGHT else RULES.get(reason, reason)
+
+
+def _verification(walk: _Walk, cited: list[LotEvent], chain: VerifyReport) -> dict[str, Any]:
+    return {
+        "chain_ok": chain.ok,
+        "events_checked": chain.events,
+        "first_bad_version": chain.first_bad_version,
+        "head_hash": walk.final.head_hash,
+        "cited_versions": sorted({walk.decided_version, *(e.originator_version for e in cited)}),
+    }
+
+
+def auditor_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+    """Everything about the bid and the lot it met, bidders by id and alias, maxima and the
+    hidden reserve included: for administrators and auditors, never for a bidder."""
+    walk = _walk(queries, bid_id)
+    receipt, deciding, final, bids = walk.receipt, walk.deciding, walk.final, walk.bids
+    position = next(i for i, e in enumerate(bids) if e is deciding)
+    around = bids[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS]
+    chain = verify(queries, receipt["lot_id"])
+    return {
+        "audience": "auditor",
         "bid": {
             "bid_id": bid_id,
-            "lot_id": lot_id,
+            "lot_id": receipt["lot_id"],
             "bidder": receipt["bidder"],
-            "bidder_alias": alias_name(aliases.get(receipt["bidder"])),
+            "bidder_alias": alias_name(walk.aliases.get(receipt["bidder"])),
             "amount": receipt["amount"],
             "placed_at": receipt["placed_at"],
             "decided_at": receipt.get("decided_at"),
@@ -167,23 +229,16 @@ def dispute_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
         },
         "outcome": {
             "status": receipt["status"],
-            "reason": reason,
-            "rule": BOUGHT_RULE if isinstance(deciding, BidPlaced) and deciding.outcome == BOUGHT else RULES.get(reason, reason),
-            "explanation": explain(deciding, final.currency, aliases),
+            "reason": receipt.get("reason"),
+            "rule": _rule_of(walk),
+            "explanation": explain(deciding, final.currency, walk.aliases),
             "minimum": receipt.get("minimum"),
             "current_price": event_record(deciding)["data"].get("current_price", receipt.get("current_price")),
-            "version": decided_version,
+            "version": walk.decided_version,
         },
-        "retraction": None if retraction is None else retraction_view(retraction, final.currency),
-        "lot_state_met": _state_view(state_before),
-        "close_time_then": {
-            "scheduled": format_time(state_before.scheduled_closes_at),
-            "in_force": format_time(state_before.closes_at),
-            "hard_close_at": format_time(state_before.hard_close_at) if state_before.hard_close_at else None,
-            "rule": soft_close_rule(state_before),
-            "extensions_before": [x for x in extensions if x["version"] < decided_version],
-            "this_bid": close_effect(state_before, deciding),
-        },
+        "retraction": None if walk.retraction is None else retraction_view(walk.retraction, final.currency),
+        "lot_state_met": _state_view(walk.state_before),
+        "close_time_then": _close_time_then(walk),
         "bids_before": [event_record(e) for e in bids[max(0, position - NEIGHBOURS) : position]],
         "deciding_event": event_record(deciding),
         "bids_after": [event_record(e) for e in bids[position + 1 : position + 1 + NEIGHBOURS]],
@@ -195,18 +250,114 @@ def dispute_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
             "leader_alias": final.leader_name,
             "closes_at": format_time(final.closes_at),
             "version": final.version,
-            "extensions": extensions,
+            "extensions": walk.extensions,
         },
-        "verification": {
-            "chain_ok": chain.ok,
-            "events_checked": chain.events,
-            "first_bad_version": chain.first_bad_version,
-            "problem": chain.problem,
-            "head_hash": final.head_hash,
-            "cited_versions": sorted(
-                {decided_version, *(e.originator_version for e in bids[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS])}
-            ),
+        "verification": _verification(walk, around, chain) | {"problem": chain.problem},
+    }
+
+
+def bidder_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+    """The report to send the bidder who placed the bid: the lot as the public saw it
+    (aliases, public prices, whether the reserve was met, never the reserve), their own bids
+    with their maxima, and other bidders' accepted bids only as the public bid history shows
+    them (the price after each); other bidders' maxima, raises and rejected bids never, not
+    even after the close; no user ids but theirs."""
+    walk = _walk(queries, bid_id)
+    receipt, deciding, final = walk.receipt, walk.deciding, walk.final
+    bidder, currency = receipt["bidder"], final.currency
+    # What this bidder may see: all their own bids, and others' accepted bids but raises.
+    seen = [e for e in walk.bids if e.bidder == bidder or (isinstance(e, BidPlaced) and e.outcome != RAISED)]  # type: ignore[attr-defined]
+    position = next(i for i, e in enumerate(seen) if e is deciding)
+    chain = verify(queries, receipt["lot_id"])
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
+    own = [e for e in walk.events if getattr(e, "bidder", None) == bidder]
+    record = next((r for r in records_from(own, currency) if r["bidder"] == bidder), {})
+    leading = final.leader == bidder
+    return {
+        "audience": "bidder",
+        "bid": {
+            "bid_id": bid_id,
+            "lot_id": receipt["lot_id"],
+            "bidder": bidder,
+            "bidder_alias": alias_name(walk.aliases.get(bidder)),
+            "amount": receipt["amount"],  # their maximum: theirs to see
+            "placed_at": receipt["placed_at"],
+            "decided_at": receipt.get("decided_at"),
         },
+        "outcome": {
+            "status": receipt["status"],
+            "reason": receipt.get("reason"),
+            "rule": _rule_of(walk),
+            "explanation": explain_to_bidder(deciding, currency),
+            "minimum": receipt.get("minimum"),
+            "current_price": money(walk.state_before.current_price),
+            "version": walk.decided_version,
+        },
+        "retraction": None if walk.retraction is None else _public_retraction(walk.retraction, currency),
+        "lot_state_met": _public_state(walk.state_before, walk.deciding),
+        "close_time_then": _close_time_then(walk),
+        "bids_around": [_public_bid(e, bidder, currency) for e in seen[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS]],
+        "final_result": {
+            "status": final.status,
+            "outcome": final.outcome,
+            "price": money(final.current_price),
+            "leader_alias": final.leader_name,
+            "you_lead": leading,
+            "reserve_met": rules.reserve_met(final),
+            "your_maximum": money(final.leader_maximum) if leading else record.get("maximum"),
+            "closes_at": format_time(final.closes_at),
+            "version": final.version,
+            "extensions": walk.extensions,
+        },
+        "verification": _verification(walk, seen[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS], chain),
+    }
+
+
+def explain_to_bidder(event: LotEvent, currency: str) -> str | None:
+    """`explain`, without the leader's maximum: the bidder learns what the public price says."""
+    if isinstance(event, BidPlaced) and event.outcome == OUTBID:
+        money = lambda amount: format_decimal(to_currency(amount, currency))  # noqa: E731
+        return (f"your maximum {money(event.amount)} was not above the leader's maximum (or equal to it and placed "
+                f"later), so the leader's maximum answered it automatically and the price moved to {money(event.price_after)}")
+    return explain(event, currency, {})
+
+
+def _public_state(state: LotSnapshot, deciding: LotEvent) -> dict[str, Any]:
+    """The lot as the bid met it, as its public page showed it then."""
+    summary = lot_summary(state, getattr(deciding, "placed_at", state.updated_at)).model_dump(mode="json")
+    return summary | {"leader_alias": state.leader_name}
+
+
+def _public_bid(event: LotEvent, bidder: str, currency: str) -> dict[str, Any]:
+    """A bid as this bidder may see it: their own with its amount (their maximum) and reason;
+    another's as the public history shows it (its alias and the price after it)."""
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
+    yours = event.bidder == bidder  # type: ignore[attr-defined]
+    row: dict[str, Any] = {
+        "version": event.originator_version,
+        "bidder": "you" if yours else alias_name(getattr(event, "alias", None)),
+        "placed_at": format_time(event.placed_at),  # type: ignore[attr-defined]
+        "status": "ACCEPTED" if isinstance(event, BidPlaced) else "REJECTED",
+        "reason": getattr(event, "reason", None),
+        "price_after": money(event.price_after) if isinstance(event, BidPlaced) else None,
+        "automatic": isinstance(event, BidPlaced) and event.outcome == OUTBID,
+    }
+    if yours:
+        row["your_maximum"] = event.amount if isinstance(event, BidRejected) else money(event.amount)  # type: ignore[attr-defined]
+    return row
+
+
+def _public_retraction(event: BidRetracted, currency: str) -> dict[str, Any]:
+    """The retraction of the bidder's own bid: when, why, and the lot after it as the public saw it."""
+    money = lambda amount: None if amount is None else format_decimal(to_currency(amount, currency))  # noqa: E731
+    return {
+        "version": event.originator_version,
+        "recorded_at": format_time(event.timestamp),
+        "reason": event.reason,
+        "lot_after": {"price": money(event.price), "leader_alias": alias_name(event.leader_alias),
+                      "bid_count": event.bid_count, "reserve_met": event.reserve_met},
+        "rule": "an administrator withdrew the bid while the lot was open; the lot's standing was computed again "
+        "from its remaining accepted bids; the close time stayed",
     }
 
 
@@ -262,16 +413,28 @@ def _retraction_lines(retraction: dict[str, Any] | None) -> list[str]:
 
 
 def dispute_markdown(report: dict[str, Any]) -> str:
-    bid, outcome, then, final = report["bid"], report["outcome"], report["close_time_then"], report["final_result"]
-    check = report["verification"]
-    lines = [
-        f"# Dispute report: bid `{bid['bid_id']}`",
+    """The report as Markdown, the bidder's or the auditor's as it is."""
+    return auditor_markdown(report) if report.get("audience", "auditor") == "auditor" else bidder_markdown(report)
+
+
+def _close_lines(then: dict[str, Any]) -> list[str]:
+    return [
+        "## Close time then",
         "",
-        f"Lot `{bid['lot_id']}`; bidder `{bid['bidder']}` ({bid['bidder_alias'] or 'no accepted bid'}).",
+        f"- scheduled: {then['scheduled']}; in force: {then['in_force']}; hard close: {then['hard_close_at'] or 'none'}",
+        f"- soft close: {_rule_in_words(then['rule'])}",
+        f"- extensions before this bid: {len(then['extensions_before'])}",
+        *[f"  - version {x['version']}: {x['from']} -> {x['to']}" for x in then["extensions_before"]],
+        f"- this bid: {then['this_bid']['explanation']}",
         "",
-        "## The bid as received",
+    ]
+
+
+def _received_lines(title: str, amount: str, bid: dict[str, Any], outcome: dict[str, Any]) -> list[str]:
+    return [
+        f"## {title}",
         "",
-        f"- amount: {bid['amount']}",
+        f"- {amount}: {bid['amount']}",
         f"- placed at: {bid['placed_at']} (the time the API received it)",
         f"- decided at: {bid['decided_at']}, as event version {outcome['version']}",
         "",
@@ -281,17 +444,87 @@ def dispute_markdown(report: dict[str, Any]) -> str:
         "",
         f"Rule: {outcome['rule']}.",
         *([f"What it did: {outcome['explanation']}."] if outcome.get("explanation") else []),
-        f"Minimum next bid then: {outcome['minimum']}; current price then: {outcome['current_price']}.",
+        f"Minimum next bid then: {outcome['minimum'] or '-'}; current price then: {outcome['current_price'] or '-'}.",
         "",
+    ]
+
+
+def _verification_lines(check: dict[str, Any]) -> list[str]:
+    broken = f"BROKEN at version {check['first_bad_version']}"
+    if check.get("problem"):
+        broken += f": {check['problem']}"
+    return [
+        "## Verification",
+        "",
+        f"- hash chain: {'intact' if check['chain_ok'] else broken}",
+        f"- events checked: {check['events_checked']}; head hash `{check['head_hash']}`",
+        f"- versions cited: {', '.join(map(str, check['cited_versions']))}",
+        "",
+    ]
+
+
+def bidder_markdown(report: dict[str, Any]) -> str:
+    """The bidder's report as Markdown: safe to send them."""
+    bid, outcome, final = report["bid"], report["outcome"], report["final_result"]
+    retraction = report.get("retraction")
+    lines = [
+        f"# Your bid `{bid['bid_id']}` on lot `{bid['lot_id']}`",
+        "",
+        f"You bid as {bid['bidder_alias'] or 'a bidder with no accepted bid'}. Other bidders appear by alias; "
+        "their maximum bids stay private, as the auction's rules say.",
+        "",
+        *_received_lines("Your bid as received", "your maximum", bid, outcome),
+        *([
+            "## Retracted",
+            "",
+            f"**RETRACTED** by an administrator at {retraction['recorded_at']}: {retraction['reason']}. "
+            f"The lot after it: price {retraction['lot_after']['price'] or '-'}, "
+            f"leader {retraction['lot_after']['leader_alias'] or '-'}.",
+            "",
+        ] if retraction else []),
+        *_close_lines(report["close_time_then"]),
+        "## Bids around it",
+        "",
+        "| version | bidder | what | price after | placed at |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in report["bids_around"]:
+        marker = " (this bid)" if row["version"] == outcome["version"] else ""
+        if row["status"] == "REJECTED":
+            what = f"your maximum {row['your_maximum']}, rejected {row['reason']}"
+        elif "your_maximum" in row:
+            what = f"your maximum {row['your_maximum']}" + (", answered automatically by the leader" if row["automatic"] else "")
+        else:
+            what = "a bid, answered automatically by the leader" if row["automatic"] else "a bid that took the lead"
+        lines.append(f"| {row['version']}{marker} | {row['bidder']} | {what} | {row['price_after'] or '-'} | {row['placed_at']} |")
+    reserve = "" if final["reserve_met"] else ", reserve not met"
+    lines += [
+        "",
+        "## Result of the lot",
+        "",
+        f"- status {final['status']}, outcome {final['outcome'] or '-'}, price {final['price'] or '-'}{reserve}, "
+        f"leader {'you' if final['you_lead'] else final['leader_alias'] or '-'}, closes at {final['closes_at']}",
+        f"- your maximum: {final['your_maximum'] or '-'}",
+        "",
+        *_verification_lines(report["verification"]),
+    ]
+    return "\n".join(lines)
+
+
+def auditor_markdown(report: dict[str, Any]) -> str:
+    """The auditor's report as Markdown: user ids and maxima included; not for bidders."""
+    bid, outcome, then, final = report["bid"], report["outcome"], report["close_time_then"], report["final_result"]
+    check = report["verification"]
+    lines = [
+        f"# Dispute report for auditors: bid `{bid['bid_id']}`",
+        "",
+        "Not for bidders: it names every bidder and their maximum bids (send a bidder `samsold dispute` without --auditor).",
+        "",
+        f"Lot `{bid['lot_id']}`; bidder `{bid['bidder']}` ({bid['bidder_alias'] or 'no accepted bid'}).",
+        "",
+        *_received_lines("The bid as received", "amount", bid, outcome),
         *_retraction_lines(report.get("retraction")),
-        "## Close time then",
-        "",
-        f"- scheduled: {then['scheduled']}; in force: {then['in_force']}; hard close: {then['hard_close_at'] or 'none'}",
-        f"- soft close: {_rule_in_words(then['rule'])}",
-        f"- extensions before this bid: {len(then['extensions_before'])}",
-        *[f"  - version {x['version']}: {x['from']} -> {x['to']}" for x in then["extensions_before"]],
-        f"- this bid: {then['this_bid']['explanation']}",
-        "",
+        *_close_lines(then),
         "## Bids around it",
         "",
         "| version | type | bidder | amount | placed at | reason |",
@@ -311,11 +544,6 @@ def dispute_markdown(report: dict[str, Any]) -> str:
         f"- status {final['status']}, outcome {final['outcome'] or '-'}, price {final['price'] or '-'}, "
         f"leader {final['leader'] or '-'} ({final['leader_alias'] or '-'}), closes at {final['closes_at']}",
         "",
-        "## Verification",
-        "",
-        f"- hash chain: {'intact' if check['chain_ok'] else 'BROKEN at version ' + str(check['first_bad_version']) + ': ' + str(check['problem'])}",
-        f"- events checked: {check['events_checked']}; head hash `{check['head_hash']}`",
-        f"- versions cited: {', '.join(map(str, check['cited_versions']))}",
-        "",
+        *_verification_lines(check),
     ]
     return "\n".join(lines)

@@ -44,8 +44,8 @@ class MyBid(BaseModel):
 
 
 def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, Any]]:
-    """Each bidder's record of a lot after these (consecutive) events: their last bid, and
-    their maximum when one of these bids of theirs was accepted (a bidder's accepted maxima
+    """Each bidder's record of a lot after these (consecutive) events: their last accepted
+    bid and their maximum when one of these bids of theirs was accepted (a bidder's accepted maxima
     only ever rise: a leader may only raise theirs, anyone else must beat the price), or
     when a retraction of theirs lowered it."""
     records: dict[str, dict[str, Any]] = {}
@@ -61,10 +61,11 @@ def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, An
         if not isinstance(event, BidPlaced | BidRejected):
             continue
         record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})
-        record |= {"last_bid": event.amount if isinstance(event.amount, str) else format_decimal(to_currency(event.amount, currency)),
-                   "last_bid_id": event.bid_id, "version": event.originator_version}
+        record["version"] = event.originator_version
         if isinstance(event, BidPlaced):
-            record["maximum"] = format_decimal(to_currency(event.amount, currency))
+            # Their last bid is the last one accepted: a rejected amount was never a bid of theirs on the lot.
+            amount = format_decimal(to_currency(event.amount, currency))
+            record |= {"last_bid": amount, "last_bid_id": event.bid_id, "maximum": amount}
     return list(records.values())
 
 

@@ -103,11 +103,6 @@ def as_of_command(
             raise LotNotFound(f"lot {lot_id!r} did not exist at {format_time(at)}: it was created at "
                               f"{format_time(first.timestamp)}", {"lot_id": lot_id})
         state = service.queries.lot_as_of(lot_id, version=version, at=at)
-    if version is not None and state.version < version:
-        # The fold stops at the last event: without this, a version past the end would
-        # print the latest state as if it were that version.
-        console.print(f"[red]lot {lot_id!r} has no version {version}: its last is {state.version}[/red]")
-        raise typer.Exit(1)
     typer.echo(as_json(snapshot_to_item(state)))
 
 
@@ -178,15 +173,21 @@ def verify_command(
 
 def dispute(
     bid: Annotated[str, typer.Option("--bid", help="The bid id")],
+    auditor: Annotated[bool, typer.Option(
+        "--auditor",
+        help="The auditor's report, for administrators: every bidder by user id, their maximum bids, the hidden "
+        "reserve. Without it, the bidder's report: safe to send the bidder who placed the bid",
+    )] = False,
     json_out: Json = False,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the report as Markdown to FILE")] = None,
     data_dir: DataDir = None,
     stack: Stack = None,
     bids_table: BidsTable = None,
 ) -> None:
-    """A report on one bid: as received, its outcome and the rule, the lot it met, the bids around it, proof."""
+    """A report on one bid for its bidder (or with --auditor, for administrators): as received, its outcome and
+    the rule, the lot it met, the bids around it, proof."""
     with exits_on_errors():
-        report = dispute_report(ledger_target(data_dir, stack, bids_table).app.queries, bid)
+        report = dispute_report(ledger_target(data_dir, stack, bids_table).app.queries, bid, auditor=auditor)
     if markdown is not None:
         markdown.write_text(dispute_markdown(report))
         console.print(f"written to {markdown}")

@@ -9,6 +9,8 @@ class LedgerError(Exception):
     """Base of the ledger's own errors."""
 
     code = "LEDGER_ERROR"
+    # The code this refusal had before it was renamed, answered beside it for one release.
+    former_code: str | None = None
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -17,13 +19,21 @@ class LedgerError(Exception):
 
 
 class InvalidCommand(LedgerError):
-    """The command is malformed or breaks the lot's terms; nothing was written."""
+    """The request is well-formed but breaks a rule (the lot's terms, its currency, the
+    clock); nothing was written."""
 
-    code = "INVALID_COMMAND"
+    code = "RULE_BROKEN"
+    former_code = "INVALID_COMMAND"
 
 
 class LotNotFound(LedgerError):
     code = "LOT_NOT_FOUND"
+
+
+class VersionNotFound(LotNotFound):
+    """Time travel to a version the lot has not reached (past its latest event)."""
+
+    code = "VERSION_NOT_FOUND"
 
 
 class LotAlreadyExists(LedgerError):
@@ -100,6 +110,18 @@ class LotNotOpen(InvalidState):
     close time has passed, not when closed or cancelled)."""
 
     code = "LOT_NOT_OPEN"
+
+
+class LotEnded(InvalidState):
+    """A bid on a lot that is closed or cancelled: refused at the API, before anything is
+    recorded or queued, with the reason code the processor would reject it with
+    (LOT_CLOSED or LOT_CANCELLED) as its code."""
+
+    code = "LOT_CLOSED"
+
+    def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"reason": reason, **(details or {})})
+        self.code = reason
 
 
 class BidNotAccepted(InvalidState):

@@ -28,6 +28,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.state import evolve
 from ledger.domain.values import (
+    INTEGER_DIGITS,
     LATEST_TIME,
     fits_currency,
     format_decimal,
@@ -51,13 +52,16 @@ ALREADY_LEADING = "ALREADY_LEADING"  # no longer given: a leader raises their ma
 BELOW_OWN_MAXIMUM = "BELOW_OWN_MAXIMUM"
 BELOW_MINIMUM = "BELOW_MINIMUM"
 CURRENCY_PRECISION = "CURRENCY_PRECISION"
+# A maximum whose next step (`largest_bid_allowed`) the API could not take: accepted, it
+# would leave the lot with a minimum next bid nobody can send.
+AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
 # A purchase at the buy-now price (`decide_buy_now`) when the lot has none, or no longer
 # offers it by its terms (a bid was accepted first, or the reserve was met).
 BUY_NOW_NOT_OFFERED = "BUY_NOW_NOT_OFFERED"
 REASON_CODES = (
     LOT_NOT_OPEN, LOT_CLOSED, LOT_CANCELLED, SELLER_CANNOT_BID,
     ALREADY_LEADING, BELOW_OWN_MAXIMUM, BELOW_MINIMUM, CURRENCY_PRECISION,
-    BUY_NOW_NOT_OFFERED,
+    BUY_NOW_NOT_OFFERED, AMOUNT_TOO_LARGE,
 )
 
 
@@ -106,6 +110,25 @@ def minimum_bid(lot: LotSnapshot) -> Decimal:
     if lot.current_price is None:
         return lot.starting_price
     return one_increment_above(lot, lot.current_price)
+
+
+# The largest amount the API takes (`ledger.domain.values.DECIMAL_PATTERN`): below 10^18.
+LARGEST_AMOUNT_TAKEN = Decimal(10) ** INTEGER_DIGITS
+
+
+def amount_too_large(lot: LotSnapshot, amount: Decimal) -> bool:
+    """Whether `amount`, as a bidder's maximum, would leave the lot with a minimum next bid
+    the API cannot take: the next step above it (what beats it, and what its bidder must
+    pass to raise it) must stay below LARGEST_AMOUNT_TAKEN. The one rule that keeps every
+    lot biddable, checked at the API (`BidAdmission`) and by the processor (`decide_bid`)."""
+    return one_increment_above(lot, amount) >= LARGEST_AMOUNT_TAKEN
+
+
+def largest_bid_allowed(lot: LotSnapshot) -> Decimal:
+    """The largest maximum `amount_too_large` lets through for the lot (for messages)."""
+    top = LARGEST_AMOUNT_TAKEN - minor_unit(lot.currency)
+    # Increments never fall as the price rises: one step below the top's step stays below the top.
+    return top - increment_at(lot.increment, top)
 
 
 def reserve_met(lot: LotSnapshot) -> bool:
@@ -240,6 +263,8 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     if not fits_currency(amount, lot.currency):
         return reject(CURRENCY_PRECISION, minimum)
     amount = amount.quantize(minor_unit(lot.currency))
+    if amount_too_large(lot, amount):
+        return reject(AMOUNT_TOO_LARGE, minimum)
     leader_maximum = lot.leader_maximum if lot.leader_maximum is not None else lot.current_price
 
     def accept(outcome: str, price: Decimal, new_leader_maximum: Decimal) -> BidDecision:
@@ -535,8 +560,13 @@ def sale_close_times(first_closes_at: datetime, interval_s: int, count: int) -> 
     return [first_closes_at + timedelta(seconds=i * interval_s) for i in range(count)]
 
 
-def check_sale_close_times(close_times: list[datetime]) -> None:
-    """A sale's last lot closes within the times the ledger keeps."""
+def check_sale_close_times(close_times: list[datetime], now: datetime) -> None:
+    """A sale's first lot closes in the future, its last within the times the ledger keeps:
+    refusals of the sale's own `first_closes_at`, not of a lot's close time."""
+    if close_times and close_times[0] <= now:
+        raise InvalidCommand(
+            "first_closes_at must be in the future", {"field": "first_closes_at", "first_closes_at": format_time(close_times[0])}
+        )
     if close_times and close_times[-1] > LATEST_TIME:
         raise InvalidCommand(f"the last lot would close after {format_time(LATEST_TIME)}", {"field": "first_closes_at"})
 

@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 
 from ledger.domain import rules
 from ledger.domain.commands import BidOutcome, BidStatus, BuyNow, PlaceBid
-from ledger.domain.errors import BidIdReused, BidNotFound, BuyNowRefused, ConfirmationRequired, InvalidCommand
+from ledger.domain.errors import (
+    BidIdReused,
+    BidNotFound,
+    BuyNowRefused,
+    ConfirmationRequired,
+    InvalidCommand,
+    LotEnded,
+)
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import fits_currency, format_decimal, minor_units
 from ledger.persistence import LotRecorder
@@ -110,11 +117,13 @@ class BidAdmission:
         if lot is None:
             lot = self.queries.get_lot(command.lot_id)
             self._admission_snapshots.put(lot.lot_id, lot)
+        refuse_ended_lot(lot)
         if not fits_currency(command.amount_decimal, lot.currency):
             raise InvalidCommand(
                 f"{lot.currency} amounts have at most {minor_units(lot.currency)} decimals",
                 {"reason": rules.CURRENCY_PRECISION, "currency": lot.currency, "amount": command.amount},
             )
+        refuse_unbounded_amount(lot, command)
         question = rules.needs_confirmation(lot, command.amount_decimal, confirmed, self.confirmation_caps)
         if question is not None:
             raise _confirmation_required(lot, command, question)
@@ -131,7 +140,8 @@ class BidAdmission:
         offers now: the processor decides it once."""
         lot = self.queries.get_lot(lot_id)
         if lot.buy_now_price is None:
-            raise _buy_now_refused(rules.BUY_NOW_NOT_OFFERED, lot)
+            # Never offered; but a closed or cancelled lot says so first, as for a bid.
+            raise _buy_now_refused(rules.buy_now_refusal(lot, buyer, placed_at) or rules.BUY_NOW_NOT_OFFERED, lot)
         command = BuyNow(
             bid_id=bid_id, lot_id=lot_id, bidder=buyer, placed_at=placed_at, correlation_id=correlation_id,
             amount=format_decimal(rules.in_digits(lot.buy_now_price, lot.currency)),
@@ -152,10 +162,11 @@ class BidAdmission:
         """Admit a bid and record it as PENDING, once per bid id. Returns the bid as
         first recorded and whether this call recorded it; a bid id that comes back
         with another lot, bidder or amount is refused. A retry (same bid id) of a bid
-        recorded when it was confirmed needs no confirmation again: it is the same bid."""
+        recorded when it was confirmed needs no confirmation again, nor is it refused when
+        its lot has ended since: it is the same bid, decided once."""
         try:
             self.admit_bid(command, confirmed)
-        except ConfirmationRequired:
+        except (ConfirmationRequired, LotEnded):
             # Only now look for an earlier request: the common path keeps its one write.
             recorded = self.store.get_bid_request(command.bid_id)
             if recorded is None:
@@ -187,6 +198,27 @@ class BidAdmission:
         if outcome is None:
             raise BidNotFound(f"you have no bid {bid_id!r}")
         return outcome
+
+
+def refuse_ended_lot(lot: LotSnapshot) -> None:
+    """A bid on a closed or cancelled lot is refused at once (LotEnded, 409), as a purchase
+    is: the processor could only reject it. Safe on a remembered snapshot too, as a lot
+    never reopens; a lot whose close time passed but is not closed yet is left to the
+    processor, as soft close may have moved its close since."""
+    if lot.status in ("CLOSED", "CANCELLED"):
+        reason = rules.LOT_CANCELLED if lot.status == "CANCELLED" else rules.LOT_CLOSED
+        raise LotEnded(reason, f"lot {lot.lot_id!r} is {lot.status.lower()}: it takes no more bids", {"lot_id": lot.lot_id})
+
+
+def refuse_unbounded_amount(lot: LotSnapshot, command: PlaceBid) -> None:
+    """A maximum that would leave the lot with a minimum next bid the API cannot take
+    (`rules.amount_too_large`) is refused (422), confirmed or not."""
+    if rules.amount_too_large(lot, command.amount_decimal):
+        largest = format_decimal(rules.largest_bid_allowed(lot))
+        raise InvalidCommand(
+            f"{command.amount} {lot.currency} is more than this lot can take: the largest maximum is {largest} {lot.currency}",
+            {"reason": rules.AMOUNT_TOO_LARGE, "currency": lot.currency, "amount": command.amount, "largest": largest},
+        )
 
 
 def _same_bid(command: BidCommand, earlier: Mapping[str, Any]) -> BidCommand:

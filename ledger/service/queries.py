@@ -18,7 +18,7 @@ from typing import Any
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from ledger.domain.commands import BidOutcome
-from ledger.domain.errors import BidNotFound, LotNotFound, LotUnreadable, NotAllowed
+from ledger.domain.errors import BidNotFound, LotNotFound, LotUnreadable, NotAllowed, VersionNotFound
 from ledger.domain.events import BidPlaced, BidRetracted, LotEvent
 from ledger.domain.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
 from ledger.domain.state import LotSnapshot, evolve
@@ -227,6 +227,12 @@ class LotQueries:
             state = evolve(event, state)
         if state is None:
             raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
+        if version is not None and state.version < version:
+            # The fold stops at the last event: the latest state is not that version.
+            raise VersionNotFound(
+                f"lot {lot_id!r} has no version {version}: its last is {state.version}",
+                {"lot_id": lot_id, "version": version, "last_version": state.version},
+            )
         return state
 
     def lot_history(

@@ -56,7 +56,7 @@ class Sales:
         if (answered := self._sale_made_by(command.sale_id, request_hash)) is not None:
             return self._armed(answered)
         close_times = rules.sale_close_times(command.first_closes_at, command.interval_s, len(command.lots))
-        rules.check_sale_close_times(close_times)
+        rules.check_sale_close_times(close_times, now)
         # Each entry is a lot's terms but its close time: with it, the terms of `create_lot`.
         all_terms = [
             CreateLot.model_validate(terms.model_dump(mode="json") | {"closes_at": format_time(closes_at)})

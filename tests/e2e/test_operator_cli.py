@@ -93,15 +93,15 @@ def test_as_of_by_version_and_time(app_stack, disputed):
 
 
 def test_dispute_reports(app_stack, disputed, tmp_path):
-    accepted = json.loads(samsold(app_stack, "dispute", "--bid", disputed["accepted"], "--json").output)
+    accepted = json.loads(samsold(app_stack, "dispute", "--bid", disputed["accepted"], "--auditor", "--json").output)
     assert (accepted["outcome"]["status"], accepted["outcome"]["version"], accepted["outcome"]["minimum"]) == ("ACCEPTED", 2, "10.00")
     assert accepted["lot_state_met"]["version"] == 1 and accepted["verification"]["chain_ok"]
 
-    low = json.loads(samsold(app_stack, "dispute", "--bid", disputed["low"], "--json").output)
+    low = json.loads(samsold(app_stack, "dispute", "--bid", disputed["low"], "--auditor", "--json").output)
     assert (low["outcome"]["reason"], low["outcome"]["minimum"], low["outcome"]["current_price"]) == ("BELOW_MINIMUM", "10.50", "10.00")
-    assert low["lot_state_met"]["leader"] == subject_for("alice")
+    assert low["lot_state_met"]["leader"] == subject_for("alice")  # --auditor: ids
 
-    late = json.loads(samsold(app_stack, "dispute", "--bid", disputed["late"], "--json").output)
+    late = json.loads(samsold(app_stack, "dispute", "--bid", disputed["late"], "--auditor", "--json").output)
     assert late["outcome"]["reason"] == "LOT_CLOSED"
     assert late["close_time_then"]["in_force"] == disputed["extended_close"]
     assert [x["version"] for x in late["close_time_then"]["extensions_before"]] == [2, 4]  # both bids fell in the window
@@ -110,6 +110,8 @@ def test_dispute_reports(app_stack, disputed, tmp_path):
     report = tmp_path / "dispute.md"
     result = samsold(app_stack, "dispute", "--bid", disputed["late"], "--markdown", str(report))
     assert result.exit_code == 0 and "LOT_CLOSED" in report.read_text()
+    # Without --auditor, the report for carol, the bidder: no other bidder's id.
+    assert subject_for("alice") not in report.read_text() and subject_for("bob") not in report.read_text()
     assert samsold(app_stack, "dispute", "--bid", "no-such-bid").exit_code == 1
 
 
@@ -260,3 +262,5 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
+    # The document to send Bob names no other bidder and not Alice's maximum.
+    assert subject_for("alice") not in (tmp_path / "dispute.md").read_text()

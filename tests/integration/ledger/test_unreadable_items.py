@@ -95,7 +95,7 @@ def test_the_public_list_skips_an_unreadable_snapshot_and_keeps_the_rest_in_orde
     corrupt(dynamodb_client, bids_table, lots[1], "SNAPSHOT", damage)
     status, listing = api("GET", "/lots", query={"status": "open", "limit": "100"})
     assert status == 200, listing
-    listed = [lot["lot_id"] for lot in listing["lots"]]
+    listed = [lot["lot_id"] for lot in listing["items"]]
     assert [lot_id for lot_id in listed if lot_id in lots] == [lots[0], lots[2]]
     assert lot_key(lots[1]) in caplog.text  # logged with its key
 

@@ -40,7 +40,7 @@ def auction(service, clock):
 
 
 def test_report_on_an_accepted_bid(service, auction):
-    report = dispute_report(service.queries, auction["bids"]["bob"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["bob"].bid_id, auditor=True)
     assert report["bid"]["bidder"] == "bob" and report["bid"]["amount"] == "11.00"
     assert report["bid"]["placed_at"] == format_time(auction["closes"] - timedelta(seconds=30))
     assert report["outcome"]["status"] == "ACCEPTED" and report["outcome"]["reason"] is None
@@ -69,7 +69,7 @@ def test_report_on_an_accepted_bid(service, auction):
 
 
 def test_report_on_a_below_minimum_rejection(service, auction):
-    report = dispute_report(service.queries, auction["bids"]["bob_low"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["bob_low"].bid_id, auditor=True)
     assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "BELOW_MINIMUM")
     assert report["outcome"]["minimum"] == "10.50" and report["outcome"]["current_price"] == "10.00"
     assert "minimum next bid" in report["outcome"]["rule"]
@@ -78,7 +78,7 @@ def test_report_on_a_below_minimum_rejection(service, auction):
 
 
 def test_report_on_a_late_bid_after_an_extension(service, auction):
-    report = dispute_report(service.queries, auction["bids"]["carol_late"].bid_id)
+    report = dispute_report(service.queries, auction["bids"]["carol_late"].bid_id, auditor=True)
     extended = auction["closes"] + timedelta(seconds=90)
     assert (report["outcome"]["status"], report["outcome"]["reason"]) == ("REJECTED", "LOT_CLOSED")
     assert report["bid"]["placed_at"] == format_time(auction["closes"] + timedelta(seconds=95))
@@ -110,7 +110,7 @@ def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
             for bidder, amount, at in [("alice", "15.00", -30), ("bob", "12.00", 30), ("carol", "20.00", 60)]]
     for command in bids:
         execute_one(service.commands, command)
-    first, answered, capped = (dispute_report(service.queries, b.bid_id) for b in bids)
+    first, answered, capped = (dispute_report(service.queries, b.bid_id, auditor=True) for b in bids)
     assert first["close_time_then"]["this_bid"]["effect"] == "EXTENDED"
     assert first["close_time_then"]["this_bid"]["explanation"].endswith("(120 s added to the close in force); extension 1 (at most 1)")
     assert answered["close_time_then"]["this_bid"]["effect"] == "NOT_A_LEADER_CHANGE"
@@ -123,4 +123,4 @@ def test_report_explains_a_leader_change_rule_and_its_cap(service, clock):
 
 def test_no_report_for_an_unknown_bid(service):
     with pytest.raises(BidNotFound):
-        dispute_report(service.queries, "nope")
+        dispute_report(service.queries, "nope", auditor=True)

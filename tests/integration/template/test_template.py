@@ -287,7 +287,8 @@ def test_the_confirmation_caps_parameter_takes_the_shape_the_function_reads(temp
     from ledger.domain.rules import parse_confirmation_caps
 
     parameter = template["Parameters"]["BidConfirmationCaps"]
-    assert parameter["Default"] == ""
+    # A cap by default, for the main currencies: a confirmed absurd bid is the bidder's choice, an unconfirmed one is not.
+    assert set(parse_confirmation_caps(parameter["Default"])) >= {"EUR", "USD", "GBP", "JPY"}
     assert (re.fullmatch(parameter["AllowedPattern"], setting) is not None) is taken
     if taken:
         parse_confirmation_caps(setting)

@@ -5,6 +5,7 @@ dispute, replay and verify, the bidders' records) are checked on the same lot.""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -97,10 +98,15 @@ def test_an_admin_retracts_the_leaders_bid_and_the_lot_falls_back(app, sqs):
             "price": "10.00", "leader": "alice", "bid_count": 1}.items() <= retraction["data"].items()
 
     # The dispute report of the retracted bid says so: by whom, why, what the lot became.
-    report = dispute_report(app.queries, top)
+    report = dispute_report(app.queries, top, auditor=True)
     assert report["retraction"]["retracted_by"] == "root" and report["retraction"]["reason"] == "shill bidding"
     assert {"price": "10.00", "leader": "alice", "leader_alias": "Bidder 1"}.items() <= report["retraction"]["lot_after"].items()
     assert "**RETRACTED** by `root`" in dispute_markdown(report)
+    # The bidder's report says so too, without the administrator's or the new leader's ids.
+    theirs = dispute_report(app.queries, top)
+    assert theirs["retraction"]["reason"] == "shill bidding" and theirs["retraction"]["lot_after"]["leader_alias"] == "Bidder 1"
+    assert "root" not in json.dumps(theirs) and "alice" not in json.dumps(theirs)
+    assert "**RETRACTED** by an administrator" in dispute_markdown(theirs)
     assert dispute_report(app.queries, place(app, sqs, lot_id, "60.00", ALICE))["retraction"] is None
 
 

@@ -20,7 +20,8 @@ def _post_lot(hard_close_at: str) -> tuple[int, dict]:
 
 def test_an_offset_that_takes_a_time_out_of_range_is_422():
     status, answer = _post_lot("2000-01-01T00:00:00.0+01:06")
-    assert (status, answer["error"]["code"]) == (422, "INVALID_REQUEST")
+    # 400 is for malformed requests only: this one is well-formed and breaks a rule.
+    assert (status, answer["error"]["code"], answer["error"]["former_code"]) == (422, "RULE_BROKEN", "INVALID_REQUEST")
     assert answer["error"]["details"]["errors"][0]["field"] == "hard_close_at"
 
 

@@ -68,7 +68,13 @@ def test_lots_close_a_fixed_interval_apart_in_the_order_given():
 
 def test_a_sale_whose_last_lot_would_close_after_the_latest_time_is_refused():
     with pytest.raises(InvalidCommand, match="last lot"):
-        rules.check_sale_close_times(rules.sale_close_times(datetime(2999, 12, 31, 23, 59, tzinfo=UTC), 60, 2))
+        rules.check_sale_close_times(rules.sale_close_times(datetime(2999, 12, 31, 23, 59, tzinfo=UTC), 60, 2), FIRST_CLOSE)
+
+
+def test_a_sale_whose_first_close_has_passed_is_refused_for_first_closes_at_not_for_a_lot():
+    with pytest.raises(InvalidCommand, match="first_closes_at must be in the future") as refused:
+        rules.check_sale_close_times(rules.sale_close_times(FIRST_CLOSE, 60, 2), FIRST_CLOSE)
+    assert refused.value.details["field"] == "first_closes_at" and "lot_index" not in refused.value.details
 
 
 # --- strict input -----------------------------------------------------------------------
@@ -210,7 +216,7 @@ def test_post_sales_answers_201_with_the_lots_and_get_lists_them_in_order(app):
         (sale_body(), None, 401, "UNAUTHORIZED"),
         (sale_body(interval_s="60"), SELLER, 400, "INVALID_REQUEST"),
         (sale_body(lots=[]), SELLER, 400, "INVALID_REQUEST"),
-        (sale_body(lots=sale_body()["lots"] * 2), SELLER, 422, "INVALID_COMMAND"),
+        (sale_body(lots=sale_body()["lots"] * 2), SELLER, 422, "RULE_BROKEN"),
     ],
 )
 def test_refused_sales_answer_in_the_error_shape_and_write_nothing(app, body, claims, status, code):
