@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.domain.events import BOUGHT, OUTBID, RAISED, TOOK_LEAD, BidPlaced, BidRetracted, LotEvent, canonical
 from ledger.domain.state import LotSnapshot, alias_name
@@ -40,14 +40,18 @@ class PublicBid(BaseModel):
     leader's maximum answered shows its own amount, and the answer is a row of its own, the
     leader's, marked `automatic`. A leader raising their own maximum is private: no row."""
 
-    bidder: str  # alias ("Bidder 2")
-    amount: Money  # what this bidder bid, as far as the public may know it: never above their maximum
-    placed_at: UtcTime
-    version: int  # the lot version of the bid's event (an automatic answer has the version of the bid it answered)
-    # LEADING: the row's bidder led after it; OUTBID: the leader's maximum answered it.
-    outcome: Literal["LEADING", "OUTBID"]
-    automatic: bool = False  # bid by the ledger for the leader, up to their maximum, in answer to the row before
-    you: bool = False  # the reader's own bid (only in a signed-in read of the lot, never in a push)
+    bidder: str = Field(description='The bidder\'s alias on this lot ("Bidder 2").')
+    amount: Money = Field(description="What this bidder bid, as far as the public may know it: the price a bid that "
+                          "took the lead set, the whole amount of a bid the leader's maximum answered, the price "
+                          "an automatic bid set. Never above the bidder's maximum.")
+    placed_at: UtcTime = Field(description="When the bid was placed (an automatic bid: when the bid it answered was).")
+    version: int = Field(description="The lot version of the bid's event (an automatic bid: of the bid it answered).")
+    outcome: Literal["LEADING", "OUTBID"] = Field(
+        description="LEADING: the row's bidder led after it; OUTBID: the leader's maximum answered it (the next row).")
+    automatic: bool = Field(False, description="Bid by the ledger for the leader, up to their maximum, in answer "
+                            "to the row before it.")
+    you: bool = Field(False, description="The signed-in reader's own bid (in their own GET of the lot only; "
+                      "false in `lot.updated` pushes).")
 
 
 @dataclass(frozen=True)

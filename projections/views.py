@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.domain import rules
 from ledger.domain.events import (
@@ -70,9 +70,10 @@ class LotView(LotSummary):
     """A lot as its own page shows it: with its latest accepted bids, oldest first, and for a
     signed-in bidder who bid on it, where they stand (`you`: theirs alone to see)."""
 
-    recent_bids: list[PublicBid]  # the latest rows of the bid history, oldest first
-    # Whether the lot has older public bids than `recent_bids` lists (hidden raises are no bids here).
-    older_bids: bool = False
+    recent_bids: list[PublicBid] = Field(description="The latest rows of the lot's public bid history (at most 20), "
+                                         "oldest first: who bid what, automatic bids marked.")
+    older_bids: bool = Field(False, description="Whether the lot has older rows than `recent_bids` lists "
+                             "(a leader's private raise of their maximum is no row, and not counted).")
     you: YourStanding | None = None
 
 
