@@ -226,7 +226,7 @@ class LotQueries:
         rejections there are."""
         if latest is None:
             latest = self.latest_events(lot_id, upto_version=upto_version)
-        events = [event for event in latest if isinstance(event, BidPlaced | BidRetracted)]
+        events: list[LotEvent] = [event for event in latest if isinstance(event, BidPlaced | BidRetracted)]
         oldest = latest[-1].originator_version if latest else 1
         complete = oldest <= 1
         if not complete and sum(isinstance(event, BidPlaced) for event in events) < RECENT_BIDS:

@@ -29,8 +29,9 @@ def assert_fits(page: Page, width: int) -> None:
 def assert_in_view(element: Locator, width: int) -> None:
     """Shown, and wholly within the screen's width."""
     expect(element).to_be_visible()
-    box = element.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{box} is not within {width} px"
+    # Live rows are rebuilt on updates: measure whichever element is there now.
+    left, right = element.evaluate("(e) => { const box = e.getBoundingClientRect(); return [box.left, box.right]; }")
+    assert left >= 0 and right <= width, f"{left}-{right} px is not within {width} px"
 
 
 def history(page: Page) -> list[str]:
@@ -112,10 +113,10 @@ def test_an_unknown_lot_says_so_and_the_page_stays_live(open_page):
 
 def test_a_lot_whose_reserve_was_not_met_says_so_plainly_once_closed(open_page, seller, api, dev_auth):
     lot = seller.create_lot(title="Gilt mirror", starting_price="10.00", reserve_price="100.00",
-                            closes_at=format_time(utc_now() + timedelta(seconds=5)), soft_close_window_s=0)
+                            closes_at=format_time(utc_now() + timedelta(seconds=20)), soft_close_window_s=0)
     bidder = Client(api, dev_auth.mint("dave"))
     assert bidder.wait_for_outcome(bidder.bid(lot["lot_id"], "20.00")["bid_id"])["status"] == "ACCEPTED"
-    eventually(lambda: seller.get(f"/lots/{lot['lot_id']}").json()["status"] == "CLOSED")
+    eventually(lambda: seller.get(f"/lots/{lot['lot_id']}").json()["status"] == "CLOSED", timeout=90)
 
     page = open_page(f"#/lots/{lot['lot_id']}", width=PHONE)
     expect(fact(page, "Outcome")).to_have_text("Not sold: the reserve was not met")

@@ -121,8 +121,8 @@ def test_the_history_never_credits_a_bidder_with_more_than_their_maximum(steps, 
 
 def test_the_history_is_read_past_any_number_of_rejected_bids():
     service = build(IN_MEMORY, clock=lambda: T0)
-    lot = service.lots.create_lot(CreateLot(lot_id="vase", title="Vase", currency="EUR", starting_price="10.00", opens_at=T0,
-                                            closes_at=T0 + timedelta(hours=1), soft_close_window_s=0), seller="sam")
+    service.lots.create_lot(CreateLot(lot_id="vase", title="Vase", currency="EUR", starting_price="10.00", opens_at=T0,
+                                        closes_at=T0 + timedelta(hours=1), soft_close_window_s=0), seller="sam")
     place = lambda i, who, amount: PlaceBid(bid_id=f"b{i}", lot_id="vase", bidder=who, amount=amount,  # noqa: E731
                                             placed_at=T0 + timedelta(seconds=i))
     service.commands.execute("vase", [place(0, "alice", "30.00"), place(1, "bob", "20.00"), place(2, "carol", "25.00")])
@@ -132,3 +132,15 @@ def test_the_history_is_read_past_any_number_of_rejected_bids():
         ("Bidder 1", "10.00", False), ("Bidder 2", "20.00", False), ("Bidder 1", "20.50", True),
         ("Bidder 3", "25.00", False), ("Bidder 1", "26.00", True)]
     assert view.older_bids is False
+
+
+def test_the_readmes_proxy_duel_reads_as_the_readme_says():
+    lot = make_lot()
+    bid(lot, "alice", "30.00")
+    bid(lot, "bob", "20.00")
+    bid(lot, "bob", "45.00")
+    bid(lot, "alice", "60.00")
+    bid(lot, "alice", "55.00")  # refused: below her own maximum
+    assert history(lot, reader="alice")[0] == [
+        ("Bidder 1", "10.00", "LEADING", "you"), ("Bidder 2", "20.00", "OUTBID"), ("Bidder 1", "20.50", "automatic", "you"),
+        ("Bidder 2", "31.00", "LEADING"), ("Bidder 1", "46.00", "LEADING", "you")]
