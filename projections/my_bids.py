@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.domain import rules
 from ledger.domain.events import BidPlaced, BidRejected, BidRetracted, LotEvent
@@ -30,8 +30,8 @@ class YourStanding(BaseModel):
     maximum: Money | None  # their maximum (their own to see); None when no bid of theirs was accepted
     last_bid: Money | None
     status: Standing
-    # The leader of an open lot: the least a raise of their maximum must be (one step above it).
-    minimum_raise: Money | None = None
+    minimum_raise: Money | None = Field(None, description="The leader of an open lot: the least a raise of their "
+                                        "maximum must be (one step above it); null otherwise.")
 
 
 class MyBid(BaseModel):

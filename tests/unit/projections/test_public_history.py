@@ -144,3 +144,12 @@ def test_the_readmes_proxy_duel_reads_as_the_readme_says():
     assert history(lot, reader="alice")[0] == [
         ("Bidder 1", "10.00", "LEADING", "you"), ("Bidder 2", "20.00", "OUTBID"), ("Bidder 1", "20.50", "automatic", "you"),
         ("Bidder 2", "31.00", "LEADING"), ("Bidder 1", "46.00", "LEADING", "you")]
+
+
+def test_the_openapi_document_describes_the_history_fields():
+    from handlers.openapi import openapi_document
+
+    schemas = openapi_document()["components"]["schemas"]
+    for schema, field in (("PublicBid", "amount"), ("PublicBid", "automatic"), ("PublicBid", "you"),
+                          ("LotView", "older_bids"), ("LotView", "recent_bids"), ("YourStanding", "minimum_raise")):
+        assert schemas[schema]["properties"][field].get("description"), (schema, field)
