@@ -125,3 +125,14 @@ def test_a_lot_whose_reserve_was_not_met_says_so_plainly_once_closed(open_page, 
     expect(result).to_have_attribute("data-outcome", "NOT_SOLD")  # neutral, not the green of a sale
     expect(page.locator("#lot-reserve")).to_have_text("The reserve price was not met.")
     assert_fits(page, PHONE)
+
+
+def test_amounts_are_formatted_from_their_decimal_strings_never_floats(open_page):
+    page = open_page("#/", width=PHONE)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open lots")
+    shown = page.evaluate("""async () => {
+        const { money } = await import(new URL("js/format.js", document.baseURI).href);
+        return [money("999999999999999999.99", "EUR"), money("0.10", "EUR"), money("12345678901234567.5", "JPY")];
+    }""")
+    # A Number would read €1,000,000,000,000,000,000.00 for the first.
+    assert shown == ["€999,999,999,999,999,999.99", "€0.10", "¥12,345,678,901,234,568"]
