@@ -113,7 +113,7 @@ def test_an_unknown_lot_says_so_and_the_page_stays_live(open_page):
 
 def test_a_lot_whose_reserve_was_not_met_says_so_plainly_once_closed(open_page, seller, api, dev_auth):
     lot = seller.create_lot(title="Gilt mirror", starting_price="10.00", reserve_price="100.00",
-                            closes_at=format_time(utc_now() + timedelta(seconds=20)), soft_close_window_s=0)
+                            closes_at=format_time(utc_now() + timedelta(seconds=12)), soft_close_window_s=0)
     bidder = Client(api, dev_auth.mint("dave"))
     assert bidder.wait_for_outcome(bidder.bid(lot["lot_id"], "20.00")["bid_id"])["status"] == "ACCEPTED"
     eventually(lambda: seller.get(f"/lots/{lot['lot_id']}").json()["status"] == "CLOSED", timeout=90)
