@@ -35,7 +35,7 @@ def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
     seller = caller_of(router).user
     # A lot closing before the next sweep could arm its timer gets one now.
     lot = samsold_of(router).lots.create_lot(body, seller=seller)
-    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now(), []))
+    return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now()))
 
 
 class LotList(BaseModel):

@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
 from ledger.persistence import (
+    BID_TOPICS,
     OPEN_STATUS,
     TRANSACTION_LIMIT,
     ConditionsFailed,
@@ -169,6 +170,12 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 versions.reverse()
             events = [self._stored_events[index[v]] for v in versions[:limit]]
         yield from events
+
+    def iter_bid_events(self, lot_id: str, *, lt: int, limit: int) -> Iterator[StoredEvent]:
+        with self._database_lock:
+            index = self._stored_events_index[lot_id]
+            events = [self._stored_events[index[v]] for v in sorted(index, reverse=True) if v < lt]
+        yield from [event for event in events if event.topic in BID_TOPICS][:limit]
 
     def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
         with self._database_lock:

@@ -32,6 +32,7 @@ from eventsourcing.persistence import AggregateRecorder, IntegrityError, StoredE
 
 # The most items one transaction writes: the domain bounds a sale by it, every recorder keeps it.
 from ledger.domain.commands import TRANSACTION_LIMIT as TRANSACTION_LIMIT
+from ledger.domain.events import BidPlaced, BidRetracted
 
 # A close key as `close_key` writes it, or an end key as `ended_key` does; the list's cursor
 # (a domain value) is built on it, so the domain owns it.
@@ -39,6 +40,9 @@ from ledger.domain.listing import TIME_KEY_PATTERN as TIME_KEY_PATTERN
 
 OPEN_STATUS = "OPEN"
 ENDED_STATUSES = ("CLOSED", "CANCELLED")
+
+# The topics of the events a lot's public bid history is made of (`iter_bid_events`).
+BID_TOPICS = frozenset({BidPlaced.TOPIC, BidRetracted.TOPIC})  # type: ignore[attr-defined]
 
 
 def lot_key(lot_id: str) -> str:
@@ -173,6 +177,12 @@ class LotEventStore(AggregateRecorder):
     ) -> Iterator[StoredEvent]:
         """A lot's events in version order (`desc`: the reverse), lazily, page by page;
         `LotUnreadable` for an item that is not an event."""
+
+    @abstractmethod
+    def iter_bid_events(self, lot_id: str, *, lt: int, limit: int) -> Iterator[StoredEvent]:
+        """The lot's bid events (`BID_TOPICS`: accepted bids and retractions) before version
+        `lt`, newest first, at most `limit`, however many other events lie between them. May
+        lag the latest writes a little: for events older than those read with `iter_events`."""
 
     def select_events(
         self,

@@ -332,6 +332,8 @@ def create_tables(dynamodb: Any, tables: list[Table]) -> None:
             dynamodb.create_table(**table.create_table_kwargs)
             dynamodb.get_waiter("table_exists").wait(TableName=table.table_name, WaiterConfig={"Delay": 0.2})
             log.info("created table %s", table.table_name)
+        else:
+            add_indexes(dynamodb, table)
         if table.ttl_attribute is not None:
             status = dynamodb.describe_time_to_live(TableName=table.table_name)["TimeToLiveDescription"]
             if status.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -339,6 +341,27 @@ def create_tables(dynamodb: Any, tables: list[Table]) -> None:
                     TableName=table.table_name,
                     TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
                 )
+
+
+def add_indexes(dynamodb: Any, table: Table) -> None:
+    """Adds the template's global secondary indexes an existing table lacks, one at a time,
+    as CloudFormation does on a stack update (items written before carry no index keys)."""
+    kwargs = table.create_table_kwargs
+    described = dynamodb.describe_table(TableName=table.table_name)["Table"]
+    have = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
+    attributes = {a["AttributeName"]: a for a in kwargs["AttributeDefinitions"]}
+    for index in kwargs.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        create = {name: index[name] for name in ("IndexName", "KeySchema", "Projection")}
+        if "ProvisionedThroughput" in index:
+            create["ProvisionedThroughput"] = index["ProvisionedThroughput"]
+        dynamodb.update_table(
+            TableName=table.table_name,
+            AttributeDefinitions=[attributes[key["AttributeName"]] for key in index["KeySchema"]],
+            GlobalSecondaryIndexUpdates=[{"Create": create}],
+        )
+        log.info("added index %s to table %s", index["IndexName"], table.table_name)
 
 
 def create_queues(sqs: Any, queues: list[Queue]) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ledger.domain import rules
 from ledger.domain.events import BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import Money, UtcTime, format_decimal, to_currency
@@ -29,6 +30,8 @@ class YourStanding(BaseModel):
     maximum: Money | None  # their maximum (their own to see); None when no bid of theirs was accepted
     last_bid: Money | None
     status: Standing
+    minimum_raise: Money | None = Field(None, description="The leader of an open lot: the least a raise of their "
+                                        "maximum must be (one step above it); null otherwise.")
 
 
 class MyBid(BaseModel):
@@ -93,11 +96,13 @@ def your_standing(lot: LotSnapshot, bidder: str, record: Mapping[str, Any] | Non
         return None
     record = record or {}
     maximum = lot.leader_maximum if leading and lot.leader_maximum is not None else record.get("maximum")
+    raise_from = lot.leader_maximum if leading and lot.status == "OPEN" else None
     return YourStanding(
         leading=leading,
         maximum=None if maximum is None else to_currency(Decimal(str(maximum)), lot.currency),
         last_bid=record.get("last_bid"),
         status=standing_of(lot, bidder),
+        minimum_raise=None if raise_from is None else to_currency(rules.one_increment_above(lot, raise_from), lot.currency),
     )
 
 

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.domain import rules
 from ledger.domain.events import (
     OUTBID,
-    RAISED,
     BidPlaced,
     BidRejected,
     BuyNowUntil,
@@ -20,23 +19,13 @@ from ledger.domain.events import (
     SoftCloseMode,
     SoftCloseTrigger,
 )
-from ledger.domain.state import LotSnapshot, alias_name
+from ledger.domain.state import LotSnapshot
 from ledger.domain.values import Money, UtcTime, format_decimal, format_time, to_currency
-from ledger.service.queries import LotQueries
+from ledger.service.queries import NO_BIDS, LotQueries, RecentBids
+from projections.history import PublicBid, leader_of, public_history
 from projections.my_bids import YourStanding, your_standing
 
 PublicStatus = Literal["SCHEDULED", "OPEN", "CLOSED", "CANCELLED"]
-
-
-class PublicBid(BaseModel):
-    """An accepted bid as everyone sees it: who (an alias) and the price after it. Maxima
-    are private: a bid the leader's maximum answered shows the price it pushed the leader to."""
-
-    bidder: str  # alias
-    amount: Money  # the visible price after the bid
-    placed_at: UtcTime
-    version: int
-    outcome: Literal["LEADING", "OUTBID"]  # took the lead, or answered by the leader's maximum
 
 
 class LotSummary(BaseModel):
@@ -81,7 +70,10 @@ class LotView(LotSummary):
     """A lot as its own page shows it: with its latest accepted bids, oldest first, and for a
     signed-in bidder who bid on it, where they stand (`you`: theirs alone to see)."""
 
-    recent_bids: list[PublicBid]
+    recent_bids: list[PublicBid] = Field(description="The latest rows of the lot's public bid history (at most 20), "
+                                         "oldest first: who bid what, automatic bids marked.")
+    older_bids: bool = Field(False, description="Whether the lot has older rows than `recent_bids` lists "
+                             "(a leader's private raise of their maximum is no row, and not counted).")
     you: YourStanding | None = None
 
 
@@ -121,23 +113,11 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
     )
 
 
-def public_view(lot: LotSnapshot, now: datetime, recent_bids: Sequence[BidPlaced]) -> LotView:
-    """The lot's page: its summary and `recent_bids` (the lot's latest BidPlaced events;
-    a leader raising their own maximum is private, and left out)."""
-    return LotView(
-        **dict(lot_summary(lot, now)),
-        recent_bids=[
-            PublicBid(
-                bidder=alias_name(bid.alias) or "",
-                amount=to_currency(bid.price_after, lot.currency),
-                placed_at=bid.placed_at,
-                version=bid.originator_version,
-                outcome="OUTBID" if bid.outcome == OUTBID else "LEADING",
-            )
-            for bid in recent_bids
-            if bid.outcome != RAISED
-        ],
-    )
+def public_view(lot: LotSnapshot, now: datetime, recent_bids: RecentBids = NO_BIDS, bidder: str | None = None) -> LotView:
+    """The lot's page: its summary and its bid history (`projections.history.public_history`
+    of `recent_bids`, the lot's latest bids and retractions); rows of `bidder`'s own say so."""
+    rows, older = public_history(recent_bids.events, lot.currency, leader_of(lot), complete=recent_bids.complete, reader=bidder)
+    return LotView(**dict(lot_summary(lot, now)), recent_bids=rows, older_bids=older)
 
 
 def lot_view(
@@ -147,7 +127,7 @@ def lot_view(
     """The lot's page as it stood at its version, its bid history read from its events (or
     from `latest`, its latest events newest first, when the caller read them already); for
     `bidder`, with where they stand."""
-    view = public_view(lot, now, queries.recent_bids(lot.lot_id, upto_version=lot.version, latest=latest))
+    view = public_view(lot, now, queries.recent_bids(lot.lot_id, upto_version=lot.version, latest=latest), bidder)
     if bidder is not None:
         view.you = your_standing(lot, bidder, queries.bidder_record(bidder, lot.lot_id))
     return view

@@ -1,6 +1,7 @@
 """A lot's events and its snapshot on the Bids table (the `LotEventStore` port).
 
-    LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once
+    LOT#{lot_id}  EVENT#{version:010d}  an event: topic, state (bytes); written once; an accepted
+                                        bid's or a retraction's also `bid_lot` (the `BidsByLot` index)
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
 
 The events of a decision, its receipts, its bidders' new aliases, its retractions and the
@@ -21,7 +22,7 @@ from ledger.domain.errors import LotUnreadable
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
 from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot
-from ledger.dynamodb.table import MAX_VERSION, bid_key, bidder_key, event_key
+from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
 
 
@@ -106,6 +107,25 @@ class LotEventsTable(TableAccess, LotEventStore):
                 )
             version = int(version_text)
             yield StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=bytes(state))
+
+    def iter_bid_events(self, lot_id: str, *, lt: int, limit: int) -> Iterator[StoredEvent]:
+        """One Query of the `BidsByLot` index (eventually consistent): the lot's bid events
+        only, so rejections between them cost nothing."""
+        if lt <= 1 or limit <= 0:
+            return
+        items = self._pages(
+            "iter_bid_events",
+            "query",
+            {"MaxItems": limit, "PageSize": limit},
+            TableName=self.table_name,
+            IndexName=BIDS_BY_LOT_INDEX,
+            KeyConditionExpression="bid_lot = :lot AND SK < :before",
+            ExpressionAttributeValues={":lot": {"S": lot_id}, ":before": {"S": event_key(lt)}},
+            ScanIndexForward=False,
+        )
+        for item in items:
+            yield StoredEvent(originator_id=lot_id, originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
+                              topic=item["topic"]["S"], state=bytes(item["state"]["B"]))
 
     def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
         return self._get_item("get_snapshot", lot_key(lot_id), "SNAPSHOT")

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from eventsourcing.persistence import StoredEvent
 
 from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys
-from ledger.persistence import lot_key
+from ledger.persistence import BID_TOPICS, lot_key
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,15 +52,18 @@ def put_new(table_name: str, item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def put_event(table_name: str, stored_event: StoredEvent) -> dict[str, Any]:
+    item = {
+        "PK": {"S": lot_key(str(stored_event.originator_id))},
+        "SK": {"S": event_key(stored_event.originator_version)},
+        "topic": {"S": stored_event.topic},
+        "state": {"B": stored_event.state},
+    }
+    if stored_event.topic in BID_TOPICS:
+        item["bid_lot"] = {"S": str(stored_event.originator_id)}  # into the BidsByLot index
     return {
         "Put": {
             "TableName": table_name,
-            "Item": {
-                "PK": {"S": lot_key(str(stored_event.originator_id))},
-                "SK": {"S": event_key(stored_event.originator_version)},
-                "topic": {"S": stored_event.topic},
-                "state": {"B": stored_event.state},
-            },
+            "Item": item,
             "ConditionExpression": "attribute_not_exists(PK)",
         }
     }

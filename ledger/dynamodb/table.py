@@ -35,9 +35,13 @@ ENDED_LOTS_INDEX = "EndedLotsByTime"
 # record carries `bidder_lot` (its lot id), set once when the record is made, so later
 # updates of the record write nothing here. Keys only; one partition per lot.
 BIDDERS_BY_LOT_INDEX = "BiddersByLot"
+# A lot's accepted bids and retractions (its public bid history) by version, however many
+# rejections lie between them: their event items carry `bid_lot` (the lot id), written once
+# with the event. Projects the event's topic and state; one partition per lot.
+BIDS_BY_LOT_INDEX = "BidsByLot"
 ENDED_PREFIX = "ENDED"
 # The attributes that are keys (of the table or of an index), never part of a record as read.
-KEY_ATTRIBUTES = ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot")
+KEY_ATTRIBUTES = ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot", "bid_lot")
 # BatchGetItem takes at most 100 keys.
 BATCH_GET_LIMIT = 100
 MAX_VERSION = 9_999_999_999
@@ -111,6 +115,7 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "ended_shard", "AttributeType": "S"},
             {"AttributeName": "ended_at", "AttributeType": "S"},
             {"AttributeName": "bidder_lot", "AttributeType": "S"},
+            {"AttributeName": "bid_lot", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -140,6 +145,15 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
                 "IndexName": BIDDERS_BY_LOT_INDEX,
                 "KeySchema": [{"AttributeName": "bidder_lot", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                # Sparse: only an accepted bid's or a retraction's event carries bid_lot; written once per such event.
+                "IndexName": BIDS_BY_LOT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "bid_lot", "KeyType": "HASH"},
+                    {"AttributeName": "SK", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["topic", "state"]},
             },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

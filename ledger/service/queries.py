@@ -30,8 +30,9 @@ from ledger.snapshot_item import snapshot_from_item
 log = logging.getLogger(__name__)
 # Events are read from storage this many at a time (one Query page in DynamoDB).
 PAGE_SIZE = 1000
-# The public view's bid history: this many recent accepted bids, found among at most
-# RECENT_EVENTS_READ of the lot's latest events (one Query page, however many rejections).
+# The public view's bid history: the accepted bids (and retractions) among the lot's latest
+# RECENT_EVENTS_READ events (one Query page), and when rejections crowd them out, at most
+# RECENT_BIDS more, older ones from the lot's bids alone (one Query of the `BidsByLot` index).
 RECENT_BIDS = 20
 RECENT_EVENTS_READ = 100
 # How many lots' latest events are kept (a lot's are at most RECENT_EVENTS_READ events).
@@ -53,6 +54,18 @@ class LotList:
     lots: list[LotSnapshot] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class RecentBids:
+    """A lot's latest accepted bids and retractions, oldest first, and whether they reach
+    back to its first bid."""
+
+    events: list[LotEvent]
+    complete: bool
+
+
+NO_BIDS = RecentBids([], True)
 
 
 def read_snapshot(lot_id: str, item: dict[str, Any]) -> LotSnapshot:
@@ -204,17 +217,24 @@ class LotQueries:
 
     def recent_bids(
         self, lot_id: str, *, upto_version: int | None = None, latest: Sequence[LotEvent] | None = None
-    ) -> list[BidPlaced]:
-        """The lot's latest accepted bids still standing (up to `upto_version`), oldest first: its public bid
-        history, read from the events themselves (`latest_events`, or the ones given), not
-        kept in the snapshot."""
+    ) -> RecentBids:
+        """The lot's latest accepted bids and their retractions (up to `upto_version`), oldest
+        first: its public bid history (`projections.history`), read from the events themselves
+        (`latest_events`, or the ones given), not kept in the snapshot. When fewer than
+        RECENT_BIDS of them are among the latest events and older events exist (rejections
+        crowded them out), older ones come from the lot's bids alone, however many
+        rejections there are."""
         if latest is None:
             latest = self.latest_events(lot_id, upto_version=upto_version)
-        # A retracted bid no longer stands: left out (its retraction is newer, so read with it).
-        retracted = {event.bid_id for event in latest if isinstance(event, BidRetracted)}
-        bids = [event for event in latest if isinstance(event, BidPlaced) and event.bid_id not in retracted][:RECENT_BIDS]
-        bids.reverse()
-        return bids
+        events: list[LotEvent] = [event for event in latest if isinstance(event, BidPlaced | BidRetracted)]
+        oldest = latest[-1].originator_version if latest else 1
+        complete = oldest <= 1
+        if not complete and sum(isinstance(event, BidPlaced) for event in events) < RECENT_BIDS:
+            older = [self.read_event(stored) for stored in self.store.iter_bid_events(lot_id, lt=oldest, limit=RECENT_BIDS)]
+            events += older
+            complete = len(older) < RECENT_BIDS
+        events.reverse()
+        return RecentBids(events, complete)
 
     def lot_as_of(self, lot_id: str, *, version: int | None = None, at: datetime | None = None) -> LotSnapshot:
         """The lot as it stood after `version`, or at time `at` (the last event recorded at

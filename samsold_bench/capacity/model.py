@@ -169,7 +169,7 @@ def _units(calls: Sequence[ObservedCall], bids: int) -> dict[str, Any]:
         "index_write_units": _per([index], bids),
         "read_units": _per([c.read_units for c in calls], bids),
         "by_index": {name: _per([units], bids) for name, units in sorted(indexes.items())},
-    }
+    } | {f"index_write_units:{name}": _per([units], bids) for name, units in sorted(indexes.items())}
 
 
 def _partitions(calls: Sequence[ObservedCall], bids: int, generalize: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 # However loaded the machine, an expectation waits this long for the page to show what it
@@ -62,9 +63,12 @@ def open_page(browser, api) -> Iterator[Callable[[str], sync_api.Page]]:
     storage, so each one is a separate visitor."""
     contexts = []
 
-    def open_(route: str = "") -> sync_api.Page:
+    def open_(route: str = "", width: int = 1100) -> sync_api.Page:
+        """`width`: the viewport's, in CSS pixels (375: a phone's)."""
+        phone = width < 600
         context = browser.new_context(
-            base_url=api, locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 860}
+            base_url=api, locale="en-US", timezone_id="UTC", viewport={"width": width, "height": 740 if phone else 860},
+            is_mobile=phone, has_touch=phone,
         )
         contexts.append(context)
         page = context.new_page()
@@ -82,11 +86,16 @@ def seller(api, dev_auth) -> Client:
 
 
 @pytest.fixture
-def screenshot() -> Callable[[sync_api.Page, str], Path]:
-    def take(page: sync_api.Page, name: str) -> Path:
+def screenshot() -> Callable[..., Path]:
+    """Saves a page's screenshot in test-artifacts/; one named `doc` also as docs/{doc}.png
+    when SAMSOLD_UPDATE_SCREENSHOTS=1 (how the README's pictures are made)."""
+
+    def take(page: sync_api.Page, name: str, doc: str | None = None) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if doc is not None and os.environ.get("SAMSOLD_UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(path, DOCS / f"{doc}.png")
         return path
 
     return take

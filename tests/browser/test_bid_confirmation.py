@@ -28,7 +28,9 @@ def test_a_bid_far_above_the_minimum_is_placed_only_once_confirmed(open_page, se
     bids = page.get_by_label("Bids", exact=True)
 
     bid(page, "1000.00")  # meant 10.00
-    expect(outcome).to_contain_text("That is more than 10 times the minimum bid of €10.00. Place it anyway?")
+    # The question says the amount back: a slip of the finger shows at once.
+    expect(outcome).to_contain_text("Your bid of €1,000.00 is more than 10 times the minimum bid of €10.00."
+                                    " Place €1,000.00 anyway?")
     place_anyway = page.get_by_role("button", name="Place it anyway")
     expect(place_anyway).to_be_focused()
     screenshot(page, "lot-page-confirm")

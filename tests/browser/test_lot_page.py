@@ -100,7 +100,7 @@ def test_a_bid_in_one_browser_shows_live_in_the_other(open_page, seller, screens
     expect(fact(alice, "Leader")).to_have_text("Bidder 2")
     expect(outcome(bob)).to_have_text("Accepted: you lead at €12.50, with a maximum of €15.00.")
     screenshot(alice, "lot-page-open")
-    screenshot(bob, "lot-page-bidder")  # docs/lot-page.png is a copy of this one
+    screenshot(bob, "lot-page-bidder", doc="lot-page")
 
 
 def test_a_rejected_bid_shows_its_reason(open_page, seller, screenshot):

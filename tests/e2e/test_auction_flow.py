@@ -64,9 +64,9 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
     assert (view["version"], view["current_price"], view["leader"]) == (4, "10.50", "Bidder 2")
     # Signed in, the lot's view says where the caller stands (their records come from the stream).
     eventually(lambda: alice.get(f"/lots/{lot_id}").json()["you"] is not None)
-    assert alice.get(f"/lots/{lot_id}").json()["you"] == {"leading": False, "maximum": "10.00", "last_bid": "10.00", "status": "OUTBID"}
+    assert alice.get(f"/lots/{lot_id}").json()["you"] == {"leading": False, "maximum": "10.00", "last_bid": "10.00", "status": "OUTBID", "minimum_raise": None}
     eventually(lambda: bob.get(f"/lots/{lot_id}").json()["you"]["last_bid"] == "11.00")
-    assert bob.get(f"/lots/{lot_id}").json()["you"] == {"leading": True, "maximum": "11.00", "last_bid": "11.00", "status": "LEADING"}
+    assert bob.get(f"/lots/{lot_id}").json()["you"] == {"leading": True, "maximum": "11.00", "last_bid": "11.00", "status": "LEADING", "minimum_raise": "11.50"}
     mine = bob.get("/me/bids").json()
     assert {(i["lot_id"], i["status"], i["maximum"]) for i in mine["items"]} >= {(lot_id, "LEADING", "11.00")}
     assert [b["bidder"] for b in view["recent_bids"]] == ["Bidder 1", "Bidder 2"]

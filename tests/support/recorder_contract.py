@@ -15,6 +15,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.persistence import (
+    BID_TOPICS,
     TRANSACTION_LIMIT,
     ConditionsFailed,
     LotRecorder,
@@ -177,6 +178,20 @@ class LotEventStoreContract(RecorderContract):
         assert versions(gt=1, limit=2, page_size=1) == [2, 3]
         assert versions(limit=0) == [] and versions(gt=7) == [] and versions(gt=5, lte=3) == []
         assert recorder.select_events(new_id()) == []
+
+    def test_a_lots_bid_events_read_past_its_other_events(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        placed, retracted = sorted(BID_TOPICS)
+        topics = {2: placed, 40: placed, 41: retracted, 90: placed}  # the rest: other events (rejections)
+        stored = [StoredEvent(originator_id=lot_id, originator_version=v, topic=topics.get(v, "tests:Event"), state=b"{}")
+                  for v in range(1, 101)]
+        recorder.insert_events(stored[:1], snapshot=snapshot(lot_id, 1), expected_version=None)
+        for start in range(1, 100, 33):
+            recorder.insert_events(stored[start : start + 33], snapshot=snapshot(lot_id, start + 33), expected_version=start)
+        read = lambda lt, limit: [(e.originator_version, e.topic) for e in recorder.iter_bid_events(lot_id, lt=lt, limit=limit)]  # noqa: E731
+        assert read(100, 10) == [(90, placed), (41, retracted), (40, placed), (2, placed)]
+        assert read(90, 2) == [(41, retracted), (40, placed)]
+        assert read(2, 10) == [] and list(recorder.iter_bid_events(new_id(), lt=50, limit=10)) == []
 
     def test_replacing_a_snapshot_only_over_the_version_compared(self, recorder: LotRecorder) -> None:
         lot_id = new_id()

@@ -51,8 +51,21 @@ export async function loadConfig() {
  * @property {number} version  the lot's version: a higher one is newer
  * @property {string | null} buy_now_price  while the lot is offered at it
  * @property {string | null} sale_id
- * @property {{bidder: string, amount: string, placed_at: string}[]} [recent_bids]  a lot's own view only
+ * @property {PublicBid[]} [recent_bids]  a lot's own view only: the latest rows of its bid history, oldest first
+ * @property {boolean} [older_bids]  the history has older rows than these
  * @property {YourStanding | null} [you]  a signed-in read only
+ */
+
+/**
+ * A row of a lot's public bid history: what one bidder bid, as the public may know it.
+ * @typedef {object} PublicBid
+ * @property {string} bidder  an alias ("Bidder 2")
+ * @property {string} amount
+ * @property {string} placed_at
+ * @property {number} version
+ * @property {"LEADING" | "OUTBID"} outcome
+ * @property {boolean} automatic  bid by the ledger for the leader, answering the row before
+ * @property {boolean} you  the reader's own (a signed-in read only)
  */
 
 /**
@@ -62,6 +75,7 @@ export async function loadConfig() {
  * @property {boolean} leading
  * @property {string | null} maximum  null when none of their bids was accepted
  * @property {string | null} last_bid
+ * @property {string | null} [minimum_raise]  the leader of an open lot: the least a raise of their maximum must be
  */
 
 /**

@@ -56,3 +56,17 @@ export function flash(element) {
 export function focusedRowLot() {
   return /** @type {HTMLElement | null | undefined} */ (document.activeElement?.closest?.("tr[data-lot]"))?.dataset.lot;
 }
+
+/**
+ * Gives each body cell of a table its column's name (`data-label`), for the narrow layout
+ * that shows a row as a card (style.css).
+ * @param {HTMLElement} table
+ */
+export function labelColumns(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((cell, index) => {
+      if (cell.tagName === "TD" && names[index]) cell.setAttribute("data-label", names[index]);
+    });
+  }
+}

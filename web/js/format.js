@@ -1,5 +1,5 @@
 // How amounts, times and reasons read on the page. Money stays a decimal string in the
-// API; only its display goes through Intl.
+// API and on the page: Intl formats the string itself, exactly, never a float of it.
 
 /** @typedef {import("./api.js").LotView} LotView */
 /** @typedef {import("./api.js").YourStanding} YourStanding */
@@ -22,8 +22,9 @@ export function money(amount, currency) {
     }
     moneyFormats.set(currency, format);
   }
-  // Intl knows each currency's minor-unit digits (EUR 2, JPY 0, KWD 3), as the API does.
-  return format.format(Number(amount));
+  // Intl knows each currency's minor-unit digits (EUR 2, JPY 0, KWD 3), as the API does, and
+  // formats a decimal string exactly, however many digits (a Number would round past 15).
+  return format.format(/** @type {any} */ (amount));
 }
 
 /** @param {number} ms */
@@ -105,7 +106,7 @@ export function outcome(lot, you = null) {
   if (lot.status === "CANCELLED") return "Cancelled";
   if (lot.status !== "CLOSED") return "";
   if (lot.outcome === "SOLD") return `Sold for ${money(lot.current_price, lot.currency)} to ${leaderName(lot, you)}`;
-  return lot.bid_count === 0 ? "Not sold: no bids" : "Not sold: reserve not met";
+  return lot.bid_count === 0 ? "Not sold: no bids" : "Not sold: the reserve was not met";
 }
 
 /**
@@ -118,7 +119,27 @@ export function result(lot, you = null) {
   if (lot.status !== "CLOSED") return "";
   if (lot.outcome === "SOLD") return `Sold to ${leaderName(lot, you)} for ${money(lot.current_price, lot.currency)}.`;
   if (lot.bid_count === 0) return "Not sold: there were no bids.";
-  return `Not sold: the highest bid, ${money(lot.current_price, lot.currency)}, did not meet the reserve price.`;
+  return `Not sold: the reserve was not met (the highest bid was ${money(lot.current_price, lot.currency)}).`;
+}
+
+/**
+ * What the lot's reserve is now, in a sentence ("" for a lot without one), in the tense of its state.
+ * @param {LotView} lot
+ */
+export function reserve(lot) {
+  if (!lot.has_reserve || lot.status === "CANCELLED") return "";
+  if (lot.status === "CLOSED") return lot.reserve_met ? "The reserve price was met." : "The reserve price was not met.";
+  return lot.reserve_met ? "The reserve price has been met." : "The reserve price has not been met yet.";
+}
+
+/**
+ * How a standing line looks: its status, but a leader below an unmet reserve is warned, not congratulated.
+ * @param {YourStanding | null} you
+ * @param {LotView} lot
+ */
+export function standingKind(you, lot) {
+  if (!you) return "";
+  return you.status === "LEADING" && lot.has_reserve && !lot.reserve_met ? "RESERVE_NOT_MET" : you.status;
 }
 
 /**
@@ -139,8 +160,12 @@ export function standing(you, lot) {
   const price = money(lot.current_price, lot.currency);
   const maximum = you.maximum === null ? null : money(you.maximum, lot.currency);
   switch (you.status) {
-    case "LEADING":
-      return maximum ? `You are the highest bidder (your maximum ${maximum}).` : "You are the highest bidder.";
+    case "LEADING": {
+      const yours = maximum ? ` (your maximum ${maximum})` : "";
+      return lot.has_reserve && !lot.reserve_met
+        ? `You are the highest bidder${yours}, but the reserve has not been met: the lot is not sold at this price.`
+        : `You are the highest bidder${yours}.`;
+    }
     case "OUTBID":
       // No maximum: none of their bids was accepted (each was refused with its reason).
       return maximum

@@ -77,9 +77,11 @@ def test_each_bidder_hears_their_own_news_and_sees_where_they_stand(setup, manag
 
     status, view = get(app, f"/lots/{lot_id}", claims=ALICE, resource="/lots/{lot_id}", path_parameters={"lot_id": lot_id})
     assert status == 200
-    assert view["you"] == {"leading": False, "maximum": "20.00", "last_bid": "20.00", "status": "OUTBID"}
+    assert view["you"] == {"leading": False, "maximum": "20.00", "last_bid": "20.00", "status": "OUTBID",
+                           "minimum_raise": None}
     _, view = get(app, f"/lots/{lot_id}", claims=BOB, resource="/lots/{lot_id}", path_parameters={"lot_id": lot_id})
-    assert view["you"] == {"leading": True, "maximum": "30.00", "last_bid": "30.00", "status": "LEADING"}
+    assert view["you"] == {"leading": True, "maximum": "30.00", "last_bid": "30.00", "status": "LEADING",
+                           "minimum_raise": "31.00"}  # a raise of their maximum: one step above it
     _, view = get(app, f"/lots/{lot_id}", claims=CAROL, resource="/lots/{lot_id}", path_parameters={"lot_id": lot_id})
     assert view["you"] is None  # never bid
     _, anonymous = get(app, f"/lots/{lot_id}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot_id})

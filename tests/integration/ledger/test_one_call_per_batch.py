@@ -128,7 +128,7 @@ def test_a_returning_bidder_this_instance_never_saw_keeps_their_alias(service, o
     assert_calls(calls, TransactWriteItems=1)
     assert execute_one(service.commands, a_bid(lot.lot_id, "bob", "12.00", clock.now)).bid.status == "ACCEPTED"
     assert_calls(calls, TransactWriteItems=1)
-    aliases = [(e.bidder, e.alias) for e in service.queries.recent_bids(lot.lot_id)]
+    aliases = [(e.bidder, e.alias) for e in service.queries.recent_bids(lot.lot_id).events]
     assert aliases == [("alice", 1), ("bob", 2), ("alice", 1), ("carol", 3), ("bob", 2)]
     state = service.queries.get_lot(lot.lot_id)
     assert (state.bidder_count, state.leader_name) == (3, "Bidder 2")

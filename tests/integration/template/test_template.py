@@ -97,12 +97,14 @@ POLICIES = {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
+        ("dynamodb:Query", "BidsTable/index/BidsByLot"),  # a lot's bid history past its rejected bids
         ("sqs:SendMessage", "CloseTimerQueue"),  # POST /lots arms a short lot's close timer
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
         ("dynamodb:UpdateItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
+        ("dynamodb:Query", "BidsTable/index/BidsByLot"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
         ("sqs:SendMessage", "FanOutQueue"),
@@ -116,6 +118,7 @@ POLICIES = {
         # A subscription's reply is the lot's view: its snapshot and its recent bids (events).
         ("dynamodb:GetItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable"),
+        ("dynamodb:Query", "BidsTable/index/BidsByLot"),
     },
     "CloseDueLotsFunction": {
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
@@ -408,7 +411,7 @@ def test_bids_table(template):
         {"AttributeName": "PK", "KeyType": "HASH"},
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
-    open_index, ended_index, bidders_index = props["GlobalSecondaryIndexes"]
+    open_index, ended_index, bidders_index, bids_index = props["GlobalSecondaryIndexes"]
     assert open_index == {
         "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
@@ -433,9 +436,15 @@ def test_bids_table(template):
         # Keys only, set once per bidder and lot (off the bid's path: the stream writes it).
         "Projection": {"ProjectionType": "KEYS_ONLY"},
     }
+    assert bids_index == {
+        "IndexName": "BidsByLot",
+        "KeySchema": [{"AttributeName": "bid_lot", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        # An accepted bid's or a retraction's event, written once with it: the bid history's source.
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["topic", "state"]},
+    }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
         ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"), ("ended_shard", "S"), ("ended_at", "S"),
-        ("bidder_lot", "S"),
+        ("bidder_lot", "S"), ("bid_lot", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

@@ -322,9 +322,9 @@ def test_soft_close_says_what_it_did(terms, seconds_before_close, leader_changes
 def test_the_public_view_shows_the_rule():
     lot = make_lot(soft_close_mode="add_to_end", soft_close_trigger="leader_change", max_extensions=2)
     bid(lot, "alice", "10.00", before_close(10))
-    view = public_view(lot.state, before_close(10), []).model_dump(mode="json")
+    view = public_view(lot.state, before_close(10)).model_dump(mode="json")
     assert {k: view[k] for k in ("soft_close_window_s", "soft_close_extension_s", "soft_close_mode", "soft_close_trigger",
                                  "max_extensions", "extension_count")} == {
         "soft_close_window_s": 120, "soft_close_extension_s": 120, "soft_close_mode": "add_to_end",
         "soft_close_trigger": "leader_change", "max_extensions": 2, "extension_count": 1}
-    assert public_view(make_lot().state, T0, []).max_extensions is None
+    assert public_view(make_lot().state, T0).max_extensions is None

@@ -1,7 +1,7 @@
 // The lists of lots: the open ones, soonest to close first, with prices that follow
 // pushed updates (#/), and the ended ones, most recently ended first (#/ended).
 
-import { $, el, focusedRowLot, setText } from "../dom.js";
+import { $, el, focusedRowLot, labelColumns, setText } from "../dom.js";
 import * as fmt from "../format.js";
 import { ENDED_LOTS_ROUTE, lotHref, OPEN_LOTS_ROUTE } from "../routes.js";
 import { app } from "../state.js";
@@ -88,6 +88,7 @@ export class LotListPage extends LiveLotsPage {
     // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
     const focused = focusedRowLot();
     $("#lots tbody", this.main).replaceChildren(...rows);
+    labelColumns($("#lots", this.main));
     if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
     this.tick();
   }

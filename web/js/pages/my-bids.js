@@ -2,7 +2,7 @@
 // GET /me/bids at a time; read again when their news or a reconnection says it changed.
 
 import { focusSignIn } from "../account.js";
-import { $, el, setText } from "../dom.js";
+import { $, el, labelColumns, setText } from "../dom.js";
 import * as fmt from "../format.js";
 import { lotHref } from "../routes.js";
 import { app } from "../state.js";
@@ -110,6 +110,7 @@ export class MyBidsPage {
       el("td", { class: "number" }, fmt.amount(item.maximum, item.currency)),
       el("td", { class: "number" }, fmt.amount(item.current_price, item.currency)),
       el("td", {}, el("time", { datetime: item.closes_at }, fmt.dateTime(item.closes_at))))));
+    labelColumns(table);
     if (this.next) {
       const more = el("button", { type: "button", id: "my-bids-more" }, "More");
       more.addEventListener("click", () => this.more());

@@ -1,7 +1,7 @@
 // A staggered sale (#/sales/<id>): its lots in closing order, each with its own close
 // time and countdown, kept live like the lists.
 
-import { $, el, focusedRowLot, setText } from "../dom.js";
+import { $, el, focusedRowLot, labelColumns, setText } from "../dom.js";
 import * as fmt from "../format.js";
 import { newerThanShown } from "../live.js";
 import { lotHref } from "../routes.js";
@@ -76,6 +76,7 @@ export class SalePage extends LiveLotsPage {
     // Rows are rebuilt on every update: keep the keyboard's place on the same lot.
     const focused = focusedRowLot();
     $("#sale-lots tbody", this.main).replaceChildren(...rows);
+    labelColumns($("#sale-lots", this.main));
     if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
     this.tick();
   }

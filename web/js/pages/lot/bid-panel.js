@@ -62,8 +62,11 @@ export class BidPanel {
           + (others ? ` Others must bid at least ${others}.` : "")
         : others ? `Minimum next bid: ${others}` : "");
       const input = /** @type {HTMLInputElement} */ ($("#bid-amount"));
-      // The lot's minimum is below a leader's own maximum: offer it only to the others.
-      if (!this.amountEdited && document.activeElement !== input) input.value = leading ? "" : minimum ?? "";
+      // Ready to send, until the visitor types: the lot's minimum for the others, and for the
+      // leader the least raise of their own maximum (the lot's minimum is below it). Filled
+      // again when `you` arrives after signing in, focused or not.
+      const ready = leading ? you.minimum_raise ?? "" : minimum ?? "";
+      if (!this.amountEdited && input.value !== ready) input.value = ready;
     }
   }
 
@@ -222,10 +225,12 @@ export class BidPanel {
     // Nothing was recorded: the API asks whether so high a bid is meant. "Place it anyway"
     // sends the same bid (same id) again with confirm: true.
     const currency = this.page.lot.currency;
+    const shown = fmt.money(amount, currency);
     const question = details.triggered_by === "cap"
-      ? `That is more than ${fmt.money(details.cap, currency)}, the most this site takes without asking. Place it anyway?`
-      : `That is more than ${details.factor ?? 10} times the minimum bid of `
-        + `${fmt.money(details.minimum_bid ?? this.page.lot.minimum_bid, currency)}. Place it anyway?`;
+      ? `Your bid of ${shown} is more than ${fmt.money(details.cap, currency)}, the most this site takes without asking. `
+        + `Place ${shown} anyway?`
+      : `Your bid of ${shown} is more than ${details.factor ?? 10} times the minimum bid of `
+        + `${fmt.money(details.minimum_bid ?? this.page.lot.minimum_bid, currency)}. Place ${shown} anyway?`;
     const yes = el("button", { type: "button" }, "Place it anyway");
     const no = el("button", { type: "button", class: "cancel" }, "Cancel");
     yes.addEventListener("click", () => this.placeBid(amount, { confirm: true, bidId }));

@@ -44,7 +44,7 @@ export function showFacts(previous, lot, you) {
     ? `Bidding ended ${lot.status === "CLOSED" ? `at ${fmt.dateTime(endedAt)}` : "early"}.`
     : `Closes at ${fmt.dateTime(lot.closes_at)}${lot.hard_close_at ? `, ${fmt.dateTime(lot.hard_close_at)} at the latest` : ""}.`);
   showExtension(previous, lot);
-  setText($("#lot-reserve"), !lot.has_reserve ? "" : lot.reserve_met ? "The reserve price has been met." : "The reserve price has not been met yet.");
+  setText($("#lot-reserve"), fmt.reserve(lot));
 }
 
 /**
@@ -71,20 +71,30 @@ function showExtension(previous, lot) {
 export function showResult(lot, you) {
   const result = fmt.result(lot, you);
   $("#lot-result").hidden = !result;
+  // Green for a sale only: a lot not sold or cancelled is said plainly.
+  $("#lot-result").dataset.outcome = lot.status === "CLOSED" && lot.outcome === "SOLD" ? "SOLD" : "NOT_SOLD";
   setText($("#lot-result-text"), result);
 }
 
-/** The latest bids, newest first. @param {LotView} lot */
-export function showHistory(lot) {
-  const rows = [...lot.recent_bids].reverse().map((bid) => el("tr", {},
-    el("td", {}, bid.bidder),
-    el("td", { class: "number" }, fmt.money(bid.amount, lot.currency)),
-    el("td", {}, el("time", { datetime: bid.placed_at }, fmt.clockTime(bid.placed_at)))));
+/**
+ * The bid history, newest first: each row one bidder's bid, an automatic bid (the ledger's,
+ * for the leader, up to their maximum) said so, and the visitor's own rows marked.
+ * @param {LotView} lot
+ * @param {string | null} yourAlias  the visitor's alias on this lot, when known
+ */
+export function showHistory(lot, yourAlias) {
+  const rows = [...lot.recent_bids].reverse().map((bid) => {
+    const yours = bid.you || (yourAlias !== null && bid.bidder === yourAlias);
+    return el("tr", { "data-automatic": bid.automatic ? "true" : null, "data-you": yours ? "true" : null },
+      el("td", {}, bid.bidder, yours ? " (you)" : "", bid.automatic ? el("span", { class: "automatic" }, ", automatic") : ""),
+      el("td", { class: "number" }, fmt.money(bid.amount, lot.currency)),
+      el("td", {}, el("time", { datetime: bid.placed_at }, fmt.clockTime(bid.placed_at))));
+  });
   $("#history tbody").replaceChildren(...rows);
   $("#history").hidden = rows.length === 0;
   setText($("#history-note"), rows.length === 0
     ? "No bids yet."
-    : lot.bid_count > rows.length ? `The latest ${rows.length} of ${lot.bid_count} bids.` : "");
+    : lot.older_bids ? "The latest bids; earlier ones are not listed." : "");
 }
 
 /**

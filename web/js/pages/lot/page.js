@@ -3,7 +3,7 @@
 // and bid-panel.js (bidding); this module keeps the lot and `you` and decides when to read.
 
 import { setSession } from "../../account.js";
-import { $, flash, setText } from "../../dom.js";
+import { $, el, flash, setText } from "../../dom.js";
 import * as fmt from "../../format.js";
 import { newerThanShown } from "../../live.js";
 import { app } from "../../state.js";
@@ -26,6 +26,10 @@ export class LotPage {
     this.you = null;
     /** @type {number | null} */
     this.youVersion = null;
+    // The visitor's alias on this lot, once a signed-in read marked a row of the history as
+    // theirs: pushes (public) carry no such mark.
+    /** @type {string | null} */
+    this.yourAlias = null;
     this.reading = false;
     this.readAgain = false;
     this.bids = new BidPanel(this);
@@ -78,11 +82,24 @@ export class LotPage {
         this.readAgain = true;
         return;
       }
-      setText($("#lot-error"), failure.status === 404
-        ? "There is no such lot."
-        : `Could not load the lot: ${failure.message}`);
-      if (failure.status === 404) setText($("#lot-title"), "Lot not found");
+      if (failure.status === 404) {
+        this.notFound();
+        return;
+      }
+      setText($("#lot-error"), `Could not load the lot: ${failure.message}`);
     }
+  }
+
+  /** No such lot: say so, with the way back, and watch no lot on the socket (it would refuse, again and again). */
+  notFound() {
+    this.mounted = false;
+    this.bids.destroy();
+    document.title = "No such lot — SamSold";
+    this.main.replaceChildren(
+      el("p", { class: "back" }, el("a", { href: "#/" }, "← All open lots"), " · ", el("a", { href: "#/ended" }, "Ended lots")),
+      el("h1", {}, "No such lot"),
+      el("p", { role: "alert" }, `There is no lot “${this.lotId}”. Check the address, or find the lot in the lists.`));
+    app.live.watch(null, app.session?.token ?? null);
   }
 
   connected() {
@@ -126,13 +143,14 @@ export class LotPage {
       // A REST read: its `you` is the latest (null when signed out or never bid here).
       this.you = you;
       this.youVersion = lot.version;
+      this.yourAlias = lot.recent_bids.find((bid) => bid.you)?.bidder ?? (you ? this.yourAlias : null);
     }
     // `you` read with another version may name the wrong leader: it only words its own line.
     const freshYou = this.youVersion === lot.version ? this.you : null;
     showFacts(previous, lot, freshYou);
     this.renderStanding();
     showResult(lot, freshYou);
-    showHistory(lot);
+    showHistory(lot, app.session ? this.yourAlias : null);
     if (previous && previous.version !== lot.version) announce(previous, lot);
     this.bids.render();
     this.tick();
@@ -141,7 +159,7 @@ export class LotPage {
   renderStanding() {
     const line = $("#lot-you");
     const you = app.session ? this.you : null;
-    line.dataset.status = you?.status ?? "";
+    line.dataset.status = fmt.standingKind(you, this.lot);
     setText(line, fmt.standing(you, this.lot));
   }
 
@@ -149,6 +167,7 @@ export class LotPage {
     // Signed out: forget `you` at once; signed in: read it.
     this.you = null;
     this.youVersion = null;
+    this.yourAlias = null;
     if (this.lot) this.apply(this.lot);
     this.bids.render();
     this.refresh();

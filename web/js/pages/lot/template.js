@@ -39,7 +39,7 @@ export const LOT_TEMPLATE = `
         <p id="history-note" class="muted"></p>
         <table id="history">
           <caption class="visually-hidden">Bids on this lot, newest first</caption>
-          <thead><tr><th scope="col">Bidder</th><th scope="col" class="number">Amount</th><th scope="col">Placed at</th></tr></thead>
+          <thead><tr><th scope="col">Bidder</th><th scope="col" class="number">Bid</th><th scope="col">Placed at</th></tr></thead>
           <tbody></tbody>
         </table>
       </section>
