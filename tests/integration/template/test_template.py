@@ -92,16 +92,16 @@ POLICIES = {
         ("sqs:SendMessage", "ProcessBidQueue"),
     },
     # One BatchGetItem per batch; the queue carries no command that reads a lot's events.
-    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem")},
+    # The transaction Updates the bidders' records of the lot.
+    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem", "UpdateItem")},
     "LotApiFunction": {
-        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
+        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
         ("sqs:SendMessage", "CloseTimerQueue"),  # POST /lots arms a short lot's close timer
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
-        ("dynamodb:UpdateItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
