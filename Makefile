@@ -61,7 +61,10 @@ check: lint test-unit test-integration
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-.PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
+# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
+# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output);
+# checkov and parliament scan template.yaml.
+lint: $(VENV)/.installed typescript
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

@@ -22,8 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from adapters.connections import WatcherPages
-from bootstrap import App, FanOutPage, app_for, count_unreadable, fits_a_message, logger, metrics, traced
+from bootstrap import App, FanOutPage, WatcherPages, app_for, count_unreadable, fits_a_message, logger, metrics, traced
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.events import LotEvent
 from ledger.domain.state import LotSnapshot
