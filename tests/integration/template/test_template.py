@@ -112,7 +112,8 @@ POLICIES = {
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
     "ConnectFunction": {
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "UpdateItem", "GetItem", "DeleteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "BatchWriteItem", "UpdateItem", "GetItem",
+                                                          "DeleteItem")),
         # A subscription's reply is the lot's view: its snapshot and its recent bids (events).
         ("dynamodb:GetItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable"),
