@@ -55,7 +55,7 @@ class ConnectionStore:
         """Records the connection (its META), a signed-in bidder's connection and, given
         `lot_id`, its subscription to the lot (as `subscribe` would): one PutItem, or one
         BatchWriteItem for more, so each of a crowd arriving at once costs one write request."""
-        item = {
+        item: dict[str, Any] = {
             "PK": {"S": f"CONN#{connection_id}"},
             "SK": {"S": "META"},
             "expires_at": self._expiry(),
