@@ -21,6 +21,8 @@ CONNECTION_TTL_S = 2 * 3600
 # API Gateway answers "gone" for a connection whose $connect has not finished yet, and
 # the subscription is written during $connect: so young connections are not dropped.
 CONNECTING_GRACE_S = 30
+# BatchWriteItem may leave items unprocessed (throttled): written again after these pauses.
+UNPROCESSED_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,27 @@ class ConnectionStore:
         self.client = client
         self.table_name = table_name
 
-    def connect(self, connection_id: str, bidder: str | None) -> None:
-        item = {
+    def connect(self, connection_id: str, bidder: str | None, lot_id: str | None = None) -> None:
+        """Records the connection (its META), a signed-in bidder's connection and, given
+        `lot_id`, its subscription to the lot (as `subscribe` would): one PutItem, or one
+        BatchWriteItem for more, so each of a crowd arriving at once costs one write request."""
+        item: dict[str, Any] = {
             "PK": {"S": f"CONN#{connection_id}"},
             "SK": {"S": "META"},
             "expires_at": self._expiry(),
             "connected_at": {"N": str(int(time.time()))},
         }
+        items = []
         if bidder:
             item["bidder"] = {"S": bidder}
-            self._put({"PK": {"S": f"BIDDER#{bidder}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
-        self._put(item)
+            items.append({"PK": {"S": f"BIDDER#{bidder}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
+        if lot_id:
+            item["lots"] = {"SS": [lot_id]}
+            items.append({"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
+        if items:
+            self._put_all([*items, item])
+        else:
+            self._put(item)
 
     def subscribe(self, connection_id: str, lot_id: str) -> None:
         self._put({"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
@@ -170,6 +182,17 @@ class ConnectionStore:
 
     def _put(self, item: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.table_name, Item=item)
+
+    def _put_all(self, items: list[dict[str, Any]]) -> None:
+        """Up to 25 items in one BatchWriteItem; what it leaves unprocessed is written again."""
+        requests: dict[str, Any] = {self.table_name: [{"PutRequest": {"Item": item}} for item in items]}
+        for pause in (*UNPROCESSED_RETRY_S, None):
+            requests = self.client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+            if not requests:
+                return
+            if pause is None:
+                raise RuntimeError(f"the Connections table left {len(requests[self.table_name])} items unwritten")
+            time.sleep(pause)
 
     def _delete(self, pk: str, sk: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key={"PK": {"S": pk}, "SK": {"S": sk}})

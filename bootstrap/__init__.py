@@ -26,7 +26,7 @@ from adapters import connection_posts
 from adapters.close_timer_queue import CloseTimerQueue
 from adapters.command_queue import CommandQueue
 from adapters.connection_posts import FAN_OUT_WORKERS
-from adapters.connections import ConnectionStore
+from adapters.connections import ConnectionStore, WatcherPages
 from adapters.fan_out_queue import SQS_MAX_BYTES, FanOutPage, FanOutQueue, fits_a_message
 from adapters.tokens import TokenVerifier
 from ledger.domain.commands import BuyNow, PlaceBid
@@ -39,8 +39,10 @@ from ledger.service.lots import Lots
 from ledger.service.queries import LotList, LotQueries, OpenLots
 from ledger.service.sales import Sales
 
-# What handlers take from the adapters, through here: the fan-out queue's message and limits.
-__all__ = ["SQS_MAX_BYTES", "App", "FanOutPage", "build", "fits_a_message", "logger", "metrics", "traced", "tracer"]
+# What handlers take from the adapters, through here: the fan-out queue's message and limits,
+# and a lot's watchers cut into pages.
+__all__ = ["SQS_MAX_BYTES", "App", "FanOutPage", "WatcherPages", "build", "fits_a_message", "logger", "metrics",
+           "traced", "tracer"]
 
 # The template sets POWERTOOLS_METRICS_NAMESPACE; the default serves handlers run
 # without the template's environment (tests), whose metrics need a namespace too.

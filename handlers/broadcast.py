@@ -1,7 +1,8 @@
 """BroadcastLotChangesFunction: pushes each changed lot to its WebSocket subscribers
 (once per lot per batch: the newest image), and to each bidder their news of it
-(`projections.news`: a decided bid, the lead lost, the close), after bringing the bidders'
-records up to date (`projections.my_bids`). Connections that are gone are removed on the first failed post.
+(`projections.news`: a decided bid, the lead lost, the close). The bidders' own records
+(`GET /me/bids`) were written with the events, so a page that reads them on a push sees
+them. Connections that are gone are removed on the first failed post.
 
 The posts of one step (a lot's update to its watchers, then its outcomes to their bidders)
 go out concurrently (`adapters/connection_posts.py`), and the step ends when every post is
@@ -21,14 +22,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bootstrap import App, FanOutPage, app_for, count_unreadable, fits_a_message, logger, metrics, traced
+from bootstrap import App, FanOutPage, WatcherPages, app_for, count_unreadable, fits_a_message, logger, metrics, traced
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.events import LotEvent
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import utc_now
 from ledger.service.queries import RECENT_EVENTS_READ
 from ledger.snapshot_item import snapshot_from_item
-from projections.my_bids import bring_records_up_to_date
 from projections.news import bidders_news
 from projections.views import lot_view
 
@@ -78,13 +78,14 @@ def encoded(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
 
 
-def broadcast_lot(app: App, change: LotChange, latest: list[LotEvent]) -> int:
-    """The lot's update (its bid history from `latest`, its latest events) to its first page
-    of watchers; later pages handed to FanOutFunction."""
+def broadcast_lot(app: App, change: LotChange, latest: list[LotEvent], pages: WatcherPages) -> int:
+    """The lot's update (its bid history from `latest`, its latest events) to the first of
+    its watchers' `pages`; later pages handed to FanOutFunction."""
     lot = change.snapshot
+    if not pages.first:
+        return 0  # nobody watches: no view to build
     view = lot_view(app.queries, lot, utc_now(), latest=latest)
     data = encoded({"type": "lot.updated", "lot": view.model_dump(mode="json")})
-    pages = app.connections.watcher_pages(lot.lot_id, app.fan_out_page_size)
     watchers: Iterable[str] = pages.first
     if pages.rest and fits_a_message(data):
         # Handed off before this page is posted, so the other invocations start at once.
@@ -98,21 +99,24 @@ def broadcast_lot(app: App, change: LotChange, latest: list[LotEvent]) -> int:
     return app.post_all((connection_id, [data]) for connection_id in watchers)
 
 
-def read_change(app: App, change: LotChange) -> tuple[list[LotEvent], list[LotEvent]]:
+def read_change(app: App, change: LotChange, watched: bool = True) -> tuple[list[LotEvent], list[LotEvent]]:
     """The lot's latest events (newest first: its view's bid history) and the change's own
-    events (in order), in one Query when the change is among the latest, as it nearly always is."""
+    events (in order), in one Query when the change is among the latest, as it nearly always is.
+    A lot nobody watches needs no bid history: only the change's own events are read."""
     lot = change.snapshot
+    if not watched:
+        return [], list(app.queries.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
     latest = app.queries.latest_events(lot.lot_id, upto_version=lot.version)
     if len(latest) < RECENT_EVENTS_READ or latest[-1].originator_version <= change.old_version + 1:
         return latest, [event for event in reversed(latest) if event.originator_version > change.old_version]
     return latest, list(app.queries.lot_events(lot.lot_id, after_version=change.old_version, upto_version=lot.version))
 
 
-def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
+def tell_bidders(app: App, change: LotChange, events: list[LotEvent], connections: dict[str, list[str]]) -> int:
     """Each bidder's news from the change's events (`projections.news`), posted to their
-    connections in event order."""
+    connections in event order. `connections`: each bidder's connections, looked up once per
+    invocation (a bidder in several of its changes costs one Query)."""
     news = bidders_news(app.queries, change.snapshot, events, change.old_leader)
-    connections: dict[str, list[str]] = {}
     messages: dict[str, list[bytes]] = {}
     for bidder, message in news:
         if bidder not in connections:
@@ -128,20 +132,20 @@ def tell_bidders(app: App, change: LotChange, events: list[LotEvent]) -> int:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, samsold: App | None = None) -> None:
     app = app_for(samsold)
+    bidders_connections: dict[str, list[str]] = {}
     # Lot by lot, each lot's update finished before its bidders' outcomes and the next lot:
     # the posts of one step go out together, so one lot's pushes never overtake each other.
     for change in changes_in(DynamoDBStreamEvent(event)).values():
+        pages = app.connections.watcher_pages(change.snapshot.lot_id, app.fan_out_page_size)
         try:
-            latest, events = read_change(app, change)
-            # Written before any push, so a page that reads the lot on a push sees them.
-            bring_records_up_to_date(app.queries, change.snapshot, events)
+            latest, events = read_change(app, change, watched=bool(pages.first))
         except LotUnreadable as error:
             # The lot's update still goes out (without its bid history); only the bidders' news
             # from an unreadable event is lost.
             logger.error("could not tell bidders", extra={"key": f"LOT#{change.snapshot.lot_id}", "problem": str(error)})
             count_unreadable([f"LOT#{change.snapshot.lot_id}"])
             latest, events = [], []
-        fan_out = broadcast_lot(app, change, latest)
-        outcomes = tell_bidders(app, change, events)
+        fan_out = broadcast_lot(app, change, latest, pages)
+        outcomes = tell_bidders(app, change, events, bidders_connections)
         metrics.add_metric(name="BroadcastFanOut", unit=MetricUnit.Count, value=fan_out)
         metrics.add_metric(name="BidOutcomesSent", unit=MetricUnit.Count, value=outcomes)

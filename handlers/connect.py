@@ -52,9 +52,7 @@ def on_connect(app: App, connection_id: str, query: dict[str, str]) -> dict[str,
             app.queries.get_lot(lot_id)
         except LedgerError as error:
             return refuse(status_of(error), error.code, error.message, error.details)
-    app.connections.connect(connection_id, bidder)
-    if lot_id is not None:
-        app.connections.subscribe(connection_id, lot_id)
+    app.connections.connect(connection_id, bidder, lot_id)
     return reply(200, {"message": "connected"})
 
 

@@ -85,9 +85,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
+        bidder_lots: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + (snapshot is not None)
+        items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + len(bidder_lots) + (snapshot is not None)
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -127,6 +128,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 self._bidders[key] = _stored(bidder)
             for retraction in retractions:
                 self._retractions[str(retraction["bid_id"])] = _stored(retraction)
+            for record in bidder_lots:
+                self._merge_bidder_lot(record)
             if snapshot is not None:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
         return self._inserted(notification_ids)
@@ -259,13 +262,16 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
     def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
         with self._database_lock:
             for record in records:
-                key = (str(record["bidder"]), str(record["lot_id"]))
-                stored = self._bidder_lots.get(key)
-                if stored is not None and stored["version"] >= record["version"]:
-                    continue  # a newer record is kept as it is
-                fresh = {k: v for k, v in record.items() if v is not None}
-                kept = {k: v for k, v in (stored or {}).items() if not (k == "maximum" and "maximum" in record)}
-                self._bidder_lots[key] = _stored({**kept, **fresh})
+                stored = self._bidder_lots.get((str(record["bidder"]), str(record["lot_id"])))
+                if stored is None or stored["version"] < record["version"]:  # a newer record is kept as it is
+                    self._merge_bidder_lot(record)
+
+    def _merge_bidder_lot(self, record: Mapping[str, Any]) -> None:
+        """As DynamoDB's Update of the record does: given attributes set (a None maximum removed), the rest kept."""
+        key = (str(record["bidder"]), str(record["lot_id"]))
+        fresh = {k: v for k, v in record.items() if v is not None}
+        kept = {k: v for k, v in self._bidder_lots.get(key, {}).items() if not (k == "maximum" and "maximum" in record)}
+        self._bidder_lots[key] = _stored({**kept, **fresh})
 
     def bidder_lots(self, bidder: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         with self._database_lock:

@@ -131,7 +131,8 @@ class LotEventStore(AggregateRecorder):
     folded state kept beside its events and written in the same transaction.
 
     - `insert_events` writes the new events, the bid receipts, the new bidders' alias
-      records, the retraction records and the lot's snapshot all together or not at all. It
+      records, the retraction records, the bidders' records of the lot and the lot's
+      snapshot all together or not at all. It
       raises `IntegrityError` (nothing written) when an event's version exists already, a
       receipt's bid was decided already, a bidder's alias record or a bid's retraction record
       exists already, or the snapshot is not at `expected_version` (`None`: there must be no
@@ -157,12 +158,15 @@ class LotEventStore(AggregateRecorder):
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
+        bidder_lots: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
         `version`), retraction records (`bid_id`, `lot_id`, `bidder`, `reason`,
         `retracted_by`, `retracted_at`, `version`; each written once: one that exists fails
-        like a changed snapshot) and the snapshot in one transaction (see the class's doc)."""
+        like a changed snapshot), bidders' records of the lot (as `BidderRecords.update_bidder_lots`
+        takes them, but unconditionally: the snapshot's condition orders them) and the
+        snapshot in one transaction (see the class's doc)."""
 
     @abstractmethod
     def iter_events(

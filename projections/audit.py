@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from ledger.domain.bidder_records import records_from
 from ledger.domain.errors import InvalidState, LotUnreadable
 from ledger.domain.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.domain.state import LotSnapshot, evolve
 from ledger.service.commands import LotCommands
 from ledger.service.queries import LotQueries
 from ledger.snapshot_item import REPLACED_ATTRIBUTES, snapshot_from_item, snapshot_to_item
-from projections.my_bids import records_from
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain import rules
+from ledger.domain.bidder_records import records_from
 from ledger.domain.errors import BidNotFound
 from ledger.domain.events import (
     ADD_TO_END,
@@ -27,7 +28,6 @@ from ledger.service.queries import LotQueries
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import VerifyReport, verify
 from projections.history import event_record
-from projections.my_bids import records_from
 from projections.views import lot_summary
 
 NEIGHBOURS = 3

@@ -1,24 +1,22 @@
 """A bidder's own side of the lots they bid on: `GET /me/bids`, and `you` in a lot's view.
 
 Their record of a lot (`BIDDER#{user}/MYBID#{lot}`: their maximum and their last bid) is
-a projection of the lot's events: the stream's broadcaster writes it as bids are decided
-(`records_from`), off the bid's write path, and replay rebuilds it. Where they stand
+a projection of the lot's events (`records_from`, in `ledger/domain/bidder_records.py`):
+written in the transaction that decides their bid, and rebuilt by replay. Where they stand
 (leading, outbid, won, lost) is read from that record and the lot's snapshot together, so
 it is as fresh as the snapshot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ledger.domain import rules
-from ledger.domain.events import BidPlaced, BidRejected, BidRetracted, LotEvent
 from ledger.domain.state import LotSnapshot
-from ledger.domain.values import Money, UtcTime, format_decimal, to_currency
-from ledger.service.queries import LotQueries
+from ledger.domain.values import Money, UtcTime, to_currency
 
 Standing = Literal["LEADING", "OUTBID", "WON", "LOST", "CANCELLED"]
 
@@ -44,39 +42,6 @@ class MyBid(BaseModel):
     maximum: Money | None
     current_price: Money | None
     closes_at: UtcTime
-
-
-def records_from(events: Iterable[LotEvent], currency: str) -> list[dict[str, Any]]:
-    """Each bidder's record of a lot after these (consecutive) events: their last accepted
-    bid and their maximum when one of these bids of theirs was accepted (a bidder's accepted maxima
-    only ever rise: a leader may only raise theirs, anyone else must beat the price), or
-    when a retraction of theirs lowered it."""
-    records: dict[str, dict[str, Any]] = {}
-    for event in events:
-        if isinstance(event, BidRetracted):
-            # Their maximum falls back to their highest bid still standing (None: clears it);
-            # their last bid stays what they last sent.
-            record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})
-            maximum = event.bidder_maximum
-            record |= {"version": event.originator_version,
-                       "maximum": None if maximum is None else format_decimal(to_currency(maximum, currency))}
-            continue
-        if not isinstance(event, BidPlaced | BidRejected):
-            continue
-        record = records.setdefault(event.bidder, {"lot_id": event.originator_id, "bidder": event.bidder})
-        record["version"] = event.originator_version
-        if isinstance(event, BidPlaced):
-            # Their last bid is the last one accepted: a rejected amount was never a bid of theirs on the lot.
-            amount = format_decimal(to_currency(event.amount, currency))
-            record |= {"last_bid": amount, "last_bid_id": event.bid_id, "maximum": amount}
-    return list(records.values())
-
-
-def bring_records_up_to_date(queries: LotQueries, lot: LotSnapshot, events: Iterable[LotEvent]) -> None:
-    """The bidders' own records of the lot follow its new `events` (what `GET /me/bids` and
-    the lot view's `you` read): written before any push, so a page that reads the lot on a
-    push sees them."""
-    queries.record_bidder_lots(records_from(events, lot.currency))
 
 
 def standing_of(lot: LotSnapshot, bidder: str) -> Standing:

@@ -1,11 +1,17 @@
 """`samsold-bench load`: many concurrent bidders against the local stack over real HTTP
 and WebSockets, on 127.0.0.1 only.
 
-A burst first (every client bids once, all at the same moment), then steps of a target
-rate (bids per second for a fixed time). Each phase reports intake, what the clients
-could not get through (refused, dropped, timed out, 5xx), the time from the gateway's
-receipt (`placed_at`) to the decision (`decided_at`, both from the bid receipt), and from
-the POST to the first `lot.updated` push showing it. At the end every lot must agree with
+With `--crowd N`, first a crowd at the door: N WebSocket connections to one lot opened at
+once (every page reconnecting after a network blip): how many connected, how many were
+refused or timed out in the handshake, how long until the last one was in, and whether
+each of them got the next update. Then a burst (every client bids once, all at the same
+moment; its answers counted by HTTP status), then steps of a target rate (bids per second
+for a fixed time). `--watchers` connections watch the lots (spread evenly; one a lot by
+default). Each phase reports intake, what the clients could not get through (refused,
+dropped, timed out, 5xx), the time from the gateway's receipt (`placed_at`) to the decision
+(`decided_at`, both from the bid receipt), and from the POST to the first `lot.updated`
+push showing it on each watcher of its lot (as bidders feel it: p50 and p99 over every
+bid and watcher), and the stack's CPU per bid by process. At the end every lot must agree with
 its bids (bid_count = accepted bids, the leader's maximum = the highest accepted amount, a
 maximum bid, and the price never above it) and
 `verify`/`replay` must be clean. Results are printed and written as JSON.
@@ -20,7 +26,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +55,9 @@ if TYPE_CHECKING:
 console = Console()
 
 MAX_CLIENTS = 5000  # bounded: this is a benchmark of one machine, not a flood tool
+MAX_WATCHERS = 5000
+CROWD_GOAL = {"connections": 2000, "refused": 0, "all_connected_within_s": 60}
+CROWD_TIMEOUT_S = 120.0
 MAX_RATE = 1000
 MAX_STEP_SECONDS = 120
 REQUEST_TIMEOUT_S = 60.0
@@ -76,11 +85,31 @@ class Updates:
 
     def first_showing(self, lot_id: str, version: int) -> float | None:
         """When the first push of `lot_id` at `version` or later arrived."""
+        return self.showing(lot_id)(version)
+
+    def showing(self, lot_id: str) -> Any:
+        """`first_showing` for one lot, sorted once: version -> the first arrival at it or later."""
         received = sorted(self.by_lot.get(lot_id, []), key=lambda pair: pair[1])
         versions = [v for _, v in received]
-        start = bisect.bisect_left(versions, version)
-        arrivals = [arrival for arrival, _ in received[start:]]
-        return min(arrivals) if arrivals else None
+        earliest_from: list[float] = []  # the earliest arrival among pushes at index i or later
+        for arrival, _ in reversed(received):
+            earliest_from.append(min(arrival, earliest_from[-1]) if earliest_from else arrival)
+        earliest_from.reverse()
+
+        def first(version: int) -> float | None:
+            start = bisect.bisect_left(versions, version)
+            return earliest_from[start] if start < len(earliest_from) else None
+
+        return first
+
+
+@dataclass
+class Watcher:
+    """One WebSocket client watching a lot, and what it received."""
+
+    lot_id: str
+    updates: Updates = field(default_factory=Updates)
+    connected: bool = False
 
 
 # -- the clients ----------------------------------------------------------------------------
@@ -141,6 +170,61 @@ async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Upd
                 updates.by_lot[lot_id].append((arrived, int(pushed["lot"]["version"])))
 
 
+async def _arrive(session: Any, url: str, watcher: Watcher, crowd: dict[str, Any], opened: asyncio.Event) -> None:
+    """One of the crowd: connects (timing the handshake, or saying why it failed), then watches."""
+    import aiohttp
+
+    started = time.time()
+    try:
+        socket = await asyncio.wait_for(session.ws_connect(url, heartbeat=30), CROWD_TIMEOUT_S)
+    except aiohttp.WSServerHandshakeError as error:
+        crowd["failures"][f"handshake_{error.status}"] += 1
+        return
+    except aiohttp.ClientConnectorError:
+        crowd["failures"]["refused_connection"] += 1
+        return
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+        crowd["failures"]["dropped"] += 1
+        return
+    except TimeoutError:
+        crowd["failures"]["timed_out"] += 1
+        return
+    finally:
+        crowd["done"] += 1
+        if crowd["done"] == crowd["connections"]:
+            opened.set()
+    crowd["handshakes"].append((started, time.time()))
+    watcher.connected = True
+    async with socket:
+        async for message in socket:
+            if message.type == aiohttp.WSMsgType.TEXT and (pushed := json.loads(message.data)).get("type") == "lot.updated":
+                watcher.updates.by_lot[watcher.lot_id].append((time.time(), int(pushed["lot"]["version"])))
+
+
+async def crowd_at_the_door(session: Any, websocket_url: str, lot_id: str, count: int
+                            ) -> tuple[dict[str, Any], list[Watcher], list[asyncio.Task[None]]]:
+    """`count` WebSocket connections to the lot opened at the same moment: how many got in,
+    how the others failed, how long the last one took. The connected keep watching."""
+    crowd: dict[str, Any] = {"connections": count, "done": 0, "failures": Counter(), "handshakes": []}
+    watchers = [Watcher(lot_id) for _ in range(count)]
+    opened = asyncio.Event()
+    started = time.time()
+    tasks = [asyncio.create_task(_arrive(session, f"{websocket_url}/?lot_id={lot_id}", watcher, crowd, opened))
+             for watcher in watchers]
+    await asyncio.wait_for(opened.wait(), CROWD_TIMEOUT_S + 30)
+    handshakes: list[tuple[float, float]] = crowd["handshakes"]
+    report = {
+        "connections": count,
+        "connected": len(handshakes),
+        "refused": sum(n for kind, n in crowd["failures"].items() if kind != "timed_out"),
+        "timed_out": crowd["failures"]["timed_out"],
+        "failures": dict(crowd["failures"]),
+        "seconds_to_last_connected": round(max(end for _, end in handshakes) - started, 2) if handshakes else None,
+        "handshake_ms": ms_summary([end - begun for begun, end in handshakes]),
+    }
+    return report, watchers, tasks
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -160,28 +244,33 @@ async def _wait_for_receipts(service: App, attempts: list[Attempt], timeout_s: f
         await asyncio.sleep(0.5)
 
 
-async def _wait_for_pushes(updates: Updates, receipts: dict[str, dict[str, Any]], timeout_s: float) -> None:
-    """Until a push shows each lot at its highest decided version among `receipts` (or the timeout)."""
+async def _wait_for_pushes(watchers: list[Watcher], receipts: dict[str, dict[str, Any]], timeout_s: float) -> None:
+    """Until a push shows each watcher its lot at the highest decided version among `receipts` (or the timeout)."""
     last_version: dict[str, int] = {}
     for receipt in receipts.values():
         lot_id, version = str(receipt["lot_id"]), int(receipt.get("version") or 0)
         last_version[lot_id] = max(version, last_version.get(lot_id, 0))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and any(
-        updates.first_showing(lot_id, version) is None for lot_id, version in last_version.items()
+        watcher.updates.first_showing(watcher.lot_id, last_version[watcher.lot_id]) is None
+        for watcher in watchers if watcher.lot_id in last_version
     ):
         await asyncio.sleep(0.5)
     await asyncio.sleep(1.0)  # the bidders' own news follows the lot's update
 
 
-def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], updates: Updates,
+def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], watchers: list[Watcher],
                  seconds: float) -> dict[str, Any]:
     from ledger.domain.values import parse_time
 
     statuses = [a.status for a in attempts if a.status is not None]
     queued = [a for a in attempts if a.status == 202]
     intake_window = (max(a.answered_at or 0 for a in queued) - min(a.sent_at for a in attempts)) if queued else 0
+    showing: dict[str, list[Any]] = defaultdict(list)  # lot -> each of its watchers' `first showing`
+    for watcher in watchers:
+        showing[watcher.lot_id].append(watcher.updates.showing(watcher.lot_id))
     to_decision, to_push = [], []
+    never_shown = 0
     for attempt in attempts:
         receipt = receipts.get(attempt.bid_id)
         if receipt is None:
@@ -189,9 +278,12 @@ def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], u
         decided_at = receipt.get("decided_at")
         if decided_at:
             to_decision.append((parse_time(decided_at) - parse_time(receipt["placed_at"])).total_seconds())
-        pushed_at = updates.first_showing(attempt.lot_id, int(receipt.get("version") or 0))
-        if pushed_at is not None:
-            to_push.append(max(0.0, pushed_at - attempt.sent_at))
+        for first_showing in showing[attempt.lot_id]:
+            pushed_at = first_showing(int(receipt.get("version") or 0))
+            if pushed_at is None:
+                never_shown += 1
+            else:
+                to_push.append(max(0.0, pushed_at - attempt.sent_at))
     failures = [a.failure for a in attempts if a.failure]
     return {
         "bids_sent": len(attempts),
@@ -203,11 +295,13 @@ def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], u
         "timed_out": failures.count("timed_out"),
         "http_4xx": sum(1 for s in statuses if 400 <= s < 500),
         "http_5xx": sum(1 for s in statuses if s >= 500),
+        "http_statuses": {str(status): count for status, count in sorted(Counter(statuses).items())},
         "accepted": sum(1 for r in receipts.values() if r.get("status") == "ACCEPTED"),
         "rejected": sum(1 for r in receipts.values() if r.get("status") == "REJECTED"),
         "undecided_after_202": sum(1 for a in queued if a.bid_id not in receipts),
         "receipt_to_decision_ms": ms_summary(to_decision),
-        "post_to_websocket_update_ms": ms_summary(to_push),
+        "post_to_websocket_update_ms": ms_summary(to_push),  # over every (decided bid, watcher of its lot)
+        "updates_never_shown": never_shown,  # (decided bid, watcher) pairs no push showed by the phase's end
     }
 
 
@@ -264,7 +358,8 @@ def _own_cpu_seconds() -> float:
 
 
 async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots: int, rates: list[float],
-                   step_seconds: float, burst: bool, settle_s: float, stack_pid: int | None = None) -> dict[str, Any]:
+                   step_seconds: float, burst: bool, settle_s: float, stack_pid: int | None = None,
+                   watchers: int = 0, crowd: int = 0) -> dict[str, Any]:
     import aiohttp
 
     from local.cognito.user_pool import DevAuth
@@ -275,16 +370,18 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
     auth = DevAuth(data_dir)
     run_id = uuid.uuid4().hex[:6]
     tokens = [auth.mint(f"load-{run_id}-{index}") for index in range(clients)]
-    connector = aiohttp.TCPConnector(limit=clients + lots + 8, limit_per_host=0)
+    watcher_count = max(watchers, lots)  # one a lot at least: each lot's pushes are measured
+    connector = aiohttp.TCPConnector(limit=clients + watcher_count + crowd + 8, limit_per_host=0)
     results: dict[str, Any] = {"phases": []}
     everything: list[Attempt] = []
     async with aiohttp.ClientSession(connector=connector) as session:
         lot_ids = await create_lots(session, api, auth.mint(f"load-seller-{run_id}"), lots)
-        updates = Updates()
-        connected = [asyncio.Event() for _ in lot_ids]
-        subscribers = [asyncio.create_task(_subscribe(session, websocket_url, lot_id, updates, ready))
-                       for lot_id, ready in zip(lot_ids, connected, strict=True)]
-        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 30)
+        watching = [Watcher(lot_ids[index % len(lot_ids)]) for index in range(watcher_count)]
+        connected = [asyncio.Event() for _ in watching]
+        subscribers = [asyncio.create_task(_subscribe(session, websocket_url, watcher.lot_id, watcher.updates, ready))
+                       for watcher, ready in zip(watching, connected, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 120)
+        results["watchers"] = {"connections": len(watching), "lots": len(lot_ids)}
         bidding = Bidding(session, api, tokens, lot_ids)
 
         def stack_cpu() -> tuple[float | None, dict[str, float] | None, float]:
@@ -294,13 +391,14 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
             return tree_cpu_seconds(stack_pid), tree_cpu_by_process(stack_pid), _own_cpu_seconds()
 
         async def measured(name: str, attempts: list[Attempt], started: float, rate: float | None,
-                           cpu_before: tuple[float | None, dict[str, float] | None, float]) -> dict[str, Any]:
+                           cpu_before: tuple[float | None, dict[str, float] | None, float],
+                           seen_by: list[Watcher] = watching) -> dict[str, Any]:
             receipts = await _wait_for_receipts(service, attempts, settle_s)
             # The pushes follow the decisions: the phase (and its CPU) ends when every lot's
             # last decided version has reached the subscribers, so the broadcast's work is in it.
-            await _wait_for_pushes(updates, receipts, settle_s)
+            await _wait_for_pushes(seen_by, receipts, settle_s)
             report = {"phase": name, **({"target_bids_per_s": rate} if rate else {}),
-                      **phase_report(attempts, receipts, updates, time.monotonic() - started)}
+                      **phase_report(attempts, receipts, seen_by, time.monotonic() - started)}
             (total_before, by_process_before, own_before), (total_after, by_process_after, own_after) = \
                 cpu_before, stack_cpu()
             if total_before is not None and total_after is not None and attempts:
@@ -319,6 +417,23 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
                 report["sustained"] = _sustained(report, rate)
             console.print(f"[bold]{name}[/bold]: {json.dumps(report)}")
             return report
+
+        if crowd:
+            console.print(f"crowd: {crowd} WebSocket connections to one lot at once")
+            results["crowd"], crowd_watchers, crowd_tasks = await crowd_at_the_door(session, websocket_url, lot_ids[0], crowd)
+            console.print(f"[bold]crowd[/bold]: {json.dumps(results['crowd'])}")
+            # Then one bid on that lot: every one of the crowd should see it.
+            attempt, token = bidding.next_attempt()
+            assert attempt.lot_id == lot_ids[0]
+            cpu_before = stack_cpu()
+            started = time.monotonic()
+            await bidding.place(attempt, token)
+            everything.append(attempt)
+            results["crowd"]["one_bid"] = await measured("crowd's bid", [attempt], started, None, cpu_before,
+                                                         seen_by=[w for w in crowd_watchers if w.connected])
+            for task in crowd_tasks:
+                task.cancel()
+            await asyncio.gather(*crowd_tasks, return_exceptions=True)
 
         if burst:
             console.print(f"burst: {clients} clients bid at once")
@@ -362,6 +477,8 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
 def load(
     clients: Annotated[int, typer.Option(min=1, max=MAX_CLIENTS, help="Concurrent clients (one bidder and connection each)")] = 2000,
     lots: Annotated[int, typer.Option(min=1, max=100, help="Lots they bid on")] = 5,
+    watchers: Annotated[int, typer.Option(min=0, max=MAX_WATCHERS, help="WebSocket connections watching the lots, spread evenly (at least one a lot)")] = 0,
+    crowd: Annotated[int, typer.Option(min=0, max=MAX_WATCHERS, help="First, this many WebSocket connections to one lot opened at once, then one bid on it (0: none)")] = 0,
     rates: Annotated[str, typer.Option(help="Target rates in bids/s, stepped up in order until one is not sustained (empty: none)")] = "25,50,75,100,150,200",
     step_seconds: Annotated[float, typer.Option(min=1, max=MAX_STEP_SECONDS, help="Seconds at each rate")] = 20.0,
     burst: Annotated[bool, typer.Option("--burst/--no-burst", help="First, every client bids at the same moment")] = True,
@@ -387,14 +504,15 @@ def load(
     raise_open_files_limit()
     started = time.perf_counter()
     load_before = os.getloadavg()  # other work on the machine shares its cores with the stack
-    options = {"clients": clients, "lots": lots, "rates": steps, "step_seconds": step_seconds, "burst": burst}
+    options = {"clients": clients, "lots": lots, "watchers": watchers, "crowd": crowd, "rates": steps,
+               "step_seconds": step_seconds, "burst": burst}
 
     def measure(directory: Path, stack_pid: int | None = None) -> dict[str, Any]:
         endpoints = read_endpoints(directory)
         if endpoints is None:
             raise RuntimeError(f"no local stack runs on {directory}")
         return asyncio.run(run_load(endpoints, directory, clients, lots, steps, step_seconds, burst, settle_seconds,
-                                    stack_pid))
+                                    stack_pid, watchers=watchers, crowd=crowd))
 
     if data_dir is not None:
         if read_endpoints(data_dir) is None:
@@ -415,7 +533,7 @@ def load(
         "machine": machine(load_before),
         "options": options,
         "goal": {"dropped": 0, "http_5xx": 0, "receipt_to_decision_p99_ms_below": DECISION_P99_GOAL_S * 1000,
-                 "at_bids_per_s": 100},
+                 "at_bids_per_s": 100, "post_to_update_p99_ms_at_most": 1000, "crowd": CROWD_GOAL},
         **results,
         "total_seconds": round(time.perf_counter() - started, 1),
     }

@@ -1,7 +1,8 @@
 """Bidders' records on the Bids table (the `BidderRecords` port).
 
     BIDDER#{user} LOT#{lot_id}    a bidder's alias on a lot; written once, with their first accepted bid (`events`)
-    BIDDER#{user} MYBID#{lot_id}  a bidder's record of a lot (their maximum, their last bid): from the stream
+    BIDDER#{user} MYBID#{lot_id}  a bidder's record of a lot (their maximum, their last bid): written with
+                                  the events (`events`); `update_bidder_lots` rewrites them (replay)
 
 A record of a lot carries `bidder_lot` for the keys-only index of a lot's bidders.
 """
@@ -15,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_for
-from ledger.dynamodb.items import from_item, strip_keys, to_item
+from ledger.dynamodb.items import from_item, strip_keys, update_bidder_lot
 from ledger.dynamodb.table import BIDDERS_BY_LOT_INDEX, MY_BID_PREFIX, bidder_key, my_bid_key
 from ledger.persistence import BidderRecords, lot_key
 
@@ -30,24 +31,10 @@ class BidderRecordsTable(TableAccess, BidderRecords):
     def update_bidder_lots(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Write bidders' records of lots, each only over an older one (stream deliveries may repeat)."""
         for record in records:
-            values = {":lot": record["lot_id"], ":bidder": record["bidder"], ":v": record["version"]}
-            update = "SET lot_id = :lot, bidder = :bidder, bidder_lot = :lot, version = :v"
-            # A retraction's record brings no last bid (it keeps the one there), and may clear the maximum.
-            if "last_bid" in record:
-                update += ", last_bid = :last, last_bid_id = :last_id"
-                values |= {":last": record["last_bid"], ":last_id": record["last_bid_id"]}
-            if record.get("maximum") is not None:
-                update += ", maximum = :max"
-                values[":max"] = record["maximum"]
-            elif "maximum" in record:
-                update += " REMOVE maximum"
             try:
                 self.client.update_item(
-                    TableName=self.table_name,
-                    Key={"PK": {"S": bidder_key(str(record["bidder"]))}, "SK": {"S": my_bid_key(str(record["lot_id"]))}},
-                    UpdateExpression=update,
+                    **update_bidder_lot(self.table_name, record),
                     ConditionExpression="attribute_not_exists(version) OR version < :v",
-                    ExpressionAttributeValues=to_item(values),
                 )
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -44,10 +44,12 @@ def raise_conditions_failed(
     bidders: Sequence[Mapping[str, Any]],
     has_snapshot: bool,
     retractions: Sequence[Mapping[str, Any]] = (),
+    *,
+    unconditional: int = 0,
 ) -> None:
     """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
     CancellationReasons is index-aligned with TransactItems (events, receipts, bidders,
-    retractions, snapshot). A retraction recorded already counts as a changed snapshot
+    retractions, `unconditional` items that never fail a condition, snapshot). A retraction recorded already counts as a changed snapshot
     (the retraction is decided again on fresh state, which refuses it).
     Returns when the cancellation was for another reason."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -56,7 +58,7 @@ def raise_conditions_failed(
     failed = [code == "ConditionalCheckFailed" for code in reasons]
     if not any(failed):
         return
-    items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + has_snapshot
+    items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + unconditional + has_snapshot
     if len(failed) != items:
         # Reasons that do not line up with the items: say the least (reload everything).
         raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error

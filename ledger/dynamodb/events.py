@@ -4,8 +4,8 @@
                                         bid's or a retraction's also `bid_lot` (the `BidsByLot` index)
     LOT#{lot_id}  SNAPSHOT              the lot's folded state; the only item updated
 
-The events of a decision, its receipts, its bidders' new aliases, its retractions and the
-lot's new snapshot go in one TransactWriteItems; `load_lot` reads what deciding needs in one
+The events of a decision, its receipts, its bidders' new aliases, its retractions, its
+bidders' records of the lot and the lot's new snapshot go in one TransactWriteItems; `load_lot` reads what deciding needs in one
 BatchGetItem.
 """
 
@@ -21,7 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.domain.errors import LotUnreadable
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
-from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot
+from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot, update_bidder_lot
 from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
 
@@ -40,16 +40,20 @@ class LotEventsTable(TableAccess, LotEventStore):
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
+        bidder_lots: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
         stored one still being at `expected_version`, None: there is none yet; given
         `expected_snapshot`, on every one of its attributes being as stored), the bid
-        receipts, the new bidders' alias records and the retraction records, all or nothing."""
+        receipts, the new bidders' alias records, the retraction records and the bidders'
+        records of the lot (Updates, unconditional: the snapshot's condition orders them),
+        all or nothing."""
         items = [put_event(self.table_name, e) for e in stored_events]
         items += [put_receipt(self.table_name, r) for r in receipts]
         items += [put_bidder(self.table_name, b) for b in bidders]
         items += [put_retraction(self.table_name, r) for r in retractions]
+        items += [{"Update": update_bidder_lot(self.table_name, r)} for r in bidder_lots]
         if snapshot is not None:
             items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
         if not items:
@@ -59,7 +63,8 @@ class LotEventsTable(TableAccess, LotEventStore):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions)
+            raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions,
+                                    unconditional=len(bidder_lots))
             raise_for(error, "insert_events")
         except BotoCoreError as error:
             raise_for(error, "insert_events")

@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from eventsourcing.persistence import StoredEvent
 
-from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys
+from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys, my_bid_key
 from ledger.persistence import BID_TOPICS, lot_key
 
 _serializer = TypeSerializer()
@@ -79,6 +79,28 @@ def put_retraction(table_name: str, retraction: Mapping[str, Any]) -> dict[str, 
 
 def put_bidder(table_name: str, bidder: Mapping[str, Any]) -> dict[str, Any]:
     return put_new(table_name, {"PK": bidder_key(str(bidder["bidder"])), "SK": lot_key(str(bidder["lot_id"])), **bidder})
+
+
+def update_bidder_lot(table_name: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The UpdateItem (or transaction Update) of a bidder's record of a lot (`BIDDER#{user}/MYBID#{lot}`)
+    to `record`: a retraction's record brings no last bid (the one there stays) and may clear
+    the maximum; any other attribute stored on the item stays."""
+    values = {":lot": record["lot_id"], ":bidder": record["bidder"], ":v": record["version"]}
+    update = "SET lot_id = :lot, bidder = :bidder, bidder_lot = :lot, version = :v"
+    if "last_bid" in record:
+        update += ", last_bid = :last, last_bid_id = :last_id"
+        values |= {":last": record["last_bid"], ":last_id": record["last_bid_id"]}
+    if record.get("maximum") is not None:
+        update += ", maximum = :max"
+        values[":max"] = record["maximum"]
+    elif "maximum" in record:
+        update += " REMOVE maximum"
+    return {
+        "TableName": table_name,
+        "Key": {"PK": {"S": bidder_key(str(record["bidder"]))}, "SK": {"S": my_bid_key(str(record["lot_id"]))}},
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": to_item(values),
+    }
 
 
 def put_snapshot(

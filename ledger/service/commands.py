@@ -19,6 +19,7 @@ from typing import Any, cast
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
 
+from ledger.domain.bidder_records import records_from
 from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CommandResult, PlaceBid, RetractBid
 from ledger.domain.errors import InvalidCommand, LedgerError, LotNotFound, SnapshotChanged, TransientError
 from ledger.domain.events import BidPlaced, BidRetracted
@@ -34,9 +35,10 @@ LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 # The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
 BID_COMMANDS = (PlaceBid, BuyNow)
 
-# A command writes at most an event, a receipt and a new bidder's alias; one item more is the
-# snapshot, and one more the LotClosed of a purchase at the buy-now price (once per lot).
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 3
+# A command writes at most an event, a receipt, a new bidder's alias and the bidder's record of
+# the lot; one item more is the snapshot, and one more the LotClosed of a purchase at the
+# buy-now price (once per lot).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 4
 # The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
@@ -211,6 +213,7 @@ class LotCommands(Application[str]):
                     receipts=receipts,
                     bidders=_new_bidders(lot, known.aliases),
                     retractions=_retractions(lot),
+                    bidder_lots=records_from(lot.pending_events, lot.state.currency),
                 )
             except ConditionsFailed as failed:
                 if failed.only_records_exist:

@@ -34,6 +34,15 @@ log = logging.getLogger(__name__)
 API_ID = "localws001"
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message and PostToConnection limit
 _MANAGEMENT_TIMEOUT_S = 10.0
+# A crowd at the door (every page reconnecting after a network blip, a link shared in a
+# newsletter): thousands of handshakes at once. The kernel queues this many connections
+# before accept() (Linux caps it at net.core.somaxconn; asyncio's default of 100 dropped the
+# rest, so they came back only after the clients' SYN retries), and a handshake may wait
+# this long for its $connect: locally it queues for one of the function's workers, where
+# Lambda would start more sandboxes (the websockets library's default of 10 s refused most
+# of a crowd of 2,000).
+CROWD_LISTEN_BACKLOG = 4096
+CROWD_HANDSHAKE_TIMEOUT_S = 120.0
 
 
 class ConnectionGone(Exception):
@@ -137,6 +146,7 @@ class LocalWebSocketApi:
             self.port,
             process_request=self._on_handshake,
             max_size=MAX_MESSAGE_BYTES,
+            **crowd_handshake_options(),
         )
 
     async def _close_server(self) -> None:
@@ -322,3 +332,9 @@ async def _send_error(socket: ServerConnection, message: str, connection_id: str
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def crowd_handshake_options() -> dict[str, Any]:
+    """How the WebSocket server takes a crowd of handshakes at once (see CROWD_LISTEN_BACKLOG):
+    a listen backlog for all of them, and room for each to wait its turn at $connect."""
+    return {"backlog": CROWD_LISTEN_BACKLOG, "open_timeout": CROWD_HANDSHAKE_TIMEOUT_S}

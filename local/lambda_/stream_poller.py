@@ -19,6 +19,13 @@ shards over every few hours; both are handled: a closed shard is read to its end
 children, a trimmed position or expired iterator resumes at the oldest record left). A
 table deleted and created again gets a new stream ARN: the poller treats that as a new
 mapping.
+
+As Lambda does, each shard's records are handed over in batches of up to `BatchSize`,
+gathered for up to `MaximumBatchingWindowInSeconds` when fewer arrive, and, with a
+`ParallelizationFactor` above 1, in up to that many batches at once: the records of one
+read are split by their partition key (a key always lands in the same lane), each lane's
+batches go in order, and the position is saved once every lane has delivered. So one
+item's changes (one lot's snapshot) stay in order while different items' go in parallel.
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
+import zlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +90,16 @@ class StreamCheckpoint:
         os.replace(temporary, self.path)
 
 
+@dataclass
+class Gathered:
+    """A shard's records read but not yet handed over (a batching window is open): those that
+    pass the filter, the sequence number of the last one read, and when the first came."""
+
+    wanted: list[dict[str, Any]] = field(default_factory=list)
+    last_sequence: str | None = None
+    since: float = 0.0
+
+
 class StreamPoller(PollerThread):
     """One DynamoDB stream event source mapping.
 
@@ -108,11 +128,15 @@ class StreamPoller(PollerThread):
         self._positions: dict[str, str | None] = {}  # shard being read -> last sequence number delivered
         self._finished: set[str] = set()  # shards read to their end, or skipped as history
         self._known: dict[str, str | None] = {}  # shard id -> parent shard id
+        self._gathered: dict[str, Gathered] = {}  # shard -> records waiting for their batching window
+        self._hash_key = ""  # the table's partition key attribute: records are split into lanes by it
         self._next_refresh = 0.0
 
     def start(self) -> None:
         """Positions every shard before returning, so nothing written after start is missed."""
-        stream_arn = self._dynamodb.describe_table(TableName=self._table_name)["Table"].get("LatestStreamArn")
+        table = self._dynamodb.describe_table(TableName=self._table_name)["Table"]
+        stream_arn = table.get("LatestStreamArn")
+        self._hash_key = next(key["AttributeName"] for key in table["KeySchema"] if key["KeyType"] == "HASH")
         if not stream_arn:
             raise RuntimeError(f"table {self._table_name} has no stream; it was created without one")
         self._stream_arn = stream_arn
@@ -180,7 +204,14 @@ class StreamPoller(PollerThread):
             if self._stopping.is_set():
                 return
         if not got_records:
-            self._stopping.wait(STREAM_IDLE_POLL_S)
+            self._stopping.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """Until the next poll: Lambda's idle pace, or sooner when a batching window closes first."""
+        if not self._gathered:
+            return STREAM_IDLE_POLL_S
+        closes = min(g.since for g in self._gathered.values()) + self.source.batching_window_s
+        return max(0.0, min(STREAM_IDLE_POLL_S, closes - time.monotonic()))
 
     def _read_shard(self, shard_id: str) -> bool:
         try:
@@ -189,13 +220,19 @@ class StreamPoller(PollerThread):
             if error.response["Error"]["Code"] not in ("ExpiredIteratorException", "TrimmedDataAccessException"):
                 raise
             # An old iterator: take a fresh one at the same position (past the trim horizon if
-            # the records after it are gone).
+            # the records after it are gone); what was gathered after that position comes again.
             self._iterators[shard_id] = self._position_iterator(shard_id)
+            self._gathered.pop(shard_id, None)
             return False
         records = response.get("Records", [])
-        if records and not self._deliver(shard_id, [stream_record(r, self._stream_arn, self._region) for r in records]):
-            return False  # stopping with a batch undelivered: the next start resumes before it
         next_iterator = response.get("NextShardIterator")
+        if records:
+            self._gather(shard_id, records)
+        gathered = self._gathered.get(shard_id)
+        if gathered is not None and (next_iterator is None or self._window_closed(gathered)):
+            if not self._deliver(shard_id, gathered):
+                return False  # stopping with a batch undelivered: the next start resumes before it
+            del self._gathered[shard_id]
         if next_iterator is None:  # the shard is closed and read to its end: its children follow
             del self._iterators[shard_id]
             self._positions.pop(shard_id, None)
@@ -206,16 +243,64 @@ class StreamPoller(PollerThread):
             self._iterators[shard_id] = next_iterator
         return bool(records)
 
-    def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> bool:
-        """Hands the records that pass the filter to the function in batches, saving the
-        position after each; False when stopping left a batch undelivered."""
-        wanted = [record for record in records if matches_any(self.source.filter_patterns, record)]
-        for start in range(0, len(wanted), self.source.batch_size):
-            batch = wanted[start:start + self.source.batch_size]
+    def _gather(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        gathered = self._gathered.setdefault(shard_id, Gathered(since=time.monotonic()))
+        for record in records:
+            lambda_record = stream_record(record, self._stream_arn, self._region)
+            if matches_any(self.source.filter_patterns, lambda_record):
+                gathered.wanted.append(lambda_record)
+        gathered.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
+
+    def _window_closed(self, gathered: Gathered) -> bool:
+        """A full batch is ready, or the first record has waited the batching window out."""
+        return (len(gathered.wanted) >= self.source.batch_size
+                or time.monotonic() - gathered.since >= self.source.batching_window_s)
+
+    def _deliver(self, shard_id: str, gathered: Gathered) -> bool:
+        """Hands the records that passed the filter to the function in batches, in up to
+        ParallelizationFactor lanes by partition key, then saves the position past them all;
+        False when stopping left a batch undelivered."""
+        lanes = self._lanes(gathered.wanted)
+        if len(lanes) <= 1:
+            for lane in lanes:
+                if not self._deliver_lane(lane, shard_id):
+                    return False
+        elif not self._deliver_concurrently(lanes):
+            return False
+        if gathered.last_sequence is not None:
+            self._advance(shard_id, gathered.last_sequence)  # past the filtered-out tail too
+        return True
+
+    def _lanes(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The records split by partition key into at most ParallelizationFactor lanes, each in
+        stream order; one key's records always share a lane."""
+        factor = self.source.parallelization_factor
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        for record in records:
+            key = record["dynamodb"].get("Keys", {}).get(self._hash_key)
+            lane = zlib.crc32(json.dumps(key, sort_keys=True).encode()) % factor if factor > 1 else 0
+            lanes.setdefault(lane, []).append(record)
+        return list(lanes.values())
+
+    def _deliver_concurrently(self, lanes: list[list[dict[str, Any]]]) -> bool:
+        """Each lane on its own thread, as Lambda runs a shard's concurrent batches; True when every lane delivered."""
+        results: list[bool] = []
+        threads = [threading.Thread(target=lambda lane=lane: results.append(self._deliver_lane(lane)),
+                                    name=f"{self.name}:lane", daemon=True) for lane in lanes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return len(results) == len(lanes) and all(results)
+
+    def _deliver_lane(self, records: list[dict[str, Any]], shard_id: str | None = None) -> bool:
+        """One lane's batches in order; with `shard_id` (the only lane) the position is saved after each."""
+        for start in range(0, len(records), self.source.batch_size):
+            batch = records[start:start + self.source.batch_size]
             if not self._invoke_until_success({"Records": batch}):
                 return False
-            self._advance(shard_id, batch[-1]["dynamodb"]["SequenceNumber"])
-        self._advance(shard_id, records[-1]["dynamodb"]["SequenceNumber"])  # past the filtered-out tail
+            if shard_id is not None:
+                self._advance(shard_id, batch[-1]["dynamodb"]["SequenceNumber"])
         return True
 
     def _advance(self, shard_id: str, sequence_number: str) -> None:
@@ -296,9 +381,9 @@ def stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
     for image in ("Keys", "NewImage", "OldImage"):
         if image in change:
             dynamodb[image] = {name: _json_attribute_value(value) for name, value in change[image].items()}
-    for field in ("SequenceNumber", "SizeBytes", "StreamViewType"):
-        if field in change:
-            dynamodb[field] = change[field]
+    for attribute in ("SequenceNumber", "SizeBytes", "StreamViewType"):
+        if attribute in change:
+            dynamodb[attribute] = change[attribute]
     lambda_record = {
         "eventID": record["eventID"],
         "eventName": record["eventName"],

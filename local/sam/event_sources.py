@@ -1,6 +1,7 @@
 """The template's event sources: SQS (batch size, partial batch responses), DynamoDB
-streams (starting position, FilterCriteria; ParallelizationFactor is listed as not
-emulated) and rate schedules, each tied to its queue, table or function."""
+streams (batch size, starting position, FilterCriteria, ParallelizationFactor,
+MaximumBatchingWindowInSeconds) and rate schedules, each tied to its queue, table or
+function."""
 
 from __future__ import annotations
 
@@ -16,16 +17,14 @@ from local.sam.resources import Resources, is_true
 
 _SQS_EVENT_USED = {"Queue", "BatchSize", "FunctionResponseTypes", "Enabled"}
 _SQS_EVENT_REFUSED = {"FilterCriteria": "filters on an SQS event source are not emulated"}
-_STREAM_EVENT_USED = {"Stream", "BatchSize", "StartingPosition", "FilterCriteria", "Enabled"}
+_STREAM_EVENT_USED = {"Stream", "BatchSize", "StartingPosition", "FilterCriteria", "Enabled", "ParallelizationFactor",
+                      "MaximumBatchingWindowInSeconds"}
 _STREAM_EVENT_REFUSED = {
     "FunctionResponseTypes": "partial batch responses on a stream are not emulated",
     "TumblingWindowInSeconds": "tumbling windows are not emulated",
 }
-# Accepted and listed as not emulated, with the reason: the local poller keeps one batch
-# per shard in flight, which keeps every key's order (AWS keeps it per partition key).
-_STREAM_EVENT_NOT_EMULATED = {
-    "ParallelizationFactor": "one batch per shard in flight locally; each partition key's records stay in order as in AWS",
-}
+# Lambda's limits on a stream event source mapping's numbers.
+_STREAM_LIMITS = {"BatchSize": (1, 10000), "ParallelizationFactor": (1, 10), "MaximumBatchingWindowInSeconds": (0, 300)}
 _SCHEDULE_EVENT_USED = {"Schedule", "Input", "Enabled", "State", "Name", "Description"}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _RATE_UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
@@ -53,11 +52,7 @@ class EventSources(Resources):
     def _stream_source(self, function: str, name: str, spec: Mapping[str, Any]) -> StreamEventSource:
         where = f"Resources.{function}.Properties.Events.{name}.Properties"
         properties = spec.get("Properties") or {}
-        self._check_properties(f"{function}.Events.{name}", properties, _STREAM_EVENT_USED, _STREAM_EVENT_REFUSED,
-                               silent=_STREAM_EVENT_NOT_EMULATED)
-        for listed, reason in _STREAM_EVENT_NOT_EMULATED.items():
-            if listed in properties:
-                self._note(f"{function}.Events.{name}.{listed} ({reason})")
+        self._check_properties(f"{function}.Events.{name}", properties, _STREAM_EVENT_USED, _STREAM_EVENT_REFUSED)
         arn = self._value(properties.get("Stream"), f"{where}.Stream")
         table = self._resource_with(arn, "AWS::DynamoDB::Table", "StreamArn", f"{where}.Stream")
         if "StreamSpecification" not in self._properties(table):
@@ -65,13 +60,28 @@ class EventSources(Resources):
         starting_position = str(self._value(properties.get("StartingPosition"), f"{where}.StartingPosition"))
         if starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise TemplateError(f"{where}.StartingPosition: {starting_position} is not emulated")
+        numbers = {name: self._stream_number(properties, name, default, where)
+                   for name, default in (("BatchSize", 100), ("ParallelizationFactor", 1),
+                                         ("MaximumBatchingWindowInSeconds", 0))}
         return StreamEventSource(
             function=function,
             table=table,
-            batch_size=int(self._value(properties.get("BatchSize", 100), f"{where}.BatchSize")),
+            batch_size=numbers["BatchSize"],
             starting_position=starting_position,
             filter_patterns=self._filter_patterns(properties.get("FilterCriteria") or {}, f"{where}.FilterCriteria"),
+            parallelization_factor=numbers["ParallelizationFactor"],
+            batching_window_s=float(numbers["MaximumBatchingWindowInSeconds"]),
         )
+
+    def _stream_number(self, properties: Mapping[str, Any], name: str, default: int, where: str) -> int:
+        """A whole number within Lambda's limits for the property, as Lambda refuses any other."""
+        value = self._value(properties.get(name, default), f"{where}.{name}")
+        if isinstance(value, str) and value.isdecimal():  # a Number parameter resolves to a string
+            value = int(value)
+        low, high = _STREAM_LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise TemplateError(f"{where}.{name}: {value!r} is not a whole number from {low} to {high}")
+        return value
 
     def _filter_patterns(self, criteria: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
         patterns = []

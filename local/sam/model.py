@@ -66,6 +66,8 @@ class StreamEventSource:
     batch_size: int = 100
     starting_position: str = "LATEST"
     filter_patterns: list[dict[str, Any]] = field(default_factory=list)  # parsed FilterCriteria patterns
+    parallelization_factor: int = 1  # concurrent batches per shard, each partition key in one of them
+    batching_window_s: float = 0.0  # MaximumBatchingWindowInSeconds: how long records gather before a batch
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 // (`?lot_id=`) happens before the socket opens, so a REST read made on "open" misses
 // nothing: every later change arrives as `lot.updated`.
 
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+// The longest wait before each retry; each wait is drawn at random below it ("full jitter"),
+// so a crowd dropped together (a network blip, a redeploy) comes back spread out, under
+// API Gateway's quota of new connections per second, instead of all at once again.
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 16000];
 
 /** @typedef {"connecting" | "online" | "offline"} ConnectionState */
 
@@ -27,7 +30,7 @@ export class LiveConnection {
     this.attempt = 0;
     this.retryTimer = null;
     this.wanted = false;
-    window.addEventListener("online", () => this.wanted && this.retryNow());
+    window.addEventListener("online", () => this.wanted && this.retrySoon());
     window.addEventListener("offline", () => this.socket?.close());
   }
 
@@ -56,6 +59,14 @@ export class LiveConnection {
     this.retryTimer = null;
     this.attempt = 0;
     this.connect();
+  }
+
+  /** Back online: a retry within the first backoff, at random (every page on the network came back together). */
+  retrySoon() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    this.scheduleRetry();
   }
 
   connect() {
@@ -112,7 +123,7 @@ export class LiveConnection {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect();
-    }, delay * (0.75 + Math.random() / 2));
+    }, delay * Math.random());
   }
 
   drop() {

@@ -92,9 +92,10 @@ POLICIES = {
         ("sqs:SendMessage", "ProcessBidQueue"),
     },
     # One BatchGetItem per batch; the queue carries no command that reads a lot's events.
-    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem")},
+    # The transaction Updates the bidders' records of the lot.
+    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem", "UpdateItem")},
     "LotApiFunction": {
-        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem")),
+        *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),  # a lot's bid history past its rejected bids
@@ -102,7 +103,6 @@ POLICIES = {
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
-        ("dynamodb:UpdateItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
@@ -114,7 +114,8 @@ POLICIES = {
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
     "ConnectFunction": {
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "UpdateItem", "GetItem", "DeleteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "BatchWriteItem", "UpdateItem", "GetItem",
+                                                          "DeleteItem")),
         # A subscription's reply is the lot's view: its snapshot and its recent bids (events).
         ("dynamodb:GetItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable"),

@@ -7,8 +7,8 @@ error: tests/unit/handlers/test_every_documented_error.py.)"""
 from __future__ import annotations
 
 from ledger.domain import rules
+from ledger.domain.bidder_records import records_from
 from ledger.domain.values import format_decimal
-from projections.my_bids import records_from
 from tests.unit.handlers.test_every_documented_error import ALICE, BOB, World
 
 

@@ -14,12 +14,12 @@ import pytest
 
 from bootstrap import App
 from handlers import process_bid
+from ledger.domain.bidder_records import records_from
 from ledger.domain.commands import CloseLot
 from ledger.domain.events import BidRetracted
 from ledger.domain.values import format_time, utc_now
 from projections.audit import replay, verify
 from projections.dispute import dispute_markdown, dispute_report
-from projections.my_bids import records_from
 from tests.support.app import execute_one
 from tests.support.events import FakeContext
 from tests.support.queue import InMemorySqs

@@ -323,15 +323,30 @@ def test_a_bad_filter_pattern_is_refused_with_its_place(tmp_path):
     assert "Watcher.Properties.Events.Changes.Properties.FilterCriteria.Filters[0].Pattern" in message
 
 
-def test_a_stream_s_parallelization_factor_is_accepted_and_listed_as_not_emulated(tmp_path):
+def test_a_stream_s_parallelization_factor_and_batching_window_are_read(tmp_path):
     template = load(tmp_path, STREAM_WATCHER + """
                 ParallelizationFactor: 10
+                MaximumBatchingWindowInSeconds: 2
+                BatchSize: 50
     """)
     (source,) = template.resolve(ENDPOINTS).stream_sources
-    assert source.function == "Watcher"
-    listed = [entry for entry in template.not_emulated if "ParallelizationFactor" in entry]
-    assert listed == ["Watcher.Events.Changes.ParallelizationFactor "
-                      "(one batch per shard in flight locally; each partition key's records stay in order as in AWS)"]
+    assert (source.parallelization_factor, source.batching_window_s, source.batch_size) == (10, 2.0, 50)
+    assert not [entry for entry in template.not_emulated if "Watcher.Events" in entry]
+
+
+def test_a_stream_s_defaults_are_lambda_s(tmp_path):
+    (source,) = load(tmp_path, STREAM_WATCHER).resolve(ENDPOINTS).stream_sources
+    assert (source.parallelization_factor, source.batching_window_s, source.batch_size) == (1, 0.0, 100)
+
+
+@pytest.mark.parametrize("setting", ["ParallelizationFactor: 11", "ParallelizationFactor: 0", "BatchSize: 0",
+                                     "MaximumBatchingWindowInSeconds: 301", "ParallelizationFactor: '2.5'",
+                                     "BatchSize: true"])
+def test_a_stream_number_outside_lambda_s_limits_is_refused_with_its_place(tmp_path, setting):
+    message = refusal(tmp_path, STREAM_WATCHER + f"""
+                {setting}
+    """)
+    assert f"Watcher.Properties.Events.Changes.Properties.{setting.split(':')[0]}" in message
 
 
 def test_parameters_need_a_default_or_an_override_and_overrides_must_exist(tmp_path):
