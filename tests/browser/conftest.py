@@ -4,6 +4,7 @@ the whole application on the local runtime (the end-to-end tests' stack)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
 
 from local.cognito.user_pool import DevAuth
+from samsold_cli.dev_site import DEV_TOKEN_PATH, SECRET_COOKIE
 from tests.conftest import local_app_stack
 from tests.e2e.helpers import Client
 
@@ -22,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TESTER_SECRET = secrets.token_urlsafe(24)
 
 
 # However loaded the machine, an expectation waits this long for the page to show what it
@@ -66,6 +69,9 @@ def open_page(browser, api) -> Iterator[Callable[[str], sync_api.Page]]:
         context = browser.new_context(
             base_url=api, locale="en-US", timezone_id="UTC", viewport={"width": 1100, "height": 860}
         )
+        # The development names are the tester's: every visitor's browser holds the secret
+        # that keeps them (POST /dev/token gives a name to its first client only).
+        context.add_cookies([{"name": SECRET_COOKIE, "value": TESTER_SECRET, "url": f"{api}{DEV_TOKEN_PATH}"}])
         contexts.append(context)
         page = context.new_page()
         page.goto(f"/{route}")
