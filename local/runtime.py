@@ -217,7 +217,13 @@ class LocalStack:
         return self._functions.invoke(logical_id, event)
 
     def client(self, service: str) -> Any:
-        """A boto3 client of a local service ("dynamodb", "dynamodbstreams", "sqs")."""
+        """A boto3 client of a local service ("dynamodb", "dynamodbstreams", "sqs", or
+        "apigatewaymanagementapi", which signs with the functions' key)."""
+        if service == "apigatewaymanagementapi":
+            return boto3.session.Session(
+                aws_access_key_id=self._credentials.access_key_id,
+                aws_secret_access_key=self._credentials.secret_access_key, region_name=self.region,
+            ).client(service, endpoint_url=self.endpoints["websocket_management"])
         url = self.endpoints["sqs"] if service == "sqs" else self.endpoints["dynamodb"]
         return self._client(service, url)
 
