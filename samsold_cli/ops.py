@@ -319,12 +319,6 @@ def dlq_redrive(
     console.print(f"moving {dead['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
 
 
-# What a WebSocket client offers: the API's protocol, and its token as a second one, never
-# in the URL (handlers/connect.py).
-WEBSOCKET_PROTOCOL = "samsold.v1"
-TOKEN_PROTOCOL_PREFIX = "samsold.token."
-
-
 def watch(
     lot_id: LotId,
     user: As = None,
@@ -339,11 +333,14 @@ def watch(
     from websockets.sync.client import connect
     from websockets.typing import Subprotocol
 
+    # What a client offers: the API's protocol, and its token as a second one, never in the URL.
+    from handlers.connect import PROTOCOL, TOKEN_PROTOCOL_PREFIX
+
     target = _target(data_dir, stack, WebSocketApiEndpoint=websocket_url)
     with exits_on_errors():
         bearer = target.token_for(user, token)
         url = target.endpoints.get("websocket") or target.output("WebSocketApiEndpoint")
-    protocols = [WEBSOCKET_PROTOCOL] + ([f"{TOKEN_PROTOCOL_PREFIX}{bearer}"] if bearer else [])
+    protocols = [PROTOCOL] + ([f"{TOKEN_PROTOCOL_PREFIX}{bearer}"] if bearer else [])
     try:
         socket = connect(f"{url.rstrip('/')}/?lot_id={lot_id}", open_timeout=30,
                          subprotocols=[Subprotocol(protocol) for protocol in protocols])

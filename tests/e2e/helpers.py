@@ -13,6 +13,7 @@ import requests
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from handlers.connect import PROTOCOL, TOKEN_PROTOCOL_PREFIX
 from ledger.domain.values import format_time, utc_now
 
 
@@ -69,8 +70,8 @@ def eventually(probe: Callable[[], Any], timeout: float = 30, every: float = 0.1
 
 def websocket_protocols(token: str | None) -> list[Subprotocol]:
     """What a client offers on connect: the API's protocol, and its token as a second one."""
-    offered = [Subprotocol("samsold.v1")]
-    return offered + [Subprotocol(f"samsold.token.{token}")] if token is not None else offered
+    offered = [Subprotocol(PROTOCOL)]
+    return offered + [Subprotocol(f"{TOKEN_PROTOCOL_PREFIX}{token}")] if token is not None else offered
 
 
 class Watcher:
