@@ -13,7 +13,8 @@ calls signed with SigV4 by `management_credentials`, the key the runtime hands t
 functions alone (`local.apigateway.host_check`, `local.apigateway.sigv4`).
 
 Besides the template's routes (neither exists in AWS): files from `static_dir`, and
-`extra_routes`, (method, path) -> answer, answered before the template's routes; the
+`extra_routes`, (method, path) -> answer, answered before the template's routes and
+same-origin only (their CORS preflights are refused); the
 application's own pages come in this way (samsold_cli/dev_site.py), so the gateway
 knows none of them. Answering happens here; `http_server` is the transport.
 """
@@ -168,6 +169,10 @@ def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> 
                 return _management_error(403, "ForbiddenException", problem)
             return _management(gateway, request, connection_id)
     if request.method == "OPTIONS" and request.header("Access-Control-Request-Method"):
+        if any(path == request.path for _, path in gateway.extra_routes):
+            # The gateway user's own routes are same-origin only: no page elsewhere may send
+            # them JSON (or anything a preflight guards) from a visitor's browser.
+            return _missing_route(gateway)
         return _preflight(request)
     if request.method == "GET" and request.path == JWKS_PATH:
         return _json(200, gateway.auth.jwks())  # as a Cognito user pool publishes its keys

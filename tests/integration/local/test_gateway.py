@@ -31,6 +31,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from local.apigateway.gateway import LocalGateway
+from local.apigateway.rest import HttpResponse
 from local.apigateway.sigv4 import Credentials
 from local.cognito.user_pool import DevAuth, subject_for
 from local.sam.model import GatewayResponse, RestRoute, WebSocketApi
@@ -809,3 +810,16 @@ def test_the_subprotocol_the_connect_function_names_is_the_handshakes(gateway: L
     # One the client did not offer is not answered (a browser then drops the connection).
     with connect(f"{gateway.websocket_url}/?protocol=other", open_timeout=5, subprotocols=offered) as socket:
         assert socket.subprotocol is None
+
+
+def test_the_gateway_users_own_routes_get_no_cors_preflight(auth: DevAuth, recorder: Recorder) -> None:
+    """A page on another origin cannot send JSON to the dev site's routes (POST /dev/token)
+    from a visitor's browser: their preflight is refused, the API's still answered."""
+    own = {("POST", "/dev/token"): lambda request: HttpResponse(200, [], b"{}")}
+    with LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth,
+                      extra_routes=own) as plain:
+        asked = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+        refused = requests.options(f"{plain.rest_url}/dev/token", headers=asked, timeout=5)
+        assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
+        assert requests.options(f"{plain.rest_url}/bid", headers=asked, timeout=5).status_code == 204
