@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -612,7 +613,7 @@ def test_only_the_functions_key_may_use_the_management_api(gateway: LocalGateway
     others = [Credentials.generate(), Credentials(gateway.management_credentials.access_key_id, "not-the-secret")]
     with open_socket(gateway) as socket:
         connection_id = whoami(socket)
-        unsigned = requests.post(f"{gateway.websocket_management_url}/@connections/{connection_id}",
+        unsigned = requests.post(f"{gateway.websocket_management_url}/@connections/{quote(connection_id, safe='')}",
                                  data=b'{"type": "lot.won"}', timeout=5)
         assert unsigned.status_code == 403
         assert unsigned.headers["x-amzn-ErrorType"] == "ForbiddenException"
