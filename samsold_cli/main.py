@@ -108,7 +108,7 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
     if closing:
         lines.append(f"  {'lots close':<21} {closing}")
     if run_secret:
-        lines.append(f"  {'dev run secret':<21} {run_secret} (POST /dev/token's run_secret: admin tokens, other hosts)")
+        lines.append(f"  {'dev run secret':<21} {run_secret} (/dev/token's run_secret, for admins)")
     if not iam:
         lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:
