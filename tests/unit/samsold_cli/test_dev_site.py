@@ -91,3 +91,13 @@ def test_beyond_loopback_every_token_needs_the_run_secret(stack):
     status, answer = ask(opened, {"user": "erin"}, "127.0.0.1")
     assert (status, answer["error"]["code"]) == (403, "FORBIDDEN")
     assert ask(opened, {"user": "erin", "run_secret": RUN_SECRET}, "192.168.1.7")[0] == 200
+
+
+def test_the_page_offers_development_sign_in_only_on_loopback(tmp_path):
+    from samsold_cli.dev_site import SITE_CONFIG_PATH, DevSite
+
+    for host, offered in (("127.0.0.1", True), ("0.0.0.0", False), ("192.168.1.7", False)):
+        stack = SimpleNamespace(auth=DevAuth(tmp_path), host=host,
+                                endpoints={"rest": f"http://{host}:3000", "websocket": f"ws://{host}:3001"})
+        config = DevSite()(stack)[("GET", SITE_CONFIG_PATH)](request({}, content_type=None))
+        assert json.loads(config.body)["dev_tokens"] is offered, host
