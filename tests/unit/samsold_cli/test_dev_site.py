@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from local.apigateway.rest import IncomingRequest
-from local.cognito.user_pool import USERS_FILE_NAME, DevAuth
+from local.cognito.user_pool import KEY_FILE_NAME, USERS_FILE_NAME, DevAuth
 from samsold_cli.dev_site import SECRET_COOKIE, _dev_token
 
 RUN_SECRET = "the-run-secret-printed-on-the-console"
@@ -37,8 +37,16 @@ def ask(stack: SimpleNamespace, *args, **kwargs) -> tuple[int, dict]:
     return answer.status, json.loads(answer.body)
 
 
+@pytest.fixture(scope="module")
+def signing_key(tmp_path_factory) -> bytes:
+    """One RSA key for the module (making one takes a fraction of a second)."""
+    return DevAuth(tmp_path_factory.mktemp("key")).key_path.read_bytes()
+
+
 @pytest.fixture
-def stack(tmp_path) -> SimpleNamespace:
+def stack(tmp_path, signing_key) -> SimpleNamespace:
+    """A stack on a data directory of its own (its own development users), the module's key."""
+    (tmp_path / KEY_FILE_NAME).write_bytes(signing_key)
     return SimpleNamespace(auth=DevAuth(tmp_path), host="127.0.0.1")
 
 
@@ -93,11 +101,11 @@ def test_beyond_loopback_every_token_needs_the_run_secret(stack):
     assert ask(opened, {"user": "erin", "run_secret": RUN_SECRET}, "192.168.1.7")[0] == 200
 
 
-def test_the_page_offers_development_sign_in_only_on_loopback(tmp_path):
+def test_the_page_offers_development_sign_in_only_on_loopback(stack):
     from samsold_cli.dev_site import SITE_CONFIG_PATH, DevSite
 
     for host, offered in (("127.0.0.1", True), ("0.0.0.0", False), ("192.168.1.7", False)):
-        stack = SimpleNamespace(auth=DevAuth(tmp_path), host=host,
+        stack = SimpleNamespace(auth=stack.auth, host=host,
                                 endpoints={"rest": f"http://{host}:3000", "websocket": f"ws://{host}:3001"})
         config = DevSite()(stack)[("GET", SITE_CONFIG_PATH)](request({}, content_type=None))
         assert json.loads(config.body)["dev_tokens"] is offered, host
