@@ -95,7 +95,9 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         iam: bool = True,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
+        self.allowed_hosts = allowed_hosts  # Host names the gateway serves besides its own (a tunnel's)
         self.template = SamTemplate.load(template_path, parameter_overrides, region=region, account_id=account_id)
         self.data_dir = Path(data_dir)
         self.host = host
@@ -161,6 +163,7 @@ class LocalStack:
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
             gateway_responses=shape.gateway_responses,
             management_credentials=self._credentials,
+            allowed_hosts=self.allowed_hosts,
         ).start()
         self.template.set_own_origin(self._gateway.rest_url)
         self.app = self.template.resolve(self._local_endpoints())

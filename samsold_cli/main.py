@@ -42,6 +42,9 @@ def dev(
     iam: Annotated[
         bool, typer.Option("--iam/--no-iam", help="Check every AWS call of a function against its policies in the template.")
     ] = True,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option("--allowed-host", help="Another Host name to answer (a tunnel's; repeatable).")
+    ] = None,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
     from local.dynamodb.launcher import DynamoDBLocalError
@@ -59,7 +62,8 @@ def dev(
     try:
         stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
-                           schedule_every=schedule_every, static_dir=WEB_DIR, site=site, iam=iam)
+                           schedule_every=schedule_every, static_dir=WEB_DIR, site=site, iam=iam,
+                           allowed_hosts=tuple(allowed_host or ()))
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
