@@ -21,7 +21,7 @@ class HostCheck:
         self.bound = bound_host.strip("[]").lower()
         names = {"localhost", self.bound, *(name.lower() for name in allowed)}
         if self.bound in _WILDCARDS:
-            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+            names.add(socket.gethostname().lower())  # no DNS lookup: getfqdn() could stall the start
         self.names = frozenset(names)
 
     def allows(self, host_header: str | None) -> bool:
