@@ -1,6 +1,12 @@
 """ConnectFunction: the WebSocket API's routes. `?lot_id=` on connect subscribes at
 once; `{"action": "subscribe" | "unsubscribe", "lot_id": ...}` change subscriptions;
-disconnecting removes them all."""
+disconnecting removes them all.
+
+A signed-in client sends its ID token as a WebSocket subprotocol, never in the URL (URLs
+end up in access logs, proxies and browser history): it offers `samsold.v1` and
+`samsold.token.<token>` (in JavaScript, `new WebSocket(url, ["samsold.v1",
+"samsold.token." + token])`), and the handshake's answer names `samsold.v1` only. A
+`?token=` in the URL is refused."""
 
 from __future__ import annotations
 
@@ -38,10 +44,28 @@ def refuse(status: int, code: str, message: str, details: Any = None) -> dict[st
     return {"statusCode": status, "body": error_response(status, code, message, details).body}
 
 
-def on_connect(app: App, connection_id: str, query: dict[str, str]) -> dict[str, Any]:
+PROTOCOL = "samsold.v1"
+TOKEN_PROTOCOL_PREFIX = "samsold.token."
+
+
+def offered_protocols(headers: dict[str, str]) -> list[str]:
+    value = next((v for name, v in headers.items() if name.lower() == "sec-websocket-protocol"), "")
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def on_connect(app: App, connection_id: str, query: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    if "token" in query:
+        return refuse(400, "INVALID_REQUEST", "send the token as the subprotocol "
+                      f"{TOKEN_PROTOCOL_PREFIX}<token> (Sec-WebSocket-Protocol), never in the URL")
+    offered = offered_protocols(headers or {})
+    tokens = [item[len(TOKEN_PROTOCOL_PREFIX):] for item in offered if item.startswith(TOKEN_PROTOCOL_PREFIX)]
+    if offered and PROTOCOL not in offered:
+        return refuse(400, "INVALID_REQUEST", f"offer the subprotocol {PROTOCOL}")
+    if len(tokens) > 1:
+        return refuse(400, "INVALID_REQUEST", "send one token")
     bidder = None
-    if "token" in query:  # an empty token is a bad token, as it is for the REST API
-        bidder = app.tokens.bidder(query["token"])
+    if tokens:  # an empty token is a bad token, as it is for the REST API
+        bidder = app.tokens.bidder(tokens[0])
         if bidder is None:
             return refuse(401, "UNAUTHORIZED", "the token is not valid")
     lot_id = query.get("lot_id")
@@ -53,7 +77,10 @@ def on_connect(app: App, connection_id: str, query: dict[str, str]) -> dict[str,
         except LedgerError as error:
             return refuse(status_of(error), error.code, error.message, error.details)
     app.connections.connect(connection_id, bidder, lot_id)
-    return reply(200, {"message": "connected"})
+    answer = reply(200, {"message": "connected"})
+    if offered:  # the handshake names the protocol, never the token
+        answer["headers"] = {"Sec-WebSocket-Protocol": PROTOCOL}
+    return answer
 
 
 def on_subscription(app: App, connection_id: str, route: str, body: str | None, is_base64: bool = False) -> dict[str, Any]:
@@ -93,7 +120,7 @@ def route(app: App, event: dict[str, Any]) -> dict[str, Any]:
     request = event.get("requestContext", {})
     route, connection_id = request.get("routeKey"), request.get("connectionId")
     if route == "$connect":
-        return on_connect(app, connection_id, event.get("queryStringParameters") or {})
+        return on_connect(app, connection_id, event.get("queryStringParameters") or {}, event.get("headers") or {})
     if route == "$disconnect":
         app.connections.disconnect(connection_id)
         return reply(200, {"message": "disconnected"})

@@ -16,8 +16,12 @@ authorized against its `Policies` and a call not allowed fails as in AWS (local/
 `iam_usage`, and in the data directory's `iam-usage.json` (merged over runs), written as
 soon as a call uses a permission for the first time or is refused.
 
-Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), so a second
-start resumes where the first stopped. `endpoints.json` there names the URLs once they
+Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), made 0700
+(it holds the signing key and every bid), so a second start resumes where the first stopped.
+The functions get an access key made for the run (the one the gateway's `@connections`
+API checks signatures against), so no other process can post to or close a connection.
+The template's `AllowedOrigin` parameter, when not given, is the gateway's own origin
+(`SamTemplate.set_own_origin`). `endpoints.json` there names the URLs once they
 all answer, and is removed on a clean stop.
 """
 
@@ -42,6 +46,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.apigateway.gateway import ExtraRoutes, LocalGateway
+from local.apigateway.sigv4 import Credentials
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
 from local.iam.policy import Policies, PolicyError
@@ -90,7 +95,9 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         account_id: str = DEFAULT_ACCOUNT_ID,
         iam: bool = True,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
+        self.allowed_hosts = allowed_hosts  # Host names the gateway serves besides its own (a tunnel's)
         self.template = SamTemplate.load(template_path, parameter_overrides, region=region, account_id=account_id)
         self.data_dir = Path(data_dir)
         self.host = host
@@ -108,6 +115,7 @@ class LocalStack:
         self.app: LocalApp | None = None
         self._lock: IO[str] | None = None
         self._auth: DevAuth | None = None
+        self._credentials = Credentials.generate()
         self._dynamodb: DynamoDBLocal | None = None
         self._sqs: LocalSqs | None = None
         self._gateway: LocalGateway | None = None
@@ -117,7 +125,7 @@ class LocalStack:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         self._lock = _lock_data_dir(self.data_dir / LOCK_FILE)
         try:
             self._start()
@@ -142,6 +150,7 @@ class LocalStack:
                              region=self.region).start()
         create_queues(self._client("sqs", self._sqs.endpoint_url), shape.queues)
         self._auth = DevAuth(self.data_dir)
+        self._credentials = Credentials.generate()
         self._gateway = LocalGateway(
             host=self.host,
             port=self.port,
@@ -153,7 +162,10 @@ class LocalStack:
             static_dir=self.static_dir,
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
             gateway_responses=shape.gateway_responses,
+            management_credentials=self._credentials,
+            allowed_hosts=self.allowed_hosts,
         ).start()
+        self.template.set_own_origin(self._gateway.rest_url)
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(
             self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables(),
@@ -208,7 +220,13 @@ class LocalStack:
         return self._functions.invoke(logical_id, event)
 
     def client(self, service: str) -> Any:
-        """A boto3 client of a local service ("dynamodb", "dynamodbstreams", "sqs")."""
+        """A boto3 client of a local service ("dynamodb", "dynamodbstreams", "sqs", or
+        "apigatewaymanagementapi", which signs with the functions' key)."""
+        if service == "apigatewaymanagementapi":
+            return boto3.session.Session(
+                aws_access_key_id=self._credentials.access_key_id,
+                aws_secret_access_key=self._credentials.secret_access_key, region_name=self.region,
+            ).client(service, endpoint_url=self.endpoints["websocket_management"])
         url = self.endpoints["sqs"] if service == "sqs" else self.endpoints["dynamodb"]
         return self._client(service, url)
 
@@ -298,9 +316,12 @@ class LocalStack:
         }
 
     def _endpoint_variables(self) -> dict[str, str]:
-        """The standard endpoint variables: the functions' boto3 clients find the local services."""
+        """The standard endpoint variables: the functions' boto3 clients find the local
+        services, and sign with the run's key (the @connections API checks it)."""
         endpoints = self._local_endpoints()
         return {
+            "AWS_ACCESS_KEY_ID": self._credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self._credentials.secret_access_key,
             "AWS_ENDPOINT_URL_DYNAMODB": endpoints.dynamodb,
             "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": endpoints.dynamodb,
             "AWS_ENDPOINT_URL_SQS": endpoints.sqs,
@@ -446,6 +467,14 @@ def _function_concurrency() -> int:
     if not value.isdigit() or not 1 <= int(value) <= 64:
         raise ValueError(f"{FUNCTION_CONCURRENCY_VARIABLE}: a whole number from 1 to 64, not {value!r}")
     return int(value)
+
+
+def make_private_dir(path: Path) -> None:
+    """`path`, for this user only (0700): the data directory holds the signing key, the
+    development users' secrets and every bid. One made before (mkdir -p, an older run) is
+    closed too."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
 
 
 def default_data_dir() -> Path:

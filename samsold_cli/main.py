@@ -42,12 +42,15 @@ def dev(
     iam: Annotated[
         bool, typer.Option("--iam/--no-iam", help="Check every AWS call of a function against its policies in the template.")
     ] = True,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option("--allowed-host", help="Another Host name to answer (a tunnel's; repeatable).")
+    ] = None,
 ) -> None:
     """Run the whole stack locally from the SAM template, until Ctrl-C."""
     from local.dynamodb.launcher import DynamoDBLocalError
     from local.runtime import DataDirInUse, LocalStack, default_data_dir
     from local.sam.intrinsics import TemplateError
-    from samsold_cli.dev_site import WEB_DIR, dev_site
+    from samsold_cli.dev_site import WEB_DIR, DevSite
 
     # Warnings and errors always show; the start's step-by-step log only when asked.
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -55,10 +58,12 @@ def dev(
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
+    site = DevSite()
     try:
         stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
-                           schedule_every=schedule_every, static_dir=WEB_DIR, site=dev_site, iam=iam)
+                           schedule_every=schedule_every, static_dir=WEB_DIR, site=site, iam=iam,
+                           allowed_hosts=tuple(allowed_host or ()))
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
@@ -66,7 +71,7 @@ def dev(
     try:
         closing = closing_summary(stack.template.parameters.get("CloseGraceSeconds"), schedule_every)
         for line in start_summary(stack.endpoints, stack.data_dir, len(stack.template.not_emulated), verbose, closing,
-                                  iam=iam):
+                                  iam=iam, run_secret=site.run_secret):
             console.print(line, highlight=False, soft_wrap=True)
         stopping.wait()
     finally:
@@ -95,9 +100,9 @@ def closing_summary(grace_s: Any, sweep_every_s: float | None) -> str | None:
 
 
 def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, verbose: bool,
-                  closing: str | None = None, iam: bool = True) -> list[str]:
+                  closing: str | None = None, iam: bool = True, run_secret: str | None = None) -> list[str]:
     """What `samsold dev` prints once it is up: where to go, where the data is, when lots
-    close, how to stop."""
+    close, the run secret POST /dev/token asks for admin tokens (samsold_cli/dev_site.py), how to stop."""
     shown = endpoints if verbose else {k: v for k, v in endpoints.items() if k in ("rest", "websocket")}
     labels = {"rest": "page and REST API", "websocket": "WebSocket"}
     # "ready" first: scripts and tests wait for that word (tests/e2e/test_faults.py).
@@ -106,6 +111,8 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
     lines.append(f"  {'data':<21} {data_dir}")
     if closing:
         lines.append(f"  {'lots close':<21} {closing}")
+    if run_secret:
+        lines.append(f"  {'dev run secret':<21} {run_secret} (/dev/token's run_secret, for admins)")
     if not iam:
         lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:

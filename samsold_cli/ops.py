@@ -319,9 +319,46 @@ def dlq_redrive(
     console.print(f"moving {dead['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
 
 
+def watch(
+    lot_id: LotId,
+    user: As = None,
+    token: Token = None,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many messages")] = None,
+    websocket_url: Annotated[str | None, typer.Option("--websocket-url", help="WebSocket API URL (overrides the stack's)")] = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Print a lot's live updates (and, signed in, your own news) as JSON lines, until Ctrl-C."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    # What a client offers: the API's protocol, and its token as a second one, never in the URL.
+    from handlers.connect import PROTOCOL, TOKEN_PROTOCOL_PREFIX
+
+    target = _target(data_dir, stack, WebSocketApiEndpoint=websocket_url)
+    with exits_on_errors():
+        bearer = target.token_for(user, token)
+        url = target.endpoints.get("websocket") or target.output("WebSocketApiEndpoint")
+    protocols = [PROTOCOL] + ([f"{TOKEN_PROTOCOL_PREFIX}{bearer}"] if bearer else [])
+    try:
+        socket = connect(f"{url.rstrip('/')}/?lot_id={lot_id}", open_timeout=30,
+                         subprotocols=[Subprotocol(protocol) for protocol in protocols])
+    except InvalidStatus as refused:
+        console.print(f"[red]refused ({refused.response.status_code})[/red]: "
+                      f"{escape(refused.response.body.decode('utf-8', 'replace'))}")
+        raise typer.Exit(1) from None
+    with socket:
+        for seen, message in enumerate(socket, start=1):
+            typer.echo(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            if count is not None and seen >= count:
+                return
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(lots_app, name="lots")
     app.command("bid")(bid)
+    app.command("watch")(watch)
     app.command("retract")(retract)
     app.command("buy")(buy)
     app.add_typer(dlq_app, name="dlq")

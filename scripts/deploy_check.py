@@ -46,8 +46,6 @@ ARTIFACT_PROPERTIES = ("CodeUri", "ContentUri", "DefinitionUri")
 
 # Parameters whose defaults run a stack but not a real service: why each should be set.
 SHOULD_CHANGE = {
-    "AllowedOrigin": "\"*\" lets scripts on any website call the REST API from a visitor's browser; "
-    "set the origin the live lot page is served from",
     "AlarmTopicArn": "empty, the alarms (dead letters, falling behind) go off and notify no one; "
     "give an SNS topic someone reads",
 }

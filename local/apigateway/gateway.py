@@ -7,8 +7,14 @@ listens on `websocket_port` (default: the next port, or a free one when `port` i
 Stages: REST events carry `stage`; WebSocket events and the management URL carry the
 WebSocket API's own stage (`WebSocketApi.stage`), as the template declares them apart.
 
+The gateway answers only requests whose Host names an address it serves (DNS rebinding:
+a page on another name resolved to this machine gets 403), and the `@connections` API only
+calls signed with SigV4 by `management_credentials`, the key the runtime hands the
+functions alone (`local.apigateway.host_check`, `local.apigateway.sigv4`).
+
 Besides the template's routes (neither exists in AWS): files from `static_dir`, and
-`extra_routes`, (method, path) -> answer, answered before the template's routes; the
+`extra_routes`, (method, path) -> answer, answered before the template's routes and
+same-origin only (their CORS preflights are refused); the
 application's own pages come in this way (samsold_cli/dev_site.py), so the gateway
 knows none of them. Answering happens here; `http_server` is the transport.
 """
@@ -25,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote
 
+from local.apigateway.host_check import HostCheck
 from local.apigateway.http_server import INTEGRATION_TIMEOUT_S, GatewayHttpServer
 from local.apigateway.rest import (
     HttpResponse,
@@ -35,6 +42,7 @@ from local.apigateway.rest import (
     proxy_response,
     rest_event,
 )
+from local.apigateway.sigv4 import Credentials, signature_problem
 from local.apigateway.websocket import MAX_MESSAGE_BYTES, ConnectionGone, LocalWebSocketApi
 from local.cognito.user_pool import JWKS_PATH, DevAuth
 from local.sam.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
@@ -63,8 +71,13 @@ class LocalGateway:
         extra_routes: ExtraRoutes | None = None,
         gateway_responses: Mapping[str, GatewayResponse] | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        management_credentials: Credentials | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         self.host = host
+        # Who may call @connections: by default a key made for this gateway alone.
+        self.management_credentials = management_credentials or Credentials.generate()
+        self.host_check = HostCheck(host, allowed_hosts)
         self.port = port
         self.routes = RouteTable(rest_routes)
         self.websocket_api = websocket
@@ -78,7 +91,8 @@ class LocalGateway:
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
-            self.websocket_server = LocalWebSocketApi(websocket, invoke, host=host, port=ws_port)
+            self.websocket_server = LocalWebSocketApi(websocket, invoke, host=host, port=ws_port,
+                                                      host_check=self.host_check)
         self._http: GatewayHttpServer | None = None
 
     @property
@@ -145,11 +159,20 @@ def _function_of(gateway: LocalGateway, request: IncomingRequest, raw_path: str)
 
 
 def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> HttpResponse:
+    if not gateway.host_check.allows(request.header("Host")):
+        return gateway_error(403, "this gateway does not serve that Host", "INVALID_HOST", gateway.gateway_responses)
     if gateway.websocket_api is not None:
         connection_id = _management_target(raw_path, gateway.websocket_api.stage)
         if connection_id is not None:
+            problem = signature_problem(request, raw_path, gateway.management_credentials)
+            if problem is not None:
+                return _management_error(403, "ForbiddenException", problem)
             return _management(gateway, request, connection_id)
     if request.method == "OPTIONS" and request.header("Access-Control-Request-Method"):
+        if any(path == request.path for _, path in gateway.extra_routes):
+            # The gateway user's own routes are same-origin only: no page elsewhere may send
+            # them JSON (or anything a preflight guards) from a visitor's browser.
+            return _missing_route(gateway)
         return _preflight(request)
     if request.method == "GET" and request.path == JWKS_PATH:
         return _json(200, gateway.auth.jwks())  # as a Cognito user pool publishes its keys

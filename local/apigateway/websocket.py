@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from local.apigateway.formats import clf_time, forwarded_headers, grouped, last_values, random_id
+from local.apigateway.host_check import HostCheck
 from local.sam.model import Invoke, WebSocketApi
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,15 @@ class ConnectionInfo:
     user_agent: str
     headers: list[tuple[str, str]]
     socket: ServerConnection | None = field(default=None, repr=False)
+    # The subprotocol the $connect function chose (its response's Sec-WebSocket-Protocol).
+    subprotocol: str | None = None
 
 
 class LocalWebSocketApi:
-    def __init__(self, api: WebSocketApi, invoke: Invoke, *, host: str, port: int) -> None:
+    def __init__(self, api: WebSocketApi, invoke: Invoke, *, host: str, port: int,
+                 host_check: HostCheck | None = None) -> None:
         self.api = api
+        self.host_check = host_check or HostCheck(host)
         self.invoke = invoke
         self.host = host
         self.port = port
@@ -145,6 +150,7 @@ class LocalWebSocketApi:
             self.host,
             self.port,
             process_request=self._on_handshake,
+            process_response=self._on_handshake_response,
             max_size=MAX_MESSAGE_BYTES,
             **crowd_handshake_options(),
         )
@@ -156,7 +162,11 @@ class LocalWebSocketApi:
 
     async def _on_handshake(self, socket: ServerConnection, request: Request) -> Response | None:
         """Runs the $connect route before the handshake completes: a non-2xx answer or an
-        error refuses the connection with that status, as API Gateway does."""
+        error refuses the connection with that status, as API Gateway does. A Host this
+        gateway does not serve is refused before anything runs (DNS rebinding)."""
+        hosts = request.headers.get_all("Host")
+        if len(hosts) != 1 or not self.host_check.allows(hosts[0]):
+            return socket.respond(403, "Forbidden\n")
         now_ms = _now_ms()
         info = ConnectionInfo(
             connection_id=random_id(),
@@ -177,8 +187,17 @@ class LocalWebSocketApi:
             status = _status_of(result)
             if not 200 <= status < 300:
                 return socket.respond(status, _body_of(result) or "Forbidden\n")
+            info.subprotocol = _chosen_subprotocol(result, request)
         self._handshaking[socket] = info
         return None
+
+    def _on_handshake_response(self, socket: ServerConnection, request: Request, response: Response) -> None:
+        """API Gateway answers the handshake with the Sec-WebSocket-Protocol header the
+        $connect function returned (and none otherwise): a browser that offered
+        subprotocols closes a connection whose answer names none of them."""
+        info = self._handshaking.get(socket)
+        if info is not None and info.subprotocol is not None and response.status_code == 101:
+            response.headers["Sec-WebSocket-Protocol"] = info.subprotocol
 
     async def _session(self, socket: ServerConnection) -> None:
         info = self._handshaking.pop(socket)
@@ -312,6 +331,16 @@ def _frame(data: bytes) -> str | bytes:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data
+
+
+def _chosen_subprotocol(result: Any, request: Request) -> str | None:
+    """The $connect response's Sec-WebSocket-Protocol, when it is one the client offered."""
+    headers = result.get("headers") if isinstance(result, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    chosen = next((value for name, value in headers.items() if name.lower() == "sec-websocket-protocol"), None)
+    offered = {item.strip() for value in request.headers.get_all("Sec-WebSocket-Protocol") for item in value.split(",")}
+    return chosen if isinstance(chosen, str) and chosen in offered else None
 
 
 def _status_of(result: Any) -> int:

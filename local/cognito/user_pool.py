@@ -18,6 +18,9 @@ e.g. repost.aws "AWS Cognito Group" and the openillumi write-up on claim convers
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import secrets
 import threading
@@ -34,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ADMIN_GROUP = "admin"
 KEY_FILE_NAME = "dev-signing-key.pem"
+# Who holds each development user name: name -> SHA-256 of the secret its first client got.
+USERS_FILE_NAME = "dev-users.json"
 KEY_ID = "samsold-dev-1"
 JWKS_PATH = "/.well-known/jwks.json"
 # A Cognito issuer is https://cognito-idp.{region}.amazonaws.com/{user_pool_id};
@@ -64,6 +69,31 @@ class DevAuth:
         # token -> (when it was checked, its expiry, its claims), the least recently used dropped first
         self._checked: OrderedDict[str, tuple[float, int, dict[str, str]]] = OrderedDict()
         self._checked_lock = threading.Lock()
+        self.users_path = Path(data_dir) / USERS_FILE_NAME
+        self._users_lock = threading.Lock()
+
+    def claim(self, user: str, secret: str) -> bool:
+        """Whether `secret` holds the name `user`: the first secret to ask for a name takes
+        it (kept across restarts, as a user pool keeps its users and their passwords), and
+        from then on only that secret gets it; another gets False."""
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        with self._users_lock:
+            users = self._users()
+            held = users.get(user)
+            if held is not None:
+                return hmac.compare_digest(held, digest)
+            users[user] = digest
+            _write_private(self.users_path, json.dumps(users, indent=1).encode())
+            return True
+
+    def _users(self) -> dict[str, str]:
+        try:
+            users = json.loads(self.users_path.read_text())
+        except FileNotFoundError:
+            return {}
+        if not isinstance(users, dict):
+            raise ValueError(f"{self.users_path} is not a map of user names; delete it to start afresh")
+        return users
 
     def mint(self, user: str, *, admin: bool = False, ttl_s: int = 12 * 3600) -> str:
         now = int(time.time())
@@ -144,6 +174,15 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
     finally:
         temporary.unlink()
     return _read_key(path)
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Replaces `path` with `content`, readable by this user only."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    temporary.replace(path)
 
 
 def _read_key(path: Path) -> rsa.RSAPrivateKey:

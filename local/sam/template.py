@@ -99,6 +99,10 @@ class LocalApp:
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by response type
 
 
+# The template parameter naming the one origin browsers may call the REST API from.
+ORIGIN_PARAMETER = "AllowedOrigin"
+
+
 class SamTemplate:
     def __init__(
         self,
@@ -114,20 +118,37 @@ class SamTemplate:
         self.region = region
         self.account_id = account_id
         self.stack_name = stack_name
-        self.parameters = _parameter_values(document.get("Parameters") or {}, dict(parameter_overrides or {}))
+        declared = document.get("Parameters") or {}
+        overrides = dict(parameter_overrides or {})
+        # Locally the page is served by the gateway itself: until the runtime knows the
+        # gateway's origin (set_own_origin), the REST API's CORS origin is localhost.
+        self.own_origin = ORIGIN_PARAMETER in declared and ORIGIN_PARAMETER not in overrides
+        if self.own_origin:
+            overrides[ORIGIN_PARAMETER] = "http://localhost"
+        self.parameters = _parameter_values(declared, overrides)
         self.not_emulated = self.resolve(LocalEndpoints.placeholder(region, account_id)).not_emulated
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], parameter_overrides: Mapping[str, str] | None = None, **kwargs: Any) -> SamTemplate:
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise TemplateError(f"cannot read the template {path}: {error.strerror}") from None
-        return cls(load_yaml(text), path.resolve().parent, parameter_overrides, **kwargs)
+        return cls(_read(path), path.resolve().parent, parameter_overrides, **kwargs)
+
+    def set_own_origin(self, origin: str) -> None:
+        """The origin the local gateway serves the page from, for the CORS origin parameter
+        unless it was given."""
+        if self.own_origin:
+            self.parameters[ORIGIN_PARAMETER] = origin
 
     def resolve(self, endpoints: LocalEndpoints) -> LocalApp:
         return _Build(self, endpoints).app()
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise TemplateError(f"cannot read the template {path}: {error.strerror}") from None
+    return load_yaml(text)
 
 
 def _parameter_values(declared: Mapping[str, Any], overrides: dict[str, str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the whole application on the local runtime (the end-to-end tests' stack)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from playwright import sync_api  # the `test` extra; the browser itself is Debian's chromium
 
 from local.cognito.user_pool import DevAuth
+from samsold_cli.dev_site import DEV_TOKEN_PATH, SECRET_COOKIE
 from tests.conftest import local_app_stack
 from tests.e2e.helpers import Client
 
@@ -23,6 +25,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+TESTER_SECRET = secrets.token_urlsafe(24)
 
 
 # However loaded the machine, an expectation waits this long for the page to show what it
@@ -70,6 +73,9 @@ def open_page(browser, api) -> Iterator[Callable[[str], sync_api.Page]]:
             base_url=api, locale="en-US", timezone_id="UTC", viewport={"width": width, "height": 740 if phone else 860},
             is_mobile=phone, has_touch=phone,
         )
+        # The development names are the tester's: every visitor's browser holds the secret
+        # that keeps them (POST /dev/token gives a name to its first client only).
+        context.add_cookies([{"name": SECRET_COOKIE, "value": TESTER_SECRET, "url": f"{api}{DEV_TOKEN_PATH}"}])
         contexts.append(context)
         page = context.new_page()
         page.goto(f"/{route}")

@@ -41,8 +41,22 @@ def test_a_development_token_needs_a_user_name(api):
         answer = requests.post(api + "/dev/token", json=body, timeout=10)
         assert answer.status_code == 400, body
         assert answer.json()["error"]["code"] == "INVALID_REQUEST"
-    assert requests.post(api + "/dev/token", data="{oops", timeout=10).status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert requests.post(api + "/dev/token", data="{oops", headers=json_type, timeout=10).status_code == 400
     assert requests.get(api + "/dev/token", timeout=10).status_code in (403, 404)
+
+
+def test_a_development_token_is_json_only_and_a_name_stays_its_first_clients(api):
+    # A form post (what a page on another site can send without a preflight) is refused.
+    form = requests.post(api + "/dev/token", data={"user": "heidi"}, timeout=10)
+    assert (form.status_code, form.json()["error"]["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    first = requests.Session()
+    assert first.post(api + "/dev/token", json={"user": "heidi"}, timeout=10).status_code == 200
+    taken = requests.post(api + "/dev/token", json={"user": "heidi"}, timeout=10)
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "NAME_TAKEN")
+    assert first.post(api + "/dev/token", json={"user": "heidi"}, timeout=10).status_code == 200  # its cookie
+    admin = requests.post(api + "/dev/token", json={"user": "ivan", "admin": True}, timeout=10)
+    assert admin.status_code == 403  # from this machine too: admin needs the run secret
 
 
 def test_the_page_has_a_favicon_and_the_old_name_answers_without_an_error(api):

@@ -11,7 +11,9 @@ from typing import Any
 
 import requests
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
+from handlers.connect import PROTOCOL, TOKEN_PROTOCOL_PREFIX
 from ledger.domain.values import format_time, utc_now
 
 
@@ -66,11 +68,18 @@ def eventually(probe: Callable[[], Any], timeout: float = 30, every: float = 0.1
         time.sleep(every)
 
 
+def websocket_protocols(token: str | None) -> list[Subprotocol]:
+    """What a client offers on connect: the API's protocol, and its token as a second one."""
+    offered = [Subprotocol(PROTOCOL)]
+    return offered + [Subprotocol(f"{TOKEN_PROTOCOL_PREFIX}{token}")] if token is not None else offered
+
+
 class Watcher:
     """A WebSocket client collecting what the server pushes."""
 
-    def __init__(self, url: str) -> None:
-        self.socket = connect(url, open_timeout=30)
+    def __init__(self, url: str, token: str | None = None) -> None:
+        # The token as the page sends it: a subprotocol, never in the URL (handlers/connect.py).
+        self.socket = connect(url, open_timeout=30, subprotocols=websocket_protocols(token))
         self.messages: list[dict[str, Any]] = []
 
     def send(self, message: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ def test_two_bidders_and_a_watcher(app_stack, api, admin, alice, bob, dev_auth):
     lot = admin.create_lot()
     lot_id = lot["lot_id"]
     ws = app_stack.endpoints["websocket"]
-    with Watcher(f"{ws}/?lot_id={lot_id}") as watcher, Watcher(f"{ws}/?token={dev_auth.mint('alice')}") as alices_phone:
+    with Watcher(f"{ws}/?lot_id={lot_id}") as watcher, Watcher(f"{ws}/", dev_auth.mint("alice")) as alices_phone:
         first = alice.bid(lot_id, "10.00")
         second = bob.bid(lot_id, "10.25")  # below the 10.50 minimum
         third = bob.bid(lot_id, "11.00")

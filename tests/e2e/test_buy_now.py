@@ -24,7 +24,7 @@ def test_a_purchase_sells_the_lot_to_the_buyer_and_a_bid_queued_after_it_is_reje
     lot = seller.create_lot(buy_now_price="80.00")
     assert (lot["buy_now_price"], lot["buy_now_until"]) == ("80.00", "first_bid")
     ws = app_stack.endpoints["websocket"]
-    with Watcher(f"{ws}/?lot_id={lot['lot_id']}") as watcher, Watcher(f"{ws}/?token={dev_auth.mint('bob')}") as bobs_phone:
+    with Watcher(f"{ws}/?lot_id={lot['lot_id']}") as watcher, Watcher(f"{ws}/", dev_auth.mint("bob")) as bobs_phone:
         response = buy(bob, lot["lot_id"], bid_id=f"{lot['lot_id']}-buy")
         assert response.status_code == 202, response.text
         purchase = response.json()
@@ -70,7 +70,7 @@ def test_a_purchase_after_the_first_accepted_bid_is_rejected(seller, alice, bob)
 
 def test_until_the_reserve_is_met_a_bidder_below_it_loses_to_a_purchase(app_stack, seller, alice, bob, dev_auth):
     lot = seller.create_lot(reserve_price="50.00", buy_now_price="60.00", buy_now_until="reserve_met")
-    with Watcher(f"{app_stack.endpoints['websocket']}/?token={dev_auth.mint('alice')}") as alices_phone:
+    with Watcher(f"{app_stack.endpoints['websocket']}/", dev_auth.mint("alice")) as alices_phone:
         assert alice.wait_for_outcome(alice.bid(lot["lot_id"], "20.00")["bid_id"])["status"] == "ACCEPTED"
         assert alice.get(f"/lots/{lot['lot_id']}").json()["buy_now_price"] == "60.00"  # still offered
         response = buy(bob, lot["lot_id"])

@@ -2,8 +2,9 @@
 
 The same table of forged tokens goes to both doors of the local stack: the REST API
 (its Cognito authorizer, played by the local gateway) must answer 401, and WebSocket
-$connect with `?token=` (the connect function's own check, adapters/tokens.py) must
-refuse the handshake, with the API's error body. A genuine token passes both.
+$connect with the token as its subprotocol (the connect function's own check,
+adapters/tokens.py) must refuse the handshake, with the API's error body. A genuine token
+passes both; in the URL, where logs would keep it, it is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from local.cognito.user_pool import CLIENT_ID, ISSUER, KEY_FILE_NAME, KEY_ID, subject_for
+from tests.e2e.helpers import websocket_protocols
 
 
 def _b64(data: bytes) -> str:
@@ -106,11 +108,13 @@ def rest_status(api: str, token: str) -> requests.Response:
     return requests.get(f"{api}/bids/no-such-bid", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-def websocket_refusal(app_stack, token: str) -> tuple[int, bytes] | None:
+def websocket_refusal(app_stack, token: str, query: str = "") -> tuple[int, bytes] | None:
     """The status and body of a refused handshake; None when the connection opened."""
-    url = f"{app_stack.endpoints['websocket']}/?token={token}"
+    url = f"{app_stack.endpoints['websocket']}/{query}"
     try:
-        with connect(url, open_timeout=30):
+        with connect(url, open_timeout=30, subprotocols=websocket_protocols(token)) as socket:
+            # The answer names the API's protocol, never the token.
+            assert socket.subprotocol == "samsold.v1"
             return None
     except InvalidStatus as refused:
         return refused.response.status_code, refused.response.body
@@ -120,6 +124,16 @@ def test_a_genuine_token_passes_both_doors(app_stack, api, forger):
     token = forger.genuine()
     assert rest_status(api, token).status_code == 404
     assert websocket_refusal(app_stack, token) is None
+
+
+def test_a_token_in_the_websocket_url_is_refused(app_stack, forger):
+    token = forger.genuine()
+    try:
+        with connect(f"{app_stack.endpoints['websocket']}/?token={token}", open_timeout=30):
+            raise AssertionError("a token in the URL was taken")
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 400
+        assert json.loads(refused.response.body)["error"]["code"] == "INVALID_REQUEST"
 
 
 @pytest.mark.parametrize("forge", FORGED_TOKENS.values(), ids=FORGED_TOKENS.keys())

@@ -27,10 +27,10 @@ def template_without_place_bid_put_item(directory: Path) -> Path:
     """template.yaml with dynamodb:PutItem taken out of PlaceBidFunction's policy (the
     function records each bid request with it), its code still found in the repository."""
     text = (REPO / "template.yaml").read_text()
-    statement = text.index("Sid: AdmitAndRecordBids")
-    put_item = text.index("- dynamodb:PutItem\n", statement)
-    line_start = text.rindex("\n", 0, put_item) + 1
-    changed = text[:line_start] + text[put_item + len("- dynamodb:PutItem\n"):]
+    statement = text.index("Sid: RecordBidRequests")
+    put_item = text.index("Action: dynamodb:PutItem\n", statement)
+    # Another item action in its place: the statement stays well-formed, PutItem is gone.
+    changed = text[:put_item] + "Action: dynamodb:ConditionCheckItem\n" + text[put_item + len("Action: dynamodb:PutItem\n"):]
     assert changed.count("dynamodb:PutItem") == text.count("dynamodb:PutItem") - 1
     changed = changed.replace("CodeUri: functions/", f"CodeUri: {REPO / 'functions'}/")
     path = directory / "template.yaml"

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +61,7 @@ def disputed(app_stack, api, dev_auth):
 
 def test_help_lists_every_command_with_one_line():
     result = runner.invoke(app, ["--help"])
-    for command in ("dev", "token", "lots", "bid", "history", "as-of", "replay", "verify", "dispute", "dlq"):
+    for command in ("dev", "token", "lots", "bid", "watch", "history", "as-of", "replay", "verify", "dispute", "dlq"):
         assert command in result.output
     # The benchmarks are samsold-bench's, not the operator's.
     result = runner.invoke(bench_app, ["--help"])
@@ -264,3 +265,23 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
     # The document to send Bob names no other bidder and not Alice's maximum.
     assert subject_for("alice") not in (tmp_path / "dispute.md").read_text()
+
+
+def test_watch_prints_a_lots_news_signed_in_with_the_token_out_of_the_url(app_stack, api, dev_auth):
+    """`samsold watch LOT --as NAME` subscribes as the page does: the token as a subprotocol."""
+    lot = Client(api, dev_auth.mint("sally")).create_lot()
+    watched: dict[str, object] = {}
+    watching = threading.Thread(target=lambda: watched.update(
+        result=samsold(app_stack, "watch", lot["lot_id"], "--as", "wendy", "--count", "2")))
+    watching.start()
+    table = app_stack.app.outputs["ConnectionsTableName"]
+    eventually(lambda: app_stack.client("dynamodb").query(
+        TableName=table, KeyConditionExpression="PK = :pk", ConsistentRead=True,
+        ExpressionAttributeValues={":pk": {"S": f"LOT#{lot['lot_id']}"}})["Items"])
+    wendy = Client(api, dev_auth.mint("wendy"))
+    wendy.bid(lot["lot_id"], "10.00")
+    watching.join(60)
+    result = watched["result"]
+    assert result.exit_code == 0, result.output
+    types = {json.loads(line)["type"] for line in result.output.splitlines()}
+    assert "bid.outcome" in types  # wendy's own news: the token was taken

@@ -29,8 +29,8 @@ def test_an_admin_retracts_the_leaders_bid_and_everyone_concerned_is_told(app_st
 
     ws = app_stack.endpoints["websocket"]
     with Watcher(f"{ws}/?lot_id={lot_id}") as watcher, \
-            Watcher(f"{ws}/?token={dev_auth.mint('bob')}") as bobs_phone, \
-            Watcher(f"{ws}/?token={dev_auth.mint('alice')}") as alices_phone:
+            Watcher(f"{ws}/", dev_auth.mint("bob")) as bobs_phone, \
+            Watcher(f"{ws}/", dev_auth.mint("alice")) as alices_phone:
         refused = retract(bob, lot_id, top["bid_id"])  # not an administrator
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "FORBIDDEN")
 

@@ -74,9 +74,11 @@ export class LiveConnection {
     this.subscribed = new Set();
     const params = new URLSearchParams();
     if (this.lotId) params.set("lot_id", this.lotId);
-    if (this.token) params.set("token", this.token);
     const query = params.toString();
-    const socket = new WebSocket(query ? `${this.baseUrl}?${query}` : this.baseUrl);
+    // The token travels as a subprotocol, never in the URL (URLs end up in logs); the
+    // server answers with "samsold.v1" alone.
+    const protocols = this.token ? ["samsold.v1", `samsold.token.${this.token}`] : ["samsold.v1"];
+    const socket = new WebSocket(query ? `${this.baseUrl}?${query}` : this.baseUrl, protocols);
     this.socket = socket;
     this.onState(this.attempt === 0 ? "connecting" : "offline");
     socket.addEventListener("open", () => {

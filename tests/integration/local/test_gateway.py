@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -28,8 +29,11 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from local.apigateway.gateway import LocalGateway
+from local.apigateway.rest import HttpResponse
+from local.apigateway.sigv4 import Credentials
 from local.cognito.user_pool import DevAuth, subject_for
 from local.sam.model import GatewayResponse, RestRoute, WebSocketApi
 from tests.fixtures.gateway import handlers
@@ -146,12 +150,22 @@ def gateway(auth: DevAuth, recorder: Recorder, static_dir: Path) -> Iterator[Loc
     )
     with gateway, pytest.MonkeyPatch.context() as patch:
         patch.setenv("GATEWAY_TEST_MANAGEMENT_URL", gateway.websocket_management_url)
+        # What the runtime gives the functions: the key the management API checks.
+        patch.setenv("AWS_ACCESS_KEY_ID", gateway.management_credentials.access_key_id)
+        patch.setenv("AWS_SECRET_ACCESS_KEY", gateway.management_credentials.secret_access_key)
         yield gateway
 
 
 @pytest.fixture(scope="module")
 def management(gateway: LocalGateway) -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=gateway.websocket_management_url)
+    """The functions' client: it signs with the key the gateway was given."""
+    return management_client(gateway, gateway.management_credentials)
+
+
+def management_client(gateway: LocalGateway, credentials: Credentials) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=gateway.websocket_management_url,
+                        region_name="us-east-1", aws_access_key_id=credentials.access_key_id,
+                        aws_secret_access_key=credentials.secret_access_key)
 
 
 def last_event(recorder: Recorder, function: str) -> dict[str, Any]:
@@ -592,6 +606,29 @@ def test_delete_connection_closes_it_and_then_it_is_gone(
 
 
 @pytest.mark.parametrize("operation", ["post_to_connection", "get_connection", "delete_connection"])
+def test_only_the_functions_key_may_use_the_management_api(gateway: LocalGateway, operation: str) -> None:
+    """Anyone reaching the gateway could otherwise push a fake message to any connection or
+    close it: unsigned, signed with another key, or with the right key id and a wrong
+    secret, the call is refused and the connection untouched."""
+    others = [Credentials.generate(), Credentials(gateway.management_credentials.access_key_id, "not-the-secret")]
+    with open_socket(gateway) as socket:
+        connection_id = whoami(socket)
+        unsigned = requests.post(f"{gateway.websocket_management_url}/@connections/{quote(connection_id, safe='')}",
+                                 data=b'{"type": "lot.won"}', timeout=5)
+        assert unsigned.status_code == 403
+        assert unsigned.headers["x-amzn-ErrorType"] == "ForbiddenException"
+        for credentials in others:
+            client = management_client(gateway, credentials)
+            arguments: dict[str, Any] = {"ConnectionId": connection_id}
+            if operation == "post_to_connection":
+                arguments["Data"] = b'{"type": "lot.won"}'
+            with pytest.raises(client.exceptions.ForbiddenException):
+                getattr(client, operation)(**arguments)
+        socket.send(json.dumps({"action": "echo", "text": "still here"}))
+        assert json.loads(socket.recv(timeout=5))["text"] == "still here"  # nothing pushed, not closed
+
+
+@pytest.mark.parametrize("operation", ["post_to_connection", "get_connection", "delete_connection"])
 def test_unknown_connection_is_gone(management: Any, operation: str) -> None:
     arguments: dict[str, Any] = {"ConnectionId": "Tm9TdWNoQ29ubj0="}
     if operation == "post_to_connection":
@@ -718,3 +755,72 @@ def test_five_hundred_simultaneous_connections_are_all_answered(gateway: LocalGa
         statuses = thread.submit(asyncio.run, burst()).result()
 
     assert [status for status in statuses if status != 200] == []
+
+
+# -- what is served to whom: Host (DNS rebinding) and subprotocols -------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "10.0.0.7"])
+def test_a_host_the_gateway_does_not_serve_is_refused(gateway: LocalGateway, recorder: Recorder, host: str) -> None:
+    """A page on another name that resolves to this machine (DNS rebinding) reaches the
+    gateway with its own name as Host: nothing is answered, no function runs. A loopback
+    gateway serves loopback addresses and localhost only."""
+    before = len(recorder.events("LotApi"))
+    for path in ("/lots/lot-1", "/app.js", "/.well-known/jwks.json"):
+        answer = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=5)
+        answer.putrequest("GET", path, skip_host=True)
+        answer.putheader("Host", host)
+        answer.endheaders()
+        response = answer.getresponse()
+        assert response.status == 403, (host, path)
+        answer.close()
+    assert len(recorder.events("LotApi")) == before
+    import socket
+
+    with pytest.raises(InvalidStatus) as refused:
+        # The URL names the Host; the connection goes to this gateway, as a rebound name's would.
+        sock = socket.create_connection(("127.0.0.1", gateway.websocket_server.port), timeout=5)
+        connect(f"ws://{host}/", sock=sock, open_timeout=5).close()
+    assert refused.value.response.status_code == 403
+
+
+def test_a_websocket_handshake_with_two_hosts_is_refused(gateway: LocalGateway) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(gateway.websocket_url, open_timeout=5, additional_headers={"Host": "evil.example"}).close()
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::1]", "app.localhost"])
+def test_the_names_of_this_machine_are_served(gateway: LocalGateway, host: str) -> None:
+    answer = requests.get(f"{gateway.rest_url}/lots/lot-1", headers={"Host": f"{host}:{gateway.port}"}, timeout=5)
+    assert answer.status_code == 200
+
+
+def test_a_wildcard_gateway_serves_any_address_but_no_foreign_name() -> None:
+    from local.apigateway.host_check import HostCheck
+
+    opened = HostCheck("0.0.0.0", allowed=("tunnel.example",))
+    assert all(opened.allows(host) for host in ("192.168.1.20:3000", "[fe80::1]", "localhost", "tunnel.example"))
+    assert not any(opened.allows(host) for host in ("evil.example", "192.168.1.20.evil.example", None))
+
+
+def test_the_subprotocol_the_connect_function_names_is_the_handshakes(gateway: LocalGateway) -> None:
+    offered = [Subprotocol("samsold.v1"), Subprotocol("samsold.token.abc")]
+    with connect(f"{gateway.websocket_url}/?protocol=samsold.v1", open_timeout=5, subprotocols=offered) as socket:
+        assert socket.subprotocol == "samsold.v1"
+    # One the client did not offer is not answered (a browser then drops the connection).
+    with connect(f"{gateway.websocket_url}/?protocol=other", open_timeout=5, subprotocols=offered) as socket:
+        assert socket.subprotocol is None
+
+
+def test_the_gateway_users_own_routes_get_no_cors_preflight(auth: DevAuth, recorder: Recorder) -> None:
+    """A page on another origin cannot send JSON to the dev site's routes (POST /dev/token)
+    from a visitor's browser: their preflight is refused, the API's still answered."""
+    own = {("POST", "/dev/token"): lambda request: HttpResponse(200, [], b"{}")}
+    with LocalGateway(port=0, rest_routes=REST_ROUTES, websocket=None, invoke=recorder.invoke, auth=auth,
+                      extra_routes=own) as plain:
+        asked = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+        refused = requests.options(f"{plain.rest_url}/dev/token", headers=asked, timeout=5)
+        assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
+        assert requests.options(f"{plain.rest_url}/bid", headers=asked, timeout=5).status_code == 204

@@ -643,6 +643,47 @@ def test_user_pool_is_created_unless_one_is_given(template):
     assert client_id == {"Fn::If": ["CreateUserPool", {"Ref": "UserPoolClient"}, ""]}
 
 
+def test_the_pages_origin_is_required_and_never_any(template):
+    origin = template["Parameters"]["AllowedOrigin"]
+    assert "Default" not in origin  # sam deploy asks for it
+    pattern = re.compile(origin["AllowedPattern"])
+    assert pattern.match("https://auctions.example.com") and pattern.match("http://localhost:3000")
+    for refused in ("*", "", "https://a.example, https://b.example", "auctions.example.com", "https://*.example.com"):
+        assert not pattern.match(refused), refused
+
+
+def test_sign_in_sends_no_password_unless_asked_and_admins_use_mfa(template):
+    pool = template["Resources"]["UserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == {"Ref": "UserPoolMfa"} and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert parameter_default(template, "UserPoolMfa") == "ON"
+    flows = template["Resources"]["UserPoolClient"]["Properties"]["ExplicitAuthFlows"]
+    condition, asked, default = flows["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": "AllowPasswordAuth"}, "true"]}
+    assert parameter_default(template, "AllowPasswordAuth") == "false"
+    assert "ALLOW_USER_PASSWORD_AUTH" not in default and "ALLOW_USER_PASSWORD_AUTH" in asked
+    assert "ALLOW_USER_SRP_AUTH" in default
+
+
+def test_both_stages_keep_access_logs_with_caller_sub_and_request_id_and_no_token(template):
+    rest = template["Resources"]["BidsApi"]["Properties"]["AccessLogSetting"]
+    websocket = template["Resources"]["WebSocketStage"]["Properties"]["AccessLogSettings"]
+    for setting, group, fields in ((rest, "RestApiAccessLogGroup", {"sub": "$context.authorizer.claims.sub"}),
+                                   (websocket, "WebSocketAccessLogGroup", {"connectionId": "$context.connectionId"})):
+        assert setting["DestinationArn"] == {"Fn::GetAtt": [group, "Arn"]}
+        line = json.loads(setting["Format"])
+        assert line["requestId"] == "$context.requestId" and line["ip"] == "$context.identity.sourceIp"
+        assert fields.items() <= line.items()
+        assert not [value for value in line.values() if "header" in value.lower() or "querystring" in value.lower()]
+        assert template["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_place_bid_writes_only_bid_items(template):
+    statements = [statement for policy in function_properties(template, "PlaceBidFunction")["Policies"]
+                  for statement in policy["Statement"]]
+    (put,) = [statement for statement in statements if "dynamodb:PutItem" in statement["Action"]]
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BID#*"]}}
+
+
 def test_websocket_routes_reach_the_connect_function(template):
     (api,) = resources_of(template, "AWS::ApiGatewayV2::Api").values()
     assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
@@ -882,7 +923,9 @@ def _placeholder_environment(template: dict[str, Any], lid: str) -> dict[str, st
         if "Ref" in value:
             name = value["Ref"]
             if name in template.get("Parameters", {}):
-                return str(parameter_default(template, name))
+                # A parameter a deployment must set gets the value it would set.
+                required = {"AllowedOrigin": "https://auction.example.com"}
+                return str(template["Parameters"][name].get("Default", required.get(name)))
             return f"samsold-{name}"
         if "Fn::If" in value:  # the default parameters' branch: a user pool of the stack's own
             return resolve(value["Fn::If"][1])

@@ -254,3 +254,18 @@ def test_a_reason_inside_a_statement_keeps_it_and_one_elsewhere_does_not() -> No
     Properties: {}
 """
     assert kept_statements(template) == {("FanOutFunction", "FindAndDropSubscribers"): "a gone watcher is dropped here"}
+
+
+def test_place_bid_may_write_only_bid_items() -> None:
+    """PlaceBid records bid requests (BID#...); its role refuses a put of any other item,
+    such as a lot's snapshot or event, by the dynamodb:LeadingKeys condition."""
+    app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", ACCOUNT))
+    place_bid = Policies(next(f for f in app.functions if f.logical_id == "PlaceBidFunction").policies)
+
+    def put(partition_key: str) -> str:
+        return place_bid.decide("dynamodb:PutItem", TABLE, {"dynamodb:LeadingKeys": [partition_key]})
+
+    assert put("BID#alice-1") == "allow"
+    for other in ("LOT#rolex", "PARKED#m1", "BIDDER#sub", "SALE#s1", "bid#lower"):
+        assert put(other) == "implicit_deny", other
+    assert place_bid.decide("dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": ["LOT#rolex"]}) == "allow"

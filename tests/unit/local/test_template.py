@@ -408,6 +408,7 @@ def test_gateway_responses_are_read_from_the_rest_api():
         LocalEndpoints.placeholder("us-east-1", "000000000000")
     )
     unauthorized = app.gateway_responses["UNAUTHORIZED"]
-    assert unauthorized.status == 401 and unauthorized.headers == {"Access-Control-Allow-Origin": "*"}
+    # Locally the CORS origin is the gateway's own (localhost until it listens), never "*".
+    assert unauthorized.status == 401 and unauthorized.headers == {"Access-Control-Allow-Origin": "http://localhost"}
     assert "$context.error.messageString" in unauthorized.template
     assert {"ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(app.gateway_responses)

@@ -52,3 +52,8 @@ def test_dev_no_iam_starts_the_stack_without_the_check(tmp_path: Path, monkeypat
         result = CliRunner().invoke(app, ["dev", "--data-dir", str(tmp_path), *flags])
         assert result.exit_code == 1, result.output
         assert started[-1]["iam"] is expected
+    # Host names to answer besides the machine's own (a tunnel's) reach the stack too.
+    flags = ["--allowed-host", "a.tunnel.example", "--allowed-host", "b.tunnel.example"]
+    CliRunner().invoke(app, ["dev", "--data-dir", str(tmp_path), *flags])
+    assert started[-1]["allowed_hosts"] == ("a.tunnel.example", "b.tunnel.example")
+

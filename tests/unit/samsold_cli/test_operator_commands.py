@@ -147,6 +147,13 @@ def test_dev_prints_a_short_summary_and_details_only_when_verbose(tmp_path):
     assert any("dynamodb" in line for line in start_summary(endpoints, tmp_path, 51, verbose=True))
 
 
+def test_dev_prints_the_run_secret_admin_dev_tokens_need(tmp_path):
+    endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001"}
+    lines = start_summary(endpoints, tmp_path, 51, verbose=False, run_secret="s3cr3t-of-this-run")
+    [line] = [line for line in lines if "s3cr3t-of-this-run" in line]
+    assert "run_secret" in line and len(line) <= 100
+
+
 def test_dev_says_when_iam_is_not_enforced(tmp_path):
     endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001"}
     assert not any("IAM" in line for line in start_summary(endpoints, tmp_path, 51, verbose=False))
