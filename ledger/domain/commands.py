@@ -195,6 +195,9 @@ class PlaceBid(Command):
     amount: AmountText
     placed_at: UtcTime
     correlation_id: str | None = None  # the API request that took the bid
+    # The bidder confirmed a bid far above the minimum (the API's question, asked before it
+    # is queued); recorded with the request, which a queued bid must match (`ledger.domain.queued`).
+    confirmed: bool = False
     type: Literal["PlaceBid"] = "PlaceBid"
 
     @property
@@ -285,13 +288,15 @@ class BidOutcome(BaseModel):
 
 
 class CommandResult(BaseModel):
-    """What one command of a batch did. `duplicate` marks a bid decided before."""
+    """What one command of a batch did. `duplicate` marks a bid decided before; `parked`
+    says why a queued command was not decided at all (`ledger.domain.queued`)."""
 
     command: str
     lot_id: str
     changed: bool
     bid: BidOutcome | None = None
     duplicate: bool = False
+    parked: str | None = None
 
 
 

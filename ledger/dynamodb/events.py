@@ -18,9 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.errors import LotUnreadable
+from ledger.domain.queued import BidRequestCheck
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
-from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot
+from ledger.dynamodb.items import check_request, put_bidder, put_event, put_receipt, put_retraction, put_snapshot
 from ledger.dynamodb.table import MAX_VERSION, bid_key, bidder_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
 
@@ -39,16 +40,19 @@ class LotEventsTable(TableAccess, LotEventStore):
         expected_snapshot: Mapping[str, Any] | None = None,
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
+        requests: Sequence[BidRequestCheck] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
         stored one still being at `expected_version`, None: there is none yet; given
         `expected_snapshot`, on every one of its attributes being as stored), the bid
-        receipts, the new bidders' alias records and the retraction records, all or nothing."""
+        receipts, the new bidders' alias records and the retraction records, all or nothing;
+        and only when each bid request of `requests` is stored as it says (a ConditionCheck)."""
         items = [put_event(self.table_name, e) for e in stored_events]
         items += [put_receipt(self.table_name, r) for r in receipts]
         items += [put_bidder(self.table_name, b) for b in bidders]
         items += [put_retraction(self.table_name, r) for r in retractions]
+        items += [check_request(self.table_name, r) for r in requests]
         if snapshot is not None:
             items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
         if not items:
@@ -58,7 +62,7 @@ class LotEventsTable(TableAccess, LotEventStore):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions)
+            raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions, requests)
             raise_for(error, "insert_events")
         except BotoCoreError as error:
             raise_for(error, "insert_events")

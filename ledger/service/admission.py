@@ -153,6 +153,8 @@ class BidAdmission:
         first recorded and whether this call recorded it; a bid id that comes back
         with another lot, bidder or amount is refused. A retry (same bid id) of a bid
         recorded when it was confirmed needs no confirmation again: it is the same bid."""
+        if confirmed:
+            command = command.model_copy(update={"confirmed": True})  # recorded: the queued bid must say so too
         try:
             self.admit_bid(command, confirmed)
         except ConfirmationRequired:
