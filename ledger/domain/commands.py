@@ -9,6 +9,7 @@ and times lie within `ledger.domain.values`' range."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from decimal import Decimal
@@ -113,6 +114,14 @@ JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def caller_bid_id(caller: str, key: str) -> str:
+    """The id of the bid a caller names with their own idempotency key (`Idempotency-Key`, or
+    `bid_id` in the body): the same key from two callers names two bids, and no key of one
+    caller can reach another's bid. A hash of both ("k" and 32 hex digits), so ids say
+    nothing of who placed them and are unlinkable across keys; `new_id`'s never start with "k"."""
+    return "k" + hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()[:32]
 
 
 class StrictInput(BaseModel):

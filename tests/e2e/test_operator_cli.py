@@ -42,8 +42,10 @@ def disputed(app_stack, api, dev_auth):
     closes = utc_now() + timedelta(seconds=8)
     lot = seller.create_lot(closes_at=format_time(closes), soft_close_window_s=60, soft_close_extension_s=10)
     accepted = alice.bid(lot["lot_id"], "10.00")
-    alice.wait_for_outcome(accepted["bid_id"])
+    # Placed while Alice's bid still waits in the queue, so the API admits it on the minimum
+    # it sees (10.00); the processor decides it after hers (minimum 10.50).
     low = bob.bid(lot["lot_id"], "10.10")
+    alice.wait_for_outcome(accepted["bid_id"])
     bob.wait_for_outcome(low["bid_id"])
     extending = bob.bid(lot["lot_id"], "10.50")
     bob.wait_for_outcome(extending["bid_id"])
@@ -222,8 +224,10 @@ def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
     assert leading.exit_code == 0 and "ACCEPTED, leading at 5.00 (your maximum 20.00)" in leading.output
     outbid = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "walt")
     assert outbid.exit_code == 0 and "ACCEPTED but outbid" in outbid.output and "the price is now 10.50" in outbid.output
-    rejected = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "xena")
-    assert rejected.exit_code == 1 and "REJECTED BELOW_MINIMUM (minimum bid 11.00, price 10.50)" in rejected.output
+    rejected = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "xena")  # refused by the API, never queued
+    assert rejected.exit_code == 1 and "422 BELOW_MINIMUM" in rejected.output and '"minimum_bid": "11.00"' in rejected.output
+    refused = samsold(app_stack, "bid", lot["lot_id"], "15.00", "--as", "vic")  # the leader's lower maximum: queued, rejected
+    assert refused.exit_code == 1 and "REJECTED BELOW_OWN_MAXIMUM" in refused.output
     unsigned = samsold(app_stack, "bid", lot["lot_id"], "30.00")
     assert unsigned.exit_code == 2 and "samsold token NAME" in unsigned.output
 
@@ -238,17 +242,18 @@ def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
 
 
 def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_path):
-    """README's "Investigating a dispute" (lines naming `vase` and `bob-1`), run by a shell
+    """README's "Investigating a dispute" (lines naming `vase` and `$BOB_2`), run by a shell
     with `samsold` on its PATH, on the walk-through's lot (with ids of its own here)."""
     seller, alice, bob = (Client(api, dev_auth.mint(name)) for name in ("sally", "alice", "bob"))
-    lot_id, bob_1 = f"vase-{uuid.uuid4().hex[:8]}", f"bob-1-{uuid.uuid4().hex[:8]}"
+    lot_id = f"vase-{uuid.uuid4().hex[:8]}"
     seller.create_lot(lot_id=lot_id, reserve_price="25.00")
     alice.wait_for_outcome(alice.bid(lot_id, "10.00")["bid_id"])
-    assert bob.wait_for_outcome(bob.bid(lot_id, "10.25", bid_id=bob_1)["bid_id"])["reason"] == "BELOW_MINIMUM"
     bob.wait_for_outcome(bob.bid(lot_id, "30.00")["bid_id"])
+    bob_2 = bob.bid(lot_id, "28.00")["bid_id"]
+    assert bob.wait_for_outcome(bob_2)["reason"] == "BELOW_OWN_MAXIMUM"
 
     section = Path("README.md").read_text().split("## Investigating a dispute", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    lines = [line for line in section.splitlines() if re.search(r"\b(vase|bob-1)\b", line)]
+    lines = [line for line in section.splitlines() if re.search(r"\bvase\b|\$BOB_2\b", line)]
     assert len(lines) >= 8
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -256,7 +261,7 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     (bin_dir / "samsold").chmod(0o755)
     env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SAMSOLD_DATA_DIR": str(app_stack.data_dir),
                         "PYTHONPATH": str(Path.cwd()), "COLUMNS": "80"}
-    script = "set -e\n" + "\n".join(re.sub(r"\bbob-1\b", bob_1, re.sub(r"\bvase\b", lot_id, line)) for line in lines)
+    script = f"set -e\nBOB_2={bob_2}\n" + "\n".join(re.sub(r"\bvase\b", lot_id, line) for line in lines)
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
+    assert "Bidder 2" in result.stdout and "BELOW_OWN_MAXIMUM" in (tmp_path / "dispute.md").read_text()

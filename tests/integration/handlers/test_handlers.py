@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from bootstrap import build
+from ledger.domain.commands import caller_bid_id
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import format_time, parse_time, utc_now
 from ledger.dynamodb import lot_key
@@ -115,7 +116,7 @@ def test_same_idempotency_key_twice_makes_one_bid(stack):
     before = queued(stack)
     first = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
     second = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
-    assert first == second and first[1]["bid_id"] == key
+    assert first == second and first[1]["bid_id"] == caller_bid_id("alice", key)
     assert queued(stack) == before + 1
     drain(stack)
     third = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})

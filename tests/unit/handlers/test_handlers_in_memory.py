@@ -121,3 +121,13 @@ def test_storage_out_of_reach_is_a_503_to_retry_not_a_5xx_of_the_gateway():
     app = build({"BIDS_TABLE": "bids", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
     status, answer = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})
     assert status == 503 and answer["error"]["code"] == "TRANSIENT", answer
+
+
+def test_bids_the_api_can_see_are_below_the_minimum_are_refused_with_it_not_queued(app, sqs):
+    lot = create_lot(app)
+    api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "20.00"}, claims=ALICE)
+    process(app, sqs)
+    answers = [api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "1.00"}, claims=BOB) for _ in range(3)]
+    assert {(status, body["error"]["code"], body["error"]["details"]["minimum_bid"]) for status, body in answers} == {
+        (422, "BELOW_MINIMUM", "10.50")}
+    assert sqs.waiting == [] and lot_view(app, lot["lot_id"])["version"] == 2
