@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.domain.commands import LotCommandMessage, PlaceBid
+from ledger.domain.commands import LotCommandMessage, PlaceBid, caller_bid_id
 from ledger.domain.values import format_time, utc_now
-from ledger.dynamodb import event_key, lot_key
+from ledger.dynamodb import event_key, lot_key, to_item
+from ledger.dynamodb.table import bid_key
 from local.cognito.user_pool import subject_for
 from samsold_bench.main import app as bench_app
 from samsold_cli.main import app
@@ -170,6 +171,9 @@ def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, de
     dora = Client(api, dev_auth.mint("dora"))
     lot = seller.create_lot()
     command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot["lot_id"], bidder=subject_for("dora"), amount="12.00", placed_at=utc_now())
+    # Its request record, as PlaceBid wrote it when it admitted the bid (without one it is parked).
+    request = {"PK": bid_key(command.bid_id), "SK": "REQUEST", **command.model_dump(mode="json")}
+    app_stack.client("dynamodb").put_item(TableName=app_stack.app.outputs["BidsTableName"], Item=to_item(request))
     sqs = app_stack.client("sqs")
     sqs.send_message(QueueUrl=app_stack.app.outputs["ProcessBidDeadLetterQueueUrl"],
                      MessageBody=LotCommandMessage(command=command).model_dump_json(),
@@ -196,13 +200,14 @@ def test_lots_and_bid_commands(app_stack):
 
 def test_bid_asks_for_confirm_far_above_the_minimum(app_stack, api, dev_auth):
     lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Jug", "--starting-price", "5.00", "--as", "tess").output)
-    bid_id = f"ulla-{uuid.uuid4().hex[:8]}"
-    asked = samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id)
+    key = f"ulla-{uuid.uuid4().hex[:8]}"
+    bid_id = caller_bid_id(subject_for("ulla"), key)  # the key is Ulla's own
+    asked = samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", key)
     assert asked.exit_code == 1
     assert "more than 10 times the minimum bid of 5.00 EUR" in asked.output and "--confirm" in asked.output
     ulla = Client(api, dev_auth.mint("ulla"))
     assert ulla.get(f"/bids/{bid_id}").status_code == 404  # nothing recorded
-    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id, "--confirm",
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", key, "--confirm",
                                 "--no-wait").output)
     assert (placed["bid_id"], placed["status"]) == (bid_id, "PENDING")
     assert ulla.wait_for_outcome(bid_id)["status"] == "ACCEPTED"
@@ -224,7 +229,8 @@ def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
     assert leading.exit_code == 0 and "ACCEPTED, leading at 5.00 (your maximum 20.00)" in leading.output
     outbid = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "walt")
     assert outbid.exit_code == 0 and "ACCEPTED but outbid" in outbid.output and "the price is now 10.50" in outbid.output
-    rejected = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "xena")  # refused by the API, never queued
+    # Below even the starting price: refused by the API (asked again of the lot as stored), never queued.
+    rejected = samsold(app_stack, "bid", lot["lot_id"], "4.00", "--as", "xena")
     assert rejected.exit_code == 1 and "422 BELOW_MINIMUM" in rejected.output and '"minimum_bid": "11.00"' in rejected.output
     refused = samsold(app_stack, "bid", lot["lot_id"], "15.00", "--as", "vic")  # the leader's lower maximum: queued, rejected
     assert refused.exit_code == 1 and "REJECTED BELOW_OWN_MAXIMUM" in refused.output
