@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from bootstrap import metrics
 from handlers.rest import caller_of, rule_broken, samsold_of
-from ledger.domain.commands import AmountText, Identifier, PlaceBid, StrictInput, new_id
+from ledger.domain.commands import AmountText, Identifier, PlaceBid, StrictInput
 from ledger.domain.values import from_epoch_ms
-from ledger.service.admission import QueuedBid
+from ledger.service.admission import QueuedBid, bid_id_for
 
 router = APIGatewayRouter()
 
@@ -41,7 +41,10 @@ class BidAccepted(BaseModel):
 @router.post(
     "/bid",
     summary="Place a bid",
-    description="Queues the bid for its lot and answers 202; GET the status_url (relative to the API) for the outcome.",
+    description="Queues the bid for its lot and answers 202; GET the status_url (relative to the API) for the outcome. "
+    "An Idempotency-Key (or bid_id) is the caller's own: sent again by the same caller it is the same bid, by another "
+    "caller another bid; the answer's bid_id names the bid. A bid below the minimum next bid as the API sees it is "
+    "refused with 422 BELOW_MINIMUM and the minimum.",
     responses={202: {"description": "queued", "content": {"application/json": {"schema": BidAccepted.model_json_schema()}}}},
 )
 def place_bid(
@@ -51,7 +54,7 @@ def place_bid(
     caller = caller_of(router)
     request_context = router.current_event.request_context
     command = PlaceBid(
-        bid_id=_bid_id(idempotency_key, body.bid_id),
+        bid_id=bid_id_for(caller.user, _key(idempotency_key, body.bid_id)),
         lot_id=body.lot_id,
         bidder=caller.user,
         amount=body.amount,
@@ -86,7 +89,7 @@ def buy_now(
     request_context = router.current_event.request_context
     queued = samsold_of(router).admission.queue_buy_now(
         lot_id,
-        bid_id=_bid_id(idempotency_key, body.bid_id if body else None),
+        bid_id=bid_id_for(caller.user, _key(idempotency_key, body.bid_id if body else None)),
         buyer=caller.user,
         # The time API Gateway received the request decides whether it was in time.
         placed_at=from_epoch_ms(request_context.request_time_epoch),
@@ -95,11 +98,11 @@ def buy_now(
     return _accepted(queued, metric="BuyNowQueued")
 
 
-def _bid_id(idempotency_key: str | None, requested: str | None) -> str:
-    """The bid's id: the Idempotency-Key header or the body's bid_id (the same if both), or a new one."""
+def _key(idempotency_key: str | None, requested: str | None) -> str | None:
+    """The caller's key for the bid: the Idempotency-Key header or the body's bid_id (the same if both)."""
     if idempotency_key and requested and idempotency_key != requested:
         raise rule_broken("Idempotency-Key and bid_id differ: send one, or the same in both")
-    return idempotency_key or requested or new_id()
+    return idempotency_key or requested
 
 
 def _accepted(queued: QueuedBid, metric: str) -> Response[BidAccepted]:

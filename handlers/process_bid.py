@@ -3,9 +3,10 @@
 Powertools' FIFO processor walks the batch and, on a failure, skips only the rest of
 that message group. The first record of a lot decides all of that lot's records in
 the batch in one transaction; the others pick up their share of the result.
-Deterministic failures never block a group: an unparseable message, or one for a lot
-that does not exist or cannot be read, is parked and acknowledged; a bid that cannot
-win becomes BidRejected. Only transient errors fail records, which SQS redelivers
+Deterministic failures never block a group: an unparseable message, one for a lot that
+does not exist or cannot be read, or a bid or purchase that no bid-request record of the
+API's matches (`ledger.domain.queued`: anyone allowed to send to the queue could have
+written it) is parked and acknowledged; a bid that cannot win becomes BidRejected. Only transient errors fail records, which SQS redelivers
 (and after 3 receives moves to the DLQ).
 
 A bid far above the minimum is not checked for confirmation here: that was the API's
@@ -62,7 +63,7 @@ class LotBatch:
             return
         lot_id = parsed[0][1].lot_id
         try:
-            results = self.samsold.commands.execute(lot_id, [command for _, command in parsed])
+            results = self.samsold.commands.decide_queued(lot_id, [command for _, command in parsed])
         except (LotNotFound, LotUnreadable) as error:
             # No such lot, or its stored state cannot be read: retrying can never decide
             # these, and three failures would only move them to the DLQ; keep them, with the
@@ -72,6 +73,12 @@ class LotBatch:
                 self.results[record.message_id] = None
             return
         for (record, _), result in zip(parsed, results, strict=True):
+            if result.parked is not None:
+                # A bid the API never admitted (no bid-request record says so): never decided.
+                metrics.add_metric(name="QueuedBidsUnmatched", unit=MetricUnit.Count, value=1)
+                park(record, result.parked, self.samsold)
+                self.results[record.message_id] = None
+                continue
             self.results[record.message_id] = result
         metrics.add_metric(name="LotBatchSize", unit=MetricUnit.Count, value=len(parsed))
 

@@ -23,6 +23,7 @@ from pydantic import BeforeValidator, Field
 from bootstrap import App, logger
 from ledger.domain.commands import is_user_id
 from ledger.domain.errors import (
+    BelowMinimum,
     BidAlreadyRetracted,
     BidIdReused,
     BidNotAccepted,
@@ -76,6 +77,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     # A bid far above the minimum, not confirmed: a question for the bidder, answered by
     # sending it again with "confirm": true.
     ConfirmationRequired: 422,
+    # A bid below the minimum next bid: refused with the minimum, never queued.
+    BelowMinimum: 422,
     # A purchase at the buy-now price the lot does not offer (now, or ever): its code says why.
     BuyNowRefused: 409,
     # A stored item of this lot cannot be read: the server's fault, not the caller's (so

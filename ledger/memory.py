@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
+from ledger.domain.queued import BidRequestCheck
 from ledger.persistence import (
     BID_TOPICS,
     OPEN_STATUS,
@@ -86,9 +87,11 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
+        requests: Sequence[BidRequestCheck] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + len(bidder_lots) + (snapshot is not None)
+        items = (len(stored_events) + len(receipts) + len(bidders) + len(retractions) + len(bidder_lots) + len(requests)
+                 + (snapshot is not None))
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -112,12 +115,14 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             )
             # A retraction recorded already: decided again on fresh state (as DynamoDB's recorder says).
             snapshot_changed = snapshot_changed or any(str(r["bid_id"]) in self._retractions for r in retractions)
-            if events_exist or decided or known or snapshot_changed:
+            unmatched = [r.bid_id for r in requests if not r.matches(self._requests.get(r.bid_id))]
+            if events_exist or decided or known or unmatched or snapshot_changed:
                 raise ConditionsFailed(
                     f"insert_events: conditions failed (bids decided already: {decided}, bidders known: {known}, "
-                    f"snapshot changed: {snapshot_changed}, events exist: {events_exist})",
+                    f"requests unmatched: {unmatched}, snapshot changed: {snapshot_changed}, events exist: {events_exist})",
                     decided_bids=decided,
                     known_bidders=known,
+                    unmatched_requests=unmatched,
                     snapshot_changed=snapshot_changed,
                     events_exist=events_exist,
                 )

@@ -37,6 +37,7 @@ from ledger.domain.events import BidPlaced, BidRetracted
 # A close key as `close_key` writes it, or an end key as `ended_key` does; the list's cursor
 # (a domain value) is built on it, so the domain owns it.
 from ledger.domain.listing import TIME_KEY_PATTERN as TIME_KEY_PATTERN
+from ledger.domain.queued import BidRequestCheck
 
 OPEN_STATUS = "OPEN"
 ENDED_STATUSES = ("CLOSED", "CANCELLED")
@@ -86,6 +87,8 @@ class ConditionsFailed(IntegrityError):
 
     `decided_bids`: the bids whose receipt exists already (decided before);
     `known_bidders`: the bidders whose alias record exists already (they bid before);
+    `unmatched_requests`: the bids whose bid-request record is missing or says otherwise
+    (`BidRequestCheck`: a command the API never admitted);
     `snapshot_changed`: the snapshot was not at `expected_version` (another writer moved
     it on, or it did not exist / existed already); `events_exist`: an event's version
     was taken. A storage that cannot tell sets `snapshot_changed` (reload everything)."""
@@ -96,19 +99,23 @@ class ConditionsFailed(IntegrityError):
         *,
         decided_bids: Sequence[str] = (),
         known_bidders: Sequence[str] = (),
+        unmatched_requests: Sequence[str] = (),
         snapshot_changed: bool = False,
         events_exist: bool = False,
     ) -> None:
         super().__init__(message)
         self.decided_bids = tuple(decided_bids)
         self.known_bidders = tuple(known_bidders)
+        self.unmatched_requests = tuple(unmatched_requests)
         self.snapshot_changed = snapshot_changed
         self.events_exist = events_exist
 
     @property
     def only_records_exist(self) -> bool:
-        """Only receipts' or aliases' conditions failed: the snapshot decided on is still current."""
-        return bool(self.decided_bids or self.known_bidders) and not (self.snapshot_changed or self.events_exist)
+        """Only receipts', aliases' or requests' conditions failed: the snapshot decided on is still current."""
+        return bool(self.decided_bids or self.known_bidders or self.unmatched_requests) and not (
+            self.snapshot_changed or self.events_exist
+        )
 
 
 class SaleConditionsFailed(IntegrityError):
@@ -132,10 +139,11 @@ class LotEventStore(AggregateRecorder):
 
     - `insert_events` writes the new events, the bid receipts, the new bidders' alias
       records, the retraction records, the bidders' records of the lot and the lot's
-      snapshot all together or not at all. It
-      raises `IntegrityError` (nothing written) when an event's version exists already, a
-      receipt's bid was decided already, a bidder's alias record or a bid's retraction record
-      exists already, or the snapshot is not at `expected_version` (`None`: there must be no
+      snapshot all together or not at all, and only when each of `requests`
+      (`BidRequestCheck`) finds its bid-request record as it says. It raises
+      `IntegrityError` (nothing written) when an event's version exists already, a
+      receipt's bid was decided already, a bidder's alias record or a bid's retraction
+      record exists already, a request check fails, or the snapshot is not at `expected_version` (`None`: there must be no
       snapshot yet), or, given `expected_snapshot`, not exactly that item (every one of its
       attributes equal: a writer that decided on a snapshot it kept in memory overwrites only
       that one, never one changed in place). When conditions failed, the error is a
@@ -159,6 +167,7 @@ class LotEventStore(AggregateRecorder):
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
+        requests: Sequence[BidRequestCheck] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,

@@ -9,6 +9,7 @@ and times lie within `ledger.domain.values`' range."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from decimal import Decimal
@@ -115,6 +116,14 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def caller_bid_id(caller: str, key: str) -> str:
+    """The id of the bid a caller names with their own idempotency key (`Idempotency-Key`, or
+    `bid_id` in the body): the same key from two callers names two bids, and no key of one
+    caller can reach another's bid. A hash of both ("k" and 32 hex digits), so ids say
+    nothing of who placed them and are unlinkable across keys; `new_id`'s never start with "k"."""
+    return "k" + hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()[:32]
+
+
 class StrictInput(BaseModel):
     """What arrives from outside: known fields only, no coercion."""
 
@@ -195,6 +204,9 @@ class PlaceBid(Command):
     amount: AmountText
     placed_at: UtcTime
     correlation_id: str | None = None  # the API request that took the bid
+    # The bidder confirmed a bid far above the minimum (the API's question, asked before it
+    # is queued); recorded with the request, which a queued bid must match (`ledger.domain.queued`).
+    confirmed: bool = False
     type: Literal["PlaceBid"] = "PlaceBid"
 
     @property
@@ -285,13 +297,15 @@ class BidOutcome(BaseModel):
 
 
 class CommandResult(BaseModel):
-    """What one command of a batch did. `duplicate` marks a bid decided before."""
+    """What one command of a batch did. `duplicate` marks a bid decided before; `parked`
+    says why a queued command was not decided at all (`ledger.domain.queued`)."""
 
     command: str
     lot_id: str
     changed: bool
     bid: BidOutcome | None = None
     duplicate: bool = False
+    parked: str | None = None
 
 
 

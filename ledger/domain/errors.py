@@ -104,6 +104,14 @@ class ConfirmationRequired(LedgerError):
     code = "CONFIRMATION_REQUIRED"
 
 
+class BelowMinimum(LedgerError):
+    """A bid the API can already see is below the lot's minimum next bid
+    (ledger.domain.rules.surely_below_minimum): refused before anything is recorded or
+    queued, with the minimum. The processor would only reject it BELOW_MINIMUM."""
+
+    code = "BELOW_MINIMUM"
+
+
 # Refusals of a retraction (`ledger.domain.rules.retractable_bid`): the lot's state does not allow it.
 class LotNotOpen(InvalidState):
     """Bids are retracted only while the lot is open (not before it opens, not once its

@@ -289,6 +289,20 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
     return accept(OUTBID, proxy_price(lot, leader_maximum, amount), leader_maximum)
 
 
+def surely_below_minimum(lot: LotSnapshot, bidder: str, amount: Decimal, placed_at: datetime) -> Decimal | None:
+    """The minimum next bid when `decide_bid` would reject this bid BELOW_MINIMUM on `lot`
+    (or on any later state of it, as the minimum only rises: the API refuses it before it is
+    queued); None when it might be decided otherwise. So only a bid in the lot's open time,
+    of a bidder other than its seller and its leader (who may raise their maximum to any
+    amount above it, even below the minimum), under the minimum next bid."""
+    if lot.status in ("CANCELLED", "CLOSED") or not lot.opens_at <= placed_at < lot.closes_at:
+        return None
+    if bidder in (lot.seller, lot.leader):
+        return None
+    minimum = minimum_bid(lot)
+    return minimum if amount < minimum else None
+
+
 # --- buy-it-now --------------------------------------------------------------------------
 
 

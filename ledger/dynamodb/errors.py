@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
+from ledger.domain.queued import BidRequestCheck
 from ledger.persistence import ConditionsFailed
 
 
@@ -44,12 +45,14 @@ def raise_conditions_failed(
     bidders: Sequence[Mapping[str, Any]],
     has_snapshot: bool,
     retractions: Sequence[Mapping[str, Any]] = (),
+    requests: Sequence[BidRequestCheck] = (),
     *,
     unconditional: int = 0,
 ) -> None:
     """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
     CancellationReasons is index-aligned with TransactItems (events, receipts, bidders,
-    retractions, `unconditional` items that never fail a condition, snapshot). A retraction recorded already counts as a changed snapshot
+    retractions, `unconditional` items that never fail a condition, request checks, snapshot).
+    A retraction recorded already counts as a changed snapshot
     (the retraction is decided again on fresh state, which refuses it).
     Returns when the cancellation was for another reason."""
     if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -58,7 +61,8 @@ def raise_conditions_failed(
     failed = [code == "ConditionalCheckFailed" for code in reasons]
     if not any(failed):
         return
-    items = len(stored_events) + len(receipts) + len(bidders) + len(retractions) + unconditional + has_snapshot
+    items = (len(stored_events) + len(receipts) + len(bidders) + len(retractions) + unconditional + len(requests)
+             + has_snapshot)
     if len(failed) != items:
         # Reasons that do not line up with the items: say the least (reload everything).
         raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error
@@ -66,11 +70,15 @@ def raise_conditions_failed(
     decided = [str(r["bid_id"]) for r, hit in zip(receipts, rest[: len(receipts)], strict=True) if hit]
     rest = rest[len(receipts) :]
     known = [str(b["bidder"]) for b, hit in zip(bidders, rest[: len(bidders)], strict=True) if hit]
-    retracted = any(rest[len(bidders) : len(bidders) + len(retractions)])
+    rest = rest[len(bidders) :]
+    retracted = any(rest[: len(retractions)])
+    rest = rest[len(retractions) + unconditional :]
+    unmatched = [r.bid_id for r, hit in zip(requests, rest[: len(requests)], strict=True) if hit]
     raise ConditionsFailed(
         f"insert_events: conditions failed ({reasons})",
         decided_bids=decided,
         known_bidders=known,
+        unmatched_requests=unmatched,
         snapshot_changed=(has_snapshot and failed[-1]) or retracted,
         events_exist=any(events),
     ) from error

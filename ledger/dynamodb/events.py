@@ -19,9 +19,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.errors import LotUnreadable
+from ledger.domain.queued import BidRequestCheck
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
-from ledger.dynamodb.items import put_bidder, put_event, put_receipt, put_retraction, put_snapshot, update_bidder_lot
+from ledger.dynamodb.items import (
+    check_request,
+    put_bidder,
+    put_event,
+    put_receipt,
+    put_retraction,
+    put_snapshot,
+    update_bidder_lot,
+)
 from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
 
@@ -41,6 +50,7 @@ class LotEventsTable(TableAccess, LotEventStore):
         bidders: Sequence[Mapping[str, Any]] = (),
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
+        requests: Sequence[BidRequestCheck] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events, and with them the lot's new snapshot (conditional on the
@@ -48,12 +58,14 @@ class LotEventsTable(TableAccess, LotEventStore):
         `expected_snapshot`, on every one of its attributes being as stored), the bid
         receipts, the new bidders' alias records, the retraction records and the bidders'
         records of the lot (Updates, unconditional: the snapshot's condition orders them),
-        all or nothing."""
+        all or nothing; and only when each bid request of `requests` is stored as it says
+        (a ConditionCheck)."""
         items = [put_event(self.table_name, e) for e in stored_events]
         items += [put_receipt(self.table_name, r) for r in receipts]
         items += [put_bidder(self.table_name, b) for b in bidders]
         items += [put_retraction(self.table_name, r) for r in retractions]
         items += [{"Update": update_bidder_lot(self.table_name, r)} for r in bidder_lots]
+        items += [check_request(self.table_name, r) for r in requests]
         if snapshot is not None:
             items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
         if not items:
@@ -64,7 +76,7 @@ class LotEventsTable(TableAccess, LotEventStore):
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
             raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions,
-                                    unconditional=len(bidder_lots))
+                                    requests, unconditional=len(bidder_lots))
             raise_for(error, "insert_events")
         except BotoCoreError as error:
             raise_for(error, "insert_events")

@@ -15,6 +15,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from eventsourcing.persistence import StoredEvent
 
+from ledger.domain.queued import BidRequestCheck
 from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys, my_bid_key
 from ledger.persistence import BID_TOPICS, lot_key
 
@@ -75,6 +76,25 @@ def put_receipt(table_name: str, receipt: Mapping[str, Any]) -> dict[str, Any]:
 
 def put_retraction(table_name: str, retraction: Mapping[str, Any]) -> dict[str, Any]:
     return put_new(table_name, {"PK": bid_key(str(retraction["bid_id"])), "SK": "RETRACTION", **retraction})
+
+
+def check_request(table_name: str, check: BidRequestCheck) -> dict[str, Any]:
+    """A transaction's ConditionCheck that the bid's request record holds what `check` says."""
+    names = {f"#r{i}": name for i, name in enumerate(check.fields)}
+    values = {f":r{i}": _serializer.serialize(value) for i, value in enumerate(check.fields.values())}
+    conditions = ["attribute_exists(PK)"] + [
+        f"(attribute_not_exists(#r{i}) OR #r{i} = :r{i})" if name in check.or_absent else f"#r{i} = :r{i}"
+        for i, name in enumerate(check.fields)
+    ]
+    return {
+        "ConditionCheck": {
+            "TableName": table_name,
+            "Key": {"PK": {"S": bid_key(check.bid_id)}, "SK": {"S": "REQUEST"}},
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
 
 
 def put_bidder(table_name: str, bidder: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,13 +12,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ledger.domain import rules
-from ledger.domain.commands import BidOutcome, BidStatus, BuyNow, PlaceBid
+from ledger.domain.commands import BidOutcome, BidStatus, BuyNow, PlaceBid, caller_bid_id, new_id
 from ledger.domain.errors import (
+    BelowMinimum,
     BidIdReused,
     BidNotFound,
     BuyNowRefused,
     ConfirmationRequired,
     InvalidCommand,
+    LedgerError,
     LotEnded,
 )
 from ledger.domain.state import LotSnapshot
@@ -110,10 +112,11 @@ class BidAdmission:
         The lot may be one read for an earlier bid (ADMISSION_SNAPSHOT_MAX_AGE_S); a bid
         that it would ask to confirm is asked only if the lot as stored now asks too."""
         lot = self._admission_snapshots.get(command.lot_id)
-        if lot is not None and rules.needs_confirmation(
-            lot, command.amount_decimal, confirmed, self.confirmation_caps
-        ) is not None:
-            lot = None  # the minimum may have risen since: ask only on the lot as stored now
+        if lot is not None and (
+            rules.needs_confirmation(lot, command.amount_decimal, confirmed, self.confirmation_caps) is not None
+            or _below_minimum(lot, command) is not None
+        ):
+            lot = None  # the minimum may have moved since: refuse only on the lot as stored now
         if lot is None:
             lot = self.queries.get_lot(command.lot_id)
             self._admission_snapshots.put(lot.lot_id, lot)
@@ -127,6 +130,8 @@ class BidAdmission:
         question = rules.needs_confirmation(lot, command.amount_decimal, confirmed, self.confirmation_caps)
         if question is not None:
             raise _confirmation_required(lot, command, question)
+        if (refusal := _below_minimum(lot, command)) is not None:
+            raise refusal
         return lot
 
     def submit_buy_now(
@@ -163,10 +168,12 @@ class BidAdmission:
         first recorded and whether this call recorded it; a bid id that comes back
         with another lot, bidder or amount is refused. A retry (same bid id) of a bid
         recorded when it was confirmed needs no confirmation again, nor is it refused when
-        its lot has ended since: it is the same bid, decided once."""
+        its lot has ended or its price has passed it since: it is the same bid, decided once."""
+        if confirmed:
+            command = command.model_copy(update={"confirmed": True})  # recorded: the queued bid must say so too
         try:
             self.admit_bid(command, confirmed)
-        except (ConfirmationRequired, LotEnded):
+        except (ConfirmationRequired, LotEnded, BelowMinimum):
             # Only now look for an earlier request: the common path keeps its one write.
             recorded = self.store.get_bid_request(command.bid_id)
             if recorded is None:
@@ -221,6 +228,13 @@ def refuse_unbounded_amount(lot: LotSnapshot, command: PlaceBid) -> None:
         )
 
 
+def bid_id_for(caller: str, key: str | None) -> str:
+    """The id of a caller's bid: scoped to the caller when they named it with a key (a retry
+    with the same key is the same bid; another caller's same key is another bid), else new.
+    Bids stored before ids were scoped keep their ids, and `bid_status` finds them by those."""
+    return new_id() if key is None else caller_bid_id(caller, key)
+
+
 def _same_bid(command: BidCommand, earlier: Mapping[str, Any]) -> BidCommand:
     """The bid first recorded under the command's bid id, which must be the same bid (a
     bid and a purchase at the buy-now price are not the same)."""
@@ -232,6 +246,20 @@ def _same_bid(command: BidCommand, earlier: Mapping[str, Any]) -> BidCommand:
             f"bid id {command.bid_id!r} was used for another bid", {"bid_id": command.bid_id}
         )
     return first
+
+
+def _below_minimum(lot: LotSnapshot, command: PlaceBid) -> LedgerError | None:
+    """The refusal of a bid the API can already see is below the minimum next bid
+    (`rules.surely_below_minimum`): 422 BELOW_MINIMUM with the minimum, so a flood of low bids
+    is never queued nor recorded as BidRejected events; None when the processor must decide."""
+    minimum = rules.surely_below_minimum(lot, command.bidder, command.amount_decimal, command.placed_at)
+    if minimum is None:
+        return None
+    shown = format_decimal(rules.in_digits(minimum, lot.currency))
+    return BelowMinimum(
+        f"{command.amount} {lot.currency} is below the minimum bid of {shown} {lot.currency}",
+        {"lot_id": lot.lot_id, "currency": lot.currency, "amount": command.amount, "minimum_bid": shown},
+    )
 
 
 # Why a purchase at the buy-now price is refused at the API, by its reason code.

@@ -24,6 +24,7 @@ from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, Comm
 from ledger.domain.errors import InvalidCommand, LedgerError, LotNotFound, SnapshotChanged, TransientError
 from ledger.domain.events import BidPlaced, BidRetracted
 from ledger.domain.lot import Lot
+from ledger.domain.queued import NO_MATCHING_REQUEST, BidRequestCheck, QueuedCommand, in_processor_time, request_check
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import format_time, utc_now
 from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
@@ -36,9 +37,9 @@ LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 BID_COMMANDS = (PlaceBid, BuyNow)
 
 # A command writes at most an event, a receipt, a new bidder's alias and the bidder's record of
-# the lot; one item more is the snapshot, and one more the LotClosed of a purchase at the
-# buy-now price (once per lot).
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 4
+# the lot, and checks its bid request; one item more is the snapshot, and one more the LotClosed
+# of a purchase at the buy-now price (once per lot).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 5
 # The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
@@ -144,17 +145,28 @@ class LotCommands(Application[str]):
         """Keep a message that can never be processed, with the reason, for inspection."""
         self.store.park(message_id, body, reason, attributes)
 
-    def execute(self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool = False) -> list[CommandResult]:
+    def execute(
+        self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool = False, from_queue: bool = False
+    ) -> list[CommandResult]:
         """Decide several commands of one lot in order, saving each transaction's worth
         at once. A bid decided before (same bid_id) returns its first outcome and
-        writes nothing."""
+        writes nothing. Commands `from_queue` are believed only as `ledger.domain.queued`
+        says (`decide_queued`)."""
         for command in commands:
             if command.lot_id != lot_id:
                 raise InvalidCommand(f"command for lot {command.lot_id!r} in a batch for {lot_id!r}")
         results: list[CommandResult] = []
         for start in range(0, len(commands), COMMANDS_PER_TRANSACTION):
-            results += self._execute_in_one_transaction(lot_id, commands[start : start + COMMANDS_PER_TRANSACTION], is_admin)
+            chunk = commands[start : start + COMMANDS_PER_TRANSACTION]
+            results += self._execute_in_one_transaction(lot_id, chunk, is_admin, from_queue)
         return results
+
+    def decide_queued(self, lot_id: str, commands: Sequence[QueuedCommand]) -> list[CommandResult]:
+        """The processor's batch of a lot: commands that came through the queue, whoever sent
+        them. Their times are capped at this clock, and a bid or purchase is decided only when
+        its bid-request record, checked in the decision's transaction, matches it; otherwise
+        its result is `parked` (NO_MATCHING_REQUEST) and nothing is written for it."""
+        return self.execute(lot_id, commands, from_queue=True)
 
     def _keep(
         self, state: LotSnapshot, item: dict[str, Any], aliases: Mapping[str, int] | None = None, newcomers: Iterable[str] = ()
@@ -162,7 +174,7 @@ class LotCommands(Application[str]):
         return self._snapshots.put(state.lot_id, KnownSnapshot.of(state, item, aliases, newcomers))
 
     def _execute_in_one_transaction(
-        self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool
+        self, lot_id: str, commands: Sequence[LotCommand], is_admin: bool, from_queue: bool = False
     ) -> list[CommandResult]:
         """Decide on the snapshot this instance last wrote or read for the lot, when it has
         one, and write without reading first: the transaction's conditions (the snapshot's
@@ -173,10 +185,12 @@ class LotCommands(Application[str]):
         everything decided again. Aliases: the snapshot counts the lot's bidders, so this
         instance knows when it knows them all; until then it reads the aliases of the
         batch's bidders it does not know before deciding (one read). An alias record that
-        exists after all is read and the batch decided again."""
+        exists after all is read and the batch decided again. Commands `from_queue`: a bid whose
+        request check fails is set aside (parked) and the rest decided again."""
         bid_ids = [c.bid_id for c in commands if isinstance(c, BID_COMMANDS)]
         bidders = list(dict.fromkeys(c.bidder for c in commands if isinstance(c, BID_COMMANDS)))
         decided: dict[str, dict[str, Any]] = {}
+        unmatched: set[str] = set()  # queued bids with no matching request: parked, never decided
         known = self._snapshots.get(lot_id)
         for attempt in range(self.max_attempts):
             cached = known is not None
@@ -190,7 +204,9 @@ class LotCommands(Application[str]):
             lot = Lot.from_snapshot(known.state.model_copy(deep=True))  # the fold changes the state it is given
             aliases = dict(known.aliases)
             try:
-                results, receipts = self._decide(lot, commands, dict(decided), is_admin, aliases)
+                results, receipts, checks = self._decide(
+                    lot, commands, dict(decided), is_admin, aliases, from_queue, frozenset(unmatched)
+                )
             except LedgerError:
                 if not cached:
                     raise
@@ -198,7 +214,7 @@ class LotCommands(Application[str]):
                 known = None
                 continue
             if lot.version == known.state.version:
-                if cached and not all(r.duplicate for r in results):
+                if cached and not all(r.duplicate or r.parked for r in results):
                     self._snapshots.drop(lot_id)  # a decision that writes nothing is made on stored state
                     known = None
                     continue
@@ -214,6 +230,7 @@ class LotCommands(Application[str]):
                     bidders=_new_bidders(lot, known.aliases),
                     retractions=_retractions(lot),
                     bidder_lots=records_from(lot.pending_events, lot.state.currency),
+                    requests=checks,
                 )
             except ConditionsFailed as failed:
                 if failed.only_records_exist:
@@ -221,6 +238,7 @@ class LotCommands(Application[str]):
                     # read what exists and decide again on the same snapshot.
                     decided |= self.store.get_receipts(failed.decided_bids) if failed.decided_bids else {}
                     found = self.store.get_aliases(lot_id, failed.known_bidders) if failed.known_bidders else {}
+                    unmatched |= set(failed.unmatched_requests)
                     if set(failed.decided_bids) <= set(decided) and set(failed.known_bidders) <= set(found):
                         known = self._keep(known.state, known.item, known.aliases | found, known.newcomers)
                         continue
@@ -252,16 +270,25 @@ class LotCommands(Application[str]):
         decided: dict[str, dict[str, Any]],
         is_admin: bool,
         aliases: dict[str, int],
-    ) -> tuple[list[CommandResult], list[dict[str, Any]]]:
+        from_queue: bool = False,
+        unmatched: frozenset[str] = frozenset(),
+    ) -> tuple[list[CommandResult], list[dict[str, Any]], list[BidRequestCheck]]:
         now = self.clock()
         results: list[CommandResult] = []
         receipts: list[dict[str, Any]] = []
+        checks: list[BidRequestCheck] = []
         for command in commands:
             if isinstance(command, BID_COMMANDS):
                 if command.bid_id in decided:
                     outcome = BidOutcome.model_validate(decided[command.bid_id])
                     results.append(CommandResult(command=command.type, lot_id=lot.id, changed=False, bid=outcome, duplicate=True))
                     continue
+                if from_queue:
+                    if command.bid_id in unmatched:
+                        results.append(CommandResult(command=command.type, lot_id=lot.id, changed=False, parked=NO_MATCHING_REQUEST))
+                        continue
+                    checks.append(request_check(command))
+                    command = in_processor_time(command, now)
                 if isinstance(command, BuyNow):
                     outcome = lot.buy_now(command, now, aliases)
                 else:
@@ -271,6 +298,8 @@ class LotCommands(Application[str]):
                 receipts.append(receipt)
                 results.append(CommandResult(command=command.type, lot_id=lot.id, changed=True, bid=outcome))
             elif isinstance(command, CloseLot):
+                if from_queue:
+                    command = in_processor_time(command, now)
                 results.append(CommandResult(command="CloseLot", lot_id=lot.id, changed=lot.close(command)))
             elif isinstance(command, RetractBid):
                 # Rare: the lot's events up to the state decided on (the write's condition holds it there).
@@ -278,7 +307,7 @@ class LotCommands(Application[str]):
                 results.append(CommandResult(command="RetractBid", lot_id=lot.id, changed=True))
             else:
                 results.append(CommandResult(command="CancelLot", lot_id=lot.id, changed=lot.cancel(command, is_admin)))
-        return results, receipts
+        return results, receipts, checks
 
 
 def _new_bidders(lot: Lot, known: Mapping[str, int]) -> list[dict[str, Any]]:

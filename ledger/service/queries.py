@@ -25,6 +25,7 @@ from ledger.domain.state import LotSnapshot, evolve
 from ledger.domain.values import format_time
 from ledger.persistence import LotRecorder, close_key, ended_at, ended_key, lot_key
 from ledger.service.cache import LruCache
+from ledger.service.checkpoints import CHECKPOINT_EVERY, Checkpoint, FoldCheckpoints
 from ledger.snapshot_item import snapshot_from_item
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class LotQueries:
         # The latest RECENT_EVENTS_READ events of each lot read (newest first): stored events
         # are never rewritten, so a later read asks only for those after them.
         self._latest_events: LruCache[str, list[LotEvent]] = LruCache(latest_events_kept)
+        # Time travel's folds, checkpointed (`ledger.service.checkpoints`).
+        self._checkpoints = FoldCheckpoints()
 
     # --- lots now ------------------------------------------------------------------------
 
@@ -239,12 +242,19 @@ class LotQueries:
     def lot_as_of(self, lot_id: str, *, version: int | None = None, at: datetime | None = None) -> LotSnapshot:
         """The lot as it stood after `version`, or at time `at` (the last event recorded at
         or before it): the fold of its events up to then. LotNotFound when it did not
-        exist then."""
-        state: LotSnapshot | None = None
-        for event in self.lot_events(lot_id, upto_version=version):
+        exist then. Folded on from the nearest checkpoint kept (`FoldCheckpoints`): at most
+        CHECKPOINT_EVERY - 1 events once the lot was travelled in before."""
+        start = self._checkpoints.nearest(lot_id, version=version, at=at)
+        # The fold changes the state it is given: a checkpoint's stays as kept.
+        state = None if start is None else start.state.model_copy(deep=True)
+        latest_at = None if start is None else start.latest_at
+        for event in self.lot_events(lot_id, after_version=None if start is None else start.version, upto_version=version):
             if at is not None and event.timestamp > at:
                 break
             state = evolve(event, state)
+            latest_at = event.timestamp if latest_at is None else max(latest_at, event.timestamp)
+            if state.version % CHECKPOINT_EVERY == 0:
+                self._checkpoints.keep(lot_id, Checkpoint(state.version, state.model_copy(deep=True), latest_at))
         if state is None:
             raise LotNotFound(f"lot {lot_id!r} did not exist then", {"lot_id": lot_id})
         if version is not None and state.version < version:

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.domain.commands import LotCommandMessage, PlaceBid
+from ledger.domain.commands import LotCommandMessage, PlaceBid, caller_bid_id
 from ledger.domain.values import format_time, utc_now
-from ledger.dynamodb import event_key, lot_key
+from ledger.dynamodb import event_key, lot_key, to_item
+from ledger.dynamodb.table import bid_key
 from local.cognito.user_pool import subject_for
 from samsold_bench.main import app as bench_app
 from samsold_cli.main import app
@@ -43,8 +44,10 @@ def disputed(app_stack, api, dev_auth):
     closes = utc_now() + timedelta(seconds=8)
     lot = seller.create_lot(closes_at=format_time(closes), soft_close_window_s=60, soft_close_extension_s=10)
     accepted = alice.bid(lot["lot_id"], "10.00")
-    alice.wait_for_outcome(accepted["bid_id"])
+    # Placed while Alice's bid still waits in the queue, so the API admits it on the minimum
+    # it sees (10.00); the processor decides it after hers (minimum 10.50).
     low = bob.bid(lot["lot_id"], "10.10")
+    alice.wait_for_outcome(accepted["bid_id"])
     bob.wait_for_outcome(low["bid_id"])
     extending = bob.bid(lot["lot_id"], "10.50")
     bob.wait_for_outcome(extending["bid_id"])
@@ -171,6 +174,9 @@ def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, de
     dora = Client(api, dev_auth.mint("dora"))
     lot = seller.create_lot()
     command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot["lot_id"], bidder=subject_for("dora"), amount="12.00", placed_at=utc_now())
+    # Its request record, as PlaceBid wrote it when it admitted the bid (without one it is parked).
+    request = {"PK": bid_key(command.bid_id), "SK": "REQUEST", **command.model_dump(mode="json")}
+    app_stack.client("dynamodb").put_item(TableName=app_stack.app.outputs["BidsTableName"], Item=to_item(request))
     sqs = app_stack.client("sqs")
     sqs.send_message(QueueUrl=app_stack.app.outputs["ProcessBidDeadLetterQueueUrl"],
                      MessageBody=LotCommandMessage(command=command).model_dump_json(),
@@ -197,13 +203,14 @@ def test_lots_and_bid_commands(app_stack):
 
 def test_bid_asks_for_confirm_far_above_the_minimum(app_stack, api, dev_auth):
     lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Jug", "--starting-price", "5.00", "--as", "tess").output)
-    bid_id = f"ulla-{uuid.uuid4().hex[:8]}"
-    asked = samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id)
+    key = f"ulla-{uuid.uuid4().hex[:8]}"
+    bid_id = caller_bid_id(subject_for("ulla"), key)  # the key is Ulla's own
+    asked = samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", key)
     assert asked.exit_code == 1
     assert "more than 10 times the minimum bid of 5.00 EUR" in asked.output and "--confirm" in asked.output
     ulla = Client(api, dev_auth.mint("ulla"))
     assert ulla.get(f"/bids/{bid_id}").status_code == 404  # nothing recorded
-    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", bid_id, "--confirm",
+    placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "50.01", "--as", "ulla", "--bid-id", key, "--confirm",
                                 "--no-wait").output)
     assert (placed["bid_id"], placed["status"]) == (bid_id, "PENDING")
     assert ulla.wait_for_outcome(bid_id)["status"] == "ACCEPTED"
@@ -225,8 +232,11 @@ def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
     assert leading.exit_code == 0 and "ACCEPTED, leading at 5.00 (your maximum 20.00)" in leading.output
     outbid = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "walt")
     assert outbid.exit_code == 0 and "ACCEPTED but outbid" in outbid.output and "the price is now 10.50" in outbid.output
-    rejected = samsold(app_stack, "bid", lot["lot_id"], "10.00", "--as", "xena")
-    assert rejected.exit_code == 1 and "REJECTED BELOW_MINIMUM (minimum bid 11.00, price 10.50)" in rejected.output
+    # Below even the starting price: refused by the API (asked again of the lot as stored), never queued.
+    rejected = samsold(app_stack, "bid", lot["lot_id"], "4.00", "--as", "xena")
+    assert rejected.exit_code == 1 and "422 BELOW_MINIMUM" in rejected.output and '"minimum_bid": "11.00"' in rejected.output
+    refused = samsold(app_stack, "bid", lot["lot_id"], "15.00", "--as", "vic")  # the leader's lower maximum: queued, rejected
+    assert refused.exit_code == 1 and "REJECTED BELOW_OWN_MAXIMUM" in refused.output
     unsigned = samsold(app_stack, "bid", lot["lot_id"], "30.00")
     assert unsigned.exit_code == 2 and "samsold token NAME" in unsigned.output
 
@@ -241,17 +251,18 @@ def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
 
 
 def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_path):
-    """README's "Investigating a dispute" (lines naming `vase` and `bob-1`), run by a shell
+    """README's "Investigating a dispute" (lines naming `vase` and `$BOB_2`), run by a shell
     with `samsold` on its PATH, on the walk-through's lot (with ids of its own here)."""
     seller, alice, bob = (Client(api, dev_auth.mint(name)) for name in ("sally", "alice", "bob"))
-    lot_id, bob_1 = f"vase-{uuid.uuid4().hex[:8]}", f"bob-1-{uuid.uuid4().hex[:8]}"
+    lot_id = f"vase-{uuid.uuid4().hex[:8]}"
     seller.create_lot(lot_id=lot_id, reserve_price="25.00")
     alice.wait_for_outcome(alice.bid(lot_id, "10.00")["bid_id"])
-    assert bob.wait_for_outcome(bob.bid(lot_id, "10.25", bid_id=bob_1)["bid_id"])["reason"] == "BELOW_MINIMUM"
     bob.wait_for_outcome(bob.bid(lot_id, "30.00")["bid_id"])
+    bob_2 = bob.bid(lot_id, "28.00")["bid_id"]
+    assert bob.wait_for_outcome(bob_2)["reason"] == "BELOW_OWN_MAXIMUM"
 
     section = Path("README.md").read_text().split("## Investigating a dispute", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    lines = [line for line in section.splitlines() if re.search(r"\b(vase|bob-1)\b", line)]
+    lines = [line for line in section.splitlines() if re.search(r"\bvase\b|\$BOB_2\b", line)]
     assert len(lines) >= 8
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -259,10 +270,10 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     (bin_dir / "samsold").chmod(0o755)
     env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SAMSOLD_DATA_DIR": str(app_stack.data_dir),
                         "PYTHONPATH": str(Path.cwd()), "COLUMNS": "80"}
-    script = "set -e\n" + "\n".join(re.sub(r"\bbob-1\b", bob_1, re.sub(r"\bvase\b", lot_id, line)) for line in lines)
+    script = f"set -e\nBOB_2={bob_2}\n" + "\n".join(re.sub(r"\bvase\b", lot_id, line) for line in lines)
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
+    assert "Bidder 2" in result.stdout and "BELOW_OWN_MAXIMUM" in (tmp_path / "dispute.md").read_text()
     # The document to send Bob names no other bidder and not Alice's maximum.
     assert subject_for("alice") not in (tmp_path / "dispute.md").read_text()
 

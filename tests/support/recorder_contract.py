@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ledger.domain.queued import BidRequestCheck
 from ledger.persistence import (
     BID_TOPICS,
     TRANSACTION_LIMIT,
@@ -232,6 +233,31 @@ class BidRecordsContract(RecorderContract):
         assert failed.value.snapshot_changed and not failed.value.only_records_exist
         assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2, 3]
         assert recorder.get_retraction(bid_id) == record
+
+
+    def test_a_decision_is_written_only_when_its_bid_requests_are_stored_as_checked(self, recorder: LotRecorder) -> None:
+        lot_id, admitted, old, forged = new_id(), new_id("bid"), new_id("bid"), new_id("bid")
+        request = {"bid_id": admitted, "lot_id": lot_id, "bidder": "alice", "amount": "10.00",
+                   "placed_at": "2030-01-01T00:00:00.000Z", "type": "PlaceBid", "confirmed": True}
+        recorder.record_bid_request(request)
+        # A request recorded before `type` and `confirmed` were: they read as PlaceBid, unconfirmed.
+        recorder.record_bid_request({k: v for k, v in request.items() if k not in ("type", "confirmed")} | {"bid_id": old})
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+
+        def check(bid_id: str, **changes: object) -> BidRequestCheck:
+            fields = {k: v for k, v in request.items() if k != "bid_id"} | changes
+            return BidRequestCheck(bid_id, fields, frozenset({"type", "confirmed"} - changes.keys() - {"confirmed"}))
+
+        with pytest.raises(ConditionsFailed) as failed:  # no request at all, another amount, another confirmation
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                                   requests=[check(forged), check(admitted, amount="99.00"), check(old, confirmed=True)])
+        assert failed.value.unmatched_requests == (forged, admitted, old)
+        assert failed.value.only_records_exist and failed.value.decided_bids == ()
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1]
+        old_check = BidRequestCheck(old, check(old).fields | {"confirmed": False}, frozenset({"type", "confirmed"}))
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               requests=[check(admitted), old_check], receipts=[receipt(admitted, lot_id, 2)])
+        assert [e.originator_version for e in recorder.select_events(lot_id)] == [1, 2]
 
 
 class LotListingsContract(RecorderContract):

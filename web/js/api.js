@@ -190,7 +190,7 @@ export class Api {
    * @param {string} token
    * @param {string} lotId
    * @param {string} amount  the bidder's maximum
-   * @param {string} bidId  the bidder's own id for it: sending it again does not bid twice
+   * @param {string} bidId  the bidder's own key for it: sending it again does not bid twice (the answer's bid_id names the bid)
    * @param {boolean} [confirm]
    */
   placeBid(token, lotId, amount, bidId, confirm = false) {

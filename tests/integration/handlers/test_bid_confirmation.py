@@ -105,12 +105,13 @@ def test_confirmed_it_is_queued_and_decided_and_a_retry_is_the_same_bid(stack):
     key = uuid.uuid4().hex
     before = queued(stack)
     first = bid(stack, {"lot_id": lot_id, "amount": "1000.00", "confirm": True}, headers={"Idempotency-Key": key})
-    assert first == (202, {"bid_id": key, "status": "PENDING", "status_url": f"/bids/{key}"})
+    bid_id = first[1]["bid_id"]
+    assert first == (202, {"bid_id": bid_id, "status": "PENDING", "status_url": f"/bids/{bid_id}"})
     assert queued(stack) == before + 1
     # The answer was lost and the client sends the bid again without the flag: the same bid.
     assert bid(stack, {"lot_id": lot_id, "amount": "1000.00"}, headers={"Idempotency-Key": key}) == first
     drain(stack)
-    assert bid_status(stack, key)[1]["status"] == "ACCEPTED"
+    assert bid_status(stack, bid_id)[1]["status"] == "ACCEPTED"
     status, answer = bid(stack, {"lot_id": lot_id, "amount": "1000.00"}, headers={"Idempotency-Key": key})
     assert (status, answer["status"], queued(stack)) == (202, "ACCEPTED", 0)
     # The same key for another amount is another bid.

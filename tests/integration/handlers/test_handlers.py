@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from bootstrap import build
+from ledger.domain.commands import caller_bid_id
 from ledger.domain.listing import LIST_CURSOR_PATTERN
 from ledger.domain.values import format_time, parse_time, utc_now
 from ledger.dynamodb import lot_key
@@ -115,7 +116,7 @@ def test_same_idempotency_key_twice_makes_one_bid(stack):
     before = queued(stack)
     first = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
     second = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
-    assert first == second and first[1]["bid_id"] == key
+    assert first == second and first[1]["bid_id"] == caller_bid_id("alice", key)
     assert queued(stack) == before + 1
     drain(stack)
     third = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE, headers={"Idempotency-Key": key})
@@ -372,3 +373,27 @@ def test_queue_messages_not_exactly_a_command_are_parked_not_decided(stack, dyna
         assert len(parked_with_body(dynamodb_client, bids_table, body)) == 1, body
 
 
+
+
+# -- the queue is not a back door: a command the API never admitted is parked, not decided
+
+
+def test_commands_sent_straight_to_the_queue_are_parked_or_capped_not_decided(stack, dynamodb_client, bids_table):
+    """As any principal allowed to send to the queue could: bob "bids" 99,999.00 with no bid
+    request behind it, and a close "requested" in 2099 tries to end the lot early."""
+    lot = create_lot()
+    forged = json.dumps({"command": {"type": "PlaceBid", "bid_id": uuid.uuid4().hex, "lot_id": lot["lot_id"], "bidder": "bob",
+                                     "amount": "99999.00", "placed_at": format_time(utc_now())}})
+    early_close = json.dumps({"command": {"type": "CloseLot", "lot_id": lot["lot_id"], "requested_at": "2099-01-01T00:00:00.000Z"}})
+    for n, body in enumerate([forged, early_close]):
+        stack["sqs"].send_message(QueueUrl=stack["queue"], MessageBody=body, MessageGroupId=lot["lot_id"],
+                                  MessageDeduplicationId=f"forged-{lot['lot_id']}-{n}")
+    honest = api("POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "10.00"}, claims=ALICE)[1]
+    assert all(r["batchItemFailures"] == [] for r in drain(stack))
+    [parked] = parked_with_body(dynamodb_client, bids_table, forged)
+    assert parked["error"]["S"] == "NO_MATCHING_REQUEST"
+    status, view = api("GET", f"/lots/{lot['lot_id']}", resource="/lots/{lot_id}", path_parameters={"lot_id": lot["lot_id"]})
+    assert (status, view["status"], view["bid_count"], view["current_price"]) == (200, "OPEN", 1, "10.00")
+    outcome = api("GET", f"/bids/{honest['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": honest["bid_id"]},
+                  claims=ALICE)[1]
+    assert outcome["status"] == "ACCEPTED"

@@ -45,11 +45,12 @@ def test_a_bid_far_above_the_minimum_is_refused_and_nothing_is_recorded(service,
 def test_a_confirmed_bid_is_recorded_and_its_retry_needs_no_confirmation(service, clock):
     lot = new_lot(service, clock)
     bid = a_bid(lot.lot_id, "5000.00", clock.now)
-    assert service.admission.submit_bid(bid, confirmed=True) == (bid, True)
+    confirmed = bid.model_copy(update={"confirmed": True})  # recorded so: the queued bid must say so too
+    assert service.admission.submit_bid(bid, confirmed=True) == (confirmed, True)
     assert service.admission.bid_status(bid.bid_id, "alice").status == "PENDING"
     # A retry of the same bid (a lost answer) without the flag: the recorded bid, not a question.
     retry = bid.model_copy(update={"placed_at": clock.advance(seconds=5)})
-    assert service.admission.submit_bid(retry) == (bid, False)
+    assert service.admission.submit_bid(retry) == (confirmed, False)
     # The same id for another amount is another bid: refused as a reused key, as without confirmation.
     with pytest.raises(BidIdReused):
         service.admission.submit_bid(a_bid(lot.lot_id, "6000.00", clock.now, bid_id=bid.bid_id))
@@ -60,7 +61,7 @@ def test_a_refused_bid_sent_again_confirmed_is_recorded_under_its_id(service, cl
     bid = a_bid(lot.lot_id, "250.00", clock.now)
     with pytest.raises(ConfirmationRequired):
         service.admission.submit_bid(bid)
-    assert service.admission.submit_bid(bid, confirmed=True) == (bid, True)
+    assert service.admission.submit_bid(bid, confirmed=True) == (bid.model_copy(update={"confirmed": True}), True)
 
 
 def test_the_currency_precision_is_checked_before_the_question(service, clock):

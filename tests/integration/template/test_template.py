@@ -92,8 +92,9 @@ POLICIES = {
         ("sqs:SendMessage", "ProcessBidQueue"),
     },
     # One BatchGetItem per batch; the queue carries no command that reads a lot's events.
-    # The transaction Updates the bidders' records of the lot.
-    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem", "UpdateItem")},
+    # The transaction Updates the bidders' records of the lot, and checks each bid's request record.
+    "ProcessBidFunction": {("dynamodb:" + a, "BidsTable") for a in ("BatchGetItem", "PutItem", "UpdateItem",
+                                                                      "ConditionCheckItem")},
     "LotApiFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
@@ -515,12 +516,25 @@ def test_fan_out_queue_and_dead_letter_queue(template):
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
+def test_only_the_three_command_senders_may_send_to_the_bid_queue(template):
+    [policy] = resources_of(template, "AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"]["Queues"] == [{"Ref": "ProcessBidQueue"}]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    roles = {a["Fn::GetAtt"][0] for a in allowed if "Fn::GetAtt" in a}
+    assert roles == {"PlaceBidFunctionRole", "CloseDueLotsFunctionRole", "CloseTimerFunctionRole"}
+    senders = {lid for lid, expected in POLICIES.items() if ("sqs:SendMessage", "ProcessBidQueue") in expected}
+    assert {f"{lid}Role" for lid in senders} == roles  # exactly the functions whose policies send to it
+
+
 def test_alarms_say_when_the_service_falls_behind(template):
     alarms = {lid: spec["Properties"] for lid, spec in resources_of(template, "AWS::CloudWatch::Alarm").items()}
     assert set(alarms) == {"ProcessBidDeadLetterAlarm", "ProcessBidQueueAgeAlarm", "ProcessBidErrorsAlarm",
-                           "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm", "CloseTimerDeadLetterAlarm"}
+                           "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm", "CloseTimerDeadLetterAlarm",
+                           "QueuedBidsUnmatchedAlarm"}
     watched = {
-        lid: (a["Namespace"], a["MetricName"], a["Dimensions"], a["Statistic"], a["ComparisonOperator"], a["Threshold"])
+        lid: (a["Namespace"], a["MetricName"], a.get("Dimensions"), a["Statistic"], a["ComparisonOperator"], a["Threshold"])
         for lid, a in alarms.items()
     }
     assert watched["ProcessBidQueueAgeAlarm"] == (
@@ -532,6 +546,10 @@ def test_alarms_say_when_the_service_falls_behind(template):
         "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "ProcessBidFunction"}}],
         "Sum", "GreaterThanThreshold", 0,
     )
+    # A bid sent to the queue without the API's request record was parked: someone wrote to the queue.
+    unmatched = alarms["QueuedBidsUnmatchedAlarm"]
+    assert (unmatched["Namespace"], unmatched["MetricName"], unmatched["Statistic"], unmatched["Threshold"]) == (
+        "SamSold", "QueuedBidsUnmatched", "Sum", 0)
     assert watched["BroadcastIteratorAgeAlarm"] == (
         "AWS/Lambda", "IteratorAge", [{"Name": "FunctionName", "Value": {"Ref": "BroadcastLotChangesFunction"}}],
         "Maximum", "GreaterThanThreshold", 30000,

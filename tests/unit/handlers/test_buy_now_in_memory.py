@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from handlers import place_bid
+from ledger.domain.commands import caller_bid_id
 from ledger.domain.events import BidPlaced, LotClosed
 from projections.dispute import dispute_report
 from tests.support.events import FakeContext, rest_event
@@ -39,13 +40,14 @@ def test_a_purchase_is_queued_decided_in_order_and_closes_the_lot_sold(app, sqs)
     lot = create_lot(app, buy_now_price="50.00")
     assert lot["buy_now_price"] == "50.00" and lot["buy_now_until"] == "first_bid"
     status, bought = buy(app, lot["lot_id"], BOB, body={"bid_id": "bob-buys"})
-    assert (status, bought) == (202, {"bid_id": "bob-buys", "status": "PENDING", "status_url": "/bids/bob-buys"})
+    bought_id = caller_bid_id("bob", "bob-buys")  # Bob's key names Bob's purchase
+    assert (status, bought) == (202, {"bid_id": bought_id, "status": "PENDING", "status_url": f"/bids/{bought_id}"})
     # A bid taken after the purchase was: the queue puts it behind.
     status, late = api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "60.00"}, claims=ALICE)
     assert status == 202
     process(app, sqs)
 
-    outcome = bid_status(app, "bob-buys", BOB)[1]
+    outcome = bid_status(app, bought_id, BOB)[1]
     assert (outcome["status"], outcome["reason"], outcome["amount"]) == ("ACCEPTED", None, "50.00")
     assert bid_status(app, late["bid_id"], ALICE)[1]["reason"] == "LOT_CLOSED"
     view = lot_view(app, lot["lot_id"])
@@ -54,7 +56,7 @@ def test_a_purchase_is_queued_decided_in_order_and_closes_the_lot_sold(app, sqs)
     events = app.queries.lot_events(lot["lot_id"])
     placed, closed = (e for e in events if isinstance(e, BidPlaced | LotClosed))
     assert isinstance(closed, LotClosed) and (closed.winner, closed.price, closed.bought_now) == ("bob", placed.amount, True)
-    report = dispute_report(app.queries, "bob-buys")
+    report = dispute_report(app.queries, bought_id)
     assert "buy-now price" in report["outcome"]["rule"] and report["final_result"]["outcome"] == "SOLD"
 
 
@@ -95,7 +97,8 @@ def test_a_retried_purchase_is_the_same_purchase_and_its_id_is_not_a_bids(app, s
     lot = create_lot(app, buy_now_price="50.00")
     first = buy(app, lot["lot_id"], BOB, headers={"Idempotency-Key": "k1"})
     again = buy(app, lot["lot_id"], BOB, headers={"Idempotency-Key": "k1"})
-    assert first == again == (202, {"bid_id": "k1", "status": "PENDING", "status_url": "/bids/k1"})
+    k1 = caller_bid_id("bob", "k1")
+    assert first == again == (202, {"bid_id": k1, "status": "PENDING", "status_url": f"/bids/{k1}"})
     process(app, sqs)
     # Retried after it closed the lot: still the same purchase, now decided.
     assert buy(app, lot["lot_id"], BOB, headers={"Idempotency-Key": "k1"})[1]["status"] == "ACCEPTED"

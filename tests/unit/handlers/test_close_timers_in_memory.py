@@ -21,7 +21,7 @@ from bootstrap import App
 from handlers import close_due_lots, close_timers, lot_api, process_bid
 from ledger.domain.closing import FOLLOW_UP_S, REARM_WITHIN_S, SWEEP_ARMS_AFTER_S, TIMER_LOOKAHEAD_S
 from ledger.domain.values import format_time, parse_time, utc_now
-from tests.support.app import build_test_app
+from tests.support.app import LaggingClock, build_test_app
 from tests.support.events import FakeContext, rest_event, sqs_event
 from tests.support.queue import QUEUE_URL, TIMER_QUEUE_ARN, TIMER_QUEUE_URL, InMemorySqs, InMemoryTimerSqs
 
@@ -95,7 +95,8 @@ def test_a_lot_is_created_even_when_its_timer_cannot_be_armed(sqs):
 
 
 def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_lookahead(sqs, timers):
-    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    clock = LaggingClock()  # lots are created an hour ago, so one can be due already
+    earlier = build_test_app(clock=clock)
     app = make_app(sqs, timers, commands=earlier.commands)
     due = create_lot(app, timedelta(seconds=-GRACE - 1))
     soon = create_lot(app, timedelta(seconds=TIMER_LOOKAHEAD_S - GRACE - 5))
@@ -107,12 +108,14 @@ def test_the_sweep_closes_due_lots_and_arms_timers_for_those_due_within_its_look
     swept = close_due_lots.handler({}, FakeContext(), app)
     assert (swept["queued"], swept["timers"]) == (1, 1)
     assert [json.loads(t["Body"])["lot_id"] for t in timers.waiting] == [soon]
+    clock.behind = timedelta(0)  # the processor closes as of its own clock, never the command's
     process(app, sqs)
     assert [status_of(app, lot_id) for lot_id in (due, soon, near, later)] == ["CLOSED", "OPEN", "OPEN", "OPEN"]
 
 
 def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timers):
-    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    clock = LaggingClock()
+    earlier = build_test_app(clock=clock)
     app = make_app(sqs, timers, commands=earlier.commands)
     lot_id = create_lot(app, timedelta(seconds=-GRACE - 1))
     closes_at = format_time(app.queries.get_lot(lot_id).closes_at)
@@ -124,6 +127,7 @@ def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timer
     assert (json.loads(follow_up["Body"])["lot_id"], follow_up["DelaySeconds"]) == (lot_id, FOLLOW_UP_S)
     arrive(app, timer_event(lot_id, closes_at))  # a duplicate timer: the same close, deduplicated
     assert len(sqs.waiting) == 1
+    clock.behind = timedelta(0)
     process(app, sqs)
     assert status_of(app, lot_id) == "CLOSED"
     timers.waiting.clear()
@@ -135,7 +139,8 @@ def test_a_timer_at_the_deadline_queues_the_close_into_the_lots_group(sqs, timer
 def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_extended(sqs, timers):
     """A bid placed in time but still queued when the timer looked extends the lot: its
     CloseLot does nothing, and the follow-up timer arms the new deadline (not the next sweep)."""
-    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    clock = LaggingClock()
+    earlier = build_test_app(clock=clock)
     app = make_app(sqs, timers, commands=earlier.commands)
     lot_id = "extended"
     terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
@@ -145,12 +150,14 @@ def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_
     placed_at = lot.closes_at - timedelta(seconds=1)  # in time: soft close moves the end 30 s past it
     bid = {"type": "PlaceBid", "bid_id": "late", "lot_id": lot_id, "bidder": "bob", "amount": "10.00",
            "placed_at": format_time(placed_at)}
+    app.commands.store.record_bid_request(bid)  # as the API records a bid it admits
     sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=json.dumps({"command": bid}), MessageGroupId=lot_id,
                      MessageDeduplicationId="bid-late")
     timers.waiting.clear()
 
     arrive(app, timer_event(lot_id, format_time(lot.closes_at)))  # the close goes in behind the bid
     [follow_up] = timers.waiting
+    clock.behind = timedelta(0)
     process(app, sqs)
     extended = app.queries.get_lot(lot_id)
     assert (extended.status, extended.closes_at) == ("OPEN", placed_at + timedelta(seconds=30))

@@ -14,7 +14,7 @@ from adapters.command_queue import CommandQueue
 from bootstrap import App, build
 from handlers import close_due_lots, lot_api, place_bid, process_bid
 from ledger.domain.values import format_time, utc_now
-from tests.support.app import build_test_app
+from tests.support.app import LaggingClock, build_test_app
 from tests.support.events import FakeContext, rest_event
 from tests.support.queue import QUEUE_URL, InMemorySqs
 
@@ -99,7 +99,8 @@ def test_a_lower_bid_is_rejected_with_its_reason_and_numbers(app, sqs):
 
 def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs):
     # Created by a clock an hour behind, so the lot's close time is already past for the sweep.
-    earlier = build_test_app(clock=lambda: utc_now() - timedelta(hours=1))
+    clock = LaggingClock()
+    earlier = build_test_app(clock=clock)
     app = build_test_app(commands=earlier.commands, command_queue=CommandQueue(sqs, QUEUE_URL), close_grace_seconds=0)
     lot = create_lot(app, closes_at=format_time(utc_now() - timedelta(minutes=1)))
     later = create_lot(app)
@@ -107,6 +108,7 @@ def test_the_sweep_queues_a_close_for_a_due_lot_and_the_processor_closes_it(sqs)
     assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 1
     assert close_due_lots.handler({}, FakeContext(), app)["queued"] == 1  # the same close again is deduplicated
     assert len(sqs.waiting) == 1
+    clock.behind = timedelta(0)  # the processor closes as of its own clock, never the command's
     process(app, sqs)
     assert (lot_view(app, lot["lot_id"])["status"], lot_view(app, lot["lot_id"])["outcome"]) == ("CLOSED", "UNSOLD")
     assert lot_view(app, later["lot_id"])["status"] == "OPEN"
@@ -119,3 +121,13 @@ def test_storage_out_of_reach_is_a_503_to_retry_not_a_5xx_of_the_gateway():
     app = build({"BIDS_TABLE": "bids", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"})
     status, answer = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})
     assert status == 503 and answer["error"]["code"] == "TRANSIENT", answer
+
+
+def test_bids_the_api_can_see_are_below_the_minimum_are_refused_with_it_not_queued(app, sqs):
+    lot = create_lot(app)
+    api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "20.00"}, claims=ALICE)
+    process(app, sqs)
+    answers = [api(app, "POST", "/bid", body={"lot_id": lot["lot_id"], "amount": "1.00"}, claims=BOB) for _ in range(3)]
+    assert {(status, body["error"]["code"], body["error"]["details"]["minimum_bid"]) for status, body in answers} == {
+        (422, "BELOW_MINIMUM", "10.50")}
+    assert sqs.waiting == [] and lot_view(app, lot["lot_id"])["version"] == 2

@@ -145,7 +145,7 @@ def test_refusals_write_nothing(app, sqs, claims, body, status, code):
 def test_unknown_rejected_retracted_and_closed_are_refused_with_their_codes(app, sqs):
     lot_id = create_lot(app)
     accepted = place(app, sqs, lot_id, "30.00", ALICE)
-    rejected = place(app, sqs, lot_id, "5.00", BOB)
+    rejected = place(app, sqs, lot_id, "20.00", ALICE)  # the leader's lower maximum: BELOW_OWN_MAXIMUM
     assert retract(app, "no-such-lot", accepted, ADMIN)[1]["error"]["code"] == "LOT_NOT_FOUND"
     status, body = retract(app, lot_id, "no-such-bid", ADMIN)
     assert (status, body["error"]["code"]) == (404, "BID_NOT_FOUND")

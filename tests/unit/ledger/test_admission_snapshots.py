@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bootstrap import App
-from ledger.domain.commands import CreateLot, PlaceBid
-from ledger.domain.errors import ConfirmationRequired, InvalidCommand, LotNotFound
+from ledger.domain import rules
+from ledger.domain.commands import CreateLot, PlaceBid, RetractBid
+from ledger.domain.errors import BelowMinimum, ConfirmationRequired, InvalidCommand, LotNotFound
 from ledger.service.cache import LruCache
 from tests.support.app import build_test_app, execute_one
 
@@ -102,6 +103,35 @@ def test_a_bid_far_above_the_minimum_stored_now_is_still_refused(service):
         service.admission.submit_bid(a_bid(lot_id, "5000.00"))
     assert refused.value.details["minimum_bid"] != "10.00"  # asked on the lot as stored now
     assert service.admission.submit_bid(a_bid(lot_id, "5000.00"), confirmed=True)[1] is True
+
+
+def test_a_bid_below_the_minimum_is_refused_with_it_and_neither_recorded_nor_queued(service):
+    lot_id = new_lot(service)
+    raise_the_price_to_50(service, lot_id)
+    minimum = rules.minimum_bid(service.queries.get_lot(lot_id))
+    low = a_bid(lot_id, "12.00", bidder="mallory")
+    with pytest.raises(BelowMinimum) as refused:
+        service.admission.submit_bid(low)
+    assert refused.value.details["minimum_bid"] == f"{minimum:.2f}"
+    assert service.commands.store.get_bid_request(low.bid_id) is None
+    # The leader may still raise their maximum by less than an increment; the seller's bid
+    # and a bid outside the lot's open time are the processor's to reject, with their reasons.
+    assert service.admission.submit_bid(a_bid(lot_id, "60.50", bidder="carol"))[1] is True
+    assert service.admission.submit_bid(a_bid(lot_id, "12.00", bidder="sam"))[1] is True
+    late = a_bid(lot_id, "12.00", bidder="dave").model_copy(update={"placed_at": START + timedelta(minutes=11)})
+    assert service.admission.submit_bid(late)[1] is True
+
+
+def test_a_minimum_that_fell_since_it_was_remembered_refuses_nothing_the_lot_takes_now(service):
+    """A retraction lowers the price: a bid below the remembered minimum is asked again of the lot as stored."""
+    lot_id = new_lot(service)
+    execute_one(service.commands, first := a_bid(lot_id, "20.00", bidder="bob"))
+    execute_one(service.commands, second := a_bid(lot_id, "60.00", bidder="carol"))
+    with pytest.raises(BelowMinimum):
+        service.admission.submit_bid(a_bid(lot_id, "15.00"))  # remembers the lot at 21.00
+    service.commands.retract_bid(RetractBid(lot_id=lot_id, bid_id=second.bid_id, retracted_by="root", reason="shill",
+                                            requested_at=START + timedelta(minutes=1)), is_admin=True)
+    assert first.bid_id and service.admission.submit_bid(a_bid(lot_id, "15.00"))[1] is True
 
 
 def test_a_remembered_lot_is_read_again_once_older_than_the_bound():

@@ -180,11 +180,21 @@ def test_readme_says_how_to_reach_samsold_before_its_first_use():
     assert 'export PATH="$PWD/.venv/bin:$PATH"' in text[: first_use.start()]
 
 
-def test_readme_as_of_example_is_the_state_the_disputed_bid_met(ledger):
-    """README's "Investigating a dispute": `as-of --version N` is the lot as bob-1 met it."""
+def test_readme_as_of_example_is_the_state_the_disputed_bid_met(monkeypatch):
+    """README's "Investigating a dispute": `as-of --version N` is the lot as Bob's disputed
+    bid met it (the walk-through: Alice 10.00, Bob's maximum 30.00, then his 28.00)."""
+    clock = Clock()
+    application = build_test_app(clock=clock)
+    application.lots.create_lot(CreateLot(lot_id="vase", title="Blue vase", currency="EUR", starting_price="10.00",
+                                          reserve_price="25.00", opens_at=START, closes_at=START + timedelta(minutes=10)),
+                                seller="sally")
+    for minute, (bidder, amount, bid_id) in enumerate(((ALICE, "10.00", "a-1"), (BOB, "30.00", "b-1"), (BOB, "28.00", "b-2")), 1):
+        clock.now = START + timedelta(minutes=minute)
+        execute_one(application.commands, PlaceBid(bid_id=bid_id, lot_id="vase", bidder=bidder, amount=amount, placed_at=clock.now))
+    monkeypatch.setattr(audit, "ledger_target", lambda *_: SimpleNamespace(app=application))
     section = README.read_text().split("## Investigating a dispute", 1)[1]
     version = int(re.search(r"samsold as-of vase --version (\d+)", section).group(1))
-    met = samsold("dispute", "--bid", "bob-1", "--json")
-    assert json.loads(met.output)["lot_state_met"]["version"] == version
+    met = json.loads(samsold("dispute", "--bid", "b-2", "--json").output)
+    assert (met["outcome"]["reason"], met["lot_state_met"]["version"]) == ("BELOW_OWN_MAXIMUM", version)
 
 

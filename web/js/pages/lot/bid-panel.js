@@ -31,6 +31,8 @@ export class BidPanel {
     this.page = page;
     /** @type {Map<string, PendingBid>} */
     this.pending = new Map();
+    /** @type {Set<string>} */
+    this.decided = new Set(); // bids whose decision is shown (the socket may beat the POST's answer)
     this.amountEdited = false;
     /** @type {string | null} */
     this.formFor = null; // the mode the form was built for
@@ -145,8 +147,9 @@ export class BidPanel {
     const shown = fmt.money(price, this.page.lot.currency);
     this.pending.set(bidId, { amount: price, shown, timer: null, purchase: true });
     this.showOutcome("pending", `Sending your purchase for ${shown}…`);
+    let placed;
     try {
-      await app.api.buyNow(app.session.token, this.page.lot.lot_id, bidId);
+      placed = await app.api.buyNow(app.session.token, this.page.lot.lot_id, bidId);
     } catch (failure) {
       this.pending.delete(bidId);
       if (failure.status === 401) {
@@ -158,10 +161,10 @@ export class BidPanel {
       }
       return;
     }
-    const pending = this.pending.get(bidId);
+    const pending = this.adopt(bidId, placed.bid_id);
     if (!pending) return; // its outcome came over the WebSocket first
     this.showOutcome("pending", `Purchase for ${shown} received; waiting for the decision…`);
-    pending.timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
+    pending.timer = setTimeout(() => this.checkBid(placed.bid_id), OUTCOME_FALLBACK_MS);
   }
 
   /**
@@ -196,8 +199,9 @@ export class BidPanel {
     const shown = fmt.money(amount, lot.currency);
     this.pending.set(bidId, { amount, shown, timer: null });
     this.showOutcome("pending", `Sending your bid of ${shown}…`);
+    let placed;
     try {
-      await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId, confirm);
+      placed = await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId, confirm);
     } catch (failure) {
       this.pending.delete(bidId);
       if (failure.status === 401) {
@@ -205,15 +209,19 @@ export class BidPanel {
         setSession(null);
       } else if (failure.code === "CONFIRMATION_REQUIRED") {
         this.askToConfirm(amount, bidId, failure.details ?? {});
+      } else if (failure.code === "BELOW_MINIMUM") {
+        // Refused at once, never queued: said as the processor's rejection would say it.
+        this.showOutcome("rejected", `Rejected: ${fmt.reason({ reason: failure.code, minimum: failure.details?.minimum_bid }, lot.currency)}`);
+        this.page.refresh();
       } else {
         this.showOutcome("error", `Your bid was not sent: ${failure.message}.`);
       }
       return;
     }
-    const pending = this.pending.get(bidId);
+    const pending = this.adopt(bidId, placed.bid_id);
     if (!pending) return; // its outcome came over the WebSocket first
     this.showOutcome("pending", `Bid of ${shown} received; waiting for the decision…`);
-    pending.timer = setTimeout(() => this.checkBid(bidId), OUTCOME_FALLBACK_MS);
+    pending.timer = setTimeout(() => this.checkBid(placed.bid_id), OUTCOME_FALLBACK_MS);
   }
 
   /**
@@ -245,6 +253,22 @@ export class BidPanel {
     yes.focus();
   }
 
+  /**
+   * The API took the bid sent under the page's own key: from now on it is known by the id the
+   * API answered (a key names the bidder's own bid; the id is the API's). Null when it was
+   * withdrawn meanwhile or its decision is shown already.
+   * @param {string} key
+   * @param {string} bidId
+   * @returns {PendingBid | null}
+   */
+  adopt(key, bidId) {
+    const pending = this.pending.get(key);
+    this.pending.delete(key);
+    if (!pending || this.decided.has(bidId)) return null;
+    this.pending.set(bidId, pending);
+    return pending;
+  }
+
   /** The socket (re)connected: ask after every bid still undecided. */
   checkPending() {
     for (const bidId of this.pending.keys()) this.checkBid(bidId);
@@ -269,6 +293,7 @@ export class BidPanel {
     if (!pending && bid.lot_id !== this.page.lotId) return;
     if (pending) clearTimeout(pending.timer);
     this.pending.delete(bid.bid_id);
+    this.decided.add(bid.bid_id);
     const currency = this.page.lot?.currency ?? "";
     const shown = fmt.money(bid.amount, currency);
     if (pending?.purchase) {
