@@ -209,6 +209,8 @@ def _preflight(request: IncomingRequest) -> HttpResponse:
 def _static(static_dir: Path | None, request: IncomingRequest) -> HttpResponse | None:
     if static_dir is None or request.method not in ("GET", "HEAD"):
         return None
+    if "\x00" in request.path:  # no file name holds a NUL (the OS refuses it): no such file
+        return None
     root = static_dir.resolve()
     target = (root / request.path.lstrip("/")).resolve()
     if not target.is_relative_to(root):

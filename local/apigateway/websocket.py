@@ -277,7 +277,7 @@ def _select_route(expression: str, body: str | None) -> str | None:
         return None
     try:
         value: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser: selects no route, as unparseable
         return None
     for name in expression[len(prefix):].split("."):
         if not isinstance(value, dict):
