@@ -75,6 +75,15 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     },
     ("GET", "/sales/{sale_id}"): {404: "no such sale", 500: "SALE_UNREADABLE: the sale's stored item cannot be read"},
 }
+# Every route may be throttled (the stage's and the route's rate and burst); these also
+# count the caller's quotas. Both answer 429 with Retry-After.
+THROTTLED = "THROTTLED: too many requests to this API or route; retry after Retry-After seconds"
+QUOTA_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/bid"): "QUOTA_EXCEEDED: too many of your bids on this lot are pending or were rejected this hour",
+    ("POST", "/lots/{lot_id}/buy"): "QUOTA_EXCEEDED: too many of your bids on this lot are pending or were rejected this hour",
+    ("POST", "/lots"): "QUOTA_EXCEEDED: you created your lots for today",
+    ("POST", "/sales"): "QUOTA_EXCEEDED: the sale's lots would pass your lots for today",
+}
 NO_PARAMETERS = {("GET", "/openapi.json")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
 # stateful phase follow them from a created lot or a placed bid to the routes that read it).
@@ -172,6 +181,12 @@ def openapi_document() -> dict[str, Any]:
                 responses["415"] = {"description": "the body is not sent as application/json", **error}
             for status, description in ROUTE_ERRORS.get(route, {}).items():
                 responses[str(status)] = {"description": description, **error}
+            quota = QUOTA_ROUTES.get(route)
+            responses["429"] = {
+                "description": THROTTLED if quota is None else f"{THROTTLED}; or {quota}",
+                "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+                **error,
+            }
     _add_links(document)
     return document
 

@@ -37,6 +37,7 @@ from ledger.domain.errors import (
     LotNotOpen,
     LotUnreadable,
     NotAllowed,
+    QuotaExceeded,
     SaleAlreadyExists,
     SaleNotFound,
     SaleUnreadable,
@@ -86,6 +87,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     SaleAlreadyExists: 409,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
     SaleUnreadable: 500,
+    # Over a per-user quota: nothing written; Retry-After says when to ask again.
+    QuotaExceeded: 429,
 }
 
 
@@ -94,11 +97,12 @@ def status_of(error: LedgerError) -> int:
     return next((status for kind, status in STATUS_OF.items() if isinstance(error, kind)), 400)
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(status: int, code: str, message: str, details: Any = None, retry_after_s: int | None = None) -> Response:
     return Response(
         status_code=status,
         content_type="application/json",
         body=json.dumps({"error": {"code": code, "message": message, "details": details or {}}}, default=str),
+        headers=None if retry_after_s is None else {"Retry-After": str(retry_after_s)},
     )
 
 
@@ -186,7 +190,8 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
-        return error_response(status_of(error), error.code, error.message, error.details)
+        retry_after_s = error.retry_after_s if isinstance(error, QuotaExceeded) else None
+        return error_response(status_of(error), error.code, error.message, error.details, retry_after_s)
 
     @app.exception_handler(OperationalError)
     def _storage_out_of_reach(error: OperationalError) -> Response:
