@@ -103,6 +103,7 @@ class App:
     queries: LotQueries
     close_grace_seconds: int
     fan_out_page_size: int = DEFAULT_FAN_OUT_PAGE_SIZE
+    quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
     given: dict[str, Any] = field(default_factory=dict)
     admission: BidAdmission = field(init=False)
     lots: Lots = field(init=False)
@@ -136,7 +137,8 @@ class App:
         if "connections" in self.given:
             return self.given["connections"]
         dynamodb = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None, config=_POOLED)
-        return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"])
+        return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"], self.quota_limits.connections_per_user,
+                               self.quota_limits.subscriptions_per_connection)
 
     @cached_property
     def websocket_management(self) -> Any:
@@ -228,7 +230,8 @@ def build(
     given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
              "websocket_management": websocket_management, "tokens": tokens}
     app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
-              fan_out_page_size=fan_out_page_size, given={k: v for k, v in given.items() if v is not None})
+              fan_out_page_size=fan_out_page_size, quota_limits=quota_limits,
+              given={k: v for k, v in given.items() if v is not None})
     queues = _QueuesOnFirstUse(app)
     quotas = Quotas(commands.store, quota_limits, clock=commands.clock)
     app.admission = BidAdmission(queries, queues, confirmation_caps, admission_snapshot_max_age_s, quotas=quotas)

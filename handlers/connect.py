@@ -52,7 +52,10 @@ def on_connect(app: App, connection_id: str, query: dict[str, str]) -> dict[str,
             app.queries.get_lot(lot_id)
         except LedgerError as error:
             return refuse(status_of(error), error.code, error.message, error.details)
-    app.connections.connect(connection_id, bidder)
+    try:
+        app.connections.connect(connection_id, bidder)
+    except LedgerError as error:  # QuotaExceeded: the bidder holds their most connections
+        return refuse(status_of(error), error.code, error.message, error.details)
     if lot_id is not None:
         app.connections.subscribe(connection_id, lot_id)
     return reply(200, {"message": "connected"})
@@ -77,9 +80,9 @@ def on_subscription(app: App, connection_id: str, route: str, body: str | None, 
         return reply(200, {"type": "unsubscribed", "lot_id": lot_id})
     try:
         lot = app.queries.get_lot(lot_id)
+        app.connections.subscribe(connection_id, lot_id)  # QuotaExceeded: it watches its most lots
     except LedgerError as error:
         return error_reply(status_of(error), error.code, error.message, error.details)
-    app.connections.subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
     view = lot_view(app.queries, lot, utc_now())
     return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": view.model_dump(mode="json")})

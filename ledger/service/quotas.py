@@ -4,6 +4,9 @@
     pending bids        a bidder's bids on one lot not decided yet
     rejected bids       a bidder's bids on one lot rejected in one clock hour
 
+(The WebSocket API's quotas, connections per user and subscriptions per connection, are
+kept by the Connections store, `adapters.connections`, with its items; their limits are here.)
+
 Each is kept in one record per seller, or per bidder and lot (`QuotaRecords`), so no key is
 shared by users or lots, and read and written once per admitted bid or new lot, off the
 processor's path. A caller over a quota gets `QuotaExceeded` (429 with `Retry-After`) and
@@ -32,6 +35,8 @@ from ledger.persistence import BidRecords, QuotaRecords
 LOTS_PER_DAY_VARIABLE = "QUOTA_LOTS_PER_DAY"
 PENDING_BIDS_VARIABLE = "QUOTA_PENDING_BIDS_PER_LOT"
 REJECTED_BIDS_VARIABLE = "QUOTA_REJECTED_BIDS_PER_LOT_PER_HOUR"
+CONNECTIONS_VARIABLE = "QUOTA_CONNECTIONS_PER_USER"
+SUBSCRIPTIONS_VARIABLE = "QUOTA_SUBSCRIPTIONS_PER_CONNECTION"
 # A pending bid is usually decided within a second or two.
 PENDING_RETRY_AFTER_S = 2
 # How many pending ids a record keeps when only rejections are limited.
@@ -49,12 +54,16 @@ class QuotaLimits:
     lots_per_day: int | None = None
     pending_bids_per_lot: int | None = None
     rejected_bids_per_lot_per_hour: int | None = None
+    connections_per_user: int | None = None
+    subscriptions_per_connection: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QuotaLimits:
         """The limits the environment sets; ValueError naming the variable when one is not a
         whole number of at least 1 (read at start-up, so a wrong setting stops the function)."""
-        return cls(*(_limit(env, name) for name in (LOTS_PER_DAY_VARIABLE, PENDING_BIDS_VARIABLE, REJECTED_BIDS_VARIABLE)))
+        names = (LOTS_PER_DAY_VARIABLE, PENDING_BIDS_VARIABLE, REJECTED_BIDS_VARIABLE, CONNECTIONS_VARIABLE,
+                 SUBSCRIPTIONS_VARIABLE)
+        return cls(*(_limit(env, name) for name in names))
 
 
 def _limit(env: Mapping[str, str], name: str) -> int | None:
