@@ -153,6 +153,7 @@ class LocalStack:
             static_dir=self.static_dir,
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
             gateway_responses=shape.gateway_responses,
+            rest_throttles=shape.rest_throttles,
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(

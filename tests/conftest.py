@@ -19,7 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 # Short grace and a fast sweep so closing happens within a test; pages of 3 watchers so a
 # lot watched by more goes through FanOutFunction. The template's own defaults (8 s grace,
 # every minute, pages of 1,000) are for real use.
-STACK_OVERRIDES = {"CloseGraceSeconds": "1", "FanOutPageSize": "3"}
+STACK_OVERRIDES = {"CloseGraceSeconds": "1", "FanOutPageSize": "3", **{
+    # Tests make many lots and bids from few users, fast: throttling and quotas far above
+    # them (their defaults run in the benchmark's flood scenario, on a stack of its own).
+    name: "100000" for name in ("ApiThrottlingRateLimit", "ApiThrottlingBurstLimit", "BidThrottlingRateLimit",
+                                "BidThrottlingBurstLimit", "LotCreationThrottlingRateLimit",
+                                "LotCreationThrottlingBurstLimit", "WebSocketThrottlingRateLimit",
+                                "WebSocketThrottlingBurstLimit", "WebSocketConnectThrottlingRateLimit",
+                                "WebSocketConnectThrottlingBurstLimit", "QuotaLotsPerDay", "QuotaPendingBidsPerLot",
+                                "QuotaRejectedBidsPerLotPerHour", "QuotaConnectionsPerUser",
+                                "QuotaSubscriptionsPerConnection")
+}}
 SWEEP_EVERY_S = 1.0
 
 # Placeholder credentials: DynamoDB Local accepts any, and no test may reach AWS.

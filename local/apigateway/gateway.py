@@ -35,9 +35,10 @@ from local.apigateway.rest import (
     proxy_response,
     rest_event,
 )
+from local.apigateway.throttling import Throttling
 from local.apigateway.websocket import MAX_MESSAGE_BYTES, ConnectionGone, LocalWebSocketApi
 from local.cognito.user_pool import JWKS_PATH, DevAuth
-from local.sam.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
+from local.sam.model import GatewayResponse, Invoke, RestRoute, RestThrottles, WebSocketApi
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class LocalGateway:
         extra_routes: ExtraRoutes | None = None,
         gateway_responses: Mapping[str, GatewayResponse] | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        rest_throttles: RestThrottles | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +77,7 @@ class LocalGateway:
         self.extra_routes: ExtraRoutes = dict(extra_routes or {})
         self.gateway_responses = dict(gateway_responses or {})
         self.integration_timeout_s = integration_timeout_s
+        self.throttling = Throttling(rest_throttles or {})
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
@@ -160,6 +163,9 @@ def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> 
     if matched is None:
         # Any other method (TRACE, ...) or path gets API Gateway's 403, as in AWS.
         return _static(gateway.static_dir, request) or _missing_route(gateway)
+    if not gateway.throttling.admits_rest(matched.route.method, matched.route.path):
+        # The stage's throttling, before the authorizer and the function.
+        return gateway_error(429, "Too Many Requests", "THROTTLED", gateway.gateway_responses)
     claims = gateway.auth.claims(_bearer_token(request)) if matched.route.auth_required else None
     if matched.route.auth_required and claims is None:
         # The authorizer refuses; the function never runs.

@@ -35,6 +35,7 @@ from local.sam.model import (
     LocalEndpoints,
     Queue,
     RestRoute,
+    RestThrottles,
     ScheduleEventSource,
     SqsEventSource,
     StreamEventSource,
@@ -66,6 +67,7 @@ _NOT_EMULATED_TYPES = (
     "AWS::ApiGateway::Account",
     "AWS::S3::Bucket",
     "AWS::CloudFront::",
+    "AWS::WAFv2::",  # rate-based rules: API Gateway's own throttling and the service's quotas still apply locally
 )
 _SUPPORTED_TYPES = {
     "AWS::Serverless::Function",
@@ -97,6 +99,7 @@ class LocalApp:
     not_emulated: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # the stack's Outputs, resolved locally
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by response type
+    rest_throttles: RestThrottles = field(default_factory=dict)  # the REST stage's MethodSettings that throttle
 
 
 class SamTemplate:
@@ -166,7 +169,7 @@ class _Build(Functions, Routes, EventSources, Storage):
             if spec.get("Type") not in _EVENT_TYPES:
                 raise TemplateError(f"Resources.{lid}.Properties.Events.{name}: event type {spec.get('Type')} "
                                     f"is not emulated (only {', '.join(_EVENT_TYPES)})")
-        routes, rest_stage = self._rest_routes(events)
+        routes, rest_stage, rest_throttles = self._rest_routes(events)
         return LocalApp(
             functions=functions,
             rest_routes=routes,
@@ -183,6 +186,7 @@ class _Build(Functions, Routes, EventSources, Storage):
             not_emulated=self.not_emulated,
             outputs=self._outputs(),
             gateway_responses=self._gateway_responses(),
+            rest_throttles=rest_throttles,
         )
 
     def _gateway_responses(self) -> dict[str, GatewayResponse]:
