@@ -50,8 +50,8 @@ def test_the_templates_throttling_reaches_the_local_gateway() -> None:
     app = SamTemplate.load(REPO / "template.yaml", {"BidThrottlingRateLimit": "7"}).resolve(
         LocalEndpoints.placeholder("us-east-1", "000000000000"))
     assert app.rest_throttles[("*", "/*")] == Throttle(rate=50, burst=100)
-    assert app.rest_throttles[("POST", "/bid")] == Throttle(rate=7, burst=1000)
-    assert app.rest_throttles[("POST", "/lots/{lot_id}/buy")] == Throttle(rate=7, burst=1000)
+    assert app.rest_throttles[("POST", "/bid")] == Throttle(rate=7, burst=2500)
+    assert app.rest_throttles[("POST", "/lots/{lot_id}/buy")] == Throttle(rate=7, burst=2500)
     assert app.rest_throttles[("POST", "/lots")] == Throttle(rate=10, burst=20)
     assert app.websocket is not None
     assert app.websocket.throttles == {"*": Throttle(rate=100, burst=200), "$connect": Throttle(rate=20, burst=50)}
