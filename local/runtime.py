@@ -154,6 +154,7 @@ class LocalStack:
             stage=shape.rest_stage if shape.rest_routes or shape.websocket is None else shape.websocket.stage,
             gateway_responses=shape.gateway_responses,
             rest_throttles=shape.rest_throttles,
+            rate_rules=shape.rate_rules,
         ).start()
         self.app = self.template.resolve(self._local_endpoints())
         self._functions = FunctionPool(

@@ -48,8 +48,8 @@ async def _post(session: Any, api: str, token: str, lot_id: str, amount: Decimal
     sent = Sent(bid_id=f"flood-{uuid.uuid4().hex}")
     started = time.perf_counter()
     try:
-        body = {"lot_id": lot_id, "amount": str(amount), "bid_id": sent.bid_id} | ({"confirm": True} if confirm else {})
-        async with session.post(f"{api}/bid", json=body,
+        bid: dict[str, Any] = {"lot_id": lot_id, "amount": str(amount), "bid_id": sent.bid_id}
+        async with session.post(f"{api}/bid", json=bid | ({"confirm": True} if confirm else {}),
                                 headers={"Authorization": f"Bearer {token}"},
                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as response:
             body = await response.json(content_type=None)

@@ -23,14 +23,14 @@ template.yaml's parameters); a variable left unset switches that quota off.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger.domain.errors import QuotaExceeded
-from ledger.persistence import BidRecords, QuotaRecords
 
 LOTS_PER_DAY_VARIABLE = "QUOTA_LOTS_PER_DAY"
 PENDING_BIDS_VARIABLE = "QUOTA_PENDING_BIDS_PER_LOT"
@@ -75,8 +75,14 @@ def _limit(env: Mapping[str, str], name: str) -> int | None:
     return int(text)
 
 
-class QuotaStore(QuotaRecords, BidRecords):
-    """What quotas read and write: their records, and bids' receipts."""
+class QuotaStore(Protocol):
+    """What quotas read and write: their records (`QuotaRecords`), and bids' receipts (`BidRecords`)."""
+
+    def get_quota(self, user: str, name: str) -> dict[str, Any] | None: ...
+
+    def put_quota(self, user: str, name: str, record: Mapping[str, Any], expected_version: int) -> None: ...
+
+    def get_receipts(self, bid_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
 
 
 class Quotas:

@@ -35,10 +35,10 @@ from local.apigateway.rest import (
     proxy_response,
     rest_event,
 )
-from local.apigateway.throttling import Throttling
+from local.apigateway.throttling import RateRules, Throttling
 from local.apigateway.websocket import MAX_MESSAGE_BYTES, ConnectionGone, LocalWebSocketApi
 from local.cognito.user_pool import JWKS_PATH, DevAuth
-from local.sam.model import GatewayResponse, Invoke, RestRoute, RestThrottles, WebSocketApi
+from local.sam.model import GatewayResponse, Invoke, RateRule, RestRoute, RestThrottles, WebSocketApi
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class LocalGateway:
         gateway_responses: Mapping[str, GatewayResponse] | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         rest_throttles: RestThrottles | None = None,
+        rate_rules: list[RateRule] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -78,6 +79,7 @@ class LocalGateway:
         self.gateway_responses = dict(gateway_responses or {})
         self.integration_timeout_s = integration_timeout_s
         self.throttling = Throttling(rest_throttles or {})
+        self.web_acl = RateRules(rate_rules or [])
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
@@ -163,6 +165,10 @@ def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> 
     if matched is None:
         # Any other method (TRACE, ...) or path gets API Gateway's 403, as in AWS.
         return _static(gateway.static_dir, request) or _missing_route(gateway)
+    if (blocked := gateway.web_acl.blocking(request.source_ip, request.header)) is not None:
+        # The WAF in front of the stage: its custom response, before API Gateway's throttling.
+        return HttpResponse(blocked.status, [("Content-Type", "application/json"), *blocked.headers.items()],
+                            blocked.body.encode())
     if not gateway.throttling.admits_rest(matched.route.method, matched.route.path):
         # The stage's throttling, before the authorizer and the function.
         return gateway_error(429, "Too Many Requests", "THROTTLED", gateway.gateway_responses)

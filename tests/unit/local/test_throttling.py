@@ -60,9 +60,38 @@ def test_the_templates_throttling_reaches_the_local_gateway() -> None:
 
 
 def test_the_waf_is_an_optional_part_of_the_template() -> None:
-    def waf(overrides: dict[str, str]) -> list[str]:
-        return [name for name in SamTemplate.load(REPO / "template.yaml", overrides).not_emulated if "WebAcl" in name]
+    def rules(overrides: dict[str, str]) -> int:
+        template = SamTemplate.load(REPO / "template.yaml", overrides)
+        return len(template.resolve(LocalEndpoints.placeholder("us-east-1", "000000000000")).rate_rules)
 
-    assert waf({}) == []
-    assert waf({"WafRateLimitPerIp": "300"}) == ["ApiWebAcl (AWS::WAFv2::WebACL)",
-                                                "ApiWebAclAssociation (AWS::WAFv2::WebACLAssociation)"]
+    assert rules({}) == 0
+    assert rules({"WafRateLimitPerIp": "300"}) == 2
+
+
+def test_a_web_acls_rate_rules_block_a_key_past_its_limit_in_the_window() -> None:
+    from local.apigateway.throttling import RateRules
+    from local.sam.model import RateRule
+
+    clock = Clock()
+    per_ip = RateRule("RatePerIp", limit=5, window_s=60, header=None, status=429)
+    per_token = RateRule("RatePerToken", limit=2, window_s=60, header="authorization", status=429)
+    rules = RateRules([per_ip, per_token], clock)
+    mallory = {"authorization": "Bearer mallory"}.get
+    alice = {"authorization": "Bearer alice"}.get
+    assert [rules.blocking("10.0.0.1", mallory) for _ in range(3)] == [None, None, per_token]
+    assert rules.blocking("10.0.0.1", alice) is None  # another token from the same address
+    assert rules.blocking("10.0.0.1", {}.get) is None  # the address's fifth request
+    assert rules.blocking("10.0.0.1", {}.get) is per_ip  # its sixth
+    assert rules.blocking("10.0.0.2", {}.get) is None
+    clock.now += 61  # the window has passed
+    assert rules.blocking("10.0.0.1", mallory) is None
+
+
+def test_the_optional_waf_reaches_the_local_gateway_as_its_rate_rules() -> None:
+    app = SamTemplate.load(REPO / "template.yaml", {"WafRateLimitPerIp": "300", "WafRateLimitPerUser": "120"}).resolve(
+        LocalEndpoints.placeholder("us-east-1", "000000000000"))
+    assert [(r.name, r.limit, r.window_s, r.header, r.status, r.headers) for r in app.rate_rules] == [
+        ("RatePerIp", 300, 60, None, 429, {"Retry-After": "60"}),
+        ("RatePerToken", 120, 60, "authorization", 429, {"Retry-After": "60"}),
+    ]
+    assert '"code": "THROTTLED"' in app.rate_rules[0].body
