@@ -1,10 +1,10 @@
 """`samsold-bench flood`: one user floods a lot with bids while another bids on it at a
-steady pace, against a fresh local stack with the template's own throttling and quotas, on
-127.0.0.1 only.
+steady pace, against a fresh local stack with the template's own throttling and quotas and
+its optional WAF (a rate per bearer token), on 127.0.0.1 only.
 
 First the steady bidder alone (the baseline), then the same with the flood beside it. It
 reports what the flooder got (202, 429 by the code of the refusal: QUOTA_EXCEEDED from the
-service, THROTTLED from the gateway) and, for the steady bidder, each phase's statuses, the
+service, THROTTLED from the gateway or the WAF) and, for the steady bidder, each phase's statuses, the
 time from POST to its answer, and from the gateway's receipt to the decision (both from
 the bid receipt). Printed and written as JSON; the latencies are figures to compare, never
 a pass or fail.
@@ -152,6 +152,7 @@ def flood(
     steady_rate: Annotated[float, typer.Option(min=0.1, max=20, help="The other bidder's bids a second")] = 2.0,
     baseline_seconds: Annotated[float, typer.Option(min=1, max=120, help="How long the other bidder bids alone first")] = 5.0,
     settle_seconds: Annotated[float, typer.Option(min=1, max=600, help="How long to wait for the steady bids' decisions")] = 60.0,
+    waf_per_user: Annotated[int, typer.Option(min=0, max=100000, help="On the fresh stack, the WAF's requests per bearer token in 60 s (WafRateLimitPerUser; the per-address rule lifted, as every client here is 127.0.0.1); 0: no WAF")] = 300,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="A running local stack's data directory, with its own limits [default: start one with the template's]")] = None,
     output: Annotated[Path, typer.Option(help="Where to write the JSON results")] = Path("bench-results/flood.json"),
 ) -> None:
@@ -174,15 +175,18 @@ def flood(
         stack = f"running stack on {data_dir}, with its own limits"
         results = measure(data_dir, endpoints)
     else:
-        with fresh_stack("samsold-flood-", overrides={}) as (directory, endpoints, _):
+        waf = {"WafRateLimitPerIp": "100000", "WafRateLimitPerUser": str(waf_per_user)} if waf_per_user else {}
+        with fresh_stack("samsold-flood-", overrides=waf) as (directory, endpoints, _):
             results = measure(directory, endpoints)
-        stack = "fresh local stack (temporary data directory) with the template's default limits, in a child process"
+        stack = ("fresh local stack (temporary data directory) with the template's default limits"
+                 + (f" and its WAF at {waf_per_user} requests per token a minute" if waf_per_user else "")
+                 + ", in a child process")
     document = {
         "benchmark": "samsold flood",
         "stack": stack,
         "machine": machine(load_before),
         "options": {"flooders": flooders, "flood_seconds": flood_seconds, "steady_rate": steady_rate,
-                    "baseline_seconds": baseline_seconds},
+                    "baseline_seconds": baseline_seconds, "waf_per_user": None if data_dir else waf_per_user},
         **results,
         "total_seconds": round(time.perf_counter() - started, 1),
     }

@@ -141,7 +141,7 @@ class Quotas:
                     f"{len(pending)} of your bids on lot {lot_id!r} are still pending; bid again once they are decided",
                     _details("pending_bids_per_lot", pending_limit, PENDING_RETRY_AFTER_S, lot_id=lot_id),
                 )
-            kept = [*pending[len(pending) + 1 - tracked:], bid_id]  # bounded: only without a pending limit is any dropped
+            kept = [*pending[max(0, len(pending) + 1 - tracked):], bid_id]  # bounded: only without a pending limit is any dropped
             if self._written(bidder, name, {"pending": kept, "rejected": rejected, "hour": hour}, record):
                 return
         raise _busy("pending_bids_per_lot", pending_limit or rejected_limit or 0)
