@@ -107,12 +107,12 @@ POLICIES = {
         ("dynamodb:Query", "BidsTable"),
         ("dynamodb:UpdateItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem", "BatchWriteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "BatchWriteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
         ("sqs:SendMessage", "FanOutQueue"),
     },
     "FanOutFunction": {
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem", "BatchWriteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "BatchWriteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
     "ConnectFunction": {
