@@ -114,3 +114,19 @@ def test_a_quota_setting_that_is_not_a_whole_number_stops_the_start():
         build({**IN_MEMORY, "QUOTA_PENDING_BIDS_PER_LOT": "0"})
     with pytest.raises(ValueError, match="QUOTA_LOTS_PER_DAY"):
         build({**IN_MEMORY, "QUOTA_LOTS_PER_DAY": " 5"})
+
+
+def test_a_sale_counts_each_of_its_lots_against_the_sellers_day(app):
+    assert new_lot(app)[0] == 201
+
+    def sale(sale_id: str, count: int) -> tuple[int, Any, dict[str, Any]]:
+        lots = [{"lot_id": f"{sale_id}-{i}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00"}
+                for i in range(count)]
+        body = {"sale_id": sale_id, "title": "Spring sale", "interval_s": 60,
+                "first_closes_at": format_time(utc_now() + timedelta(hours=1)), "lots": lots}
+        return api(app, "POST", "/sales", body=body, claims=SELLER)
+
+    status, refusal, _ = sale("too-big", 3)  # 1 + 3 would pass 3 a day
+    assert (status, refusal["error"]["details"]["quota"]) == (429, "lots_per_day")
+    assert app.commands.store.get_sale("too-big") is None
+    assert sale("fits", 2)[0] == 201
