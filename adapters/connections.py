@@ -6,6 +6,12 @@
 
 Every item expires (TTL on `expires_at`) two hours after connect, as API Gateway
 drops WebSocket connections by then anyway.
+
+Quotas keep every item and query bounded: a signed-in user holds at most
+`max_connections_per_user` connections (counted from their `BIDDER#` items at connect), a
+connection at most `max_subscriptions` lots (a condition on the META item's set, so the
+META item stays far below DynamoDB's 400 KB); None: no limit. Over one, `QuotaExceeded`
+and nothing written. `$disconnect` deletes a connection's items 25 to a request.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ledger.domain.errors import QuotaExceeded
+
 CONNECTION_TTL_S = 2 * 3600
 # API Gateway answers "gone" for a connection whose $connect has not finished yet, and
 # the subscription is written during $connect: so young connections are not dropped.
 CONNECTING_GRACE_S = 30
 # BatchWriteItem may leave items unprocessed (throttled): written again after these pauses.
 UNPROCESSED_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem takes 25 requests at most
+# A user at their connections' limit may connect again once one of theirs closes.
+CONNECTIONS_RETRY_AFTER_S = 60
 
 
 @dataclass(frozen=True)
@@ -47,14 +58,20 @@ class WatcherPages:
 
 
 class ConnectionStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, max_connections_per_user: int | None = None,
+                 max_subscriptions: int | None = None) -> None:
         self.client = client
         self.table_name = table_name
+        self.max_connections_per_user = max_connections_per_user
+        self.max_subscriptions = max_subscriptions
 
     def connect(self, connection_id: str, bidder: str | None, lot_id: str | None = None) -> None:
         """Records the connection (its META), a signed-in bidder's connection and, given
         `lot_id`, its subscription to the lot (as `subscribe` would): one PutItem, or one
-        BatchWriteItem for more, so each of a crowd arriving at once costs one write request."""
+        BatchWriteItem for more, so each of a crowd arriving at once costs one write request.
+        QuotaExceeded (nothing written) when the bidder holds their most connections already."""
+        if bidder and self.max_connections_per_user is not None:
+            self._check_connections_of(bidder, self.max_connections_per_user)
         item: dict[str, Any] = {
             "PK": {"S": f"CONN#{connection_id}"},
             "SK": {"S": "META"},
@@ -73,14 +90,50 @@ class ConnectionStore:
         else:
             self._put(item)
 
+    def _check_connections_of(self, bidder: str, limit: int) -> None:
+        now = {"N": str(int(time.time()))}
+        held = 0
+        query: dict[str, Any] = {
+            "TableName": self.table_name, "Select": "COUNT",
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :conn)",
+            # Expired items TTL has not deleted yet are no longer connections.
+            "FilterExpression": "expires_at > :now",
+            "ExpressionAttributeValues": {":pk": {"S": f"BIDDER#{bidder}"}, ":conn": {"S": "CONN#"}, ":now": now},
+        }
+        while True:
+            response = self.client.query(**query)
+            held += response["Count"]
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        if held >= limit:
+            raise QuotaExceeded(
+                f"you have {held} live connections, the most one user may hold; close one first",
+                {"quota": "connections_per_user", "limit": limit, "retry_after_s": CONNECTIONS_RETRY_AFTER_S},
+            )
+
     def subscribe(self, connection_id: str, lot_id: str) -> None:
+        """Subscribe the connection to the lot, or QuotaExceeded (nothing written) when it
+        holds its most subscriptions already; subscribing again to a lot is no new one."""
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}},
+            "UpdateExpression": "ADD lots :lot SET expires_at = if_not_exists(expires_at, :exp)",
+            "ExpressionAttributeValues": {":lot": {"SS": [lot_id]}, ":exp": self._expiry()},
+        }
+        if self.max_subscriptions is not None:
+            update["ConditionExpression"] = "attribute_not_exists(lots) OR size(lots) < :most OR contains(lots, :id)"
+            update["ExpressionAttributeValues"] |= {":most": {"N": str(self.max_subscriptions)}, ":id": {"S": lot_id}}
+        try:
+            self.client.update_item(**update)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise QuotaExceeded(
+                f"this connection watches {self.max_subscriptions} lots, the most one may; unsubscribe from one first",
+                {"quota": "subscriptions_per_connection", "limit": self.max_subscriptions, "retry_after_s": 1},
+            ) from None
         self._put({"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": f"CONN#{connection_id}"}, "expires_at": self._expiry()})
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}},
-            UpdateExpression="ADD lots :lot SET expires_at = if_not_exists(expires_at, :exp)",
-            ExpressionAttributeValues={":lot": {"SS": [lot_id]}, ":exp": self._expiry()},
-        )
 
     def unsubscribe(self, connection_id: str, lot_id: str) -> None:
         self._delete(f"LOT#{lot_id}", f"CONN#{connection_id}")
@@ -117,11 +170,24 @@ class ConnectionStore:
         return response.get("Item", {})
 
     def _disconnect(self, connection_id: str, meta: dict[str, Any]) -> None:
-        for lot_id in meta.get("lots", {}).get("SS", []):
-            self._delete(f"LOT#{lot_id}", f"CONN#{connection_id}")
+        keys = [(f"LOT#{lot_id}", f"CONN#{connection_id}") for lot_id in meta.get("lots", {}).get("SS", [])]
         if "bidder" in meta:
-            self._delete(f"BIDDER#{meta['bidder']['S']}", f"CONN#{connection_id}")
-        self._delete(f"CONN#{connection_id}", "META")
+            keys.append((f"BIDDER#{meta['bidder']['S']}", f"CONN#{connection_id}"))
+        keys.append((f"CONN#{connection_id}", "META"))  # last: what is left is still found by it
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            self._delete_batch(keys[start:start + BATCH_WRITE_LIMIT])
+
+    def _delete_batch(self, keys: list[tuple[str, str]]) -> None:
+        requests: list[dict[str, Any]] = [
+            {"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}} for pk, sk in keys
+        ]
+        pause_s = 0.05
+        while requests:
+            response = self.client.batch_write_item(RequestItems={self.table_name: requests})
+            requests = (response.get("UnprocessedItems") or {}).get(self.table_name, [])
+            if requests:  # throttled: ask again for what was left, backing off
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, 1.0)
 
     def watching_lot(self, lot_id: str) -> Iterator[str]:
         for ids in self._pages_of_connections(f"LOT#{lot_id}"):

@@ -37,6 +37,7 @@ from ledger.service.admission import ADMISSION_SNAPSHOT_MAX_AGE_S, BidAdmission,
 from ledger.service.commands import LotCommands
 from ledger.service.lots import Lots
 from ledger.service.queries import LotList, LotQueries, OpenLots
+from ledger.service.quotas import QuotaLimits, Quotas
 from ledger.service.sales import Sales
 
 # What handlers take from the adapters, through here: the fan-out queue's message and limits,
@@ -104,6 +105,7 @@ class App:
     queries: LotQueries
     close_grace_seconds: int
     fan_out_page_size: int = DEFAULT_FAN_OUT_PAGE_SIZE
+    quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
     given: dict[str, Any] = field(default_factory=dict)
     admission: BidAdmission = field(init=False)
     lots: Lots = field(init=False)
@@ -137,7 +139,8 @@ class App:
         if "connections" in self.given:
             return self.given["connections"]
         dynamodb = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None, config=_POOLED)
-        return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"])
+        return ConnectionStore(dynamodb, self.env["CONNECTIONS_TABLE"], self.quota_limits.connections_per_user,
+                               self.quota_limits.subscriptions_per_connection)
 
     @cached_property
     def websocket_management(self) -> Any:
@@ -215,6 +218,7 @@ def build(
     env = dict(os.environ if env is None else env)
     # Read now, so a wrong setting stops the function at start-up rather than failing bids.
     confirmation_caps = confirmation_caps_from(env)
+    quota_limits = QuotaLimits.from_env(env)
     if commands is None:
         # The library's Application opens the recorder (PERSISTENCE_MODULE) and the mapper ...
         commands = LotCommands(env=env, clock=clock, recorder=recorder)
@@ -228,10 +232,12 @@ def build(
     given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
              "websocket_management": websocket_management, "tokens": tokens}
     app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
-              fan_out_page_size=fan_out_page_size, given={k: v for k, v in given.items() if v is not None})
+              fan_out_page_size=fan_out_page_size, quota_limits=quota_limits,
+              given={k: v for k, v in given.items() if v is not None})
     queues = _QueuesOnFirstUse(app)
-    app.admission = BidAdmission(queries, queues, confirmation_caps, admission_snapshot_max_age_s)
-    app.lots = Lots(commands, queues, close_grace_seconds, timers_not_armed=_timers_not_armed)
+    quotas = Quotas(commands.store, quota_limits, clock=commands.clock)
+    app.admission = BidAdmission(queries, queues, confirmation_caps, admission_snapshot_max_age_s, quotas=quotas)
+    app.lots = Lots(commands, queues, close_grace_seconds, timers_not_armed=_timers_not_armed, quotas=quotas)
     app.sales = Sales(app.lots)
     return app
 

@@ -76,7 +76,10 @@ def on_connect(app: App, connection_id: str, query: dict[str, str], headers: dic
             app.queries.get_lot(lot_id)
         except LedgerError as error:
             return refuse(status_of(error), error.code, error.message, error.details)
-    app.connections.connect(connection_id, bidder, lot_id)
+    try:
+        app.connections.connect(connection_id, bidder, lot_id)
+    except LedgerError as error:  # QuotaExceeded: the bidder holds their most connections
+        return refuse(status_of(error), error.code, error.message, error.details)
     answer = reply(200, {"message": "connected"})
     if offered:  # the handshake names the protocol, never the token
         answer["headers"] = {"Sec-WebSocket-Protocol": PROTOCOL}
@@ -102,9 +105,9 @@ def on_subscription(app: App, connection_id: str, route: str, body: str | None, 
         return reply(200, {"type": "unsubscribed", "lot_id": lot_id})
     try:
         lot = app.queries.get_lot(lot_id)
+        app.connections.subscribe(connection_id, lot_id)  # QuotaExceeded: it watches its most lots
     except LedgerError as error:
         return error_reply(status_of(error), error.code, error.message, error.details)
-    app.connections.subscribe(connection_id, lot_id)
     # The current state comes with the subscription, so nothing before the first update is missed.
     view = lot_view(app.queries, lot, utc_now())
     return reply(200, {"type": "subscribed", "lot_id": lot_id, "lot": view.model_dump(mode="json")})

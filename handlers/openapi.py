@@ -109,6 +109,17 @@ NO_TOKEN = {"UNAUTHORIZED": "no valid bearer token"}
 STORAGE = {"TRANSIENT": "the ledger's storage is not answering; retry"}
 TOO_LARGE = {"BODY_TOO_LARGE": f"the body is larger than {MAX_BODY_BYTES} bytes"}
 NOT_JSON = {"UNSUPPORTED_MEDIA_TYPE": "the body is not sent as application/json (UTF-8)"}
+# Every route may be throttled (the stage's and the route's rate and burst: answered by the
+# gateway); some also count the caller's quotas. Both answer 429 with Retry-After.
+THROTTLED = {"THROTTLED": "too many requests to this API or route; retry after Retry-After seconds"}
+BID_QUOTA = {"QUOTA_EXCEEDED": "too many of your bids on this lot are pending or were rejected this hour"}
+QUOTA_ROUTES: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/bid"): BID_QUOTA,
+    ("POST", "/lots/{lot_id}/buy"): BID_QUOTA,
+    ("POST", "/lots"): {"QUOTA_EXCEEDED": "you created your lots for today"},
+    ("POST", "/sales"): {"QUOTA_EXCEEDED": "the sale's lots would pass your lots for today"},
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 NO_PARAMETERS = {("GET", "/openapi.json")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
 # stateful phase follow them from a created lot or a placed bid to the routes that read it).
@@ -204,9 +215,11 @@ def openapi_document() -> dict[str, Any]:
             if "requestBody" in operation:
                 errors |= {413: TOO_LARGE, 415: NOT_JSON}
             errors |= ROUTE_ERRORS.get(route, {})
+            errors[429] = THROTTLED | QUOTA_ROUTES.get(route, {})
             for status, codes in sorted(errors.items()):
                 description = "; ".join(f"{code}: {words}" for code, words in codes.items())
                 responses[str(status)] = {"description": description, **error, "x-error-codes": list(codes)}
+            responses["429"]["headers"] = RETRY_AFTER
     _add_links(document)
     return _without_unused_schemas(document)
 

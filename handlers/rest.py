@@ -39,6 +39,7 @@ from ledger.domain.errors import (
     LotNotOpen,
     LotUnreadable,
     NotAllowed,
+    QuotaExceeded,
     SaleAlreadyExists,
     SaleNotFound,
     SaleUnreadable,
@@ -95,6 +96,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     SaleAlreadyExists: 409,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
     SaleUnreadable: 500,
+    # Over a per-user quota: nothing written; Retry-After says when to ask again.
+    QuotaExceeded: 429,
 }
 
 
@@ -113,11 +116,17 @@ RULE_BROKEN = InvalidCommand.code
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None, former_code: str | None = None) -> Response:
+def error_response(status: int, code: str, message: str, details: Any = None, former_code: str | None = None,
+                   retry_after_s: int | None = None) -> Response:
     error = {"code": code, "message": message, "details": details or {}}
     if former_code is not None:
         error["former_code"] = former_code
-    return Response(status_code=status, content_type="application/json", body=json.dumps({"error": error}, default=str))
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"error": error}, default=str),
+        headers=None if retry_after_s is None else {"Retry-After": str(retry_after_s)},
+    )
 
 
 class HttpError(Exception):
@@ -221,7 +230,9 @@ def new_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(LedgerError)
     def _ledger_error(error: LedgerError) -> Response:
-        return error_response(status_of(error), error.code, error.message, error.details, error.former_code)
+        retry_after_s = error.retry_after_s if isinstance(error, QuotaExceeded) else None
+        return error_response(status_of(error), error.code, error.message, error.details, error.former_code,
+                              retry_after_s)
 
     @app.exception_handler(OperationalError)
     def _storage_out_of_reach(error: OperationalError) -> Response:

@@ -70,6 +70,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._retractions: dict[str, dict[str, Any]] = {}
         self._requests: dict[str, dict[str, Any]] = {}
         self._parked: dict[str, dict[str, Any]] = {}
+        self._quotas: dict[tuple[str, str], dict[str, Any]] = {}
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
         self._bidder_lots: dict[tuple[str, str], dict[str, Any]] = {}  # (bidder, lot) -> their record of it
         self._sales: dict[str, dict[str, Any]] = {}
@@ -336,6 +337,19 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         with self._database_lock:
             return copy.deepcopy(self._parked.get(message_id))
 
+    # --- QuotaRecords ---------------------------------------------------------------
+
+    def get_quota(self, user: str, name: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._quotas.get((user, name)))
+
+    def put_quota(self, user: str, name: str, record: Mapping[str, Any], expected_version: int) -> None:
+        with self._database_lock:
+            stored = self._quotas.get((user, name))
+            if (0 if stored is None else int(stored["version"])) != expected_version:
+                raise IntegrityError(f"the quota record {name} of {user} is no longer at version {expected_version}")
+            self._quotas[(user, name)] = _stored({**record, "version": expected_version + 1})
+
 
 class InMemoryApplicationLotRecorder(InMemoryLotRecorder, POPOApplicationRecorder):
     """The same, numbering every event in one application sequence (the library's
@@ -366,3 +380,4 @@ class Factory(InfrastructureFactory[TrackingRecorder]):
 
     def process_recorder(self) -> ProcessRecorder:
         raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")
+

@@ -11,6 +11,7 @@ extra queries:
     BidderRecords   bidders' aliases on lots and their records of the lots they bid on
     SaleRecords     staggered sales, written with their lots
     ParkedMessages  messages that can never be processed, kept for inspection
+    QuotaRecords    per-user quota records, each under one user (and lot), never shared
 
 `ledger.dynamodb` implements every port on the Bids table, `ledger.memory` in plain Python;
 `PERSISTENCE_MODULE` picks the implementation (the library's `InfrastructureFactory.construct`).
@@ -347,5 +348,21 @@ class ParkedMessages(ABC):
         """A parked message (body, error, attributes, parked_at), or None."""
 
 
-class LotRecorder(LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages):
+class QuotaRecords(ABC):
+    """The service's per-user quota records (`ledger.service.quotas`): small records, each
+    keyed by one user and a name of the quota's choosing (such as a lot), so no key is
+    shared by users or lots. A record carries an integer `version`; a write names the
+    version it read (0: none stored), so two writers racing never both count."""
+
+    @abstractmethod
+    def get_quota(self, user: str, name: str) -> dict[str, Any] | None:
+        """The record as stored, read consistently, or None."""
+
+    @abstractmethod
+    def put_quota(self, user: str, name: str, record: Mapping[str, Any], expected_version: int) -> None:
+        """Store `record` (its `version` one above `expected_version`) if the stored record is
+        still at `expected_version` (0: none stored); IntegrityError and nothing written if not."""
+
+
+class LotRecorder(LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords):
     """Every port together: what one storage implements, and what the service is given."""

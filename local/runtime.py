@@ -164,6 +164,8 @@ class LocalStack:
             gateway_responses=shape.gateway_responses,
             management_credentials=self._credentials,
             allowed_hosts=self.allowed_hosts,
+            rest_throttles=shape.rest_throttles,
+            rate_rules=shape.rate_rules,
         ).start()
         self.template.set_own_origin(self._gateway.rest_url)
         self.app = self.template.resolve(self._local_endpoints())

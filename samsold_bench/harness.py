@@ -27,11 +27,22 @@ from urllib.parse import urlsplit
 from samsold_cli.shared import console
 
 LOOPBACK = "127.0.0.1"
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 STARTING_PRICE = Decimal("1.00")
 STEP = Decimal("0.01")
 
 
 # -- engines --------------------------------------------------------------------------------
+
+
+def limits_lifted(template: Path = TEMPLATE) -> dict[str, str]:
+    """Parameter overrides that lift the template's throttling and per-user quotas far above
+    any run on one machine: the capacity benchmarks (and the tests' stack) measure the stack,
+    not its limits; `flood` keeps the template's defaults."""
+    from local.sam.intrinsics import load_yaml
+
+    names = load_yaml(template.read_text()).get("Parameters") or {}
+    return {name: "100000" for name in names if name.startswith("Quota") or name.endswith(("RateLimit", "BurstLimit"))}
 
 
 @contextmanager
@@ -47,15 +58,16 @@ def fresh_dynamodb_local(table: str = "bench") -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def fresh_stack(prefix: str) -> Iterator[tuple[Path, dict[str, Any], StackProcess]]:
+def fresh_stack(prefix: str, overrides: dict[str, str] | None = None) -> Iterator[tuple[Path, dict[str, Any], StackProcess]]:
     """The local stack on a temporary data directory, in a child process: yields the data
-    directory, the stack's endpoints and its process (stopped, the directory removed, after)."""
+    directory, the stack's endpoints and its process (stopped, the directory removed, after).
+    `overrides`: the template's parameters (default: its limits lifted)."""
     from local.runtime import read_endpoints
 
     with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
         directory = Path(temporary) / "data"
         console.print(f"starting the local stack on {directory}")
-        with StackProcess(directory) as stack:
+        with StackProcess(directory, overrides=overrides) as stack:
             endpoints = read_endpoints(directory)
             if endpoints is None:
                 raise RuntimeError(f"no local stack runs on {directory}")
@@ -63,7 +75,7 @@ def fresh_stack(prefix: str) -> Iterator[tuple[Path, dict[str, Any], StackProces
             console.print("stopping the local stack")
 
 
-def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
+def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any, overrides: dict[str, str]) -> None:
     """In a child process, so the clients and the stack do not share one interpreter lock."""
     from local.runtime import REPO_ROOT, LocalStack
 
@@ -71,7 +83,7 @@ def _serve_stack(data_dir: str, log_path: str, ready: Any, stop: Any) -> None:
         os.dup2(log_file.fileno(), 2)  # the handlers' logs go to a file, not over the results
     logging.basicConfig(level=logging.WARNING)
     raise_open_files_limit()
-    with LocalStack(REPO_ROOT / "template.yaml", data_dir, port=0):
+    with LocalStack(REPO_ROOT / "template.yaml", data_dir, port=0, parameter_overrides=overrides):
         ready.set()
         stop.wait()
 
@@ -80,13 +92,15 @@ class StackProcess:
     """The local stack in a child process. Stopping waits up to `stop_timeout_s` (the stack
     runs every open WebSocket's $disconnect first), then kills the stack's whole process tree."""
 
-    def __init__(self, data_dir: Path, stop_timeout_s: float = 60.0) -> None:
+    def __init__(self, data_dir: Path, stop_timeout_s: float = 60.0, overrides: dict[str, str] | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self.data_dir = data_dir
         self.stop_timeout_s = stop_timeout_s
         self._ready, self._stop = context.Event(), context.Event()
         self._process = context.Process(
-            target=_serve_stack, args=(str(data_dir), str(data_dir / "stack.log"), self._ready, self._stop),
+            target=_serve_stack,
+            args=(str(data_dir), str(data_dir / "stack.log"), self._ready, self._stop,
+                  limits_lifted() if overrides is None else overrides),
             name="samsold-bench-stack", daemon=True,
         )
 

@@ -19,6 +19,7 @@ def _register_commands() -> None:
     from samsold_bench.capacity.command import capacity
     from samsold_bench.close import close
     from samsold_bench.fanout import fanout
+    from samsold_bench.flood import flood
     from samsold_bench.load import load
     from samsold_bench.processor import processor
     from samsold_bench.replay import replay_benchmark
@@ -28,6 +29,7 @@ def _register_commands() -> None:
     app.command("processor")(processor)
     app.command("fanout")(fanout)
     app.command("close")(close)
+    app.command("flood")(flood)
     app.command("capacity")(capacity)
 
 

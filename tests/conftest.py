@@ -14,6 +14,7 @@ from hypothesis import settings
 from bootstrap import use_placeholder_credentials
 from local.dynamodb.launcher import DynamoDBLocal
 from local.runtime import LocalStack
+from samsold_bench.harness import limits_lifted
 from samsold_cli.dev_site import WEB_DIR, dev_site
 from tests.support.stack_coverage import (
     EVERY_STACK_TEST_RAN,
@@ -27,7 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Short grace and a fast sweep so closing happens within a test; pages of 3 watchers so a
 # lot watched by more goes through FanOutFunction. The template's own defaults (8 s grace,
 # every minute, pages of 1,000) are for real use.
-STACK_OVERRIDES = {"CloseGraceSeconds": "1", "FanOutPageSize": "3"}
+# Tests make many lots and bids from few users, fast: the template's throttling and quotas are
+# lifted far above them (unit and integration tests check the limits; `samsold-bench flood`
+# runs the stack with them).
+STACK_OVERRIDES = {"CloseGraceSeconds": "1", "FanOutPageSize": "3", **limits_lifted()}
 SWEEP_EVERY_S = 1.0
 
 # Placeholder credentials: DynamoDB Local accepts any, and no test may reach AWS.

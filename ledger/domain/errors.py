@@ -178,3 +178,14 @@ class SaleUnreadable(LedgerError):
 
     def __str__(self) -> str:
         return f"{self.message}: {self.problem}"
+
+
+class QuotaExceeded(LedgerError):
+    """The caller used up one of their quotas (`ledger.service.quotas`); nothing was written.
+    `details["retry_after_s"]` says when asking again can succeed."""
+
+    code = "QUOTA_EXCEEDED"
+
+    @property
+    def retry_after_s(self) -> int:
+        return int(self.details.get("retry_after_s", 1))

@@ -26,6 +26,7 @@ from ledger.dynamodb.bids import BidsTable
 from ledger.dynamodb.events import LotEventsTable
 from ledger.dynamodb.listings import LotListingsTable
 from ledger.dynamodb.parking import ParkedMessagesTable
+from ledger.dynamodb.quotas import QuotaRecordsTable
 from ledger.dynamodb.sales import SalesTable
 from ledger.dynamodb.table import CLIENT_CONFIG, ensure_bids_table
 from ledger.persistence import LotRecorder
@@ -38,6 +39,7 @@ class DynamoDBRecorder(
     BidderRecordsTable,
     SalesTable,
     ParkedMessagesTable,
+    QuotaRecordsTable,
     LotRecorder,
     ApplicationRecorder,
 ):

@@ -78,6 +78,10 @@ def parked_key(message_id: str) -> str:
     return f"PARKED#{message_id}"
 
 
+def quota_key(user: str) -> str:
+    return f"QUOTA#{user}"
+
+
 def _shard_number(lot_id: str) -> int:
     return int.from_bytes(hashlib.sha256(lot_id.encode()).digest()[:4], "big") % OPEN_SHARDS
 

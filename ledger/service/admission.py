@@ -24,11 +24,12 @@ from ledger.domain.errors import (
     LotEnded,
 )
 from ledger.domain.state import LotSnapshot
-from ledger.domain.values import fits_currency, format_decimal, minor_units
+from ledger.domain.values import fits_currency, format_decimal, minor_units, utc_now
 from ledger.persistence import LotRecorder
 from ledger.service.cache import LruCache
 from ledger.service.ports import BidQueue
 from ledger.service.queries import LotQueries
+from ledger.service.quotas import QuotaLimits, Quotas
 
 BidCommand = TypeVar("BidCommand", PlaceBid, BuyNow)
 # The deployment's caps per currency above which a bid needs the bidder's confirmation
@@ -75,10 +76,12 @@ class BidAdmission:
         bids: BidQueue,
         confirmation_caps: Mapping[str, Decimal] | None = None,
         admission_snapshot_max_age_s: float = ADMISSION_SNAPSHOT_MAX_AGE_S,
+        quotas: Quotas | None = None,
     ) -> None:
         self.queries = queries
         self.store: LotRecorder = queries.store
         self.bids = bids
+        self.quotas = quotas or Quotas(self.store, QuotaLimits(), clock=utc_now)
         self.confirmation_caps: dict[str, Decimal] = dict(confirmation_caps or {})
         # Snapshots read to admit bids, each given again for at most the max age.
         self._admission_snapshots: LruCache[str, LotSnapshot] = LruCache(
@@ -158,10 +161,16 @@ class BidAdmission:
             if recorded is None:
                 raise _buy_now_refused(reason, lot)
             return _same_bid(command, recorded), False
+        self.within_bid_quota(command)
         earlier = self.store.record_bid_request(command.model_dump(mode="json"))
         if earlier is None:
             return command, True
         return _same_bid(command, earlier), False
+
+    def within_bid_quota(self, command: PlaceBid | BuyNow) -> None:
+        """Count the bid against its bidder's quotas on its lot (`Quotas.take_bid`), or
+        QuotaExceeded before anything of it is written."""
+        self.quotas.take_bid(command.bidder, command.lot_id, command.bid_id)
 
     def submit_bid(self, command: PlaceBid, confirmed: bool = False) -> tuple[PlaceBid, bool]:
         """Admit a bid and record it as PENDING, once per bid id. Returns the bid as
@@ -179,6 +188,7 @@ class BidAdmission:
             if recorded is None:
                 raise
             return _same_bid(command, recorded), False
+        self.within_bid_quota(command)
         earlier = self.store.record_bid_request(command.model_dump(mode="json"))
         if earlier is None:
             return command, True

@@ -19,6 +19,7 @@ from ledger.domain.state import LotSnapshot
 from ledger.domain.values import utc_now
 from ledger.service.commands import LotCommands
 from ledger.service.ports import CloseTimers
+from ledger.service.quotas import QuotaLimits, Quotas
 from ledger.snapshot_item import snapshot_to_item
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,20 @@ class Lots:
         close_timers: CloseTimers,
         close_grace_seconds: int,
         timers_not_armed: Callable[[list[str], Exception], None] = log_timers_not_armed,
+        quotas: Quotas | None = None,
     ) -> None:
         self.commands = commands
+        self.quotas = quotas or Quotas(commands.store, QuotaLimits(), clock=commands.clock)
         self.close_timers = close_timers
         self.close_grace_seconds = close_grace_seconds
         self.timers_not_armed = timers_not_armed
 
     def create_lot(self, command: CreateLot, seller: str) -> LotSnapshot:
-        """Write the lot (LotAlreadyExists when its id is taken), then arm its close timer
+        """Write the lot (LotAlreadyExists when its id is taken; QuotaExceeded, nothing
+        written, past the seller's lots a day), then arm its close timer
         when it closes before the sweep's next look."""
         lot = Lot.create(command, seller, self.commands.clock())
+        self.quotas.take_lots(seller, 1)
         try:
             self.commands.save(lot, snapshot=snapshot_to_item(lot.state), expected_version=None)
         except IntegrityError:

@@ -72,6 +72,7 @@ class Sales:
                     f"lot {index + 1} of the sale ({lot_terms.lot_id}): {error.message}",
                     error.details | {"lot_index": index, "lot_id": lot_terms.lot_id},
                 ) from None
+        self.lots.quotas.take_lots(seller, len(lots))
         sale = SaleRecord(
             sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, lot_ids=[lot.id for lot in lots], created_at=now,

@@ -43,9 +43,10 @@ from local.apigateway.rest import (
     rest_event,
 )
 from local.apigateway.sigv4 import Credentials, signature_problem
+from local.apigateway.throttling import RateRules, Throttling
 from local.apigateway.websocket import MAX_MESSAGE_BYTES, ConnectionGone, LocalWebSocketApi
 from local.cognito.user_pool import JWKS_PATH, DevAuth
-from local.sam.model import GatewayResponse, Invoke, RestRoute, WebSocketApi
+from local.sam.model import GatewayResponse, Invoke, RateRule, RestRoute, RestThrottles, WebSocketApi
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class LocalGateway:
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         management_credentials: Credentials | None = None,
         allowed_hosts: tuple[str, ...] = (),
+        rest_throttles: RestThrottles | None = None,
+        rate_rules: list[RateRule] | None = None,
     ) -> None:
         self.host = host
         # Who may call @connections: by default a key made for this gateway alone.
@@ -88,6 +91,8 @@ class LocalGateway:
         self.extra_routes: ExtraRoutes = dict(extra_routes or {})
         self.gateway_responses = dict(gateway_responses or {})
         self.integration_timeout_s = integration_timeout_s
+        self.throttling = Throttling(rest_throttles or {})
+        self.web_acl = RateRules(rate_rules or [])
         self.websocket_server: LocalWebSocketApi | None = None
         if websocket is not None:
             ws_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
@@ -183,6 +188,13 @@ def _respond(gateway: LocalGateway, request: IncomingRequest, raw_path: str) -> 
     if matched is None:
         # Any other method (TRACE, ...) or path gets API Gateway's 403, as in AWS.
         return _static(gateway.static_dir, request) or _missing_route(gateway)
+    if (blocked := gateway.web_acl.blocking(request.source_ip, request.header)) is not None:
+        # The WAF in front of the stage: its custom response, before API Gateway's throttling.
+        return HttpResponse(blocked.status, [("Content-Type", "application/json"), *blocked.headers.items()],
+                            blocked.body.encode())
+    if not gateway.throttling.admits_rest(matched.route.method, matched.route.path):
+        # The stage's throttling, before the authorizer and the function.
+        return gateway_error(429, "Too Many Requests", "THROTTLED", gateway.gateway_responses)
     claims = gateway.auth.claims(_bearer_token(request)) if matched.route.auth_required else None
     if matched.route.auth_required and claims is None:
         # The authorizer refuses; the function never runs.
@@ -231,6 +243,8 @@ def _preflight(request: IncomingRequest) -> HttpResponse:
 
 def _static(static_dir: Path | None, request: IncomingRequest) -> HttpResponse | None:
     if static_dir is None or request.method not in ("GET", "HEAD"):
+        return None
+    if "\x00" in request.path:  # no file name holds a NUL (the OS refuses it): no such file
         return None
     root = static_dir.resolve()
     target = (root / request.path.lstrip("/")).resolve()

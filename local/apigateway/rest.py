@@ -83,6 +83,7 @@ def gateway_error(
 _ERROR_TYPES = {
     401: "UnauthorizedException",
     403: "MissingAuthenticationTokenException",
+    429: "TooManyRequestsException",
     502: "InternalServerErrorException",
     504: "InternalServerErrorException",
 }

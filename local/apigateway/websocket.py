@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 
 from local.apigateway.formats import clf_time, forwarded_headers, grouped, last_values, random_id
 from local.apigateway.host_check import HostCheck
+from local.apigateway.throttling import Throttling
 from local.sam.model import Invoke, WebSocketApi
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class LocalWebSocketApi:
         # Invocations run here so a slow function never stalls the event loop.
         self._invokers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="local-websocket-invoke")
         self._server: Server | None = None
+        self.throttling = Throttling(api.throttles)
         self._connections: dict[str, ConnectionInfo] = {}  # touched only on the loop
         self._closing: set[asyncio.Future[None]] = set()
         # Connections between an accepted $connect and the end of the handshake.
@@ -177,6 +179,8 @@ class LocalWebSocketApi:
             headers=forwarded_headers(list(request.headers.raw_items()), str(socket.remote_address[0])),
         )
         function = self.api.routes.get("$connect")
+        if function is not None and not self.throttling.admits_websocket("$connect"):
+            return socket.respond(429, "Too Many Requests\n")  # the stage's throttling, before the function
         if function is not None:
             event = self._connect_event(info, request)
             try:
@@ -220,6 +224,9 @@ class LocalWebSocketApi:
         assert info.socket is not None
         if route_key is None:
             await _send_error(info.socket, "Forbidden", info.connection_id, request_id)
+            return
+        if not self.throttling.admits_websocket(route_key):
+            await _send_error(info.socket, "Too Many Requests", info.connection_id, request_id)
             return
         event = self._message_event(info, route_key, body, is_base64, request_id)
         try:
@@ -306,7 +313,7 @@ def _select_route(expression: str, body: str | None) -> str | None:
         return None
     try:
         value: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser: selects no route, as unparseable
         return None
     for name in expression[len(prefix):].split("."):
         if not isinstance(value, dict):

@@ -44,11 +44,42 @@ class GatewayResponse:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """API Gateway's throttling of a route: a token bucket of `burst` requests, refilled
+    at `rate` requests a second."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """A WAF web ACL's rate-based rule in front of the REST API: a client key (its address,
+    or a request header's value) that made more than `limit` requests in the last `window_s`
+    seconds is answered `status` with `headers` and `body` until its rate falls."""
+
+    name: str
+    limit: int
+    window_s: int
+    header: str | None  # None: the client's address (AggregateKeyType IP)
+    status: int = 403
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+# A REST API's throttles by (method, resource path) as the stage's MethodSettings name them:
+# ("*", "/*") for every method of the stage (each method its own bucket), ("POST", "/bid")
+# for one. A WebSocket stage's by route key: "*" for DefaultRouteSettings, "$connect", ...
+RestThrottles = dict[tuple[str, str], Throttle]
+
+
+@dataclass(frozen=True)
 class WebSocketApi:
     logical_id: str
     route_selection_expression: str  # "$request.body.action"
     routes: dict[str, str] = field(default_factory=dict)  # route key -> function logical id
     stage: str = "prod"
+    throttles: dict[str, Throttle] = field(default_factory=dict)  # route key ("*": every route) -> throttle
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from local.sam.intrinsics import TemplateError
-from local.sam.model import RestRoute, WebSocketApi
+from local.sam.model import RestRoute, RestThrottles, Throttle, WebSocketApi
 from local.sam.resources import IMPLICIT_REST_API, Resources, function_arn, local_api_id
 
-API_USED = {"StageName", "Auth", "Name", "Description", "GatewayResponses"}
+API_USED = {"StageName", "Auth", "Name", "Description", "GatewayResponses", "MethodSettings"}
 API_REFUSED = {
     "DefinitionBody": "routes defined in OpenAPI are not read locally; use function Api events",
     "DefinitionUri": "routes defined in OpenAPI are not read locally; use function Api events",
@@ -20,7 +20,7 @@ _LAMBDA_ARN_IN_URI = re.compile(r"functions/(arn:aws:lambda:[^/]+)/invocations")
 
 
 class Routes(Resources):
-    def _rest_routes(self, events: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[RestRoute], str]:
+    def _rest_routes(self, events: list[tuple[str, str, dict[str, Any]]]) -> tuple[list[RestRoute], str, RestThrottles]:
         routes: list[RestRoute] = []
         apis: set[str] = set()
         for lid, name, spec in events:
@@ -38,10 +38,12 @@ class Routes(Resources):
             raise TemplateError(f"Api events use {len(apis)} REST APIs ({', '.join(sorted(apis))}); "
                                 "the local gateway serves one")
         stage = "prod"
+        throttles: RestThrottles = {}
         for api in apis:
             self._check_properties(api, self._properties(api), API_USED, API_REFUSED)
             stage = str(self._value(self._properties(api).get("StageName", stage), f"Resources.{api}.StageName"))
-        return routes, stage
+            throttles = self._rest_throttles(api)
+        return routes, stage, throttles
 
     def _rest_api_of(self, properties: Mapping[str, Any], where: str) -> str:
         if "RestApiId" not in properties:
@@ -90,6 +92,7 @@ class Routes(Resources):
                                                        f"Resources.{api}.RouteSelectionExpression")),
             routes=self._websocket_routes(api),
             stage=self._websocket_stage(api),
+            throttles=self._websocket_throttles(api),
         )
 
     def _websocket_routes(self, api: str) -> dict[str, str]:
@@ -132,3 +135,48 @@ class Routes(Resources):
             if self._value(properties.get("ApiId"), f"Resources.{lid}.ApiId") == local_api_id(api):
                 return str(self._value(properties.get("StageName"), f"Resources.{lid}.StageName"))
         return "prod"
+
+    # -- throttling -------------------------------------------------------------------------
+
+    def _rest_throttles(self, api: str) -> RestThrottles:
+        """The stage's MethodSettings that throttle: ResourcePath as API Gateway writes it
+        ("/*", or "/~1bid" for /bid: "~1" is an escaped "/"), HttpMethod ("*" or one)."""
+        where = f"Resources.{api}.Properties.MethodSettings"
+        throttles: RestThrottles = {}
+        for index, setting in enumerate(self._value(self._properties(api).get("MethodSettings") or [], where)):
+            throttle = _throttle(setting, f"{where}[{index}]")
+            if throttle is None:
+                continue
+            written = str(setting.get("ResourcePath", "/*"))
+            # "/" then the resource path with its slashes escaped: "/~1lots~1{lot_id}" is /lots/{lot_id}.
+            path = written if written in ("/*", "/") else written.removeprefix("/").replace("~1", "/").replace("~0", "~")
+            throttles[(str(setting.get("HttpMethod", "*")).upper(), path)] = throttle
+        return throttles
+
+    def _websocket_throttles(self, api: str) -> dict[str, Throttle]:
+        throttles: dict[str, Throttle] = {}
+        for lid in self._ids_of("AWS::ApiGatewayV2::Stage"):
+            properties = self._properties(lid)
+            if self._value(properties.get("ApiId"), f"Resources.{lid}.ApiId") != local_api_id(api):
+                continue
+            where = f"Resources.{lid}.Properties"
+            default = _throttle(self._value(properties.get("DefaultRouteSettings") or {}, f"{where}.DefaultRouteSettings"),
+                                f"{where}.DefaultRouteSettings")
+            if default is not None:
+                throttles["*"] = default
+            for key, setting in (self._value(properties.get("RouteSettings") or {}, f"{where}.RouteSettings")).items():
+                if (throttle := _throttle(setting, f"{where}.RouteSettings.{key}")) is not None:
+                    throttles[key] = throttle
+        return throttles
+
+
+def _throttle(setting: dict[str, Any], where: str) -> Throttle | None:
+    rate, burst = setting.get("ThrottlingRateLimit"), setting.get("ThrottlingBurstLimit")
+    if rate is None and burst is None:
+        return None
+    if rate is None or burst is None:
+        raise TemplateError(f"{where}: set ThrottlingRateLimit and ThrottlingBurstLimit together to throttle")
+    try:
+        return Throttle(rate=float(rate), burst=int(burst))
+    except (TypeError, ValueError):
+        raise TemplateError(f"{where}: throttling limits are numbers, not {rate!r} and {burst!r}") from None

@@ -34,7 +34,9 @@ from local.sam.model import (
     GatewayResponse,
     LocalEndpoints,
     Queue,
+    RateRule,
     RestRoute,
+    RestThrottles,
     ScheduleEventSource,
     SqsEventSource,
     StreamEventSource,
@@ -44,6 +46,7 @@ from local.sam.model import (
 from local.sam.resources import IMPLICIT_REST_API, function_arn, local_api_id
 from local.sam.routes import API_REFUSED, API_USED, Routes
 from local.sam.storage import Storage
+from local.sam.waf import WebAcls
 
 __all__ = ["IMPLICIT_REST_API", "LocalApp", "LocalEndpoints", "SamTemplate", "TemplateError"]
 
@@ -76,6 +79,8 @@ _SUPPORTED_TYPES = {
     "AWS::ApiGatewayV2::RouteResponse",  # the gateway sends a route's reply body back
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
+    "AWS::WAFv2::WebACL",  # its rate-based rules, on the REST API (local/sam/waf.py)
+    "AWS::WAFv2::WebACLAssociation",
 }
 _IGNORED_RESOURCE_KEYS = {"Type", "Properties", "Condition", "DependsOn", "Metadata"}
 
@@ -97,6 +102,8 @@ class LocalApp:
     not_emulated: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # the stack's Outputs, resolved locally
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by response type
+    rest_throttles: RestThrottles = field(default_factory=dict)  # the REST stage's MethodSettings that throttle
+    rate_rules: list[RateRule] = field(default_factory=list)  # a WAF web ACL's rate-based rules on the REST API
 
 
 # The template parameter naming the one origin browsers may call the REST API from.
@@ -172,7 +179,7 @@ def _parameter_values(declared: Mapping[str, Any], overrides: dict[str, str]) ->
     return values
 
 
-class _Build(Functions, Routes, EventSources, Storage):
+class _Build(Functions, Routes, EventSources, Storage, WebAcls):
     """One resolution of the template against one set of endpoints: the parts joined, and
     what refers across them (Ref, GetAtt, the stack's Outputs, local URLs)."""
 
@@ -187,7 +194,7 @@ class _Build(Functions, Routes, EventSources, Storage):
             if spec.get("Type") not in _EVENT_TYPES:
                 raise TemplateError(f"Resources.{lid}.Properties.Events.{name}: event type {spec.get('Type')} "
                                     f"is not emulated (only {', '.join(_EVENT_TYPES)})")
-        routes, rest_stage = self._rest_routes(events)
+        routes, rest_stage, rest_throttles = self._rest_routes(events)
         return LocalApp(
             functions=functions,
             rest_routes=routes,
@@ -204,6 +211,8 @@ class _Build(Functions, Routes, EventSources, Storage):
             not_emulated=self.not_emulated,
             outputs=self._outputs(),
             gateway_responses=self._gateway_responses(),
+            rest_throttles=rest_throttles,
+            rate_rules=self._rate_rules(),
         )
 
     def _gateway_responses(self) -> dict[str, GatewayResponse]:

@@ -448,6 +448,24 @@ class ParkedMessagesContract(RecorderContract):
         assert recorder.get_parked(new_id("message")) is None
 
 
+class QuotaRecordsContract(RecorderContract):
+    """`QuotaRecords`: a user's record, written only over the version read."""
+
+    def test_a_quota_record_is_written_over_the_version_read_only(self, recorder: LotRecorder) -> None:
+        user = new_id("user")
+        assert recorder.get_quota(user, "LOTS") is None
+        recorder.put_quota(user, "LOTS", {"day": "2030-01-01", "count": 3}, expected_version=0)
+        with pytest.raises(IntegrityError):
+            recorder.put_quota(user, "LOTS", {"day": "2030-01-01", "count": 9}, expected_version=0)
+        recorder.put_quota(user, "LOTS", {"day": "2030-01-01", "count": 4}, expected_version=1)
+        with pytest.raises(IntegrityError):
+            recorder.put_quota(user, "LOTS", {"day": "2030-01-01", "count": 9}, expected_version=1)
+        assert recorder.get_quota(user, "LOTS") == {"day": "2030-01-01", "count": Decimal(4), "version": Decimal(2)}
+        recorder.put_quota(user, "LOT#vase", {"pending": ["bid-1"]}, expected_version=0)
+        assert recorder.get_quota(user, "LOT#vase") == {"pending": ["bid-1"], "version": Decimal(1)}
+        assert recorder.get_quota(new_id("user"), "LOTS") is None
+
+
 # Every port's contract, for a backend's test module to subclass each of.
 PORT_CONTRACTS = (
     LotEventStoreContract,
@@ -456,4 +474,5 @@ PORT_CONTRACTS = (
     BidderRecordsContract,
     SaleRecordsContract,
     ParkedMessagesContract,
+    QuotaRecordsContract,
 )

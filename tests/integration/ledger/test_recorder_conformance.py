@@ -21,6 +21,7 @@ from tests.support.recorder_contract import (
     LotEventStoreContract,
     LotListingsContract,
     ParkedMessagesContract,
+    QuotaRecordsContract,
     SaleRecordsContract,
 )
 
@@ -82,6 +83,10 @@ class TestDynamoDBSaleRecords(DynamoDBLocalRecorder, SaleRecordsContract):
 
 
 class TestDynamoDBParkedMessages(DynamoDBLocalRecorder, ParkedMessagesContract):
+    pass
+
+
+class TestDynamoDBQuotaRecords(DynamoDBLocalRecorder, QuotaRecordsContract):
     pass
 
 

@@ -83,6 +83,10 @@ AUTH_ENVIRONMENT = {"AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_CLIENT_ID"}
 # Only the broadcast hands pages of a large audience to FanOutFunction.
 FAN_OUT_ENVIRONMENT = {"FAN_OUT_QUEUE_URL", "FAN_OUT_PAGE_SIZE"}
 CONFIRMATION_ENVIRONMENT = {"BID_CONFIRMATION_CAPS"}
+# The per-user quotas each function enforces (ledger/service/quotas.py reads them).
+BID_QUOTA_ENVIRONMENT = {"QUOTA_PENDING_BIDS_PER_LOT", "QUOTA_REJECTED_BIDS_PER_LOT_PER_HOUR"}
+LOT_QUOTA_ENVIRONMENT = {"QUOTA_LOTS_PER_DAY"}
+CONNECTION_QUOTA_ENVIRONMENT = {"QUOTA_CONNECTIONS_PER_USER", "QUOTA_SUBSCRIPTIONS_PER_CONNECTION"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI,
 # "BidsTable/index/EndedLotsByTime" the ended-lots one (only the lot list reads it).
@@ -106,17 +110,17 @@ POLICIES = {
         ("dynamodb:Query", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "BatchWriteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
         ("sqs:SendMessage", "FanOutQueue"),
     },
     "FanOutFunction": {
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "DeleteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "BatchWriteItem")),
         ("execute-api:ManageConnections", "WebSocketApi/WebSocketStage/POST/@connections/*"),
     },
     "ConnectFunction": {
-        *(("dynamodb:" + a, "ConnectionsTable") for a in ("PutItem", "BatchWriteItem", "UpdateItem", "GetItem",
-                                                          "DeleteItem")),
+        *(("dynamodb:" + a, "ConnectionsTable")
+          for a in ("PutItem", "UpdateItem", "GetItem", "DeleteItem", "Query", "BatchWriteItem")),
         # A subscription's reply is the lot's view: its snapshot and its recent bids (events).
         ("dynamodb:GetItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable"),
@@ -305,10 +309,16 @@ def test_the_confirmation_caps_parameter_takes_the_shape_the_function_reads(temp
 def test_environment_is_the_one_the_code_reads(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for lid in HANDLERS:
-        extra = {"ConnectFunction": AUTH_ENVIRONMENT, "LotApiFunction": AUTH_ENVIRONMENT,
+        extra = {"ConnectFunction": AUTH_ENVIRONMENT | CONNECTION_QUOTA_ENVIRONMENT,
+                 "LotApiFunction": AUTH_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT,
                  "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
-                 "PlaceBidFunction": CONFIRMATION_ENVIRONMENT}.get(lid, set())
+                 "PlaceBidFunction": CONFIRMATION_ENVIRONMENT | BID_QUOTA_ENVIRONMENT}.get(lid, set())
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
+    from ledger.service import quotas
+
+    read = {quotas.LOTS_PER_DAY_VARIABLE, quotas.PENDING_BIDS_VARIABLE, quotas.REJECTED_BIDS_VARIABLE,
+            quotas.CONNECTIONS_VARIABLE, quotas.SUBSCRIPTIONS_VARIABLE}
+    assert read == BID_QUOTA_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT | CONNECTION_QUOTA_ENVIRONMENT
     assert variables["BIDS_TABLE"] == {"Ref": "BidsTable"}
     assert variables["CONNECTIONS_TABLE"] == {"Ref": "ConnectionsTable"}
     assert variables["PROCESS_BID_QUEUE_URL"] == {"Ref": "ProcessBidQueue"}
@@ -695,11 +705,11 @@ def test_both_stages_keep_access_logs_with_caller_sub_and_request_id_and_no_toke
         assert template["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
-def test_place_bid_writes_only_bid_items(template):
+def test_place_bid_writes_only_bid_and_quota_items(template):
     statements = [statement for policy in function_properties(template, "PlaceBidFunction")["Policies"]
                   for statement in policy["Statement"]]
     (put,) = [statement for statement in statements if "dynamodb:PutItem" in statement["Action"]]
-    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BID#*"]}}
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["BID#*", "QUOTA#*"]}}
 
 
 def test_websocket_routes_reach_the_connect_function(template):

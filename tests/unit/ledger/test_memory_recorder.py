@@ -21,6 +21,7 @@ from tests.support.recorder_contract import (
     LotEventStoreContract,
     LotListingsContract,
     ParkedMessagesContract,
+    QuotaRecordsContract,
     SaleRecordsContract,
 )
 
@@ -65,6 +66,10 @@ class TestInMemorySaleRecords(InMemoryRecorder, SaleRecordsContract):
 
 
 class TestInMemoryParkedMessages(InMemoryRecorder, ParkedMessagesContract):
+    pass
+
+
+class TestInMemoryQuotaRecords(InMemoryRecorder, QuotaRecordsContract):
     pass
 
 

@@ -265,7 +265,7 @@ def test_place_bid_may_write_only_bid_items() -> None:
     def put(partition_key: str) -> str:
         return place_bid.decide("dynamodb:PutItem", TABLE, {"dynamodb:LeadingKeys": [partition_key]})
 
-    assert put("BID#alice-1") == "allow"
+    assert put("BID#alice-1") == "allow" and put("QUOTA#alice") == "allow"  # its bid requests and its quota records
     for other in ("LOT#rolex", "PARKED#m1", "BIDDER#sub", "SALE#s1", "bid#lower"):
         assert put(other) == "implicit_deny", other
     assert place_bid.decide("dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": ["LOT#rolex"]}) == "allow"
