@@ -24,6 +24,22 @@ console = Console()
 FUNCTION_LOG = "functions.log"  # in the data directory: the functions' output without --verbose
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"samsold {version('samsold')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool | None, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version, is_eager=True)] = None,
+) -> None:
+    """SamSold: an event-sourced auction ledger, on AWS or on one machine."""
+
+
 @app.command()
 def dev(
     data_dir: DataDir = None,
@@ -116,7 +132,7 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
         lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:
         lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
-        lines.append(f"  {'function logs':<21} {data_dir / FUNCTION_LOG} (--verbose shows them here)")
+        lines.append(f"  {'function logs':<21} {FUNCTION_LOG} in the data directory (--verbose shows them here)")
     venv_bin = Path(sys.executable).parent
     if shutil.which("samsold") is None and (venv_bin / "samsold").exists():
         # `make run` starts it from .venv/bin, which a new shell does not search.

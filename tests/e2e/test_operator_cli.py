@@ -173,10 +173,12 @@ def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, de
                      MessageBody=LotCommandMessage(command=command).model_dump_json(),
                      MessageGroupId=lot["lot_id"], MessageDeduplicationId=command.bid_id)
     listed = samsold(app_stack, "dlq", "list")
-    assert "1 message(s)" in listed.output and lot["lot_id"] in listed.output
+    # Every dead-letter queue of the template, each by name.
+    assert "bids: 1 message" in listed.output and lot["lot_id"] in listed.output
+    assert "fan-out: empty" in listed.output and "close-timers: empty" in listed.output
     assert samsold(app_stack, "dlq", "redrive").exit_code == 0
     assert dora.wait_for_outcome(command.bid_id)["status"] == "ACCEPTED"
-    assert "0 message(s)" in samsold(app_stack, "dlq", "list").output
+    assert "bids: empty" in samsold(app_stack, "dlq", "list", "--queue", "bids").output
 
 
 def test_lots_and_bid_commands(app_stack):
@@ -185,8 +187,10 @@ def test_lots_and_bid_commands(app_stack):
     assert lot["title"] == "Teapot"
     placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "5.00", "--as", "ulla", "--no-wait").output)
     assert placed["status"] == "PENDING"
-    shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"]).output)
+    shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"], "--json").output)
     assert shown["lot_id"] == lot["lot_id"]
+    table = samsold(app_stack, "lots", "show", lot["lot_id"]).output
+    assert "status" in table and "OPEN" in table and "Teapot" in table
     assert lot["lot_id"] in samsold(app_stack, "lots", "list").output
     refused = samsold(app_stack, "bid", lot["lot_id"], "5.001", "--as", "ulla")
     assert refused.exit_code == 1 and "CURRENCY_PRECISION" in refused.output
@@ -260,3 +264,25 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
+
+
+def test_lots_cancel_and_lists_with_status(app_stack, disputed):
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Stool", "--starting-price", "5.00", "--as", "tess").output)
+    cancelled = samsold(app_stack, "lots", "cancel", lot["lot_id"], "--reason", "withdrawn by the seller")
+    assert cancelled.exit_code == 0 and f"lot {lot['lot_id']} CANCELLED" in cancelled.output, cancelled.output
+    assert "CANCELLED" in samsold(app_stack, "lots", "show", lot["lot_id"]).output
+    closed = samsold(app_stack, "lots", "list", "--status", "closed").output  # most recently ended first
+    # A closed lot shows what it became, never OPEN.
+    assert [line.split()[1] for line in closed.splitlines() if line.split()[:1] == [lot["lot_id"]]] == ["CANCELLED"], closed
+    assert "SOLD" in samsold(app_stack, "lots", "show", disputed["lot"]).output
+    assert "1 lot, " in samsold(app_stack, "verify", disputed["lot"]).output
+
+
+def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_stack, disputed):
+    revealed = CliRunner(env={"COLUMNS": "80"}).invoke(
+        app, ["history", disputed["lot"], "--reveal", "--data-dir", str(app_stack.data_dir)])
+    alice = subject_for("alice")
+    assert f"Bidder 1 ({alice})" in revealed.output
+    wide = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["history", disputed["lot"], "--wide", "--data-dir", str(app_stack.data_dir)])
+    rows = [line for line in wide.output.splitlines() if "BidPlaced" in line]
+    assert len(rows) == 2 and all(len(line) > 80 for line in rows), wide.output
