@@ -65,12 +65,13 @@ def history(
     if json_out:
         typer.echo(as_json([names.shown(r, reveal) for r in records]))
         return
-    # The tables name bidders by alias; --reveal puts each user id beside its alias.
-    shown = [names.shown(r, reveal, beside=True) for r in records]
+    # The tables name bidders by alias; --reveal puts each user id beside its alias: in the
+    # wide table's rows, and in a key under the compact one (80 columns hold no ids).
     if wide:
-        print_whole(wide_table(lot_id, shown))
-    else:
-        console.print(compact_table(lot_id, shown, [names.shown(r, reveal, beside=True) for r in all_records]))
+        print_whole(wide_table(lot_id, [names.shown(r, reveal, beside=True) for r in records]))
+        return
+    console.print(compact_table(lot_id, [names.shown(r, reveal=False) for r in records],
+                                [names.shown(r, reveal=False) for r in all_records]))
     if reveal:
         for label, user in names.legend():
             console.print(f"  {label:<11} {user}", highlight=False)
