@@ -64,7 +64,17 @@ def sales_create(
         body["first_closes_at"] = format_time(utc_now() + timedelta(seconds=first_closes_in))
     body |= {k: v for k, v in {"interval_s": interval, "sale_id": sale_id}.items() if v is not None}
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    sale = _answer(*call_api(target.api_url, "POST", "/sales", target.token_for(user, token), body))
+    status, payload = call_api(target.api_url, "POST", "/sales", target.token_for(user, token), body)
+    try:
+        sale = _answer(status, payload)
+    except typer.Exit:
+        if status == 409 and first_closes_in is not None:
+            # The same command run again is not the same request: its first_closes_at moved.
+            console.print("--first-closes-in sets a new first_closes_at at each run, so this is not a retry of an earlier "
+                          "request; for a safe retry put first_closes_at in the file"
+                          + (f"; `samsold sales show {body['sale_id']}` shows the sale made" if body.get("sale_id") else ""),
+                          highlight=False)
+        raise
     _print_sale(sale, as_json_output)
 
 

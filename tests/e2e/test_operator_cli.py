@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -241,31 +239,6 @@ def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
     assert lot["lot_id"] in narrow.output and date in narrow.output and time in narrow.output
 
 
-def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_path):
-    """README's "Investigating a dispute" (lines naming `vase` and `bob-1`), run by a shell
-    with `samsold` on its PATH, on the walk-through's lot (with ids of its own here)."""
-    seller, alice, bob = (Client(api, dev_auth.mint(name)) for name in ("sally", "alice", "bob"))
-    lot_id, bob_1 = f"vase-{uuid.uuid4().hex[:8]}", f"bob-1-{uuid.uuid4().hex[:8]}"
-    seller.create_lot(lot_id=lot_id, reserve_price="25.00")
-    alice.wait_for_outcome(alice.bid(lot_id, "10.00")["bid_id"])
-    assert bob.wait_for_outcome(bob.bid(lot_id, "10.25", bid_id=bob_1)["bid_id"])["reason"] == "BELOW_MINIMUM"
-    bob.wait_for_outcome(bob.bid(lot_id, "30.00")["bid_id"])
-
-    section = Path("README.md").read_text().split("## Investigating a dispute", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    lines = [line for line in section.splitlines() if re.search(r"\b(vase|bob-1)\b", line)]
-    assert len(lines) >= 8
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "samsold").write_text(f'#!/bin/sh\nexec {sys.executable} -m samsold_cli.main "$@"\n')
-    (bin_dir / "samsold").chmod(0o755)
-    env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SAMSOLD_DATA_DIR": str(app_stack.data_dir),
-                        "PYTHONPATH": str(Path.cwd()), "COLUMNS": "80"}
-    script = "set -e\n" + "\n".join(re.sub(r"\bbob-1\b", bob_1, re.sub(r"\bvase\b", lot_id, line)) for line in lines)
-    result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Bidder 2" in result.stdout and "BELOW_MINIMUM" in (tmp_path / "dispute.md").read_text()
-
-
 def test_lots_cancel_and_lists_with_status(app_stack):
     lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Stool", "--starting-price", "5.00", "--as", "tess").output)
     cancelled = samsold(app_stack, "lots", "cancel", lot["lot_id"], "--reason", "withdrawn by the seller")
@@ -290,3 +263,15 @@ def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_
     rows = [line for line in wide.output.splitlines() if "BidPlaced" in line]
     assert len(rows) == 2 and all(len(line) > 80 for line in rows), wide.output
     assert f"Bidder 1 ({subject_for('alice')})" in rows[0] and f"Bidder 2 ({subject_for('bob')})" in rows[1]
+
+
+def test_a_sale_retry_with_first_closes_in_is_refused_and_says_why(app_stack, tmp_path):
+    sale_id = f"s{uuid.uuid4().hex[:8]}"
+    (tmp_path / "sale.json").write_text(json.dumps({"title": "Retry sale", "interval_s": 60, "lots": [
+        {"lot_id": f"{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
+    create = ["sales", "create", str(tmp_path / "sale.json"), "--sale-id", sale_id, "--first-closes-in", "600"]
+    first = samsold(app_stack, *create)
+    assert first.exit_code == 0 and "1 lot, closing" in first.output, first.output
+    again = samsold(app_stack, *create)
+    assert again.exit_code == 1 and "409" in again.output and "put first_closes_at in the file" in again.output
+    assert f"samsold sales show {sale_id}" in " ".join(again.output.split())
