@@ -33,6 +33,7 @@ dlq_app = typer.Typer(help="Show and move back the messages of the dead-letter q
                       rich_markup_mode=HELP_MARKUP)
 
 As = Annotated[str | None, typer.Option("--as", help="Act as this development user (local stack)")]
+AsAdmin = Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")]
 Token = Annotated[str | None, typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON")]
@@ -233,7 +234,7 @@ def lots_cancel(
     lot_id: LotId,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (stored in the event; bidders see it)",
                                                callback=checked_as(Reason))] = None,
-    user: Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")] = "admin",
+    user: AsAdmin = "admin",
     token: Token = None,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
@@ -353,7 +354,7 @@ def retract(
     bid_id: Annotated[str, typer.Argument(help="The accepted bid to withdraw", callback=checked_as(Identifier))],
     reason: Annotated[str, typer.Option("--reason", help="Why (stored in the event; the bidder is told)",
                                         callback=checked_as(Reason))],
-    user: Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")] = "admin",
+    user: AsAdmin = "admin",
     token: Token = None,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
