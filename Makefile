@@ -18,10 +18,17 @@ TEST_TMP := test-artifacts/pytest-tmp
 
 .PHONY: setup test check test-unit test-integration test-e2e fuzz lint run bench bench-load bench-processor bench-fanout bench-close capacity clean java dynamodb-local aws-tools browser typescript
 
+# Everything the tests and the checks need (`make test`); `make run` needs only part of it.
 setup: $(VENV)/.installed java dynamodb-local aws-tools browser typescript
 
-$(VENV)/.installed: pyproject.toml
+# The project and what running it needs: `make run`.
+$(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# ... and the test and lint tools (pyproject's `test` extra).
+$(VENV)/.installed: $(VENV)/.installed-run
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
@@ -75,7 +82,7 @@ test-integration: $(VENV)/.installed dynamodb-local aws-tools
 	$(PY) -m pytest tests/integration $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The whole application on the local runtime: the API end to end, faults, the quick fuzzer,
-# and the page in Chromium.
+# the README's walk-throughs, and the page in Chromium.
 test-e2e: setup
 	$(PY) -m pytest tests/e2e tests/browser $(PYTEST_ARGS)
 
@@ -83,8 +90,11 @@ test-e2e: setup
 fuzz: setup
 	SAMSOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/e2e/test_fuzz.py $(PYTEST_ARGS)
 
-# ruff (style), mypy (types), import-linter (the layering of docs/ARCHITECTURE.md), tsc (the
-# page's modules), checkov and parliament (template.yaml's security and policies).
+# ruff (style), mypy (types) and import-linter (the layering of docs/ARCHITECTURE.md);
+# tsc type-checks the page's JavaScript in web/js (tsconfig.json: checkJs, no output);
+# checkov (its CloudFormation checks read SAM templates) and parliament (each function's
+# IAM policy) scan template.yaml: a finding neither fixed nor suppressed with its reason
+# in the template (checkov) or in scripts/lint_policies.py (parliament) fails.
 lint: $(VENV)/.installed typescript aws-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
@@ -93,8 +103,10 @@ lint: $(VENV)/.installed typescript aws-tools
 	$(SCAN_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --skip-download --quiet --compact
 	$(SCAN_TOOLS)/bin/python scripts/lint_policies.py template.yaml
 
-run: setup
-	$(VENV)/bin/samsold dev
+# Only what running needs: the project's venv without the test extra, and DynamoDB Local.
+# RUN_ARGS go to `samsold dev` (e.g. RUN_ARGS="--port 8000 --verbose").
+run: $(VENV)/.installed-run dynamodb-local
+	$(VENV)/bin/samsold dev $(RUN_ARGS)
 
 # Benchmarks and the capacity model: `samsold-bench`, apart from the operator's `samsold`.
 # Replay and verification throughput on one lot of 100,000 events and 1,000 lots of 100 (bench-results/bench.json).

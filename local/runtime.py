@@ -16,6 +16,9 @@ authorized against its `Policies` and a call not allowed fails as in AWS (local/
 `iam_usage`, and in the data directory's `iam-usage.json` (merged over runs), written as
 soon as a call uses a permission for the first time or is refused.
 
+The functions' output (their CloudWatch logs: prints, Powertools' logs and metrics) goes to
+this process's stderr, or appended to `function_log`.
+
 Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), made 0700
 (it holds the signing key and every bid), so a second start resumes where the first stopped.
 The functions get an access key made for the run (the one the gateway's `@connections`
@@ -96,6 +99,7 @@ class LocalStack:
         account_id: str = DEFAULT_ACCOUNT_ID,
         iam: bool = True,
         allowed_hosts: tuple[str, ...] = (),
+        function_log: str | os.PathLike[str] | None = None,
     ) -> None:
         self.allowed_hosts = allowed_hosts  # Host names the gateway serves besides its own (a tunnel's)
         self.template = SamTemplate.load(template_path, parameter_overrides, region=region, account_id=account_id)
@@ -109,6 +113,7 @@ class LocalStack:
         self.region = region
         self.account_id = account_id
         self.iam = iam
+        self.function_log = function_log
         self.iam_usage = IamUsage()
         self._iam_file_lock = threading.Lock()
         self.endpoints: dict[str, str] = {}
@@ -173,6 +178,7 @@ class LocalStack:
             self.app.functions, region=self.region, account_id=self.account_id, endpoints=self._endpoint_variables(),
             concurrency_limit=_function_concurrency(),
             iam=self._iam_settings(self.app) if self.iam else None, on_iam=self._record_iam,
+            log_file=self.function_log,
         )
         self._pollers = self._event_sources(self.app)
         for poller in self._pollers:
@@ -184,7 +190,9 @@ class LocalStack:
         _write_json(self.data_dir / ENDPOINTS_FILE, {**self.endpoints, "outputs": self.app.outputs})
 
     def stop(self) -> None:
-        """Drains the pollers, then stops the gateway, functions, SQS and DynamoDB Local."""
+        """Drains the pollers, then stops the gateway (its WebSocket connections closed, each
+        one's $disconnect run while the functions and DynamoDB Local still answer), the
+        functions, SQS and DynamoDB Local, in that order."""
         for poller in self._pollers:
             poller.stop()
         for poller in self._pollers:

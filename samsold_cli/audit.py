@@ -18,7 +18,7 @@ from projections.audit import fix, for_each_lot, replay, verify
 from projections.dispute import dispute_markdown, dispute_report
 from projections.history import event_record
 from samsold_cli.history_view import BidderNames, UnknownBidder, compact_table, wide_table
-from samsold_cli.shared import DataDir, Stack, console, exits_on_errors, progress_bar, target
+from samsold_cli.shared import DataDir, Stack, console, exits_on_errors, plural, print_whole, progress_bar, target
 from samsold_cli.target import Target, as_json
 
 T = TypeVar("T")
@@ -37,9 +37,10 @@ def history(
         str | None, typer.Option(help='Only this bidder\'s bids: an alias ("Bidder 2" or 2) or a user id')
     ] = None,
     reveal: Annotated[
-        bool, typer.Option("--reveal", help="Operators: show user ids (bidders, seller) instead of only aliases")
+        bool, typer.Option("--reveal", help="Operators: show each user id (bidders, seller) beside its alias")
     ] = False,
-    wide: Annotated[bool, typer.Option("--wide", help="Every field and the hashes (wider than 80 columns)")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Every field and the hashes, each row on one line however wide (for a wide terminal or a file)")] = False,
     json_out: Json = False,
     data_dir: DataDir = None,
     stack: Stack = None,
@@ -64,15 +65,16 @@ def history(
     if json_out:
         typer.echo(as_json([names.shown(r, reveal) for r in records]))
         return
-    # The tables always name bidders by alias (ids do not fit 80 columns); --reveal adds the key.
-    shown = [names.shown(r, reveal=False) for r in records]
+    # The tables name bidders by alias; --reveal puts each user id beside its alias: in the
+    # wide table's rows, and in a key under the compact one (80 columns hold no ids).
     if wide:
-        console.print(wide_table(lot_id, shown))
-    else:
-        console.print(compact_table(lot_id, shown, [names.shown(r, reveal=False) for r in all_records]))
+        print_whole(wide_table(lot_id, [names.shown(r, reveal, beside=True) for r in records]))
+        return
+    console.print(compact_table(lot_id, [names.shown(r, reveal=False) for r in records],
+                                [names.shown(r, reveal=False) for r in all_records]))
     if reveal:
         for label, user in names.legend():
-            console.print(f"  {label:<11} {user}")
+            console.print(f"  {label:<11} {user}", highlight=False)
 
 
 def as_of_command(
@@ -139,13 +141,14 @@ def replay_command(
                     console.print(f"  [red]not fixed: {error.message}[/red]")
         unfixed += 1
     console.print(
-        f"{len(reports)} lots, {sum(r.events for r in reports)} events replayed; {sum(r.drifted for r in reports)} drifted, "
+        f"{plural(len(reports), 'lot')}, {plural(sum(r.events for r in reports), 'event')} replayed; "
+        f"{sum(r.drifted for r in reports)} drifted, "
         f"{sum(r.unreadable is not None for r in reports)} unreadable, {unfixed} left unfixed"
     )
     if lagging:
         # The bidders' records are written from the stream after the fact: one that lags is
         # reported and rewritten with --fix, never counted as the lot's drift.
-        console.print(f"{len(lagging)} lots have bidders' records behind their events"
+        console.print(f"{plural(len(lagging), 'lot')} {'has' if len(lagging) == 1 else 'have'} bidders' records behind their events"
                       + (": rewritten" if fix_drift else " (--fix rewrites them)"))
         if fix_drift:
             for report in lagging:
@@ -167,7 +170,7 @@ def verify_command(
     broken = [r for r in reports if not r.ok]
     for report in broken:
         console.print(f"[red]lot {report.lot_id}: broken at version {report.first_bad_version}: {report.problem}[/red]")
-    console.print(f"{len(reports)} lots, {sum(r.events for r in reports)} events checked; {len(broken)} broken")
+    console.print(f"{plural(len(reports), 'lot')}, {plural(sum(r.events for r in reports), 'event')} checked; {len(broken)} broken")
     raise typer.Exit(1 if broken else 0)
 
 

@@ -1,5 +1,6 @@
 """How `samsold history` names bidders and lays out a lot's events: aliases ("Bidder 2")
-as the events gave them, user ids only when asked, one line per event within 80 columns."""
+as the events gave them, user ids beside them only when asked, one line per event within
+80 columns (or, with --wide, every field at whatever width it takes)."""
 
 from __future__ import annotations
 
@@ -74,15 +75,21 @@ class BidderNames:
             "(\"Bidder 2\" or 2) or a user id (`history --reveal` lists them)"
         )
 
-    def shown(self, record: dict[str, Any], reveal: bool) -> dict[str, Any]:
-        """The record with user ids replaced by aliases, unless revealed (the hashes are
-        always over the stored ids)."""
-        if reveal:
-            return record
+    def shown(self, record: dict[str, Any], reveal: bool, beside: bool = False) -> dict[str, Any]:
+        """The record with user ids replaced by aliases, unless revealed: then each id keeps
+        its place and its alias comes beside it (`<field>_alias`, or with `beside` in the
+        same field, "Bidder 1 (alice)", for a table). The hashes are always over the stored ids."""
         data = dict(record["data"])
         for name in IDENTITY_FIELDS:
-            if name in data:
-                data[name] = self.label(data[name], name)
+            if data.get(name) is None:
+                continue
+            label = self.label(data[name], name)
+            if not reveal:
+                data[name] = label
+            elif beside:
+                data[name] = f"{label} ({data[name]})"
+            else:
+                data[f"{name}_alias"] = label
         return record | {"data": data}
 
     def legend(self) -> list[tuple[str, str]]:
@@ -165,9 +172,9 @@ def compact_table(lot_id: str, records: list[dict[str, Any]], all_records: list[
 
 def wide_table(lot_id: str, records: list[dict[str, Any]]) -> Table:
     """Every field that decides something, and the hash: for a wide terminal or a file."""
-    table = Table(title=f"lot {lot_id}")
+    table = Table(title=f"lot {lot_id}", title_justify="left")
     for column in ("v", "recorded", "type", "bidder", "amount", "placed at", "reason / outcome", "numbers", "hash"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     for r in records:
         d = r["data"]
         numbers = ", ".join(f"{k}={d[k]}" for k in ("minimum", "current_price", "closes_at", "price", "leader_maximum")

@@ -21,7 +21,23 @@ from samsold_cli.shared import HELP_MARKUP, DataDir
 app = typer.Typer(help="SamSold: an event-sourced auction ledger, on AWS or on one machine.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode=HELP_MARKUP)
 console = Console()
+FUNCTION_LOG = "functions.log"  # in the data directory: the functions' output without --verbose
 
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"samsold {version('samsold')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool | None, typer.Option(
+        "--version", help="Print the version and exit.", callback=_print_version, is_eager=True)] = None,
+) -> None:
+    """SamSold: an event-sourced auction ledger, on AWS or on one machine."""
 
 
 @app.command()
@@ -37,7 +53,8 @@ def dev(
         float | None, typer.Option(help="Fire scheduled functions every SECONDS instead of their rate.")
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log every step (tables, queues, what is not emulated, requests).")
+        bool, typer.Option("--verbose", "-v", help="Log every step (tables, queues, what is not emulated, each "
+                           "function call) and show the functions' own output (logs, metrics) here.")
     ] = False,
     iam: Annotated[
         bool, typer.Option("--iam/--no-iam", help="Check every AWS call of a function against its policies in the template.")
@@ -56,14 +73,18 @@ def dev(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stopping = threading.Event()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
+    for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signal_number, lambda *_: stopping.set())
+    directory = data_dir or default_data_dir()
+    # The functions' output (their CloudWatch logs: metrics, Powertools' warnings) is no
+    # news in a terminal; it goes to a file unless asked for.
+    function_log = None if verbose else directory / FUNCTION_LOG
     site = DevSite()
     try:
-        stack = LocalStack(template, data_dir or default_data_dir(), host=host, port=port,
+        stack = LocalStack(template, directory, host=host, port=port,
                            parameter_overrides=_parse_overrides(parameter_overrides or []),
                            schedule_every=schedule_every, static_dir=WEB_DIR, site=site, iam=iam,
-                           allowed_hosts=tuple(allowed_host or ()))
+                           allowed_hosts=tuple(allowed_host or ()), function_log=function_log)
         stack.start()
     except (TemplateError, DataDirInUse, DynamoDBLocalError, OSError) as error:
         console.print(f"[red]samsold dev: {error}[/red]")
@@ -117,6 +138,7 @@ def start_summary(endpoints: dict[str, str], data_dir: Path, not_emulated: int, 
         lines.append(f"  {'IAM':<21} [yellow]not enforced (--no-iam): every function may call anything[/yellow]")
     if not verbose:
         lines.append(f"  {'not emulated':<21} {not_emulated} template settings (--verbose lists them)")
+        lines.append(f"  {'function logs':<21} {FUNCTION_LOG} in the data directory (--verbose shows them here)")
     venv_bin = Path(sys.executable).parent
     if shutil.which("samsold") is None and (venv_bin / "samsold").exists():
         # `make run` starts it from .venv/bin, which a new shell does not search.

@@ -7,8 +7,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import TypeAdapter, ValidationError
@@ -19,21 +19,24 @@ from rich.table import Table
 
 from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title
 from ledger.domain.events import BuyNowUntil
-from ledger.domain.values import format_time, utc_now
+from ledger.domain.listing import ListStatus
+from ledger.domain.values import format_time, parse_time, utc_now
 from projections.dispute import RULES
-from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack, exits_on_errors
+from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack, exits_on_errors, plural
 from samsold_cli.shared import target as _target
-from samsold_cli.target import as_json
+from samsold_cli.target import Target, as_json
 
 console = Console()
-lots_app = typer.Typer(help="Create, list and show lots (through the REST API).", no_args_is_help=True,
+lots_app = typer.Typer(help="Create, list, show and cancel lots (through the REST API).", no_args_is_help=True,
                        rich_markup_mode=HELP_MARKUP)
-dlq_app = typer.Typer(help="Show and move back messages of the dead-letter queue.", no_args_is_help=True,
+dlq_app = typer.Typer(help="Show and move back the messages of the dead-letter queues.", no_args_is_help=True,
                       rich_markup_mode=HELP_MARKUP)
 
 As = Annotated[str | None, typer.Option("--as", help="Act as this development user (local stack)")]
+AsAdmin = Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")]
 Token = Annotated[str | None, typer.Option("--token", help="Bearer token (a deployed stack's Cognito ID token)")]
 ApiUrl = Annotated[str | None, typer.Option("--api-url", help="REST API base URL (overrides the stack's)")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON")]
 
 
 def checked_as(kind: Any) -> Callable[[Any], Any]:
@@ -126,37 +129,124 @@ def lots_create(
     typer.echo(as_json(lot))
 
 
+def status_text(lot: dict[str, Any], now: datetime | None = None) -> str:
+    """A lot's state in one word: its outcome once ended (SOLD, UNSOLD), else its status;
+    an open lot past its close time is CLOSING (bidding is over; its close timer ends it
+    within the grace)."""
+    if lot.get("outcome"):
+        return str(lot["outcome"])
+    if lot["status"] == "OPEN" and parse_time(lot["closes_at"]) <= (now or utc_now()):
+        return "CLOSING"
+    return str(lot["status"])
+
+
+def _listed(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lots of a page of GET /lots (`items`, or `lots` as the API named it first)."""
+    return listing.get("items", listing.get("lots")) or []
+
+
 @lots_app.command("list")
-def lots_list(api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
-    """Open lots, soonest to close first."""
+def lots_list(
+    status: Annotated[str, typer.Option(help="open (soonest to close first), closed (most recently ended first) or all",
+                                        callback=checked_as(ListStatus))] = "open",
+    api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None,
+) -> None:
+    """Lots with their status, price, leader, bids and close time (the API's first page)."""
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    listing = _answer(*call_api(target.api_url, "GET", "/lots?status=open"))
-    if not listing["lots"]:
-        console.print("no open lots")
+    listing = _answer(*call_api(target.api_url, "GET", f"/lots?status={status}"))
+    lots = _listed(listing)
+    if not lots:
+        console.print(f"no {'' if status == 'all' else status + ' '}lots")
         return
+    now = utc_now()
     # Two lines a row (the title under the id, the time under the date), so that ids and
     # times are never cut at 80 columns.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("lot / title", overflow="fold", min_width=max(len(lot["lot_id"]) for lot in listing["lots"]))
+    table.add_column("lot / title", overflow="fold", min_width=max(len(lot["lot_id"]) for lot in lots))
+    table.add_column("status", no_wrap=True)
     table.add_column("price", justify="right", no_wrap=True)
     table.add_column("leader", no_wrap=True)
-    table.add_column("bids", justify="right", no_wrap=True)
     table.add_column("closes (UTC)", no_wrap=True)
-    for lot in listing["lots"]:
+    for lot in lots:
         price = f"{lot['current_price'] or '-'} {lot['currency']}"
         closes = lot["closes_at"].removesuffix("Z").split("T")
-        table.add_row(f"{lot['lot_id']}\n[dim]{escape(lot['title'])}[/dim]", f"{price}\nmin {lot['minimum_bid'] or '-'}",
-                      lot["leader"] or "-", str(lot["bid_count"]), "\n".join(closes), end_section=True)
+        minimum = f"min {lot['minimum_bid']}" if lot.get("minimum_bid") else ""
+        table.add_row(f"{escape(lot['lot_id'])}\n[dim]{escape(lot['title'])}[/dim]", status_text(lot, now),
+                      f"{price}\n{minimum}", f"{lot['leader'] or '-'}\n{plural(lot['bid_count'], 'bid')}",
+                      "\n".join(closes), end_section=True)
     console.print(table)
     if listing.get("next"):
-        console.print("(more open lots follow: this is the API's first page)")
+        console.print(f"(more {'' if status == 'all' else status + ' '}lots follow: this is the API's first page)")
 
 
 @lots_app.command("show")
-def lots_show(lot_id: LotId, api_url: ApiUrl = None, data_dir: DataDir = None, stack: Stack = None) -> None:
-    """A lot's public view."""
+def lots_show(lot_id: LotId, as_json_output: AsJson = False, api_url: ApiUrl = None, data_dir: DataDir = None,
+              stack: Stack = None) -> None:
+    """A lot's public view as a table: status, price, leader, reserve, close time, its latest bids."""
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    typer.echo(as_json(_answer(*call_api(target.api_url, "GET", f"/lots/{lot_id}"))))
+    lot = _answer(*call_api(target.api_url, "GET", f"/lots/{lot_id}"))
+    if as_json_output:
+        typer.echo(as_json(lot))
+        return
+    console.print(lot_table(lot))
+    bids = lot.get("recent_bids") or []
+    if bids:
+        history = Table(title="latest bids", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left")
+        for name in ("v", "bidder", "price", "placed (UTC)"):
+            history.add_column(name, justify="right" if name in ("v", "price") else "left", no_wrap=True)
+        for bid_ in bids:
+            history.add_row(str(bid_.get("version", "")), escape(str(bid_.get("bidder"))), str(bid_.get("amount")),
+                            str(bid_.get("placed_at", "")).replace("T", " ").removesuffix("Z"))
+        console.print(history)
+
+
+def lot_table(lot: dict[str, Any]) -> Table:
+    """A lot's view as two columns: what, and its value."""
+    currency = lot["currency"]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    reserve = ("none" if not lot.get("has_reserve") else "met" if lot.get("reserve_met") else "not met")
+    extended = f" (extended {plural(lot['extension_count'], 'time')})" if lot.get("extension_count") else ""
+    rows = [
+        ("lot", f"{escape(lot['lot_id'])}: {escape(lot['title'])}"),
+        ("status", status_text(lot)),
+        ("price", f"{lot['current_price'] or '-'} {currency} (starting {lot['starting_price']})"),
+        ("minimum bid", f"{lot['minimum_bid']} {currency}" if lot.get("minimum_bid") else "-"),
+        ("leader", f"{lot['leader'] or 'none'}, {plural(lot['bid_count'], 'bid')}"),
+        ("reserve", reserve),
+        ("closes (UTC)", lot["closes_at"].replace("T", " ").removesuffix("Z") + extended),
+    ]
+    if lot.get("buy_now_price"):
+        rows.append(("buy now", f"{lot['buy_now_price']} {currency} (until {lot.get('buy_now_until')})"))
+    if lot.get("ended_at"):
+        rows.append(("ended (UTC)", lot["ended_at"].replace("T", " ").removesuffix("Z")))
+    if lot.get("sale_id"):
+        rows.append(("sale", escape(lot["sale_id"])))
+    rows.append(("version", str(lot["version"])))
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+@lots_app.command("cancel")
+def lots_cancel(
+    lot_id: LotId,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (stored in the event; bidders see it)",
+                                               callback=checked_as(Reason))] = None,
+    user: AsAdmin = "admin",
+    token: Token = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Cancel an open lot (administrators): it ends unsold, and its bidders are told."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(None if token else user, token, admin=True)
+    lot = _answer(*call_api(target.api_url, "POST", f"/lots/{lot_id}/cancel", bearer,
+                            {"reason": reason} if reason else None))
+    console.print(f"lot {escape(lot_id)} {status_text(lot)}", highlight=False)
 
 
 def bid(
@@ -264,7 +354,7 @@ def retract(
     bid_id: Annotated[str, typer.Argument(help="The accepted bid to withdraw", callback=checked_as(Identifier))],
     reason: Annotated[str, typer.Option("--reason", help="Why (stored in the event; the bidder is told)",
                                         callback=checked_as(Reason))],
-    user: Annotated[str, typer.Option("--as", help="Act as this development administrator (local stack)")] = "admin",
+    user: AsAdmin = "admin",
     token: Token = None,
     api_url: ApiUrl = None,
     data_dir: DataDir = None,
@@ -280,43 +370,84 @@ def retract(
                   f"leader {lot['leader'] or 'none'} (version {lot['version']})", highlight=False)
 
 
-QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="The dead-letter queue's URL (overrides the stack's)")]
+# Each dead-letter queue of the template: (name, its stack output, the output of the queue
+# its messages go back to; None: back to the queue each came from, SQS's default).
+DEAD_LETTER_QUEUES = (
+    ("bids", "ProcessBidDeadLetterQueueUrl", "ProcessBidQueueUrl"),
+    ("fan-out", "FanOutDeadLetterQueueUrl", None),
+    ("close-timers", "CloseTimerDeadLetterQueueUrl", None),
+)
+QueueName = Annotated[str | None, typer.Option(
+    "--queue", help="Only this one: bids, fan-out or close-timers (default: every dead-letter queue)",
+    callback=checked_as(Literal["bids", "fan-out", "close-timers"]))]
+QueueOption = Annotated[str | None, typer.Option("--dlq-url", help="Only the dead-letter queue at this URL")]
+
+
+def _dead_letter_queues(target: Target, queue: str | None, dlq_url: str | None) -> list[tuple[str, str, str | None]]:
+    """(name, URL, URL of the queue its messages go back to or None) of the dead-letter
+    queues asked for; a stack without an output for one (deployed before it existed) is
+    told, not failed."""
+    if dlq_url:
+        return [(dlq_url.rsplit("/", 1)[-1], dlq_url, None)]
+    found = []
+    for name, output, source in DEAD_LETTER_QUEUES:
+        if queue not in (None, name):
+            continue
+        url = target.outputs.get(output)
+        if url is None:
+            console.print(f"[yellow]{name}: the stack has no output {output} (give --dlq-url)[/yellow]")
+            continue
+        found.append((name, url, target.outputs.get(source) if source else None))
+    return found
 
 
 @dlq_app.command("list")
-def dlq_list(dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack = None) -> None:
-    """Messages waiting in the dead-letter queue (they stay there)."""
-    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url)
-    queue = target.output("ProcessBidDeadLetterQueueUrl")
-    messages = target.sqs.receive_message(
-        QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"], WaitTimeSeconds=0
-    ).get("Messages", [])
-    count = target.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-    table = Table(title=f"{count['ApproximateNumberOfMessages']} message(s) in the dead-letter queue")
-    for column in ("message id", "lot (group)", "receives", "body"):
-        table.add_column(column, overflow="fold")
-    for m in messages:
-        attributes = m.get("Attributes", {})
-        table.add_row(m["MessageId"], attributes.get("MessageGroupId", ""), attributes.get("ApproximateReceiveCount", ""), m["Body"][:200])
-    console.print(table)
+def dlq_list(queue: QueueName = None, dlq_url: QueueOption = None, data_dir: DataDir = None, stack: Stack = None) -> None:
+    """Messages waiting in each dead-letter queue, the first 10 of each (they stay there)."""
+    target = _target(data_dir, stack)
+    for name, url, _ in _dead_letter_queues(target, queue, dlq_url):
+        messages = target.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        count = int(target.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+        if not count and not messages:
+            console.print(f"{name}: empty", highlight=False)
+            continue
+        table = Table(title=f"{name}: {plural(count, 'message')}", title_justify="left")
+        for column in ("message id", "group", "receives", "body"):
+            table.add_column(column, overflow="fold")
+        for m in messages:
+            attributes = m.get("Attributes", {})
+            table.add_row(m["MessageId"], attributes.get("MessageGroupId", ""), attributes.get("ApproximateReceiveCount", ""),
+                          escape(m["Body"][:200]))
+        console.print(table)
 
 
 @dlq_app.command("redrive")
 def dlq_redrive(
+    queue: QueueName = None,
     dlq_url: QueueOption = None,
-    queue_url: Annotated[str | None, typer.Option("--queue-url", help="The command queue's URL (overrides the stack's)")] = None,
+    queue_url: Annotated[str | None, typer.Option(
+        "--queue-url", help="Move them to this queue instead of the one each message came from")] = None,
     data_dir: DataDir = None,
     stack: Stack = None,
 ) -> None:
-    """Move every dead-lettered message back to the command queue."""
-    target = _target(data_dir, stack, ProcessBidDeadLetterQueueUrl=dlq_url, ProcessBidQueueUrl=queue_url)
-    dead = target.sqs.get_queue_attributes(
-        QueueUrl=target.output("ProcessBidDeadLetterQueueUrl"), AttributeNames=["QueueArn", "ApproximateNumberOfMessages"]
-    )["Attributes"]
-    destination = target.sqs.get_queue_attributes(QueueUrl=target.output("ProcessBidQueueUrl"), AttributeNames=["QueueArn"])
-    # SQS's own redrive: the messages keep their group, so each lot's order holds.
-    task = target.sqs.start_message_move_task(SourceArn=dead["QueueArn"], DestinationArn=destination["Attributes"]["QueueArn"])
-    console.print(f"moving {dead['ApproximateNumberOfMessages']} message(s) back (task {task['TaskHandle'][:24]}...)")
+    """Move the messages of each dead-letter queue back: bid commands to the command queue,
+    the others to the queue each came from."""
+    target = _target(data_dir, stack)
+    for name, url, source in _dead_letter_queues(target, queue, dlq_url):
+        dead = target.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])["Attributes"]
+        count = int(dead["ApproximateNumberOfMessages"])
+        if not count:
+            console.print(f"{name}: empty, nothing to move", highlight=False)
+            continue
+        destination = queue_url or source
+        where = {} if destination is None else {"DestinationArn": target.sqs.get_queue_attributes(
+            QueueUrl=destination, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]}
+        # SQS's own redrive: FIFO messages keep their group, so each lot's order holds.
+        task = target.sqs.start_message_move_task(SourceArn=dead["QueueArn"], **where)
+        console.print(f"{name}: moving {plural(count, 'message')} back (task {task['TaskHandle'][:24]}...)", highlight=False)
 
 
 def watch(

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from ledger.domain.commands import MAX_SALE_LOTS, SaleId
 from ledger.domain.values import format_time, utc_now
-from samsold_cli.ops import MAX_CLOSES_IN_S, ApiUrl, As, Token, _answer, call_api, checked_as
-from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack
+from samsold_cli.ops import MAX_CLOSES_IN_S, ApiUrl, As, AsJson, Token, _answer, call_api, checked_as, status_text
+from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack, plural
 from samsold_cli.shared import target as _target
 from samsold_cli.target import as_json
 
@@ -26,7 +26,6 @@ console = Console()
 sales_app = typer.Typer(help="Create and show staggered sales (through the REST API).", no_args_is_help=True,
                         rich_markup_mode=HELP_MARKUP)
 SaleArgument = Annotated[str, typer.Argument(help="The sale", callback=checked_as(SaleId))]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON")]
 
 
 def _read_body(file: str) -> dict[str, Any]:
@@ -65,7 +64,17 @@ def sales_create(
         body["first_closes_at"] = format_time(utc_now() + timedelta(seconds=first_closes_in))
     body |= {k: v for k, v in {"interval_s": interval, "sale_id": sale_id}.items() if v is not None}
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    sale = _answer(*call_api(target.api_url, "POST", "/sales", target.token_for(user, token), body))
+    status, payload = call_api(target.api_url, "POST", "/sales", target.token_for(user, token), body)
+    try:
+        sale = _answer(status, payload)
+    except typer.Exit:
+        if status == 409 and first_closes_in is not None:
+            # The same command run again is not the same request: its first_closes_at moved.
+            console.print("--first-closes-in sets a new first_closes_at at each run, so this is not a retry of an earlier "
+                          "request; for a safe retry put first_closes_at in the file"
+                          + (f"; `samsold sales show {body['sale_id']}` shows the sale made" if body.get("sale_id") else ""),
+                          highlight=False)
+        raise
     _print_sale(sale, as_json_output)
 
 
@@ -82,7 +91,7 @@ def _print_sale(sale: dict[str, Any], as_json_output: bool) -> None:
         typer.echo(as_json(sale))
         return
     console.print(f"sale {escape(sale['sale_id'])}: {escape(sale['title'])}", highlight=False)
-    console.print(f"{len(sale['lots'])} lots, closing {sale['interval_s']} s apart from {sale['first_closes_at']}",
+    console.print(f"{plural(len(sale['lots']), 'lot')}, closing {sale['interval_s']} s apart from {sale['first_closes_at']}",
                   highlight=False)
     # Two lines a row, as `samsold lots list`: ids and times are never cut at 80 columns.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -93,7 +102,7 @@ def _print_sale(sale: dict[str, Any], as_json_output: bool) -> None:
     table.add_column("bids", justify="right", no_wrap=True)
     table.add_column("closes (UTC)", no_wrap=True)
     for number, lot in enumerate(sale["lots"], start=1):
-        status = lot["outcome"] or lot["status"]
+        status = status_text(lot)
         moved = f"+{lot['extension_count']} ext" if lot["extension_count"] else ""
         price = f"{lot['current_price'] or lot['starting_price']} {lot['currency']}"
         table.add_row(str(number), f"{escape(lot['lot_id'])}\n[dim]{escape(lot['title'])}[/dim]", f"{status}\n{moved}",

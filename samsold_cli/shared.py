@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated, Final
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.domain.errors import InvalidCommand, LedgerError, LotUnreadable
@@ -66,3 +67,17 @@ def target(data_dir: Path | None, stack: str | None, **given: str | None) -> Tar
 
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+def plural(count: int, word: str) -> str:
+    """"1 lot", "2 lots"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def print_whole(renderable: RenderableType) -> None:
+    """Print at the width the renderable takes, however wide: nothing wrapped or cut to
+    fit the terminal (or the 80 columns of a pipe)."""
+    needed = Measurement.get(console, console.options.update_width(1_000_000), renderable).maximum
+    wide = Console(width=max(needed, console.width), file=console.file, force_terminal=console.is_terminal,
+                   color_system=console.color_system)  # type: ignore[arg-type]
+    wide.print(renderable)

@@ -131,7 +131,10 @@ class DynamoDBLocal:
             self.db_path.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            self.command(), cwd=self.jar.parent, stdout=log, stderr=subprocess.STDOUT
+            self.command(), cwd=self.jar.parent, stdout=log, stderr=subprocess.STDOUT,
+            # Out of the terminal's process group: Ctrl-C reaches the stack, which stops
+            # DynamoDB Local last, after the WebSocket connections' $disconnect ran.
+            start_new_session=True,
         )
         self.wait_until_ready(timeout)
         return self

@@ -10,8 +10,8 @@ handler makes against its function's policies (local.iam.enforce) and reports, w
 reply, what it used and what was refused; the pool hands that to `on_iam`.
 
 A worker talks to the pool over its stdin (one JSON request a line) and a private copy of
-its stdout; the handler's own prints and logs go to stderr, as Lambda sends them to
-CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
+its stdout; the handler's own prints and logs go to stderr, or to the file `log_file`
+names, as Lambda sends them to CloudWatch. An invocation that outlives the function's Timeout is a timeout: the worker is
 killed and a fresh one takes its place on the next call, as Lambda replaces the sandbox.
 
 A batch of SQS FIFO messages goes to the idle warm worker that last served most of its
@@ -115,16 +115,19 @@ class _Worker:
     """One warm container: a Python process that imported the handler."""
 
     def __init__(self, function: Function, environment: Mapping[str, str], iam: str | None = None,
-                 on_iam: IamReport | None = None) -> None:
+                 on_iam: IamReport | None = None, log_file: str | None = None) -> None:
         self.function = function
         self.idle_since = time.monotonic()
         self._on_iam = on_iam
         protocol_read, protocol_write = os.pipe()
+        # The worker's own descriptor: the file stays open as long as the worker runs.
+        log = open(log_file, "ab") if log_file is not None else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.lambda_.functions", function.handler, str(protocol_write),
              *([iam] if iam is not None else [])],
             stdin=subprocess.PIPE,
-            stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            stdout=log if log is not None else sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            stderr=log,
             env=dict(environment),
             cwd=function.code_uri,
             pass_fds=(protocol_write,),
@@ -132,6 +135,8 @@ class _Worker:
             start_new_session=True,
         )
         os.close(protocol_write)
+        if log is not None:
+            log.close()
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._protocol: IO[bytes] = os.fdopen(protocol_read, "rb")
         threading.Thread(target=self._read_replies, name=f"worker-{function.logical_id}", daemon=True).start()
@@ -195,11 +200,12 @@ class _FunctionWorkers:
     """A function's warm workers: started on demand when all are busy, at most `limit` at once."""
 
     def __init__(self, function: Function, environment: Mapping[str, str], arn: str, limit: int,
-                 iam: str | None = None, on_iam: IamReport | None = None) -> None:
+                 iam: str | None = None, on_iam: IamReport | None = None, log_file: str | None = None) -> None:
         self.function = function
         self.environment = environment
         self.iam = iam
         self.on_iam = on_iam
+        self.log_file = log_file
         self.arn = arn
         self.limit = limit
         self._slots = threading.BoundedSemaphore(max(limit, 1))
@@ -263,7 +269,7 @@ class _FunctionWorkers:
         if chosen is not None:
             return chosen
         log.info("starting a worker of %s (cold start)", self.function.logical_id)
-        worker = _Worker(self.function, self.environment, self.iam, self.on_iam)
+        worker = _Worker(self.function, self.environment, self.iam, self.on_iam, self.log_file)
         worker.wait_until_ready()
         return worker
 
@@ -300,9 +306,11 @@ class FunctionPool:
         concurrency_limit: int = CONCURRENCY_LIMIT,
         iam: Mapping[str, Mapping[str, Any]] | None = None,
         on_iam: IamReport | None = None,
+        log_file: str | os.PathLike[str] | None = None,
     ) -> None:
         """`iam`: per function, the worker's enforcement settings (identity, policies, where;
-        see `_enforcement`); a function not in it runs unchecked."""
+        see `_enforcement`); a function not in it runs unchecked. `log_file`: where the
+        workers' output goes (appended), instead of this process's stderr."""
         self._functions = {
             function.logical_id: _FunctionWorkers(
                 function,
@@ -311,6 +319,7 @@ class FunctionPool:
                 concurrency_limit if function.reserved_concurrency is None else function.reserved_concurrency,
                 json.dumps(iam[function.logical_id]) if iam and function.logical_id in iam else None,
                 on_iam,
+                None if log_file is None else os.fspath(log_file),
             )
             for function in functions
         }

@@ -182,10 +182,12 @@ def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, de
                      MessageBody=LotCommandMessage(command=command).model_dump_json(),
                      MessageGroupId=lot["lot_id"], MessageDeduplicationId=command.bid_id)
     listed = samsold(app_stack, "dlq", "list")
-    assert "1 message(s)" in listed.output and lot["lot_id"] in listed.output
+    # Every dead-letter queue of the template, each by name.
+    assert "bids: 1 message" in listed.output and lot["lot_id"] in listed.output
+    assert "fan-out: empty" in listed.output and "close-timers: empty" in listed.output
     assert samsold(app_stack, "dlq", "redrive").exit_code == 0
     assert dora.wait_for_outcome(command.bid_id)["status"] == "ACCEPTED"
-    assert "0 message(s)" in samsold(app_stack, "dlq", "list").output
+    assert "bids: empty" in samsold(app_stack, "dlq", "list", "--queue", "bids").output
 
 
 def test_lots_and_bid_commands(app_stack):
@@ -194,8 +196,10 @@ def test_lots_and_bid_commands(app_stack):
     assert lot["title"] == "Teapot"
     placed = json.loads(samsold(app_stack, "bid", lot["lot_id"], "5.00", "--as", "ulla", "--no-wait").output)
     assert placed["status"] == "PENDING"
-    shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"]).output)
+    shown = json.loads(samsold(app_stack, "lots", "show", lot["lot_id"], "--json").output)
     assert shown["lot_id"] == lot["lot_id"]
+    table = samsold(app_stack, "lots", "show", lot["lot_id"]).output
+    assert "status" in table and "OPEN" in table and "Teapot" in table
     assert lot["lot_id"] in samsold(app_stack, "lots", "list").output
     refused = samsold(app_stack, "bid", lot["lot_id"], "5.001", "--as", "ulla")
     assert refused.exit_code == 1 and "CURRENCY_PRECISION" in refused.output
@@ -296,3 +300,41 @@ def test_watch_prints_a_lots_news_signed_in_with_the_token_out_of_the_url(app_st
     assert result.exit_code == 0, result.output
     types = {json.loads(line)["type"] for line in result.output.splitlines()}
     assert "bid.outcome" in types  # wendy's own news: the token was taken
+
+
+def test_lots_cancel_and_lists_with_status(app_stack):
+    lot = json.loads(samsold(app_stack, "lots", "create", "--title", "Stool", "--starting-price", "5.00", "--as", "tess").output)
+    cancelled = samsold(app_stack, "lots", "cancel", lot["lot_id"], "--reason", "withdrawn by the seller")
+    assert cancelled.exit_code == 0 and f"lot {lot['lot_id']} CANCELLED" in cancelled.output, cancelled.output
+    assert "CANCELLED" in samsold(app_stack, "lots", "show", lot["lot_id"]).output
+    closed = samsold(app_stack, "lots", "list", "--status", "closed").output  # most recently ended first
+    # An ended lot shows what it became, never OPEN.
+    assert [line.split()[1] for line in closed.splitlines() if line.split()[:1] == [lot["lot_id"]]] == ["CANCELLED"], closed
+    assert "1 lot, 2 events checked" in samsold(app_stack, "verify", lot["lot_id"]).output
+
+
+def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_stack, api, dev_auth):
+    lot = Client(api, dev_auth.mint("sally")).create_lot()
+    for name, amount in (("alice", "10.00"), ("bob", "12.00")):
+        bidder = Client(api, dev_auth.mint(name))
+        bidder.wait_for_outcome(bidder.bid(lot["lot_id"], amount)["bid_id"])
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    revealed = json.loads(samsold(app_stack, "history", lot["lot_id"], "--reveal", "--json").output)
+    assert [(r["data"]["bidder"], r["data"]["bidder_alias"]) for r in revealed if r["type"] == "BidPlaced"] == [
+        (subject_for("alice"), "Bidder 1"), (subject_for("bob"), "Bidder 2")]
+    wide = narrow.invoke(app, ["history", lot["lot_id"], "--wide", "--reveal", "--data-dir", str(app_stack.data_dir)])
+    rows = [line for line in wide.output.splitlines() if "BidPlaced" in line]
+    assert len(rows) == 2 and all(len(line) > 80 for line in rows), wide.output
+    assert f"Bidder 1 ({subject_for('alice')})" in rows[0] and f"Bidder 2 ({subject_for('bob')})" in rows[1]
+
+
+def test_a_sale_retry_with_first_closes_in_is_refused_and_says_why(app_stack, tmp_path):
+    sale_id = f"s{uuid.uuid4().hex[:8]}"
+    (tmp_path / "sale.json").write_text(json.dumps({"title": "Retry sale", "interval_s": 60, "lots": [
+        {"lot_id": f"{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
+    create = ["sales", "create", str(tmp_path / "sale.json"), "--sale-id", sale_id, "--first-closes-in", "600"]
+    first = samsold(app_stack, *create)
+    assert first.exit_code == 0 and "1 lot, closing" in first.output, first.output
+    again = samsold(app_stack, *create)
+    assert again.exit_code == 1 and "409" in again.output and "put first_closes_at in the file" in again.output
+    assert f"samsold sales show {sale_id}" in " ".join(again.output.split())

@@ -141,7 +141,7 @@ def test_dev_prints_a_short_summary_and_details_only_when_verbose(tmp_path):
     endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001", "sqs": "http://127.0.0.1:1",
                  "dynamodb": "http://127.0.0.1:2", "websocket_management": "http://127.0.0.1:3000/prod"}
     short = start_summary(endpoints, tmp_path, 51, verbose=False)
-    assert len(short) <= 8 and all(len(line) <= 100 for line in without_paths(short, tmp_path))
+    assert len(short) <= 9 and all(len(line) <= 100 for line in without_paths(short, tmp_path))
     assert any("http://127.0.0.1:3000" in line for line in short) and not any("dynamodb" in line for line in short)
     assert any(str(tmp_path) in line for line in short) and "Ctrl-C" in short[-1]
     assert any("dynamodb" in line for line in start_summary(endpoints, tmp_path, 51, verbose=True))
@@ -165,7 +165,7 @@ def test_dev_says_when_lots_close(tmp_path):
     endpoints = {"rest": "http://127.0.0.1:3000", "websocket": "ws://127.0.0.1:3001"}
     closing = closing_summary(8, None)
     short = start_summary(endpoints, tmp_path, 51, verbose=False, closing=closing)
-    assert len(short) <= 8 and all(len(line) <= 100 for line in without_paths(short, tmp_path))
+    assert len(short) <= 9 and all(len(line) <= 100 for line in without_paths(short, tmp_path))
     [line] = [line for line in short if "lots close" in line]
     assert "8 s after closes_at" in line and "every 60 s" in line
     assert "every 1.5 s" in closing_summary(1, 1.5)
