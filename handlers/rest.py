@@ -28,15 +28,18 @@ from ledger.domain.errors import (
     BidNotAccepted,
     BidNotFound,
     BuyNowRefused,
+    CheckpointNotFound,
     ConfirmationRequired,
     InvalidCommand,
     InvalidState,
     LedgerError,
+    LogBusy,
     LotAlreadyExists,
     LotNotFound,
     LotNotOpen,
     LotUnreadable,
     NotAllowed,
+    NotInLog,
     SaleAlreadyExists,
     SaleNotFound,
     SaleUnreadable,
@@ -86,6 +89,11 @@ STATUS_OF: dict[type[LedgerError], int] = {
     SaleAlreadyExists: 409,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
     SaleUnreadable: 500,
+    # The public log: no checkpoint of that size, or the lot's events not sequenced yet.
+    CheckpointNotFound: 404,
+    NotInLog: 404,
+    # Another sequencer holds the log: a moment's wait.
+    LogBusy: 503,
 }
 
 
