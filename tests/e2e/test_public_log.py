@@ -5,21 +5,18 @@ is caught by the monitor and by `samsold log verify`, naming the lot and the ver
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ledger.dynamodb.items import put_event
 from samsold_cli.main import app
-from samsold_cli.target import resolve_target
 from tests.e2e.helpers import Client, eventually
 
 runner = CliRunner(env={"COLUMNS": "250"})
 CHECKER = Path(__file__).resolve().parents[2] / "tools" / "check_proof.py"
+REWRITE = Path(__file__).resolve().parents[2] / "scripts" / "rewrite_lot.py"
 
 
 def samsold(app_stack, *args: str):
@@ -51,7 +48,9 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
     state = str(tmp_path / "monitor.json")
     assert samsold(app_stack, "log", "monitor", "--state", state).exit_code == 0
 
-    _rewrite_amount(app_stack, lot, version=2, amount="11.00")
+    rewritten = subprocess.run([sys.executable, str(REWRITE), lot, "2", "11.00", "--data-dir", str(app_stack.data_dir)],
+                               capture_output=True, text=True)
+    assert rewritten.returncode == 0, rewritten.stderr
     assert samsold(app_stack, "verify", lot).exit_code == 0  # the chain alone sees nothing
     against_log = samsold(app_stack, "log", "verify", lot)
     assert against_log.exit_code == 1 and f"lot {lot} version 2" in against_log.output
@@ -61,23 +60,3 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
     assert monitored.exit_code == 1 and f"lot {lot} version 2" in monitored.output, monitored.output
     stale = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
     assert stale.exit_code == 0  # the proof taken before the rewrite still holds: it is the evidence
-
-
-def _rewrite_amount(app_stack, lot_id: str, version: int, amount: str) -> None:
-    """Rewrite the lot in the Bids table as an insider could: the amount, every later hash, the head."""
-    target = resolve_target(app_stack.data_dir)
-    service = target.app
-    events = list(service.queries.lot_events(lot_id))
-    prev_hash = events[version - 2].hash
-    client = service.commands.store.client  # type: ignore[attr-defined]
-    for event in events[version - 1 :]:
-        changes: dict[str, object] = {"prev_hash": prev_hash, "hash": ""}
-        if event.version == version:
-            changes["amount"] = Decimal(amount)
-        event = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
-        prev_hash = event.hash
-        client.put_item(**{k: v for k, v in put_event(target.output("BidsTableName"),
-                                                       service.commands.mapper.to_stored_event(event))["Put"].items()
-                           if k != "ConditionExpression"})
-    client.update_item(TableName=target.output("BidsTableName"), Key={"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": "SNAPSHOT"}},
-                       UpdateExpression="SET head_hash = :h", ExpressionAttributeValues={":h": {"S": prev_hash}})
