@@ -83,13 +83,21 @@ def test_a_second_sequencer_waits_for_the_lease(app: App, log: PublicLog) -> Non
         log.sequence([new_lot(app)])
 
 
-def test_a_lot_proof_checks_and_extends_a_trusted_earlier_checkpoint(app: App, log: PublicLog) -> None:
+def two_checkpoints(app: App, log: PublicLog) -> tuple[str, str]:
+    """A lot of 3 events beside another of 3 under a first checkpoint (size 6), and its fourth
+    event under a second (size 7): the lot, and the first checkpoint."""
     lot = new_lot(app)
     log.sequence([lot, new_lot(app)])
     old = log.publish()
+    assert old is not None
     execute_one(app.commands, PlaceBid(bid_id="late", lot_id=lot, bidder="b9", amount="90.00", placed_at=START))
     log.sequence([lot])
     log.publish()
+    return lot, old
+
+
+def test_a_lot_proof_checks_and_extends_a_trusted_earlier_checkpoint(app: App, log: PublicLog) -> None:
+    lot, old = two_checkpoints(app, log)
     proof = json.loads(json.dumps(log.lot_proof(lot, from_size=6)))
     checked = check_lot_proof(proof, key(log), trusted_checkpoint=old)
     assert checked.versions == 4 and checked.checkpoint.size == 7
@@ -111,12 +119,7 @@ def test_a_lot_proof_checks_and_extends_a_trusted_earlier_checkpoint(app: App, l
     (lambda p: p["consistency"]["proof"].pop(), "not an extension"),
 ])
 def test_a_tampered_proof_is_refused_naming_what(app: App, log: PublicLog, tamper, message) -> None:
-    lot = new_lot(app)
-    log.sequence([lot, new_lot(app)])
-    old = log.publish()
-    execute_one(app.commands, PlaceBid(bid_id="late", lot_id=lot, bidder="b9", amount="90.00", placed_at=START))
-    log.sequence([lot])
-    log.publish()
+    lot, old = two_checkpoints(app, log)
     proof = copy.deepcopy(log.lot_proof(lot, from_size=6))
     tamper(proof)
     with pytest.raises(LotProofError, match=message.replace("L", lot)):
