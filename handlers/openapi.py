@@ -92,6 +92,8 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     },
 }
 NO_PARAMETERS = {("GET", "/openapi.json")}
+# Checkpoints are served as the signed notes they are (docs/PROOFS.md), not as JSON.
+TEXT_ROUTES = {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
 # stateful phase follow them from a created lot or a placed bid to the routes that read it).
 LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
@@ -188,6 +190,8 @@ def openapi_document() -> dict[str, Any]:
                 responses["415"] = {"description": "the body is not sent as application/json", **error}
             for status, description in ROUTE_ERRORS.get(route, {}).items():
                 responses[str(status)] = {"description": description, **error}
+            if route in TEXT_ROUTES:
+                responses["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     _add_links(document)
     return document
 
