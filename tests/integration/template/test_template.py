@@ -144,7 +144,7 @@ POLICIES = {
     # KMS Sign and GetPublicKey come from the key's policy (LogSigningKey), not from here.
     "LogSequencerFunction": {
         ("dynamodb:Query", "BidsTable"),
-        *(("dynamodb:" + a, "LogTable") for a in ("GetItem", "UpdateItem", "PutItem", "Query")),
+        *(("dynamodb:" + a, "LogTable") for a in ("UpdateItem", "PutItem", "Query")),
         ("s3:GetObject", "LogBucket/*"),
         ("s3:PutObject", "LogBucket/*"),
         ("s3:GetObject", "LogArchive/checkpoints/*"),
