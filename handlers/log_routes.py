@@ -15,8 +15,8 @@ from ledger.domain.commands import Identifier
 from tlog.proof import b64
 
 router = APIGatewayRouter()
-# Sizes as the log counts leaves: within what a tree of 2**63 leaves needs.
-MAX_SIZE = 2**63 - 1
+# Sizes as the log counts leaves, up to what a query integer holds (ten digits: ten billion leaves).
+MAX_SIZE = 10**10 - 1
 
 
 def _note(text: str) -> Response[str]:
