@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import boto3
@@ -28,6 +29,9 @@ from adapters.command_queue import CommandQueue
 from adapters.connection_posts import FAN_OUT_WORKERS
 from adapters.connections import ConnectionStore, WatcherPages
 from adapters.fan_out_queue import SQS_MAX_BYTES, FanOutPage, FanOutQueue, fits_a_message
+from adapters.log_index import DynamoDBLogIndex
+from adapters.log_signers import KeyFileSigner, KmsSigner
+from adapters.log_storage import FolderArchive, FolderTiles, S3Archive, S3Tiles
 from adapters.tokens import TokenVerifier
 from ledger.domain.commands import BuyNow, PlaceBid
 from ledger.domain.listing import ListStatus
@@ -36,6 +40,7 @@ from ledger.persistence import LotRecorder
 from ledger.service.admission import ADMISSION_SNAPSHOT_MAX_AGE_S, BidAdmission, confirmation_caps_from
 from ledger.service.commands import LotCommands
 from ledger.service.lots import Lots
+from ledger.service.public_log import CheckpointArchive, PublicLog
 from ledger.service.queries import LotList, LotQueries, OpenLots
 from ledger.service.quotas import QuotaLimits, Quotas
 from ledger.service.sales import Sales
@@ -150,6 +155,34 @@ class App:
         return boto3.client("apigatewaymanagementapi", endpoint_url=self.env["WEBSOCKET_MANAGEMENT_URL"], config=_POOLED)
 
     @cached_property
+    def public_log(self) -> PublicLog:
+        """The public log (LOG_TABLE, LOG_BUCKET, LOG_ORIGIN; LOG_KEY_ID and LOG_ARCHIVE_BUCKET only
+        where the template gives them: the sequencer). Where SAMSOLD_LOCAL_AWS_DIR is set (the
+        local stack), a bucket is a folder `s3/<bucket>` and a KMS key a key file `kms/<key>.pem` under it."""
+        if "public_log" in self.given:
+            return self.given["public_log"]
+        env = self.env
+        local = env.get("SAMSOLD_LOCAL_AWS_DIR")
+        index = DynamoDBLogIndex(
+            boto3.client("dynamodb", endpoint_url=env.get("AWS_ENDPOINT_URL_DYNAMODB") or None), env["LOG_TABLE"])
+        signer: KmsSigner | KeyFileSigner | None = None
+        archive: CheckpointArchive | None = None
+        if local:
+            tiles: FolderTiles | S3Tiles = FolderTiles(Path(local) / "s3" / env["LOG_BUCKET"])
+            if env.get("LOG_KEY_ID"):
+                signer = KeyFileSigner(Path(local) / "kms" / f"{env['LOG_KEY_ID']}.pem")
+            if env.get("LOG_ARCHIVE_BUCKET"):
+                archive = FolderArchive(Path(local) / "s3" / env["LOG_ARCHIVE_BUCKET"])
+        else:
+            s3 = boto3.client("s3")
+            tiles = S3Tiles(s3, env["LOG_BUCKET"])
+            if env.get("LOG_KEY_ID"):
+                signer = KmsSigner(boto3.client("kms"), env["LOG_KEY_ID"])
+            if env.get("LOG_ARCHIVE_BUCKET"):
+                archive = S3Archive(s3, env["LOG_ARCHIVE_BUCKET"])
+        return PublicLog(self.queries, index, tiles, env["LOG_ORIGIN"], signer, archive)
+
+    @cached_property
     def tokens(self) -> TokenVerifier:
         """Checks WebSocket clients' tokens by the REST authorizer's rules (AUTH_* variables)."""
         if "tokens" in self.given:
@@ -212,6 +245,7 @@ def build(
     connections: ConnectionStore | None = None,
     websocket_management: Any = None,
     tokens: TokenVerifier | None = None,
+    public_log: PublicLog | None = None,
 ) -> App:
     """The application from `env` (default: os.environ), any part given here instead
     (`commands`: another App's, to share its recorder and its cached lots)."""
@@ -230,7 +264,7 @@ def build(
     if fan_out_page_size < 1:
         raise ValueError(f"FAN_OUT_PAGE_SIZE must be at least 1, not {fan_out_page_size}")
     given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
-             "websocket_management": websocket_management, "tokens": tokens}
+             "websocket_management": websocket_management, "tokens": tokens, "public_log": public_log}
     app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
               fan_out_page_size=fan_out_page_size, quota_limits=quota_limits,
               given={k: v for k, v in given.items() if v is not None})

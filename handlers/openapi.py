@@ -9,11 +9,14 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from handlers import bid_routes, lot_routes, sale_routes
+from handlers import bid_routes, log_routes, lot_routes, sale_routes
 from handlers.rest import MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
 from ledger.domain.values import TIME_RANGE_TEXT
 
 PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json"), ("GET", "/sales/{sale_id}")}
+# The public log: anyone may check it.
+PUBLIC_ROUTES |= {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}"), ("GET", "/log/key"),
+                  ("GET", "/log/consistency"), ("GET", "/lots/{lot_id}/proof")}
 
 
 # Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
@@ -99,6 +102,20 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
         404: {"SALE_NOT_FOUND": "no such sale"},
         500: {"SALE_UNREADABLE": "the sale's stored item cannot be read"},
     },
+    # The public log.
+    ("GET", "/log/checkpoint"): {404: {"CHECKPOINT_NOT_FOUND": "the log has published no checkpoint yet"}},
+    ("GET", "/log/checkpoints/{size}"): {404: {"CHECKPOINT_NOT_FOUND": "the log published no checkpoint of this size"}},
+    ("GET", "/log/key"): {404: {"CHECKPOINT_NOT_FOUND": "the log has published no checkpoint, so no key yet"}},
+    ("GET", "/log/consistency"): {
+        404: {"CHECKPOINT_NOT_FOUND": "no checkpoint was published at one of the sizes"},
+        422: {"RULE_BROKEN": "from is larger than to"},
+    },
+    ("GET", "/lots/{lot_id}/proof"): {
+        404: {"LOT_NOT_FOUND": "no such lot", "CHECKPOINT_NOT_FOUND": "no checkpoint of that size",
+              "NOT_IN_LOG": "none of the lot's events is in the log at that size"},
+        422: {"RULE_BROKEN": "from is larger than the checkpoint's size"},
+        500: UNREADABLE,
+    },
 }
 # What every route answers that has parameters (400, 503), needs a token (401) or takes a body (413, 415).
 MALFORMED = {
@@ -121,6 +138,8 @@ QUOTA_ROUTES: dict[tuple[str, str], dict[str, str]] = {
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 NO_PARAMETERS = {("GET", "/openapi.json")}
+# Checkpoints are served as the signed notes they are (docs/PROOFS.md), not as JSON.
+TEXT_ROUTES = {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}")}
 # OpenAPI links: what a response gives the next request (clients and Schemathesis's
 # stateful phase follow them from a created lot or a placed bid to the routes that read it).
 LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
@@ -169,7 +188,7 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def openapi_document() -> dict[str, Any]:
     app = new_resolver()
-    routers = (bid_routes.router, lot_routes.router, sale_routes.router)
+    routers = (bid_routes.router, lot_routes.router, sale_routes.router, log_routes.router)
     # Including a router makes this resolver its owner, whose context its routes read
     # (`rest.samsold_of`): the functions' own resolvers get their routers back.
     owners = [router.api_resolver for router in routers]
@@ -220,6 +239,8 @@ def openapi_document() -> dict[str, Any]:
                 description = "; ".join(f"{code}: {words}" for code, words in codes.items())
                 responses[str(status)] = {"description": description, **error, "x-error-codes": list(codes)}
             responses["429"]["headers"] = RETRY_AFTER
+            if route in TEXT_ROUTES:
+                responses["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     _add_links(document)
     return _without_unused_schemas(document)
 

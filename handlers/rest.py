@@ -29,16 +29,19 @@ from ledger.domain.errors import (
     BidNotAccepted,
     BidNotFound,
     BuyNowRefused,
+    CheckpointNotFound,
     ConfirmationRequired,
     InvalidCommand,
     InvalidState,
     LedgerError,
+    LogBusy,
     LotAlreadyExists,
     LotEnded,
     LotNotFound,
     LotNotOpen,
     LotUnreadable,
     NotAllowed,
+    NotInLog,
     QuotaExceeded,
     SaleAlreadyExists,
     SaleNotFound,
@@ -98,6 +101,11 @@ STATUS_OF: dict[type[LedgerError], int] = {
     SaleUnreadable: 500,
     # Over a per-user quota: nothing written; Retry-After says when to ask again.
     QuotaExceeded: 429,
+    # The public log: no checkpoint of that size, or the lot's events not sequenced yet.
+    CheckpointNotFound: 404,
+    NotInLog: 404,
+    # Another sequencer holds the log: a moment's wait.
+    LogBusy: 503,
 }
 
 

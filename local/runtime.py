@@ -70,6 +70,9 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "000000000000"
 ENDPOINTS_FILE = "endpoints.json"
 LOCK_FILE = "samsold.lock"
+# Where S3 buckets (`s3/<bucket>/`) and KMS keys (`kms/<key>.pem`) stand in, for the functions and the CLI.
+LOCAL_AWS_DIR = "aws"
+LOCAL_AWS_DIR_VARIABLE = "SAMSOLD_LOCAL_AWS_DIR"
 STREAM_CHECKPOINTS_DIR = "stream-positions"  # one file per stream event source mapping
 # Lambda polls an SQS queue with five batches in flight at first; a FIFO queue still hands
 # each message group to one batch at a time, so order per lot holds.
@@ -336,6 +339,8 @@ class LocalStack:
             "AWS_ENDPOINT_URL_DYNAMODBSTREAMS": endpoints.dynamodb,
             "AWS_ENDPOINT_URL_SQS": endpoints.sqs,
             "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": endpoints.websocket_management,
+            # S3 buckets and KMS keys stand in as folders and key files here (local/sam/template.py).
+            LOCAL_AWS_DIR_VARIABLE: str(self.data_dir / LOCAL_AWS_DIR),
         }
 
     def _wait_until_answering(self) -> None:

@@ -36,6 +36,17 @@ class Target:
         env = {"BIDS_TABLE": self.output("BidsTableName")}
         if "dynamodb" in self.endpoints:
             env["AWS_ENDPOINT_URL_DYNAMODB"] = self.endpoints["dynamodb"]
+        # The public log, read from its table and bucket; locally signed with the stack's key file
+        # (in AWS only LogSequencerFunction may sign: `samsold log checkpoint` invokes it).
+        log_outputs = {"LOG_TABLE": "LogTableName", "LOG_BUCKET": "LogBucketName", "LOG_ORIGIN": "LogOrigin"}
+        if all(name in self.outputs for name in log_outputs.values()):
+            env |= {variable: self.outputs[name] for variable, name in log_outputs.items()}
+            if self.data_dir is not None:
+                from local.runtime import LOCAL_AWS_DIR, LOCAL_AWS_DIR_VARIABLE
+
+                env[LOCAL_AWS_DIR_VARIABLE] = str(self.data_dir / LOCAL_AWS_DIR)
+                env["LOG_KEY_ID"] = self.outputs.get("LogSigningKeyId", "")
+                env["LOG_ARCHIVE_BUCKET"] = self.outputs.get("LogArchiveBucketName", "")
         return build(env)
 
     @cached_property

@@ -70,7 +70,9 @@ def placeholder_ref(resources: Mapping[str, Any]):
             return name.lower()  # an API id
         if kind == "AWS::ApiGatewayV2::Stage":
             return "prod"
-        return name  # tables, functions, log groups: their physical names
+        if kind == "AWS::S3::Bucket":
+            return name.lower()  # bucket names are lower case
+        return name  # tables, functions, log groups, keys: their physical names
 
     return ref
 
@@ -88,6 +90,7 @@ def placeholder_get_att(resources: Mapping[str, Any]):
             ("AWS::SQS::Queue", "QueueName"): name,
             ("AWS::Serverless::Function", "Arn"): f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
             ("AWS::Cognito::UserPool", "Arn"): f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{REGION}_placeholder",
+            ("AWS::S3::Bucket", "Arn"): f"arn:aws:s3:::{name.lower()}",
         }
         if (kind, attribute) not in arns:
             raise TemplateError(f"{path}: no placeholder for {name}.{attribute} ({kind}); add one to {Path(__file__).name}")

@@ -189,3 +189,22 @@ class QuotaExceeded(LedgerError):
     @property
     def retry_after_s(self) -> int:
         return int(self.details.get("retry_after_s", 1))
+
+
+class CheckpointNotFound(LedgerError):
+    """No checkpoint of that size was published (or none yet)."""
+
+    code = "CHECKPOINT_NOT_FOUND"
+
+
+class NotInLog(LedgerError):
+    """What was asked for is not in the public log (yet): a lot none of whose events are
+    sequenced, or a size beyond the newest checkpoint."""
+
+    code = "NOT_IN_LOG"
+
+
+class LogBusy(TransientError):
+    """Another sequencer holds the log's lease, or appended first: try again."""
+
+    code = "LOG_BUSY"

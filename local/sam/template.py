@@ -279,7 +279,15 @@ class _Build(Functions, Routes, EventSources, Storage, WebAcls):
             return CLIENT_ID  # the development auth's app client: the `aud` of its ID tokens
         if resource_type.startswith("AWS::Cognito::"):
             return f"{self.template.region}_local{lid}"  # ids of a pool that exists nowhere
+        if resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
+            return self._stand_in_name(lid)
         raise TemplateError(f"{path}: Ref to {lid} ({resource_type}) has no local value")
+
+    def _stand_in_name(self, lid: str) -> str:
+        """A bucket's or a key's local name: a bucket is a folder `s3/<name>` and a KMS key a key
+        file `kms/<name>.pem` of the data directory's `aws/` (SAMSOLD_LOCAL_AWS_DIR)."""
+        given = self._properties(lid).get("BucketName")
+        return str(self._value(given, f"{lid}.BucketName")) if given else f"{self.template.stack_name}-{lid}".lower()
 
     def _get_att(self, lid: str, attribute: str, path: str) -> Any:
         resource_type = self._type_of(lid, path)
@@ -296,6 +304,11 @@ class _Build(Functions, Routes, EventSources, Storage, WebAcls):
             values = {"Arn": function_arn(region, account, lid)}
         elif resource_type == "AWS::ApiGatewayV2::Api":
             values = {"ApiEndpoint": self.endpoints.websocket, "ApiId": local_api_id(lid)}
+        elif resource_type == "AWS::S3::Bucket":
+            values = {"Arn": f"arn:aws:s3:::{self._stand_in_name(lid)}"}
+        elif resource_type == "AWS::KMS::Key":
+            values = {"Arn": f"arn:aws:kms:{region}:{account}:key/{self._stand_in_name(lid)}",
+                      "KeyId": self._stand_in_name(lid)}
         elif resource_type.startswith("AWS::Cognito::"):
             # The local user pool is the development auth: its issuer, and its keys on the gateway.
             values = {"Arn": f"arn:aws:cognito-idp:{region}:{account}:userpool/{region}_local{lid}",

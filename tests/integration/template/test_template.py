@@ -43,9 +43,10 @@ HANDLERS = {
     "ConnectFunction": "handlers.connect.handler",
     "CloseDueLotsFunction": "handlers.close_due_lots.handler",
     "CloseTimerFunction": "handlers.close_timers.handler",
+    "LogSequencerFunction": "handlers.log_sequencer.handler",
 }
 # What a function's deployment package holds: the project's packages, nothing else.
-PACKAGES = {"ledger", "projections", "handlers", "adapters", "bootstrap"}
+PACKAGES = {"tlog", "ledger", "projections", "handlers", "adapters", "bootstrap"}
 ENVIRONMENT = {
     "BIDS_TABLE",
     "CONNECTIONS_TABLE",
@@ -74,6 +75,11 @@ REST_ROUTES = {
     ("GET", "/openapi.json"): ("LotApiFunction", False),
     ("POST", "/sales"): ("LotApiFunction", True),
     ("GET", "/sales/{sale_id}"): ("LotApiFunction", False),
+    ("GET", "/log/checkpoint"): ("LotApiFunction", False),
+    ("GET", "/log/checkpoints/{size}"): ("LotApiFunction", False),
+    ("GET", "/log/key"): ("LotApiFunction", False),
+    ("GET", "/log/consistency"): ("LotApiFunction", False),
+    ("GET", "/lots/{lot_id}/proof"): ("LotApiFunction", False),
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
@@ -87,6 +93,9 @@ CONFIRMATION_ENVIRONMENT = {"BID_CONFIRMATION_CAPS"}
 BID_QUOTA_ENVIRONMENT = {"QUOTA_PENDING_BIDS_PER_LOT", "QUOTA_REJECTED_BIDS_PER_LOT_PER_HOUR"}
 LOT_QUOTA_ENVIRONMENT = {"QUOTA_LOTS_PER_DAY"}
 CONNECTION_QUOTA_ENVIRONMENT = {"QUOTA_CONNECTIONS_PER_USER", "QUOTA_SUBSCRIPTIONS_PER_CONNECTION"}
+# The public log: the routes read it; only the sequencer signs and archives.
+LOG_ENVIRONMENT = {"LOG_TABLE", "LOG_BUCKET", "LOG_ORIGIN"}
+SEQUENCER_ENVIRONMENT = LOG_ENVIRONMENT | {"LOG_KEY_ID", "LOG_ARCHIVE_BUCKET"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI,
 # "BidsTable/index/EndedLotsByTime" the ended-lots one (only the lot list reads it).
@@ -105,6 +114,10 @@ POLICIES = {
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),  # a lot's bid history past its rejected bids
         ("sqs:SendMessage", "CloseTimerQueue"),  # POST /lots arms a short lot's close timer
+        # The public log's routes: its head and lots' runs, and the tiles.
+        ("dynamodb:GetItem", "LogTable"),
+        ("dynamodb:Query", "LogTable"),
+        ("s3:GetObject", "LogBucket/*"),
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
@@ -137,6 +150,15 @@ POLICIES = {
         ("sqs:SendMessage", "ProcessBidQueue"),
         ("sqs:SendMessage", "CloseTimerQueue"),
     },
+    # KMS Sign and GetPublicKey come from the key's policy (LogSigningKey), not from here.
+    "LogSequencerFunction": {
+        ("dynamodb:Query", "BidsTable"),
+        *(("dynamodb:" + a, "LogTable") for a in ("UpdateItem", "PutItem", "Query")),
+        ("s3:GetObject", "LogBucket/*"),
+        ("s3:PutObject", "LogBucket/*"),
+        ("s3:GetObject", "LogArchive/checkpoints/*"),
+        ("s3:PutObject", "LogArchive/checkpoints/*"),
+    },
 }
 # The modules (or packages) that call AWS, and the resource each one calls.
 AWS_CALLERS = {
@@ -146,6 +168,8 @@ AWS_CALLERS = {
     "adapters/connection_posts.py": "WebSocketApi",
     "adapters/fan_out_queue.py": "FanOutQueue",
     "adapters/close_timer_queue.py": "CloseTimerQueue",
+    "adapters/log_index.py": "LogTable",
+    "adapters/log_storage.py": "LogBucket",
 }
 OPERATIONS = {
     "get_item": "dynamodb:GetItem",
@@ -158,6 +182,8 @@ OPERATIONS = {
     "batch_write_item": "dynamodb:BatchWriteItem",
     "transact_get_items": "dynamodb:GetItem",
     "send_message": "sqs:SendMessage",
+    "get_object": "s3:GetObject",
+    "put_object": "s3:PutObject",
     "send_message_batch": "sqs:SendMessage",
     "post_to_connection": "execute-api:ManageConnections/POST",
     "delete_connection": "execute-api:ManageConnections/DELETE",
@@ -312,7 +338,10 @@ def test_environment_is_the_one_the_code_reads(template):
         extra = {"ConnectFunction": AUTH_ENVIRONMENT | CONNECTION_QUOTA_ENVIRONMENT,
                  "LotApiFunction": AUTH_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT,
                  "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
-                 "PlaceBidFunction": CONFIRMATION_ENVIRONMENT | BID_QUOTA_ENVIRONMENT}.get(lid, set())
+                 "PlaceBidFunction": CONFIRMATION_ENVIRONMENT | BID_QUOTA_ENVIRONMENT,
+                 "LogSequencerFunction": SEQUENCER_ENVIRONMENT}.get(lid, set())
+        if lid == "LotApiFunction":
+            extra = extra | LOG_ENVIRONMENT
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
     from ledger.service import quotas
 
@@ -407,7 +436,9 @@ def _resource_name(resource: Any) -> str:
     if isinstance(resource, dict) and ("Ref" in resource or "Fn::GetAtt" in resource):
         return ref(resource)
     text = resource["Fn::Sub"]
+    text = text[0] if isinstance(text, list) else text
     text = text.removeprefix("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:")
+    text = text.removeprefix("arn:${AWS::Partition}:s3:::")
     return re.sub(r"\$\{(\w+)(?:\.Arn)?\}", r"\1", text)
 
 
@@ -567,7 +598,7 @@ def test_alarms_say_when_the_service_falls_behind(template):
     # A retried bid (visibility timeout) must not look like a backlog; a stale push must alarm
     # before the stream mapping drops it unsent.
     assert alarms["ProcessBidQueueAgeAlarm"]["Threshold"] > template["Resources"]["ProcessBidQueue"]["Properties"]["VisibilityTimeout"]
-    ((_, _, stream),) = events_of(template, "DynamoDB")
+    ((_, _, stream),) = [e for e in events_of(template, "DynamoDB") if e[0] == "BroadcastLotChangesFunction"]
     assert alarms["BroadcastIteratorAgeAlarm"]["Threshold"] < stream["MaximumRecordAgeInSeconds"] * 1000
     for alarm in alarms.values():
         assert alarm["TreatMissingData"] == "notBreaching"
@@ -599,8 +630,7 @@ def test_processor_reads_the_queue_in_batches_with_partial_failures(template):
 
 
 def test_broadcast_reads_only_snapshot_changes(template):
-    ((lid, _, stream),) = events_of(template, "DynamoDB")
-    assert lid == "BroadcastLotChangesFunction"
+    ((lid, _, stream),) = [e for e in events_of(template, "DynamoDB") if e[0] == "BroadcastLotChangesFunction"]
     assert stream["Stream"] == {"Fn::GetAtt": ["BidsTable", "StreamArn"]}
     assert stream["StartingPosition"] == "LATEST"
     assert [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]] == [SNAPSHOT_CHANGES]
@@ -638,9 +668,33 @@ def test_close_timer_queue_delays_each_timer_and_feeds_the_timer_function(templa
 
 
 def test_due_lots_are_swept_every_minute(template):
-    ((lid, _, schedule),) = events_of(template, "Schedule")
-    assert (lid, schedule["Schedule"]) == ("CloseDueLotsFunction", "rate(1 minute)")
+    ((lid, _, schedule),) = [e for e in events_of(template, "Schedule") if e[0] == "CloseDueLotsFunction"]
+    assert schedule["Schedule"] == "rate(1 minute)"
     assert SWEEP_PERIOD_S == 60  # the close timers' rule counts on the sweep's period (ledger/domain/closing.py)
+
+
+def test_the_log_sequencer_reads_every_lot_change_and_signs_every_minute_with_a_key_only_it_may_use(template):
+    ((_, _, stream),) = [e for e in events_of(template, "DynamoDB") if e[0] == "LogSequencerFunction"]
+    assert stream["StartingPosition"] == "TRIM_HORIZON"  # from the first event on, none skipped
+    assert stream["MaximumBatchingWindowInSeconds"] < 60  # every event in the log within a minute
+    snapshots = {"eventName": ["INSERT", "MODIFY"],
+                 "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}, "SK": {"S": ["SNAPSHOT"]}}}}
+    assert [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]] == [snapshots]
+    ((_, _, schedule),) = [e for e in events_of(template, "Schedule") if e[0] == "LogSequencerFunction"]
+    assert schedule["Schedule"] == "rate(1 minute)" and json.loads(schedule["Input"]) == {"publish": True}
+    key = template["Resources"]["LogSigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    signing = {"kms:Sign", "kms:GetPublicKey"}
+    sequencer = {"Fn::GetAtt": ["LogSequencerFunctionRole", "Arn"]}
+    for sid, statement in statements.items():
+        if statement["Effect"] == "Allow" and signing & set(statement["Action"]):
+            assert statement["Principal"] == {"AWS": sequencer}, sid
+    deny = statements["NoOneElseSigns"]
+    assert set(deny["Action"]) == signing and deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sequencer}}
+    archive = template["Resources"]["LogArchiveBucket"]["Properties"]
+    assert archive["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    assert "LogOrigin" in template["Parameters"] and "LogArchiveBucketName" in template["Parameters"]
 
 
 # --- APIs ----------------------------------------------------------------------------

@@ -288,14 +288,19 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
 # 429s are walked where they are answered: THROTTLED by the gateway
 # (tests/integration/local/test_gateway_throttling.py), QUOTA_EXCEEDED by the per-user quotas
 # (tests/unit/handlers/test_quotas_in_memory.py); this walk calls the functions on their own.
-DOCUMENTED = sorted(case for case in documented_errors(openapi_document()) if case[2] != 429)
+# The public log's routes need a log the sequencer wrote: their refusals are walked in
+# tests/unit/handlers/test_log_routes.py, not here.
+LOG_ROUTES = {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}"), ("GET", "/log/key"),
+              ("GET", "/log/consistency"), ("GET", "/lots/{lot_id}/proof")}
+DOCUMENTED = sorted(case for case in documented_errors(openapi_document())
+                    if case[2] != 429 and case[:2] not in LOG_ROUTES)
 
 
 def test_every_route_is_walked_and_answers_its_success():
     document = openapi_document()
     routes = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
-    assert routes == set(ROUTES)
-    for method, path in sorted(routes):
+    assert routes == set(ROUTES) | LOG_ROUTES
+    for method, path in sorted(set(ROUTES)):
         world = World()
         status, _ = good((method, path))(world)
         success = {code for code in document["paths"][path][method.lower()]["responses"] if code.startswith("2")}

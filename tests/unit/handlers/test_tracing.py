@@ -17,7 +17,7 @@ from tests.support.events import FakeContext
 ROOT = Path(__file__).resolve().parents[3]
 HANDLER_MODULES = [
     "handlers.place_bid", "handlers.process_bid", "handlers.lot_api", "handlers.broadcast",
-    "handlers.fan_out", "handlers.connect", "handlers.close_due_lots", "handlers.close_timers",
+    "handlers.fan_out", "handlers.connect", "handlers.close_due_lots", "handlers.close_timers", "handlers.log_sequencer",
 ]
 TRACED_CODE = traced(lambda event, context, samsold=None: None).__code__
 

@@ -412,3 +412,26 @@ def test_gateway_responses_are_read_from_the_rest_api():
     assert unauthorized.status == 401 and unauthorized.headers == {"Access-Control-Allow-Origin": "http://localhost"}
     assert "$context.error.messageString" in unauthorized.template
     assert {"ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(app.gateway_responses)
+
+
+def test_buckets_and_kms_keys_stand_in_by_local_names_the_functions_can_use(tmp_path):
+    template = load(tmp_path, """
+    Tiles:
+      Type: AWS::S3::Bucket
+    Named:
+      Type: AWS::S3::Bucket
+      Properties: {BucketName: my-archive}
+    Signer:
+      Type: AWS::KMS::Key
+      Properties: {KeySpec: ECC_NIST_P256, KeyUsage: SIGN_VERIFY}
+    User:
+      Type: AWS::Serverless::Function
+      Properties:
+        Handler: app.handler
+        Environment:
+          Variables: {TILES: !Ref Tiles, ARCHIVE: !Ref Named, KEY: !Ref Signer, TILES_ARN: !GetAtt Tiles.Arn}
+    """)
+    (user,) = [f for f in template.resolve(ENDPOINTS).functions if f.logical_id == "User"]
+    assert {k: user.environment[k] for k in ("TILES", "ARCHIVE", "KEY", "TILES_ARN")} == {
+        "TILES": "samsold-local-tiles", "ARCHIVE": "my-archive", "KEY": "samsold-local-signer",
+        "TILES_ARN": "arn:aws:s3:::samsold-local-tiles"}

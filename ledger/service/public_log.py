@@ -1,0 +1,359 @@
+"""The public log's use cases: sequence lots' new events into the tree, publish signed
+checkpoints, and answer checkpoints, consistency proofs and lot proofs.
+
+The tree lives as tiles (`tlog.tiles`: an S3 bucket in AWS, a folder locally); the log's
+state (its size and root, the newest checkpoint, a lease) and where each lot's events sit
+(one `LotRun` per lot per append) live in the Log table (`adapters/log_index.py`), never in
+the Bids table: nothing on a bid's path touches them. One sequencer appends at a time (the
+lease); each append reads the lots it was told changed, so its work grows with the new
+events only. docs/decisions/0008-public-log-from-the-stream-on-tiles.md says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ledger.domain.errors import CheckpointNotFound, InvalidCommand, NotInLog
+from ledger.service.queries import LotQueries
+from tlog import checkpoint as notes
+from tlog import merkle
+from tlog import proof as lot_proofs
+from tlog.tiles import TileStore, TreeReader
+from tlog.tiles import append as append_tiles
+
+log = logging.getLogger(__name__)
+
+# A TransactWriteItems holds 100 items: the log's head and 99 lots' runs.
+LOTS_PER_APPEND = 99
+LEASE_SECONDS = 120.0  # longer than the sequencer's timeout: a crashed holder's lease lapses
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    size: int = 0
+    root: bytes = b""
+    checkpoint_size: int | None = None  # the newest signed checkpoint's size
+    checkpoint: str | None = None  # ... and its signed note
+    public_key_pem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LotRun:
+    """A lot's events `first_version`..`last_version`, at log indices from `first_index` on."""
+
+    lot_id: str
+    first_version: int
+    last_version: int
+    first_index: int
+
+    def index_of(self, version: int) -> int | None:
+        return self.first_index + version - self.first_version if self.first_version <= version <= self.last_version else None
+
+
+class LogIndex(Protocol):
+    """The log's state and each lot's runs (the Log table)."""
+
+    def head(self) -> LogHead: ...
+
+    def take_lease(self, owner: str, seconds: float) -> LogHead:
+        """The head, once this owner holds the lease; LogBusy while another does."""
+        ...
+
+    def release_lease(self, owner: str) -> None: ...
+
+    def append(self, owner: str, old_size: int, new_size: int, root: bytes, runs: Sequence[LotRun]) -> None:
+        """The head moved from `old_size` to `new_size` with the runs, at once; LogBusy if not from `old_size`."""
+        ...
+
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None: ...
+
+    def last_versions(self, lot_ids: Sequence[str]) -> dict[str, int]:
+        """Each lot's last version in the log (0: none)."""
+        ...
+
+    def runs(self, lot_id: str) -> list[LotRun]:
+        """The lot's runs in version order."""
+        ...
+
+
+class CheckpointArchive(Protocol):
+    """A write-once copy of every checkpoint (S3 Object Lock in AWS, a folder locally)."""
+
+    def keep(self, size: int, note: str) -> None: ...
+
+
+def checkpoint_path(size: int) -> str:
+    return f"checkpoints/{size}"
+
+
+class PublicLog:
+    def __init__(
+        self,
+        queries: LotQueries,
+        index: LogIndex,
+        tiles: TileStore,
+        origin: str,
+        signer: notes.Signer | None = None,
+        archive: CheckpointArchive | None = None,
+        owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.queries = queries
+        self.index = index
+        self.tiles = tiles
+        self.origin = notes.check_origin(origin)
+        self.signer = signer
+        self.archive = archive
+        self._owner = owner
+
+    # --- writing (the sequencer) ------------------------------------------------------
+
+    @contextmanager
+    def _lease(self) -> Iterator[tuple[str, LogHead]]:
+        owner = self._owner()
+        head = self.index.take_lease(owner, LEASE_SECONDS)
+        try:
+            yield owner, head
+        finally:
+            self.index.release_lease(owner)
+
+    def sequence(self, lot_ids: Iterable[str]) -> int:
+        """Append every event of these lots not in the log yet, each lot's in version order; how many."""
+        lots = sorted(set(lot_ids))
+        if not lots:
+            return 0
+        appended = 0
+        with self._lease() as (owner, head):
+            size, root = head.size, head.root
+            for start in range(0, len(lots), LOTS_PER_APPEND):
+                chunk = lots[start : start + LOTS_PER_APPEND]
+                last = self.index.last_versions(chunk)
+                leaves: list[bytes] = []
+                runs: list[LotRun] = []
+                for lot_id in chunk:
+                    events = list(self.queries.lot_events(lot_id, after_version=last.get(lot_id, 0)))
+                    if not events:
+                        continue
+                    runs.append(LotRun(lot_id, events[0].version, events[-1].version, size + len(leaves)))
+                    leaves += [lot_proofs.leaf(lot_id, e.version, e.hash) for e in events]
+                if not leaves:
+                    continue
+                root = append_tiles(self.tiles, size, leaves)
+                self.index.append(owner, size, size + len(leaves), root, runs)
+                size += len(leaves)
+                appended += len(leaves)
+        return appended
+
+    def publish(self, force: bool = False) -> str | None:
+        """Sign a checkpoint of the tree as it is, unless the newest already covers it (`force`: sign anyway)."""
+        if self.signer is None:
+            raise RuntimeError("this log has no signer")
+        with self._lease() as (owner, head):
+            if head.size == 0 or (head.checkpoint_size == head.size and not force):
+                return head.checkpoint
+            note = notes.sign(notes.Checkpoint(self.origin, head.size, head.root), self.signer)
+            self.tiles.write(checkpoint_path(head.size), note.encode())
+            if self.archive is not None:
+                self.archive.keep(head.size, note)
+            self.tiles.write("checkpoint", note.encode())
+            self.index.publish(owner, head.size, note, notes.public_key_pem(self.signer.public_key_der()))
+            return note
+
+    # --- reading -------------------------------------------------------------------------
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """The newest signed checkpoint, or the one of that size."""
+        if size is None:
+            note = self.index.head().checkpoint
+        else:
+            data = self.tiles.read(checkpoint_path(size)) if size > 0 else None
+            note = data.decode() if data is not None else None
+        if note is None:
+            raise CheckpointNotFound("no checkpoint was published" + (f" at size {size}" if size is not None else ""),
+                                     {"size": size})
+        return note
+
+    def key(self) -> dict[str, str]:
+        pem = self.index.head().public_key_pem
+        if pem is None:
+            raise CheckpointNotFound("the log has published no checkpoint, so no key yet")
+        der = notes.load_public_key(pem.encode())
+        return {"origin": self.origin, "key_id": notes.key_id(der).hex(), "algorithm": notes.ALGORITHM, "public_key_pem": pem}
+
+    def _published(self, size: int | None) -> tuple[str, notes.Checkpoint]:
+        note = self.checkpoint(size)
+        return note, notes.parse(note)[0]
+
+    def consistency(self, from_size: int, to_size: int) -> list[bytes]:
+        """The consistency proof between two published checkpoints' trees."""
+        if not 1 <= from_size <= to_size:
+            raise InvalidCommand("from must be at least 1 and at most to", {"from": from_size, "to": to_size})
+        self.checkpoint(from_size)
+        self.checkpoint(to_size)
+        return TreeReader(self.tiles, to_size).consistency_proof(from_size)
+
+    def lot_proof(self, lot_id: str, size: int | None = None, from_size: int | None = None) -> dict[str, Any]:
+        """The lot's events in the log under a checkpoint (the newest, or of `size`), with their inclusion proofs."""
+        note, signed = self._published(size)
+        self.queries.get_lot(lot_id)  # LotNotFound
+        runs = self.index.runs(lot_id)
+        reader = TreeReader(self.tiles, signed.size)
+        events: list[dict[str, Any]] = []
+        for event in self.queries.lot_events(lot_id):
+            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            if index is None or index >= signed.size:
+                break
+            events.append({
+                "version": event.version, "log_index": index, "prev_hash": event.prev_hash, "hash": event.hash,
+                "body": None, "inclusion": lot_proofs.b64(reader.inclusion_proof(index)),
+            })
+        if not events:
+            raise NotInLog(f"no event of lot {lot_id!r} is in the log at size {signed.size}", {"lot_id": lot_id, "size": signed.size})
+        document: dict[str, Any] = {
+            "format": lot_proofs.PROOF_FORMAT, "origin": self.origin, "checkpoint": note, "lot_id": lot_id, "events": events,
+        }
+        if from_size is not None and from_size != signed.size:
+            document["consistency"] = {"from_size": from_size, "proof": lot_proofs.b64(self.consistency(from_size, signed.size))}
+        return document
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The log's leaves [start, end) under the newest checkpoint (for the monitor)."""
+        return TreeReader(self.tiles, end).entries(start, end)
+
+    # --- checking ------------------------------------------------------------------------
+
+    def lot_against_log(self, lot_id: str) -> tuple[int, str] | None:
+        """The first of the lot's stored events that the log does not hold as stored: (version, problem), or None."""
+        head = self.index.head()
+        runs = self.index.runs(lot_id)
+        reader = TreeReader(self.tiles, head.size)
+        for event in self.queries.lot_events(lot_id):
+            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            if index is None or index >= head.size:
+                return None  # not sequenced yet: nothing to compare
+            logged = lot_proofs.parse_leaf(reader.entries(index, index + 1)[0])
+            if logged != (lot_id, event.version, event.hash):
+                return event.version, f"the stored event's hash {event.hash} is not the one in the log ({logged[2]}) at index {index}"
+        return None
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    checkpoint: str  # the checkpoint accepted, or the last one when nothing was
+    size: int
+    problems: list[str]
+    first_bad: tuple[str, int] | None = None  # (lot, version) of the first mismatch in storage
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class LogMonitor:
+    """Checks each new checkpoint against the last one it accepted and the events in storage.
+
+    The new checkpoint must carry the log's signature and extend the last one (consistency);
+    the new entries must be the tiles' leaves under its root, each a lot's next version (none
+    missing, duplicated or out of order), each naming the hash of the event stored under it,
+    and each stored event must still hash to what it says.
+    """
+
+    def __init__(self, log: PublicLog, public_key_der: bytes) -> None:
+        self.log = log
+        self.key = public_key_der
+
+    def check(self, last: str | None) -> MonitorResult:
+        note = self.log.checkpoint()
+        try:
+            new = notes.verify(note, self.key, self.log.origin)
+        except notes.CheckpointError as error:
+            return MonitorResult(last or note, 0, [f"the newest checkpoint is refused: {error}"])
+        old_size = 0
+        if last is not None:
+            old = notes.verify(last, self.key, self.log.origin)
+            old_size = old.size
+            if new.size < old.size:
+                return MonitorResult(last, old.size, [f"the log shrank from size {old.size} to {new.size}"])
+            try:
+                if new.size == old.size:
+                    if new.root != old.root:
+                        raise merkle.ProofError("same size, another root")
+                else:
+                    proof = self.log.consistency(old.size, new.size)
+                    merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+            except (merkle.ProofError, CheckpointNotFound) as error:
+                return MonitorResult(last, old.size, [f"checkpoint {new.size} is not consistent with {old.size}: {error}"])
+        reader = TreeReader(self.log.tiles, new.size)
+        if reader.root() != new.root:
+            return MonitorResult(last or note, old_size, [f"the tiles do not hold the root of checkpoint {new.size}"])
+        leaves = reader.entries(old_size, new.size)
+        hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+        if any(reader.hash_at(0, old_size + i) != h for i, h in enumerate(hashes)):
+            return MonitorResult(last or note, old_size, ["an entry bundle does not match its hash tile"])
+        problems, first_bad = self._check_entries(old_size, leaves)
+        if problems:
+            return MonitorResult(last or note, old_size, problems, first_bad)
+        return MonitorResult(note, new.size, [])
+
+    def _check_entries(self, start: int, leaves: list[bytes]) -> tuple[list[str], tuple[str, int] | None]:
+        problems: list[str] = []
+        first_bad: tuple[str, int] | None = None
+        expected: dict[str, int] = {}  # each lot's next version in this range
+        before: dict[str, str] = {}  # the logged hash of the version before each lot's first in this range
+        by_lot: dict[str, dict[int, str]] = {}
+        for offset, data in enumerate(leaves):
+            try:
+                lot_id, version, event_hash = lot_proofs.parse_leaf(data)
+            except ValueError as error:
+                problems.append(f"entry {start + offset}: {error}")
+                continue
+            if lot_id not in expected:
+                logged = self._logged_hash(lot_id, version - 1, start) if version > 1 else None
+                expected[lot_id] = version if version == 1 or logged is not None else 1
+                if logged is not None:
+                    before[lot_id] = logged
+            if version != expected[lot_id]:
+                problems.append(f"lot {lot_id} version {version} at index {start + offset}: expected version {expected[lot_id]} "
+                                "(a leaf missing, duplicated or out of order)")
+                first_bad = first_bad or (lot_id, min(version, expected[lot_id]))
+                continue
+            expected[lot_id] = version + 1
+            by_lot.setdefault(lot_id, {})[version] = event_hash
+        for lot_id, logged_hashes in by_lot.items():
+            bad = self._check_stored(lot_id, logged_hashes, before.get(lot_id))
+            if bad is not None:
+                problems.append(f"lot {lot_id} version {bad[0]}: {bad[1]}")
+                first_bad = first_bad or (lot_id, bad[0])
+        return problems, first_bad
+
+    def _check_stored(self, lot_id: str, logged: dict[int, str], logged_before: str | None) -> tuple[int, str] | None:
+        """The first of the lot's stored events that differs from the log: (version, problem)."""
+        versions = sorted(logged)
+        stored = {e.version: e for e in self.log.queries.lot_events(lot_id, after_version=versions[0] - 1, upto_version=versions[-1])}
+        first = stored.get(versions[0])
+        if logged_before is not None and first is not None and first.prev_hash != logged_before:
+            # The chain was rewritten before this range: name the first event the log disagrees with.
+            earlier = self.log.lot_against_log(lot_id)
+            return earlier or (versions[0], "its prev_hash is not the logged hash of the version before")
+        for version in versions:
+            event = stored.get(version)
+            if event is None:
+                return version, "is in the log but not in storage"
+            if event.hash != logged[version]:
+                return version, f"stored hash {event.hash} is not the logged {logged[version]}"
+            if event.compute_hash() != event.hash:
+                return version, "the stored event does not hash to its stored hash"
+        return None
+
+    def _logged_hash(self, lot_id: str, version: int, before: int) -> str | None:
+        """The hash the log holds for the lot's version at an index before `before`, if it does."""
+        run = next((r for r in self.log.index.runs(lot_id) if r.index_of(version) is not None), None)
+        index = run.index_of(version) if run else None
+        if index is None or index >= before:
+            return None
+        logged = lot_proofs.parse_leaf(TreeReader(self.log.tiles, before).entries(index, index + 1)[0])
+        return logged[2] if logged[:2] == (lot_id, version) else None

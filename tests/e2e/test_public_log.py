@@ -1,0 +1,62 @@
+"""The public log on the local stack: a bid's events reach the log through the Bids stream
+(LogSequencerFunction, under its IAM policy), a checkpoint is signed on demand, the lot's
+public proof passes the standalone checker, and a consistent rewrite of the lot in the table
+is caught by the monitor and by `samsold log verify`, naming the lot and the version."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from samsold_cli.main import app
+from tests.e2e.helpers import Client, eventually
+
+runner = CliRunner(env={"COLUMNS": "250"})
+CHECKER = Path(__file__).resolve().parents[2] / "tools" / "check_proof.py"
+REWRITE = Path(__file__).resolve().parents[2] / "scripts" / "rewrite_lot.py"
+
+
+def samsold(app_stack, *args: str):
+    return runner.invoke(app, [*args, "--data-dir", str(app_stack.data_dir)], catch_exceptions=False)
+
+
+def _in_log(app_stack, api: str, lot_id: str, versions: int) -> bool:
+    assert samsold(app_stack, "log", "checkpoint").exit_code in (0, 1)  # 1: nothing sequenced yet
+    proof = Client(api).get(f"/lots/{lot_id}/proof")
+    return proof.status_code == 200 and len(proof.json()["events"]) == versions
+
+
+def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_stack, api, dev_auth, tmp_path) -> None:
+    seller, alice = Client(api, dev_auth.mint("sally")), Client(api, dev_auth.mint("alice"))
+    lot = seller.create_lot()["lot_id"]
+    alice.wait_for_outcome(alice.bid(lot, "10.00")["bid_id"])
+    alice.wait_for_outcome(alice.bid(lot, "15.00")["bid_id"])
+    eventually(lambda: _in_log(app_stack, api, lot, 3), timeout=60, every=1)
+
+    public = Client(api)
+    (tmp_path / "key.pem").write_text(public.get("/log/key").json()["public_key_pem"])
+    (tmp_path / "trusted").write_text(public.get("/log/checkpoint").text)
+    (tmp_path / "proof.json").write_text(public.get(f"/lots/{lot}/proof").text)
+    checked = subprocess.run([sys.executable, "-I", str(CHECKER), str(tmp_path / "proof.json"), str(tmp_path / "key.pem"),
+                              str(tmp_path / "trusted")], capture_output=True, text=True)
+    assert checked.returncode == 0 and f"lot {lot}: versions 1-3" in checked.stdout, checked.stderr
+    result = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
+    assert result.exit_code == 0, result.output
+    state = str(tmp_path / "monitor.json")
+    assert samsold(app_stack, "log", "monitor", "--state", state).exit_code == 0
+
+    rewritten = subprocess.run([sys.executable, str(REWRITE), lot, "2", "11.00", "--data-dir", str(app_stack.data_dir)],
+                               capture_output=True, text=True)
+    assert rewritten.returncode == 0, rewritten.stderr
+    assert samsold(app_stack, "verify", lot).exit_code == 0  # the chain alone sees nothing
+    against_log = samsold(app_stack, "log", "verify", lot)
+    assert against_log.exit_code == 1 and f"lot {lot} version 2" in against_log.output
+    alice.wait_for_outcome(alice.bid(lot, "20.00")["bid_id"])
+    eventually(lambda: _in_log(app_stack, api, lot, 4), timeout=60, every=1)
+    monitored = samsold(app_stack, "log", "monitor", "--state", state)
+    assert monitored.exit_code == 1 and f"lot {lot} version 2" in monitored.output, monitored.output
+    stale = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
+    assert stale.exit_code == 0  # the proof taken before the rewrite still holds: it is the evidence

@@ -1,0 +1,59 @@
+"""The public log for tests: an in-memory LogIndex with the DynamoDB one's conditions, and a
+PublicLog over an App's queries, memory tiles and a key file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.log_signers import KeyFileSigner
+from adapters.log_storage import FolderArchive
+from bootstrap import App
+from ledger.domain.errors import LogBusy
+from ledger.service.public_log import LogHead, LotRun, PublicLog
+from tlog.tiles import MemoryTiles
+
+ORIGIN = "samsold.test/log"
+
+
+class MemoryLogIndex:
+    def __init__(self) -> None:
+        self.state = LogHead()
+        self.lease: str | None = None
+        self.lot_runs: dict[str, list[LotRun]] = {}
+
+    def head(self) -> LogHead:
+        return self.state
+
+    def take_lease(self, owner: str, seconds: float) -> LogHead:
+        if self.lease not in (None, owner):
+            raise LogBusy("another sequencer holds the log")
+        self.lease = owner
+        return self.state
+
+    def release_lease(self, owner: str) -> None:
+        if self.lease == owner:
+            self.lease = None
+
+    def append(self, owner: str, old_size: int, new_size: int, root: bytes, runs: Sequence[LotRun]) -> None:
+        if self.lease != owner or self.state.size != old_size:
+            raise LogBusy("the log moved on")
+        self.state = LogHead(new_size, root, self.state.checkpoint_size, self.state.checkpoint, self.state.public_key_pem)
+        for run in runs:
+            self.lot_runs.setdefault(run.lot_id, []).append(run)
+
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None:
+        if self.lease != owner or self.state.size != size:
+            raise LogBusy("the log moved on")
+        self.state = LogHead(self.state.size, self.state.root, size, note, public_key_pem)
+
+    def last_versions(self, lot_ids: Sequence[str]) -> dict[str, int]:
+        return {lot: (self.lot_runs[lot][-1].last_version if self.lot_runs.get(lot) else 0) for lot in lot_ids}
+
+    def runs(self, lot_id: str) -> list[LotRun]:
+        return list(self.lot_runs.get(lot_id, []))
+
+
+def memory_log(app: App, key_dir: Path) -> PublicLog:
+    return PublicLog(app.queries, MemoryLogIndex(), MemoryTiles(), ORIGIN, KeyFileSigner(key_dir / "log-key.pem"),
+                     FolderArchive(key_dir / "archive"))
