@@ -39,6 +39,9 @@ class MyBid(BaseModel):
     title: str
     currency: str  # the amounts' currency (a page cannot show "40.00" without it)
     status: Standing
+    # Whether the price meets the lot's reserve (true when it has none): "Highest bidder"
+    # is not "winning" while it does not.
+    reserve_met: bool
     maximum: Money | None
     current_price: Money | None
     closes_at: UtcTime
@@ -78,6 +81,7 @@ def my_bid(lot: LotSnapshot, bidder: str, record: Mapping[str, Any]) -> MyBid:
         title=lot.title,
         currency=lot.currency,
         status=standing_of(lot, bidder),
+        reserve_met=rules.reserve_met(lot),
         maximum=None if standing is None else standing.maximum,
         current_price=None if lot.current_price is None else to_currency(lot.current_price, lot.currency),
         closes_at=lot.closes_at,

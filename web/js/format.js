@@ -183,10 +183,14 @@ export function standing(you, lot) {
 }
 
 /**
- * A status of `GET /me/bids` in a word or two.
+ * A status of `GET /me/bids` in a word or two; a leader below the reserve is told so, and a
+ * lot that ended below it was not sold.
  * @param {string} status
+ * @param {boolean} [reserveMet]
  */
-export function standingWord(status) {
+export function standingWord(status, reserveMet = true) {
+  if (!reserveMet && status === "LEADING") return "Highest bidder, reserve not met";
+  if (!reserveMet && status === "LOST") return "Not sold: reserve not met";
   return /** @type {Record<string, string>} */ ({
     LEADING: "Highest bidder", OUTBID: "Outbid", WON: "Won", LOST: "Not won", CANCELLED: "Cancelled",
   })[status] ?? status;

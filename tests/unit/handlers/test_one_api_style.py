@@ -88,3 +88,16 @@ def test_a_sale_whose_first_close_has_passed_is_refused_for_the_sale_not_for_its
     status, refused = w.call("POST", "/sales", body=body, claims={"sub": "sam"})
     assert (status, refused["error"]["code"], refused["error"]["details"]["field"]) == (422, "RULE_BROKEN", "first_closes_at")
     assert refused["error"]["message"] == "first_closes_at must be in the future" and "lot 1" not in refused["error"]["message"]
+
+
+def test_my_bids_says_whether_the_reserve_is_met():
+    """A leader below the reserve is not "winning": GET /me/bids says so, as the lot page does."""
+    w = World()
+    lot_id = w.lot(reserve_price="25.00")
+    w.bid(lot_id, "20.00")  # alice leads at 10.00, below the reserve
+    status, mine = w.call("GET", "/me/bids", claims=ALICE)
+    assert status == 200 and [(i["status"], i["reserve_met"]) for i in mine["items"]] == [("LEADING", False)]
+    w.bid(lot_id, "30.00", claims=BOB)  # bob leads at 20.50, still below the reserve
+    w.bid(lot_id, "40.00")  # alice leads again at 30.50: the reserve is met
+    status, mine = w.call("GET", "/me/bids", claims=ALICE)
+    assert [(i["status"], i["reserve_met"]) for i in mine["items"]] == [("LEADING", True)]

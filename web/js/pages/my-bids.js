@@ -106,7 +106,7 @@ export class MyBidsPage {
     // The items carry no currency: their amounts show as the API writes them unless it does.
     $("tbody", table).replaceChildren(...this.items.map((item) => el("tr", { "data-lot": item.lot_id, "data-status": item.status },
       el("th", { scope: "row" }, el("a", { href: lotHref(item.lot_id) }, item.title)),
-      el("td", { class: "standing-word" }, fmt.standingWord(item.status)),
+      el("td", { class: "standing-word" }, fmt.standingWord(item.status, item.reserve_met)),
       el("td", { class: "number" }, fmt.amount(item.maximum, item.currency)),
       el("td", { class: "number" }, fmt.amount(item.current_price, item.currency)),
       el("td", {}, el("time", { datetime: item.closes_at }, fmt.dateTime(item.closes_at))))));
