@@ -164,12 +164,12 @@ async def run_fanout(endpoints: dict[str, Any], data_dir: Path, count: int, bids
         for number in range(warmup + bids):
             if number:
                 await asyncio.sleep(1.0)  # the previous bid's pushes are all out (or lost)
-            bid_id = f"fanout-{uuid.uuid4().hex}"
             token = auth.mint(f"fanout-{run_id}-bidder-{number}")  # a new bidder each time: the leader cannot outbid itself
-            async with session.post(f"{api}/bid", json={"lot_id": lot_id, "amount": str(amount), "bid_id": bid_id},
-                                    headers={"Authorization": f"Bearer {token}"}) as response:
+            async with session.post(f"{api}/bid", json={"lot_id": lot_id, "amount": str(amount)},
+                                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}) as response:
                 if response.status != 202:
                     raise RuntimeError(f"POST /bid answered {response.status}: {await response.text()}")
+                bid_id = (await response.json())["bid_id"]  # the ledger's id of the bid, not the key sent
             amount += STEP
             cpu_before = stack_cpu()
             receipt = await _decided(service, bid_id, delivery_timeout_s)

@@ -2,9 +2,12 @@
 steady pace, against a fresh local stack with the template's own throttling and quotas and
 its optional WAF (a rate per bearer token), on 127.0.0.1 only.
 
-First the steady bidder alone (the baseline), then the same with the flood beside it. It
-reports what the flooder got (202, 429 by the code of the refusal: QUOTA_EXCEEDED from the
-service, THROTTLED from the gateway or the WAF) and, for the steady bidder, each phase's statuses, the
+First the steady bidder alone (the baseline), then the same with the flood beside it. The
+flooder's bids climb from the starting price, each two steps above the one before, so the
+API admits them (a bid below the minimum is refused there, 422, and never queued) while the
+steady bidder's maximum stays far above them. It reports what the flooder got (202, 429 by
+the code of the refusal: QUOTA_EXCEEDED from the service, THROTTLED from the gateway or the
+WAF; any other answer by its status and code) and, for the steady bidder, each phase's statuses, the
 time from POST to its answer, and from the gateway's receipt to the decision (both from
 the bid receipt). Printed and written as JSON; the latencies are figures to compare, never
 a pass or fail.
@@ -24,7 +27,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from samsold_bench.harness import create_lots, fresh_stack, machine, ms_summary, on_loopback, write_results
+from samsold_bench.harness import (
+    STARTING_PRICE,
+    STEP,
+    create_lots,
+    fresh_stack,
+    machine,
+    ms_summary,
+    on_loopback,
+    write_results,
+)
 
 if TYPE_CHECKING:
     from bootstrap import App
@@ -32,11 +44,13 @@ if TYPE_CHECKING:
 MAX_FLOODERS = 200  # bounded: one user's concurrent requests on one machine, not a flood tool
 REQUEST_TIMEOUT_S = 30.0
 WARM_UP_BIDDERS = 8  # a local function grows to at most 8 workers
+# The steady bidder's first maximum: far above where the flooder's climbing bids get to.
+STEADY_FROM = Decimal("1000.00")
 
 
 @dataclass
 class Sent:
-    bid_id: str
+    bid_id: str | None = None  # the ledger's id of the bid, from the 202
     status: int | None = None
     code: str | None = None
     seconds: float | None = None
@@ -45,16 +59,18 @@ class Sent:
 async def _post(session: Any, api: str, token: str, lot_id: str, amount: Decimal, confirm: bool = False) -> Sent:
     import aiohttp
 
-    sent = Sent(bid_id=f"flood-{uuid.uuid4().hex}")
+    sent = Sent()
     started = time.perf_counter()
     try:
-        bid: dict[str, Any] = {"lot_id": lot_id, "amount": str(amount), "bid_id": sent.bid_id}
+        bid: dict[str, Any] = {"lot_id": lot_id, "amount": str(amount)}
         async with session.post(f"{api}/bid", json=bid | ({"confirm": True} if confirm else {}),
-                                headers={"Authorization": f"Bearer {token}"},
+                                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as response:
             body = await response.json(content_type=None)
             sent.status = response.status
-            sent.code = (body.get("error") or {}).get("code") if isinstance(body, dict) else None
+            if isinstance(body, dict):
+                sent.code = (body.get("error") or {}).get("code")
+                sent.bid_id = body.get("bid_id") if response.status == 202 else None
     except (aiohttp.ClientError, TimeoutError):
         sent.code = "NO_ANSWER"
     sent.seconds = time.perf_counter() - started
@@ -76,12 +92,15 @@ async def _steady(session: Any, api: str, token: str, lot_id: str, rate: float, 
 
 
 async def _flood(session: Any, api: str, token: str, lot_id: str, flooders: int, until: float) -> list[Sent]:
-    """`flooders` loops each posting a low bid again as soon as the last is answered."""
+    """`flooders` loops each posting a bid again as soon as the last is answered, each bid two
+    steps above the last one sent (above the minimum its predecessor leaves, if accepted)."""
     sent: list[Sent] = []
+    amount = [STARTING_PRICE]
 
     async def loop() -> None:
         while time.monotonic() < until:
-            sent.append(await _post(session, api, token, lot_id, Decimal("1.00")))
+            amount[0] += 2 * STEP
+            sent.append(await _post(session, api, token, lot_id, amount[0]))
 
     await asyncio.gather(*(loop() for _ in range(flooders)))
     return sent
@@ -95,7 +114,7 @@ async def _decisions(service: App, sent: list[Sent], timeout_s: float) -> dict[s
     """Time from the gateway's receipt to the decision of each steady bid that got 202."""
     from ledger.domain.values import parse_time
 
-    waiting = [s.bid_id for s in sent if s.status == 202]
+    waiting = [s.bid_id for s in sent if s.bid_id]  # only a 202 names one
     receipts: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout_s
     while waiting and time.monotonic() < deadline:
@@ -128,7 +147,7 @@ async def run_flood(endpoints: dict[str, Any], data_dir: Path, flooders: int, fl
         warmers = [auth.mint(f"warm-{run}-{index}") for index in range(WARM_UP_BIDDERS)]
         await asyncio.gather(*(_post(session, api, token, warm_lot, Decimal(f"{2 + index}.00"), confirm=True)
                                for index, token in enumerate(warmers)))
-        amounts = [Decimal("100.00")]
+        amounts = [STEADY_FROM]
         alone = await _steady(session, api, steady, lot_id, steady_rate, baseline_s, amounts)
         until = time.monotonic() + flood_s
         flood, beside = await asyncio.gather(_flood(session, api, flooder, lot_id, flooders, until),
@@ -141,7 +160,8 @@ async def run_flood(endpoints: dict[str, Any], data_dir: Path, flooders: int, fl
     return {
         "lot_id": lot_id,
         "flooder": {"requests": len(flood), "requests_per_s": round(len(flood) / flood_s, 1), "statuses": _statuses(flood),
-                    "answered_202": sum(s.status == 202 for s in flood), "answered_429": sum(s.status == 429 for s in flood)},
+                    "answered_202": sum(s.status == 202 for s in flood), "answered_429": sum(s.status == 429 for s in flood),
+                    "answered_otherwise": sum(s.status not in (202, 429) for s in flood)},
         "steady_bidder": steady_phases,
     }
 
