@@ -480,6 +480,8 @@ def watch(
                       f"{escape(refused.response.body.decode('utf-8', 'replace'))}")
         raise typer.Exit(1) from None
     with socket:
+        # On stderr, so stdout stays JSON lines: the reader (or a script) knows it is connected.
+        typer.echo(f"watching lot {lot_id}; Ctrl-C stops", err=True)
         for seen, message in enumerate(socket, start=1):
             typer.echo(message if isinstance(message, str) else message.decode("utf-8", "replace"))
             if count is not None and seen >= count:

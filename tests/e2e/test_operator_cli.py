@@ -298,7 +298,7 @@ def test_watch_prints_a_lots_news_signed_in_with_the_token_out_of_the_url(app_st
     watching.join(60)
     result = watched["result"]
     assert result.exit_code == 0, result.output
-    types = {json.loads(line)["type"] for line in result.output.splitlines()}
+    types = {json.loads(line)["type"] for line in result.stdout.splitlines()}  # stderr: "watching ..."
     assert "bid.outcome" in types  # wendy's own news: the token was taken
 
 
