@@ -12,11 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ledger.dynamodb.access import TableAccess
-from ledger.dynamodb.errors import raise_for
-from ledger.dynamodb.items import from_item, strip_keys, to_item
+from ledger.dynamodb.items import to_item
 from ledger.dynamodb.table import quota_key
 from ledger.persistence import QuotaRecordChanged, QuotaRecords
 
@@ -32,15 +29,7 @@ class QuotaRecordsTable(TableAccess, QuotaRecords):
         else:
             condition = {"ConditionExpression": "version = :v",
                          "ExpressionAttributeValues": {":v": {"N": str(expected_version)}}}
-        try:
-            self.client.put_item(TableName=self.table_name, Item=item, ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                                 **condition)
-        except BotoCoreError as error:
-            raise_for(error, "put_quota")
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise_for(error, "put_quota")
+        written, stored = self._put_unless_stored("put_quota", item, **condition)
+        if not written:
             # The stored record comes back with the refusal: the writer need not read it.
-            old = error.response.get("Item")
-            raise QuotaRecordChanged(f"the quota record {name} of {user} is no longer at version {expected_version}",
-                                     strip_keys(from_item(old)) if old else None) from None
+            raise QuotaRecordChanged(f"the quota record {name} of {user} is no longer at version {expected_version}", stored)
