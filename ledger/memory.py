@@ -38,6 +38,7 @@ from ledger.persistence import (
     ConditionsFailed,
     LotRecorder,
     LotRecords,
+    QuotaRecordChanged,
     SaleConditionsFailed,
     close_key,
     ended_at,
@@ -347,7 +348,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         with self._database_lock:
             stored = self._quotas.get((user, name))
             if (0 if stored is None else int(stored["version"])) != expected_version:
-                raise IntegrityError(f"the quota record {name} of {user} is no longer at version {expected_version}")
+                raise QuotaRecordChanged(f"the quota record {name} of {user} is no longer at version {expected_version}",
+                                         copy.deepcopy(stored))
             self._quotas[(user, name)] = _stored({**record, "version": expected_version + 1})
 
 

@@ -119,6 +119,16 @@ class ConditionsFailed(IntegrityError):
         )
 
 
+class QuotaRecordChanged(IntegrityError):
+    """`put_quota` wrote nothing: the stored record was not at the version named. `stored`
+    is the record as stored (None: none is), which the failed write returns, so the writer
+    tries again without reading it."""
+
+    def __init__(self, message: str, stored: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
 class SaleConditionsFailed(IntegrityError):
     """`insert_sale` wrote nothing because the sale (`sale_exists`) or some of its lots
     (`lots_exist`, by lot id) exist already."""
@@ -361,7 +371,8 @@ class QuotaRecords(ABC):
     @abstractmethod
     def put_quota(self, user: str, name: str, record: Mapping[str, Any], expected_version: int) -> None:
         """Store `record` (its `version` one above `expected_version`) if the stored record is
-        still at `expected_version` (0: none stored); IntegrityError and nothing written if not."""
+        still at `expected_version` (0: none stored); QuotaRecordChanged with the stored record
+        and nothing written if not."""
 
 
 class LotRecorder(LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords):

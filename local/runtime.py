@@ -54,7 +54,7 @@ from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
 from local.iam.policy import Policies, PolicyError
 from local.iam.usage import USAGE_FILE, IamUsage
-from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool
+from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool, concurrency_of
 from local.lambda_.schedule import Schedule
 from local.lambda_.sqs_poller import SqsPoller
 from local.lambda_.stream_poller import StreamCheckpoint, StreamPoller
@@ -174,6 +174,9 @@ class LocalStack:
             allowed_hosts=self.allowed_hosts,
             rest_throttles=shape.rest_throttles,
             rate_rules=shape.rate_rules,
+            # As wide as the pool below runs each function: a call it cannot start in time is throttled.
+            function_concurrency={function.logical_id: concurrency_of(function, _function_concurrency())
+                                  for function in shape.functions},
         ).start()
         self.template.set_own_origin(self._gateway.rest_url)
         self.app = self.template.resolve(self._local_endpoints())

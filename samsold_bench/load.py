@@ -5,7 +5,8 @@ With `--crowd N`, first a crowd at the door: N WebSocket connections to one lot 
 once (every page reconnecting after a network blip): how many connected, how many were
 refused or timed out in the handshake, how long until the last one was in, and whether
 each of them got the next update. Then a burst (every client bids once, all at the same
-moment; its answers counted by HTTP status), then steps of a target rate (bids per second
+moment; its answers counted by HTTP status, first and last: a bid answered 429 is sent again
+after Retry-After with jitter, as the page does), then steps of a target rate (bids per second
 for a fixed time). `--watchers` connections watch the lots (spread evenly; one a lot by
 default). Each phase reports intake, what the clients could not get through (refused,
 dropped, timed out, 5xx), the time from the gateway's receipt (`placed_at`) to the decision
@@ -23,6 +24,7 @@ import asyncio
 import bisect
 import json
 import os
+import random
 import tempfile
 import time
 import uuid
@@ -62,6 +64,13 @@ MAX_RATE = 1000
 MAX_STEP_SECONDS = 120
 REQUEST_TIMEOUT_S = 60.0
 DECISION_P99_GOAL_S = 2.0
+# A bid answered 429 (throttled, or a quota that frees in a moment) is sent again with the
+# same Idempotency-Key after its Retry-After plus a random wait below 1, 2, 4, ... s (at most
+# RETRY_SPREAD_S), as a well-behaved client does, up to SENDS times in all; a Retry-After
+# longer than RETRY_AFTER_HONOURED_S (the hour's rejections) is an answer, not retried.
+SENDS = 10
+RETRY_SPREAD_S = 16.0
+RETRY_AFTER_HONOURED_S = 10.0
 
 
 @dataclass
@@ -73,7 +82,9 @@ class Attempt:
     bid_id: str | None = None  # the ledger's id of the bid, from its 202
     sent_at: float = 0.0
     answered_at: float | None = None
-    status: int | None = None
+    status: int | None = None  # the last answer's
+    first_status: int | None = None  # the first answer's (a 429 is sent again)
+    sends: int = 0
     failure: str | None = None  # "refused", "dropped", "timed_out"
 
 
@@ -134,27 +145,51 @@ class Bidding:
         return Attempt(lot_id=lot_id, amount=str(amount)), self.tokens[index % len(self.tokens)]
 
     async def place(self, attempt: Attempt, token: str) -> None:
+        """POST the bid; a 429 sent again after Retry-After with jitter (`SENDS`, `retry_wait`)."""
         import aiohttp
 
+        key = uuid.uuid4().hex  # the same on every send: one bid however often it is sent
         attempt.sent_at = time.time()
-        try:
-            async with self.session.post(
-                f"{self.api}/bid",
-                json={"lot_id": attempt.lot_id, "amount": attempt.amount},
-                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
-            ) as response:
-                body = await response.read()
-                attempt.status = response.status
-                if response.status == 202:
-                    attempt.bid_id = json.loads(body)["bid_id"]
-        except aiohttp.ClientConnectorError:
-            attempt.failure = "refused"
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError):
-            attempt.failure = "dropped"
-        except TimeoutError:
-            attempt.failure = "timed_out"
+        while attempt.sends < SENDS:
+            attempt.sends += 1
+            body, retry_after = b"", None
+            try:
+                async with self.session.post(
+                    f"{self.api}/bid",
+                    json={"lot_id": attempt.lot_id, "amount": attempt.amount},
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                    timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+                ) as response:
+                    body = await response.read()
+                    attempt.status = response.status
+                    retry_after = response.headers.get("Retry-After")
+            except aiohttp.ClientConnectorError:
+                attempt.failure = "refused"
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError):
+                attempt.failure = "dropped"
+            except TimeoutError:
+                attempt.failure = "timed_out"
+            if attempt.failure is not None:
+                break
+            if attempt.first_status is None:
+                attempt.first_status = attempt.status
+            if attempt.status == 202:
+                attempt.bid_id = json.loads(body)["bid_id"]
+            wait = retry_wait(retry_after, attempt.sends) if attempt.status == 429 else None
+            if wait is None or attempt.sends == SENDS:
+                break
+            await asyncio.sleep(wait)
         attempt.answered_at = time.time()
+
+
+def retry_wait(retry_after: str | None, sends: int) -> float | None:
+    """Seconds before sending a throttled bid again: its Retry-After (1 if absent) and a
+    random wait below 2^(sends-1) s, at most RETRY_SPREAD_S ("full jitter", so a throttled
+    burst does not come back all at once); None when Retry-After is longer than a bidder waits."""
+    seconds = float(retry_after) if retry_after and retry_after.isdigit() else 1.0
+    if seconds > RETRY_AFTER_HONOURED_S:
+        return None
+    return seconds + random.uniform(0, min(RETRY_SPREAD_S, 2.0 ** (sends - 1)))
 
 
 async def _subscribe(session: Any, websocket_url: str, lot_id: str, updates: Updates, connected: asyncio.Event) -> None:
@@ -286,17 +321,21 @@ def phase_report(attempts: list[Attempt], receipts: dict[str, dict[str, Any]], w
             else:
                 to_push.append(max(0.0, pushed_at - attempt.sent_at))
     failures = [a.failure for a in attempts if a.failure]
+    first_statuses = Counter(a.first_status for a in attempts if a.first_status is not None)
     return {
         "bids_sent": len(attempts),
         "seconds": round(seconds, 2),
         "answered_202": len(queued),
+        # What the first send got (429: throttled, sent again after Retry-After), and how often bids were sent.
+        "first_http_statuses": {str(status): count for status, count in sorted(first_statuses.items())},
+        "sends": sum(a.sends for a in attempts),
         "intake_bids_per_s": round(len(queued) / intake_window, 1) if intake_window > 0 else None,
         "refused_connections": failures.count("refused"),
         "dropped_connections": failures.count("dropped"),
         "timed_out": failures.count("timed_out"),
         "http_4xx": sum(1 for s in statuses if 400 <= s < 500),
         "http_5xx": sum(1 for s in statuses if s >= 500),
-        "http_statuses": {str(status): count for status, count in sorted(Counter(statuses).items())},
+        "http_statuses": {str(status): count for status, count in sorted(Counter(statuses).items())},  # the last answers
         "accepted": sum(1 for r in receipts.values() if r.get("status") == "ACCEPTED"),
         "rejected": sum(1 for r in receipts.values() if r.get("status") == "REJECTED"),
         "undecided_after_202": sum(1 for a in queued if a.bid_id not in receipts),

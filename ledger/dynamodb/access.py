@@ -1,4 +1,4 @@
-"""What every part of the recorder shares: the client, the table, and four ways to ask.
+"""What every part of the recorder shares: the client, the table, and five ways to ask.
 
 Each concern's module (`events`, `bids`, `listings`, `bidders`, `sales`, `parking`) is a
 mixin on `TableAccess`, so the recorder composed of them holds one client (tests swap it for
@@ -32,6 +32,22 @@ class TableAccess:
         )
         item = response.get("Item")
         return None if item is None else strip_keys(from_item(item))
+
+    def _put_unless_stored(self, what: str, item: dict[str, Any], **condition: Any) -> tuple[bool, dict[str, Any] | None]:
+        """PutItem under `condition` (ConditionExpression and its values): (True, None) when
+        written; else (False, the item as stored, None when there is none), which DynamoDB
+        returns with the refusal, so the caller need not read it."""
+        try:
+            self.client.put_item(TableName=self.table_name, Item=item, ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                                 **condition)
+            return True, None
+        except BotoCoreError as error:
+            raise_for(error, what)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise_for(error, what)
+            old = error.response.get("Item")
+            return False, strip_keys(from_item(old)) if old else None
 
     def _pages(self, what: str, operation: str, pagination: dict[str, int | None], **request: Any) -> Iterator[dict[str, Any]]:
         """Items of a Query or Scan, page by page, through boto3's paginator."""

@@ -10,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ledger.dynamodb.access import TableAccess
-from ledger.dynamodb.errors import raise_for
-from ledger.dynamodb.items import from_item, strip_keys, to_item
+from ledger.dynamodb.items import to_item
 from ledger.dynamodb.table import bid_key
 from ledger.persistence import BidRecords
 
@@ -26,21 +23,11 @@ class BidsTable(TableAccess, BidRecords):
         """Record a bid as the API took it, once. Returns the request recorded before
         under the same bid id, or None when this one is new."""
         item = {"PK": bid_key(str(request["bid_id"])), "SK": "REQUEST", **request}
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=to_item(item),
-                ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+        written, stored = self._put_unless_stored("record_bid_request", to_item(item),
+                                                  ConditionExpression="attribute_not_exists(PK)")
+        if written:
             return None
-        except BotoCoreError as error:
-            raise_for(error, "record_bid_request")
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise_for(error, "record_bid_request")
-            old = error.response.get("Item")
-            return strip_keys(from_item(old)) if old else self.get_bid_request(str(request["bid_id"]))
+        return stored or self.get_bid_request(str(request["bid_id"]))
 
     def get_bid_request(self, bid_id: str) -> dict[str, Any] | None:
         return self._get_item("get_bid_request", bid_key(bid_id), "REQUEST")

@@ -3,7 +3,8 @@
     QUOTA#{user}  {name}  a quota's record: `LOTS` (lots a day), `LOT#{lot_id}` (bids on a lot)
 
 Each is under one user, so no partition is shared by users; written with a condition on
-its version, so racing writers never both count.
+its version, so racing writers never both count; a refused write returns the record as
+stored, so the writer decides again without reading it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.items import to_item
 from ledger.dynamodb.table import quota_key
-from ledger.persistence import QuotaRecords
+from ledger.persistence import QuotaRecordChanged, QuotaRecords
 
 
 class QuotaRecordsTable(TableAccess, QuotaRecords):
@@ -28,4 +29,7 @@ class QuotaRecordsTable(TableAccess, QuotaRecords):
         else:
             condition = {"ConditionExpression": "version = :v",
                          "ExpressionAttributeValues": {":v": {"N": str(expected_version)}}}
-        self._call("put_quota", self.client.put_item, TableName=self.table_name, Item=item, **condition)
+        written, stored = self._put_unless_stored("put_quota", item, **condition)
+        if not written:
+            # The stored record comes back with the refusal: the writer need not read it.
+            raise QuotaRecordChanged(f"the quota record {name} of {user} is no longer at version {expected_version}", stored)

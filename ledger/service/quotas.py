@@ -8,8 +8,8 @@
 kept by the Connections store, `adapters.connections`, with its items; their limits are here.)
 
 Each is kept in one record per seller, or per bidder and lot (`QuotaRecords`), so no key is
-shared by users or lots, and read and written once per admitted bid or new lot, off the
-processor's path. A caller over a quota gets `QuotaExceeded` (429 with `Retry-After`) and
+shared by users or lots, off the processor's path: written once per admitted bid (read only
+before a refusal or a look-up of receipts: `Quotas.take_bid`), read and written once per new lot. A caller over a quota gets `QuotaExceeded` (429 with `Retry-After`) and
 nothing of the bid or lot is written.
 
 A bidder's record holds the ids of their pending bids on the lot (at most the limit) and the
@@ -31,6 +31,8 @@ from typing import Any, Protocol
 from eventsourcing.persistence import IntegrityError
 
 from ledger.domain.errors import QuotaExceeded
+from ledger.persistence import QuotaRecordChanged
+from ledger.service.cache import LruCache
 
 LOTS_PER_DAY_VARIABLE = "QUOTA_LOTS_PER_DAY"
 PENDING_BIDS_VARIABLE = "QUOTA_PENDING_BIDS_PER_LOT"
@@ -43,6 +45,8 @@ PENDING_RETRY_AFTER_S = 2
 TRACKED_WITHOUT_PENDING_LIMIT = 10
 # Racing writers of one record: read and try again this often, then ask the caller to.
 WRITE_ATTEMPTS = 3
+# Bidders' records (per bidder and lot) a container keeps as it wrote them last.
+BID_RECORDS_KEPT = 4096
 LOTS_RECORD = "LOTS"
 HOUR_S = 3600
 
@@ -90,6 +94,9 @@ class Quotas:
         self.store = store
         self.limits = limits
         self.clock = clock
+        # The bidders' records this container wrote last, by (bidder, record name): the next
+        # bid's write goes out on one unread (`take_bid`).
+        self._bid_records: LruCache[tuple[str, str], Mapping[str, Any]] = LruCache(BID_RECORDS_KEPT)
 
     def take_lots(self, seller: str, count: int) -> None:
         """Count `count` new lots of `seller` today, or QuotaExceeded (retry after midnight UTC)."""
@@ -113,20 +120,30 @@ class Quotas:
 
     def take_bid(self, bidder: str, lot_id: str, bid_id: str) -> None:
         """Count a new pending bid of `bidder` on the lot, or QuotaExceeded: too many of their
-        bids on it are pending (retry in a moment), or were rejected this hour (retry next hour)."""
+        bids on it are pending (retry in a moment), or were rejected this hour (retry next hour).
+
+        One request in the common case: the write goes out on the record as this container
+        last wrote it (none: the bidder's first bid on the lot here), unread; a write refused
+        because the record is not that returns the record as stored, and the bid is counted
+        on it. Receipts are looked up, and a bid refused, only on the record as stored."""
         pending_limit, rejected_limit = self.limits.pending_bids_per_lot, self.limits.rejected_bids_per_lot_per_hour
         if pending_limit is None and rejected_limit is None:
             return
         name = f"LOT#{lot_id}"
-        for _ in range(WRITE_ATTEMPTS):
+        record: Mapping[str, Any] = self._bid_records.get((bidder, name)) or {}
+        stored = False  # whether `record` is as stored now, not as this container wrote it last
+        writes = 0
+        while writes < WRITE_ATTEMPTS:
             now_s = int(self.clock().timestamp())
             hour = now_s // HOUR_S
-            record = self.store.get_quota(bidder, name) or {}
             pending = [str(bid) for bid in record.get("pending", [])]
             if bid_id in pending:
                 return  # a retry of a bid counted already
             rejected = int(record.get("rejected", 0)) if record.get("hour") == hour else 0
             tracked = pending_limit or TRACKED_WITHOUT_PENDING_LIMIT
+            if not stored and (len(pending) >= tracked or (rejected_limit is not None and rejected >= rejected_limit)):
+                record, stored = self.store.get_quota(bidder, name) or {}, True
+                continue
             if len(pending) >= tracked:
                 receipts = self.store.get_receipts(pending)
                 rejected += sum(1 for bid in pending if receipts.get(bid, {}).get("status") == "REJECTED")
@@ -142,8 +159,16 @@ class Quotas:
                     _details("pending_bids_per_lot", pending_limit, PENDING_RETRY_AFTER_S, lot_id=lot_id),
                 )
             kept = [*pending[max(0, len(pending) + 1 - tracked):], bid_id]  # bounded: only without a pending limit is any dropped
-            if self._written(bidder, name, {"pending": kept, "rejected": rejected, "hour": hour}, record):
-                return
+            new: dict[str, Any] = {"pending": kept, "rejected": rejected, "hour": hour}
+            version = int(str(record.get("version", 0)))
+            writes += 1
+            try:
+                self.store.put_quota(bidder, name, new, expected_version=version)
+            except QuotaRecordChanged as changed:
+                record, stored = changed.stored or {}, True  # the record as stored: count on it
+                continue
+            self._bid_records.put((bidder, name), {**new, "version": version + 1})
+            return
         raise _busy("pending_bids_per_lot", pending_limit or rejected_limit or 0)
 
     def _written(self, user: str, name: str, new: dict[str, object], read: Mapping[str, object]) -> bool:

@@ -12,6 +12,13 @@ a page on another name resolved to this machine gets 403), and the `@connections
 calls signed with SigV4 by `management_credentials`, the key the runtime hands the
 functions alone (`local.apigateway.host_check`, `local.apigateway.sigv4`).
 
+A burst larger than a function's concurrency meets it as in AWS: Lambda queues no
+synchronous call, so a call none of the function's workers can start within
+`FUNCTION_START_TIMEOUT_S` is throttled, answered with the THROTTLED gateway response (429,
+the template's Retry-After), never left to time out as a 504 (in AWS a function's throttle
+reaches the client as a 5xx, the INTEGRATION_FAILURE response: the stage's throttle on
+`POST /bid` is what should refuse a burst there first, docs/DEPLOY.md).
+
 Besides the template's routes (neither exists in AWS): files from `static_dir`, and
 `extra_routes`, (method, path) -> answer, answered before the template's routes and
 same-origin only (their CORS preflights are refused); the
@@ -32,7 +39,7 @@ from types import TracebackType
 from urllib.parse import unquote
 
 from local.apigateway.host_check import HostCheck
-from local.apigateway.http_server import INTEGRATION_TIMEOUT_S, GatewayHttpServer
+from local.apigateway.http_server import FUNCTION_START_TIMEOUT_S, INTEGRATION_TIMEOUT_S, GatewayHttpServer
 from local.apigateway.rest import (
     HttpResponse,
     IncomingRequest,
@@ -76,7 +83,12 @@ class LocalGateway:
         allowed_hosts: tuple[str, ...] = (),
         rest_throttles: RestThrottles | None = None,
         rate_rules: list[RateRule] | None = None,
+        function_concurrency: Mapping[str, int] | None = None,
+        function_start_timeout_s: float = FUNCTION_START_TIMEOUT_S,
     ) -> None:
+        """`function_concurrency`: each function's concurrency (its reserved concurrency, or
+        the local limit), so a call none of its workers can start in time is throttled as
+        Lambda throttles it (`local.apigateway.http_server.FUNCTION_START_TIMEOUT_S`)."""
         self.host = host
         # Who may call @connections: by default a key made for this gateway alone.
         self.management_credentials = management_credentials or Credentials.generate()
@@ -91,6 +103,8 @@ class LocalGateway:
         self.extra_routes: ExtraRoutes = dict(extra_routes or {})
         self.gateway_responses = dict(gateway_responses or {})
         self.integration_timeout_s = integration_timeout_s
+        self.function_concurrency = dict(function_concurrency or {})
+        self.function_start_timeout_s = function_start_timeout_s
         self.throttling = Throttling(rest_throttles or {})
         self.web_acl = RateRules(rate_rules or [])
         self.websocket_server: LocalWebSocketApi | None = None
@@ -120,7 +134,9 @@ class LocalGateway:
     def start(self) -> LocalGateway:
         self._http = GatewayHttpServer(partial(_respond, self), self.host, self.port,
                                        line_of=partial(_function_of, self), gateway_responses=self.gateway_responses,
-                                       integration_timeout_s=self.integration_timeout_s)
+                                       integration_timeout_s=self.integration_timeout_s,
+                                       function_concurrency=self.function_concurrency,
+                                       function_start_timeout_s=self.function_start_timeout_s)
         self._http.start()
         self.port = self._http.port
         if self.websocket_server is not None:

@@ -1,7 +1,8 @@
 """The gateway's HTTP side: aiohttp's server, the transport only. It reads each request
 into an `IncomingRequest` and hands it, with its raw path, to the gateway's `answer` on the
 thread line `line_of` names (a function's, or the gateway's own); what to answer is the
-gateway's (`local.apigateway.gateway`)."""
+gateway's (`local.apigateway.gateway`). Its clocks are its own: a call its function's line
+does not start in time is throttled (429), one not answered in time gets a 504."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 # Connections the kernel queues before accept(): a burst of 2,000 bids must not be refused
 # (http.server's 5 lost 843 of them). Linux caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 2048
-# Threads answering at once, per function (mostly waiting on its workers; more requests wait
-# in that function's line) and for the gateway's own answers (@connections, files, CORS).
+# Threads answering at once, per function (as many as its workers when the gateway knows its
+# concurrency; more requests wait in that function's line) and for the gateway's own answers
+# (@connections, files, CORS).
 # Lines of their own, as each Lambda function has its own concurrency: a flood of bids must
 # not hold up GET /lots or the broadcasts' @connections posts.
 THREADS_PER_FUNCTION = 32
@@ -38,6 +40,13 @@ GATEWAY_THREADS = 16
 # still waiting for a thread by then is never invoked (so a burst that outlasts its
 # clients does not leave a backlog of calls nobody waits for).
 INTEGRATION_TIMEOUT_S = 29.0
+# How long a call may wait for one of its function's workers. Lambda queues no synchronous
+# call: one its function has no concurrency left for is throttled at once. A few workers on
+# one machine take a burst better with a short wait, but no longer than this: a call that
+# cannot start by then is throttled (429 THROTTLED with Retry-After), never left to time out
+# as a 504, and one that starts still ends within the function's timeout plus this of its
+# receipt, as it would in AWS.
+FUNCTION_START_TIMEOUT_S = 2.0
 SHUTDOWN_TIMEOUT_S = 1.0
 
 
@@ -50,7 +59,13 @@ class GatewayHttpServer:
 
     def __init__(self, answer: Answer, host: str, port: int, *, line_of: LineOf,
                  gateway_responses: Mapping[str, GatewayResponse], backlog: int = LISTEN_BACKLOG,
-                 integration_timeout_s: float = INTEGRATION_TIMEOUT_S) -> None:
+                 integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+                 function_concurrency: Mapping[str, int] | None = None,
+                 function_start_timeout_s: float = FUNCTION_START_TIMEOUT_S) -> None:
+        """`function_concurrency`: the functions whose concurrency the gateway knows, each
+        answered by a line of that many threads, a call throttled when none of them takes it
+        within `function_start_timeout_s` (`_answer_in_time`); other functions get
+        THREADS_PER_FUNCTION and wait up to the integration timeout."""
         self.answer = answer
         self.line_of = line_of
         self.gateway_responses = gateway_responses
@@ -58,6 +73,8 @@ class GatewayHttpServer:
         self.port = port
         self.backlog = backlog
         self.integration_timeout_s = integration_timeout_s
+        self.function_concurrency = dict(function_concurrency or {})
+        self.function_start_timeout_s = function_start_timeout_s
         self._lines: dict[str, ThreadPoolExecutor] = {}  # function logical id ("" for the gateway) -> threads
         self._loop = asyncio.new_event_loop()
         self._runner: web.BaseRunner | None = None
@@ -104,14 +121,32 @@ class GatewayHttpServer:
         self._lines = {}
         self._thread = self._runner = None
 
-    def _line(self, request: IncomingRequest, raw_path: str) -> ThreadPoolExecutor:
-        """The threads of the function this request goes to, or the gateway's own (created on first use)."""
-        name = self.line_of(request, raw_path) or ""
+    def _line(self, name: str) -> ThreadPoolExecutor:
+        """The threads of the function `name` (as wide as its concurrency when known), or the
+        gateway's own for "" (created on first use)."""
         line = self._lines.get(name)
         if line is None:
-            size = THREADS_PER_FUNCTION if name else GATEWAY_THREADS
-            line = self._lines[name] = ThreadPoolExecutor(size, thread_name_prefix=f"local-gateway:{name or 'own'}")
+            size = self.function_concurrency.get(name, THREADS_PER_FUNCTION) if name else GATEWAY_THREADS
+            line = self._lines[name] = ThreadPoolExecutor(max(size, 1), thread_name_prefix=f"local-gateway:{name or 'own'}")
         return line
+
+    async def _answer_in_time(self, name: str, request: IncomingRequest, raw_path: str) -> HttpResponse:
+        """The answer from the line of `name`: throttled (429) when a function of known
+        concurrency does not start it within the start timeout (its line is as wide as the
+        function's concurrency, so a thread taking the call is a worker free for it), a 504
+        when not answered within the integration timeout."""
+        call = self._line(name).submit(self.answer, request, raw_path)
+        answering = asyncio.wrap_future(call)
+        start_timeout = self.function_start_timeout_s if name in self.function_concurrency else 0.0
+        if start_timeout:
+            done, _ = await asyncio.wait({answering}, timeout=start_timeout)
+            if not done and call.cancel():  # never started: nothing of it ran
+                return gateway_error(429, "Too Many Requests", "THROTTLED", self.gateway_responses)
+        try:
+            # On timeout the call is cancelled if it has not started; one already running finishes unseen.
+            return await asyncio.wait_for(answering, self.integration_timeout_s - start_timeout)
+        except TimeoutError:
+            return gateway_error(504, "Endpoint request timed out", "INTEGRATION_TIMEOUT", self.gateway_responses)
 
     async def _handle(self, http_request: web.BaseRequest) -> web.StreamResponse:
         received_at = datetime.now(UTC)
@@ -134,14 +169,7 @@ class GatewayHttpServer:
             source_ip=http_request.remote or "",
             received_at=received_at,
         )
-        loop = asyncio.get_running_loop()
-        answering = loop.run_in_executor(self._line(request, url.path), self.answer, request, url.path)
-        try:
-            # On timeout the call is cancelled if it has not started; one already running finishes unseen.
-            response = await asyncio.wait_for(answering, self.integration_timeout_s)
-        except TimeoutError:
-            response = gateway_error(504, "Endpoint request timed out", "INTEGRATION_TIMEOUT",
-                                     self.gateway_responses)
+        response = await self._answer_in_time(self.line_of(request, url.path) or "", request, url.path)
         return _as_aiohttp(response)
 
 

@@ -21,8 +21,10 @@ then writes without reading first).
 
 Concurrency grows with load as Lambda's does: a call that finds every worker of its
 function busy starts another (a cold start), up to the function's
-ReservedConcurrentExecutions or else `concurrency_limit`; past that, calls wait for a
-worker (Lambda would throttle). Workers idle longer than IDLE_WORKER_S are stopped.
+ReservedConcurrentExecutions or else `concurrency_limit` (`concurrency_of`); past that,
+calls wait for a worker (Lambda would throttle: the gateway throttles its own calls that
+cannot start in time, `local.apigateway.http_server`). Workers idle longer than
+IDLE_WORKER_S are stopped.
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ def function_environment(
     environment.update(endpoints)
     environment.update({name: value for name, value in parent.items() if name.startswith(_PASSTHROUGH_PREFIXES)})
     return environment
+
+
+def concurrency_of(function: Function, limit: int = CONCURRENCY_LIMIT) -> int:
+    """How many calls of `function` run at once: its ReservedConcurrentExecutions, else `limit`."""
+    return limit if function.reserved_concurrency is None else function.reserved_concurrency
 
 
 class _Worker:
@@ -316,7 +323,7 @@ class FunctionPool:
                 function,
                 function_environment(function, region=region, endpoints=endpoints),
                 f"arn:aws:lambda:{region}:{account_id}:function:{function.logical_id}",
-                concurrency_limit if function.reserved_concurrency is None else function.reserved_concurrency,
+                concurrency_of(function, concurrency_limit),
                 json.dumps(iam[function.logical_id]) if iam and function.logical_id in iam else None,
                 on_iam,
                 None if log_file is None else os.fspath(log_file),

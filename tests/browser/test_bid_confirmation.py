@@ -1,12 +1,15 @@
 """The lot page asks before it places a bid far above the minimum (the API's 422
 CONFIRMATION_REQUIRED), in headless Chromium against the local stack: the question, Cancel,
-and "Place it anyway", which sends the same bid again confirmed."""
+and "Place it anyway", which sends the same bid again confirmed. A bid the API throttles
+(429) is sent again once, after Retry-After, the bidder told meanwhile."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 
 def sign_in(page: Page, user: str) -> None:
@@ -44,3 +47,26 @@ def test_a_bid_far_above_the_minimum_is_placed_only_once_confirmed(open_page, se
     expect(outcome).to_have_text(re.compile(r"^Accepted"))
     expect(bids).to_have_text("1")
     expect(page.get_by_role("button", name="Place it anyway")).to_have_count(0)
+
+
+def test_a_throttled_bid_is_sent_again_once_after_its_retry_after(open_page, seller):
+    lot = seller.create_lot(title="Tin whistle", starting_price="10.00")
+    page = open_page(f"#/lots/{lot['lot_id']}")
+    sign_in(page, "alice")
+    outcome = page.locator("#bid-panel").get_by_role("status")
+    sent: list[Any] = []
+
+    def throttle_the_first(route: Route) -> None:
+        sent.append(route.request.post_data_json)
+        if len(sent) > 1:
+            route.continue_()
+            return
+        route.fulfill(status=429, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                      body=json.dumps({"error": {"code": "THROTTLED", "message": "Too Many Requests", "details": {}}}))
+
+    page.route("**/bid", throttle_the_first)
+    bid(page, "12.00")
+    expect(outcome).to_contain_text("The auction is busy right now. Sending your bid of €12.00 again in")
+    expect(outcome).to_have_text(re.compile(r"^Accepted"))
+    expect(page.get_by_label("Bids", exact=True)).to_have_text("1")
+    assert len(sent) == 2 and sent[0] == sent[1]  # the same bid, under its own key: placed once

@@ -20,6 +20,7 @@ from ledger.persistence import (
     TRANSACTION_LIMIT,
     ConditionsFailed,
     LotRecorder,
+    QuotaRecordChanged,
     SaleConditionsFailed,
     close_key,
     ended_at,
@@ -464,6 +465,17 @@ class QuotaRecordsContract(RecorderContract):
         recorder.put_quota(user, "LOT#vase", {"pending": ["bid-1"]}, expected_version=0)
         assert recorder.get_quota(user, "LOT#vase") == {"pending": ["bid-1"], "version": Decimal(1)}
         assert recorder.get_quota(new_id("user"), "LOTS") is None
+
+    def test_a_refused_quota_write_gives_the_record_as_stored(self, recorder: LotRecorder) -> None:
+        # So a writer that wrote on a guess tries again without reading the record.
+        user = new_id("user")
+        recorder.put_quota(user, "LOT#vase", {"pending": ["bid-1"]}, expected_version=0)
+        with pytest.raises(QuotaRecordChanged) as refused:
+            recorder.put_quota(user, "LOT#vase", {"pending": ["bid-2"]}, expected_version=0)
+        assert refused.value.stored == {"pending": ["bid-1"], "version": Decimal(1)}
+        with pytest.raises(QuotaRecordChanged) as refused:
+            recorder.put_quota(new_id("user"), "LOT#vase", {"pending": ["bid-3"]}, expected_version=4)
+        assert refused.value.stored is None
 
 
 # Every port's contract, for a backend's test module to subclass each of.

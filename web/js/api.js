@@ -97,13 +97,56 @@ export class ApiError extends Error {
    * @param {string} code  the API's error code (such as CONFIRMATION_REQUIRED)
    * @param {string} message
    * @param {any} [details]
+   * @param {number | null} [retryAfter]  a 429's Retry-After in seconds, when it says one
    */
-  constructor(status, code, message, details) {
+  constructor(status, code, message, details, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter;
   }
+}
+
+// A 429 is sent again once when its Retry-After is at most this (a throttled burst, or a
+// pending bid deciding in a moment); a longer one (the hour's rejected bids) is the answer.
+const RETRY_AFTER_HONOURED_S = 10;
+
+/**
+ * `send()`; answered 429 with a short Retry-After, sent once more after it and a random
+ * wait below a second (so a throttled crowd of bidders does not come back at the same
+ * moment), `waiting` telling the visitor first. `send` must be safe to repeat (a bid with
+ * its own key is one bid however often it is sent).
+ * @template T
+ * @param {() => Promise<T>} send
+ * @param {(seconds: number) => void} waiting  given the whole seconds until it is sent again
+ * @returns {Promise<T>}
+ */
+export async function withOneRetry(send, waiting) {
+  try {
+    return await send();
+  } catch (failure) {
+    const seconds = failure instanceof ApiError && failure.status === 429 ? failure.retryAfter : null;
+    if (seconds === null || seconds > RETRY_AFTER_HONOURED_S) throw failure;
+    const wait = (seconds + Math.random()) * 1000;
+    waiting(Math.ceil(wait / 1000));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    return send();
+  }
+}
+
+/**
+ * A 429's wait in seconds: its Retry-After header (readable from another origin only when
+ * exposed), else the quota's `retry_after_s`, else 1 for a bare throttle; null for other statuses.
+ * @param {Response} response
+ * @param {any} details
+ * @returns {number | null}
+ */
+function retryAfterOf(response, details) {
+  if (response.status !== 429) return null;
+  const header = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  if (Number.isFinite(header) && header >= 0) return header;
+  return Number.isFinite(details?.retry_after_s) ? details.retry_after_s : 1;
 }
 
 export class Api {
@@ -142,7 +185,8 @@ export class Api {
     if (!response.ok) {
       const error = payload?.error ?? {};
       const message = error.message ?? payload?.message ?? `HTTP ${response.status}`;
-      throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, message, error.details);
+      throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, message, error.details,
+        retryAfterOf(response, error.details));
     }
     return payload;
   }

@@ -1,9 +1,12 @@
 """`samsold-bench load` runs end to end with a few clients and writes its JSON (the speed
-goals are the benchmark's to show, never a timed test)."""
+goals are the benchmark's to show, never a timed test). Its stack runs two workers a
+function, so the burst is larger than PlaceBid's concurrency: a bid no worker could start
+in time is throttled (429, sent again after Retry-After), none is left to time out (504)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +23,7 @@ def test_bench_load_runs_with_few_clients_and_writes_its_json(tmp_path: Path) ->
         [sys.executable, "-m", "samsold_bench.main", "load", "--clients", "20", "--lots", "2", "--watchers", "6",
          "--crowd", "12", "--rates", "10", "--step-seconds", "1", "--output", str(output)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "SAMSOLD_FUNCTION_CONCURRENCY": "2"},
     )
 
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
@@ -27,7 +31,7 @@ def test_bench_load_runs_with_few_clients_and_writes_its_json(tmp_path: Path) ->
     assert {"benchmark", "machine", "options", "watchers", "crowd", "burst", "phases", "highest_sustained_bids_per_s",
             "consistency", "total_seconds"} <= set(document)
     assert document["watchers"] == {"connections": 6, "lots": 2}
-    phase_keys = {"bids_sent", "answered_202", "intake_bids_per_s", "refused_connections", "dropped_connections",
+    phase_keys = {"bids_sent", "answered_202", "first_http_statuses", "sends", "intake_bids_per_s", "refused_connections", "dropped_connections",
                   "timed_out", "http_4xx", "http_5xx", "http_statuses", "accepted", "rejected", "undecided_after_202",
                   "receipt_to_decision_ms", "post_to_websocket_update_ms", "updates_never_shown",
                   "stack_cpu_ms_per_bid_by_process"}
@@ -42,6 +46,12 @@ def test_bench_load_runs_with_few_clients_and_writes_its_json(tmp_path: Path) ->
     assert burst["bids_sent"] == 20
     assert burst["answered_202"] + burst["http_4xx"] + burst["http_5xx"] + burst["refused_connections"] \
         + burst["dropped_connections"] + burst["timed_out"] == 20
+    # Only 202s, throttles and bids already below the minimum (a higher one decided first),
+    # first and last; no 5xx; every bid that got a 202 decided.
+    assert set(burst["first_http_statuses"]) <= {"202", "422", "429"}
+    assert set(burst["http_statuses"]) <= {"202", "422", "429"} and burst["answered_202"] + burst["http_4xx"] == 20
+    assert burst["sends"] >= 20 + burst["first_http_statuses"].get("429", 0)  # each throttled bid sent again
+    assert burst["undecided_after_202"] == 0 and burst["accepted"] + burst["rejected"] == burst["answered_202"]
     (step,) = document["phases"]
     assert phase_keys | {"target_bids_per_s", "sustained"} <= set(step)
     assert set(step["receipt_to_decision_ms"]) == {"count", "p50", "p99", "max"}

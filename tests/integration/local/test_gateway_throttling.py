@@ -1,11 +1,14 @@
 """The local gateway throttles as API Gateway does: past a route's burst, 429 in the shape
 the template's THROTTLED gateway response gives (with Retry-After), before the authorizer
 and the function; a WebSocket $connect past its burst is refused 429, a message gets
-API Gateway's error frame."""
+API Gateway's error frame. A call its function has no worker free for in time is throttled
+the same way, as Lambda throttles it, not left to time out as a 504."""
 
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from websockets.sync.client import connect
 from local.apigateway.gateway import LocalGateway
 from local.cognito.user_pool import DevAuth
 from local.sam.model import GatewayResponse, RestRoute, Throttle, WebSocketApi
+from tests.e2e.helpers import eventually
 
 THROTTLED = GatewayResponse(status=429, headers={"Retry-After": "1"},
                             template='{"error": {"code": "THROTTLED", "message": $context.error.messageString, "details": {}}}')
@@ -50,3 +54,30 @@ def test_past_its_burst_a_route_answers_429_in_the_apis_shape_without_running_th
             with pytest.raises(InvalidStatus) as refused:
                 connect(gateway.websocket_url)
             assert refused.value.response.status_code == 429
+
+
+def test_a_call_no_worker_of_its_function_can_start_in_time_is_throttled_and_never_runs(tmp_path: Path) -> None:
+    started: list[str] = []
+    release = threading.Event()
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        started.append(event["path"])
+        release.wait(30)  # the first call holds the function's only worker
+        return {"statusCode": 202, "body": "{}"}
+
+    with LocalGateway(port=0, websocket=None, rest_routes=[RestRoute("POST", "/bid", "Fn")], invoke=invoke,
+                      auth=DevAuth(tmp_path), gateway_responses={"THROTTLED": THROTTLED},
+                      function_concurrency={"Fn": 1}, function_start_timeout_s=0.2) as gateway, \
+            ThreadPoolExecutor(1) as background:
+        first = background.submit(requests.post, f"{gateway.rest_url}/bid", timeout=30)
+        assert eventually(lambda: started == ["/bid"])
+        try:
+            second = requests.post(f"{gateway.rest_url}/bid", timeout=30)
+        finally:
+            release.set()
+
+        assert second.status_code == 429
+        assert second.json() == {"error": {"code": "THROTTLED", "message": "Too Many Requests", "details": {}}}
+        assert second.headers["Retry-After"] == "1"
+        assert first.result().status_code == 202
+        assert started == ["/bid"]  # the throttled call never reached the function

@@ -4,11 +4,14 @@
 // or the socket was down.
 
 import { focusSignIn, setSession } from "../../account.js";
+import { withOneRetry } from "../../api.js";
 import { $, el, setText } from "../../dom.js";
 import * as fmt from "../../format.js";
 import { app } from "../../state.js";
 
 const OUTCOME_FALLBACK_MS = 8000;
+// Said when the API throttles a bid (429): many bids at once, or this bidder's own still pending.
+const BUSY = "The auction is busy right now.";
 
 function newBidId() {
   // crypto.randomUUID needs a secure context; getRandomValues works everywhere.
@@ -149,7 +152,8 @@ export class BidPanel {
     this.showOutcome("pending", `Sending your purchase for ${shown}…`);
     let placed;
     try {
-      placed = await app.api.buyNow(app.session.token, this.page.lot.lot_id, bidId);
+      placed = await withOneRetry(() => app.api.buyNow(app.session.token, this.page.lot.lot_id, bidId),
+        (seconds) => this.showOutcome("pending", `${BUSY} Sending your purchase for ${shown} again in ${seconds} s…`));
     } catch (failure) {
       this.pending.delete(bidId);
       if (failure.status === 401) {
@@ -201,7 +205,8 @@ export class BidPanel {
     this.showOutcome("pending", `Sending your bid of ${shown}…`);
     let placed;
     try {
-      placed = await app.api.placeBid(app.session.token, lot.lot_id, amount, bidId, confirm);
+      placed = await withOneRetry(() => app.api.placeBid(app.session.token, lot.lot_id, amount, bidId, confirm),
+        (seconds) => this.showOutcome("pending", `${BUSY} Sending your bid of ${shown} again in ${seconds} s…`));
     } catch (failure) {
       this.pending.delete(bidId);
       if (failure.status === 401) {
@@ -213,6 +218,8 @@ export class BidPanel {
         // Refused at once, never queued: said as the processor's rejection would say it.
         this.showOutcome("rejected", `Rejected: ${fmt.reason({ reason: failure.code, minimum: failure.details?.minimum_bid }, lot.currency)}`);
         this.page.refresh();
+      } else if (failure.status === 429) {
+        this.showOutcome("error", `${BUSY} Your bid of ${shown} was not placed: send it again in a moment.`);
       } else {
         this.showOutcome("error", `Your bid was not sent: ${failure.message}.`);
       }
