@@ -15,10 +15,12 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ledger.domain.errors import CheckpointNotFound, InvalidCommand, NotInLog
+from ledger.domain.values import format_time, utc_now
 from ledger.service.queries import LotQueries
 from tlog import checkpoint as notes
 from tlog import merkle
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 # A TransactWriteItems holds 100 items: the log's head and 99 lots' runs.
 LOTS_PER_APPEND = 99
 LEASE_SECONDS = 120.0  # longer than the sequencer's timeout: a crashed holder's lease lapses
+# An event is in the log within a minute of being written (the stream's batching window, the
+# sequencer's run), and a checkpoint is signed every minute while the tree grew: so a signed
+# checkpoint covers every event at most this long after it was written.
+COVERED_WITHIN = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,7 @@ class LogHead:
     checkpoint_size: int | None = None  # the newest signed checkpoint's size
     checkpoint: str | None = None  # ... and its signed note
     public_key_pem: str | None = None
+    checkpoint_at: str | None = None  # when the newest checkpoint was signed (the log's word: not in the signed note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class LogIndex(Protocol):
         """The head moved from `old_size` to `new_size` with the runs, at once; LogBusy if not from `old_size`."""
         ...
 
-    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None: ...
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str, published_at: str) -> None: ...
 
     def last_versions(self, lot_ids: Sequence[str]) -> dict[str, int]:
         """Each lot's last version in the log (0: none)."""
@@ -101,6 +108,7 @@ class PublicLog:
         signer: notes.Signer | None = None,
         archive: CheckpointArchive | None = None,
         owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.queries = queries
         self.index = index
@@ -109,6 +117,7 @@ class PublicLog:
         self.signer = signer
         self.archive = archive
         self._owner = owner
+        self._clock = clock
 
     # --- writing (the sequencer) ------------------------------------------------------
 
@@ -160,7 +169,8 @@ class PublicLog:
             if self.archive is not None:
                 self.archive.keep(head.size, note)
             self.tiles.write("checkpoint", note.encode())
-            self.index.publish(owner, head.size, note, notes.public_key_pem(self.signer.public_key_der()))
+            self.index.publish(owner, head.size, note, notes.public_key_pem(self.signer.public_key_der()),
+                               format_time(self._clock()))
             return note
 
     # --- reading -------------------------------------------------------------------------
@@ -184,9 +194,18 @@ class PublicLog:
         der = notes.load_public_key(pem.encode())
         return {"origin": self.origin, "key_id": notes.key_id(der).hex(), "algorithm": notes.ALGORITHM, "public_key_pem": pem}
 
-    def _published(self, size: int | None) -> tuple[str, notes.Checkpoint]:
+    def _published(self, size: int | None) -> tuple[str, notes.Checkpoint, str | None]:
+        """A published checkpoint (the newest, or of `size`), parsed, and when it was signed if the log says (the newest)."""
+        if size is None:
+            head = self.index.head()
+            if head.checkpoint is None:
+                raise CheckpointNotFound("no checkpoint was published", {"size": None})
+            return head.checkpoint, notes.parse(head.checkpoint)[0], head.checkpoint_at
         note = self.checkpoint(size)
-        return note, notes.parse(note)[0]
+        return note, notes.parse(note)[0], None
+
+    def _index_of(self, runs: Sequence[LotRun], version: int) -> int | None:
+        return next((i for run in runs if (i := run.index_of(version)) is not None), None)
 
     def consistency(self, from_size: int, to_size: int) -> list[bytes]:
         """The consistency proof between two published checkpoints' trees."""
@@ -198,13 +217,13 @@ class PublicLog:
 
     def lot_proof(self, lot_id: str, size: int | None = None, from_size: int | None = None) -> dict[str, Any]:
         """The lot's events in the log under a checkpoint (the newest, or of `size`), with their inclusion proofs."""
-        note, signed = self._published(size)
+        note, signed, signed_at = self._published(size)
         self.queries.get_lot(lot_id)  # LotNotFound
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, signed.size)
         events: list[dict[str, Any]] = []
         for event in self.queries.lot_events(lot_id):
-            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            index = self._index_of(runs, event.version)
             if index is None or index >= signed.size:
                 break
             events.append({
@@ -218,7 +237,35 @@ class PublicLog:
         }
         if from_size is not None and from_size != signed.size:
             document["consistency"] = {"from_size": from_size, "proof": lot_proofs.b64(self.consistency(from_size, signed.size))}
+        if signed_at is not None:
+            document["checkpoint_published_at"] = signed_at
         return document
+
+    def event_citation(self, lot_id: str, version: int, written_at: datetime) -> dict[str, Any]:
+        """Where one stored event stands in the log, for a dispute: under the newest checkpoint its
+        leaf's index and inclusion proof, checked (`IN_LOG`, or `DIFFERS_FROM_LOG` when the stored
+        event is not the one logged); not covered yet, when a checkpoint will cover it (`NOT_YET_IN_LOG`)."""
+        event = next(iter(self.queries.lot_events(lot_id, after_version=version - 1, upto_version=version)))
+        head = self.index.head()
+        index = self._index_of(self.index.runs(lot_id), version)
+        signed = notes.parse(head.checkpoint)[0] if head.checkpoint is not None else None
+        if signed is None or index is None or index >= signed.size:
+            expected_by = written_at + COVERED_WITHIN
+            return {"status": "NOT_YET_IN_LOG", "lot_id": lot_id, "version": version, "hash": event.hash,
+                    "expected_by": format_time(expected_by), "overdue": self._clock() > expected_by}
+        proof = TreeReader(self.tiles, signed.size).inclusion_proof(index)
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(lot_proofs.leaf(lot_id, version, event.hash)), index, signed.size,
+                                    proof, signed.root)
+            status = "IN_LOG"
+        except merkle.ProofError:
+            status = "DIFFERS_FROM_LOG"
+        return {
+            "status": status, "lot_id": lot_id, "version": version, "hash": event.hash, "prev_hash": event.prev_hash,
+            "log_index": index, "inclusion": lot_proofs.b64(proof),
+            "checkpoint": {"origin": signed.origin, "size": signed.size, "published_at": head.checkpoint_at,
+                           "note": head.checkpoint},
+        }
 
     def leaves(self, start: int, end: int) -> list[bytes]:
         """The log's leaves [start, end) under the newest checkpoint (for the monitor)."""
@@ -232,7 +279,7 @@ class PublicLog:
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, head.size)
         for event in self.queries.lot_events(lot_id):
-            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            index = self._index_of(runs, event.version)
             if index is None or index >= head.size:
                 return None  # not sequenced yet: nothing to compare
             logged = lot_proofs.parse_leaf(reader.entries(index, index + 1)[0])
@@ -247,6 +294,9 @@ class MonitorResult:
     size: int
     problems: list[str]
     first_bad: tuple[str, int] | None = None  # (lot, version) of the first mismatch in storage
+    # The new checkpoint when the log itself holds (signature, consistency, tiles, each lot's
+    # leaves in order) even if storage disagrees with it; None when the log does not.
+    log_verified: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -294,12 +344,13 @@ class LogMonitor:
         hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
         if any(reader.hash_at(0, old_size + i) != h for i, h in enumerate(hashes)):
             return MonitorResult(last or note, old_size, ["an entry bundle does not match its hash tile"])
-        problems, first_bad = self._check_entries(old_size, leaves)
+        problems, first_bad, in_order = self._check_entries(old_size, leaves)
         if problems:
-            return MonitorResult(last or note, old_size, problems, first_bad)
-        return MonitorResult(note, new.size, [])
+            return MonitorResult(last or note, old_size, problems, first_bad, note if in_order else None)
+        return MonitorResult(note, new.size, [], log_verified=note)
 
-    def _check_entries(self, start: int, leaves: list[bytes]) -> tuple[list[str], tuple[str, int] | None]:
+    def _check_entries(self, start: int, leaves: list[bytes]) -> tuple[list[str], tuple[str, int] | None, bool]:
+        """The problems, the first (lot, version) at fault, and whether the leaves themselves were well formed and in order."""
         problems: list[str] = []
         first_bad: tuple[str, int] | None = None
         expected: dict[str, int] = {}  # each lot's next version in this range
@@ -323,12 +374,13 @@ class LogMonitor:
                 continue
             expected[lot_id] = version + 1
             by_lot.setdefault(lot_id, {})[version] = event_hash
+        in_order = not problems
         for lot_id, logged_hashes in by_lot.items():
             bad = self._check_stored(lot_id, logged_hashes, before.get(lot_id))
             if bad is not None:
                 problems.append(f"lot {lot_id} version {bad[0]}: {bad[1]}")
                 first_bad = first_bad or (lot_id, bad[0])
-        return problems, first_bad
+        return problems, first_bad, in_order
 
     def _check_stored(self, lot_id: str, logged: dict[int, str], logged_before: str | None) -> tuple[int, str] | None:
         """The first of the lot's stored events that differs from the log: (version, problem)."""
@@ -357,3 +409,57 @@ class LogMonitor:
             return None
         logged = lot_proofs.parse_leaf(TreeReader(self.log.tiles, before).entries(index, index + 1)[0])
         return logged[2] if logged[:2] == (lot_id, version) else None
+
+
+# --- the scheduled monitor ------------------------------------------------------------
+
+MAX_FINDINGS = 20  # the findings the monitor's state keeps, newest last: its item stays small
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    checkpoint: str  # the last checkpoint accepted
+    public_key_pem: str  # the log's key, pinned on first use
+    findings: list[str] = field(default_factory=list)  # mismatches with storage found so far, with when
+
+
+class MonitorStateStore(Protocol):
+    """Where the scheduled monitor keeps its state (its own table: none of the log's or the ledger's writers may change it)."""
+
+    def load(self) -> MonitorState | None: ...
+
+    def save(self, state: MonitorState, previous: MonitorState | None) -> None:
+        """Replace `previous` with `state`; nothing if another run replaced it meanwhile."""
+        ...
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    size: int  # the size accepted
+    problems: list[str]
+
+
+def monitor_once(log: PublicLog, store: MonitorStateStore, clock: Callable[[], datetime] = utc_now) -> MonitorRun | None:
+    """One run of the scheduled monitor (None: the log has published nothing yet).
+
+    Its state is the last checkpoint it accepted and the log's key, pinned on first use. A new
+    checkpoint whose log holds (signed, consistent with the last, its tiles and leaves in order)
+    is accepted even when stored events disagree with it: the disagreement is reported once,
+    kept in the state's findings, and the next runs check what comes after, so each run's work
+    stays with the new entries. A checkpoint whose log does not hold is never accepted: every
+    run reports it again.
+    """
+    kept = store.load()
+    head = log.index.head()
+    if head.checkpoint is None or head.public_key_pem is None:
+        return None
+    if kept is not None and kept.checkpoint == head.checkpoint:
+        return MonitorRun(notes.parse(kept.checkpoint)[0].size, [])
+    pem = kept.public_key_pem if kept is not None else head.public_key_pem
+    result = LogMonitor(log, notes.load_public_key(pem.encode())).check(kept.checkpoint if kept is not None else None)
+    if result.log_verified is not None:
+        found = [f"{format_time(clock())} {problem}" for problem in result.problems]
+        findings = ([*kept.findings] if kept is not None else []) + found
+        store.save(MonitorState(result.log_verified, pem, findings[-MAX_FINDINGS:]), kept)
+        return MonitorRun(notes.parse(result.log_verified)[0].size, result.problems)
+    return MonitorRun(result.size, result.problems)
