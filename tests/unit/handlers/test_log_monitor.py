@@ -15,7 +15,7 @@ import pytest
 from bootstrap import App
 from handlers.log_monitor import LogMismatch, handler
 from ledger.domain.commands import CreateLot, PlaceBid
-from ledger.service.public_log import PublicLog
+from ledger.service.public_log import PublicLog, monitor_once
 from tests.support.app import build_test_app, execute_one
 from tests.support.events import FakeContext
 from tests.support.public_log import MemoryMonitorState, memory_log
@@ -91,3 +91,15 @@ def test_a_checkpoint_the_log_does_not_hold_fails_every_run_and_is_never_accepte
         with pytest.raises(LogMismatch, match="not consistent"):
             run(app)
     assert app.log_monitor_state.load() == accepted
+
+
+def test_a_first_run_on_a_log_too_large_to_re_hash_starts_from_its_newest_checkpoint(app: App) -> None:
+    log = app.public_log
+    lot = logged_lot(app, log, "20.00")
+    rewrite_bid_amount(app, lot, 2, "21.00")  # before the monitor ever ran: its first run would find it ...
+    found = monitor_once(log, MemoryMonitorState())
+    assert found is not None and f"lot {lot} version 2" in found.problems[0]
+    store = MemoryMonitorState()
+    started = monitor_once(log, store, first_run_entries=1)  # ... unless the log is larger than it re-hashes at once
+    assert started is not None and started.problems == [] and store.state is not None
+    assert store.state.checkpoint == log.checkpoint()
