@@ -2,7 +2,7 @@
 
 | PK | SK | holds |
 | --- | --- | --- |
-| `LOG` | `HEAD` | `size`, `root`, the newest checkpoint (`checkpoint_size`, `checkpoint`), the key's PEM, the sequencer's lease (`lease_owner`, `lease_until`) |
+| `LOG` | `HEAD` | `size`, `root`, the newest checkpoint (`checkpoint_size`, `checkpoint`, `checkpoint_at`: when it was signed), the key's PEM, the sequencer's lease (`lease_owner`, `lease_until`) |
 | `LOT#{lot_id}` | `RUN#{first_version:010d}` | one append's run of the lot's events: `first_version`, `last_version`, `first_index` |
 
 An append moves the head and writes its runs in one TransactWriteItems, conditional on the
@@ -51,6 +51,7 @@ class DynamoDBLogIndex:
             checkpoint_size=int(item["checkpoint_size"]["N"]) if "checkpoint_size" in item else None,
             checkpoint=item.get("checkpoint", {}).get("S"),
             public_key_pem=item.get("public_key_pem", {}).get("S"),
+            checkpoint_at=item.get("checkpoint_at", {}).get("S"),  # absent on heads written before it was kept
         )
 
     def head(self) -> LogHead:
@@ -108,14 +109,15 @@ class DynamoDBLogIndex:
                 raise LogBusy("the log moved on under this append; retry") from None
             raise
 
-    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None:
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str, published_at: str) -> None:
         try:
             self.dynamodb.update_item(
                 TableName=self.table, Key=HEAD_KEY,
-                UpdateExpression="SET checkpoint_size = :s, #checkpoint = :c, public_key_pem = :k",
+                UpdateExpression="SET checkpoint_size = :s, #checkpoint = :c, public_key_pem = :k, checkpoint_at = :t",
                 ConditionExpression="lease_owner = :o AND #size = :s",
                 ExpressionAttributeNames={"#size": "size", "#checkpoint": "checkpoint"},
-                ExpressionAttributeValues={":o": {"S": owner}, ":s": {"N": str(size)}, ":c": {"S": note}, ":k": {"S": public_key_pem}},
+                ExpressionAttributeValues={":o": {"S": owner}, ":s": {"N": str(size)}, ":c": {"S": note}, ":k": {"S": public_key_pem},
+                                           ":t": {"S": published_at}},
             )
         except ClientError as error:
             if _conditional_failed(error):

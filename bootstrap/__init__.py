@@ -30,6 +30,7 @@ from adapters.connection_posts import FAN_OUT_WORKERS
 from adapters.connections import ConnectionStore, WatcherPages
 from adapters.fan_out_queue import SQS_MAX_BYTES, FanOutPage, FanOutQueue, fits_a_message
 from adapters.log_index import DynamoDBLogIndex
+from adapters.log_monitor_state import DynamoDBMonitorState
 from adapters.log_signers import KeyFileSigner, KmsSigner
 from adapters.log_storage import FolderArchive, FolderTiles, S3Archive, S3Tiles
 from adapters.tokens import TokenVerifier
@@ -40,7 +41,7 @@ from ledger.persistence import LotRecorder
 from ledger.service.admission import ADMISSION_SNAPSHOT_MAX_AGE_S, BidAdmission, confirmation_caps_from
 from ledger.service.commands import LotCommands
 from ledger.service.lots import Lots
-from ledger.service.public_log import CheckpointArchive, PublicLog
+from ledger.service.public_log import CheckpointArchive, MonitorStateStore, PublicLog
 from ledger.service.queries import LotList, LotQueries, OpenLots
 from ledger.service.quotas import QuotaLimits, Quotas
 from ledger.service.sales import Sales
@@ -183,6 +184,14 @@ class App:
         return PublicLog(self.queries, index, tiles, env["LOG_ORIGIN"], signer, archive)
 
     @cached_property
+    def log_monitor_state(self) -> MonitorStateStore:
+        """The scheduled monitor's state (LOG_MONITOR_TABLE: LogMonitorFunction's alone)."""
+        if "log_monitor_state" in self.given:
+            return self.given["log_monitor_state"]
+        client = boto3.client("dynamodb", endpoint_url=self.env.get("AWS_ENDPOINT_URL_DYNAMODB") or None)
+        return DynamoDBMonitorState(client, self.env["LOG_MONITOR_TABLE"])
+
+    @cached_property
     def tokens(self) -> TokenVerifier:
         """Checks WebSocket clients' tokens by the REST authorizer's rules (AUTH_* variables)."""
         if "tokens" in self.given:
@@ -246,6 +255,7 @@ def build(
     websocket_management: Any = None,
     tokens: TokenVerifier | None = None,
     public_log: PublicLog | None = None,
+    log_monitor_state: MonitorStateStore | None = None,
 ) -> App:
     """The application from `env` (default: os.environ), any part given here instead
     (`commands`: another App's, to share its recorder and its cached lots)."""
@@ -264,7 +274,8 @@ def build(
     if fan_out_page_size < 1:
         raise ValueError(f"FAN_OUT_PAGE_SIZE must be at least 1, not {fan_out_page_size}")
     given = {"command_queue": command_queue, "close_timers": close_timers, "fan_out_queue": fan_out_queue, "connections": connections,
-             "websocket_management": websocket_management, "tokens": tokens, "public_log": public_log}
+             "websocket_management": websocket_management, "tokens": tokens, "public_log": public_log,
+             "log_monitor_state": log_monitor_state}
     app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
               fan_out_page_size=fan_out_page_size, quota_limits=quota_limits,
               given={k: v for k, v in given.items() if v is not None})

@@ -1,5 +1,6 @@
 """The dispute report on one bid: everything needed to answer "why did I lose?" with
-proof, taken from the stored events and checked against their hash chain."""
+proof, taken from the stored events and checked against their hash chain, and where the
+public log has the bid's event (the signed checkpoint covering it and its inclusion proof)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ledger.domain.events import (
 from ledger.domain.rules import REASON_CODES
 from ledger.domain.state import LotSnapshot, alias_name, evolve
 from ledger.domain.values import format_decimal, format_time, to_currency
+from ledger.service.public_log import PublicLog
 from ledger.service.queries import LotQueries
 from ledger.snapshot_item import snapshot_to_item
 from projections.audit import VerifyReport, verify
@@ -174,10 +176,18 @@ def _walk(queries: LotQueries, bid_id: str) -> _Walk:
     return _Walk(receipt, decided_version, state_before, deciding, final, bids, extensions, aliases, retraction, events)
 
 
-def dispute_report(queries: LotQueries, bid_id: str, auditor: bool = False) -> dict[str, Any]:
+def dispute_report(queries: LotQueries, bid_id: str, auditor: bool = False, log: PublicLog | None = None) -> dict[str, Any]:
     """The report on one bid for the person who asked: by default the bidder's (`bidder_report`,
-    safe to send them), with `auditor` the auditor's (`auditor_report`: everything, ids included)."""
-    return auditor_report(queries, bid_id) if auditor else bidder_report(queries, bid_id)
+    safe to send them), with `auditor` the auditor's (`auditor_report`: everything, ids included).
+    With the public log, each cites the checkpoint covering the bid's event and carries its proof."""
+    return auditor_report(queries, bid_id, log) if auditor else bidder_report(queries, bid_id, log)
+
+
+def _public_log(log: PublicLog | None, walk: _Walk) -> dict[str, Any] | None:
+    """The bid's event in the public log (`PublicLog.event_citation`: public data, the same in both reports)."""
+    if log is None:
+        return None
+    return log.event_citation(walk.receipt["lot_id"], walk.decided_version, walk.deciding.timestamp)
 
 
 def _close_time_then(walk: _Walk) -> dict[str, Any]:
@@ -207,7 +217,7 @@ def _verification(walk: _Walk, cited: list[LotEvent], chain: VerifyReport) -> di
     }
 
 
-def auditor_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+def auditor_report(queries: LotQueries, bid_id: str, log: PublicLog | None = None) -> dict[str, Any]:
     """Everything about the bid and the lot it met, bidders by id and alias, maxima and the
     hidden reserve included: for administrators and auditors, never for a bidder."""
     walk = _walk(queries, bid_id)
@@ -253,10 +263,11 @@ def auditor_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
             "extensions": walk.extensions,
         },
         "verification": _verification(walk, around, chain) | {"problem": chain.problem},
+        "public_log": _public_log(log, walk),
     }
 
 
-def bidder_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
+def bidder_report(queries: LotQueries, bid_id: str, log: PublicLog | None = None) -> dict[str, Any]:
     """The report to send the bidder who placed the bid: the lot as the public saw it
     (aliases, public prices, whether the reserve was met, never the reserve), their own bids
     with their maxima, and other bidders' accepted bids only as the public bid history shows
@@ -310,6 +321,7 @@ def bidder_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
             "extensions": walk.extensions,
         },
         "verification": _verification(walk, seen[max(0, position - NEIGHBOURS) : position + 1 + NEIGHBOURS], chain),
+        "public_log": _public_log(log, walk),
     }
 
 
@@ -463,6 +475,43 @@ def _verification_lines(check: dict[str, Any]) -> list[str]:
     ]
 
 
+def _public_log_lines(cited: dict[str, Any] | None) -> list[str]:
+    """Where the public log has the bid's event, with what a third party needs to check it (docs/PROOFS.md)."""
+    lines = ["## Public log", ""]
+    if cited is None:
+        return [*lines, "Not asked: this report was made without the public log.", ""]
+    event = f"Event version {cited['version']} of lot `{cited['lot_id']}` (hash `{cited['hash']}`)"
+    if cited["status"] == "NOT_YET_IN_LOG":
+        late = (" It is overdue: the log's sequencer is behind (LogSequencerFunction)." if cited["overdue"] else "")
+        return [*lines, f"{event} is not in the public log yet. Events enter it within a minute of being written and a "
+                f"signed checkpoint covers them within the next: by {cited['expected_by']}.{late}", ""]
+    checkpoint = cited["checkpoint"]
+    signed = f"signed at {checkpoint['published_at']}" if checkpoint["published_at"] else "time of signing not recorded"
+    held = ("is leaf {index} of the public log `{origin}`, under its checkpoint of size {size} ({signed}): its inclusion "
+            "proof below leads from the leaf `samsold/event/v1 {lot} {version} {hash}` to that checkpoint's root."
+            if cited["status"] == "IN_LOG" else
+            "is NOT the event the public log `{origin}` holds at leaf {index} under its checkpoint of size {size} "
+            "({signed}): the stored event differs from the one logged.")
+    return [
+        *lines,
+        event + " " + held.format(index=cited["log_index"], origin=checkpoint["origin"], size=checkpoint["size"],
+                                  signed=signed, lot=cited["lot_id"], version=cited["version"], hash=cited["hash"]),
+        "",
+        "The checkpoint, verbatim (check it with the log's key, `GET /log/key`):",
+        "",
+        "```",
+        checkpoint["note"].rstrip("\n"),
+        "```",
+        "",
+        f"Inclusion proof (RFC 9162, base64, leaf side first; index {cited['log_index']}, tree size {checkpoint['size']}):",
+        "",
+        *[f"- `{step}`" for step in cited["inclusion"]],
+        "",
+        f"The whole lot's proof under it: `GET /lots/{cited['lot_id']}/proof?size={checkpoint['size']}`.",
+        "",
+    ]
+
+
 def bidder_markdown(report: dict[str, Any]) -> str:
     """The bidder's report as Markdown: safe to send them."""
     bid, outcome, final = report["bid"], report["outcome"], report["final_result"]
@@ -507,6 +556,7 @@ def bidder_markdown(report: dict[str, Any]) -> str:
         f"- your maximum: {final['your_maximum'] or '-'}",
         "",
         *_verification_lines(report["verification"]),
+        *_public_log_lines(report.get("public_log")),
     ]
     return "\n".join(lines)
 
@@ -545,5 +595,6 @@ def auditor_markdown(report: dict[str, Any]) -> str:
         f"leader {final['leader'] or '-'} ({final['leader_alias'] or '-'}), closes at {final['closes_at']}",
         "",
         *_verification_lines(check),
+        *_public_log_lines(report.get("public_log")),
     ]
     return "\n".join(lines)

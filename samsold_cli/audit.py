@@ -188,9 +188,13 @@ def dispute(
     bids_table: BidsTable = None,
 ) -> None:
     """A report on one bid for its bidder (or with --auditor, for administrators): as received, its outcome and
-    the rule, the lot it met, the bids around it, proof."""
+    the rule, the lot it met, the bids around it, proof: its hash chain, and the public log's checkpoint covering
+    it with its inclusion proof (or when one will)."""
+    service = ledger_target(data_dir, stack, bids_table).app
+    # The public log, where the stack has one (not with only --bids-table).
+    log = service.public_log if "LOG_TABLE" in service.env else None
     with exits_on_errors():
-        report = dispute_report(ledger_target(data_dir, stack, bids_table).app.queries, bid, auditor=auditor)
+        report = dispute_report(service.queries, bid, auditor=auditor, log=log)
     if markdown is not None:
         markdown.write_text(dispute_markdown(report))
         console.print(f"written to {markdown}")
@@ -198,7 +202,7 @@ def dispute(
         typer.echo(as_json(report))
     elif markdown is None:
         typer.echo(dispute_markdown(report))  # plain: Markdown tables must not be re-wrapped
-    if not report["verification"]["chain_ok"]:
+    if not report["verification"]["chain_ok"] or (report["public_log"] or {}).get("status") == "DIFFERS_FROM_LOG":
         raise typer.Exit(1)
 
 

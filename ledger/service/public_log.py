@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ledger.domain.errors import CheckpointNotFound, InvalidCommand, NotInLog
+from ledger.domain.values import format_time, utc_now
 from ledger.service.queries import LotQueries
 from tlog import checkpoint as notes
 from tlog import merkle
@@ -30,7 +33,12 @@ log = logging.getLogger(__name__)
 
 # A TransactWriteItems holds 100 items: the log's head and 99 lots' runs.
 LOTS_PER_APPEND = 99
+MONITOR_READERS = 16  # the monitor's lots read at once (boto3 clients are thread-safe)
 LEASE_SECONDS = 120.0  # longer than the sequencer's timeout: a crashed holder's lease lapses
+# An event is in the log within a minute of being written (the stream's batching window, the
+# sequencer's run), and a checkpoint is signed every minute while the tree grew: so a signed
+# checkpoint covers every event at most this long after it was written.
+COVERED_WITHIN = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,7 @@ class LogHead:
     checkpoint_size: int | None = None  # the newest signed checkpoint's size
     checkpoint: str | None = None  # ... and its signed note
     public_key_pem: str | None = None
+    checkpoint_at: str | None = None  # when the newest checkpoint was signed (the log's word: not in the signed note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,7 @@ class LogIndex(Protocol):
         """The head moved from `old_size` to `new_size` with the runs, at once; LogBusy if not from `old_size`."""
         ...
 
-    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None: ...
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str, published_at: str) -> None: ...
 
     def last_versions(self, lot_ids: Sequence[str]) -> dict[str, int]:
         """Each lot's last version in the log (0: none)."""
@@ -101,6 +110,7 @@ class PublicLog:
         signer: notes.Signer | None = None,
         archive: CheckpointArchive | None = None,
         owner: Callable[[], str] = lambda: uuid.uuid4().hex,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.queries = queries
         self.index = index
@@ -109,6 +119,7 @@ class PublicLog:
         self.signer = signer
         self.archive = archive
         self._owner = owner
+        self._clock = clock
 
     # --- writing (the sequencer) ------------------------------------------------------
 
@@ -160,7 +171,8 @@ class PublicLog:
             if self.archive is not None:
                 self.archive.keep(head.size, note)
             self.tiles.write("checkpoint", note.encode())
-            self.index.publish(owner, head.size, note, notes.public_key_pem(self.signer.public_key_der()))
+            self.index.publish(owner, head.size, note, notes.public_key_pem(self.signer.public_key_der()),
+                               format_time(self._clock()))
             return note
 
     # --- reading -------------------------------------------------------------------------
@@ -184,9 +196,18 @@ class PublicLog:
         der = notes.load_public_key(pem.encode())
         return {"origin": self.origin, "key_id": notes.key_id(der).hex(), "algorithm": notes.ALGORITHM, "public_key_pem": pem}
 
-    def _published(self, size: int | None) -> tuple[str, notes.Checkpoint]:
+    def _published(self, size: int | None) -> tuple[str, notes.Checkpoint, str | None]:
+        """A published checkpoint (the newest, or of `size`), parsed, and when it was signed if the log says (the newest)."""
+        if size is None:
+            head = self.index.head()
+            if head.checkpoint is None:
+                raise CheckpointNotFound("no checkpoint was published", {"size": None})
+            return head.checkpoint, notes.parse(head.checkpoint)[0], head.checkpoint_at
         note = self.checkpoint(size)
-        return note, notes.parse(note)[0]
+        return note, notes.parse(note)[0], None
+
+    def _index_of(self, runs: Sequence[LotRun], version: int) -> int | None:
+        return next((i for run in runs if (i := run.index_of(version)) is not None), None)
 
     def consistency(self, from_size: int, to_size: int) -> list[bytes]:
         """The consistency proof between two published checkpoints' trees."""
@@ -198,13 +219,13 @@ class PublicLog:
 
     def lot_proof(self, lot_id: str, size: int | None = None, from_size: int | None = None) -> dict[str, Any]:
         """The lot's events in the log under a checkpoint (the newest, or of `size`), with their inclusion proofs."""
-        note, signed = self._published(size)
+        note, signed, signed_at = self._published(size)
         self.queries.get_lot(lot_id)  # LotNotFound
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, signed.size)
         events: list[dict[str, Any]] = []
         for event in self.queries.lot_events(lot_id):
-            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            index = self._index_of(runs, event.version)
             if index is None or index >= signed.size:
                 break
             events.append({
@@ -218,7 +239,35 @@ class PublicLog:
         }
         if from_size is not None and from_size != signed.size:
             document["consistency"] = {"from_size": from_size, "proof": lot_proofs.b64(self.consistency(from_size, signed.size))}
+        if signed_at is not None:
+            document["checkpoint_published_at"] = signed_at
         return document
+
+    def event_citation(self, lot_id: str, version: int, written_at: datetime) -> dict[str, Any]:
+        """Where one stored event stands in the log, for a dispute: under the newest checkpoint its
+        leaf's index and inclusion proof, checked (`IN_LOG`, or `DIFFERS_FROM_LOG` when the stored
+        event is not the one logged); not covered yet, when a checkpoint will cover it (`NOT_YET_IN_LOG`)."""
+        event = next(iter(self.queries.lot_events(lot_id, after_version=version - 1, upto_version=version)))
+        head = self.index.head()
+        index = self._index_of(self.index.runs(lot_id), version)
+        signed = notes.parse(head.checkpoint)[0] if head.checkpoint is not None else None
+        if signed is None or index is None or index >= signed.size:
+            expected_by = written_at + COVERED_WITHIN
+            return {"status": "NOT_YET_IN_LOG", "lot_id": lot_id, "version": version, "hash": event.hash,
+                    "expected_by": format_time(expected_by), "overdue": self._clock() > expected_by}
+        proof = TreeReader(self.tiles, signed.size).inclusion_proof(index)
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(lot_proofs.leaf(lot_id, version, event.hash)), index, signed.size,
+                                    proof, signed.root)
+            status = "IN_LOG"
+        except merkle.ProofError:
+            status = "DIFFERS_FROM_LOG"
+        return {
+            "status": status, "lot_id": lot_id, "version": version, "hash": event.hash, "prev_hash": event.prev_hash,
+            "log_index": index, "inclusion": lot_proofs.b64(proof),
+            "checkpoint": {"origin": signed.origin, "size": signed.size, "published_at": head.checkpoint_at,
+                           "note": head.checkpoint},
+        }
 
     def leaves(self, start: int, end: int) -> list[bytes]:
         """The log's leaves [start, end) under the newest checkpoint (for the monitor)."""
@@ -232,7 +281,7 @@ class PublicLog:
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, head.size)
         for event in self.queries.lot_events(lot_id):
-            index = next((i for run in runs if (i := run.index_of(event.version)) is not None), None)
+            index = self._index_of(runs, event.version)
             if index is None or index >= head.size:
                 return None  # not sequenced yet: nothing to compare
             logged = lot_proofs.parse_leaf(reader.entries(index, index + 1)[0])
@@ -247,6 +296,9 @@ class MonitorResult:
     size: int
     problems: list[str]
     first_bad: tuple[str, int] | None = None  # (lot, version) of the first mismatch in storage
+    # The new checkpoint when the log itself holds (signature, consistency, tiles, each lot's
+    # leaves in order) even if storage disagrees with it; None when the log does not.
+    log_verified: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -266,7 +318,9 @@ class LogMonitor:
         self.log = log
         self.key = public_key_der
 
-    def check(self, last: str | None) -> MonitorResult:
+    def check(self, last: str | None, history: bool = True) -> MonitorResult:
+        """With no `last`, every entry is checked; unless not `history`: then only the newest
+        checkpoint's signature and its root in the tiles (a log too large to re-hash in one run)."""
         note = self.log.checkpoint()
         try:
             new = notes.verify(note, self.key, self.log.origin)
@@ -290,29 +344,42 @@ class LogMonitor:
         reader = TreeReader(self.log.tiles, new.size)
         if reader.root() != new.root:
             return MonitorResult(last or note, old_size, [f"the tiles do not hold the root of checkpoint {new.size}"])
+        if last is None and not history:
+            return MonitorResult(note, new.size, [], log_verified=note)
         leaves = reader.entries(old_size, new.size)
         hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
         if any(reader.hash_at(0, old_size + i) != h for i, h in enumerate(hashes)):
             return MonitorResult(last or note, old_size, ["an entry bundle does not match its hash tile"])
-        problems, first_bad = self._check_entries(old_size, leaves)
+        problems, first_bad, in_order = self._check_entries(old_size, leaves)
         if problems:
-            return MonitorResult(last or note, old_size, problems, first_bad)
-        return MonitorResult(note, new.size, [])
+            return MonitorResult(last or note, old_size, problems, first_bad, note if in_order else None)
+        return MonitorResult(note, new.size, [], log_verified=note)
 
-    def _check_entries(self, start: int, leaves: list[bytes]) -> tuple[list[str], tuple[str, int] | None]:
+    def _check_entries(self, start: int, leaves: list[bytes]) -> tuple[list[str], tuple[str, int] | None, bool]:
+        """The problems, the first (lot, version) at fault, and whether the leaves themselves were well formed and in order."""
         problems: list[str] = []
         first_bad: tuple[str, int] | None = None
         expected: dict[str, int] = {}  # each lot's next version in this range
         before: dict[str, str] = {}  # the logged hash of the version before each lot's first in this range
         by_lot: dict[str, dict[int, str]] = {}
+        parsed: list[tuple[int, tuple[str, int, str]]] = []
+        first_version: dict[str, int] = {}  # each lot's first version in this range
         for offset, data in enumerate(leaves):
             try:
-                lot_id, version, event_hash = lot_proofs.parse_leaf(data)
+                parsed.append((offset, lot_proofs.parse_leaf(data)))
             except ValueError as error:
                 problems.append(f"entry {start + offset}: {error}")
                 continue
+            first_version.setdefault(parsed[-1][1][0], parsed[-1][1][1])
+        # Each lot's reads are its own (its runs, a tile, its events): done side by side, so a
+        # run's time is its lots' reads divided by the readers, not their sum.
+        with ThreadPoolExecutor(MONITOR_READERS) as readers:
+            logged_before = dict(zip(first_version, readers.map(
+                lambda lot: self._logged_hash(lot, first_version[lot] - 1, start) if first_version[lot] > 1 else None,
+                first_version), strict=True))
+        for offset, (lot_id, version, event_hash) in parsed:
             if lot_id not in expected:
-                logged = self._logged_hash(lot_id, version - 1, start) if version > 1 else None
+                logged = logged_before[lot_id]
                 expected[lot_id] = version if version == 1 or logged is not None else 1
                 if logged is not None:
                     before[lot_id] = logged
@@ -323,12 +390,14 @@ class LogMonitor:
                 continue
             expected[lot_id] = version + 1
             by_lot.setdefault(lot_id, {})[version] = event_hash
-        for lot_id, logged_hashes in by_lot.items():
-            bad = self._check_stored(lot_id, logged_hashes, before.get(lot_id))
+        in_order = not problems
+        with ThreadPoolExecutor(MONITOR_READERS) as readers:
+            found = list(readers.map(lambda lot: self._check_stored(lot, by_lot[lot], before.get(lot)), by_lot))
+        for lot_id, bad in zip(by_lot, found, strict=True):
             if bad is not None:
                 problems.append(f"lot {lot_id} version {bad[0]}: {bad[1]}")
                 first_bad = first_bad or (lot_id, bad[0])
-        return problems, first_bad
+        return problems, first_bad, in_order
 
     def _check_stored(self, lot_id: str, logged: dict[int, str], logged_before: str | None) -> tuple[int, str] | None:
         """The first of the lot's stored events that differs from the log: (version, problem)."""
@@ -357,3 +426,67 @@ class LogMonitor:
             return None
         logged = lot_proofs.parse_leaf(TreeReader(self.log.tiles, before).entries(index, index + 1)[0])
         return logged[2] if logged[:2] == (lot_id, version) else None
+
+
+# --- the scheduled monitor ------------------------------------------------------------
+
+MAX_FINDINGS = 20  # the findings the monitor's state keeps, newest last: its item stays small
+# A first run re-hashes the whole log up to this size; a larger log (a stack upgraded to the
+# scheduled monitor) is taken from its newest checkpoint on, and `samsold log monitor` with an
+# empty state checks all of it.
+FIRST_RUN_ENTRIES = 100_000
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    checkpoint: str  # the last checkpoint accepted
+    public_key_pem: str  # the log's key, pinned on first use
+    findings: list[str] = field(default_factory=list)  # mismatches with storage found so far, with when
+
+
+class MonitorStateStore(Protocol):
+    """Where the scheduled monitor keeps its state (its own table: none of the log's or the ledger's writers may change it)."""
+
+    def load(self) -> MonitorState | None: ...
+
+    def save(self, state: MonitorState, previous: MonitorState | None) -> None:
+        """Replace `previous` with `state`; nothing if another run replaced it meanwhile."""
+        ...
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    size: int  # the size accepted
+    problems: list[str]
+
+
+def monitor_once(log: PublicLog, store: MonitorStateStore, clock: Callable[[], datetime] = utc_now,
+                 first_run_entries: int = FIRST_RUN_ENTRIES) -> MonitorRun | None:
+    """One run of the scheduled monitor (None: the log has published nothing yet).
+
+    Its state is the last checkpoint it accepted and the log's key, pinned on first use. A new
+    checkpoint whose log holds (signed, consistent with the last, its tiles and leaves in order)
+    is accepted even when stored events disagree with it: the disagreement is reported once,
+    kept in the state's findings, and the next runs check what comes after, so each run's work
+    stays with the new entries. A checkpoint whose log does not hold is never accepted: every
+    run reports it again. The first run re-hashes the log only up to `first_run_entries`.
+    """
+    kept = store.load()
+    head = log.index.head()
+    if head.checkpoint is None or head.public_key_pem is None:
+        return None
+    if kept is not None and kept.checkpoint == head.checkpoint:
+        return MonitorRun(notes.parse(kept.checkpoint)[0].size, [])
+    pem = kept.public_key_pem if kept is not None else head.public_key_pem
+    history = kept is not None or notes.parse(head.checkpoint)[0].size <= first_run_entries
+    if not history:  # (`log` is the public log here: the module's logger by its name)
+        logging.getLogger(__name__).info("the log is too large to re-hash in one run: the monitor starts from its newest "
+                                         "checkpoint, size %d", notes.parse(head.checkpoint)[0].size)
+    result = LogMonitor(log, notes.load_public_key(pem.encode())).check(kept.checkpoint if kept is not None else None,
+                                                                        history=history)
+    if result.log_verified is not None:
+        found = [f"{format_time(clock())} {problem}" for problem in result.problems]
+        findings = ([*kept.findings] if kept is not None else []) + found
+        store.save(MonitorState(result.log_verified, pem, findings[-MAX_FINDINGS:]), kept)
+        return MonitorRun(notes.parse(result.log_verified)[0].size, result.problems)
+    return MonitorRun(result.size, result.problems)

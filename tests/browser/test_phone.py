@@ -6,6 +6,7 @@ ready at the least raise, and a lot that does not exist."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -58,11 +59,13 @@ def test_a_leader_on_a_phone_sees_the_whole_lot_the_reserve_not_met_and_who_bid_
     expect(page.get_by_label("Your maximum bid in EUR")).to_have_value("26.00")
     expect(page.locator("#history tbody tr")).to_have_count(3)
     assert history(page) == ["Bidder 1 (you), automatic €20.50", "Bidder 2 €20.00", "Bidder 1 (you) €10.00"]  # newest first
+    # The public log's line (verified, or not in the log yet) is part of the page that must fit.
+    expect(page.locator("#lot-log")).to_have_attribute("data-state", re.compile(r"^(verified|pending)$"))
     for width in (PHONE, SMALL_PHONE):
         page.set_viewport_size({"width": width, "height": 740})
         assert_fits(page, width)
         for needed in (page.get_by_role("button", name="Raise your maximum"), page.get_by_label("Your maximum bid in EUR"),
-                       page.locator("#lot-countdown"), page.locator("#lot-closes-at")):
+                       page.locator("#lot-countdown"), page.locator("#lot-closes-at"), page.locator("#lot-log")):
             assert_in_view(needed, width)
     page.set_viewport_size({"width": PHONE, "height": 740})
     screenshot(page, "lot-page-phone", doc="lot-page-phone")

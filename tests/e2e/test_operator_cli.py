@@ -100,6 +100,8 @@ def test_dispute_reports(app_stack, disputed, tmp_path):
     accepted = json.loads(samsold(app_stack, "dispute", "--bid", disputed["accepted"], "--auditor", "--json").output)
     assert (accepted["outcome"]["status"], accepted["outcome"]["version"], accepted["outcome"]["minimum"]) == ("ACCEPTED", 2, "10.00")
     assert accepted["lot_state_met"]["version"] == 1 and accepted["verification"]["chain_ok"]
+    # The stack's public log is asked: the checkpoint covering the bid's event, or when one will.
+    assert accepted["public_log"]["status"] in ("IN_LOG", "NOT_YET_IN_LOG") and accepted["public_log"]["version"] == 2
 
     low = json.loads(samsold(app_stack, "dispute", "--bid", disputed["low"], "--auditor", "--json").output)
     assert (low["outcome"]["reason"], low["outcome"]["minimum"], low["outcome"]["current_price"]) == ("BELOW_MINIMUM", "10.50", "10.00")

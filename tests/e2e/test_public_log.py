@@ -1,7 +1,8 @@
 """The public log on the local stack: a bid's events reach the log through the Bids stream
 (LogSequencerFunction, under its IAM policy), a checkpoint is signed on demand, the lot's
 public proof passes the standalone checker, and a consistent rewrite of the lot in the table
-is caught by the monitor and by `samsold log verify`, naming the lot and the version."""
+is caught by the monitor (`samsold log monitor`, and the stack's own on its schedule) and by
+`samsold log verify`, naming the lot and the version."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def _in_log(app_stack, api: str, lot_id: str, versions: int) -> bool:
     assert samsold(app_stack, "log", "checkpoint").exit_code in (0, 1)  # 1: nothing sequenced yet
     proof = Client(api).get(f"/lots/{lot_id}/proof")
     return proof.status_code == 200 and len(proof.json()["events"]) == versions
+
+
+def _scheduled_monitor_findings(app_stack) -> list[str]:
+    item = app_stack.client("dynamodb").get_item(
+        TableName=app_stack.app.outputs["LogMonitorTableName"], Key={"PK": {"S": "MONITOR"}}, ConsistentRead=True).get("Item")
+    return [finding["S"] for finding in (item or {}).get("findings", {}).get("L", [])]
 
 
 def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_stack, api, dev_auth, tmp_path) -> None:
@@ -58,5 +65,8 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
     eventually(lambda: _in_log(app_stack, api, lot, 4), timeout=60, every=1)
     monitored = samsold(app_stack, "log", "monitor", "--state", state)
     assert monitored.exit_code == 1 and f"lot {lot} version 2" in monitored.output, monitored.output
+    # The stack's own monitor (LogMonitorFunction, on its schedule, under its IAM policy) caught it too.
+    eventually(lambda: any(f"lot {lot} version 2" in finding for finding in _scheduled_monitor_findings(app_stack)),
+               timeout=60, every=1)
     stale = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
     assert stale.exit_code == 0  # the proof taken before the rewrite still holds: it is the evidence

@@ -3,6 +3,7 @@ PublicLog over an App's queries, memory tiles and a key file."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from adapters.log_signers import KeyFileSigner
 from adapters.log_storage import FolderArchive
 from bootstrap import App
 from ledger.domain.errors import LogBusy
-from ledger.service.public_log import LogHead, LotRun, PublicLog
+from ledger.service.public_log import LogHead, LotRun, MonitorState, PublicLog
 from tlog.tiles import MemoryTiles
 
 ORIGIN = "samsold.test/log"
@@ -38,14 +39,15 @@ class MemoryLogIndex:
     def append(self, owner: str, old_size: int, new_size: int, root: bytes, runs: Sequence[LotRun]) -> None:
         if self.lease != owner or self.state.size != old_size:
             raise LogBusy("the log moved on")
-        self.state = LogHead(new_size, root, self.state.checkpoint_size, self.state.checkpoint, self.state.public_key_pem)
+        self.state = dataclasses.replace(self.state, size=new_size, root=root)
         for run in runs:
             self.lot_runs.setdefault(run.lot_id, []).append(run)
 
-    def publish(self, owner: str, size: int, note: str, public_key_pem: str) -> None:
+    def publish(self, owner: str, size: int, note: str, public_key_pem: str, published_at: str) -> None:
         if self.lease != owner or self.state.size != size:
             raise LogBusy("the log moved on")
-        self.state = LogHead(self.state.size, self.state.root, size, note, public_key_pem)
+        self.state = dataclasses.replace(self.state, checkpoint_size=size, checkpoint=note, public_key_pem=public_key_pem,
+                                         checkpoint_at=published_at)
 
     def last_versions(self, lot_ids: Sequence[str]) -> dict[str, int]:
         return {lot: (self.lot_runs[lot][-1].last_version if self.lot_runs.get(lot) else 0) for lot in lot_ids}
@@ -57,3 +59,17 @@ class MemoryLogIndex:
 def memory_log(app: App, key_dir: Path) -> PublicLog:
     return PublicLog(app.queries, MemoryLogIndex(), MemoryTiles(), ORIGIN, KeyFileSigner(key_dir / "log-key.pem"),
                      FolderArchive(key_dir / "archive"))
+
+
+class MemoryMonitorState:
+    """The scheduled monitor's state, with the DynamoDB one's condition on the checkpoint replaced."""
+
+    def __init__(self) -> None:
+        self.state: MonitorState | None = None
+
+    def load(self) -> MonitorState | None:
+        return self.state
+
+    def save(self, state: MonitorState, previous: MonitorState | None) -> None:
+        if self.state == previous:
+            self.state = state

@@ -263,6 +263,23 @@ export class Api {
   }
 
   /**
+   * The lot's events in the public log under its newest checkpoint (docs/PROOFS.md); public.
+   * @param {string} lotId
+   * @returns {Promise<import("./proof-check.js").LotProof>}
+   */
+  lotProof(lotId) {
+    return this.request("GET", `/lots/${encodeURIComponent(lotId)}/proof`);
+  }
+
+  /**
+   * The key that signs the public log's checkpoints.
+   * @returns {Promise<{origin: string, key_id: string, algorithm: string, public_key_pem: string}>}
+   */
+  logKey() {
+    return this.request("GET", "/log/key");
+  }
+
+  /**
    * A development token (the local stack only).
    * @param {string} user
    * @returns {Promise<string>}

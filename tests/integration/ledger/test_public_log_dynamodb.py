@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from adapters.log_index import log_table_definition
+from adapters.log_monitor_state import DynamoDBMonitorState, monitor_table_definition
 from bootstrap import App, build
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.errors import LogBusy
-from ledger.service.public_log import LotRun
+from ledger.service.public_log import LotRun, MonitorState
 from tests.support.app import execute_one
 from tlog.proof import check_lot_proof
 
@@ -41,6 +42,22 @@ def test_sequenced_events_prove_against_a_signed_checkpoint_kept_in_the_folders(
     assert log.index.runs(lot) == [LotRun(lot, 1, 2, 0)]
     assert log.signer is not None
     check_lot_proof(log.lot_proof(lot), log.signer.public_key_der())
+    # The head keeps when its checkpoint was signed; the proof under it says so.
+    assert log.lot_proof(lot)["checkpoint_published_at"] == log.index.head().checkpoint_at is not None
+
+
+def test_the_scheduled_monitors_state_moves_only_from_the_checkpoint_it_replaces(dynamodb_client) -> None:
+    table = f"monitor-{uuid.uuid4().hex[:8]}"
+    dynamodb_client.create_table(**monitor_table_definition(table))
+    store = DynamoDBMonitorState(dynamodb_client, table)
+    assert store.load() is None
+    first = MonitorState("note 1", "pem")
+    store.save(first, None)
+    second = MonitorState("note 2", "pem", ["2030-01-01T12:00:00.000Z lot x version 2: differs"])
+    store.save(second, first)
+    store.save(MonitorState("note 1 again", "pem"), first)  # another run moved it meanwhile: nothing
+    store.save(MonitorState("another first", "pem"), None)
+    assert store.load() == second
 
 
 def test_one_sequencer_at_a_time_and_an_append_only_from_the_size_it_read(app: App) -> None:

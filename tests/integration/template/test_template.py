@@ -44,6 +44,7 @@ HANDLERS = {
     "CloseDueLotsFunction": "handlers.close_due_lots.handler",
     "CloseTimerFunction": "handlers.close_timers.handler",
     "LogSequencerFunction": "handlers.log_sequencer.handler",
+    "LogMonitorFunction": "handlers.log_monitor.handler",
 }
 # What a function's deployment package holds: the project's packages, nothing else.
 PACKAGES = {"tlog", "ledger", "projections", "handlers", "adapters", "bootstrap"}
@@ -96,6 +97,7 @@ CONNECTION_QUOTA_ENVIRONMENT = {"QUOTA_CONNECTIONS_PER_USER", "QUOTA_SUBSCRIPTIO
 # The public log: the routes read it; only the sequencer signs and archives.
 LOG_ENVIRONMENT = {"LOG_TABLE", "LOG_BUCKET", "LOG_ORIGIN"}
 SEQUENCER_ENVIRONMENT = LOG_ENVIRONMENT | {"LOG_KEY_ID", "LOG_ARCHIVE_BUCKET"}
+MONITOR_ENVIRONMENT = LOG_ENVIRONMENT | {"LOG_MONITOR_TABLE"}
 # Least privilege: function -> {(action, resource)}, as the code uses them; the
 # resource "BidsTable/index/OpenLotsByCloseTimeSharded" is the open-lots GSI,
 # "BidsTable/index/EndedLotsByTime" the ended-lots one (only the lot list reads it).
@@ -159,6 +161,15 @@ POLICIES = {
         ("s3:GetObject", "LogArchive/checkpoints/*"),
         ("s3:PutObject", "LogArchive/checkpoints/*"),
     },
+    # Reads the log and the events; writes only its own state.
+    "LogMonitorFunction": {
+        ("dynamodb:Query", "BidsTable"),
+        ("dynamodb:GetItem", "LogTable"),
+        ("dynamodb:Query", "LogTable"),
+        ("s3:GetObject", "LogBucket/*"),
+        ("dynamodb:GetItem", "LogMonitorTable"),
+        ("dynamodb:PutItem", "LogMonitorTable"),
+    },
 }
 # The modules (or packages) that call AWS, and the resource each one calls.
 AWS_CALLERS = {
@@ -170,6 +181,7 @@ AWS_CALLERS = {
     "adapters/close_timer_queue.py": "CloseTimerQueue",
     "adapters/log_index.py": "LogTable",
     "adapters/log_storage.py": "LogBucket",
+    "adapters/log_monitor_state.py": "LogMonitorTable",
 }
 OPERATIONS = {
     "get_item": "dynamodb:GetItem",
@@ -339,7 +351,8 @@ def test_environment_is_the_one_the_code_reads(template):
                  "LotApiFunction": AUTH_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT,
                  "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
                  "PlaceBidFunction": CONFIRMATION_ENVIRONMENT | BID_QUOTA_ENVIRONMENT,
-                 "LogSequencerFunction": SEQUENCER_ENVIRONMENT}.get(lid, set())
+                 "LogSequencerFunction": SEQUENCER_ENVIRONMENT,
+                 "LogMonitorFunction": MONITOR_ENVIRONMENT}.get(lid, set())
         if lid == "LotApiFunction":
             extra = extra | LOG_ENVIRONMENT
         assert set(function_properties(template, lid)["Environment"]["Variables"]) == ENVIRONMENT | extra
@@ -573,7 +586,7 @@ def test_alarms_say_when_the_service_falls_behind(template):
     alarms = {lid: spec["Properties"] for lid, spec in resources_of(template, "AWS::CloudWatch::Alarm").items()}
     assert set(alarms) == {"ProcessBidDeadLetterAlarm", "ProcessBidQueueAgeAlarm", "ProcessBidErrorsAlarm",
                            "BroadcastIteratorAgeAlarm", "FanOutDeadLetterAlarm", "CloseTimerDeadLetterAlarm",
-                           "QueuedBidsUnmatchedAlarm"}
+                           "QueuedBidsUnmatchedAlarm", "LogMonitorAlarm"}
     watched = {
         lid: (a["Namespace"], a["MetricName"], a.get("Dimensions"), a["Statistic"], a["ComparisonOperator"], a["Threshold"])
         for lid, a in alarms.items()
@@ -591,6 +604,11 @@ def test_alarms_say_when_the_service_falls_behind(template):
     unmatched = alarms["QueuedBidsUnmatchedAlarm"]
     assert (unmatched["Namespace"], unmatched["MetricName"], unmatched["Statistic"], unmatched["Threshold"]) == (
         "SamSold", "QueuedBidsUnmatched", "Sum", 0)
+    # The public log's monitor: a run that found a mismatch fails (handlers/log_monitor.py).
+    assert watched["LogMonitorAlarm"] == (
+        "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": {"Ref": "LogMonitorFunction"}}],
+        "Sum", "GreaterThanThreshold", 0,
+    )
     assert watched["BroadcastIteratorAgeAlarm"] == (
         "AWS/Lambda", "IteratorAge", [{"Name": "FunctionName", "Value": {"Ref": "BroadcastLotChangesFunction"}}],
         "Maximum", "GreaterThanThreshold", 30000,
@@ -695,6 +713,22 @@ def test_the_log_sequencer_reads_every_lot_change_and_signs_every_minute_with_a_
     archive = template["Resources"]["LogArchiveBucket"]["Properties"]
     assert archive["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
     assert "LogOrigin" in template["Parameters"] and "LogArchiveBucketName" in template["Parameters"]
+
+
+def test_the_log_monitor_runs_every_minute_and_only_it_writes_its_state(template):
+    ((_, _, schedule),) = [e for e in events_of(template, "Schedule") if e[0] == "LogMonitorFunction"]
+    assert schedule["Schedule"] == "rate(1 minute)" and "Input" not in schedule
+    environment = function_properties(template, "LogMonitorFunction")["Environment"]["Variables"]
+    assert environment["LOG_MONITOR_TABLE"] == {"Ref": "LogMonitorTable"} and "LOG_KEY_ID" not in environment
+    writers = set()
+    for lid in HANDLERS:
+        for policy in function_properties(template, lid)["Policies"]:
+            for statement in policy["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if statement["Resource"] == {"Fn::GetAtt": ["LogMonitorTable", "Arn"]}:
+                    writers |= {lid for action in actions if action != "dynamodb:GetItem"}
+    assert writers == {"LogMonitorFunction"}
+    assert template["Outputs"]["LogMonitorTableName"]["Value"] == {"Ref": "LogMonitorTable"}
 
 
 # --- APIs ----------------------------------------------------------------------------

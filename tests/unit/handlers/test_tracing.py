@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HANDLER_MODULES = [
     "handlers.place_bid", "handlers.process_bid", "handlers.lot_api", "handlers.broadcast",
     "handlers.fan_out", "handlers.connect", "handlers.close_due_lots", "handlers.close_timers", "handlers.log_sequencer",
+    "handlers.log_monitor",
 ]
 TRACED_CODE = traced(lambda event, context, samsold=None: None).__code__
 

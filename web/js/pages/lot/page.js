@@ -9,6 +9,7 @@ import { newerThanShown } from "../../live.js";
 import { app } from "../../state.js";
 import { BidPanel } from "./bid-panel.js";
 import { announce, showFacts, showHistory, showResult } from "./facts.js";
+import { LogProofLine } from "./log-proof.js";
 import { LOT_TEMPLATE } from "./template.js";
 
 /** @typedef {import("../../api.js").LotView} LotView */
@@ -33,6 +34,7 @@ export class LotPage {
     this.reading = false;
     this.readAgain = false;
     this.bids = new BidPanel(this);
+    this.logProof = new LogProofLine(lotId);
     this.lastClosePoll = 0;
     this.mounted = false;
   }
@@ -94,6 +96,7 @@ export class LotPage {
   notFound() {
     this.mounted = false;
     this.bids.destroy();
+    this.logProof.destroy();
     document.title = "No such lot — SamSold";
     this.main.replaceChildren(
       el("p", { class: "back" }, el("a", { href: "#/" }, "← All open lots"), " · ", el("a", { href: "#/ended" }, "Ended lots")),
@@ -153,6 +156,7 @@ export class LotPage {
     showHistory(lot, app.session ? this.yourAlias : null);
     if (previous && previous.version !== lot.version) announce(previous, lot);
     this.bids.render();
+    this.logProof.shown(lot.version);
     this.tick();
   }
 
@@ -198,5 +202,6 @@ export class LotPage {
   destroy() {
     this.mounted = false;
     this.bids.destroy();
+    this.logProof.destroy();
   }
 }

@@ -42,6 +42,7 @@ export const LOT_TEMPLATE = `
           <thead><tr><th scope="col">Bidder</th><th scope="col" class="number">Bid</th><th scope="col">Placed at</th></tr></thead>
           <tbody></tbody>
         </table>
+        <p id="lot-log" class="log-proof" role="status"></p>
       </section>
     </div>
     <p id="lot-announce" class="visually-hidden" aria-live="polite"></p>
