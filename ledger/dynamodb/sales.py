@@ -125,25 +125,41 @@ class SalesTable(TableAccess, SaleRecords):
         return True
 
     def open_drafts(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
-        for snapshot in snapshots:
-            lot_id = str(snapshot["lot_id"])
-            listed = list(index_keys(lot_id, {k: v for k, v in snapshot.items() if k != DRAFT_ATTRIBUTE}).items())
-            update = "REMOVE #draft" + ("".join(f"{', ' if i else ' SET '}#k{i} = :k{i}" for i in range(len(listed))))
+        """Up to TRANSACTION_LIMIT drafts a transaction (one call, not one per lot); when one
+        of them is a draft no more (a decision replaced it), each of that transaction's alone."""
+        for start in range(0, len(snapshots), TRANSACTION_LIMIT):
+            updates = [self._opening(snapshot) for snapshot in snapshots[start:start + TRANSACTION_LIMIT]]
             try:
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=to_item({"PK": lot_key(lot_id), "SK": "SNAPSHOT"}),
-                    UpdateExpression=update,
-                    ConditionExpression="#draft = :draft",
-                    ExpressionAttributeNames={"#draft": DRAFT_ATTRIBUTE} | {f"#k{i}": name for i, (name, _) in enumerate(listed)},
-                    ExpressionAttributeValues=to_item({":draft": snapshot[DRAFT_ATTRIBUTE]}
-                                                      | {f":k{i}": value for i, (_, value) in enumerate(listed)}),
-                )
+                self.client.transact_write_items(TransactItems=[{"Update": update} for update in updates])
+                continue
             except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if _cancellation_reasons(error, len(updates)) is None:
                     raise_for(error, "open_drafts")
             except BotoCoreError as error:
                 raise_for(error, "open_drafts")
+            for update in updates:
+                try:
+                    self.client.update_item(**update)
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise_for(error, "open_drafts")
+                except BotoCoreError as error:
+                    raise_for(error, "open_drafts")
+
+    def _opening(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        """The update that opens a draft: its mark removed, the index keys its status needs set,
+        only if it is still that draft."""
+        lot_id = str(snapshot["lot_id"])
+        listed = list(index_keys(lot_id, {k: v for k, v in snapshot.items() if k != DRAFT_ATTRIBUTE}).items())
+        return {
+            "TableName": self.table_name,
+            "Key": to_item({"PK": lot_key(lot_id), "SK": "SNAPSHOT"}),
+            "UpdateExpression": "REMOVE #draft" + "".join(f"{', ' if i else ' SET '}#k{i} = :k{i}" for i in range(len(listed))),
+            "ConditionExpression": "#draft = :draft",
+            "ExpressionAttributeNames": {"#draft": DRAFT_ATTRIBUTE} | {f"#k{i}": name for i, (name, _) in enumerate(listed)},
+            "ExpressionAttributeValues": to_item({":draft": snapshot[DRAFT_ATTRIBUTE]}
+                                                 | {f":k{i}": value for i, (_, value) in enumerate(listed)}),
+        }
 
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
         return self._get_item("get_sale", sale_key(sale_id), SALE_SK)

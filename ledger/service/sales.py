@@ -32,7 +32,14 @@ from eventsourcing.persistence import StoredEvent
 from pydantic import BaseModel, ValidationError
 
 from ledger.domain import rules
-from ledger.domain.commands import DRAFT_LOTS_PER_TRANSACTION, MAX_SALE_REQUEST_LOTS, AddSaleLots, CreateLot, CreateSale
+from ledger.domain.commands import (
+    DRAFT_LOTS_PER_TRANSACTION,
+    MAX_SALE_REQUEST_LOTS,
+    TRANSACTION_LIMIT,
+    AddSaleLots,
+    CreateLot,
+    CreateSale,
+)
 from ledger.domain.errors import (
     InvalidCommand,
     LotAlreadyExists,
@@ -219,7 +226,7 @@ class Sales:
         return item is not None and item.get("sale_id") == sale_id and item.get(DRAFT_ATTRIBUTE) == marker
 
     def _open(self, drafts: list[dict[str, Any]]) -> None:
-        chunks = [drafts[start:start + DRAFT_LOTS_PER_TRANSACTION] for start in range(0, len(drafts), DRAFT_LOTS_PER_TRANSACTION)]
+        chunks = [drafts[start:start + TRANSACTION_LIMIT] for start in range(0, len(drafts), TRANSACTION_LIMIT)]
         self._each(chunks, self.store.open_drafts)
 
     def _each(self, chunks: list[T], write: Callable[[T], None]) -> None:
