@@ -172,11 +172,10 @@ class SaleClosing(InvalidState):
     code = "SALE_CLOSING"
 
 
-class SaleFull(InvalidCommand):
-    """A sale holds at most `MAX_SALE_LOTS` lots (`details` say how many it has)."""
+class SaleFull(LedgerError):
+    """A sale holds at most `MAX_SALE_LOTS` lots (`details` say how many more it takes); nothing was written."""
 
     code = "SALE_FULL"
-    former_code = None
 
 
 class SaleUnreadable(LedgerError):

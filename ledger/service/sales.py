@@ -178,10 +178,10 @@ class Sales:
             raise SaleUnreadable(sale.sale_id, f"the batch at {first} of request {request} is missing")
         batch = self._batch(sale.sale_id, stored)
         if batch.committed:
-            lots = self._snapshots(batch.lot_ids)
+            states = self._snapshots(batch.lot_ids)
             self._open([snapshot for snapshot in self.store.get_snapshots(batch.lot_ids).values() if DRAFT_ATTRIBUTE in snapshot])
-            self.lots.arm_close_timers([(lot.lot_id, lot.closes_at) for lot in lots])
-            return SalePage(self._read_sale(sale.sale_id), lots)
+            self.lots.arm_close_timers([(lot.lot_id, lot.closes_at) for lot in states])
+            return SalePage(self._read_sale(sale.sale_id), states)
         # Its own drafts written before (another lot under one of its ids is refused when written).
         existing = {lot_id: snapshot for lot_id, snapshot in self.store.get_snapshots(batch.lot_ids).items()
                     if snapshot.get("sale_id") == sale.sale_id and snapshot.get(DRAFT_ATTRIBUTE) == draft_marker(first)}
