@@ -5,6 +5,7 @@ made to fail), and completed by the same request sent again; a sale read a page 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from bootstrap import App
 from handlers import lot_api
 from ledger.domain import rules
-from ledger.domain.commands import MAX_SALE_LOTS, AddSaleLots, CreateSale
+from ledger.domain.commands import MAX_SALE_LOTS, AddSaleLots, CreateLot, CreateSale
 from ledger.domain.errors import NotAllowed, SaleClosing, SaleFull, SaleNotFound
 from ledger.domain.values import format_time
 from ledger.service.quotas import LOTS_RECORD, QuotaLimits, Quotas
@@ -25,22 +26,17 @@ START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 FIRST_CLOSE = START + timedelta(minutes=10)
 
 
+@dataclass
 class Clock:
-    def __init__(self) -> None:
-        self.now = START
+    now: datetime = START
 
     def __call__(self) -> datetime:
         return self.now
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def app(clock: Clock) -> App:
-    return build_test_app(clock=clock)
+def app() -> App:
+    return build_test_app(clock=Clock())
 
 
 def terms(count: int, prefix: str | None = "lot", start: int = 0) -> list[dict[str, Any]]:
@@ -102,11 +98,11 @@ def test_a_sale_holds_a_thousand_lots_and_no_more(app):
     assert refused.value.details["room"] == 0 and app.queries.find_lot("lot-1000") is None
 
 
-def test_lots_are_added_only_before_the_first_close_and_by_the_seller(app, clock):
+def test_lots_are_added_only_before_the_first_close_and_by_the_seller(app):
     create(app, terms(2))
     with pytest.raises(NotAllowed):
         add(app, terms(1, start=2), seller="mallory")
-    clock.now = FIRST_CLOSE
+    app.commands.clock.now = FIRST_CLOSE
     with pytest.raises(SaleClosing):
         add(app, terms(1, start=2))
     with pytest.raises(SaleNotFound):
@@ -178,9 +174,8 @@ def test_lots_given_no_id_get_the_same_ids_when_the_request_is_sent_again(app):
     assert len({lot.lot_id for lot in first.lots}) == 3 and app.sales.get_sale("big").sale.committed_lots == 3
 
 
-def test_the_quota_counts_every_lot_once_also_when_a_request_is_sent_again(clock):
-    app = build_test_app(clock=clock)
-    app.lots.quotas = Quotas(app.commands.store, QuotaLimits(lots_per_day=150), clock=clock)
+def test_the_quota_counts_every_lot_once_also_when_a_request_is_sent_again(app):
+    app.lots.quotas = Quotas(app.commands.store, QuotaLimits(lots_per_day=150), clock=app.commands.clock)
     FailsOnce(app, "insert_lot_drafts", 2)
     with pytest.raises(RuntimeError):
         create(app, terms(100))
@@ -195,7 +190,6 @@ def test_a_sale_stored_before_batches_is_read_and_added_to(app):
     for n in range(2):
         create_lot_body = {"lot_id": f"old-{n}", "title": "Old", "currency": "EUR", "starting_price": "1.00",
                            "closes_at": format_time(FIRST_CLOSE + timedelta(seconds=10 * n))}
-        from ledger.domain.commands import CreateLot
         app.lots.create_lot(CreateLot.model_validate(create_lot_body), seller="sam")
     app.commands.store._sales["big"] = {  # type: ignore[attr-defined]
         "sale_id": "big", "title": "Old sale", "seller": "sam", "interval_s": 10, "first_closes_at": format_time(FIRST_CLOSE),
