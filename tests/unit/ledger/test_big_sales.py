@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bootstrap import App
 from handlers import lot_api
@@ -218,3 +219,35 @@ def test_post_sales_lots_answers_201_and_get_pages_with_a_cursor(app):
         if (cursor := page["next"]) is None:
             break
     assert pages == [["lot-0", "lot-1"], ["lot-2", "lot-3"], ["lot-4"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"lots": []}, "lots"),
+        ({"lots": terms(1) * 501}, "lots"),
+        ({"lots": "lot-1"}, "lots"),
+        ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": "1.00", "closes_at": "2030-01-01T12:10:00Z"}]},
+         "lots.0.closes_at"),
+        ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": 1}]}, "lots.0.starting_price"),
+        ({"lots": [{"lot_id": "a b", "title": "Lot", "currency": "EUR", "starting_price": "1.00"}]}, "lots.0.lot_id"),
+        ({"lots": terms(1), "interval_s": 5}, "interval_s"),
+        ({"lots": terms(1), "sale_id": "other"}, "sale_id"),
+    ],
+)
+def test_hostile_additions_are_refused_before_anything_is_read(body, where):
+    with pytest.raises(ValidationError) as refused:
+        AddSaleLots.model_validate(body)
+    assert where in {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
+
+
+@pytest.mark.parametrize(("resource", "size", "status"), [
+    ("/sales", 600_000, 201), ("/sales", 1_100_000, 413), ("/lots", 20_000, 413)])
+def test_a_sale_s_body_may_be_up_to_1_mib_other_bodies_16_kib(app, resource, size, status):
+    body = {"sale_id": "big", "title": "Estate sale", "interval_s": 10, "first_closes_at": format_time(FIRST_CLOSE),
+            "lots": terms(3)} if resource == "/sales" else {"title": "x"}
+    text = json.dumps(body)
+    text = text[:-1] + " " * (size - len(text)) + "}"  # padded with white space to `size` bytes
+    response = lot_api.handler(rest_event("POST", resource, resource=resource, body=text, claims={"sub": "sam"}),
+                               FakeContext(), app)
+    assert response["statusCode"] == status, response["body"][:300]
