@@ -9,7 +9,7 @@ extra queries:
     BidRecords      bids as the API took them, and how they were decided or retracted
     LotListings     open lots by close time, ended lots by end time
     BidderRecords   bidders' aliases on lots and their records of the lots they bid on
-    SaleRecords     staggered sales, written with their lots
+    SaleRecords     staggered sales: their requests, batches and lots written as drafts
     ParkedMessages  messages that can never be processed, kept for inspection
     QuotaRecords    per-user quota records, each under one user (and lot), never shared
 
