@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from handlers import bid_routes, log_routes, lot_routes, sale_routes
-from handlers.rest import MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
+from handlers.rest import LARGE_BODY_ROUTES, MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
 from ledger.domain.values import TIME_RANGE_TEXT
 
 PUBLIC_ROUTES = {("GET", "/lots"), ("GET", "/lots/{lot_id}"), ("GET", "/openapi.json"), ("GET", "/sales/{sale_id}")}
@@ -98,6 +98,18 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
         422: {"RULE_BROKEN": "first_closes_at is not in the future, a lot's terms break a rule (details name the lot), "
               "or a lot_id is in the sale twice"},
     },
+    ("POST", "/sales/{sale_id}/lots"): {
+        403: {"FORBIDDEN": "only the sale's seller may add lots to it"},
+        404: {"SALE_NOT_FOUND": "no such sale"},
+        409: {
+            "SALE_CLOSING": "the sale's first lot's close time has passed: lots can no longer be added",
+            "LOT_ALREADY_EXISTS": "a lot with one of its lot_ids exists already",
+        },
+        422: {"RULE_BROKEN": "a lot's terms break a rule (details name the lot), or a lot_id is in the request twice",
+              "SALE_FULL": "the sale would hold more than its most lots (details.room says how many more it takes)"},
+        500: {"SALE_UNREADABLE": "the sale's stored item cannot be read"},
+        503: RETRY,
+    },
     ("GET", "/sales/{sale_id}"): {
         404: {"SALE_NOT_FOUND": "no such sale"},
         500: {"SALE_UNREADABLE": "the sale's stored item cannot be read"},
@@ -124,7 +136,6 @@ MALFORMED = {
 BODY_MALFORMED = MALFORMED | {"INVALID_JSON": "the body is not one JSON object as this API takes it"}
 NO_TOKEN = {"UNAUTHORIZED": "no valid bearer token"}
 STORAGE = {"TRANSIENT": "the ledger's storage is not answering; retry"}
-TOO_LARGE = {"BODY_TOO_LARGE": f"the body is larger than {MAX_BODY_BYTES} bytes"}
 NOT_JSON = {"UNSUPPORTED_MEDIA_TYPE": "the body is not sent as application/json (UTF-8)"}
 # Every route may be throttled (the stage's and the route's rate and burst: answered by the
 # gateway); some also count the caller's quotas. Both answer 429 with Retry-After.
@@ -135,6 +146,7 @@ QUOTA_ROUTES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/lots/{lot_id}/buy"): BID_QUOTA,
     ("POST", "/lots"): {"QUOTA_EXCEEDED": "you created your lots for today"},
     ("POST", "/sales"): {"QUOTA_EXCEEDED": "the sale's lots would pass your lots for today"},
+    ("POST", "/sales/{sale_id}/lots"): {"QUOTA_EXCEEDED": "the lots would pass your lots for today"},
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
 NO_PARAMETERS = {("GET", "/openapi.json")}
@@ -153,7 +165,8 @@ LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
     ("POST", "/lots/{lot_id}/buy", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
-    ("POST", "/sales", "201"): {("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}}},
+    ("POST", "/sales", "201"): {("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+                                ("POST", "/sales/{sale_id}/lots"): {"parameters": {"sale_id": "$response.body#/sale_id"}}},
 }
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -206,7 +219,7 @@ def openapi_document() -> dict[str, Any]:
             description=(
                 "Event-sourced auction ledger. Errors are {\"error\": {\"code\", \"message\", \"details\"}}. "
                 f"Request bodies are one JSON object in UTF-8 sent as application/json, at most {MAX_BODY_BYTES} "
-                f"bytes and {MAX_BODY_DEPTH} levels deep, without duplicate keys; times are ISO 8601 with Z or "
+                f"bytes (a sale's lots: {max(LARGE_BODY_ROUTES.values())}) and {MAX_BODY_DEPTH} levels deep, without duplicate keys; times are ISO 8601 with Z or "
                 f"an offset, {TIME_RANGE_TEXT} (one the offset takes outside it is refused with 422)."
             ),
             security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
@@ -232,7 +245,8 @@ def openapi_document() -> dict[str, Any]:
                 operation["security"] = [{"bearer": []}]
                 errors[401] = NO_TOKEN
             if "requestBody" in operation:
-                errors |= {413: TOO_LARGE, 415: NOT_JSON}
+                limit = LARGE_BODY_ROUTES.get(route, MAX_BODY_BYTES)
+                errors |= {413: {"BODY_TOO_LARGE": f"the body is larger than {limit} bytes"}, 415: NOT_JSON}
             errors |= ROUTE_ERRORS.get(route, {})
             errors[429] = THROTTLED | QUOTA_ROUTES.get(route, {})
             for status, codes in sorted(errors.items()):

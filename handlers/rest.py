@@ -44,6 +44,8 @@ from ledger.domain.errors import (
     NotInLog,
     QuotaExceeded,
     SaleAlreadyExists,
+    SaleClosing,
+    SaleFull,
     SaleNotFound,
     SaleUnreadable,
     SnapshotChanged,
@@ -57,6 +59,9 @@ from ledger.domain.wire import MAX_DEPTH, MalformedJson, parse_json_object
 # How `ledger.domain.values` refuses a time outside its range (see `_invalid_request`).
 _OUT_OF_RANGE = f"time out of range: times run {TIME_RANGE_TEXT}"
 MAX_BODY_BYTES = 16 * 1024
+# A sale's request carries up to 500 lots' terms: its routes take bodies up to 1 MiB (Lambda takes 6 MB).
+MAX_SALE_BODY_BYTES = 1024 * 1024
+LARGE_BODY_ROUTES = {("POST", "/sales"): MAX_SALE_BODY_BYTES, ("POST", "/sales/{sale_id}/lots"): MAX_SALE_BODY_BYTES}
 MAX_BODY_DEPTH = MAX_DEPTH
 JSON_MEDIA_TYPE = "application/json"
 METHODS_WITHOUT_BODY = {"GET", "HEAD", "OPTIONS"}
@@ -97,6 +102,9 @@ STATUS_OF: dict[type[LedgerError], int] = {
     LotEnded: 409,
     SaleNotFound: 404,
     SaleAlreadyExists: 409,
+    # Lots added to a sale after its first close, or past the most a sale holds.
+    SaleClosing: 409,
+    SaleFull: 422,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
     SaleUnreadable: 500,
     # Over a per-user quota: nothing written; Retry-After says when to ask again.
@@ -271,16 +279,22 @@ def _is_json_media_type(content_type: str) -> bool:
     return media_type == JSON_MEDIA_TYPE and all(p.replace('"', "") == "charset=utf-8" for p in parameters)
 
 
+def body_limit(method: str, resource: str) -> int:
+    """The largest body a route takes, in bytes."""
+    return LARGE_BODY_ROUTES.get((method, resource), MAX_BODY_BYTES)
+
+
 def checked_body(event: dict[str, Any]) -> dict[str, Any]:
     """The event with its body checked as the API documents bodies: at most
-    MAX_BODY_BYTES, sent as application/json, UTF-8, one JSON object without duplicate
+    MAX_BODY_BYTES (LARGE_BODY_ROUTES: more), sent as application/json, UTF-8, one JSON object without duplicate
     keys, at most MAX_BODY_DEPTH deep. A base64-encoded body (binary media) is decoded.
     The body Powertools then parses is the same text; HttpError says what is wrong."""
     body = event.get("body")
     if not body or event.get("httpMethod") in METHODS_WITHOUT_BODY:  # no route reads a body there
         return event
-    if len(body) > 2 * MAX_BODY_BYTES:  # too large however it is encoded; do not decode it
-        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    limit = body_limit(str(event.get("httpMethod")), str(event.get("resource")))
+    if len(body) > 2 * limit:  # too large however it is encoded; do not decode it
+        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {limit} bytes")
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
@@ -288,13 +302,13 @@ def checked_body(event: dict[str, Any]) -> dict[str, Any]:
             raise HttpError(400, INVALID_REQUEST, "the body is not valid base64") from None
     else:
         raw = body.encode("utf-8", "surrogatepass")
-    if len(raw) > MAX_BODY_BYTES:
-        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if len(raw) > limit:
+        raise HttpError(413, "BODY_TOO_LARGE", f"the body is larger than {limit} bytes")
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
     if not _is_json_media_type(str(headers.get("content-type") or "")):
         raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", f"send the body as {JSON_MEDIA_TYPE} (UTF-8)")
     try:
-        parse_json_object(raw, max_bytes=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH)
+        parse_json_object(raw, max_bytes=limit, max_depth=MAX_BODY_DEPTH)
     except MalformedJson as error:
         raise HttpError(400, "INVALID_JSON", error.message, error.details) from None
     return {**event, "body": raw.decode("utf-8"), "isBase64Encoded": False}

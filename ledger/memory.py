@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.sales import DRAFT_ATTRIBUTE
 from ledger.persistence import (
     BID_TOPICS,
     OPEN_STATUS,
@@ -75,6 +76,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._bidders: dict[tuple[str, str], dict[str, Any]] = {}  # (lot, bidder) -> alias record
         self._bidder_lots: dict[tuple[str, str], dict[str, Any]] = {}  # (bidder, lot) -> their record of it
         self._sales: dict[str, dict[str, Any]] = {}
+        self._sale_requests: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sale_batches: dict[tuple[str, int], dict[str, Any]] = {}
 
     # --- LotEventStore (receipts, aliases, retractions: written with the events) ---
 
@@ -240,7 +243,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             open_lots = sorted(
                 (close_key(str(item["closes_at"]), lot_id), lot_id, copy.deepcopy(item))
                 for lot_id, item in self._snapshots.items()
-                if item.get("status") == OPEN_STATUS
+                if item.get("status") == OPEN_STATUS and DRAFT_ATTRIBUTE not in item
                 and (closing_by is None or str(item.get("closes_at")) <= closing_by)
                 and (after is None or close_key(str(item["closes_at"]), lot_id) > after)
             )
@@ -253,7 +256,7 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 (
                     (ended_key(at, lot_id), lot_id, copy.deepcopy(item))
                     for lot_id, item in self._snapshots.items()
-                    if (at := ended_at(item)) is not None
+                    if (at := ended_at(item)) is not None and DRAFT_ATTRIBUTE not in item
                 ),
                 reverse=True,
             )
@@ -297,34 +300,85 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
 
     # --- SaleRecords ----------------------------------------------------------------
 
-    def insert_sale(
-        self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
-    ) -> None:
-        items = 1 + len(stored_events) + len(snapshots)
+    def reserve_sale_lots(self, sale_id: str, new_sale: Mapping[str, Any] | None, taken: int, closes_after: str,
+                          batch: Mapping[str, Any]) -> None:
+        with self._database_lock:
+            stored = self._sales.get(sale_id)
+            first, request = int(batch["first"]), str(batch["request_id"])
+            request_exists = (sale_id, request) in self._sale_requests or (sale_id, first) in self._sale_batches
+            sale_exists = new_sale is not None and stored is not None
+            sale_changed = new_sale is None and (
+                stored is None or str(stored["first_closes_at"]) <= closes_after
+                or int(stored.get("reserved", len(stored.get("lot_ids", [])))) != taken
+            )
+            if sale_exists or sale_changed or request_exists:
+                raise SaleConditionsFailed(
+                    f"reserve_sale_lots: conditions failed (sale exists: {sale_exists}, changed: {sale_changed}, "
+                    f"request exists: {request_exists})",
+                    sale_exists=sale_exists, sale_changed=sale_changed, request_exists=request_exists,
+                )
+            if new_sale is not None:
+                self._sales[sale_id] = _stored(new_sale)
+            else:
+                self._sales[sale_id]["reserved"] = Decimal(taken + len(batch["lot_ids"]))
+                self._sales[sale_id].setdefault("lot_count", Decimal(taken))
+            self._sale_requests[(sale_id, request)] = _stored({"request_id": request, "first": first})
+            self._sale_batches[(sale_id, first)] = _stored(batch)
+
+    def get_sale_request(self, sale_id: str, request_id: str) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._sale_requests.get((sale_id, request_id)))
+
+    def insert_lot_drafts(self, stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]) -> None:
+        items = len(stored_events) + len(snapshots)
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
             snapshot_ids = [str(s["lot_id"]) for s in snapshots]
             if len(set(snapshot_ids)) < len(snapshot_ids):
-                raise IntegrityError("insert_sale: the same lot twice in one transaction")
+                raise IntegrityError("insert_lot_drafts: the same lot twice in one transaction")
             lot_ids = [str(e.originator_id) for e in stored_events] + snapshot_ids
-            sale_exists = str(sale["sale_id"]) in self._sales
             lots_exist = [lot for lot in dict.fromkeys(lot_ids) if lot in self._snapshots or self._stored_events_index.get(lot)]
-            if sale_exists or lots_exist:
-                raise SaleConditionsFailed(
-                    f"insert_sale: conditions failed (sale exists: {sale_exists}, lots exist: {lots_exist})",
-                    sale_exists=sale_exists,
-                    lots_exist=lots_exist,
-                )
+            if lots_exist:
+                raise SaleConditionsFailed(f"insert_lot_drafts: lots exist ({lots_exist})", lots_exist=lots_exist)
             notification_ids = self._update_table(stored_events) or []
             for snapshot in snapshots:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
-            self._sales[str(sale["sale_id"])] = _stored(sale)
         self._inserted(notification_ids)
+
+    def commit_sale_batch(self, sale_id: str, first: int, count: int) -> bool:
+        with self._database_lock:
+            batch = self._sale_batches.get((sale_id, first))
+            if batch is None or sale_id not in self._sales:
+                raise IntegrityError(f"commit_sale_batch: no batch {first} of sale {sale_id!r}")
+            if batch.get("committed") is not False:
+                return False
+            batch["committed"] = True
+            sale = self._sales[sale_id]
+            sale["lot_count"] = Decimal(int(sale.get("lot_count", 0)) + count)
+            return True
+
+    def open_drafts(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
+        with self._database_lock:
+            for snapshot in snapshots:
+                stored = self._snapshots.get(str(snapshot["lot_id"]))
+                if stored is not None and stored.get(DRAFT_ATTRIBUTE) == snapshot[DRAFT_ATTRIBUTE]:
+                    del stored[DRAFT_ATTRIBUTE]
 
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
         with self._database_lock:
             return copy.deepcopy(self._sales.get(sale_id))
+
+    def get_sale_batch(self, sale_id: str, first: int) -> dict[str, Any] | None:
+        with self._database_lock:
+            return copy.deepcopy(self._sale_batches.get((sale_id, first)))
+
+    def sale_batches(self, sale_id: str, from_first: int) -> Iterator[dict[str, Any]]:
+        with self._database_lock:
+            batches = sorted((first, copy.deepcopy(batch)) for (sale, first), batch in self._sale_batches.items()
+                             if sale == sale_id and first >= from_first)
+        for _, batch in batches:
+            yield batch
 
     # --- ParkedMessages -------------------------------------------------------------
 

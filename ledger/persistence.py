@@ -9,7 +9,7 @@ extra queries:
     BidRecords      bids as the API took them, and how they were decided or retracted
     LotListings     open lots by close time, ended lots by end time
     BidderRecords   bidders' aliases on lots and their records of the lots they bid on
-    SaleRecords     staggered sales, written with their lots
+    SaleRecords     staggered sales: their requests, batches and lots written as drafts
     ParkedMessages  messages that can never be processed, kept for inspection
     QuotaRecords    per-user quota records, each under one user (and lot), never shared
 
@@ -130,12 +130,17 @@ class QuotaRecordChanged(IntegrityError):
 
 
 class SaleConditionsFailed(IntegrityError):
-    """`insert_sale` wrote nothing because the sale (`sale_exists`) or some of its lots
-    (`lots_exist`, by lot id) exist already."""
+    """A sale's write failed its conditions, nothing written: the sale exists already
+    (`sale_exists`, when creating it) or moved on since it was read (`sale_changed`: another
+    request took positions, or its first close passed), the request was recorded already
+    (`request_exists`), or some lots exist (`lots_exist`, by lot id)."""
 
-    def __init__(self, message: str, *, sale_exists: bool = False, lots_exist: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, sale_exists: bool = False, sale_changed: bool = False,
+                 request_exists: bool = False, lots_exist: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.sale_exists = sale_exists
+        self.sale_changed = sale_changed
+        self.request_exists = request_exists
         self.lots_exist = tuple(lots_exist)
 
 
@@ -328,21 +333,51 @@ class BidderRecords(ABC):
 
 
 class SaleRecords(ABC):
-    """Staggered sales: a sale's item is written with its lots' first events and snapshots in
-    one transaction (at most TRANSACTION_LIMIT items), each only if new, and never changed."""
+    """Staggered sales (`ledger.domain.sales`): the sale's item, each request's record and
+    batch, and its lots written as drafts, opened by one commit. Each write is conditional,
+    so a request sent again completes what it began and never does anything twice."""
 
     @abstractmethod
-    def insert_sale(
-        self, sale: Mapping[str, Any], stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Write a sale's item (`sale_id`, `title`, `interval_s`, `first_closes_at`, `lot_ids`
-        in closing order, `seller`, `created_at`), its lots' first events and their snapshots
-        in ONE transaction, each only if new: all or nothing, so no half sale is ever seen.
-        `SaleConditionsFailed` (nothing written) says whether the sale or which lots existed."""
+    def reserve_sale_lots(self, sale_id: str, new_sale: Mapping[str, Any] | None, taken: int, closes_after: str,
+                          batch: Mapping[str, Any]) -> None:
+        """In ONE transaction: the sale's item (`new_sale`, only if there is none) or its
+        positions taken moved from `taken` to `taken + len(batch["lot_ids"])` (only if still
+        `taken` and its `first_closes_at` is after `closes_after`); the request's record
+        (`REQUEST#{request_id}`: its batch's first position) and its batch (uncommitted), each
+        only if new. `SaleConditionsFailed` (nothing written) says which condition failed."""
+
+    @abstractmethod
+    def get_sale_request(self, sale_id: str, request_id: str) -> dict[str, Any] | None:
+        """A request's record (`first`, the position of its batch), or None."""
+
+    @abstractmethod
+    def insert_lot_drafts(self, stored_events: Sequence[StoredEvent], snapshots: Sequence[Mapping[str, Any]]) -> None:
+        """Lots' first events and their draft snapshots (carrying `draft`, listed nowhere) in
+        one transaction of at most TRANSACTION_LIMIT items, each only if new;
+        `SaleConditionsFailed` (`lots_exist`) and nothing written if any exists."""
+
+    @abstractmethod
+    def commit_sale_batch(self, sale_id: str, first: int, count: int) -> bool:
+        """The commit marker: the batch at `first` committed and the sale's `lot_count` up by
+        `count`, in one transaction, only if the batch is not committed yet (False then)."""
+
+    @abstractmethod
+    def open_drafts(self, snapshots: Sequence[Mapping[str, Any]]) -> None:
+        """Each draft snapshot given (as read, with its `lot_id` and `draft`) without its
+        `draft` and listed as its status says, only if it is still that draft (a snapshot a
+        decision replaced since is left as it is)."""
 
     @abstractmethod
     def get_sale(self, sale_id: str) -> dict[str, Any] | None:
-        """A sale's item as stored (written once, never changed), or None."""
+        """A sale's item as stored, or None."""
+
+    @abstractmethod
+    def get_sale_batch(self, sale_id: str, first: int) -> dict[str, Any] | None:
+        """The batch at position `first`, or None."""
+
+    @abstractmethod
+    def sale_batches(self, sale_id: str, from_first: int) -> Iterator[dict[str, Any]]:
+        """The sale's batches whose first position is at least `from_first`, in position order."""
 
 
 class ParkedMessages(ABC):

@@ -1,16 +1,14 @@
-"""What the public sees of a staggered sale: its terms and its lots in closing order,
-each as lists show a lot (`LotSummary`: its state, price and close time)."""
+"""What the public sees of a staggered sale: its terms and a page of its lots in closing
+order, each as lists show a lot (`LotSummary`: its state, price and close time)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ledger.domain.sales import SaleRecord
-from ledger.domain.state import LotSnapshot
 from ledger.domain.values import UtcTime
+from ledger.service.sales import SalePage
 from projections.views import LotSummary, lot_summary
 
 
@@ -19,14 +17,21 @@ class SaleView(BaseModel):
     title: str
     interval_s: int
     first_closes_at: UtcTime
-    lots: list[LotSummary]  # in the sale's closing order
+    lot_count: int = Field(description="the sale's lots, on every page")
+    items: list[LotSummary] = Field(description="this page of the sale's lots, in closing order")
+    next: str | None = Field(description="the cursor of the next page, null on the last")
+    lots: list[LotSummary] = Field(description="the same as items")
 
 
-def sale_view(sale: SaleRecord, lots: Sequence[LotSnapshot], now: datetime) -> SaleView:
+def sale_view(page: SalePage, now: datetime) -> SaleView:
+    lots = [lot_summary(lot, now) for lot in page.lots]
     return SaleView(
-        sale_id=sale.sale_id,
-        title=sale.title,
-        interval_s=sale.interval_s,
-        first_closes_at=sale.first_closes_at,
-        lots=[lot_summary(lot, now) for lot in lots],
+        sale_id=page.sale.sale_id,
+        title=page.sale.title,
+        interval_s=page.sale.interval_s,
+        first_closes_at=page.sale.first_closes_at,
+        lot_count=page.sale.committed_lots,
+        items=lots,
+        next=None if page.next_position is None else str(page.next_position),
+        lots=lots,
     )

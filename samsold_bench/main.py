@@ -23,6 +23,7 @@ def _register_commands() -> None:
     from samsold_bench.load import load
     from samsold_bench.processor import processor
     from samsold_bench.replay import replay_benchmark
+    from samsold_bench.sale import sale
 
     app.command("replay")(replay_benchmark)
     app.command("load")(load)
@@ -30,6 +31,7 @@ def _register_commands() -> None:
     app.command("fanout")(fanout)
     app.command("close")(close)
     app.command("flood")(flood)
+    app.command("sale")(sale)
     app.command("capacity")(capacity)
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.domain.commands import MAX_SALE_LOTS, SaleId
+from ledger.domain.commands import MAX_SALE_REQUEST_LOTS, SaleId
 from ledger.domain.values import format_time, utc_now
 from samsold_cli.ops import MAX_CLOSES_IN_S, ApiUrl, As, AsJson, Token, _answer, call_api, checked_as, status_text
 from samsold_cli.shared import HELP_MARKUP, USAGE_ERROR, DataDir, Stack, plural
@@ -46,7 +46,7 @@ def _read_body(file: str) -> dict[str, Any]:
 def sales_create(
     file: Annotated[str, typer.Argument(
         help=f"The sale as POST /sales takes it (JSON; '-' reads standard input): title, interval_s, "
-             f"first_closes_at and up to {MAX_SALE_LOTS} lots' terms (as POST /lots, without closes_at) in closing order")],
+             f"first_closes_at and up to {MAX_SALE_REQUEST_LOTS} lots' terms (as POST /lots, without closes_at) in closing order")],
     first_closes_in: Annotated[int | None, typer.Option(
         help="Seconds from now until the first lot closes (sets first_closes_at)", min=1, max=MAX_CLOSES_IN_S)] = None,
     interval: Annotated[int | None, typer.Option(help="Seconds between two lots' closes (sets interval_s)")] = None,
@@ -91,7 +91,8 @@ def _print_sale(sale: dict[str, Any], as_json_output: bool) -> None:
         typer.echo(as_json(sale))
         return
     console.print(f"sale {escape(sale['sale_id'])}: {escape(sale['title'])}", highlight=False)
-    console.print(f"{plural(len(sale['lots']), 'lot')}, closing {sale['interval_s']} s apart from {sale['first_closes_at']}",
+    console.print(f"{plural(sale.get('lot_count', len(sale['lots'])), 'lot')}, closing {sale['interval_s']} s apart from "
+                  f"{sale['first_closes_at']}" + (f"; the first {len(sale['lots'])} shown" if sale.get("next") else ""),
                   highlight=False)
     # Two lines a row, as `samsold lots list`: ids and times are never cut at 80 columns.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)

@@ -315,11 +315,15 @@ class CommandResult(BaseModel):
 # recorder keeps the limit (`ledger.persistence`), so a batch decided on one fits on the other.
 TRANSACTION_LIMIT = 100
 # A sale (`POST /sales`) creates its lots in closing order, `interval_s` apart from
-# `first_closes_at`. It is written in ONE transaction (the sale item and each lot's
-# LotCreated event and snapshot: 1 + 2 per lot items), so a sale exists whole or not at
-# all and a retry can never leave half of one: at most (100 - 1) // 2 = 49 lots.
+# `first_closes_at`; `POST /sales/{sale_id}/lots` adds more, continuing the interval, until
+# the sale's first close. A request of up to MAX_SALE_REQUEST_LOTS lots is more than one
+# transaction holds (a lot is its LotCreated event and its snapshot: SALE_ITEMS_PER_LOT
+# items), so its lots are written as drafts, DRAFT_LOTS_PER_TRANSACTION to a transaction,
+# and opened by one commit marker (`ledger.service.sales`): all or nothing as bidders see it.
 SALE_ITEMS_PER_LOT = 2
-MAX_SALE_LOTS = (TRANSACTION_LIMIT - 1) // SALE_ITEMS_PER_LOT
+DRAFT_LOTS_PER_TRANSACTION = TRANSACTION_LIMIT // SALE_ITEMS_PER_LOT
+MAX_SALE_REQUEST_LOTS = 500
+MAX_SALE_LOTS = 1000
 # Staggered means apart: at least a second, at most an hour between two closes.
 MIN_SALE_INTERVAL_S = 1
 MAX_SALE_INTERVAL_S = 3600
@@ -348,4 +352,11 @@ class CreateSale(Command):
     title: Title
     interval_s: Annotated[JsonInteger, Field(ge=MIN_SALE_INTERVAL_S, le=MAX_SALE_INTERVAL_S)]
     first_closes_at: UtcTime
-    lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_LOTS)]
+    lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_REQUEST_LOTS)]
+
+
+class AddSaleLots(Command):
+    """More lots for a sale (`POST /sales/{sale_id}/lots`): they close after its last lot, the
+    sale's `interval_s` apart, in the order given."""
+
+    lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_REQUEST_LOTS)]

@@ -166,6 +166,18 @@ class SaleAlreadyExists(LedgerError):
     code = "SALE_ALREADY_EXISTS"
 
 
+class SaleClosing(InvalidState):
+    """Lots are added to a sale only before its first lot's close time."""
+
+    code = "SALE_CLOSING"
+
+
+class SaleFull(LedgerError):
+    """A sale holds at most `MAX_SALE_LOTS` lots (`details` say how many more it takes); nothing was written."""
+
+    code = "SALE_FULL"
+
+
 class SaleUnreadable(LedgerError):
     """A sale's stored item cannot be read back: the server's problem, confined to that
     sale (its lots are still each readable on their own). `problem` is for operators."""

@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ledger.domain.errors import BidAlreadyRetracted, BidNotAccepted, BidNotFound, InvalidCommand, LotNotOpen
+from ledger.domain.commands import MAX_SALE_LOTS
+from ledger.domain.errors import (
+    BidAlreadyRetracted,
+    BidNotAccepted,
+    BidNotFound,
+    InvalidCommand,
+    LotNotOpen,
+    SaleClosing,
+    SaleFull,
+)
 from ledger.domain.events import (
     ADD_TO_END,
     ANY_BID,
@@ -583,6 +592,17 @@ def check_sale_close_times(close_times: list[datetime], now: datetime) -> None:
         )
     if close_times and close_times[-1] > LATEST_TIME:
         raise InvalidCommand(f"the last lot would close after {format_time(LATEST_TIME)}", {"field": "first_closes_at"})
+
+
+def check_sale_room(sale_id: str, first_closes_at: datetime, taken: int, adding: int, now: datetime) -> None:
+    """More lots for a sale: only before its first close, and only as many as it has room for
+    (`taken`: its positions taken so far, committed or not)."""
+    if now >= first_closes_at:
+        raise SaleClosing(f"sale {sale_id!r} began closing at {format_time(first_closes_at)}: lots can no longer be added",
+                          {"sale_id": sale_id, "first_closes_at": format_time(first_closes_at)})
+    if taken + adding > MAX_SALE_LOTS:
+        raise SaleFull(f"a sale holds at most {MAX_SALE_LOTS} lots; this one has room for {MAX_SALE_LOTS - taken}",
+                       {"sale_id": sale_id, "max_lots": MAX_SALE_LOTS, "room": MAX_SALE_LOTS - taken, "asked": adding})
 
 
 def check_sale_lot_ids(lot_ids: list[str]) -> None:

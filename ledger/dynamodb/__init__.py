@@ -14,7 +14,9 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"), one module per por
     BIDDER#{user} LOT#{lot_id}          a bidder's alias on a lot; written once             bidders
     BIDDER#{user} MYBID#{lot_id}        a bidder's record of a lot: from the stream         bidders
     PARKED#{id}   MESSAGE               a message that could not be parsed                  parking
-    SALE#{sale_id} SALE                 a staggered sale: its lots; written once, with them sales
+    SALE#{sale_id} SALE                 a staggered sale: its terms and counts              sales
+    SALE#{sale_id} REQUEST#{id}         a request of its lots: where its batch starts       sales
+    SALE#{sale_id} BATCH#{first:04d}    a request's lots; `committed` is its commit marker  sales
     QUOTA#{user}  LOTS | LOT#{lot_id}   a user's quota record; written on its version       quotas
 Receipts, retractions and aliases are written with the events that decided them, in one
 transaction (`events`); the lists read sparse indexes over the snapshots (`listings`). The

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ledger.domain.sales import DRAFT_ATTRIBUTE
 from ledger.persistence import OPEN_STATUS, ended_at
 
 # Open lots by close time, sharded: an open snapshot carries `open_shard` (one of
@@ -98,7 +99,10 @@ def ended_shard(lot_id: str) -> str:
 
 def index_keys(lot_id: str, snapshot: Mapping[str, Any]) -> dict[str, str]:
     """The index attributes a snapshot carries for its status: an open lot's shard, or an
-    ended lot's shard and end time (none for a lot that cannot say when it ended)."""
+    ended lot's shard and end time (none for a lot that cannot say when it ended, nor for a
+    draft of a sale's lots: it is listed once opened, `ledger.domain.sales`)."""
+    if DRAFT_ATTRIBUTE in snapshot:
+        return {}
     if snapshot.get("status") == OPEN_STATUS:
         return {"open_shard": open_shard(lot_id)}
     if (ended := ended_at(snapshot)) is not None:

@@ -21,6 +21,7 @@ from ledger.domain.commands import BidOutcome
 from ledger.domain.errors import BidNotFound, LotNotFound, LotUnreadable, NotAllowed, VersionNotFound
 from ledger.domain.events import BidPlaced, BidRetracted, LotEvent
 from ledger.domain.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
+from ledger.domain.sales import DRAFT_ATTRIBUTE, batch_of, draft_visible
 from ledger.domain.state import LotSnapshot, evolve
 from ledger.domain.values import format_time
 from ledger.persistence import LotRecorder, close_key, ended_at, ended_key, lot_key
@@ -100,9 +101,17 @@ class LotQueries:
     # --- lots now ------------------------------------------------------------------------
 
     def find_lot(self, lot_id: str) -> LotSnapshot | None:
-        """The lot's snapshot; None when there is no lot; LotUnreadable when its item cannot be read."""
+        """The lot's snapshot; None when there is no lot, or only a draft of a sale's request
+        not committed yet (`ledger.domain.sales`); LotUnreadable when its item cannot be read."""
         item = self.store.get_snapshot(lot_id)
-        return None if item is None else read_snapshot(lot_id, item)
+        if item is None:
+            return None
+        if DRAFT_ATTRIBUTE in item:
+            batch = batch_of(item[DRAFT_ATTRIBUTE])
+            stored = None if batch is None else self.store.get_sale_batch(str(item.get("sale_id")), batch)
+            if not draft_visible(item, stored):
+                return None
+        return read_snapshot(lot_id, item)
 
     def get_lot(self, lot_id: str) -> LotSnapshot:
         lot = self.find_lot(lot_id)

@@ -48,6 +48,8 @@ WRITE_ATTEMPTS = 3
 # Bidders' records (per bidder and lot) a container keeps as it wrote them last.
 BID_RECORDS_KEPT = 4096
 LOTS_RECORD = "LOTS"
+# Sale requests a seller's lots record remembers (their ids, 64 characters each), so one sent again counts once.
+REQUESTS_KEPT = 8
 HOUR_S = 3600
 
 
@@ -98,8 +100,9 @@ class Quotas:
         # bid's write goes out on one unread (`take_bid`).
         self._bid_records: LruCache[tuple[str, str], Mapping[str, Any]] = LruCache(BID_RECORDS_KEPT)
 
-    def take_lots(self, seller: str, count: int) -> None:
-        """Count `count` new lots of `seller` today, or QuotaExceeded (retry after midnight UTC)."""
+    def take_lots(self, seller: str, count: int, request: str | None = None) -> None:
+        """Count `count` new lots of `seller` today, or QuotaExceeded (retry after midnight UTC).
+        A `request` counted already today (the same sale request sent again) counts nothing."""
         limit = self.limits.lots_per_day
         if limit is None:
             return
@@ -108,13 +111,19 @@ class Quotas:
             day = now.date().isoformat()
             record = self.store.get_quota(seller, LOTS_RECORD) or {}
             used = int(record.get("count", 0)) if record.get("day") == day else 0
+            counted = [str(r) for r in record.get("requests", [])] if record.get("day") == day else []
+            if request is not None and request in counted:
+                return
             if used + count > limit:
                 midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
                 raise QuotaExceeded(
                     f"you may create {limit} lots a day and have {limit - used} left today",
                     _details("lots_per_day", limit, int((midnight - now).total_seconds()) + 1, used=used, asked=count),
                 )
-            if self._written(seller, LOTS_RECORD, {"day": day, "count": used + count}, record):
+            new: dict[str, object] = {"day": day, "count": used + count}
+            if request is not None:  # bounded: the latest REQUESTS_KEPT
+                new["requests"] = [*counted[-(REQUESTS_KEPT - 1):], request]
+            if self._written(seller, LOTS_RECORD, new, record):
                 return
         raise _busy("lots_per_day", limit)
 

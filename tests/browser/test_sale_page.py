@@ -48,3 +48,24 @@ def test_a_sale_shows_its_lots_in_order_live_and_links_both_ways(open_page, sell
 
     missing = open_page("#/sales/no-such-sale")
     expect(missing.get_by_role("heading", level=1)).to_have_text("Sale not found")
+
+
+def test_a_sale_of_more_lots_than_a_page_shows_the_rest_on_more(open_page, seller):
+    prefix = uuid.uuid4().hex[:8]
+    body = {"sale_id": f"big-{prefix}", "title": "Estate sale", "interval_s": 10,
+            "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
+            "lots": [{"lot_id": f"{prefix}-{n}", "title": f"Estate lot {n}", "currency": "EUR", "starting_price": "5.00"}
+                     for n in range(1, 102)]}
+    created = seller.post("/sales", body)
+    assert created.status_code == 201, created.text
+
+    page = open_page(f"#/sales/{body['sale_id']}")
+    rows = page.locator("#sale-lots tbody tr")
+    expect(rows).to_have_count(100)
+    expect(page.locator("#sale-summary")).to_contain_text("101 lots, closing one after another 10 s apart")
+    expect(page.locator("#sale-summary")).to_contain_text("the first 100 shown")
+    page.get_by_role("button", name="More").click()
+    expect(rows).to_have_count(101)
+    expect(rows.nth(100).locator("th")).to_have_text("Estate lot 101")
+    expect(page.get_by_role("link", name="Estate lot 101", exact=True)).to_be_focused()
+    expect(page.get_by_role("button", name="More")).to_have_count(0)

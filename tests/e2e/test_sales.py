@@ -96,3 +96,21 @@ def test_the_cli_creates_and_shows_a_sale_in_80_columns(app_stack, tmp_path):
     assert "3 lots, closing 60 s apart" in shown.output
     missing = runner.invoke(app, ["sales", "show", "no-such-sale", *data_dir])
     assert missing.exit_code == 1 and "SALE_NOT_FOUND" in missing.output
+
+
+def test_bench_sale_creates_adds_and_reads_back_a_sale_and_writes_its_json(api, dev_auth, tmp_path):
+    """`samsold-bench sale`'s run, small (60 lots, then 60 more: drafts in two transactions
+    each), on this package's stack: every lot read back in order, and its JSON consistent
+    (the seconds are the benchmark's to show, never a timed test)."""
+    from samsold_bench.harness import write_results
+    from samsold_bench.sale import run_sale, sale_document
+
+    results = run_sale(api, dev_auth.mint("bench-seller"), 60, 60, 10)
+    output = tmp_path / "sale.json"
+    write_results(sale_document(results, {"first": 60, "added": 60, "interval_s": 10}, (0.0, 0.0, 0.0)), output)
+    document = json.loads(output.read_text())
+    assert {"benchmark", "stack", "measured_from", "machine", "options", "goal", "lots", "seconds", "answered_lots",
+            "pages_read", "read_back_in_order", "within_goal"} <= set(document)
+    assert (document["lots"], document["answered_lots"], document["pages_read"]) == (120, {"create": 60, "add": 60}, 2)
+    assert document["read_back_in_order"] is True
+    assert set(document["seconds"]) == {"create", "add", "create_and_add", "read_all_pages"}

@@ -402,37 +402,76 @@ class BidderRecordsContract(RecorderContract):
         assert stored is not None and "maximum" not in stored and (stored["last_bid"], stored["version"]) == ("30.00", 5)
 
 
+def a_sale(sale_id: str, **fields: object) -> dict:
+    return {"sale_id": sale_id, "title": "Spring sale", "first_closes_at": "2030-01-01T00:00:00.000Z", "lot_ids": [],
+            "reserved": 2, "lot_count": 0} | fields
+
+
+def a_batch(first: int, lot_ids: list[str], request: str = "r-1") -> dict:
+    return {"first": first, "request_id": request, "lot_ids": lot_ids, "committed": False}
+
+
+def a_draft(lot_id: str, first: int = 0) -> dict:
+    return snapshot(lot_id, 1) | {"sale_id": "s", "draft": f"{first:04d}"}
+
+
 class SaleRecordsContract(RecorderContract):
-    """`SaleRecords`: a sale written once, with its lots, all or nothing."""
+    """`SaleRecords`: a request's positions reserved with its record and batch, its lots as
+    drafts listed nowhere, one commit, and the drafts opened."""
 
-    def test_a_sale_is_written_with_its_lots_all_or_nothing(self, recorder: LotRecorder) -> None:
-        sale_id, lots = new_id("sale"), [new_id() for _ in range(3)]
-        sale = {"sale_id": sale_id, "title": "Spring sale", "interval_s": 60, "lot_ids": lots}
-        recorder.insert_sale(sale, [event(lot, 1) for lot in lots], [snapshot(lot, 1) for lot in lots])
-        assert recorder.get_sale(sale_id) == sale | {"interval_s": Decimal(60)}
-        assert recorder.get_snapshots(lots) == {lot: snapshot(lot, 1) for lot in lots}
-        assert [e.originator_version for e in recorder.select_events(lots[2])] == [1]
-        assert recorder.get_sale(new_id("sale")) is None
+    def test_a_request_is_reserved_drafted_committed_and_opened(self, recorder: LotRecorder) -> None:
+        sale_id, lots = new_id("sale"), [new_id() for _ in range(2)]
+        recorder.reserve_sale_lots(sale_id, a_sale(sale_id), 0, "2029-01-01T00:00:00.000Z", a_batch(0, lots))
+        assert recorder.get_sale_request(sale_id, "r-1") == {"request_id": "r-1", "first": Decimal(0)}
+        assert recorder.get_sale_batch(sale_id, 0) == a_batch(0, lots) | {"first": Decimal(0)}
+        recorder.insert_lot_drafts([event(lot, 1) for lot in lots], [a_draft(lot) for lot in lots])
+        assert recorder.get_snapshots(lots) == {lot: a_draft(lot) for lot in lots}
+        assert not {lot for lot, _ in recorder.open_lots()} & set(lots)  # drafts are listed nowhere
+        assert recorder.commit_sale_batch(sale_id, 0, 2) is True
+        assert recorder.commit_sale_batch(sale_id, 0, 2) is False  # once
+        stored = recorder.get_sale(sale_id)
+        assert stored is not None and stored["lot_count"] == 2
+        assert [b["committed"] for b in recorder.sale_batches(sale_id, 0)] == [True]
+        recorder.open_drafts([a_draft(lot) for lot in lots])
+        assert recorder.get_snapshots(lots) == {lot: snapshot(lot, 1) | {"sale_id": "s"} for lot in lots}
+        assert set(lots) <= {lot for lot, _ in recorder.open_lots()}
 
-    def test_a_sale_whose_lot_exists_writes_nothing_and_names_the_lot(self, recorder: LotRecorder) -> None:
+    def test_a_reservation_is_taken_once_and_only_over_the_positions_read(self, recorder: LotRecorder) -> None:
+        sale_id = new_id("sale")
+        recorder.reserve_sale_lots(sale_id, a_sale(sale_id), 0, "2029-01-01T00:00:00.000Z", a_batch(0, ["a", "b"]))
+        with pytest.raises(SaleConditionsFailed) as failed:
+            recorder.reserve_sale_lots(sale_id, a_sale(sale_id), 0, "2029-01-01T00:00:00.000Z", a_batch(0, ["c"], "r-2"))
+        assert failed.value.sale_exists
+        with pytest.raises(SaleConditionsFailed) as failed:  # positions 0-1 are taken: 2 is next
+            recorder.reserve_sale_lots(sale_id, None, 1, "2029-01-01T00:00:00.000Z", a_batch(1, ["c"], "r-2"))
+        assert failed.value.sale_changed
+        with pytest.raises(SaleConditionsFailed) as failed:  # its first close has passed
+            recorder.reserve_sale_lots(sale_id, None, 2, "2030-01-01T00:00:00.000Z", a_batch(2, ["c"], "r-2"))
+        assert failed.value.sale_changed
+        with pytest.raises(SaleConditionsFailed) as failed:
+            recorder.reserve_sale_lots(sale_id, None, 2, "2029-01-01T00:00:00.000Z", a_batch(2, ["c"]))
+        assert failed.value.request_exists
+        recorder.reserve_sale_lots(sale_id, None, 2, "2029-01-01T00:00:00.000Z", a_batch(2, ["c"], "r-2"))
+        stored = recorder.get_sale(sale_id)
+        assert stored is not None and stored["reserved"] == 3
+        assert [b["first"] for b in recorder.sale_batches(sale_id, 1)] == [2]
+
+    def test_drafts_whose_lot_exists_write_nothing_and_name_the_lot(self, recorder: LotRecorder) -> None:
         taken = new_id()
         recorder.insert_events([event(taken, 1)], snapshot=snapshot(taken, 1), expected_version=None)
-        sale_id, fresh = new_id("sale"), new_id()
+        fresh = new_id()
         with pytest.raises(SaleConditionsFailed) as failed:
-            recorder.insert_sale({"sale_id": sale_id, "lot_ids": [fresh, taken]},
-                                 [event(fresh, 1), event(taken, 1)], [snapshot(fresh, 1), snapshot(taken, 1)])
-        assert (failed.value.sale_exists, failed.value.lots_exist) == (False, (taken,))
-        assert recorder.get_sale(sale_id) is None and recorder.get_snapshot(fresh) is None
-        assert recorder.select_events(fresh) == []
+            recorder.insert_lot_drafts([event(fresh, 1), event(taken, 1)], [a_draft(fresh), a_draft(taken)])
+        assert failed.value.lots_exist == (taken,)
+        assert recorder.get_snapshot(fresh) is None and recorder.select_events(fresh) == []
 
-    def test_a_sale_is_written_once(self, recorder: LotRecorder) -> None:
-        sale_id, first, second = new_id("sale"), new_id(), new_id()
-        recorder.insert_sale({"sale_id": sale_id, "lot_ids": [first]}, [event(first, 1)], [snapshot(first, 1)])
-        with pytest.raises(SaleConditionsFailed) as failed:
-            recorder.insert_sale({"sale_id": sale_id, "lot_ids": [second]}, [event(second, 1)], [snapshot(second, 1)])
-        assert (failed.value.sale_exists, failed.value.lots_exist) == (True, ())
-        assert recorder.get_sale(sale_id) == {"sale_id": sale_id, "lot_ids": [first]}
-        assert recorder.get_snapshot(second) is None
+    def test_a_draft_a_decision_replaced_is_left_as_it_is(self, recorder: LotRecorder) -> None:
+        lot = new_id()
+        recorder.insert_lot_drafts([event(lot, 1)], [a_draft(lot)])
+        recorder.insert_events([event(lot, 2)], snapshot=snapshot(lot, 2, status="CLOSED"), expected_version=1)
+        recorder.open_drafts([a_draft(lot)])
+        assert recorder.get_snapshot(lot) == snapshot(lot, 2, status="CLOSED")
+        assert lot not in {lot_id for lot_id, _ in recorder.open_lots()}
 
 
 class ParkedMessagesContract(RecorderContract):

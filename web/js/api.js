@@ -221,13 +221,15 @@ export class Api {
     return this.request("GET", `/me/bids${query}`, { token });
   }
 
-  /** A staggered sale: {sale_id, title, interval_s, first_closes_at, lots} with its lots in closing order. */
+  /** A staggered sale and one page of its lots in closing order: {sale_id, title, interval_s, first_closes_at, lot_count, items, next}. */
   /**
    * @param {string} saleId
-   * @returns {Promise<{sale_id: string, title: string, interval_s: number, first_closes_at: string, lots: LotView[]}>}
+   * @param {string | null} [cursor]  `next` of the page before
+   * @returns {Promise<{sale_id: string, title: string, interval_s: number, first_closes_at: string, lot_count: number, items: LotView[], next: string | null}>}
    */
-  sale(saleId) {
-    return this.request("GET", `/sales/${encodeURIComponent(saleId)}`);
+  sale(saleId, cursor = null) {
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    return this.request("GET", `/sales/${encodeURIComponent(saleId)}${query}`);
   }
 
   /**

@@ -75,6 +75,7 @@ REST_ROUTES = {
     ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): ("LotApiFunction", True),
     ("GET", "/openapi.json"): ("LotApiFunction", False),
     ("POST", "/sales"): ("LotApiFunction", True),
+    ("POST", "/sales/{sale_id}/lots"): ("LotApiFunction", True),
     ("GET", "/sales/{sale_id}"): ("LotApiFunction", False),
     ("GET", "/log/checkpoint"): ("LotApiFunction", False),
     ("GET", "/log/checkpoints/{size}"): ("LotApiFunction", False),

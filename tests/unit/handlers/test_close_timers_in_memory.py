@@ -208,3 +208,18 @@ def test_a_sale_arms_the_timers_of_its_lots_closing_before_the_next_sweep_could(
     armed = {json.loads(t["Body"])["lot_id"]: t["DelaySeconds"] for t in timers.waiting}
     assert sorted(armed) == ["s-0", "s-1", "s-2"]
     assert TIMER_LOOKAHEAD_S - 3 <= armed["s-2"] <= TIMER_LOOKAHEAD_S
+
+
+def test_a_sale_of_500_lots_arms_its_timers_ten_to_a_call(app, timers):
+    """One lot a second from 30 s on: the 82 or so due within the lookahead get timers, ten to a SendMessageBatch call."""
+    calls = []
+    send = timers.send_message_batch
+    timers.send_message_batch = lambda **request: calls.append(len(request["Entries"])) or send(**request)
+    first = utc_now() + timedelta(seconds=30)
+    lots = [{"lot_id": f"b-{i}", "title": "Jug", "currency": "EUR", "starting_price": "1.00"} for i in range(500)]
+    sale = {"sale_id": "big", "title": "Big sale", "interval_s": 1, "first_closes_at": format_time(first), "lots": lots}
+    response = lot_api.handler(rest_event("POST", "/sales", body=sale, claims=SELLER), FakeContext(), app)
+    assert response["statusCode"] == 201, response["body"][:300]
+    armed = len(timers.waiting)
+    assert TIMER_LOOKAHEAD_S - GRACE - 30 - 2 <= armed <= TIMER_LOOKAHEAD_S - GRACE - 30 + 2
+    assert calls == [10] * (armed // 10) + ([armed % 10] if armed % 10 else [])

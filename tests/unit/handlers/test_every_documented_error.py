@@ -106,6 +106,7 @@ class World:
 Request = Callable[[World], tuple[int, Any]]
 LOT = "/lots/{lot_id}"
 RETRACT = "/lots/{lot_id}/bids/{bid_id}/retract"
+SALE_LOTS = "/sales/{sale_id}/lots"
 
 
 def _with_body(method: str, path: str, params: Callable[[World], dict[str, str]] | None, body: Any,
@@ -140,6 +141,8 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], dict[str, str]] | None, Ca
                                           "first_closes_at": format_time(utc_now() + timedelta(minutes=5)),
                                           "lots": [{"title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}, SELLER),
     ("GET", "/sales/{sale_id}"): (lambda w: {"sale_id": w.sale()}, lambda w: None, {}),
+    ("POST", SALE_LOTS): (lambda w: {"sale_id": w.sale()},
+                          lambda w: {"lots": [{"title": "Pot", "currency": "EUR", "starting_price": "5.00"}]}, SELLER),
 }
 
 
@@ -241,6 +244,15 @@ def _sale_again(code: str) -> Request:
     return request
 
 
+def _changed_sale(**item: Any) -> Callable[[World], dict[str, str]]:
+    """A sale whose stored item has `item`'s attributes."""
+    def params(w: World) -> dict[str, str]:
+        sale_id = w.sale()
+        w.app.queries.store._sales[sale_id] |= item  # type: ignore[attr-defined]
+        return {"sale_id": sale_id}
+    return params
+
+
 def _unreadable_sale(w: World) -> tuple[int, Any]:
     sale_id = w.sale()
     w.app.queries.store._sales[sale_id]["first_closes_at"] = "not a time"  # type: ignore[attr-defined]
@@ -283,6 +295,17 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
         **ROUTES[("POST", "/sales")][1](w), "first_closes_at": format_time(utc_now() - timedelta(minutes=1))}),
     ("GET", "/sales/{sale_id}", 404, "SALE_NOT_FOUND"): good(("GET", "/sales/{sale_id}"), params={"sale_id": "no-such-sale"}),
     ("GET", "/sales/{sale_id}", 500, "SALE_UNREADABLE"): _unreadable_sale,
+    ("POST", "/sales", 413, "BODY_TOO_LARGE"): good(("POST", "/sales"), body="x" * 1_100_000),
+    ("POST", SALE_LOTS, 413, "BODY_TOO_LARGE"): good(("POST", SALE_LOTS), body="x" * 1_100_000),
+    ("POST", SALE_LOTS, 404, "SALE_NOT_FOUND"): good(("POST", SALE_LOTS), params={"sale_id": "no-such-sale"}),
+    ("POST", SALE_LOTS, 409, "SALE_CLOSING"): good(("POST", SALE_LOTS), params=_changed_sale(
+        first_closes_at=format_time(utc_now() - timedelta(seconds=1)))),
+    ("POST", SALE_LOTS, 409, "LOT_ALREADY_EXISTS"): good(("POST", SALE_LOTS), body=lambda w: {"lots": [
+        {"lot_id": w.lot(), "title": "Pot", "currency": "EUR", "starting_price": "5.00"}]}),
+    ("POST", SALE_LOTS, 422, "RULE_BROKEN"): good(("POST", SALE_LOTS), body={"lots": [
+        {"lot_id": "twice", "title": "Pot", "currency": "EUR", "starting_price": "5.00"}] * 2}),
+    ("POST", SALE_LOTS, 422, "SALE_FULL"): good(("POST", SALE_LOTS), params=_changed_sale(reserved=1000)),
+    ("POST", SALE_LOTS, 500, "SALE_UNREADABLE"): good(("POST", SALE_LOTS), params=_changed_sale(first_closes_at="not a time")),
 }
 
 # 429s are walked where they are answered: THROTTLED by the gateway

@@ -342,6 +342,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("GET", "/openapi.json"): {"200", "429"},
         ("POST", "/sales"): {"201", "400", "401", "409", "413", "415", "422", "503", "429"},
         ("GET", "/sales/{sale_id}"): {"200", "400", "404", "500", "503", "429"},
+        ("POST", "/sales/{sale_id}/lots"): {"201", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
     }
     assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}
     text = json.dumps(document)

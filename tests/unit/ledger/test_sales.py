@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from bootstrap import App
 from handlers import lot_api
 from ledger.domain import rules
-from ledger.domain.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.commands import MAX_SALE_REQUEST_LOTS, CreateLot, CreateSale, PlaceBid
 from ledger.domain.errors import InvalidCommand, LotAlreadyExists, SaleAlreadyExists, SaleNotFound
 from ledger.domain.events import GENESIS_HASH, LotCreated
 from ledger.domain.values import format_time
@@ -92,7 +92,7 @@ def test_a_sale_whose_first_close_has_passed_is_refused_for_first_closes_at_not_
         ({"first_closes_at": 1893499200}, "first_closes_at"),
         ({"first_closes_at": "2030-01-01T12:10:00"}, "first_closes_at"),
         ({"lots": []}, "lots"),
-        ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": "1.00"}] * (MAX_SALE_LOTS + 1)}, "lots"),
+        ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": "1.00"}] * (MAX_SALE_REQUEST_LOTS + 1)}, "lots"),
         ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": "1.00", "closes_at": "2030-01-01T12:10:00Z"}]},
          "lots.0.closes_at"),
         ({"lots": [{"title": "Lot", "currency": "EUR", "starting_price": 10}]}, "lots.0.starting_price"),
@@ -107,20 +107,21 @@ def test_hostile_sale_input_is_refused(fields, where):
     assert where in {".".join(str(p) for p in e["loc"]) for e in refused.value.errors()}
 
 
-def test_a_sale_of_as_many_lots_as_one_transaction_holds_is_taken():
-    lots = [{"title": "Lot", "currency": "EUR", "starting_price": "1.00"} for _ in range(MAX_SALE_LOTS)]
-    assert len(CreateSale.model_validate(sale_body(lots=lots)).lots) == MAX_SALE_LOTS == 49
+def test_a_sale_request_of_500_lots_is_taken():
+    lots = [{"title": "Lot", "currency": "EUR", "starting_price": "1.00"} for _ in range(MAX_SALE_REQUEST_LOTS)]
+    assert len(CreateSale.model_validate(sale_body(lots=lots)).lots) == MAX_SALE_REQUEST_LOTS == 500
 
 
 # --- the service ------------------------------------------------------------------------
 
 def test_a_sale_creates_its_lots_in_order_each_with_its_close_time(app):
-    sale, lots = app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
-    assert sale.lot_ids == ["lot-1", "lot-2", "lot-3"]
+    made = app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
+    lots = made.lots
+    assert [lot.lot_id for lot in lots] == ["lot-1", "lot-2", "lot-3"] and made.sale.committed_lots == 3
     assert [lot.closes_at for lot in lots] == rules.sale_close_times(FIRST_CLOSE, 60, 3)
     assert {(lot.seller, lot.sale_id, lot.status) for lot in lots} == {("sam", "spring", "OPEN")}
-    again, stored = app.sales.get_sale("spring")
-    assert again == sale and [lot.lot_id for lot in stored] == sale.lot_ids
+    again = app.sales.get_sale("spring")
+    assert again.sale == made.sale and again.lots == lots and again.next_position is None
     created = next(app.queries.lot_events("lot-2"))
     assert isinstance(created, LotCreated) and created.sale_id == "spring"
     assert verify(app.queries, "lot-2").ok
@@ -132,7 +133,7 @@ def test_a_late_bid_extends_only_its_own_lot(app, clock):
     [result] = app.commands.execute("lot-2", [PlaceBid(bid_id="late", lot_id="lot-2", bidder="alice", amount="10.00",
                                                       placed_at=clock.now)])
     assert result.bid is not None and result.bid.status == "ACCEPTED"
-    _, lots = app.sales.get_sale("spring")
+    lots = app.sales.get_sale("spring").lots
     assert [lot.closes_at for lot in lots] == [FIRST_CLOSE, clock.now + timedelta(seconds=120),
                                                FIRST_CLOSE + timedelta(seconds=120)]
 

@@ -13,7 +13,7 @@ from tests.unit.samsold_cli.test_help_texts import assert_help_is_whole, command
 def test_samsold_bench_offers_the_benchmarks_and_the_capacity_model() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
-    assert {" ".join(words) for words, _ in commands(group)} == {"replay", "load", "processor", "fanout", "close", "flood", "capacity"}
+    assert {" ".join(words) for words, _ in commands(group)} == {"replay", "load", "processor", "fanout", "close", "flood", "sale", "capacity"}
 
 
 def test_every_samsold_bench_help_text_is_whole() -> None:

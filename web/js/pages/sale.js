@@ -1,5 +1,5 @@
 // A staggered sale (#/sales/<id>): its lots in closing order, each with its own close
-// time and countdown, kept live like the lists.
+// time and countdown, kept live like the lists; a page of GET /sales/{id} at a time ("More").
 
 import { $, el, focusedRowLot, labelColumns, setText } from "../dom.js";
 import * as fmt from "../format.js";
@@ -14,6 +14,9 @@ export class SalePage extends LiveLotsPage {
     super();
     this.saleId = saleId;
     this.sale = null;
+    this.cursors = [null]; // the cursor of each page shown: a refresh reads them all again
+    this.next = null;
+    this.reads = 0; // the latest read wins: an older answer landing late is dropped
   }
 
   /** @param {HTMLElement} main */
@@ -31,7 +34,8 @@ export class SalePage extends LiveLotsPage {
           <th scope="col">Closes at</th><th scope="col">Time left</th>
         </tr></thead>
         <tbody></tbody>
-      </table>`;
+      </table>
+      <div id="sale-actions"></div>`;
     this.main = main;
     this.mounted = true;
     // Pushes keep prices and close times live; the read every LIST_REFRESH_MS catches the rest.
@@ -40,18 +44,53 @@ export class SalePage extends LiveLotsPage {
   }
 
   async refresh() {
+    const read = ++this.reads;
     try {
-      const sale = await app.api.sale(this.saleId);
-      if (!this.mounted) return;
-      this.sale = sale;
-      this.lots = new Map(sale.lots.map((lot) => [lot.lot_id, newerThanShown(lot, this.lots.get(lot.lot_id)) ? lot : this.lots.get(lot.lot_id)]));
-      app.live.subscribe([...this.lots.keys()]);
-      this.render();
+      let sale = null;
+      const lots = [];
+      for (const cursor of this.cursors) {
+        const page = await app.api.sale(this.saleId, cursor);
+        sale = page;
+        lots.push(...page.items);
+        if (!page.next) break;
+      }
+      if (!this.mounted || read !== this.reads) return;
+      this.show(sale, lots);
     } catch (failure) {
-      if (!this.mounted) return;
+      if (!this.mounted || read !== this.reads) return;
       if (failure.status === 404) setText($("#sale-title", this.main), "Sale not found");
       setText($("#sale-summary", this.main), failure.status === 404 ? "There is no such sale." : `Could not load the sale: ${failure.message}`);
     }
+  }
+
+  async more() {
+    const button = /** @type {HTMLButtonElement} */ ($("#sale-more", this.main));
+    button.disabled = true;
+    const read = ++this.reads;
+    try {
+      const page = await app.api.sale(this.saleId, this.sale.next);
+      if (!this.mounted || read !== this.reads) return;
+      const first = page.items[0]?.lot_id;
+      this.cursors.push(this.sale.next);
+      this.show(page, [...this.lots.values(), ...page.items]);
+      // The button may be gone: keep the keyboard on the first lot the page added.
+      if (first) $(`tr[data-lot="${CSS.escape(first)}"] a`, this.main)?.focus();
+    } catch (failure) {
+      if (!this.mounted) return;
+      button.disabled = false;
+      setText($("#sale-summary", this.main), `Could not load more of the sale's lots: ${failure.message}`);
+    }
+  }
+
+  /**
+   * @param {any} sale  the last page read (its `next` says whether there are more)
+   * @param {any[]} lots  the lots of every page shown, in closing order
+   */
+  show(sale, lots) {
+    this.sale = sale;
+    this.lots = new Map(lots.map((lot) => [lot.lot_id, newerThanShown(lot, this.lots.get(lot.lot_id)) ? lot : this.lots.get(lot.lot_id)]));
+    app.live.subscribe([...this.lots.keys()]);
+    this.render();
   }
 
   render() {
@@ -60,8 +99,10 @@ export class SalePage extends LiveLotsPage {
     setText($("#sale-title", this.main), sale.title);
     const lots = [...this.lots.values()];
     const open = lots.filter((lot) => lot.status === "OPEN").length;
-    setText($("#sale-summary", this.main), `${lots.length} ${lots.length === 1 ? "lot" : "lots"}, closing one after another `
-      + `${sale.interval_s} s apart from ${fmt.dateTime(sale.first_closes_at)}; ${open} open. `
+    const count = sale.lot_count ?? lots.length;
+    setText($("#sale-summary", this.main), `${count} ${count === 1 ? "lot" : "lots"}, closing one after another `
+      + `${sale.interval_s} s apart from ${fmt.dateTime(sale.first_closes_at)}; `
+      + (sale.next ? `the first ${lots.length} shown, ${open} of them open. ` : `${open} open. `)
       + "A late bid extends only its own lot.");
     $("#sale-lots", this.main).hidden = lots.length === 0;
     const rows = lots.map((lot, index) => el("tr", { "data-lot": lot.lot_id },
@@ -78,6 +119,13 @@ export class SalePage extends LiveLotsPage {
     $("#sale-lots tbody", this.main).replaceChildren(...rows);
     labelColumns($("#sale-lots", this.main));
     if (focused) rows.find((row) => row.dataset.lot === focused)?.querySelector("a")?.focus();
+    if (sale.next) {
+      const more = el("button", { type: "button", id: "sale-more" }, "More");
+      more.addEventListener("click", () => this.more());
+      $("#sale-actions", this.main).replaceChildren(more);
+    } else {
+      $("#sale-actions", this.main).replaceChildren();
+    }
     this.tick();
   }
 
