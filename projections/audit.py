@@ -60,10 +60,11 @@ def replay(queries: LotQueries, lot_id: str) -> ReplayReport:
     events: list[LotEvent] = []  # the bids' events, for the bidders' records of the lot
     try:
         for event in queries.lot_events(lot_id):
-            if isinstance(event, BidPlaced) and event.alias is not None:
+            # An erased bidder (None) has no alias record nor record of the lot left to compare.
+            if isinstance(event, BidPlaced) and event.alias is not None and event.bidder is not None:
                 aliases.setdefault(event.bidder, event.alias)
-            if isinstance(event, BidPlaced | BidRejected | BidRetracted):  # what bidders' records follow
-                events.append(event)
+            if isinstance(event, BidPlaced | BidRejected | BidRetracted) and event.bidder is not None:
+                events.append(event)  # what bidders' records follow
             try:
                 state = evolve(event, state)
             except (ValueError, TypeError) as error:  # an event that decodes but does not fit the fold

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title
+from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title, UserId
 from ledger.domain.events import BuyNowUntil
 from ledger.domain.listing import ListStatus
 from ledger.domain.values import format_time, parse_time, utc_now
@@ -370,6 +370,26 @@ def retract(
                   f"leader {lot['leader'] or 'none'} (version {lot['version']})", highlight=False)
 
 
+def erase(
+    bidder: Annotated[str, typer.Option("--bidder", help="The bidder's user id (their token's sub)",
+                                        callback=checked_as(UserId))],
+    user: AsAdmin = "admin",
+    token: Token = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Erase a bidder's private data (administrators): their disclosures and records go; every
+    hash, proof and verify still holds. Refused while a lot they bid on is open."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(None if token else user, token, admin=True)
+    erased = _answer(*call_api(target.api_url, "POST", f"/bidders/{bidder}/erase", bearer, None))
+    console.print(f"erased: {erased['disclosures']} disclosures and {erased['records']} records on {erased['lots']} lots "
+                  f"({erased['snapshots']} snapshots refolded); erasure {erased['erasure_id']} at {erased['erased_at']}",
+                  highlight=False)
+
+
 # Each dead-letter queue of the template: (name, its stack output, the output of the queue
 # its messages go back to; None: back to the queue each came from, SQS's default).
 DEAD_LETTER_QUEUES = (
@@ -493,5 +513,6 @@ def register(app: typer.Typer) -> None:
     app.command("bid")(bid)
     app.command("watch")(watch)
     app.command("retract")(retract)
+    app.command("erase")(erase)
     app.command("buy")(buy)
     app.add_typer(dlq_app, name="dlq")

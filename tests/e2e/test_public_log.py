@@ -1,16 +1,19 @@
 """The public log on the local stack: a bid's events reach the log through the Bids stream
 (LogSequencerFunction, under its IAM policy), a checkpoint is signed on demand, the lot's
 public proof passes the standalone checker, and a consistent rewrite of the lot in the table
-is caught by the monitor and by `samsold log verify`, naming the lot and the version."""
+is caught by the monitor and by `samsold log verify`, naming the lot and the version. A
+bidder's receipt opens their own commitments, for them alone; erasing them keeps every proof."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from local.cognito.user_pool import subject_for
 from samsold_cli.main import app
 from tests.e2e.helpers import Client, eventually
 
@@ -60,3 +63,35 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
     assert monitored.exit_code == 1 and f"lot {lot} version 2" in monitored.output, monitored.output
     stale = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
     assert stale.exit_code == 0  # the proof taken before the rewrite still holds: it is the evidence
+
+
+def test_a_receipt_is_its_bidders_alone_and_an_erasure_keeps_every_proof(app_stack, api, dev_auth, tmp_path) -> None:
+    seller, bob, eve = (Client(api, dev_auth.mint(name)) for name in ("sally", "bob-erased", "eve"))
+    lot = seller.create_lot()["lot_id"]
+    bid_id = bob.bid(lot, "10.00")["bid_id"]
+    bob.wait_for_outcome(bid_id)
+    eventually(lambda: _in_log(app_stack, api, lot, 2), timeout=60, every=1)
+
+    receipt = bob.get(f"/bids/{bid_id}/receipt")
+    assert receipt.status_code == 200, receipt.text
+    assert eve.get(f"/bids/{bid_id}/receipt").status_code == 404 == eve.get("/bids/no-such-bid/receipt").status_code
+    assert Client(api).get(f"/bids/{bid_id}/receipt").status_code == 401
+    (tmp_path / "key.pem").write_text(Client(api).get("/log/key").json()["public_key_pem"])
+    (tmp_path / "receipt.json").write_text(json.dumps(receipt.json()["proof"]))
+    checked = subprocess.run([sys.executable, "-I", str(CHECKER), str(tmp_path / "receipt.json"), str(tmp_path / "key.pem")],
+                             capture_output=True, text=True)
+    bidder = subject_for("bob-erased")
+    assert checked.returncode == 0 and f'version 2 bidder: "{bidder}"' in checked.stdout, checked.stderr
+
+    refused = samsold(app_stack, "erase", "--bidder", bidder)
+    assert refused.exit_code == 1 and "still open" in refused.output, refused.output
+    assert samsold(app_stack, "lots", "cancel", lot, "--reason", "withdrawn").exit_code == 0
+    erased = samsold(app_stack, "erase", "--bidder", bidder)
+    assert erased.exit_code == 0 and "erased: 3 disclosures" in erased.output, erased.output
+    assert bob.get(f"/bids/{bid_id}/receipt").status_code == 404
+    assert samsold(app_stack, "verify", lot).exit_code == 0
+    eventually(lambda: _in_log(app_stack, api, lot, 3), timeout=60, every=1)
+    (tmp_path / "proof.json").write_text(Client(api).get(f"/lots/{lot}/proof").text)
+    again = subprocess.run([sys.executable, "-I", str(CHECKER), str(tmp_path / "proof.json"), str(tmp_path / "key.pem")],
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
