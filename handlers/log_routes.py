@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from handlers.rest import QueryInteger, caller_of, samsold_of
 from ledger.domain.commands import Identifier, UserId
+from ledger.service.erasure import Erased
 from tlog.proof import b64
 
 router = APIGatewayRouter()
@@ -75,15 +76,6 @@ def bid_receipt(bid_id: Annotated[Identifier, Path()]) -> dict[str, Any]:
     return samsold_of(router).public_log.bid_receipt(bid_id, caller_of(router).user)
 
 
-class Erasure(BaseModel):
-    erasure_id: str
-    erased_at: str
-    lots: int
-    disclosures: int
-    records: int
-    snapshots: int
-
-
 @router.post(
     "/bidders/<user_id>/erase",
     summary="Erase a bidder's private data (administrators)",
@@ -92,6 +84,5 @@ class Erasure(BaseModel):
     "requests, receipts and retractions; refolds the snapshots of their lots. 409 while a lot they bid on is open. "
     "Answers the erasure's record, which holds no personal data.",
 )
-def erase_bidder(user_id: Annotated[UserId, Path()]) -> Erasure:
-    caller = caller_of(router)
-    return Erasure(**samsold_of(router).erasure.erase_bidder(user_id, is_admin=caller.is_admin).record())
+def erase_bidder(user_id: Annotated[UserId, Path()]) -> Erased:
+    return samsold_of(router).erasure.erase_bidder(user_id, is_admin=caller_of(router).is_admin)

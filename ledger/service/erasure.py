@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from ledger.domain import commitments
 from ledger.domain.errors import InvalidState, NotAllowed
@@ -35,20 +35,17 @@ from ledger.snapshot_item import snapshot_to_item
 LOTS_PAGE = 100
 
 
-@dataclass(frozen=True)
-class Erased:
-    """What an erasure did: its record (no personal data)."""
+class Erased(BaseModel):
+    """The record of an erasure: when, and how much; no personal data."""
+
+    model_config = ConfigDict(frozen=True)
 
     erasure_id: str
     erased_at: str
-    lots: int
-    disclosures: int
-    records: int
-    snapshots: int
-
-    def record(self) -> dict[str, Any]:
-        return {"erasure_id": self.erasure_id, "erased_at": self.erased_at, "lots": self.lots,
-                "disclosures": self.disclosures, "records": self.records, "snapshots": self.snapshots}
+    lots: int  # the lots the bidder bid on
+    disclosures: int  # the disclosures deleted
+    records: int  # the records keyed by them or their bids, deleted
+    snapshots: int  # the lots' snapshots refolded
 
 
 class BidderErasure:
@@ -89,8 +86,9 @@ class BidderErasure:
             if touched:
                 changed += self._fold_again(lot_id)
         records = self.store.delete_user_records(user, sorted(bid_ids))
-        erased = Erased(uuid.uuid4().hex, format_time(self.clock()), len(lot_ids), disclosures, records, changed)
-        self.store.record_erasure(erased.record())
+        erased = Erased(erasure_id=uuid.uuid4().hex, erased_at=format_time(self.clock()), lots=len(lot_ids),
+                        disclosures=disclosures, records=records, snapshots=changed)
+        self.store.record_erasure(erased.model_dump())
         return erased
 
     def _lots_of(self, user: str) -> list[str]:

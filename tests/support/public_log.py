@@ -3,12 +3,15 @@ PublicLog over an App's queries, memory tiles and a key file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from adapters.log_index import log_table_definition
 from adapters.log_signers import KeyFileSigner
 from adapters.log_storage import FolderArchive
-from bootstrap import App
+from bootstrap import App, build
 from ledger.domain.errors import LogBusy
 from ledger.service.public_log import LogHead, LotRun, PublicLog
 from tlog.tiles import MemoryTiles
@@ -57,3 +60,12 @@ class MemoryLogIndex:
 def memory_log(app: App, key_dir: Path) -> PublicLog:
     return PublicLog(app.queries, MemoryLogIndex(), MemoryTiles(), ORIGIN, KeyFileSigner(key_dir / "log-key.pem"),
                      FolderArchive(key_dir / "archive"))
+
+
+def dynamodb_log_app(ledger_env: dict[str, str], dynamodb_client: Any, clock: Callable[[], Any], tmp_path: Path) -> App:
+    """An App on DynamoDB Local whose public log has a Log table of its own, and folders for S3 and KMS under `tmp_path`."""
+    table = f"log-{uuid.uuid4().hex[:8]}"
+    dynamodb_client.create_table(**log_table_definition(table))
+    env = ledger_env | {"LOG_TABLE": table, "LOG_BUCKET": "tiles", "LOG_ORIGIN": ORIGIN,
+                        "SAMSOLD_LOCAL_AWS_DIR": str(tmp_path), "LOG_KEY_ID": "key", "LOG_ARCHIVE_BUCKET": "archive"}
+    return build(env, clock=clock)

@@ -175,7 +175,7 @@ def test_an_erasure_deletes_the_bidders_data_and_leaves_every_check_whole(
     # Hers: her bid (bidder, amount, leader_maximum), her maximum that answered Bob's bid, the lead
     # the retraction gave back (leader, leader_maximum) and the win; her receipt, alias and record of the lot.
     assert (erased.lots, erased.disclosures, erased.snapshots, erased.records) == (1, 7, 1, 3)
-    assert "alice" not in json.dumps(erased.record())
+    assert "alice" not in erased.model_dump_json()
     store = app.commands.store
     assert store.get_receipts(["b1"]) == {}
     assert store.get_bidder_lot("alice", lot_id) is None and store.get_aliases(lot_id, ["alice"]) == {}
