@@ -26,8 +26,10 @@ def samsold(app_stack, *args: str):
     return runner.invoke(app, [*args, "--data-dir", str(app_stack.data_dir)], catch_exceptions=False)
 
 
-def _in_log(app_stack, api: str, lot_id: str, versions: int) -> bool:
-    assert samsold(app_stack, "log", "checkpoint").exit_code in (0, 1)  # 1: nothing sequenced yet
+def _in_log(app_stack, api: str, lot_id: str, versions: int, now: bool = False) -> bool:
+    """Whether the lot's proof has `versions` events; `now`: sequence the lot's pending events first (not waiting for the stream)."""
+    lots = ["--lot", lot_id] if now else []
+    assert samsold(app_stack, "log", "checkpoint", *lots).exit_code in (0, 1)  # 1: nothing sequenced yet (or the log busy)
     proof = Client(api).get(f"/lots/{lot_id}/proof")
     return proof.status_code == 200 and len(proof.json()["events"]) == versions
 
@@ -70,7 +72,7 @@ def test_a_receipt_is_its_bidders_alone_and_an_erasure_keeps_every_proof(app_sta
     lot = seller.create_lot()["lot_id"]
     bid_id = bob.bid(lot, "10.00")["bid_id"]
     bob.wait_for_outcome(bid_id)
-    eventually(lambda: _in_log(app_stack, api, lot, 2), timeout=60, every=1)
+    eventually(lambda: _in_log(app_stack, api, lot, 2, now=True), timeout=60, every=1)
 
     receipt = bob.get(f"/bids/{bid_id}/receipt")
     assert receipt.status_code == 200, receipt.text
@@ -83,6 +85,8 @@ def test_a_receipt_is_its_bidders_alone_and_an_erasure_keeps_every_proof(app_sta
     bidder = subject_for("bob-erased")
     assert checked.returncode == 0 and f'version 2 bidder: "{bidder}"' in checked.stdout, checked.stderr
 
+    private = samsold(app_stack, "prove", lot, "--private")
+    assert private.exit_code == 0 and len(json.loads(private.output)["disclosures"]) == 3, private.output
     refused = samsold(app_stack, "erase", "--bidder", bidder)
     assert refused.exit_code == 1 and "still open" in refused.output, refused.output
     assert samsold(app_stack, "lots", "cancel", lot, "--reason", "withdrawn").exit_code == 0
@@ -90,7 +94,7 @@ def test_a_receipt_is_its_bidders_alone_and_an_erasure_keeps_every_proof(app_sta
     assert erased.exit_code == 0 and "erased: 3 disclosures" in erased.output, erased.output
     assert bob.get(f"/bids/{bid_id}/receipt").status_code == 404
     assert samsold(app_stack, "verify", lot).exit_code == 0
-    eventually(lambda: _in_log(app_stack, api, lot, 3), timeout=60, every=1)
+    eventually(lambda: _in_log(app_stack, api, lot, 3, now=True), timeout=60, every=1)
     (tmp_path / "proof.json").write_text(Client(api).get(f"/lots/{lot}/proof").text)
     again = subprocess.run([sys.executable, "-I", str(CHECKER), str(tmp_path / "proof.json"), str(tmp_path / "key.pem")],
                            capture_output=True, text=True)
