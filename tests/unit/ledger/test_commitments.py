@@ -120,6 +120,8 @@ def test_a_disclosure_that_does_not_open_its_commitment_makes_the_event_unreadab
     app.commands.store._disclosures[(lot_id, 2)]["bidder"] = forged  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="does not open its commitment"):
         list(app.queries.lot_events(lot_id))
+    report = verify(app.queries, lot_id)  # the chain holds; the disclosure is named as unreadable
+    assert report.first_bad_version == 2 and "does not open its commitment" in str(report.problem)
 
 
 def test_the_public_proof_shows_bodies_and_the_private_one_every_disclosure(
