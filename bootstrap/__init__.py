@@ -40,6 +40,7 @@ from ledger.domain.values import utc_now
 from ledger.persistence import LotRecorder
 from ledger.service.admission import ADMISSION_SNAPSHOT_MAX_AGE_S, BidAdmission, confirmation_caps_from
 from ledger.service.commands import LotCommands
+from ledger.service.erasure import BidderErasure
 from ledger.service.lots import Lots
 from ledger.service.public_log import CheckpointArchive, MonitorStateStore, PublicLog
 from ledger.service.queries import LotList, LotQueries, OpenLots
@@ -116,6 +117,7 @@ class App:
     admission: BidAdmission = field(init=False)
     lots: Lots = field(init=False)
     sales: Sales = field(init=False)
+    erasure: BidderErasure = field(init=False)
 
     @cached_property
     def command_queue(self) -> CommandQueue:
@@ -284,6 +286,7 @@ def build(
     app.admission = BidAdmission(queries, queues, confirmation_caps, admission_snapshot_max_age_s, quotas=quotas)
     app.lots = Lots(commands, queues, close_grace_seconds, timers_not_armed=_timers_not_armed, quotas=quotas)
     app.sales = Sales(app.lots)
+    app.erasure = BidderErasure(commands, queries, clock=commands.clock)
     return app
 
 

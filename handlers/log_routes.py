@@ -1,5 +1,6 @@
-"""The public log's routes (all public): the newest checkpoint and any by size, the log's
-key, consistency proofs, and a lot's proof. docs/PROOFS.md specifies what they answer."""
+"""The public log's routes: the newest checkpoint and any by size, the log's key, consistency
+proofs and a lot's proof (public), a bid's receipt (its bidder only), and a bidder's erasure
+(administrators). docs/PROOFS.md specifies what they answer."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel
 
-from handlers.rest import QueryInteger, samsold_of
-from ledger.domain.commands import Identifier
+from handlers.rest import QueryInteger, caller_of, samsold_of
+from ledger.domain.commands import Identifier, UserId
+from ledger.service.erasure import Erased
 from tlog.proof import b64
 
 router = APIGatewayRouter()
@@ -61,3 +63,26 @@ def lot_proof(
     from_size: Annotated[QueryInteger | None, Query(alias="from", ge=1, le=MAX_SIZE)] = None,
 ) -> dict[str, Any]:
     return samsold_of(router).public_log.lot_proof(lot_id, size=size, from_size=from_size)
+
+
+@router.get(
+    "/bids/<bid_id>/receipt",
+    summary="Your decided bid's receipt: its lot's proof with the disclosures of your own private fields of its event",
+    description="Only the bidder who placed the bid sees it; anyone else's bid, or none, is 404 alike. `proof` is a lot "
+    "proof (docs/PROOFS.md) whose `disclosures` open the commitments of the bid's event that are yours (your user id, "
+    "your maximum). 404 NOT_IN_LOG until the bid's event is in a published checkpoint.",
+)
+def bid_receipt(bid_id: Annotated[Identifier, Path()]) -> dict[str, Any]:
+    return samsold_of(router).public_log.bid_receipt(bid_id, caller_of(router).user)
+
+
+@router.post(
+    "/bidders/<user_id>/erase",
+    summary="Erase a bidder's private data (administrators)",
+    description="Deletes the bidder's disclosures (their user id, maxima and the reasons about them, committed in the "
+    "events: every hash and proof still holds), their aliases, records of lots and quota records, and their bids' "
+    "requests, receipts and retractions; refolds the snapshots of their lots. 409 while a lot they bid on is open. "
+    "Answers the erasure's record, which holds no personal data.",
+)
+def erase_bidder(user_id: Annotated[UserId, Path()]) -> Erased:
+    return samsold_of(router).erasure.erase_bidder(user_id, is_admin=caller_of(router).is_admin)

@@ -78,6 +78,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._sales: dict[str, dict[str, Any]] = {}
         self._sale_requests: dict[tuple[str, str], dict[str, Any]] = {}
         self._sale_batches: dict[tuple[str, int], dict[str, Any]] = {}
+        self._disclosures: dict[tuple[str, int], dict[str, str]] = {}  # (lot, version) -> by field
+        self._erasures: dict[str, dict[str, Any]] = {}
 
     # --- LotEventStore (receipts, aliases, retractions: written with the events) ---
 
@@ -93,10 +95,11 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
+        disclosures: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         items = (len(stored_events) + len(receipts) + len(bidders) + len(retractions) + len(bidder_lots) + len(requests)
-                 + (snapshot is not None))
+                 + len(disclosures) + (snapshot is not None))
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -140,6 +143,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 self._retractions[str(retraction["bid_id"])] = _stored(retraction)
             for record in bidder_lots:
                 self._merge_bidder_lot(record)
+            for disclosed in disclosures:
+                self._disclosures[(str(disclosed["lot_id"]), int(disclosed["version"]))] = dict(disclosed["disclosures"])
             if snapshot is not None:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
         return self._inserted(notification_ids)
@@ -189,6 +194,39 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             index = self._stored_events_index[lot_id]
             events = [self._stored_events[index[v]] for v in sorted(index, reverse=True) if v < lt]
         yield from [event for event in events if event.topic in BID_TOPICS][:limit]
+
+    def get_disclosures(self, lot_id: str, versions: Sequence[int]) -> dict[int, dict[str, str]]:
+        with self._database_lock:
+            return {v: dict(self._disclosures[(lot_id, v)]) for v in versions if (lot_id, v) in self._disclosures}
+
+    # --- ErasureRecords ---
+
+    def delete_disclosures(self, lot_id: str, version: int, fields: Sequence[str]) -> None:
+        with self._database_lock:
+            found = self._disclosures.get((lot_id, version))
+            if found is None:
+                return
+            for name in fields:
+                found.pop(name, None)
+            if not found:
+                del self._disclosures[(lot_id, version)]
+
+    def delete_user_records(self, user: str, bid_ids: Sequence[str]) -> int:
+        with self._database_lock:
+            quotas = [key for key in self._quotas if key[0] == user]
+            pending = [str(b) for key in quotas for b in self._quotas[key].get("pending", [])]
+            keyed: list[tuple[dict[Any, Any], Any]] = [(self._quotas, key) for key in quotas]
+            keyed += [(self._bidders, key) for key in self._bidders if key[1] == user]
+            keyed += [(self._bidder_lots, key) for key in self._bidder_lots if key[0] == user]
+            for bid_id in dict.fromkeys([*bid_ids, *pending]):
+                keyed += [(records, bid_id) for records in (self._requests, self._receipts, self._retractions) if bid_id in records]
+            for records, key in keyed:
+                del records[key]
+            return len(keyed)
+
+    def record_erasure(self, record: Mapping[str, Any]) -> None:
+        with self._database_lock:
+            self._erasures[str(record["erasure_id"])] = _stored(record)
 
     def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
         with self._database_lock:
@@ -436,4 +474,3 @@ class Factory(InfrastructureFactory[TrackingRecorder]):
 
     def process_recorder(self) -> ProcessRecorder:
         raise NotImplementedError("SamSold's followers read DynamoDB Streams, not tracking records")
-

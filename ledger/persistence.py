@@ -12,6 +12,7 @@ extra queries:
     SaleRecords     staggered sales: their requests, batches and lots written as drafts
     ParkedMessages  messages that can never be processed, kept for inspection
     QuotaRecords    per-user quota records, each under one user (and lot), never shared
+    ErasureRecords  what erasing a bidder deletes, and the record of each erasure
 
 `ledger.dynamodb` implements every port on the Bids table, `ledger.memory` in plain Python;
 `PERSISTENCE_MODULE` picks the implementation (the library's `InfrastructureFactory.construct`).
@@ -184,9 +185,11 @@ class LotEventStore(AggregateRecorder):
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
+        disclosures: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Write events, receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
+        """Write events, their disclosure records (`lot_id`, `version`, `disclosures`: the
+        event's disclosures by field, `ledger.domain.commitments`), receipts, new bidders' alias records (`lot_id`, `bidder`, `alias`,
         `version`), retraction records (`bid_id`, `lot_id`, `bidder`, `reason`,
         `retracted_by`, `retracted_at`, `version`; each written once: one that exists fails
         like a changed snapshot), bidders' records of the lot (as `BidderRecords.update_bidder_lots`
@@ -223,6 +226,11 @@ class LotEventStore(AggregateRecorder):
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         return list(self.iter_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit))
+
+    @abstractmethod
+    def get_disclosures(self, lot_id: str, versions: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The disclosures still stored of the lot's events of these versions, by version and
+        field (strongly consistent); an erased one is not there."""
 
     @abstractmethod
     def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
@@ -410,5 +418,26 @@ class QuotaRecords(ABC):
         and nothing written if not."""
 
 
-class LotRecorder(LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords):
+class ErasureRecords(ABC):
+    """Erasing a bidder (`ledger.service.erasure`): their disclosures, the records keyed by them
+    and their bids' records go; a record of the erasure, holding no personal data, stays."""
+
+    @abstractmethod
+    def delete_disclosures(self, lot_id: str, version: int, fields: Sequence[str]) -> None:
+        """Delete these fields' disclosures of the lot's event (its record when none is left)."""
+
+    @abstractmethod
+    def delete_user_records(self, user: str, bid_ids: Sequence[str]) -> int:
+        """Delete every record keyed by the user (their aliases and records of lots, their quota
+        records) and the requests, receipts and retractions of `bid_ids` and of the bids their
+        quota records still hold as pending; how many records were deleted."""
+
+    @abstractmethod
+    def record_erasure(self, record: Mapping[str, Any]) -> None:
+        """Keep the record of an erasure (`erasure_id`, `erased_at` and counts) under its day."""
+
+
+class LotRecorder(
+    LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords, ErasureRecords
+):
     """Every port together: what one storage implements, and what the service is given."""

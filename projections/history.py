@@ -14,7 +14,8 @@ from ledger.domain.events import BOUGHT, OUTBID, RAISED, TOOK_LEAD, BidPlaced, B
 from ledger.domain.state import LotSnapshot, alias_name
 from ledger.domain.values import Money, UtcTime, to_currency
 
-_HIDDEN = {"originator_id", "originator_version", "timestamp", "prev_hash", "hash", "originator_topic"}
+# `sealed`: the private fields' commitments, for proofs (`data` shows their values as disclosed).
+_HIDDEN = {"originator_id", "originator_version", "timestamp", "prev_hash", "hash", "originator_topic", "sealed"}
 
 
 def event_record(event: LotEvent) -> dict[str, Any]:
@@ -97,8 +98,9 @@ def public_history(
         standing = event.bid_id not in retracted
         if event.outcome == OUTBID:
             if standing:
-                history.append(PublicBid(bidder=alias_name(event.alias) or "", amount=money(event.amount), outcome="OUTBID",
-                                         you=event.bidder == reader, **row))
+                if event.amount is not None:  # None: its bidder was erased, and their amount with them
+                    history.append(PublicBid(bidder=alias_name(event.alias) or "", amount=money(event.amount),
+                                             outcome="OUTBID", you=event.bidder == reader, **row))
                 if now_leading is None:
                     cut = True  # whose maximum answered it, these events do not say
                 elif now_leading.bid_id not in retracted:

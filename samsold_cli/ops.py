@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title
+from ledger.domain.commands import AmountText, CurrencyCode, Identifier, Reason, Title, UserId
 from ledger.domain.events import BuyNowUntil
 from ledger.domain.listing import ListStatus
 from ledger.domain.values import format_time, parse_time, utc_now
@@ -229,6 +229,14 @@ def lot_table(lot: dict[str, Any]) -> Table:
     return table
 
 
+def _as_admin(data_dir: Any, stack: str | None, api_url: str | None, user: str, token: str | None, path: str, body: Any) -> Any:
+    """POST `body` to `path` as the administrator (`--as` or `--token`): the answer, or the API's error and exit 1."""
+    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
+    with exits_on_errors():
+        bearer = target.token_for(None if token else user, token, admin=True)
+    return _answer(*call_api(target.api_url, "POST", path, bearer, body))
+
+
 @lots_app.command("cancel")
 def lots_cancel(
     lot_id: LotId,
@@ -241,11 +249,7 @@ def lots_cancel(
     stack: Stack = None,
 ) -> None:
     """Cancel an open lot (administrators): it ends unsold, and its bidders are told."""
-    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    with exits_on_errors():
-        bearer = target.token_for(None if token else user, token, admin=True)
-    lot = _answer(*call_api(target.api_url, "POST", f"/lots/{lot_id}/cancel", bearer,
-                            {"reason": reason} if reason else None))
+    lot = _as_admin(data_dir, stack, api_url, user, token, f"/lots/{lot_id}/cancel", {"reason": reason} if reason else None)
     console.print(f"lot {escape(lot_id)} {status_text(lot)}", highlight=False)
 
 
@@ -362,12 +366,26 @@ def retract(
 ) -> None:
     """Retract an accepted bid of an open lot (administrators): the lot falls back to the
     standing its remaining bids give. Prints the lot's view after it."""
-    target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    with exits_on_errors():
-        bearer = target.token_for(None if token else user, token, admin=True)
-    lot = _answer(*call_api(target.api_url, "POST", f"/lots/{lot_id}/bids/{bid_id}/retract", bearer, {"reason": reason}))
+    lot = _as_admin(data_dir, stack, api_url, user, token, f"/lots/{lot_id}/bids/{bid_id}/retract", {"reason": reason})
     console.print(f"bid {bid_id} retracted; lot {lot_id} now at {lot['current_price'] or '-'} {lot['currency']}, "
                   f"leader {lot['leader'] or 'none'} (version {lot['version']})", highlight=False)
+
+
+def erase(
+    bidder: Annotated[str, typer.Option("--bidder", help="The bidder's user id (their token's sub)",
+                                        callback=checked_as(UserId))],
+    user: AsAdmin = "admin",
+    token: Token = None,
+    api_url: ApiUrl = None,
+    data_dir: DataDir = None,
+    stack: Stack = None,
+) -> None:
+    """Erase a bidder's private data (administrators): their disclosures and records go; every
+    hash, proof and verify still holds. Refused while a lot they bid on is open."""
+    erased = _as_admin(data_dir, stack, api_url, user, token, f"/bidders/{bidder}/erase", None)
+    console.print(f"erased: {erased['disclosures']} disclosures and {erased['records']} records on {erased['lots']} lots "
+                  f"({erased['snapshots']} snapshots refolded); erasure {erased['erasure_id']} at {erased['erased_at']}",
+                  highlight=False)
 
 
 # Each dead-letter queue of the template: (name, its stack output, the output of the queue
@@ -493,5 +511,6 @@ def register(app: typer.Typer) -> None:
     app.command("bid")(bid)
     app.command("watch")(watch)
     app.command("retract")(retract)
+    app.command("erase")(erase)
     app.command("buy")(buy)
     app.add_typer(dlq_app, name="dlq")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import boto3
 import typer
 
-from ledger.service.public_log import LogMonitor
+from ledger.service.public_log import LogMonitor, disclose_all
 from samsold_cli.shared import USAGE_ERROR, DataDir, Stack, console, exits_on_errors, target
 from samsold_cli.target import Target, as_json
 from tlog import checkpoint as notes
@@ -107,11 +107,14 @@ def prove(
     lot_id: Annotated[str, typer.Argument(help="The lot")],
     size: Annotated[int | None, typer.Option(help="Under the checkpoint of this size (default: the newest)")] = None,
     from_size: Annotated[int | None, typer.Option("--from", help="With a consistency proof from this older size")] = None,
+    private: Annotated[bool, typer.Option("--private", help="With every disclosure still stored (private data: "
+                                                            "for an administrator's eyes)")] = False,
     data_dir: DataDir = None, stack: Stack = None,
 ) -> None:
     """Print the lot's proof (JSON): its events in the public log under a signed checkpoint."""
     with exits_on_errors():
-        typer.echo(as_json(target(data_dir, stack).app.public_log.lot_proof(lot_id, size=size, from_size=from_size)))
+        log = target(data_dir, stack).app.public_log
+        typer.echo(as_json(log.lot_proof(lot_id, size=size, from_size=from_size, disclose=disclose_all if private else None)))
 
 
 def verify_proof(
@@ -129,6 +132,8 @@ def verify_proof(
         raise typer.Exit(1) from None
     console.print(f"lot {checked.lot_id}: versions 1-{checked.versions} are in the log {checked.checkpoint.origin} "
                   f"at size {checked.checkpoint.size}", highlight=False)
+    for (version, field), value in checked.disclosed.items():
+        console.print(f"  version {version} {field}: {json.dumps(value, ensure_ascii=False)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

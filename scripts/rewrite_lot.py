@@ -14,7 +14,9 @@ import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
+from ledger.domain import commitments
 from ledger.dynamodb.items import put_event
+from ledger.dynamodb.table import disclosure_key
 from samsold_cli.target import resolve_target
 
 
@@ -31,6 +33,11 @@ def rewrite_amount(data_dir: Path | None, lot_id: str, version: int, amount: str
         changes: dict[str, object] = {"prev_hash": prev_hash, "hash": ""}
         if event.version == version:
             changes["amount"] = Decimal(amount)
+            if event.sealed:  # committed: a new disclosure beside the event, and its commitment in the event
+                disclosure = commitments.disclose(lot_id, version, "amount", amount)
+                changes["sealed"] = event.sealed | {"amount": commitments.commitment(disclosure)}
+                client.update_item(TableName=table, Key={"PK": {"S": f"LOT#{lot_id}"}, "SK": {"S": disclosure_key(version)}},
+                                   UpdateExpression="SET disclosures.amount = :d", ExpressionAttributeValues={":d": {"S": disclosure}})
         event = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
         prev_hash = event.hash
         put = put_event(table, service.commands.mapper.to_stored_event(event))["Put"]

@@ -4,7 +4,8 @@ Leaf: `samsold/event/v1 <lot_id> <version> <event hash, 64 lowercase hex>` and a
 Lot proof (JSON, `samsold.lot-proof/v1`): the signed checkpoint verbatim, and for each of the
 lot's events in the log at that size its version, log index, `prev_hash`, `hash`, `body` (the
 string hashed, or null for an event whose body is not public) and inclusion proof, plus an
-optional consistency proof from an older checkpoint. docs/PROOFS.md specifies every byte;
+optional consistency proof from an older checkpoint and optional disclosures, each opening
+one commitment of a body (`ledger/domain/commitments.py` makes them). docs/PROOFS.md specifies every byte;
 `check_lot_proof` is the checking it describes, and tools/check_proof.py does the same with
 nothing of this repository.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ class CheckedProof:
     lot_id: str
     checkpoint: checkpoint.Checkpoint
     versions: int  # how many events the proof proves, versions 1..n
+    disclosed: dict[tuple[int, str], Any]  # the values its disclosures open, by (version, field)
 
 
 def check_lot_proof(
@@ -104,7 +107,49 @@ def check_lot_proof(
         prev_hash, last_index = event["hash"], event["log_index"]
     if trusted_checkpoint is not None:
         _check_against_trusted(lot_id, document, signed, trusted_checkpoint, public_key_der)
-    return CheckedProof(lot_id, signed, len(events))
+    disclosed = check_disclosures(lot_id, events, document.get("disclosures", []))
+    return CheckedProof(lot_id, signed, len(events), disclosed)
+
+
+def check_disclosures(lot_id: str, events: Sequence[Mapping[str, Any]], disclosures: Any) -> dict[tuple[int, str], Any]:
+    """Each disclosure opens the commitment in its event's body: the value it discloses, by (version, field)."""
+    if not isinstance(disclosures, list):
+        raise LotProofError("disclosures must be a list of base64url strings", lot_id)
+    bodies = {event["version"]: event.get("body") for event in events}
+    opened: dict[tuple[int, str], Any] = {}
+    for disclosure in disclosures:
+        salt_path_value = _read_disclosure(lot_id, disclosure)
+        where = salt_path_value[1].rsplit("/", 2)
+        if len(where) != 3 or where[0] != lot_id or not where[1].isdigit():
+            raise LotProofError(f"a disclosure for {salt_path_value[1]!r}, not this lot's", lot_id)
+        version, field = int(where[1]), where[2]
+        body = bodies.get(version)
+        if not isinstance(body, str):
+            raise LotProofError(f"a disclosure of {field} for an event without a body", lot_id, version)
+        try:
+            content = json.loads(body)
+        except ValueError:
+            raise LotProofError("the body is not JSON", lot_id, version) from None
+        if not isinstance(content, dict) or field not in content.get("committed", []) or content.get(field) != commitment(disclosure):
+            raise LotProofError(f"the disclosure of {field} does not open the body's commitment", lot_id, version)
+        opened[(version, field)] = salt_path_value[2]
+    return opened
+
+
+def commitment(disclosure: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(disclosure.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def _read_disclosure(lot_id: str, disclosure: Any) -> list[Any]:
+    try:
+        if not isinstance(disclosure, str) or "=" in disclosure:
+            raise ValueError("not unpadded base64url")
+        opened = json.loads(base64.urlsafe_b64decode(disclosure + "=" * (-len(disclosure) % 4)).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise LotProofError("a disclosure that is not base64url of JSON", lot_id) from None
+    if not (isinstance(opened, list) and len(opened) == 3 and all(isinstance(p, str) for p in opened[:2])):
+        raise LotProofError("a disclosure is [salt, path, value]", lot_id)
+    return opened
 
 
 def _check_event(

@@ -146,7 +146,30 @@ def check(proof: dict, key_pem: bytes, trusted: str | None = None) -> str:
                                [base64.b64decode(p, validate=True) for p in consistency["proof"]])
         elif trusted_root != root:
             raise Refused(f"lot {lot_id}: same size as the trusted checkpoint, another root")
-    return f"lot {lot_id}: versions 1-{len(proof['events'])} are in the log {origin} at size {size}"
+    opened = check_disclosures(lot_id, proof["events"], proof.get("disclosures", []))
+    return f"lot {lot_id}: versions 1-{len(proof['events'])} are in the log {origin} at size {size}" + "".join(
+        f"\n  version {version} {field}: {json.dumps(value, ensure_ascii=False)}" for (version, field), value in opened)
+
+
+def check_disclosures(lot_id: str, events: list, disclosures: list) -> list:
+    """Each disclosure, base64url of [salt, "<lot_id>/<version>/<field>", value], opens the
+    commitment base64url(SHA-256(disclosure)) its event's body holds for that field."""
+    bodies = {event["version"]: event["body"] for event in events}
+    opened = []
+    for disclosure in disclosures:
+        if "=" in disclosure:
+            raise Refused("a disclosure is base64url without padding")
+        salt, path, value = json.loads(base64.urlsafe_b64decode(disclosure + "=" * (-len(disclosure) % 4)))
+        parts = path.rsplit("/", 2)
+        if len(parts) != 3 or parts[0] != lot_id or not parts[1].isdigit() or not isinstance(salt, str):
+            raise Refused(f"lot {lot_id}: a disclosure for {path!r}")
+        version, field = int(parts[1]), parts[2]
+        body = json.loads(bodies.get(version) or "{}")
+        digest = base64.urlsafe_b64encode(sha256(disclosure.encode("ascii"))).rstrip(b"=").decode()
+        if field not in body.get("committed", []) or body.get(field) != digest:
+            raise Refused(f"lot {lot_id} version {version}: the disclosure of {field} does not open the body's commitment")
+        opened.append(((version, field), value))
+    return opened
 
 
 def main(argv: list[str]) -> int:

@@ -19,6 +19,8 @@ def records_from(events: Iterable[LotEvent | object], currency: str) -> list[dic
     when a retraction of theirs lowered it."""
     records: dict[str, dict[str, Any]] = {}
     for event in events:
+        if getattr(event, "bidder", None) is None:
+            continue  # an erased bidder keeps no record
         if isinstance(event, BidRetracted):
             # Their maximum falls back to their highest bid still standing (None: clears it);
             # their last bid stays what they last sent.

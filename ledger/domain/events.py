@@ -9,6 +9,12 @@ events stay readable without being rewritten. A stored event is read without cal
 `__init__`: a field it lacks reads as the class default, so a field added later is listed
 in `HASHED_UNLESS_DEFAULT` and hashed only when it differs from its default; an event
 stored before the field existed then hashes exactly as it did.
+
+Private fields (`ledger.domain.commitments`): an event written since commitments exist
+carries `sealed`, its private fields' commitments; its body holds each commitment in place of
+the value, and `committed`, the sorted names of those fields. The stored event holds no
+private value (`sealed_state`); reading it back opens the values from the disclosures
+stored apart. An event without `sealed` (every one written before) hashes as it always did.
 """
 
 from __future__ import annotations
@@ -67,14 +73,34 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def chain_hash(prev_hash: str, event_type: str, content: dict[str, Any]) -> str:
-    body = json.dumps(
+def canonical_body(event_type: str, content: dict[str, Any]) -> str:
+    return json.dumps(
         {"type": event_type, **canonical(content)},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def chain_hash(prev_hash: str, event_type: str, content: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{canonical_body(event_type, content)}".encode()).hexdigest()
+
+
+def sealed_state(event_state: dict[str, Any]) -> dict[str, Any]:
+    """An event's state as stored: its committed fields' values replaced by None (their
+    commitments are in `sealed`), so storage holds no private value."""
+    sealed = event_state.get("sealed")
+    if not sealed:
+        return event_state
+    return {name: None if name in sealed else value for name, value in event_state.items()}
+
+
+def open_event(event: LotEvent, values: dict[str, Any]) -> LotEvent:
+    """The stored event with its committed fields' values as disclosed (`ledger.domain.commitments.opened_values`);
+    a field without a disclosure (erased) reads as None. Its hash is the stored one."""
+    for name in event.sealed or {}:
+        object.__setattr__(event, name, values.get(name))
+    return event
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +110,9 @@ class LotEvent(CanMutateAggregate[str]):
     timestamp: datetime
     prev_hash: str
     hash: str = ""
+    # The private fields' commitments, by field (`ledger.domain.commitments`); None: an event
+    # written before commitments existed, whose body holds its values.
+    sealed: dict[str, str] | None = None
 
     # Fields added after events of the type were stored (see the module's docstring).
     HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
@@ -99,12 +128,23 @@ class LotEvent(CanMutateAggregate[str]):
             object.__setattr__(self, "hash", self.compute_hash())
 
     def content(self) -> dict[str, Any]:
-        return {
-            f.name: getattr(self, f.name)
+        """What the event's hash covers: every field but `hash` (and `sealed`), with each
+        committed field's commitment in place of its value and the names of those fields."""
+        sealed = self.sealed or {}
+        content = {
+            f.name: sealed[f.name] if f.name in sealed else getattr(self, f.name)
             for f in fields(self)
-            if f.name != "hash"
-            and not (f.name in self.HASHED_UNLESS_DEFAULT and f.default is not MISSING and getattr(self, f.name) == f.default)
+            if f.name not in ("hash", "sealed")
+            and (f.name in sealed or not (
+                f.name in self.HASHED_UNLESS_DEFAULT and f.default is not MISSING and getattr(self, f.name) == f.default))
         }
+        if self.sealed is not None:
+            content["committed"] = sorted(self.sealed)
+        return content
+
+    def body(self) -> str:
+        """The exact string hashed after `prev_hash` and a newline (docs/PROOFS.md)."""
+        return canonical_body(type(self).__name__, self.content())
 
     def compute_hash(self) -> str:
         return chain_hash(self.prev_hash, type(self).__name__, self.content())

@@ -5,13 +5,13 @@ builds, so the writer and every reader agree by construction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import BaseAggregate
 
-from ledger.domain import rules
+from ledger.domain import commitments, rules
 from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CreateLot, PlaceBid, RetractBid
 from ledger.domain.errors import InvalidState, NotAllowed
 from ledger.domain.events import (
@@ -23,6 +23,7 @@ from ledger.domain.events import (
     LotClosed,
     LotCreated,
     LotEvent,
+    canonical,
     keep_stored_topic,
 )
 from ledger.domain.state import LotSnapshot, evolve
@@ -71,8 +72,25 @@ class Lot(BaseAggregate[str]):
         self.state = evolve(event, getattr(self, "state", None))
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
-        # Every event links to the one before it.
-        super().trigger_event(event_class, prev_hash=self.state.head_hash, **kwargs)
+        # Every event links to the one before it, and commits to its private fields: their
+        # disclosures wait in `disclosures` (by version) to be stored with it.
+        version = self.version + 1
+        private = commitments.private_fields(event_class.__name__)
+        defaults = {f.name: None if f.default is MISSING else f.default for f in fields(event_class)}
+        disclosed = {
+            name: commitments.disclose(self.id, version, name, canonical(kwargs.get(name, defaults.get(name)))) for name in private
+        }
+        if disclosed:
+            self.disclosures[version] = disclosed
+        sealed = {name: commitments.commitment(d) for name, d in disclosed.items()} or None
+        super().trigger_event(event_class, prev_hash=self.state.head_hash, sealed=sealed, **kwargs)
+
+    @property
+    def disclosures(self) -> dict[int, dict[str, str]]:
+        """The disclosures of the events triggered here, by version and field (stored with them)."""
+        if "_disclosures" not in self.__dict__:
+            self._disclosures: dict[int, dict[str, str]] = {}
+        return self._disclosures
 
     def place_bid(self, command: PlaceBid, now: datetime, aliases: dict[str, int]) -> BidOutcome:
         """Decide a bid. `aliases` holds the lot's bidders' alias numbers as far as the

@@ -24,14 +24,16 @@ from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
 from ledger.dynamodb.items import (
     check_request,
+    from_item,
     put_bidder,
+    put_disclosures,
     put_event,
     put_receipt,
     put_retraction,
     put_snapshot,
     update_bidder_lot,
 )
-from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, event_key
+from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, disclosure_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
 
 
@@ -51,9 +53,10 @@ class LotEventsTable(TableAccess, LotEventStore):
         retractions: Sequence[Mapping[str, Any]] = (),
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
+        disclosures: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Write the events, and with them the lot's new snapshot (conditional on the
+        """Write the events (and their `disclosures`), and with them the lot's new snapshot (conditional on the
         stored one still being at `expected_version`, None: there is none yet; given
         `expected_snapshot`, on every one of its attributes being as stored), the bid
         receipts, the new bidders' alias records, the retraction records and the bidders'
@@ -65,6 +68,7 @@ class LotEventsTable(TableAccess, LotEventStore):
         items += [put_bidder(self.table_name, b) for b in bidders]
         items += [put_retraction(self.table_name, r) for r in retractions]
         items += [{"Update": update_bidder_lot(self.table_name, r)} for r in bidder_lots]
+        items += [put_disclosures(self.table_name, d) for d in disclosures]
         items += [check_request(self.table_name, r) for r in requests]
         if snapshot is not None:
             items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
@@ -76,7 +80,7 @@ class LotEventsTable(TableAccess, LotEventStore):
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
             raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions,
-                                    requests, unconditional=len(bidder_lots))
+                                    requests, unconditional=len(bidder_lots) + len(disclosures))
             raise_for(error, "insert_events")
         except BotoCoreError as error:
             raise_for(error, "insert_events")
@@ -143,6 +147,34 @@ class LotEventsTable(TableAccess, LotEventStore):
         for item in items:
             yield StoredEvent(originator_id=lot_id, originator_version=int(item["SK"]["S"].removeprefix("EVENT#")),
                               topic=item["topic"]["S"], state=bytes(item["state"]["B"]))
+
+    def get_disclosures(self, lot_id: str, versions: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The disclosures still stored of these events, by version: one Query of their range when
+        they lie close together (a page of events), else BatchGetItem of each (a lot's bids
+        among many rejections)."""
+        if not versions:
+            return {}
+        low, high = min(versions), max(versions)
+        if high - low + 1 <= 2 * len(versions):
+            items = self._pages(
+                "get_disclosures", "query", {},
+                TableName=self.table_name,
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                ExpressionAttributeValues={":pk": {"S": lot_key(lot_id)}, ":low": {"S": disclosure_key(low)},
+                                           ":high": {"S": disclosure_key(high)}},
+                ConsistentRead=True,
+            )
+            found = ((item["SK"]["S"], from_item(item)) for item in items)
+        else:
+            keys = [(lot_key(lot_id), disclosure_key(v)) for v in dict.fromkeys(versions)]
+            found = ((sort_key, item) for _, sort_key, item in self._batch_get("get_disclosures", keys))
+        wanted = set(versions)
+        disclosed: dict[int, dict[str, str]] = {}
+        for sort_key, record in found:
+            version = int(sort_key.removeprefix("DISCLOSURE#"))
+            if version in wanted:
+                disclosed[version] = {str(k): str(v) for k, v in record.get("disclosures", {}).items()}
+        return disclosed
 
     def get_snapshot(self, lot_id: str) -> dict[str, Any] | None:
         return self._get_item("get_snapshot", lot_key(lot_id), "SNAPSHOT")

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.queued import BidRequestCheck
-from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, event_key, index_keys, my_bid_key
+from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, disclosure_key, event_key, index_keys, my_bid_key
 from ledger.persistence import BID_TOPICS, lot_key
 
 _serializer = TypeSerializer()
@@ -68,6 +68,14 @@ def put_event(table_name: str, stored_event: StoredEvent) -> dict[str, Any]:
             "ConditionExpression": "attribute_not_exists(PK)",
         }
     }
+
+
+def put_disclosures(table_name: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of an event's disclosures (`LOT#{lot}`/`DISCLOSURE#{version}`): without a
+    condition of its own, as the event's Put beside it is conditional on being new."""
+    item = {"PK": lot_key(str(record["lot_id"])), "SK": disclosure_key(int(record["version"])),
+            "disclosures": dict(record["disclosures"])}
+    return {"Put": {"TableName": table_name, "Item": to_item(item)}}
 
 
 def put_receipt(table_name: str, receipt: Mapping[str, Any]) -> dict[str, Any]:

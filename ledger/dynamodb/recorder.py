@@ -23,6 +23,7 @@ from eventsourcing.utils import strtobool
 
 from ledger.dynamodb.bidders import BidderRecordsTable
 from ledger.dynamodb.bids import BidsTable
+from ledger.dynamodb.erasures import ErasuresTable
 from ledger.dynamodb.events import LotEventsTable
 from ledger.dynamodb.listings import LotListingsTable
 from ledger.dynamodb.parking import ParkedMessagesTable
@@ -40,6 +41,7 @@ class DynamoDBRecorder(
     SalesTable,
     ParkedMessagesTable,
     QuotaRecordsTable,
+    ErasuresTable,
     LotRecorder,
     ApplicationRecorder,
 ):

@@ -58,6 +58,11 @@ def event_key(version: int) -> str:
     return f"EVENT#{version:010d}"
 
 
+def disclosure_key(version: int) -> str:
+    """An event's disclosures, under its lot's partition beside the event."""
+    return f"DISCLOSURE#{version:010d}"
+
+
 def bid_key(bid_id: str) -> str:
     """A bid's partition: its request, receipt and retraction."""
     return f"BID#{bid_id}"

@@ -52,3 +52,6 @@ class FoldCheckpoints:
         kept[checkpoint.version] = checkpoint
         while len(kept) > self.per_lot:
             kept.pop(next(iter(kept)))
+
+    def drop(self, lot_id: str) -> None:
+        self._lots.drop(lot_id)

@@ -17,12 +17,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, OperationalError, StoredEvent
+from eventsourcing.utils import get_topic
 
 from ledger.domain.bidder_records import records_from
 from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CommandResult, PlaceBid, RetractBid
 from ledger.domain.errors import InvalidCommand, LedgerError, LotNotFound, SnapshotChanged, TransientError
-from ledger.domain.events import BidPlaced, BidRetracted
+from ledger.domain.events import BidPlaced, BidRetracted, sealed_state
 from ledger.domain.lot import Lot
 from ledger.domain.queued import NO_MATCHING_REQUEST, BidRequestCheck, QueuedCommand, in_processor_time, request_check
 from ledger.domain.state import LotSnapshot
@@ -36,10 +38,10 @@ LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 # The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
 BID_COMMANDS = (PlaceBid, BuyNow)
 
-# A command writes at most an event, a receipt, a new bidder's alias and the bidder's record of
-# the lot, and checks its bid request; one item more is the snapshot, and one more the LotClosed
-# of a purchase at the buy-now price (once per lot).
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 2) // 5
+# A command writes at most an event and its disclosures, a receipt, a new bidder's alias and the
+# bidder's record of the lot, and checks its bid request; one item more is the snapshot, and two
+# more the LotClosed of a purchase at the buy-now price and its disclosures (once per lot).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 3) // 6
 # The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
@@ -80,6 +82,26 @@ class KnownSnapshot:
         return [b for b in bidders if b not in self.aliases and b not in self.newcomers]
 
 
+class SealingMapper(Mapper[str]):
+    """The library's mapper, storing no private value: an event's committed fields are
+    stored as None (`ledger.domain.events.sealed_state`); their disclosures are stored apart."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        stored_state = self.transcoder.encode(sealed_state(event_state))
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
+                           topic=get_topic(domain_event.__class__), state=stored_state)
+
+
 class LotCommands(Application[str]):
     """Decides lots' commands and saves what they change: `execute` (the processor's
     batches), cancelling a lot and retracting a bid (administrators), and an operator's
@@ -103,6 +125,9 @@ class LotCommands(Application[str]):
         self._snapshots: LruCache[str, KnownSnapshot] = LruCache(snapshot_cache_size)
         # A retraction is decided on the lot's events up to the state decided on.
         self._events = LotQueries(self.store, self.mapper)
+
+    def construct_mapper(self) -> Mapper[str]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=SealingMapper)
 
     def construct_recorder(self) -> ApplicationRecorder:
         if self._given_recorder is not None:
@@ -231,6 +256,7 @@ class LotCommands(Application[str]):
                     retractions=_retractions(lot),
                     bidder_lots=records_from(lot.pending_events, lot.state.currency),
                     requests=checks,
+                    disclosures=disclosure_records(lot),
                 )
             except ConditionsFailed as failed:
                 if failed.only_records_exist:
@@ -331,3 +357,11 @@ def _retractions(lot: Lot) -> list[dict[str, Any]]:
         for event in lot.pending_events
         if isinstance(event, BidRetracted)
     ]
+
+
+def disclosure_records(lot: Lot) -> list[dict[str, Any]]:
+    """The disclosure records of the lot's new events (`lot_id`, `version`, `disclosures` by
+    field): stored apart from the events, in their transaction."""
+    versions = {event.originator_version for event in lot.pending_events}
+    return [{"lot_id": lot.id, "version": version, "disclosures": disclosed}
+            for version, disclosed in sorted(lot.disclosures.items()) if version in versions]

@@ -18,9 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
-from ledger.domain.errors import CheckpointNotFound, InvalidCommand, NotInLog
+from ledger.domain import commitments
+from ledger.domain.errors import BidNotFound, CheckpointNotFound, InvalidCommand, NotInLog
+from ledger.domain.events import OUTBID, BidPlaced, LotEvent
 from ledger.domain.values import format_time, utc_now
 from ledger.service.queries import LotQueries
 from tlog import checkpoint as notes
@@ -31,6 +34,14 @@ from tlog.tiles import append as append_tiles
 
 log = logging.getLogger(__name__)
 
+# Which of an event's private fields to disclose, given the event (as stored) and its opened values.
+Disclose = Callable[[LotEvent, dict[str, Any]], Iterable[str]]
+
+
+def disclose_all(event: LotEvent, values: dict[str, Any]) -> list[str]:
+    """Every disclosure still stored (`samsold prove --private`)."""
+    return sorted(values)
+
 # A TransactWriteItems holds 100 items: the log's head and 99 lots' runs.
 LOTS_PER_APPEND = 99
 MONITOR_READERS = 16  # the monitor's lots read at once (boto3 clients are thread-safe)
@@ -39,6 +50,12 @@ LEASE_SECONDS = 120.0  # longer than the sequencer's timeout: a crashed holder's
 # sequencer's run), and a checkpoint is signed every minute while the tree grew: so a signed
 # checkpoint covers every event at most this long after it was written.
 COVERED_WITHIN = timedelta(minutes=2)
+
+
+def _own(bidder: str, event: LotEvent, values: dict[str, Any]) -> list[str]:
+    """A bidder's own fields of their bid's event (a maximum that answered it is the leader's)."""
+    answered = isinstance(event, BidPlaced) and event.outcome == OUTBID
+    return commitments.owned_by(type(event).__name__, values, bidder, answered_by="" if answered else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +163,7 @@ class PublicLog:
                 leaves: list[bytes] = []
                 runs: list[LotRun] = []
                 for lot_id in chunk:
-                    events = list(self.queries.lot_events(lot_id, after_version=last.get(lot_id, 0)))
+                    events = list(self.queries.lot_events(lot_id, after_version=last.get(lot_id, 0), disclose=False))
                     if not events:
                         continue
                     runs.append(LotRun(lot_id, events[0].version, events[-1].version, size + len(leaves)))
@@ -217,20 +234,28 @@ class PublicLog:
         self.checkpoint(to_size)
         return TreeReader(self.tiles, to_size).consistency_proof(from_size)
 
-    def lot_proof(self, lot_id: str, size: int | None = None, from_size: int | None = None) -> dict[str, Any]:
-        """The lot's events in the log under a checkpoint (the newest, or of `size`), with their inclusion proofs."""
+    def lot_proof(
+        self, lot_id: str, size: int | None = None, from_size: int | None = None, disclose: Disclose | None = None
+    ) -> dict[str, Any]:
+        """The lot's events in the log under a checkpoint (the newest, or of `size`), with their
+        inclusion proofs and bodies (an event written before commitments: null); with
+        `disclose`, the disclosures it picks from each event's (`disclosures`)."""
         note, signed, signed_at = self._published(size)
         self.queries.get_lot(lot_id)  # LotNotFound
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, signed.size)
         events: list[dict[str, Any]] = []
-        for event in self.queries.lot_events(lot_id):
+        logged: list[LotEvent] = []
+        for event in self.queries.lot_events(lot_id, disclose=False):
             index = self._index_of(runs, event.version)
             if index is None or index >= signed.size:
                 break
+            logged.append(event)
             events.append({
                 "version": event.version, "log_index": index, "prev_hash": event.prev_hash, "hash": event.hash,
-                "body": None, "inclusion": lot_proofs.b64(reader.inclusion_proof(index)),
+                # An event written before commitments holds private values in its body: only its hash is public.
+                "body": event.body() if event.sealed is not None else None,
+                "inclusion": lot_proofs.b64(reader.inclusion_proof(index)),
             })
         if not events:
             raise NotInLog(f"no event of lot {lot_id!r} is in the log at size {signed.size}", {"lot_id": lot_id, "size": signed.size})
@@ -241,13 +266,15 @@ class PublicLog:
             document["consistency"] = {"from_size": from_size, "proof": lot_proofs.b64(self.consistency(from_size, signed.size))}
         if signed_at is not None:
             document["checkpoint_published_at"] = signed_at
+        if disclose is not None:
+            document["disclosures"] = self.disclosures(lot_id, logged, disclose)
         return document
 
     def event_citation(self, lot_id: str, version: int, written_at: datetime) -> dict[str, Any]:
         """Where one stored event stands in the log, for a dispute: under the newest checkpoint its
         leaf's index and inclusion proof, checked (`IN_LOG`, or `DIFFERS_FROM_LOG` when the stored
         event is not the one logged); not covered yet, when a checkpoint will cover it (`NOT_YET_IN_LOG`)."""
-        event = next(iter(self.queries.lot_events(lot_id, after_version=version - 1, upto_version=version)))
+        event = next(iter(self.queries.lot_events(lot_id, after_version=version - 1, upto_version=version, disclose=False)))
         head = self.index.head()
         index = self._index_of(self.index.runs(lot_id), version)
         signed = notes.parse(head.checkpoint)[0] if head.checkpoint is not None else None
@@ -269,6 +296,33 @@ class PublicLog:
                            "note": head.checkpoint},
         }
 
+    def bid_receipt(self, bid_id: str, bidder: str) -> dict[str, Any]:
+        """The bidder's receipt of a decided bid of theirs: its outcome and the lot's proof up
+        to and past the bid's event, with the disclosures of the bidder's own private fields of
+        that event; BidNotFound for anyone else's bid or none (never saying which)."""
+        outcome = self.queries.get_bid_outcome(bid_id)
+        if outcome is None or outcome.bidder != bidder:
+            raise BidNotFound(f"you have no decided bid {bid_id!r}", {"bid_id": bid_id})
+        version = outcome.version
+        proof = self.lot_proof(outcome.lot_id)
+        if version is None or not any(event["version"] == version for event in proof["events"]):
+            raise NotInLog(f"bid {bid_id!r} is not in the log yet", {"bid_id": bid_id, "lot_id": outcome.lot_id})
+        event = list(self.queries.lot_events(outcome.lot_id, after_version=version - 1, upto_version=version, disclose=False))
+        proof["disclosures"] = self.disclosures(outcome.lot_id, event, partial(_own, bidder))
+        return {"bid_id": bid_id, "lot_id": outcome.lot_id, "version": version, "status": outcome.status, "proof": proof}
+
+    def disclosures(self, lot_id: str, events: Sequence[LotEvent], pick: Disclose) -> list[str]:
+        """The stored disclosures of the events' fields that `pick` chooses (given the event and
+        its opened private values), in version order."""
+        sealed = [event for event in events if event.sealed]
+        stored = self.queries.store.get_disclosures(lot_id, [event.version for event in sealed])
+        chosen: list[str] = []
+        for event in sealed:
+            found = stored.get(event.version, {})
+            values = commitments.opened_values(type(event).__name__, lot_id, event.version, event.sealed or {}, found)
+            chosen += [found[name] for name in pick(event, values) if name in found]
+        return chosen
+
     def leaves(self, start: int, end: int) -> list[bytes]:
         """The log's leaves [start, end) under the newest checkpoint (for the monitor)."""
         return TreeReader(self.tiles, end).entries(start, end)
@@ -280,7 +334,7 @@ class PublicLog:
         head = self.index.head()
         runs = self.index.runs(lot_id)
         reader = TreeReader(self.tiles, head.size)
-        for event in self.queries.lot_events(lot_id):
+        for event in self.queries.lot_events(lot_id, disclose=False):
             index = self._index_of(runs, event.version)
             if index is None or index >= head.size:
                 return None  # not sequenced yet: nothing to compare
@@ -402,7 +456,8 @@ class LogMonitor:
     def _check_stored(self, lot_id: str, logged: dict[int, str], logged_before: str | None) -> tuple[int, str] | None:
         """The first of the lot's stored events that differs from the log: (version, problem)."""
         versions = sorted(logged)
-        stored = {e.version: e for e in self.log.queries.lot_events(lot_id, after_version=versions[0] - 1, upto_version=versions[-1])}
+        stored = {e.version: e for e in self.log.queries.lot_events(
+            lot_id, after_version=versions[0] - 1, upto_version=versions[-1], disclose=False)}
         first = stored.get(versions[0])
         if logged_before is not None and first is not None and first.prev_hash != logged_before:
             # The chain was rewritten before this range: name the first event the log disagrees with.

@@ -17,9 +17,10 @@ from typing import Any
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from ledger.domain import commitments
 from ledger.domain.commands import BidOutcome
 from ledger.domain.errors import BidNotFound, LotNotFound, LotUnreadable, NotAllowed, VersionNotFound
-from ledger.domain.events import BidPlaced, BidRetracted, LotEvent
+from ledger.domain.events import BidPlaced, BidRetracted, LotEvent, open_event
 from ledger.domain.listing import ENDED_PART, OPEN_PART, ListPosition, ListStatus
 from ledger.domain.sales import DRAFT_ATTRIBUTE, batch_of, draft_visible
 from ledger.domain.state import LotSnapshot, evolve
@@ -97,6 +98,11 @@ class LotQueries:
         self._latest_events: LruCache[str, list[LotEvent]] = LruCache(latest_events_kept)
         # Time travel's folds, checkpointed (`ledger.service.checkpoints`).
         self._checkpoints = FoldCheckpoints()
+
+    def forget(self, lot_id: str) -> None:
+        """Drop what this instance keeps of the lot's events and folds (after an erasure)."""
+        self._latest_events.drop(lot_id)
+        self._checkpoints.drop(lot_id)
 
     # --- lots now ------------------------------------------------------------------------
 
@@ -203,12 +209,36 @@ class LotQueries:
             problem = f"not a lot event: {stored.topic}"
         raise LotUnreadable(lot_id, f"event {version}", problem, version)
 
+    def disclosed(self, lot_id: str, events: list[LotEvent]) -> list[LotEvent]:
+        """The events with their committed fields opened by the disclosures still stored (one
+        read for all of them; none when no event commits); an erased field reads as None."""
+        sealed = [event for event in events if event.sealed]
+        if not sealed:
+            return events
+        found = self.store.get_disclosures(lot_id, [event.originator_version for event in sealed])
+        for event in sealed:
+            version = event.originator_version
+            try:
+                values = commitments.opened_values(type(event).__name__, lot_id, version, event.sealed or {}, found.get(version, {}))
+            except commitments.DisclosureError as error:
+                log.error("unreadable disclosure %s v%s: %s", lot_key(lot_id), version, error)
+                raise LotUnreadable(lot_id, f"event {version}", str(error), version) from None
+            open_event(event, values)
+        return events
+
     def lot_events(
-        self, lot_id: str, *, after_version: int | None = None, upto_version: int | None = None, limit: int | None = None
+        self, lot_id: str, *, after_version: int | None = None, upto_version: int | None = None, limit: int | None = None,
+        disclose: bool = True,
     ) -> Iterator[LotEvent]:
-        """A lot's events in order, read page by page."""
+        """A lot's events in order, read page by page; with `disclose`, their private fields
+        opened (`disclosed`), else as stored (their hashes and bodies hold without them)."""
+        page: list[LotEvent] = []
         for stored in self.stored_events(lot_id, after_version=after_version, upto_version=upto_version, limit=limit):
-            yield self.read_event(stored)
+            page.append(self.read_event(stored))
+            if len(page) == PAGE_SIZE:
+                yield from self.disclosed(lot_id, page) if disclose else page
+                page = []
+        yield from self.disclosed(lot_id, page) if disclose else page
 
     def latest_events(self, lot_id: str, *, upto_version: int | None = None) -> list[LotEvent]:
         """The lot's latest RECENT_EVENTS_READ events (up to `upto_version`), newest first: one
@@ -220,7 +250,7 @@ class LotQueries:
         stored = self.store.iter_events(
             lot_id, gt=after, lte=upto_version, desc=True, limit=RECENT_EVENTS_READ, page_size=RECENT_EVENTS_READ
         )
-        events = [self.read_event(event) for event in stored]
+        events = self.disclosed(lot_id, [self.read_event(event) for event in stored])
         if after is not None and known is not None:
             events = (events + known)[:RECENT_EVENTS_READ]
         if events:
@@ -242,7 +272,8 @@ class LotQueries:
         oldest = latest[-1].originator_version if latest else 1
         complete = oldest <= 1
         if not complete and sum(isinstance(event, BidPlaced) for event in events) < RECENT_BIDS:
-            older = [self.read_event(stored) for stored in self.store.iter_bid_events(lot_id, lt=oldest, limit=RECENT_BIDS)]
+            older = self.disclosed(
+                lot_id, [self.read_event(stored) for stored in self.store.iter_bid_events(lot_id, lt=oldest, limit=RECENT_BIDS)])
             events += older
             complete = len(older) < RECENT_BIDS
         events.reverse()

@@ -108,6 +108,15 @@ def rest_status(api: str, token: str) -> requests.Response:
     return requests.get(f"{api}/bids/no-such-bid", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
+# The routes that open or erase private data, and what a genuine caller who is no administrator gets.
+PRIVATE_ROUTES = {("GET", "/bids/no-such-bid/receipt"): 404, ("POST", "/bidders/no-such-user/erase"): 403}
+
+
+def private_statuses(api: str, token: str) -> set[int]:
+    return {requests.request(method, f"{api}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code
+            for method, path in PRIVATE_ROUTES}
+
+
 def websocket_refusal(app_stack, token: str, query: str = "") -> tuple[int, bytes] | None:
     """The status and body of a refused handshake; None when the connection opened."""
     url = f"{app_stack.endpoints['websocket']}/{query}"
@@ -123,6 +132,7 @@ def websocket_refusal(app_stack, token: str, query: str = "") -> tuple[int, byte
 def test_a_genuine_token_passes_both_doors(app_stack, api, forger):
     token = forger.genuine()
     assert rest_status(api, token).status_code == 404
+    assert private_statuses(api, token) == set(PRIVATE_ROUTES.values())
     assert websocket_refusal(app_stack, token) is None
 
 
@@ -142,6 +152,7 @@ def test_a_forged_token_is_refused_by_both_doors(app_stack, api, forger, forge):
     rest = rest_status(api, token)
     assert rest.status_code == 401, rest.text
     assert rest.json()["error"]["code"] == "UNAUTHORIZED"
+    assert private_statuses(api, token) == {401}
     refused = websocket_refusal(app_stack, token)
     assert refused is not None, "the WebSocket connect took a token the REST authorizer refuses"
     status, body = refused

@@ -154,7 +154,9 @@ def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
         return key, dynamodb.get_item(TableName=table, Key=key)["Item"]
 
     changed_key, changed = item(lots[0], 3)
-    changed["state"]["B"] = changed["state"]["B"].replace(b'"20.00"', b'"2.00"')
+    state = json.loads(changed["state"]["B"])
+    state["sealed"]["amount"] = state["sealed"]["amount"][::-1]  # the bid's maximum, committed to another value
+    changed["state"]["B"] = json.dumps(state).encode()
     dynamodb.put_item(TableName=table, Item=changed)
     deleted_key, _ = item(lots[1], 2)
     dynamodb.delete_item(TableName=table, Key=deleted_key)

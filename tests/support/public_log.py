@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from adapters.log_index import log_table_definition
 from adapters.log_signers import KeyFileSigner
 from adapters.log_storage import FolderArchive
-from bootstrap import App
+from bootstrap import App, build
 from ledger.domain.errors import LogBusy
 from ledger.service.public_log import LogHead, LotRun, MonitorState, PublicLog
 from tlog.tiles import MemoryTiles
@@ -73,3 +77,10 @@ class MemoryMonitorState:
     def save(self, state: MonitorState, previous: MonitorState | None) -> None:
         if self.state == previous:
             self.state = state
+def dynamodb_log_app(ledger_env: dict[str, str], dynamodb_client: Any, clock: Callable[[], Any], tmp_path: Path) -> App:
+    """An App on DynamoDB Local whose public log has a Log table of its own, and folders for S3 and KMS under `tmp_path`."""
+    table = f"log-{uuid.uuid4().hex[:8]}"
+    dynamodb_client.create_table(**log_table_definition(table))
+    env = ledger_env | {"LOG_TABLE": table, "LOG_BUCKET": "tiles", "LOG_ORIGIN": ORIGIN,
+                        "SAMSOLD_LOCAL_AWS_DIR": str(tmp_path), "LOG_KEY_ID": "key", "LOG_ARCHIVE_BUCKET": "archive"}
+    return build(env, clock=clock)

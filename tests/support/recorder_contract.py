@@ -44,6 +44,10 @@ def alias(lot_id: str, bidder: str, number: int, version: int = 2) -> dict:
     return {"lot_id": lot_id, "bidder": bidder, "alias": number, "version": version}
 
 
+def disclosed(lot_id: str, version: int) -> dict:
+    return {"lot_id": lot_id, "version": version, "disclosures": {"bidder": f"d-bidder-{version}", "amount": f"d-amount-{version}"}}
+
+
 def receipt(bid_id: str, lot_id: str, version: int) -> dict:
     return {"bid_id": bid_id, "lot_id": lot_id, "status": "ACCEPTED", "reason": None, "version": version, "amount": "10.00"}
 
@@ -517,6 +521,44 @@ class QuotaRecordsContract(RecorderContract):
         assert refused.value.stored is None
 
 
+class ErasureRecordsContract(RecorderContract):
+    """`ErasureRecords` (with the disclosures `LotEventStore` writes beside their events): a
+    bidder's disclosures, records keyed by them and their bids' records deleted; others kept."""
+
+    def test_disclosures_are_written_with_their_events_and_read_by_version(self, recorder: LotRecorder) -> None:
+        lot_id = new_id()
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, v) for v in (2, 3, 4)], snapshot=snapshot(lot_id, 4), expected_version=1,
+                               disclosures=[disclosed(lot_id, v) for v in (2, 3, 4)])
+        with pytest.raises(IntegrityError):  # with an event that exists, its disclosures are not written either
+            recorder.insert_events([event(lot_id, 4), event(lot_id, 9)], disclosures=[disclosed(lot_id, 9)])
+        assert recorder.get_disclosures(lot_id, [2, 3]) == {2: disclosed(lot_id, 2)["disclosures"], 3: disclosed(lot_id, 3)["disclosures"]}
+        assert recorder.get_disclosures(lot_id, [1, 4, 9]) == {4: disclosed(lot_id, 4)["disclosures"]}
+        assert recorder.get_disclosures(lot_id, []) == {}
+
+    def test_a_bidders_disclosures_and_records_are_deleted_and_the_erasure_kept(self, recorder: LotRecorder) -> None:
+        lot_id, user, other, bid_id, pending = new_id(), new_id("user"), new_id("user"), new_id("bid"), new_id("bid")
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None)
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               receipts=[receipt(bid_id, lot_id, 2)], bidders=[alias(lot_id, user, 1), alias(lot_id, other, 2)],
+                               disclosures=[disclosed(lot_id, 2)])
+        recorder.update_bidder_lots([{"bidder": user, "lot_id": lot_id, "version": 2, "last_bid": "10.00",
+                                      "last_bid_id": bid_id, "maximum": "10.00"}])
+        recorder.record_bid_request({"bid_id": pending, "lot_id": lot_id, "bidder": user, "amount": "11.00"})
+        recorder.put_quota(user, f"LOT#{lot_id}", {"pending": [pending]}, expected_version=0)
+        recorder.delete_disclosures(lot_id, 2, ["bidder"])
+        assert recorder.get_disclosures(lot_id, [2]) == {2: {"amount": disclosed(lot_id, 2)["disclosures"]["amount"]}}
+        recorder.delete_disclosures(lot_id, 2, ["amount"])
+        recorder.delete_disclosures(lot_id, 7, ["amount"])  # none there: nothing to do
+        assert recorder.get_disclosures(lot_id, [2]) == {}
+        # Its alias and record of the lot, its quota record, the bid's receipt and the pending bid's request.
+        assert recorder.delete_user_records(user, [bid_id]) == 5
+        assert recorder.get_receipts([bid_id]) == {} and recorder.get_bid_request(pending) is None
+        assert recorder.get_aliases(lot_id, [user, other]) == {other: 2} and recorder.get_quota(user, f"LOT#{lot_id}") is None
+        assert recorder.get_bidder_lot(user, lot_id) is None and recorder.delete_user_records(user, [bid_id]) == 0
+        recorder.record_erasure({"erasure_id": new_id("erasure"), "erased_at": "2030-01-01T00:00:00.000Z", "disclosures": 2})
+
+
 # Every port's contract, for a backend's test module to subclass each of.
 PORT_CONTRACTS = (
     LotEventStoreContract,
@@ -526,4 +568,5 @@ PORT_CONTRACTS = (
     SaleRecordsContract,
     ParkedMessagesContract,
     QuotaRecordsContract,
+    ErasureRecordsContract,
 )

@@ -7,6 +7,7 @@ import dataclasses
 from decimal import Decimal
 
 from bootstrap import App
+from ledger.domain import commitments
 from ledger.domain.events import BidPlaced
 
 
@@ -20,6 +21,10 @@ def rewrite_bid_amount(app: App, lot_id: str, version: int, amount: str) -> None
         if event.version == version:
             assert isinstance(event, BidPlaced)
             changes["amount"] = Decimal(amount)
+            if event.sealed:  # committed: a new disclosure and its commitment, as an insider would write them
+                disclosure = commitments.disclose(lot_id, version, "amount", amount)
+                recorder._disclosures[(lot_id, version)]["amount"] = disclosure
+                changes["sealed"] = event.sealed | {"amount": commitments.commitment(disclosure)}
         event = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
         prev_hash = event.hash
         rewritten.append(event)

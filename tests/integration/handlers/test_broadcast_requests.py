@@ -35,7 +35,7 @@ def both_changes(app: App, *lots: str) -> dict:
     return {"Records": [record for lot_id in lots for record in snapshot_changed(app, lot_id, 1)["Records"]]}
 
 
-def test_two_watched_lots_with_the_same_two_bidders_cost_six_queries_and_no_writes(setup, management):
+def test_two_watched_lots_with_the_same_two_bidders_cost_eight_queries_and_no_writes(setup, management):
     app, sqs = setup
     lots = [create_lot(app), create_lot(app)]
     for lot_id in lots:
@@ -50,10 +50,10 @@ def test_two_watched_lots_with_the_same_two_bidders_cost_six_queries_and_no_writ
 
     run_broadcast(app, both_changes(app, *lots))
 
-    # Per lot: its watchers (one Query), its latest events (one Query); per bidder: their
-    # connections (one Query), once for both lots. No UpdateItem: the records were written
-    # with the bids (before: 2 UpdateItem per lot, and each bidder's connections per lot).
-    assert dict(bids_calls.calls) == {"Paginate": 2}  # a paginated read counts once (one page here)
+    # Per lot: its watchers (one Query), its latest events and their disclosures (a Query each);
+    # per bidder: their connections (one Query), once for both lots. No UpdateItem: the records
+    # were written with the bids (before: 2 UpdateItem per lot, and each bidder's connections per lot).
+    assert dict(bids_calls.calls) == {"Paginate": 4}  # a paginated read counts once (one page here)
     assert connection_calls.calls == Counter({"Query": 4})
     assert all(len(got) == 1 for got in management.received.values() if got[0]["type"] == "lot.updated")
     assert {m["type"] for got in management.received.values() for m in got} >= {"lot.updated", "bid.outcome", "bid.outbid"}
@@ -81,9 +81,8 @@ def test_a_lot_nobody_watches_has_only_its_change_s_events_read(setup, managemen
     finally:
         events.unregister("provide-client-params.dynamodb.Query", remember)
 
-    # Only events 4 (the change) were read: no bid history for a view nobody sees.
-    (request,) = read
-    assert request["ExpressionAttributeValues"][":low"]["S"].endswith("0000000004")
+    # Only event 4 (the change) and its disclosures were read: no bid history for a view nobody sees.
+    assert [r["ExpressionAttributeValues"][":low"]["S"] for r in read] == ["EVENT#0000000004", "DISCLOSURE#0000000004"]
     assert connection_calls.calls == Counter({"Query": 2})  # the lot's watchers (none), alice's connections
     assert [m["type"] for m in management.received[alice]] == ["bid.outcome"]
 

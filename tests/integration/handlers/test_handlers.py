@@ -339,7 +339,7 @@ def test_a_crash_between_write_and_acknowledge_decides_nothing_twice(stack, dyna
         TableName=bids_table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": lot_key(lot["lot_id"])}},
         Select="COUNT", ConsistentRead=True,
     )["Count"]
-    assert events_after_first == events_after_second == 1 + 2 + 1  # events, and the snapshot
+    assert events_after_first == events_after_second == 1 + 2 + 2 + 1  # events, the bids' disclosures, and the snapshot
     for bid, claims in zip(bids, (ALICE, BOB), strict=True):
         status = api("GET", f"/bids/{bid['bid_id']}", resource="/bids/{bid_id}", path_parameters={"bid_id": bid["bid_id"]}, claims=claims)[1]
         assert status["status"] == "ACCEPTED"

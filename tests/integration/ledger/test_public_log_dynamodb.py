@@ -12,20 +12,18 @@ import pytest
 from adapters.log_index import log_table_definition
 from adapters.log_monitor_state import DynamoDBMonitorState, monitor_table_definition
 from bootstrap import App, build
+from bootstrap import App
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.errors import LogBusy
 from ledger.service.public_log import LotRun, MonitorState
 from tests.support.app import execute_one
+from tests.support.public_log import dynamodb_log_app
 from tlog.proof import check_lot_proof
 
 
 @pytest.fixture
 def app(ledger_env, dynamodb_client, clock, tmp_path: Path) -> App:
-    table = f"log-{uuid.uuid4().hex[:8]}"
-    dynamodb_client.create_table(**log_table_definition(table))
-    env = ledger_env | {"LOG_TABLE": table, "LOG_BUCKET": "tiles", "LOG_ORIGIN": "samsold.test/log",
-                        "SAMSOLD_LOCAL_AWS_DIR": str(tmp_path), "LOG_KEY_ID": "key", "LOG_ARCHIVE_BUCKET": "archive"}
-    return build(env, clock=clock)
+    return dynamodb_log_app(ledger_env, dynamodb_client, clock, tmp_path)
 
 
 def test_sequenced_events_prove_against_a_signed_checkpoint_kept_in_the_folders(app: App, clock, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from tests.support.recorder_contract import (
     PORT_CONTRACTS,
     BidderRecordsContract,
     BidRecordsContract,
+    ErasureRecordsContract,
     LotEventStoreContract,
     LotListingsContract,
     ParkedMessagesContract,
@@ -87,6 +88,10 @@ class TestDynamoDBParkedMessages(DynamoDBLocalRecorder, ParkedMessagesContract):
 
 
 class TestDynamoDBQuotaRecords(DynamoDBLocalRecorder, QuotaRecordsContract):
+    pass
+
+
+class TestDynamoDBErasureRecords(DynamoDBLocalRecorder, ErasureRecordsContract):
     pass
 
 

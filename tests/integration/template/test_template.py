@@ -82,6 +82,8 @@ REST_ROUTES = {
     ("GET", "/log/key"): ("LotApiFunction", False),
     ("GET", "/log/consistency"): ("LotApiFunction", False),
     ("GET", "/lots/{lot_id}/proof"): ("LotApiFunction", False),
+    ("GET", "/bids/{bid_id}/receipt"): ("LotApiFunction", True),
+    ("POST", "/bidders/{user_id}/erase"): ("LotApiFunction", True),
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
@@ -113,6 +115,9 @@ POLICIES = {
                                                                       "ConditionCheckItem")},
     "LotApiFunction": {
         *(("dynamodb:" + a, "BidsTable") for a in ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem")),
+        # Erasing a bidder: their disclosures and records.
+        ("dynamodb:DeleteItem", "BidsTable"),
+        ("dynamodb:BatchWriteItem", "BidsTable"),
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),  # a lot's bid history past its rejected bids
@@ -124,6 +129,7 @@ POLICIES = {
     },
     "BroadcastLotChangesFunction": {
         ("dynamodb:Query", "BidsTable"),
+        ("dynamodb:BatchGetItem", "BidsTable"),  # the disclosures of older bids among rejections
         ("dynamodb:Query", "BidsTable/index/BiddersByLot"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),
         *(("dynamodb:" + a, "ConnectionsTable") for a in ("Query", "GetItem", "BatchWriteItem")),

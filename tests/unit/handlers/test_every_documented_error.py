@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from adapters.command_queue import CommandQueue
 from bootstrap import App
@@ -107,6 +107,7 @@ Request = Callable[[World], tuple[int, Any]]
 LOT = "/lots/{lot_id}"
 RETRACT = "/lots/{lot_id}/bids/{bid_id}/retract"
 SALE_LOTS = "/sales/{sale_id}/lots"
+ERASE = "/bidders/{user_id}/erase"
 
 
 def _with_body(method: str, path: str, params: Callable[[World], dict[str, str]] | None, body: Any,
@@ -143,6 +144,7 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], dict[str, str]] | None, Ca
     ("GET", "/sales/{sale_id}"): (lambda w: {"sale_id": w.sale()}, lambda w: None, {}),
     ("POST", SALE_LOTS): (lambda w: {"sale_id": w.sale()},
                           lambda w: {"lots": [{"title": "Pot", "currency": "EUR", "starting_price": "5.00"}]}, SELLER),
+    ("POST", ERASE): (lambda w: {"user_id": "alice"}, lambda w: None, ADMIN),
 }
 
 
@@ -259,6 +261,23 @@ def _unreadable_sale(w: World) -> tuple[int, Any]:
     return w.call("GET", "/sales/{sale_id}", {"sale_id": sale_id})
 
 
+def _erase(bids: Callable[[World], object], moved_on: bool = False, damaged: bool = False,
+           claims: dict[str, str] = ALICE) -> Request:
+    """Erase the bidder (`claims`) after `bids` (a closed lot is BOB's purchase): with the lot's
+    snapshot moved on by another writer at the refold, or damaged."""
+    def request(w: World) -> tuple[int, Any]:
+        made = bids(w)
+        store = w.app.queries.store
+        if damaged:
+            store._snapshots[str(made)]["closes_at"] = "not a time"  # type: ignore[attr-defined]
+        if moved_on:
+            def moved(*args: Any, **kwargs: Any) -> None:
+                raise IntegrityError("the snapshot moved on")
+            store.replace_snapshot = moved  # type: ignore[method-assign]
+        return w.call("POST", ERASE, {"user_id": claims["sub"]}, claims=ADMIN)
+    return request
+
+
 SPECIFIC: dict[tuple[str, str, int, str], Request] = {
     ("POST", "/bid", 409, "LOT_CLOSED"): _bid_body(World.closed_lot),
     ("POST", "/bid", 409, "LOT_CANCELLED"): _bid_body(World.cancelled_lot),
@@ -306,6 +325,10 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
         {"lot_id": "twice", "title": "Pot", "currency": "EUR", "starting_price": "5.00"}] * 2}),
     ("POST", SALE_LOTS, 422, "SALE_FULL"): good(("POST", SALE_LOTS), params=_changed_sale(reserved=1000)),
     ("POST", SALE_LOTS, 500, "SALE_UNREADABLE"): good(("POST", SALE_LOTS), params=_changed_sale(first_closes_at="not a time")),
+    ("POST", ERASE, 400, "INVALID_REQUEST"): good(("POST", ERASE), params={"user_id": "bad id!"}),
+    ("POST", ERASE, 409, "INVALID_STATE"): _erase(lambda w: w.bid(w.lot(), "10.00")),
+    ("POST", ERASE, 409, "SNAPSHOT_CHANGED"): _erase(World.closed_lot, moved_on=True, claims=BOB),
+    ("POST", ERASE, 500, "LOT_UNREADABLE"): _erase(World.closed_lot, damaged=True, claims=BOB),
 }
 
 # 429s are walked where they are answered: THROTTLED by the gateway
@@ -314,7 +337,7 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
 # The public log's routes need a log the sequencer wrote: their refusals are walked in
 # tests/unit/handlers/test_log_routes.py, not here.
 LOG_ROUTES = {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}"), ("GET", "/log/key"),
-              ("GET", "/log/consistency"), ("GET", "/lots/{lot_id}/proof")}
+              ("GET", "/log/consistency"), ("GET", "/lots/{lot_id}/proof"), ("GET", "/bids/{bid_id}/receipt")}
 DOCUMENTED = sorted(case for case in documented_errors(openapi_document())
                     if case[2] != 429 and case[:2] not in LOG_ROUTES)
 

@@ -1,5 +1,5 @@
 """The public log's routes on the in-memory recorder: public, text/plain checkpoints, strict
-sizes, and the ledger's refusals as statuses."""
+sizes, a bid's receipt for its bidder alone, and the ledger's refusals as statuses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from handlers import lot_api
-from tests.support.app import build_test_app
+from ledger.domain.commands import PlaceBid
+from ledger.domain.values import utc_now
+from tests.support.app import build_test_app, execute_one
 from tests.support.events import FakeContext, rest_event
 from tests.support.public_log import memory_log
 from tests.support.rest_calls import APP, api, create_lot
@@ -65,3 +67,23 @@ def test_a_lot_not_in_the_log_yet_is_404(app) -> None:
     lot = create_lot()["lot_id"]
     status, body = api("GET", f"/lots/{lot}/proof", path_parameters={"lot_id": lot})
     assert status == 404 and body["error"]["code"] == "NOT_IN_LOG"
+
+
+def test_a_receipt_is_for_its_bidder_alone_and_waits_for_the_log(app) -> None:
+    lot = create_lot()["lot_id"]
+    execute_one(app.commands, PlaceBid(bid_id="b1", lot_id=lot, bidder="alice", amount="20.00", placed_at=utc_now()))
+    receipt = {"path_parameters": {"bid_id": "b1"}}
+    status, body = api("GET", "/bids/b1/receipt", claims={"sub": "alice"}, **receipt)
+    assert (status, body["error"]["code"]) == (404, "CHECKPOINT_NOT_FOUND")
+    app.public_log.sequence([create_lot()["lot_id"]])
+    app.public_log.publish()
+    status, body = api("GET", "/bids/b1/receipt", claims={"sub": "alice"}, **receipt)
+    assert (status, body["error"]["code"]) == (404, "NOT_IN_LOG")
+    app.public_log.sequence([lot])
+    app.public_log.publish()
+    status, body = api("GET", "/bids/b1/receipt", claims={"sub": "alice"}, **receipt)
+    assert status == 200 and body["version"] == 2 and len(body["proof"]["disclosures"]) == 3
+    for claims in ({"sub": "bob"}, None):
+        assert api("GET", "/bids/b1/receipt", claims=claims, **receipt)[0] == (404 if claims else 401)
+    assert api("GET", "/bids/no-such/receipt", claims={"sub": "alice"}, path_parameters={"bid_id": "no-such"})[0] == 404
+    assert api("GET", "/bids/bad id!/receipt", claims={"sub": "alice"}, path_parameters={"bid_id": "bad id!"})[0] == 400

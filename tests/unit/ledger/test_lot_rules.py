@@ -235,7 +235,12 @@ def test_events_form_a_hash_chain_that_notices_edits():
         assert event.compute_hash() == event.hash
     placed = events[1]
     assert isinstance(placed, BidPlaced)
-    object.__setattr__(placed, "amount", Decimal("1.00"))
+    object.__setattr__(placed, "price", Decimal("1.00"))
+    assert placed.compute_hash() != placed.hash
+    # A committed field (the maximum) is hashed as its commitment: an edited commitment is noticed.
+    object.__setattr__(placed, "price", Decimal("10.00"))
+    assert placed.sealed is not None and placed.compute_hash() == placed.hash
+    object.__setattr__(placed, "sealed", placed.sealed | {"amount": "another commitment"})
     assert placed.compute_hash() != placed.hash
 
 

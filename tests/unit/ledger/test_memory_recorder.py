@@ -18,6 +18,7 @@ from tests.support.recorder_contract import (
     PORT_CONTRACTS,
     BidderRecordsContract,
     BidRecordsContract,
+    ErasureRecordsContract,
     LotEventStoreContract,
     LotListingsContract,
     ParkedMessagesContract,
@@ -70,6 +71,10 @@ class TestInMemoryParkedMessages(InMemoryRecorder, ParkedMessagesContract):
 
 
 class TestInMemoryQuotaRecords(InMemoryRecorder, QuotaRecordsContract):
+    pass
+
+
+class TestInMemoryErasureRecords(InMemoryRecorder, ErasureRecordsContract):
     pass
 
 
