@@ -4,7 +4,6 @@ PublicLog over an App's queries, memory tiles and a key file."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path

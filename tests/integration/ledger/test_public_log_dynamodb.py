@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.log_index import log_table_definition
 from adapters.log_monitor_state import DynamoDBMonitorState, monitor_table_definition
-from bootstrap import App, build
 from bootstrap import App
 from ledger.domain.commands import CreateLot, PlaceBid
 from ledger.domain.errors import LogBusy
