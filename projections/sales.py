@@ -19,6 +19,7 @@ class SaleView(BaseModel):
     title: str
     interval_s: int
     first_closes_at: UtcTime
+    registration: str  # open: any signed-in user bids; approval: approved registrations only
     lots: list[LotSummary]  # in the sale's closing order
 
 
@@ -28,5 +29,6 @@ def sale_view(sale: SaleRecord, lots: Sequence[LotSnapshot], now: datetime) -> S
         title=sale.title,
         interval_s=sale.interval_s,
         first_closes_at=sale.first_closes_at,
+        registration=sale.registration,
         lots=[lot_summary(lot, now) for lot in lots],
     )

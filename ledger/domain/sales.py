@@ -27,6 +27,8 @@ class SaleRecord(BaseModel):
     # SHA-256 of the request that created it (its seller and every field, lot ids included):
     # the same request sent again is answered with this sale rather than refused.
     request_hash: str = ""
+    # Who may bid on its lots (`ledger.domain.registration`); sales stored before it are open.
+    registration: str = "open"
 
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the item (times as strings)."""

@@ -66,7 +66,7 @@ class Sales:
         lots: list[Lot] = []
         for index, lot_terms in enumerate(all_terms):
             try:
-                lots.append(Lot.create(lot_terms, seller, now, sale_id=command.sale_id))
+                lots.append(Lot.create(lot_terms, seller, now, sale_id=command.sale_id, registration=command.registration))
             except InvalidCommand as error:
                 raise InvalidCommand(
                     f"lot {index + 1} of the sale ({lot_terms.lot_id}): {error.message}",
@@ -76,7 +76,7 @@ class Sales:
         sale = SaleRecord(
             sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, lot_ids=[lot.id for lot in lots], created_at=now,
-            request_hash=request_hash,
+            request_hash=request_hash, registration=command.registration,
         )
         stored: list[StoredEvent] = [self.commands.mapper.to_stored_event(event) for lot in lots for event in lot.collect_events()]
         try:

@@ -89,7 +89,7 @@ def test_a_purchase_costs_a_new_bidder_s_bid_and_a_close_in_one_transaction(ledg
             costs[kind] = (call.operation, len(call.writes), call.table_write_units, call.index_write_units)
     finally:
         observer.detach()
-    # Event, receipt, alias, the bidder's record of the lot (new in the lot's bidders' index), snapshot;
-    # the event in the bid history index.
-    assert costs["bid"] == ("TransactWriteItems", 5, 10, 4)
-    assert costs["purchase"] == ("TransactWriteItems", 6, 12, 8)  # and the close; the snapshot leaves the open index
+    # Event, receipt, alias, the bidder's record of the lot (new in the lot's bidders' index), the check
+    # of the bidder's standing (not blocked), snapshot; the event in the bid history index.
+    assert costs["bid"] == ("TransactWriteItems", 6, 12, 4)
+    assert costs["purchase"] == ("TransactWriteItems", 7, 14, 8)  # and the close; the snapshot leaves the open index

@@ -22,6 +22,7 @@ from tests.support.recorder_contract import (
     LotListingsContract,
     ParkedMessagesContract,
     QuotaRecordsContract,
+    RegistrationRecordsContract,
     SaleRecordsContract,
 )
 
@@ -87,6 +88,10 @@ class TestDynamoDBParkedMessages(DynamoDBLocalRecorder, ParkedMessagesContract):
 
 
 class TestDynamoDBQuotaRecords(DynamoDBLocalRecorder, QuotaRecordsContract):
+    pass
+
+
+class TestDynamoDBRegistrationRecords(DynamoDBLocalRecorder, RegistrationRecordsContract):
     pass
 
 

@@ -22,6 +22,7 @@ from tests.support.recorder_contract import (
     LotListingsContract,
     ParkedMessagesContract,
     QuotaRecordsContract,
+    RegistrationRecordsContract,
     SaleRecordsContract,
 )
 
@@ -70,6 +71,10 @@ class TestInMemoryParkedMessages(InMemoryRecorder, ParkedMessagesContract):
 
 
 class TestInMemoryQuotaRecords(InMemoryRecorder, QuotaRecordsContract):
+    pass
+
+
+class TestInMemoryRegistrationRecords(InMemoryRecorder, RegistrationRecordsContract):
     pass
 
 
