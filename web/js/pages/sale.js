@@ -23,6 +23,10 @@ export class SalePage extends LiveLotsPage {
       <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
       <h1 id="sale-title">Loading sale…</h1>
       <p id="sale-summary" class="muted"></p>
+      <section id="sale-registration" hidden>
+        <p id="registration-state"></p>
+        <button type="button" id="register" hidden>Register to bid</button>
+      </section>
       <table class="lots" id="sale-lots" hidden>
         <caption class="visually-hidden">The sale's lots in closing order</caption>
         <thead><tr>
@@ -34,6 +38,8 @@ export class SalePage extends LiveLotsPage {
       </table>`;
     this.main = main;
     this.mounted = true;
+    this.registration = null;
+    $("#register", main).addEventListener("click", () => this.register());
     // Pushes keep prices and close times live; the read every LIST_REFRESH_MS catches the rest.
     this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
     this.refresh();
@@ -46,6 +52,11 @@ export class SalePage extends LiveLotsPage {
       this.sale = sale;
       this.lots = new Map(sale.lots.map((lot) => [lot.lot_id, newerThanShown(lot, this.lots.get(lot.lot_id)) ? lot : this.lots.get(lot.lot_id)]));
       app.live.subscribe([...this.lots.keys()]);
+      if (sale.registration === "approval" && app.session) {
+        const mine = await app.api.myRegistrations(app.session.token);
+        this.registration = mine.find((r) => r.sale_id === this.saleId) || null;
+      }
+      if (!this.mounted) return;
       this.render();
     } catch (failure) {
       if (!this.mounted) return;
@@ -54,8 +65,35 @@ export class SalePage extends LiveLotsPage {
     }
   }
 
+  async register() {
+    if (!app.session) return;
+    try {
+      this.registration = await app.api.register(app.session.token, this.saleId);
+    } catch (failure) {
+      setText($("#registration-state", this.main), `Could not register: ${failure.message}`);
+      return;
+    }
+    this.render();
+  }
+
+  sessionChanged() {
+    this.registration = null;
+    this.refresh();
+  }
+
+  renderRegistration() {
+    const section = $("#sale-registration", this.main);
+    section.hidden = this.sale.registration !== "approval";
+    if (section.hidden) return;
+    const registration = this.registration;
+    const words = app.session ? fmt.registrationWords(registration) : "This sale needs the seller's approval to bid: sign in to register.";
+    setText($("#registration-state", this.main), words);
+    $("#register", this.main).hidden = !app.session || (registration !== null && registration.status !== "DECLINED");
+  }
+
   render() {
     const sale = this.sale;
+    this.renderRegistration();
     document.title = `${sale.title} — SamSold`;
     setText($("#sale-title", this.main), sale.title);
     const lots = [...this.lots.values()];
