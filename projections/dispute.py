@@ -291,6 +291,8 @@ def bidder_report(queries: LotQueries, bid_id: str) -> dict[str, Any]:
             "amount": receipt["amount"],  # their maximum: theirs to see
             "placed_at": receipt["placed_at"],
             "decided_at": receipt.get("decided_at"),
+            # Their registration's version that admitted (or refused) it, on a lot that needs one.
+            "registration_version": getattr(deciding, "registration_version", None),
         },
         "outcome": {
             "status": receipt["status"],

@@ -98,3 +98,18 @@ def test_a_blocked_leader_s_maxima_stop_counting_on_open_lots_and_stand_on_close
     lot = app.queries.get_lot(outbid)
     assert (lot.leader, str(lot.current_price)) == ("carol", "10.00")
     assert app.registrations.block("alice", "root", True, "again") == (state, 0)
+
+
+def test_the_dispute_report_names_the_registration_version_that_admitted_or_refused_a_bid():
+    from projections.dispute import dispute_report
+
+    app = build_test_app()
+    scope, (jug, _) = _approval_sale(app)
+    app.registrations.register(scope, "alice")
+    refused = _bid(app, jug, "alice", "10.00")
+    app.registrations.approve(scope, "alice", "sam", False, None)
+    admitted = _bid(app, jug, "alice", "10.00")
+    report = dispute_report(app.queries, admitted.bid_id, auditor=True)
+    assert report["bid"]["registration_version"] == 2
+    assert dispute_report(app.queries, refused.bid_id)["bid"]["registration_version"] == 1
+    assert "was still waiting for approval" in dispute_report(app.queries, refused.bid_id)["outcome"]["rule"]
