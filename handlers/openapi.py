@@ -53,9 +53,13 @@ for _kind, _path, _missing in (("sale", "/sales/{sale_id}", NO_SALE), ("lot", "/
 for _route, _errors in REGISTRATION_ERRORS.items():
     if _route[1].startswith("/lots/"):
         _errors[500] = UNREADABLE
+# A user id with characters no route's path takes (a control character) matches no route.
+NO_ROUTE = {"NOT_FOUND": "no such route: the user id has a character no path takes"}
 REGISTRATION_ERRORS |= {
-    ("POST", "/bidders/{user_id}/block"): {403: {"FORBIDDEN": "only administrators may block a bidder"}, 503: RETRY},
-    ("POST", "/bidders/{user_id}/unblock"): {403: {"FORBIDDEN": "only administrators may unblock a bidder"}, 503: RETRY},
+    ("POST", "/bidders/{user_id}/block"): {403: {"FORBIDDEN": "only administrators may block a bidder"}, 404: NO_ROUTE,
+                                           503: RETRY},
+    ("POST", "/bidders/{user_id}/unblock"): {403: {"FORBIDDEN": "only administrators may unblock a bidder"},
+                                             404: NO_ROUTE, 503: RETRY},
 }
 # The refusals each route answers, by status and then code, besides the ones every route
 # answers (COMMON_ERRORS). 400 is a malformed request (its shape, a type, a pattern); 422
@@ -192,7 +196,17 @@ LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
     ("POST", "/lots/{lot_id}/buy", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
-    ("POST", "/sales", "201"): {("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}}},
+    ("POST", "/sales", "201"): {
+        ("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+        ("POST", "/sales/{sale_id}/registrations"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+        ("GET", "/sales/{sale_id}/registrations"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+    },
+    # A registration names its sale and bidder: what the seller's review takes.
+    ("POST", "/sales/{sale_id}/registrations", "201"): {
+        ("POST", f"/sales/{{sale_id}}/registrations/{{user_id}}/{action}"): {
+            "parameters": {"sale_id": "$response.body#/sale_id", "user_id": "$response.body#/user_id"}}
+        for action in ("approve", "decline", "suspend")
+    },
 }
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}

@@ -352,8 +352,8 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("POST", "/lots/{lot_id}/registrations/{user_id}/approve"): {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503"},
         ("POST", "/lots/{lot_id}/registrations/{user_id}/decline"): {"200", "400", "401", "403", "404", "413", "415", "429", "500", "503"},
         ("POST", "/lots/{lot_id}/registrations/{user_id}/suspend"): {"200", "400", "401", "403", "404", "409", "413", "415", "429", "500", "503"},
-        ("POST", "/bidders/{user_id}/block"): {"200", "400", "401", "403", "413", "415", "429", "503"},
-        ("POST", "/bidders/{user_id}/unblock"): {"200", "400", "401", "403", "429", "503"},
+        ("POST", "/bidders/{user_id}/block"): {"200", "400", "401", "403", "404", "413", "415", "429", "503"},
+        ("POST", "/bidders/{user_id}/unblock"): {"200", "400", "401", "403", "404", "429", "503"},
         ("GET", "/me/registrations"): {"200", "400", "401", "429", "503"},
     }
     assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}
