@@ -1,5 +1,5 @@
 """The one place that wires the application: `build` gives the ledger's rooms (commands,
-queries, bid admission, lots, sales) over one recorder and one mapper, the queues, the
+queries, bid admission, lots, sales, registrations) over one recorder and one mapper, the queues, the
 Connections store, the WebSocket management client, the token verifier and the settings,
 from an environment (the template's, or the local runtime's) with any part given as an
 argument instead. Handlers take an `App` as an argument (a test passes its own); in Lambda
@@ -45,6 +45,7 @@ from ledger.service.lots import Lots
 from ledger.service.public_log import CheckpointArchive, MonitorStateStore, PublicLog
 from ledger.service.queries import LotList, LotQueries, OpenLots
 from ledger.service.quotas import QuotaLimits, Quotas
+from ledger.service.registrations import Registrations
 from ledger.service.sales import Sales
 
 # What handlers take from the adapters, through here: the fan-out queue's message and limits,
@@ -118,6 +119,7 @@ class App:
     lots: Lots = field(init=False)
     sales: Sales = field(init=False)
     erasure: BidderErasure = field(init=False)
+    registrations: Registrations = field(init=False)
 
     @cached_property
     def command_queue(self) -> CommandQueue:
@@ -287,6 +289,7 @@ def build(
     app.lots = Lots(commands, queues, close_grace_seconds, timers_not_armed=_timers_not_armed, quotas=quotas)
     app.sales = Sales(app.lots)
     app.erasure = BidderErasure(commands, queries, clock=commands.clock)
+    app.registrations = Registrations(commands, queries)
     return app
 
 

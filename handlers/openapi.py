@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from handlers import bid_routes, log_routes, lot_routes, sale_routes
+from handlers import bid_routes, log_routes, lot_routes, registration_routes, sale_routes
 from handlers.rest import LARGE_BODY_ROUTES, MAX_BODY_BYTES, MAX_BODY_DEPTH, new_resolver
 from ledger.domain.values import TIME_RANGE_TEXT
 
@@ -22,11 +22,51 @@ PUBLIC_ROUTES |= {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}")
 # Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
 UNREADABLE = {"LOT_UNREADABLE": "the lot's stored data cannot be read"}
 RETRY = {"TRANSIENT": "other writes to the lot kept winning, or the storage is not answering; retry"}
+# Who may bid: a bid of a bidder the API can see may not bid (the processor would reject it so).
+WHO_MAY_BID = {
+    "BIDDER_BLOCKED": "the auction house blocked you, or suspended your registration for the lot's sale",
+    "NOT_REGISTERED": "the lot's sale needs an approved registration, and you have none (or it was declined)",
+    "REGISTRATION_PENDING": "your registration for the lot's sale waits for approval",
+}
+# Who may bid: registrations per sale (or lone lot) and blocks.
+NO_SALE = {"SALE_NOT_FOUND": "no such sale"}
+NO_LOT = {"LOT_NOT_FOUND": "no such lot"}
+REVIEWERS = {"FORBIDDEN": "only the seller or an administrator reviews registrations"}
+NO_REGISTRATION = {"REGISTRATION_NOT_FOUND": "the bidder has not registered"}
+OPEN_TO_ALL = {"RULE_BROKEN": "the sale (or lot) is open to every signed-in bidder: nothing to register for"}
+REGISTRATION_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {}
+for _kind, _path, _missing in (("sale", "/sales/{sale_id}", NO_SALE), ("lot", "/lots/{lot_id}", NO_LOT)):
+    REGISTRATION_ERRORS |= {
+        ("POST", f"{_path}/registrations"): {
+            403: {"SELLER_CANNOT_BID": "the seller may not register for their own sale"}, 404: _missing, 422: OPEN_TO_ALL,
+            503: RETRY},
+        ("GET", f"{_path}/registrations"): {403: REVIEWERS, 404: _missing},
+        ("POST", f"{_path}/registrations/{{user_id}}/approve"): {
+            403: REVIEWERS, 404: _missing | NO_REGISTRATION,
+            422: {"RULE_BROKEN": "the limit has more decimals than the lots' currency allows, or the lots have several "
+                  "currencies"}, 503: RETRY},
+        ("POST", f"{_path}/registrations/{{user_id}}/decline"): {403: REVIEWERS, 404: _missing | NO_REGISTRATION, 503: RETRY},
+        ("POST", f"{_path}/registrations/{{user_id}}/suspend"): {
+            403: REVIEWERS, 404: _missing | NO_REGISTRATION,
+            409: {"INVALID_STATE": "only an approved registration can be suspended"}, 503: RETRY},
+    }
+for _route, _errors in REGISTRATION_ERRORS.items():
+    if _route[1].startswith("/lots/"):
+        _errors[500] = UNREADABLE
+# A user id with characters no route's path takes (a control character) matches no route.
+NO_ROUTE = {"NOT_FOUND": "no such route: the user id has a character no path takes"}
+REGISTRATION_ERRORS |= {
+    ("POST", "/bidders/{user_id}/block"): {403: {"FORBIDDEN": "only administrators may block a bidder"}, 404: NO_ROUTE,
+                                           503: RETRY},
+    ("POST", "/bidders/{user_id}/unblock"): {403: {"FORBIDDEN": "only administrators may unblock a bidder"},
+                                             404: NO_ROUTE, 503: RETRY},
+}
 # The refusals each route answers, by status and then code, besides the ones every route
 # answers (COMMON_ERRORS). 400 is a malformed request (its shape, a type, a pattern); 422
 # a well-formed one that breaks a rule. Each response lists its codes in `x-error-codes`.
 ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
     ("POST", "/bid"): {
+        403: WHO_MAY_BID,
         404: {"LOT_NOT_FOUND": "no such lot"},
         409: {
             "LOT_CLOSED": "the lot is closed", "LOT_CANCELLED": "the lot is cancelled",
@@ -42,6 +82,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
         500: UNREADABLE,
     },
     ("POST", "/lots/{lot_id}/buy"): {
+        403: WHO_MAY_BID,
         404: {"LOT_NOT_FOUND": "no such lot"},
         409: {
             "BUY_NOW_NOT_OFFERED": "the lot has no buy-now price, or no longer offers it (a bid was accepted or the "
@@ -114,6 +155,8 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
         404: {"SALE_NOT_FOUND": "no such sale"},
         500: {"SALE_UNREADABLE": "the sale's stored item cannot be read"},
     },
+    # Who may bid.
+    **REGISTRATION_ERRORS,
     # The public log.
     ("GET", "/log/checkpoint"): {404: {"CHECKPOINT_NOT_FOUND": "the log has published no checkpoint yet"}},
     ("GET", "/log/checkpoints/{size}"): {404: {"CHECKPOINT_NOT_FOUND": "the log published no checkpoint of this size"}},
@@ -175,8 +218,18 @@ LINKS: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("POST", "/bid", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
     ("POST", "/lots/{lot_id}/buy", "202"): {("GET", "/bids/{bid_id}"): {"parameters": {"bid_id": "$response.body#/bid_id"}}},
-    ("POST", "/sales", "201"): {("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
-                                ("POST", "/sales/{sale_id}/lots"): {"parameters": {"sale_id": "$response.body#/sale_id"}}},
+    ("POST", "/sales", "201"): {
+        ("GET", "/sales/{sale_id}"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+        ("POST", "/sales/{sale_id}/lots"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+        ("POST", "/sales/{sale_id}/registrations"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+        ("GET", "/sales/{sale_id}/registrations"): {"parameters": {"sale_id": "$response.body#/sale_id"}},
+    },
+    # A registration names its sale and bidder: what the seller's review takes.
+    ("POST", "/sales/{sale_id}/registrations", "201"): {
+        ("POST", f"/sales/{{sale_id}}/registrations/{{user_id}}/{action}"): {
+            "parameters": {"sale_id": "$response.body#/sale_id", "user_id": "$response.body#/user_id"}}
+        for action in ("approve", "decline", "suspend")
+    },
 }
 # Powertools writes pydantic's constraint names for some parameters; JSON Schema's are these.
 _JSON_SCHEMA_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -211,7 +264,7 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def openapi_document() -> dict[str, Any]:
     app = new_resolver()
-    routers = (bid_routes.router, lot_routes.router, sale_routes.router, log_routes.router)
+    routers = (bid_routes.router, lot_routes.router, sale_routes.router, log_routes.router, registration_routes.router)
     # Including a router makes this resolver its owner, whose context its routes read
     # (`rest.samsold_of`): the functions' own resolvers get their routers back.
     owners = [router.api_resolver for router in routers]

@@ -25,6 +25,7 @@ from ledger.domain.commands import is_user_id
 from ledger.domain.errors import (
     BelowMinimum,
     BidAlreadyRetracted,
+    BidderRefused,
     BidIdReused,
     BidNotAccepted,
     BidNotFound,
@@ -43,6 +44,7 @@ from ledger.domain.errors import (
     NotAllowed,
     NotInLog,
     QuotaExceeded,
+    RegistrationNotFound,
     SaleAlreadyExists,
     SaleClosing,
     SaleFull,
@@ -107,6 +109,9 @@ STATUS_OF: dict[type[LedgerError], int] = {
     SaleFull: 422,
     # As LotUnreadable: the sale's stored item is damaged (its key is logged).
     SaleUnreadable: 500,
+    # Who may bid: a bid the API can already see its bidder may not place (its code says why).
+    BidderRefused: 403,
+    RegistrationNotFound: 404,
     # Over a per-user quota: nothing written; Retry-After says when to ask again.
     QuotaExceeded: 429,
     # The public log: no checkpoint of that size, or the lot's events not sequenced yet.

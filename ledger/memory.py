@@ -32,6 +32,7 @@ from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
 from ledger.domain.queued import BidRequestCheck
 from ledger.domain.sales import DRAFT_ATTRIBUTE
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 from ledger.persistence import (
     BID_TOPICS,
     OPEN_STATUS,
@@ -80,6 +81,10 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         self._sale_batches: dict[tuple[str, int], dict[str, Any]] = {}
         self._disclosures: dict[tuple[str, int], dict[str, str]] = {}  # (lot, version) -> by field
         self._erasures: dict[str, dict[str, Any]] = {}
+        self._registrations: dict[str, dict[str, Any]] = {}  # registration id -> state record
+        self._registration_events: dict[str, list[StoredEvent]] = {}
+        self._paddles: dict[str, int] = {}  # scope -> last paddle given
+        self._exposures: dict[str, Decimal] = {}  # registration id -> the bidder's exposure in the sale
 
     # --- LotEventStore (receipts, aliases, retractions: written with the events) ---
 
@@ -96,10 +101,12 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
         disclosures: Sequence[Mapping[str, Any]] = (),
+        registrations: Sequence[RegistrationCheck] = (),
+        exposures: Sequence[ExposureChange] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         items = (len(stored_events) + len(receipts) + len(bidders) + len(retractions) + len(bidder_lots) + len(requests)
-                 + len(disclosures) + (snapshot is not None))
+                 + len(disclosures) + len(registrations) + len(exposures) + (snapshot is not None))
         if items > TRANSACTION_LIMIT:
             raise ValueError(f"{items} items exceed the transaction limit of {TRANSACTION_LIMIT}")
         with self._database_lock:
@@ -124,13 +131,18 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             # A retraction recorded already: decided again on fresh state (as DynamoDB's recorder says).
             snapshot_changed = snapshot_changed or any(str(r["bid_id"]) in self._retractions for r in retractions)
             unmatched = [r.bid_id for r in requests if not r.matches(self._requests.get(r.bid_id))]
-            if events_exist or decided or known or unmatched or snapshot_changed:
+            changed = [r.registration_id for r in registrations if not r.matches(self._registrations.get(r.registration_id))]
+            exposed = [e.registration_id for e in exposures if not e.allows(self._exposures.get(e.registration_id))]
+            if events_exist or decided or known or unmatched or changed or exposed or snapshot_changed:
                 raise ConditionsFailed(
                     f"insert_events: conditions failed (bids decided already: {decided}, bidders known: {known}, "
-                    f"requests unmatched: {unmatched}, snapshot changed: {snapshot_changed}, events exist: {events_exist})",
+                    f"requests unmatched: {unmatched}, registrations changed: {changed}, snapshot changed: "
+                    f"{snapshot_changed}, events exist: {events_exist})",
                     decided_bids=decided,
                     known_bidders=known,
                     unmatched_requests=unmatched,
+                    changed_registrations=changed,
+                    changed_exposures=exposed,
                     snapshot_changed=snapshot_changed,
                     events_exist=events_exist,
                 )
@@ -145,6 +157,8 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 self._merge_bidder_lot(record)
             for disclosed in disclosures:
                 self._disclosures[(str(disclosed["lot_id"]), int(disclosed["version"]))] = dict(disclosed["disclosures"])
+            for exposure in exposures:
+                self._exposures[exposure.registration_id] = self._exposures.get(exposure.registration_id, Decimal(0)) + exposure.change
             if snapshot is not None:
                 self._snapshots[str(snapshot["lot_id"])] = _stored(snapshot)
         return self._inserted(notification_ids)
@@ -443,6 +457,68 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
                 raise QuotaRecordChanged(f"the quota record {name} of {user} is no longer at version {expected_version}",
                                          copy.deepcopy(stored))
             self._quotas[(user, name)] = _stored({**record, "version": expected_version + 1})
+
+    # --- RegistrationRecords --------------------------------------------------------
+
+    def insert_registration(
+        self, stored_events: Sequence[StoredEvent], state: Mapping[str, Any], expected_version: int | None,
+        paddles: tuple[str, int] | None = None,
+    ) -> None:
+        registration_id = str(state["registration_id"])
+        if len(stored_events) + 1 + (paddles is not None) > TRANSACTION_LIMIT:
+            raise ValueError(f"more items than the transaction limit of {TRANSACTION_LIMIT}")
+        with self._database_lock:
+            stored = self._registrations.get(registration_id)
+            events = self._registration_events.setdefault(registration_id, [])
+            taken = {e.originator_version for e in events}
+            if (expected_version is None) != (stored is None) or (
+                stored is not None and stored.get("version") != expected_version
+            ):
+                raise IntegrityError(f"registration {registration_id!r} is not at version {expected_version or 'none'}")
+            if any(e.originator_version in taken for e in stored_events):
+                raise IntegrityError(f"registration {registration_id!r}: an event's version is taken")
+            if paddles is not None and self._paddles.get(paddles[0], 0) != paddles[1]:
+                raise IntegrityError(f"scope {paddles[0]!r}: the paddle counter moved on")
+            events.extend(stored_events)
+            self._registrations[registration_id] = _stored(state)
+            if paddles is not None:
+                self._paddles[paddles[0]] = int(state["paddle"])
+
+    def get_registrations(self, registration_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self._database_lock:
+            return {r: copy.deepcopy(self._registrations[r]) for r in dict.fromkeys(registration_ids) if r in self._registrations}
+
+    def iter_registration_events(self, registration_id: str, *, lte: int | None = None) -> Iterator[StoredEvent]:
+        with self._database_lock:
+            events = sorted(self._registration_events.get(registration_id, []), key=lambda e: e.originator_version)
+        yield from [e for e in events if lte is None or e.originator_version <= lte]
+
+    def scope_registrations(
+        self, scope: str, status: str | None, limit: int, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self._database_lock:
+            ranked = sorted((f"{r['status']}#{r['user_id']}", copy.deepcopy(r)) for r in self._registrations.values()
+                            if r.get("scope") == scope and (status is None or r["status"] == status))
+        return _page([(rank, r) for rank, r in ranked if after is None or rank > after], limit)
+
+    def bidder_registrations(self, user_id: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        with self._database_lock:
+            ranked = sorted((str(r["scope"]), copy.deepcopy(r)) for r in self._registrations.values()
+                            if "scope" in r and r["user_id"] == user_id)
+        return _page([(scope, r) for scope, r in ranked if after is None or scope > after], limit)
+
+    def get_exposures(self, registration_ids: Sequence[str]) -> dict[str, Decimal]:
+        with self._database_lock:
+            return {r: self._exposures[r] for r in dict.fromkeys(registration_ids) if r in self._exposures}
+
+    def last_paddle(self, scope: str) -> int:
+        with self._database_lock:
+            return self._paddles.get(scope, 0)
+
+
+def _page(ranked: list[tuple[str, dict[str, Any]]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `limit` records in order, and the cursor of the next page (None: no more)."""
+    return [r for _, r in ranked[:limit]], (ranked[limit - 1][0] if len(ranked) > limit else None)
 
 
 class InMemoryApplicationLotRecorder(InMemoryLotRecorder, POPOApplicationRecorder):

@@ -13,6 +13,7 @@ extra queries:
     ParkedMessages  messages that can never be processed, kept for inspection
     QuotaRecords    per-user quota records, each under one user (and lot), never shared
     ErasureRecords  what erasing a bidder deletes, and the record of each erasure
+    RegistrationRecords  bidders' registrations for sales and lots, and their standing (blocks)
 
 `ledger.dynamodb` implements every port on the Bids table, `ledger.memory` in plain Python;
 `PERSISTENCE_MODULE` picks the implementation (the library's `InfrastructureFactory.construct`).
@@ -27,6 +28,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +42,7 @@ from ledger.domain.events import BidPlaced, BidRetracted
 # (a domain value) is built on it, so the domain owns it.
 from ledger.domain.listing import TIME_KEY_PATTERN as TIME_KEY_PATTERN
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 
 OPEN_STATUS = "OPEN"
 ENDED_STATUSES = ("CLOSED", "CANCELLED")
@@ -91,6 +94,9 @@ class ConditionsFailed(IntegrityError):
     `known_bidders`: the bidders whose alias record exists already (they bid before);
     `unmatched_requests`: the bids whose bid-request record is missing or says otherwise
     (`BidRequestCheck`: a command the API never admitted);
+    `changed_registrations`: the registrations (or standings) whose `RegistrationCheck` failed
+    (changed since they were read: read them again);
+    `changed_exposures`: the registrations whose `ExposureChange` found the exposure past what it allows;
     `snapshot_changed`: the snapshot was not at `expected_version` (another writer moved
     it on, or it did not exist / existed already); `events_exist`: an event's version
     was taken. A storage that cannot tell sets `snapshot_changed` (reload everything)."""
@@ -102,6 +108,8 @@ class ConditionsFailed(IntegrityError):
         decided_bids: Sequence[str] = (),
         known_bidders: Sequence[str] = (),
         unmatched_requests: Sequence[str] = (),
+        changed_registrations: Sequence[str] = (),
+        changed_exposures: Sequence[str] = (),
         snapshot_changed: bool = False,
         events_exist: bool = False,
     ) -> None:
@@ -109,13 +117,17 @@ class ConditionsFailed(IntegrityError):
         self.decided_bids = tuple(decided_bids)
         self.known_bidders = tuple(known_bidders)
         self.unmatched_requests = tuple(unmatched_requests)
+        self.changed_registrations = tuple(changed_registrations)
+        self.changed_exposures = tuple(changed_exposures)
         self.snapshot_changed = snapshot_changed
         self.events_exist = events_exist
 
     @property
     def only_records_exist(self) -> bool:
-        """Only receipts', aliases' or requests' conditions failed: the snapshot decided on is still current."""
-        return bool(self.decided_bids or self.known_bidders or self.unmatched_requests) and not (
+        """Only receipts', aliases', requests' or registrations' conditions failed: the snapshot
+        decided on is still current."""
+        return bool(self.decided_bids or self.known_bidders or self.unmatched_requests or self.changed_registrations
+                    or self.changed_exposures) and not (
             self.snapshot_changed or self.events_exist
         )
 
@@ -157,7 +169,10 @@ class LotEventStore(AggregateRecorder):
     - `insert_events` writes the new events, the bid receipts, the new bidders' alias
       records, the retraction records, the bidders' records of the lot and the lot's
       snapshot all together or not at all, and only when each of `requests`
-      (`BidRequestCheck`) finds its bid-request record as it says. It raises
+      (`BidRequestCheck`) finds its bid-request record as it says and each of `registrations`
+      (`RegistrationCheck`) finds its registration's record as it says, and moves each of
+      `exposures` (`ExposureChange`: a bidder's exposure in a sale, kept beside their
+      registration) only where it allows. It raises
       `IntegrityError` (nothing written) when an event's version exists already, a
       receipt's bid was decided already, a bidder's alias record or a bid's retraction
       record exists already, a request check fails, or the snapshot is not at `expected_version` (`None`: there must be no
@@ -186,6 +201,8 @@ class LotEventStore(AggregateRecorder):
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
         disclosures: Sequence[Mapping[str, Any]] = (),
+        registrations: Sequence[RegistrationCheck] = (),
+        exposures: Sequence[ExposureChange] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write events, their disclosure records (`lot_id`, `version`, `disclosures`: the
@@ -437,7 +454,62 @@ class ErasureRecords(ABC):
         """Keep the record of an erasure (`erasure_id`, `erased_at` and counts) under its day."""
 
 
+def registration_key(registration_id: str) -> str:
+    """How storage names a registration's (or a standing's) records: `REG#{registration_id}`."""
+    return f"REG#{registration_id}"
+
+
+class RegistrationRecords(ABC):
+    """Registrations (`ledger.domain.registration`: a bidder's for a sale or a lone lot) and
+    bidders' standings (blocks): each aggregate's events and its state record, written together,
+    keyed by its own id (per sale or lot and bidder, or per bidder), never shared.
+
+    - `insert_registration` writes the new events and the state record all or nothing: each
+      event only if new, the record only at `expected_version` (None: there is none yet), and,
+      given `paddles` (a scope and the last paddle number given there before), the scope's
+      paddle counter moved on from that number to the state's paddle. IntegrityError (nothing
+      written) when any condition fails.
+    - Records come back as stored; lists page by an opaque cursor (None: no more).
+    """
+
+    @abstractmethod
+    def insert_registration(
+        self, stored_events: Sequence[StoredEvent], state: Mapping[str, Any], expected_version: int | None,
+        paddles: tuple[str, int] | None = None,
+    ) -> None:
+        """Write a registration's (or a standing's) new events and its state record together."""
+
+    @abstractmethod
+    def get_registrations(self, registration_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The state records of those that exist, by id (strongly consistent)."""
+
+    @abstractmethod
+    def iter_registration_events(self, registration_id: str, *, lte: int | None = None) -> Iterator[StoredEvent]:
+        """A registration's (or standing's) events in version order, up to `lte`."""
+
+    @abstractmethod
+    def scope_registrations(
+        self, scope: str, status: str | None, limit: int, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of a sale's (or lone lot's) registrations, with `status` only those, by
+        status then bidder, after the cursor `after`; and the next page's cursor."""
+
+    @abstractmethod
+    def bidder_registrations(self, user_id: str, limit: int, after: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of a bidder's registrations, by scope, after the cursor `after`; and the next page's cursor."""
+
+    @abstractmethod
+    def get_exposures(self, registration_ids: Sequence[str]) -> dict[str, Decimal]:
+        """The bidders' exposures in their sales (moved by `LotEventStore.insert_events`), by
+        registration id; none stored reads as absent (zero). Strongly consistent."""
+
+    @abstractmethod
+    def last_paddle(self, scope: str) -> int:
+        """The last paddle number given in the scope (0: none yet)."""
+
+
 class LotRecorder(
-    LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords, ErasureRecords
+    LotEventStore, BidRecords, LotListings, BidderRecords, SaleRecords, ParkedMessages, QuotaRecords, ErasureRecords,
+    RegistrationRecords,
 ):
     """Every port together: what one storage implements, and what the service is given."""

@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 from ledger.domain.bidder_records import records_from
 from ledger.domain.errors import InvalidState, LotUnreadable
 from ledger.domain.events import GENESIS_HASH, BidPlaced, BidRejected, BidRetracted, LotEvent
+from ledger.domain.registration import evolve_registration, state_from_record, state_to_record
 from ledger.domain.state import LotSnapshot, evolve
 from ledger.service.commands import LotCommands
 from ledger.service.queries import LotQueries
+from ledger.service.registrations import Registrations
 from ledger.snapshot_item import REPLACED_ATTRIBUTES, snapshot_from_item, snapshot_to_item
 
 T = TypeVar("T")
@@ -191,6 +193,31 @@ def verify(queries: LotQueries, lot_id: str) -> VerifyReport:
     if snapshot.head_hash != prev_hash or snapshot.version != expected_version - 1:
         return VerifyReport(lot_id, count, snapshot.version, "the snapshot's head hash does not match the events")
     return VerifyReport(lot_id, count)
+
+
+def verify_registration(registrations: Registrations, aggregate_id: str) -> VerifyReport:
+    """A registration's (or a bidder's standing's) events checked as a lot's are (versions from
+    1 without a gap, each hash chained to the one before and matching its content), and its
+    stored state equal to the fold of them (replay: the one fold, `evolve_registration`)."""
+    expected_version, prev_hash, state = 1, GENESIS_HASH, None
+    for event in registrations.events(aggregate_id):
+        version = event.originator_version
+        if version != expected_version:
+            return VerifyReport(aggregate_id, expected_version - 1, expected_version, f"version {expected_version} is missing")
+        if event.prev_hash != prev_hash:
+            return VerifyReport(aggregate_id, version - 1, version, "prev_hash does not match the previous event's hash")
+        if event.compute_hash() != event.hash:
+            return VerifyReport(aggregate_id, version - 1, version, "hash does not match the event's content")
+        state = evolve_registration(event, state)
+        prev_hash, expected_version = event.hash, version + 1
+    stored = registrations.store.get_registrations([aggregate_id]).get(aggregate_id)
+    folded = None if state is None else state_to_record(state)
+    if (stored is None) != (folded is None) or (
+        stored is not None and folded is not None and state_to_record(state_from_record(stored)) != folded
+    ):
+        return VerifyReport(aggregate_id, expected_version - 1, expected_version - 1,
+                            "the stored state is not the fold of the events")
+    return VerifyReport(aggregate_id, expected_version - 1)
 
 
 def for_each_lot(

@@ -50,6 +50,12 @@ RULES = {
     "have been larger than any amount the API takes",
     "BUY_NOW_NOT_OFFERED": "rejected: a purchase at the buy-now price when the lot had none, or no longer offered it "
     "by its terms (buy_now_until first_bid: a bid had been accepted; reserve_met: the reserve had been met)",
+    "BIDDER_BLOCKED": "rejected: the auction house had blocked the bidder, or suspended their registration for the sale",
+    "NOT_REGISTERED": "rejected: the lot's sale needs a registration its seller approved, and the bidder had none "
+    "(or it had been declined)",
+    "REGISTRATION_PENDING": "rejected: the bidder's registration for the sale was still waiting for approval",
+    "LIMIT_EXCEEDED": "rejected: the bid would have taken the bidder's exposure in the sale (their maxima on the lots "
+    "they lead plus the prices of the lots they won) past the limit of their registration",
 }
 # The rule of an accepted purchase at the buy-now price (`rules.decide_buy_now`).
 BOUGHT_RULE = ("accepted: a purchase at the buy-now price while the lot was open at placed_at and still offered it "
@@ -236,6 +242,8 @@ def auditor_report(queries: LotQueries, bid_id: str, log: PublicLog | None = Non
             "placed_at": receipt["placed_at"],
             "decided_at": receipt.get("decided_at"),
             "correlation_id": getattr(deciding, "correlation_id", None),
+            # The version of the bidder's registration that admitted (or refused) it, on a lot that needs one.
+            "registration_version": getattr(deciding, "registration_version", None),
         },
         "outcome": {
             "status": receipt["status"],
@@ -294,6 +302,8 @@ def bidder_report(queries: LotQueries, bid_id: str, log: PublicLog | None = None
             "amount": receipt["amount"],  # their maximum: theirs to see
             "placed_at": receipt["placed_at"],
             "decided_at": receipt.get("decided_at"),
+            # Their registration's version that admitted (or refused) it, on a lot that needs one.
+            "registration_version": getattr(deciding, "registration_version", None),
         },
         "outcome": {
             "status": receipt["status"],

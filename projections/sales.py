@@ -17,6 +17,7 @@ class SaleView(BaseModel):
     title: str
     interval_s: int
     first_closes_at: UtcTime
+    registration: str = Field(description="open: any signed-in user bids; approval: approved registrations only")
     lot_count: int = Field(description="the sale's lots, on every page")
     items: list[LotSummary] = Field(description="this page of the sale's lots, in closing order")
     next: str | None = Field(description="the cursor of the next page, null on the last")
@@ -30,6 +31,7 @@ def sale_view(page: SalePage, now: datetime) -> SaleView:
         title=page.sale.title,
         interval_s=page.sale.interval_s,
         first_closes_at=page.sale.first_closes_at,
+        registration=page.sale.registration,
         lot_count=page.sale.committed_lots,
         items=lots,
         next=None if page.next_position is None else str(page.next_position),

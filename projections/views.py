@@ -19,6 +19,7 @@ from ledger.domain.events import (
     SoftCloseMode,
     SoftCloseTrigger,
 )
+from ledger.domain.registration import RegistrationMode
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import Money, UtcTime, format_decimal, format_time, to_currency
 from ledger.service.queries import NO_BIDS, LotQueries, RecentBids
@@ -64,6 +65,9 @@ class LotSummary(BaseModel):
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil | None = None
     sale_id: str | None = None  # the staggered sale the lot is in (GET /sales/{sale_id}), None for a lot of its own
+    # Who may bid: any signed-in user (open), or only bidders whose registration was approved
+    # (approval: POST /sales/{sale_id}/registrations, or /lots/{lot_id}/registrations for a lone lot).
+    registration: RegistrationMode = "open"
 
 
 class LotView(LotSummary):
@@ -110,6 +114,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         buy_now_price=money(rules.buy_now_offered(lot, now)),
         buy_now_until=lot.buy_now_until if lot.buy_now_price is not None else None,
         sale_id=lot.sale_id,
+        registration=lot.registration or "open",
     )
 
 

@@ -159,10 +159,11 @@ def _parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _register_operator_commands() -> None:
-    from samsold_cli import audit, iam, ops, public_log, sales
+    from samsold_cli import audit, iam, ops, public_log, registrations, sales
 
     ops.register(app)
     sales.register(app)
+    registrations.register(app)
     audit.register(app)
     iam.register(app)
     public_log.register(app)

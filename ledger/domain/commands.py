@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from ledger.domain.events import ANY_BID, FIRST_BID, FROM_BID, BuyNowUntil, SoftCloseMode, SoftCloseTrigger
+from ledger.domain.registration import OPEN, RegistrationMode
 from ledger.domain.values import DECIMAL_DIGITS, INTEGER_DIGITS, MINOR_UNITS, Money, UtcTime, minor_units, parse_decimal
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -192,6 +193,9 @@ class CreateLot(Command):
     # at once, offered until the first accepted bid or until the reserve is met.
     buy_now_price: PriceInput | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
+    # Who may bid (`ledger.domain.registration`): any signed-in user, or only bidders whose
+    # registration for the lot the seller (or an administrator) approved.
+    registration: RegistrationMode = OPEN
 
 
 class PlaceBid(Command):
@@ -335,12 +339,13 @@ SALE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}$"
 SaleId = Annotated[str, Field(pattern=SALE_ID_PATTERN, description="letters, digits and _ . : -, at most 32")]
 
 # A lot's terms in a sale: those of `POST /lots` (CreateLot, whatever fields it has),
-# less `closes_at`, which the sale sets; an entry that gives one is refused (extra field).
+# less `closes_at` and `registration`, which the sale sets; an entry that gives one is refused (extra field).
+SALE_SETS = ("closes_at", "registration")
 SaleLotTerms = create_model(
     "SaleLotTerms",
     __base__=Command,
-    __doc__="A lot's terms as in POST /lots, without closes_at: the sale sets each lot's close time.",
-    **{name: (field.annotation, field) for name, field in CreateLot.model_fields.items() if name != "closes_at"},  # type: ignore[call-overload]
+    __doc__="A lot's terms as in POST /lots, without closes_at and registration: the sale sets them.",
+    **{name: (field.annotation, field) for name, field in CreateLot.model_fields.items() if name not in SALE_SETS},  # type: ignore[call-overload]
 )
 
 
@@ -353,10 +358,12 @@ class CreateSale(Command):
     interval_s: Annotated[JsonInteger, Field(ge=MIN_SALE_INTERVAL_S, le=MAX_SALE_INTERVAL_S)]
     first_closes_at: UtcTime
     lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_REQUEST_LOTS)]
+    # Who may bid on the sale's lots: anyone signed in, or bidders the seller approved.
+    registration: RegistrationMode = OPEN
 
 
 class AddSaleLots(Command):
     """More lots for a sale (`POST /sales/{sale_id}/lots`): they close after its last lot, the
-    sale's `interval_s` apart, in the order given."""
+    sale's `interval_s` apart, in the order given; who may bid on them is the sale's choice."""
 
     lots: Annotated[list[SaleLotTerms], Field(min_length=1, max_length=MAX_SALE_REQUEST_LOTS)]

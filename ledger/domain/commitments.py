@@ -32,7 +32,7 @@ from typing import Any, Final
 # keep their own rule: no commitments, the values in the body.
 PRIVATE_FIELDS: Final[dict[str, dict[str, type]]] = {
     "BidPlaced": {"bidder": str, "amount": Decimal, "leader_maximum": Decimal},
-    "BidRejected": {"bidder": str},
+    "BidRejected": {"bidder": str, "limit": Decimal, "exposure": Decimal},
     "LotClosed": {"winner": str},
     "LotCancelled": {"cancelled_by": str, "reason": str},
     "BidRetracted": {
@@ -45,7 +45,7 @@ PRIVATE_FIELDS: Final[dict[str, dict[str, type]]] = {
 # maximum answered the bid (`owned_by`'s `answered_by`).
 OWNERS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "BidPlaced": {"bidder": ("bidder", "amount", "leader_maximum")},
-    "BidRejected": {"bidder": ("bidder",)},
+    "BidRejected": {"bidder": ("bidder", "limit", "exposure")},
     "LotClosed": {"winner": ("winner",)},
     "BidRetracted": {"bidder": ("bidder", "reason", "bidder_maximum"), "leader": ("leader", "leader_maximum")},
 }

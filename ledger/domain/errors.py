@@ -192,6 +192,24 @@ class SaleUnreadable(LedgerError):
         return f"{self.message}: {self.problem}"
 
 
+class RegistrationNotFound(LedgerError):
+    """No such registration (of this bidder for this sale or lot)."""
+
+    code = "REGISTRATION_NOT_FOUND"
+
+
+class BidderRefused(LedgerError):
+    """A bid the API can already see its bidder may not place (`ledger.domain.rules.registration_refusal`):
+    refused before anything is recorded or queued, with the reason code a queued bid would be
+    rejected with (NOT_REGISTERED, REGISTRATION_PENDING or BIDDER_BLOCKED) as its code."""
+
+    code = "NOT_REGISTERED"
+
+    def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"reason": reason, **(details or {})})
+        self.code = reason
+
+
 class QuotaExceeded(LedgerError):
     """The caller used up one of their quotas (`ledger.service.quotas`); nothing was written.
     `details["retry_after_s"]` says when asking again can succeed."""

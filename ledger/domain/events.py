@@ -187,9 +187,13 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     buy_now_until: BuyNowUntil = FIRST_BID
     # The staggered sale the lot was created in (`POST /sales`); None for a lot of its own.
     sale_id: str | None = None
+    # Who may bid (`ledger.domain.registration`): "approval" (approved registrations only), or
+    # None: any signed-in user (every lot created before registrations).
+    registration: str | None = None
 
     HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
-        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id"}
+        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id",
+         "registration"}
     )
 
 
@@ -214,8 +218,13 @@ class BidPlaced(LotEvent):
     outcome: str = TOOK_LEAD
     price: Decimal | None = None
     leader_maximum: Decimal | None = None
+    # On a lot that needs registration: the version of the bidder's registration that admitted
+    # the bid (None: the lot is open to every signed-in bidder). `alias` is then their paddle.
+    registration_version: int | None = None
 
-    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"alias", "outcome", "price", "leader_maximum"})
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
+        {"alias", "outcome", "price", "leader_maximum", "registration_version"}
+    )
 
     @property
     def price_after(self) -> Decimal:
@@ -236,8 +245,17 @@ class BidRejected(LotEvent):
     correlation_id: str | None = None  # the API request that took the bid
     # True: a purchase at the buy-now price (`amount` that price) was refused, not a bid.
     buy_now: bool = False
+    # Refused for who bid (NOT_REGISTERED, REGISTRATION_PENDING, BIDDER_BLOCKED, LIMIT_EXCEEDED):
+    # the registration's status and version that decided it (None: there was none), and for a
+    # limit, the limit and the bidder's exposure in the sale before the bid.
+    registration_status: str | None = None
+    registration_version: int | None = None
+    limit: Decimal | None = None
+    exposure: Decimal | None = None
 
-    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset({"buy_now"})
+    HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
+        {"buy_now", "registration_status", "registration_version", "limit", "exposure"}
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

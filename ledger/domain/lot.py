@@ -26,6 +26,7 @@ from ledger.domain.events import (
     canonical,
     keep_stored_topic,
 )
+from ledger.domain.registration import OPEN, Admission
 from ledger.domain.state import LotSnapshot, evolve
 
 
@@ -34,7 +35,10 @@ class Lot(BaseAggregate[str]):
     # declared as a class annotation because eventsourcing turns those into __init__ args.
 
     @classmethod
-    def create(cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None) -> Lot:
+    def create(
+        cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None, registration: str | None = None
+    ) -> Lot:
+        """A new lot by its terms; a sale's lot takes the sale's `registration` instead of its own."""
         opens_at = command.opens_at or now
         rules.check_terms(command, opens_at, now)
         return cls._create(
@@ -58,6 +62,7 @@ class Lot(BaseAggregate[str]):
             buy_now_price=command.buy_now_price,
             buy_now_until=command.buy_now_until,
             sale_id=sale_id,
+            registration=_needed(registration if sale_id is not None else command.registration),
         )
 
     @classmethod
@@ -92,19 +97,25 @@ class Lot(BaseAggregate[str]):
             self._disclosures: dict[int, dict[str, str]] = {}
         return self._disclosures
 
-    def place_bid(self, command: PlaceBid, now: datetime, aliases: dict[str, int]) -> BidOutcome:
+    def place_bid(
+        self, command: PlaceBid, now: datetime, aliases: dict[str, int], admission: Admission | None = None
+    ) -> BidOutcome:
         """Decide a bid. `aliases` holds the lot's bidders' alias numbers as far as the
         caller knows them; a bidder not in it is taken to be new on this lot, given the next
-        number and added to it (storage refuses the new alias when that was wrong)."""
-        decision = rules.decide_bid(self.state, command.bidder, command.amount, command.placed_at)
-        return self._record_bid(command, decision, now, aliases)
+        number and added to it (storage refuses the new alias when that was wrong). On a lot
+        that needs approval the alias is the bidder's paddle. `admission`: what is known of
+        the bidder's registration and standing (`rules.registration_refusal`)."""
+        decision = rules.decide_bid(self.state, command.bidder, command.amount, command.placed_at, admission)
+        return self._record_bid(command, decision, now, aliases, admission)
 
-    def buy_now(self, command: BuyNow, now: datetime, aliases: dict[str, int]) -> BidOutcome:
+    def buy_now(
+        self, command: BuyNow, now: datetime, aliases: dict[str, int], admission: Admission | None = None
+    ) -> BidOutcome:
         """Decide a purchase at the buy-now price: recorded as a bid (BidPlaced, outcome
         BOUGHT, or BidRejected with its reason) and, accepted, followed by the LotClosed it
-        makes: SOLD to the buyer at the buy-now price. `aliases` as for `place_bid`."""
-        decision = rules.decide_buy_now(self.state, command.bidder, command.placed_at)
-        outcome = self._record_bid(command, decision, now, aliases)
+        makes: SOLD to the buyer at the buy-now price. `aliases` and `admission` as for `place_bid`."""
+        decision = rules.decide_buy_now(self.state, command.bidder, command.placed_at, admission)
+        outcome = self._record_bid(command, decision, now, aliases, admission)
         if decision.accepted:
             self.trigger_event(
                 LotClosed,
@@ -119,13 +130,16 @@ class Lot(BaseAggregate[str]):
         return outcome
 
     def _record_bid(
-        self, command: PlaceBid | BuyNow, decision: rules.BidDecision, now: datetime, aliases: dict[str, int]
+        self, command: PlaceBid | BuyNow, decision: rules.BidDecision, now: datetime, aliases: dict[str, int],
+        admission: Admission | None = None,
     ) -> BidOutcome:
         """Record a bid's decision as its event and answer its outcome."""
         state = self.state
+        registration = None if admission is None or state.registration is None else admission.registration
         if decision.accepted:
             assert decision.amount is not None and decision.minimum is not None
-            alias = aliases.setdefault(command.bidder, state.bidder_count + 1)
+            paddle = None if registration is None else registration.paddle
+            alias = aliases.setdefault(command.bidder, paddle or state.bidder_count + 1)
             self.trigger_event(
                 BidPlaced,
                 bid_id=command.bid_id,
@@ -139,8 +153,15 @@ class Lot(BaseAggregate[str]):
                 outcome=decision.outcome,
                 price=decision.price,
                 leader_maximum=decision.leader_maximum,
+                registration_version=None if registration is None else registration.version,
             )
         else:
+            who: dict[str, Any] = {}
+            if decision.reason in rules.REGISTRATION_REASONS:
+                who = {"registration_status": None if registration is None else registration.status,
+                       "registration_version": None if registration is None else registration.version}
+            if decision.reason == rules.LIMIT_EXCEEDED and registration is not None and admission is not None:
+                who |= {"limit": registration.limit, "exposure": admission.exposure}
             self.trigger_event(
                 BidRejected,
                 bid_id=command.bid_id,
@@ -153,6 +174,7 @@ class Lot(BaseAggregate[str]):
                 closes_at=state.closes_at,
                 correlation_id=command.correlation_id,
                 **({"buy_now": True} if isinstance(command, BuyNow) else {}),
+                **who,
             )
         return BidOutcome(
             bid_id=command.bid_id,
@@ -224,6 +246,11 @@ class Lot(BaseAggregate[str]):
         event = self.pending_events[-1]
         assert isinstance(event, BidRetracted)
         return event
+
+
+def _needed(registration: str | None) -> str | None:
+    """The lot's `registration` as its event keeps it: "approval", or None for open (the default)."""
+    return None if registration in (None, OPEN) else registration
 
 
 keep_stored_topic(Lot, "ledger.lot")

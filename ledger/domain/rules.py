@@ -35,6 +35,7 @@ from ledger.domain.events import (
     BidRetracted,
     LotEvent,
 )
+from ledger.domain.registration import APPROVAL, DECLINED, PENDING, SUSPENDED, Admission
 from ledger.domain.state import evolve
 from ledger.domain.values import (
     INTEGER_DIGITS,
@@ -67,10 +68,19 @@ AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
 # A purchase at the buy-now price (`decide_buy_now`) when the lot has none, or no longer
 # offers it by its terms (a bid was accepted first, or the reserve was met).
 BUY_NOW_NOT_OFFERED = "BUY_NOW_NOT_OFFERED"
+# Who may bid (`registration_refusal`): a blocked bidder (house-wide, or their registration
+# for the sale suspended); on a lot that needs approval, a bidder without an approved
+# registration (none, or declined; or still pending); and (`limit_refusal`) a bid that would
+# take the bidder's exposure in the sale past their limit.
+BIDDER_BLOCKED = "BIDDER_BLOCKED"
+NOT_REGISTERED = "NOT_REGISTERED"
+REGISTRATION_PENDING = "REGISTRATION_PENDING"
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+REGISTRATION_REASONS = (BIDDER_BLOCKED, NOT_REGISTERED, REGISTRATION_PENDING, LIMIT_EXCEEDED)
 REASON_CODES = (
     LOT_NOT_OPEN, LOT_CLOSED, LOT_CANCELLED, SELLER_CANNOT_BID,
     ALREADY_LEADING, BELOW_OWN_MAXIMUM, BELOW_MINIMUM, CURRENCY_PRECISION,
-    BUY_NOW_NOT_OFFERED, AMOUNT_TOO_LARGE,
+    BUY_NOW_NOT_OFFERED, AMOUNT_TOO_LARGE, *REGISTRATION_REASONS,
 )
 
 
@@ -240,10 +250,33 @@ class BidDecision:
     leader_maximum: Decimal | None = None
 
 
-def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datetime) -> BidDecision:
+def registration_refusal(lot: LotSnapshot, admission: Admission | None) -> str | None:
+    """Why the bidder may not bid on the lot (one reason code), or None: a bidder the house
+    blocked, or whose registration for the sale is suspended, is BIDDER_BLOCKED everywhere;
+    on a lot that needs approval, one with no registration (or a declined one) is
+    NOT_REGISTERED and one still waiting REGISTRATION_PENDING."""
+    admission = admission or Admission()
+    if admission.blocked:
+        return BIDDER_BLOCKED
+    if lot.registration != APPROVAL:
+        return None
+    registration = admission.registration
+    if registration is None or registration.status == DECLINED:
+        return NOT_REGISTERED
+    if registration.status == PENDING:
+        return REGISTRATION_PENDING
+    if registration.status == SUSPENDED:
+        return BIDDER_BLOCKED
+    return None
+
+
+def decide_bid(
+    lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datetime, admission: Admission | None = None
+) -> BidDecision:
     """Accept or reject one bid, whose amount is the bidder's maximum, against the lot
-    state built from all earlier events. The first rule that fails gives the one reason
-    code. An accepted bid bids for its bidder only as far as needed (`proxy_price`):
+    state built from all earlier events and what is known of its bidder (`admission`:
+    `registration_refusal`, checked once the lot is open to the bid and the bidder is not its
+    seller). The first rule that fails gives the one reason code. An accepted bid bids for its bidder only as far as needed (`proxy_price`):
     - the first bid leads at the starting price (or the reserve, when it reaches it);
     - a higher maximum than the leader's takes the lead, and so does an equal one placed
       earlier (by `placed_at`, whatever order the queue delivered them in); the price is
@@ -267,6 +300,8 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
         return reject(LOT_CLOSED)
     if bidder == lot.seller:
         return reject(SELLER_CANNOT_BID)
+    if (refused := registration_refusal(lot, admission)) is not None:
+        return reject(refused)
     minimum = minimum_bid(lot)
     amount = parse_decimal(amount_text)
     if not fits_currency(amount, lot.currency):
@@ -278,7 +313,8 @@ def decide_bid(lot: LotSnapshot, bidder: str, amount_text: str, placed_at: datet
 
     def accept(outcome: str, price: Decimal, new_leader_maximum: Decimal) -> BidDecision:
         closes_at = soft_close(lot, placed_at, changes_leader(lot, bidder, outcome)).closes_at
-        return BidDecision(True, None, minimum, amount, closes_at, outcome, price, new_leader_maximum)
+        decision = BidDecision(True, None, minimum, amount, closes_at, outcome, price, new_leader_maximum)
+        return reject(LIMIT_EXCEEDED, minimum) if limit_refusal(lot, bidder, decision, admission) else decision
 
     if lot.leader is not None and bidder == lot.leader:
         assert leader_maximum is not None and lot.current_price is not None
@@ -310,6 +346,54 @@ def surely_below_minimum(lot: LotSnapshot, bidder: str, amount: Decimal, placed_
         return None
     minimum = minimum_bid(lot)
     return minimum if amount < minimum else None
+
+
+# --- limits across a sale's lots ---------------------------------------------------------------
+# A registration's limit caps the bidder's exposure in the sale: the sum of their maxima on the
+# sale's open lots they lead and the prices of its lots they won. Each lot's decisions move its
+# bidders' exposure by what they change on that lot (`exposure_changes`); a bid that would take
+# the bidder past their limit is rejected LIMIT_EXCEEDED (`limit_refusal`).
+
+
+def exposure_on(lot: LotSnapshot, bidder: str) -> Decimal:
+    """What `bidder` owes the lot, as far as their exposure counts it: their maximum while they
+    lead it open, the price when it was sold to them, else nothing."""
+    if lot.leader != bidder or lot.current_price is None:
+        return Decimal(0)
+    if lot.status == "OPEN":
+        return lot.leader_maximum if lot.leader_maximum is not None else lot.current_price
+    return lot.current_price if lot.status == "CLOSED" and lot.outcome == "SOLD" else Decimal(0)
+
+
+def exposure_changes(lot: LotSnapshot, events: Iterable[LotEvent]) -> dict[str, Decimal]:
+    """How `events` (the next ones of the lot, folded onto `lot`) move each bidder's exposure
+    (only those it moves, by a change not zero)."""
+    state = lot.model_copy(deep=True)
+    changes: dict[str, Decimal] = {}
+    for event in events:
+        touched = {b for b in (state.leader, getattr(event, "bidder", None)) if b is not None}
+        before = {b: exposure_on(state, b) for b in touched}
+        state = evolve(event, state)
+        touched |= {state.leader} if state.leader is not None else set()
+        for bidder in touched:
+            change = exposure_on(state, bidder) - before.get(bidder, Decimal(0))
+            changes[bidder] = changes.get(bidder, Decimal(0)) + change
+    return {bidder: change for bidder, change in changes.items() if change != 0}
+
+
+def limit_refusal(lot: LotSnapshot, bidder: str, decision: BidDecision, admission: Admission | None) -> bool:
+    """Whether an accepted `decision` would take the bidder's exposure in the sale past their
+    registration's limit: their exposure elsewhere (what is known of it, less this lot's part)
+    plus what they would owe this lot after it."""
+    registration = None if admission is None else admission.registration
+    if registration is None or registration.limit is None or not decision.accepted:
+        return False
+    if decision.outcome == OUTBID:
+        return False  # the leader's maximum answered it: the bidder owes this lot nothing
+    owed = decision.leader_maximum if decision.leader_maximum is not None else decision.price
+    assert owed is not None
+    elsewhere = admission.exposure - exposure_on(lot, bidder) if admission is not None else Decimal(0)
+    return elsewhere + owed > registration.limit
 
 
 # --- buy-it-now --------------------------------------------------------------------------
@@ -348,16 +432,20 @@ def buy_now_offered(lot: LotSnapshot, at: datetime) -> Decimal | None:
     return lot.buy_now_price if buy_now_refusal(lot, None, at) is None else None
 
 
-def decide_buy_now(lot: LotSnapshot, buyer: str, placed_at: datetime) -> BidDecision:
-    """Accept or reject a purchase at the lot's buy-now price (`buy_now_refusal`). Accepted,
+def decide_buy_now(lot: LotSnapshot, buyer: str, placed_at: datetime, admission: Admission | None = None) -> BidDecision:
+    """Accept or reject a purchase at the lot's buy-now price (`buy_now_refusal`; a buyer who
+    may not bid is refused as for a bid, `registration_refusal`, once the lot offers it). Accepted,
     the buyer leads at the buy-now price (their maximum too) and the lot closes SOLD to them
     at once; the close time does not move."""
-    reason = buy_now_refusal(lot, buyer, placed_at)
+    reason = buy_now_refusal(lot, buyer, placed_at) or registration_refusal(lot, admission)
     if reason is not None:
         return BidDecision(False, reason, None, None, lot.closes_at)
     assert lot.buy_now_price is not None  # offered
     price = in_digits(lot.buy_now_price, lot.currency)
-    return BidDecision(True, None, minimum_bid(lot), price, lot.closes_at, BOUGHT, price, price)
+    decision = BidDecision(True, None, minimum_bid(lot), price, lot.closes_at, BOUGHT, price, price)
+    if limit_refusal(lot, buyer, decision, admission):
+        return BidDecision(False, LIMIT_EXCEEDED, None, None, lot.closes_at)
+    return decision
 
 
 def may_close(lot: LotSnapshot, at: datetime) -> bool:
@@ -603,6 +691,20 @@ def check_sale_room(sale_id: str, first_closes_at: datetime, taken: int, adding:
     if taken + adding > MAX_SALE_LOTS:
         raise SaleFull(f"a sale holds at most {MAX_SALE_LOTS} lots; this one has room for {MAX_SALE_LOTS - taken}",
                        {"sale_id": sale_id, "max_lots": MAX_SALE_LOTS, "room": MAX_SALE_LOTS - taken, "asked": adding})
+
+
+def sale_currency(registration: str, currencies: list[str], sale_currency: str | None = None) -> str | None:
+    """The one currency of a sale that needs approval (its bidders' limits are in it): each of
+    its lots is in the currency of its first (`sale_currency`: the sale's, once created). An
+    open sale keeps none (None)."""
+    if registration != APPROVAL or not currencies:
+        return None
+    expected = sale_currency or currencies[0]
+    for index, currency in enumerate(currencies):
+        if currency != expected:
+            raise InvalidCommand(f"every lot of a sale that needs approval is in its currency, {expected}",
+                                 {"field": f"lots.{index}.currency", "currency": expected})
+    return expected
 
 
 def check_sale_lot_ids(lot_ids: list[str]) -> None:

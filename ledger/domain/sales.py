@@ -55,6 +55,11 @@ class SaleRecord(BaseModel):
     @property
     def committed_lots(self) -> int:
         return len(self.lot_ids) if self.lot_count is None else self.lot_count
+    # Who may bid on its lots (`ledger.domain.registration`); sales stored before it are open.
+    registration: str = "open"
+    # A sale that needs approval: its lots' one currency (`rules.sale_currency`); None for an
+    # open sale, and for one stored before it (its lots are in `lot_ids`).
+    currency: str | None = None
 
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the item (times as strings)."""

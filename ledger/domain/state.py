@@ -70,6 +70,8 @@ class LotSnapshot(BaseModel):
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
     sale_id: str | None = None  # the staggered sale the lot is in (left out of the item when None)
+    # "approval": only approved registrations bid, named by paddle; None: open (left out of the item).
+    registration: str | None = None
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -93,13 +95,16 @@ class LotSnapshot(BaseModel):
 
     @property
     def leader_name(self) -> str | None:
-        """The leader as the public sees them: "Bidder 3"."""
-        return alias_name(self.leader_alias)
+        """The leader as the public sees them: "Bidder 3" (or "Paddle 12" where bidders register)."""
+        return alias_name(self.leader_alias, self.registration is not None)
 
 
-def alias_name(alias: int | None) -> str | None:
-    """How public views name a bidder: by their alias on the lot, never by identity."""
-    return None if alias is None else f"Bidder {alias}"
+def alias_name(alias: int | None, paddles: bool = False) -> str | None:
+    """How public views name a bidder: by their alias on the lot, never by identity; on a lot
+    that needs registration, the alias is the bidder's paddle across the sale ("Paddle 12")."""
+    if alias is None:
+        return None
+    return f"Paddle {alias}" if paddles else f"Bidder {alias}"
 
 
 @singledispatch
@@ -144,6 +149,7 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         buy_now_price=event.buy_now_price,
         buy_now_until=event.buy_now_until,
         sale_id=event.sale_id,
+        registration=event.registration,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

@@ -18,6 +18,8 @@ Single-table layout (docs/ARCHITECTURE.md, "The Bids table"), one module per por
     SALE#{sale_id} REQUEST#{id}         a request of its lots: where its batch starts       sales
     SALE#{sale_id} BATCH#{first:04d}    a request's lots; `committed` is its commit marker  sales
     QUOTA#{user}  LOTS | LOT#{lot_id}   a user's quota record; written on its version       quotas
+    REG#{id}      EVENT#… | STATE       a registration's (or standing's) events and state   registrations
+    REG#{scope}   PADDLES               a sale's (or lone lot's) last paddle number         registrations
 Receipts, retractions and aliases are written with the events that decided them, in one
 transaction (`events`); the lists read sparse indexes over the snapshots (`listings`). The
 keys and indexes are in `table`, the item encoding in `items`, the error mapping in

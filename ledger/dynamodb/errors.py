@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 from ledger.persistence import ConditionsFailed
 
 
@@ -48,10 +49,13 @@ def raise_conditions_failed(
     requests: Sequence[BidRequestCheck] = (),
     *,
     unconditional: int = 0,
+    registrations: Sequence[RegistrationCheck] = (),
+    exposures: Sequence[ExposureChange] = (),
 ) -> None:
     """A cancelled transaction whose conditions failed, as `ConditionsFailed` saying which:
     CancellationReasons is index-aligned with TransactItems (events, receipts, bidders,
-    retractions, `unconditional` items that never fail a condition, request checks, snapshot).
+    retractions, `unconditional` items that never fail a condition, request checks, registration
+    checks, exposure changes, snapshot).
     A retraction recorded already counts as a changed snapshot
     (the retraction is decided again on fresh state, which refuses it).
     Returns when the cancellation was for another reason."""
@@ -62,7 +66,7 @@ def raise_conditions_failed(
     if not any(failed):
         return
     items = (len(stored_events) + len(receipts) + len(bidders) + len(retractions) + unconditional + len(requests)
-             + has_snapshot)
+             + len(registrations) + len(exposures) + has_snapshot)
     if len(failed) != items:
         # Reasons that do not line up with the items: say the least (reload everything).
         raise ConditionsFailed(f"insert_events: a condition failed ({reasons})", snapshot_changed=True) from error
@@ -74,11 +78,17 @@ def raise_conditions_failed(
     retracted = any(rest[: len(retractions)])
     rest = rest[len(retractions) + unconditional :]
     unmatched = [r.bid_id for r, hit in zip(requests, rest[: len(requests)], strict=True) if hit]
+    rest = rest[len(requests) :]
+    changed = [r.registration_id for r, hit in zip(registrations, rest[: len(registrations)], strict=True) if hit]
+    rest = rest[len(registrations) :]
+    exposed = [e.registration_id for e, hit in zip(exposures, rest[: len(exposures)], strict=True) if hit]
     raise ConditionsFailed(
         f"insert_events: conditions failed ({reasons})",
         decided_bids=decided,
         known_bidders=known,
         unmatched_requests=unmatched,
+        changed_registrations=changed,
+        changed_exposures=exposed,
         snapshot_changed=(has_snapshot and failed[-1]) or retracted,
         events_exist=any(events),
     ) from error

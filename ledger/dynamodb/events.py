@@ -20,9 +20,11 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.errors import LotUnreadable
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_conditions_failed, raise_for
 from ledger.dynamodb.items import (
+    check_registration,
     check_request,
     from_item,
     put_bidder,
@@ -32,6 +34,7 @@ from ledger.dynamodb.items import (
     put_retraction,
     put_snapshot,
     update_bidder_lot,
+    update_exposure,
 )
 from ledger.dynamodb.table import BIDS_BY_LOT_INDEX, MAX_VERSION, bid_key, bidder_key, disclosure_key, event_key
 from ledger.persistence import TRANSACTION_LIMIT, LotEventStore, LotRecords, lot_key
@@ -54,6 +57,8 @@ class LotEventsTable(TableAccess, LotEventStore):
         bidder_lots: Sequence[Mapping[str, Any]] = (),
         requests: Sequence[BidRequestCheck] = (),
         disclosures: Sequence[Mapping[str, Any]] = (),
+        registrations: Sequence[RegistrationCheck] = (),
+        exposures: Sequence[ExposureChange] = (),
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Write the events (and their `disclosures`), and with them the lot's new snapshot (conditional on the
@@ -62,7 +67,7 @@ class LotEventsTable(TableAccess, LotEventStore):
         receipts, the new bidders' alias records, the retraction records and the bidders'
         records of the lot (Updates, unconditional: the snapshot's condition orders them),
         all or nothing; and only when each bid request of `requests` is stored as it says
-        (a ConditionCheck)."""
+        (a ConditionCheck), and each registration of `registrations` is as it says (another)."""
         items = [put_event(self.table_name, e) for e in stored_events]
         items += [put_receipt(self.table_name, r) for r in receipts]
         items += [put_bidder(self.table_name, b) for b in bidders]
@@ -70,6 +75,8 @@ class LotEventsTable(TableAccess, LotEventStore):
         items += [{"Update": update_bidder_lot(self.table_name, r)} for r in bidder_lots]
         items += [put_disclosures(self.table_name, d) for d in disclosures]
         items += [check_request(self.table_name, r) for r in requests]
+        items += [check_registration(self.table_name, r) for r in registrations]
+        items += [update_exposure(self.table_name, e) for e in exposures]
         if snapshot is not None:
             items.append(put_snapshot(self.table_name, snapshot, expected_version, expected_snapshot))
         if not items:
@@ -80,7 +87,8 @@ class LotEventsTable(TableAccess, LotEventStore):
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
             raise_conditions_failed(error, stored_events, receipts, bidders, snapshot is not None, retractions,
-                                    requests, unconditional=len(bidder_lots) + len(disclosures))
+                                    requests, unconditional=len(bidder_lots) + len(disclosures),
+                                    registrations=registrations, exposures=exposures)
             raise_for(error, "insert_events")
         except BotoCoreError as error:
             raise_for(error, "insert_events")

@@ -16,8 +16,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from eventsourcing.persistence import StoredEvent
 
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 from ledger.dynamodb.table import KEY_ATTRIBUTES, bid_key, bidder_key, disclosure_key, event_key, index_keys, my_bid_key
-from ledger.persistence import BID_TOPICS, lot_key
+from ledger.persistence import BID_TOPICS, lot_key, registration_key
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -103,6 +104,38 @@ def check_request(table_name: str, check: BidRequestCheck) -> dict[str, Any]:
             "ExpressionAttributeValues": values,
         }
     }
+
+
+def check_registration(table_name: str, check: RegistrationCheck) -> dict[str, Any]:
+    """A transaction's ConditionCheck that a registration's (or standing's) state record is as `check` says."""
+    condition: dict[str, Any]
+    if check.unless_blocked:
+        condition = {"ConditionExpression": "attribute_not_exists(PK) OR blocked = :false",
+                     "ExpressionAttributeValues": {":false": {"BOOL": False}}}
+    elif check.version is None:
+        condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+    else:
+        condition = {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": {"N": str(check.version)}}}
+    key = {"PK": {"S": registration_key(check.registration_id)}, "SK": {"S": "STATE"}}
+    return {"ConditionCheck": {"TableName": table_name, "Key": key, **condition}}
+
+
+EXPOSURE = "EXPOSURE"
+
+
+def update_exposure(table_name: str, change: ExposureChange) -> dict[str, Any]:
+    """A transaction's Update of a bidder's exposure in a sale (`REG#{registration_id}/EXPOSURE`),
+    only where the exposure stored is at most `at_most` (when given: none stored is zero)."""
+    update: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"PK": {"S": registration_key(change.registration_id)}, "SK": {"S": EXPOSURE}},
+        "UpdateExpression": "ADD exposure :change",
+        "ExpressionAttributeValues": {":change": _serializer.serialize(change.change)},
+    }
+    if change.at_most is not None:
+        update["ConditionExpression"] = "(attribute_not_exists(exposure) AND :zero <= :at_most) OR exposure <= :at_most"
+        update["ExpressionAttributeValues"] |= {":zero": {"N": "0"}, ":at_most": _serializer.serialize(change.at_most)}
+    return {"Update": update}
 
 
 def put_bidder(table_name: str, bidder: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ledger.dynamodb.events import LotEventsTable
 from ledger.dynamodb.listings import LotListingsTable
 from ledger.dynamodb.parking import ParkedMessagesTable
 from ledger.dynamodb.quotas import QuotaRecordsTable
+from ledger.dynamodb.registrations import RegistrationRecordsTable
 from ledger.dynamodb.sales import SalesTable
 from ledger.dynamodb.table import CLIENT_CONFIG, ensure_bids_table
 from ledger.persistence import LotRecorder
@@ -42,6 +43,7 @@ class DynamoDBRecorder(
     ParkedMessagesTable,
     QuotaRecordsTable,
     ErasuresTable,
+    RegistrationRecordsTable,
     LotRecorder,
     ApplicationRecorder,
 ):

@@ -40,9 +40,16 @@ BIDDERS_BY_LOT_INDEX = "BiddersByLot"
 # rejections lie between them: their event items carry `bid_lot` (the lot id), written once
 # with the event. Projects the event's topic and state; one partition per lot.
 BIDS_BY_LOT_INDEX = "BidsByLot"
+# A sale's (or lone lot's) registrations by status, then bidder: a registration's state record
+# carries `reg_scope` (SALE#{sale_id} or LOT#{lot_id}) and `reg_rank` ("{status}#{user}"),
+# written with the record (at registration rate, never on a bid's path); one partition per sale.
+REGISTRATIONS_BY_SCOPE_INDEX = "RegistrationsByScope"
+# A bidder's registrations: the record carries `reg_bidder` (the user), ordered by `reg_scope`.
+REGISTRATIONS_BY_BIDDER_INDEX = "RegistrationsByBidder"
 ENDED_PREFIX = "ENDED"
 # The attributes that are keys (of the table or of an index), never part of a record as read.
-KEY_ATTRIBUTES = ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot", "bid_lot")
+KEY_ATTRIBUTES = ("PK", "SK", "open_shard", "ended_shard", "ended_at", "bidder_lot", "bid_lot", "reg_scope", "reg_rank",
+                  "reg_bidder")
 # BatchGetItem takes at most 100 keys.
 BATCH_GET_LIMIT = 100
 MAX_VERSION = 9_999_999_999
@@ -129,6 +136,9 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "ended_at", "AttributeType": "S"},
             {"AttributeName": "bidder_lot", "AttributeType": "S"},
             {"AttributeName": "bid_lot", "AttributeType": "S"},
+            {"AttributeName": "reg_scope", "AttributeType": "S"},
+            {"AttributeName": "reg_rank", "AttributeType": "S"},
+            {"AttributeName": "reg_bidder", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -167,6 +177,24 @@ def bids_table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "SK", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["topic", "state"]},
+            },
+            {
+                # Sparse: only a registration's state record carries reg_scope; written per registration event.
+                "IndexName": REGISTRATIONS_BY_SCOPE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "reg_scope", "KeyType": "HASH"},
+                    {"AttributeName": "reg_rank", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                # Sparse: only a registration's state record carries reg_bidder.
+                "IndexName": REGISTRATIONS_BY_BIDDER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "reg_bidder", "KeyType": "HASH"},
+                    {"AttributeName": "reg_scope", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
             },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},

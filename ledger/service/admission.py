@@ -15,6 +15,7 @@ from ledger.domain import rules
 from ledger.domain.commands import BidOutcome, BidStatus, BuyNow, PlaceBid, caller_bid_id, new_id
 from ledger.domain.errors import (
     BelowMinimum,
+    BidderRefused,
     BidIdReused,
     BidNotFound,
     BuyNowRefused,
@@ -23,6 +24,7 @@ from ledger.domain.errors import (
     LedgerError,
     LotEnded,
 )
+from ledger.domain.registration import Admission, RegistrationState, lot_scope, registration_id, standing_id
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import fits_currency, format_decimal, minor_units, utc_now
 from ledger.persistence import LotRecorder
@@ -124,6 +126,7 @@ class BidAdmission:
             lot = self.queries.get_lot(command.lot_id)
             self._admission_snapshots.put(lot.lot_id, lot)
         refuse_ended_lot(lot)
+        self.refuse_unadmitted(lot, command.bidder)
         if not fits_currency(command.amount_decimal, lot.currency):
             raise InvalidCommand(
                 f"{lot.currency} amounts have at most {minor_units(lot.currency)} decimals",
@@ -136,6 +139,25 @@ class BidAdmission:
         if (refusal := _below_minimum(lot, command)) is not None:
             raise refusal
         return lot
+
+    def refuse_unadmitted(self, lot: LotSnapshot, bidder: str) -> None:
+        """A bidder the API can already see may not bid on the lot (`rules.registration_refusal`:
+        blocked, or on a lot that needs approval not approved) is refused with BidderRefused (403)
+        before anything is recorded or queued. Their standing and registration are read as they
+        are now (one request, never kept: an approval must count at once); the processor decides
+        again, on them as they stand when the bid's turn comes."""
+        if bidder == lot.seller:
+            return  # refused SELLER_CANNOT_BID by the processor, which says it first
+        ids = [standing_id(bidder)]
+        if lot.registration is not None:
+            ids.append(registration_id(lot_scope(lot.lot_id, lot.sale_id), bidder))
+        records = self.store.get_registrations(ids)
+        standing, registration = records.get(ids[0]), records.get(ids[-1]) if len(ids) > 1 else None
+        admission = Admission(registration=None if registration is None else RegistrationState.model_validate(registration),
+                              blocked=bool(standing and standing.get("blocked")))
+        reason = rules.registration_refusal(lot, admission)
+        if reason is not None:
+            raise BidderRefused(reason, _REGISTRATION_REFUSALS[reason], {"lot_id": lot.lot_id})
 
     def submit_buy_now(
         self, lot_id: str, bid_id: str, buyer: str, placed_at: datetime, correlation_id: str | None = None
@@ -155,11 +177,15 @@ class BidAdmission:
             amount=format_decimal(rules.in_digits(lot.buy_now_price, lot.currency)),
         )
         reason = rules.buy_now_refusal(lot, buyer, placed_at)
-        if reason is not None:
+        try:
+            if reason is not None:
+                raise _buy_now_refused(reason, lot)
+            self.refuse_unadmitted(lot, buyer)
+        except (BuyNowRefused, BidderRefused):
             # Only now look for an earlier request: the common path keeps its one write.
             recorded = self.store.get_bid_request(bid_id)
             if recorded is None:
-                raise _buy_now_refused(reason, lot)
+                raise
             return _same_bid(command, recorded), False
         self.within_bid_quota(command)
         earlier = self.store.record_bid_request(command.model_dump(mode="json"))
@@ -182,7 +208,7 @@ class BidAdmission:
             command = command.model_copy(update={"confirmed": True})  # recorded: the queued bid must say so too
         try:
             self.admit_bid(command, confirmed)
-        except (ConfirmationRequired, LotEnded, BelowMinimum):
+        except (ConfirmationRequired, LotEnded, BelowMinimum, BidderRefused):
             # Only now look for an earlier request: the common path keeps its one write.
             recorded = self.store.get_bid_request(command.bid_id)
             if recorded is None:
@@ -270,6 +296,14 @@ def _below_minimum(lot: LotSnapshot, command: PlaceBid) -> LedgerError | None:
         f"{command.amount} {lot.currency} is below the minimum bid of {shown} {lot.currency}",
         {"lot_id": lot.lot_id, "currency": lot.currency, "amount": command.amount, "minimum_bid": shown},
     )
+
+
+# Why a bidder may not bid, as the API says it, by the reason code.
+_REGISTRATION_REFUSALS = {
+    rules.BIDDER_BLOCKED: "you may not bid: the auction house has blocked you, or suspended your registration for this sale",
+    rules.NOT_REGISTERED: "this sale needs a registration the seller approves: register to bid first",
+    rules.REGISTRATION_PENDING: "your registration for this sale waits for the seller's approval",
+}
 
 
 # Why a purchase at the buy-now price is refused at the API, by its reason code.

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from eventsourcing.application import Application
@@ -21,12 +22,25 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
 
+from ledger.domain import rules
 from ledger.domain.bidder_records import records_from
 from ledger.domain.commands import BidOutcome, BuyNow, CancelLot, CloseLot, CommandResult, PlaceBid, RetractBid
 from ledger.domain.errors import InvalidCommand, LedgerError, LotNotFound, SnapshotChanged, TransientError
-from ledger.domain.events import BidPlaced, BidRetracted, sealed_state
+from ledger.domain.events import BidPlaced, BidRetracted, LotEvent, sealed_state
 from ledger.domain.lot import Lot
 from ledger.domain.queued import NO_MATCHING_REQUEST, BidRequestCheck, QueuedCommand, in_processor_time, request_check
+from ledger.domain.registration import (
+    Admission,
+    AnyState,
+    ExposureChange,
+    RegistrationCheck,
+    RegistrationState,
+    StandingState,
+    lot_scope,
+    registration_id,
+    standing_id,
+    state_from_record,
+)
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import format_time, utc_now
 from ledger.persistence import TRANSACTION_LIMIT, ConditionsFailed, LotRecorder
@@ -38,15 +52,56 @@ LotCommand = PlaceBid | CloseLot | CancelLot | RetractBid | BuyNow
 # The commands decided as bids: each has a bid id (its receipt's key) and a bidder.
 BID_COMMANDS = (PlaceBid, BuyNow)
 
-# A command writes at most an event and its disclosures, a receipt, a new bidder's alias and the
-# bidder's record of the lot, and checks its bid request; one item more is the snapshot, and two
-# more the LotClosed of a purchase at the buy-now price and its disclosures (once per lot).
-COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - 3) // 6
+# The items a transaction of a lot's commands needs at most (`transaction_items`): once per lot
+# the snapshot, and a purchase's LotClosed at the buy-now price with its disclosures; per bid an
+# event and its disclosures, a receipt, a new bidder's alias, the bidder's record of the lot and
+# the check of its bid request (any other command: an event and its disclosures); per distinct
+# bidder the check of their standing, and on a lot that needs approval the check of their
+# registration and the move of their exposure, and one exposure more, the leader the batch outbids
+# (a close or a retraction may move two bidders' exposures). Batches are split only when they need more.
+ITEMS_PER_LOT = 3
+ITEMS_PER_BID = 6
+ITEMS_PER_OTHER_COMMAND = 2
+ITEMS_PER_BIDDER = 1
+ITEMS_PER_APPROVAL_BIDDER = 2
+EXPOSURES_PER_OTHER_COMMAND = 2
+
+
+def transaction_items(commands: Sequence[LotCommand], needs_approval: bool) -> int:
+    """The most items a transaction deciding `commands` of one lot writes or checks."""
+    bids = [command for command in commands if isinstance(command, BID_COMMANDS)]
+    others = len(commands) - len(bids)
+    bidders = len({command.bidder for command in bids})
+    items = ITEMS_PER_LOT + ITEMS_PER_BID * len(bids) + ITEMS_PER_OTHER_COMMAND * others + ITEMS_PER_BIDDER * bidders
+    if needs_approval:
+        items += ITEMS_PER_APPROVAL_BIDDER * bidders + 1 + EXPOSURES_PER_OTHER_COMMAND * others
+    return items
+
+
+def transaction_batches(commands: Sequence[LotCommand], needs_approval: bool) -> list[Sequence[LotCommand]]:
+    """The commands in order, in as few transactions as their items allow (`transaction_items`)."""
+    batches: list[Sequence[LotCommand]] = []
+    start = 0
+    for end in range(1, len(commands) + 1):
+        if end - start > 1 and transaction_items(commands[start:end], needs_approval) > TRANSACTION_LIMIT:
+            batches.append(commands[start : end - 1])
+            start = end - 1
+    if start < len(commands):
+        batches.append(commands[start:])
+    return batches
+
+
+# Bids of as many different bidders on a lot that needs approval always fit in one transaction
+# (SQS hands the processor at most 10 at once).
+COMMANDS_PER_TRANSACTION = (TRANSACTION_LIMIT - ITEMS_PER_LOT - 1) // (ITEMS_PER_BID + ITEMS_PER_BIDDER + ITEMS_PER_APPROVAL_BIDDER)
 # The aliases a cached lot remembers; beyond it they are forgotten, and a returning bidder
 # costs a failed condition and a read (bounded memory for a lot with many thousands of bidders).
 ALIASES_KEPT_PER_LOT = 10_000
 # The lots whose last snapshot is kept (one per Lambda container: a few thousand lots).
 SNAPSHOTS_KEPT = 4096
+# The registrations and standings read to decide bids, kept (each checked on its version in the
+# transaction that relies on it, so a kept one that changed since costs a failed condition and a read).
+REGISTRATIONS_KEPT = 16384
 
 
 @dataclass(frozen=True)
@@ -123,6 +178,8 @@ class LotCommands(Application[str]):
         super().__init__(None if env is None else dict(env))
         self.clock = clock
         self._snapshots: LruCache[str, KnownSnapshot] = LruCache(snapshot_cache_size)
+        # Registrations and standings as last read, by id: (state,), or (None,) for none.
+        self._registrations: LruCache[str, tuple[AnyState | None]] = LruCache(REGISTRATIONS_KEPT)
         # A retraction is decided on the lot's events up to the state decided on.
         self._events = LotQueries(self.store, self.mapper)
 
@@ -181,8 +238,10 @@ class LotCommands(Application[str]):
             if command.lot_id != lot_id:
                 raise InvalidCommand(f"command for lot {command.lot_id!r} in a batch for {lot_id!r}")
         results: list[CommandResult] = []
-        for start in range(0, len(commands), COMMANDS_PER_TRANSACTION):
-            chunk = commands[start : start + COMMANDS_PER_TRANSACTION]
+        # A lot not seen yet is taken to need approval (the larger budget).
+        known = self._snapshots.get(lot_id)
+        needs_approval = known is None or known.state.registration is not None
+        for chunk in transaction_batches(commands, needs_approval):
             results += self._execute_in_one_transaction(lot_id, chunk, is_admin, from_queue)
         return results
 
@@ -228,9 +287,10 @@ class LotCommands(Application[str]):
                 known = self._keep(known.state, known.item, known.aliases | found, known.newcomers | set(unknown))
             lot = Lot.from_snapshot(known.state.model_copy(deep=True))  # the fold changes the state it is given
             aliases = dict(known.aliases)
+            admissions = self._admissions(known.state, bidders)
             try:
                 results, receipts, checks = self._decide(
-                    lot, commands, dict(decided), is_admin, aliases, from_queue, frozenset(unmatched)
+                    lot, commands, dict(decided), is_admin, aliases, from_queue, frozenset(unmatched), admissions
                 )
             except LedgerError:
                 if not cached:
@@ -257,8 +317,12 @@ class LotCommands(Application[str]):
                     bidder_lots=records_from(lot.pending_events, lot.state.currency),
                     requests=checks,
                     disclosures=disclosure_records(lot),
+                    registrations=self._registration_checks(known.state, [str(r["bidder"]) for r in receipts]),
+                    exposures=self._exposure_changes(known.state, lot, admissions),
                 )
             except ConditionsFailed as failed:
+                if failed.changed_registrations:  # decide again on the registrations as they stand now
+                    self._read_registrations(failed.changed_registrations)
                 if failed.only_records_exist:
                     # Bids decided before, or bidders seen before, and the snapshot is current:
                     # read what exists and decide again on the same snapshot.
@@ -280,6 +344,76 @@ class LotCommands(Application[str]):
             time.sleep(random.uniform(0, 0.02 * 2**attempt))
         raise TransientError(f"lot {lot_id!r}: gave up after {self.max_attempts} conflicting attempts")
 
+    def _read_registrations(self, ids: Sequence[str]) -> None:
+        """Read registrations (or standings) as stored now and keep them."""
+        found = self.store.get_registrations(ids)
+        for registration in ids:
+            record = found.get(registration)
+            self._registrations.put(registration, (None if record is None else state_from_record(record),))
+
+    def _admissions(self, lot: LotSnapshot, bidders: Sequence[str]) -> dict[str, Admission]:
+        """What is known of each bidder: their registration, read where the lot needs approval
+        (kept from an earlier read, or read now in one request), and their standing, as last
+        read (a bidder whose standing was never read is taken to be clear: the transaction's
+        check says otherwise, and the standing is read then)."""
+        scope = lot_scope(lot.lot_id, lot.sale_id)
+        if lot.registration is not None:
+            unread = [rid for b in bidders if self._registrations.get(rid := registration_id(scope, b)) is None]
+            if unread:
+                self._read_registrations(unread)
+        registrations = {b: self._known(registration_id(scope, b)) for b in bidders} if lot.registration is not None else {}
+        # The exposures of those with a limit, read as they are now (other lots move them).
+        limited = [registration_id(scope, b) for b, r in registrations.items()
+                   if isinstance(r, RegistrationState) and r.limit is not None]
+        exposures = self.store.get_exposures(limited) if limited else {}
+        admissions: dict[str, Admission] = {}
+        for bidder in bidders:
+            standing = self._known(standing_id(bidder))
+            registration = registrations.get(bidder)
+            admissions[bidder] = Admission(
+                registration=registration if isinstance(registration, RegistrationState) else None,
+                blocked=isinstance(standing, StandingState) and standing.blocked,
+                standing_version=standing.version if isinstance(standing, StandingState) else None,
+                exposure=exposures.get(registration_id(scope, bidder), Decimal(0)),
+            )
+        return admissions
+
+    def _exposure_changes(self, before: LotSnapshot, lot: Lot, admissions: Mapping[str, Admission]) -> list[ExposureChange]:
+        """On a lot that needs approval, how its new events move each bidder's exposure in the
+        sale (`rules.exposure_changes`): a rise only while the exposure stored stays within the
+        bidder's limit less the rise (their registration's, as the decision read it)."""
+        if before.registration is None:
+            return []
+        scope = lot_scope(before.lot_id, before.sale_id)
+        changes: list[ExposureChange] = []
+        for bidder, change in rules.exposure_changes(before, cast(list[LotEvent], lot.pending_events)).items():
+            admission = admissions.get(bidder)
+            limit = None if admission is None or admission.registration is None else admission.registration.limit
+            at_most = limit - change if limit is not None and change > 0 else None
+            changes.append(ExposureChange(registration_id(scope, bidder), change, at_most))
+        return changes
+
+    def _known(self, registration: str) -> AnyState | None:
+        kept = self._registrations.get(registration)
+        return None if kept is None else kept[0]
+
+    def _registration_checks(self, lot: LotSnapshot, bidders: Sequence[str]) -> list[RegistrationCheck]:
+        """The conditions the decision rests on, for each bidder it decided a bid of: their
+        standing as it was taken (clear: absent or not blocked, whatever its version; blocked:
+        its version), and their registration's version where the lot needs approval."""
+        checks: list[RegistrationCheck] = []
+        scope = lot_scope(lot.lot_id, lot.sale_id)
+        for bidder in dict.fromkeys(bidders):
+            standing = self._known(standing_id(bidder))
+            if isinstance(standing, StandingState) and standing.blocked:
+                checks.append(RegistrationCheck(standing_id(bidder), standing.version))
+            else:
+                checks.append(RegistrationCheck(standing_id(bidder), None, unless_blocked=True))
+            if lot.registration is not None:
+                registration = self._known(registration_id(scope, bidder))
+                checks.append(RegistrationCheck(registration_id(scope, bidder), None if registration is None else registration.version))
+        return checks
+
     def _load(self, lot_id: str, bid_ids: list[str], bidders: list[str]) -> tuple[KnownSnapshot, dict[str, dict[str, Any]]]:
         """The lot's snapshot as stored now, with the batch's receipts and its bidders'
         aliases (one strongly consistent read), kept for the next batch."""
@@ -298,6 +432,7 @@ class LotCommands(Application[str]):
         aliases: dict[str, int],
         from_queue: bool = False,
         unmatched: frozenset[str] = frozenset(),
+        admissions: Mapping[str, Admission] | None = None,
     ) -> tuple[list[CommandResult], list[dict[str, Any]], list[BidRequestCheck]]:
         now = self.clock()
         results: list[CommandResult] = []
@@ -315,10 +450,11 @@ class LotCommands(Application[str]):
                         continue
                     checks.append(request_check(command))
                     command = in_processor_time(command, now)
+                admission = (admissions or {}).get(command.bidder)
                 if isinstance(command, BuyNow):
-                    outcome = lot.buy_now(command, now, aliases)
+                    outcome = lot.buy_now(command, now, aliases, admission)
                 else:
-                    outcome = lot.place_bid(command, now, aliases)
+                    outcome = lot.place_bid(command, now, aliases, admission)
                 receipt = outcome.model_dump(mode="json")
                 decided[command.bid_id] = receipt
                 receipts.append(receipt)

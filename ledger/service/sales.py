@@ -107,7 +107,8 @@ class Sales:
         sale = SaleRecord(
             sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, created_at=now, request_hash=request,
-            reserved=len(command.lots), lot_count=0,
+            reserved=len(command.lots), lot_count=0, registration=command.registration,
+            currency=rules.sale_currency(command.registration, [terms.currency for terms in command.lots]),
         )
         rules.check_sale_close_times(rules.sale_close_times(sale.first_closes_at, sale.interval_s, len(command.lots)), now)
         lots = self._new_lots(sale, 0, command.lots, request, seller, now)
@@ -136,6 +137,7 @@ class Sales:
             sale = self._read_sale(sale_id)
             if sale.seller != seller:
                 raise NotAllowed("only the sale's seller may add lots to it", {"sale_id": sale_id})
+            rules.sale_currency(sale.registration, [terms.currency for terms in command.lots], sale.currency)
             taken = sale.positions_taken
             rules.check_sale_room(sale_id, sale.first_closes_at, taken, len(command.lots), now)
             rules.check_sale_close_times(
@@ -258,7 +260,7 @@ class Sales:
             if only_missing is not None and lot_terms.lot_id in only_missing:
                 continue
             try:
-                lots.append(Lot.create(lot_terms, seller, now, sale_id=sale.sale_id))
+                lots.append(Lot.create(lot_terms, seller, now, sale_id=sale.sale_id, registration=sale.registration))
             except InvalidCommand as error:
                 raise InvalidCommand(
                     f"lot {index + 1} of the request ({lot_terms.lot_id}): {error.message}",

@@ -167,3 +167,17 @@ def test_the_connect_function_checks_the_app_client_the_template_names(app_stack
     (function,) = [f for f in app_stack.app.functions if f.logical_id == "ConnectFunction"]
     assert function.environment["AUTH_CLIENT_ID"] == CLIENT_ID
     assert function.environment["AUTH_ISSUER"] == ISSUER
+
+
+def test_every_route_behind_the_authorizer_refuses_a_forged_token(app_stack, api, forger):
+    """Each route the OpenAPI document says needs a token (the registration and block routes
+    among them) answers a token signed with another key 401, before anything runs."""
+    document = requests.get(f"{api}/openapi.json", timeout=30).json()
+    token = FORGED_TOKENS["wrong key"](forger)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("security"):
+                continue
+            url = api + path.replace("{user_id}", "alice").replace("{size}", "1").replace("{", "").replace("}", "")
+            answer = requests.request(method.upper(), url, headers={"Authorization": f"Bearer {token}"}, json={}, timeout=30)
+            assert answer.status_code == 401, (method, path, answer.text)

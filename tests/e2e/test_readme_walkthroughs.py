@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-WALKTHROUGHS = ("Try it", "A proxy duel", "Buy it now", "Running a sale", "Investigating a dispute")
+WALKTHROUGHS = ("Try it", "A proxy duel", "Buy it now", "Running a sale", "A sale by approval", "Investigating a dispute")
 # Sections whose `sh` blocks are not walk-throughs on a running stack, and why.
 NOT_WALKTHROUGHS = {
     "Quickstart": "it starts the stack and the suite",
@@ -100,6 +100,9 @@ def test_readme_walkthroughs_run_as_written(walkthrough_stack, tmp_path):
         '"code": "LOT_CLOSED"', '"sale_id":"spring"',  # buy it now, the sale
         "ACCEPTED, leading at 20.00", "sale spring: Spring sale",
         "retracted; lot vase now at 10.00 EUR, leader Bidder 1",  # the retraction of bob-1
+        '"code": "NOT_REGISTERED"', '"status":"PENDING","paddle":null',  # the sale by approval
+        "APPROVED, Paddle 1, limit 30.00 EUR", '"reason":"LIMIT_EXCEEDED"', "ACCEPTED, leading at 20.50",
+        '"leader":"Paddle 2"',
     ):
         assert expected in out, f"{expected!r} not in:\n{out[-6000:]}"
     assert re.search(r'"lot_id":"globe","amount":"80.00"[^}]*"status":"ACCEPTED"', out), out[-6000:]  # bob buys it

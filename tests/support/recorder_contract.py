@@ -15,6 +15,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.domain.queued import BidRequestCheck
+from ledger.domain.registration import RegistrationCheck
 from ledger.persistence import (
     BID_TOPICS,
     TRANSACTION_LIMIT,
@@ -559,6 +560,90 @@ class ErasureRecordsContract(RecorderContract):
         recorder.record_erasure({"erasure_id": new_id("erasure"), "erased_at": "2030-01-01T00:00:00.000Z", "disclosures": 2})
 
 
+def registration(scope: str, user: str, version: int, status: str = "PENDING", **more: object) -> dict:
+    return {"registration_id": f"{scope}#{user}", "scope": scope, "user_id": user, "status": status,
+            "requested_at": "2030-01-01T00:00:00.000Z", "updated_at": "2030-01-01T00:00:00.000Z", "version": version,
+            "head_hash": "0" * 64, **more}
+
+
+def registration_event(registration_id: str, version: int) -> StoredEvent:
+    return StoredEvent(originator_id=registration_id, originator_version=version, topic="tests:Event",
+                       state=f'{{"v":{version}}}'.encode())
+
+
+class RegistrationRecordsContract(RecorderContract):
+    """`RegistrationRecords`: a registration's events and state together, on its version; the
+    paddle counter moved in the same write; a sale's and a bidder's lists, paged; and the
+    checks a lot's transaction puts on registrations."""
+
+    def test_events_and_state_are_written_together_on_the_version_read(self, recorder: LotRecorder) -> None:
+        scope, user = f"SALE#{new_id('sale')}", new_id("user")
+        record = registration(scope, user, 1)
+        recorder.insert_registration([registration_event(record["registration_id"], 1)], record, None)
+        with pytest.raises(IntegrityError):  # a registration that exists is not created again
+            recorder.insert_registration([registration_event(record["registration_id"], 1)], record, None)
+        approved = registration(scope, user, 2, "APPROVED", paddle=1)
+        with pytest.raises(IntegrityError):  # not at version 2
+            recorder.insert_registration([registration_event(record["registration_id"], 3)], approved, 2)
+        recorder.insert_registration([registration_event(record["registration_id"], 2)], approved, 1, paddles=(scope, 0))
+        assert recorder.get_registrations([record["registration_id"], "SALE#none#x"]) == {record["registration_id"]: approved}
+        assert [e.originator_version for e in recorder.iter_registration_events(record["registration_id"])] == [1, 2]
+        assert [e.originator_version for e in recorder.iter_registration_events(record["registration_id"], lte=1)] == [1]
+        assert recorder.last_paddle(scope) == 1
+
+    def test_the_paddle_counter_moves_on_from_the_number_read_only(self, recorder: LotRecorder) -> None:
+        scope, first, second = f"SALE#{new_id('sale')}", new_id("user"), new_id("user")
+        for user in (first, second):
+            recorder.insert_registration([], registration(scope, user, 1), None)
+        recorder.insert_registration([], registration(scope, first, 2, "APPROVED", paddle=1), 1, paddles=(scope, 0))
+        with pytest.raises(IntegrityError):  # a reviewer who read 0 too: nothing written
+            recorder.insert_registration([], registration(scope, second, 2, "APPROVED", paddle=1), 1, paddles=(scope, 0))
+        assert recorder.get_registrations([f"{scope}#{second}"])[f"{scope}#{second}"]["status"] == "PENDING"
+        recorder.insert_registration([], registration(scope, second, 2, "APPROVED", paddle=2), 1, paddles=(scope, 1))
+        assert recorder.last_paddle(scope) == 2
+        assert recorder.last_paddle(f"SALE#{new_id('sale')}") == 0
+
+    def test_a_sales_registrations_by_status_then_bidder_and_a_bidders_by_sale(self, recorder: LotRecorder) -> None:
+        scope, other = f"SALE#{new_id('sale')}", f"LOT#{new_id('lot')}"
+        users = sorted(new_id("user") for _ in range(3))
+        for user in users:
+            recorder.insert_registration([], registration(scope, user, 1), None)
+        recorder.insert_registration([], registration(scope, users[1], 2, "APPROVED", paddle=1), 1)
+        recorder.insert_registration([], registration(other, users[0], 1), None)
+        recorder.insert_registration([], {"registration_id": f"BIDDER#{users[0]}", "user_id": users[0], "blocked": True,
+                                          "updated_at": "2030-01-01T00:00:00.000Z", "version": 1, "head_hash": "0" * 64}, None)
+        page, cursor = recorder.scope_registrations(scope, None, 2)
+        assert [(r["status"], r["user_id"]) for r in page] == [("APPROVED", users[1]), ("PENDING", users[0])]
+        rest, last = recorder.scope_registrations(scope, None, 2, cursor)
+        assert [r["user_id"] for r in rest] == [users[2]] and last is None
+        pending, _ = recorder.scope_registrations(scope, "PENDING", 10)
+        assert [r["user_id"] for r in pending] == [users[0], users[2]]
+        assert recorder.scope_registrations(scope, "SUSPENDED", 10) == ([], None)
+        mine, cursor = recorder.bidder_registrations(users[0], 1)
+        assert [r["scope"] for r in mine] == [other] and cursor is not None  # "LOT#..." sorts before "SALE#..."
+        more, last = recorder.bidder_registrations(users[0], 1, cursor)
+        assert [r["scope"] for r in more] == [scope] and last is None
+
+    def test_a_lots_transaction_checks_registrations_and_says_which_changed(self, recorder: LotRecorder) -> None:
+        lot_id, scope, user, blocked = new_id(), f"SALE#{new_id('sale')}", new_id("user"), new_id("user")
+        reg_id = f"{scope}#{user}"
+        recorder.insert_registration([], registration(scope, user, 2, "APPROVED", paddle=1), None)
+        recorder.insert_registration([], {"registration_id": f"BIDDER#{blocked}", "user_id": blocked, "blocked": True,
+                                          "updated_at": "2030-01-01T00:00:00.000Z", "version": 1, "head_hash": "0" * 64}, None)
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None,
+                               registrations=[RegistrationCheck(reg_id, 2), RegistrationCheck(f"BIDDER#{user}", None, True)])
+        with pytest.raises(ConditionsFailed) as failed:
+            recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                                   registrations=[RegistrationCheck(reg_id, 1), RegistrationCheck(f"BIDDER#{blocked}", None, True),
+                                                  RegistrationCheck(f"{scope}#{blocked}", None)])
+        assert failed.value.changed_registrations == (reg_id, f"BIDDER#{blocked}")
+        assert failed.value.only_records_exist
+        assert recorder.get_snapshot(lot_id)["version"] == 1
+        recorder.insert_events([event(lot_id, 2)], snapshot=snapshot(lot_id, 2), expected_version=1,
+                               registrations=[RegistrationCheck(f"BIDDER#{blocked}", 1), RegistrationCheck(f"{scope}#{blocked}", None)])
+        assert recorder.get_snapshot(lot_id)["version"] == 2
+
+
 # Every port's contract, for a backend's test module to subclass each of.
 PORT_CONTRACTS = (
     LotEventStoreContract,
@@ -569,4 +654,5 @@ PORT_CONTRACTS = (
     ParkedMessagesContract,
     QuotaRecordsContract,
     ErasureRecordsContract,
+    RegistrationRecordsContract,
 )

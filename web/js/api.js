@@ -51,6 +51,7 @@ export async function loadConfig() {
  * @property {number} version  the lot's version: a higher one is newer
  * @property {string | null} buy_now_price  while the lot is offered at it
  * @property {string | null} sale_id
+ * @property {"open" | "approval"} [registration]  approval: only bidders the seller approved bid
  * @property {PublicBid[]} [recent_bids]  a lot's own view only: the latest rows of its bid history, oldest first
  * @property {boolean} [older_bids]  the history has older rows than these
  * @property {YourStanding | null} [you]  a signed-in read only
@@ -225,7 +226,7 @@ export class Api {
   /**
    * @param {string} saleId
    * @param {string | null} [cursor]  `next` of the page before
-   * @returns {Promise<{sale_id: string, title: string, interval_s: number, first_closes_at: string, lot_count: number, items: LotView[], next: string | null}>}
+   * @returns {Promise<{sale_id: string, title: string, interval_s: number, first_closes_at: string, registration: string, lot_count: number, items: LotView[], next: string | null}>}
    */
   sale(saleId, cursor = null) {
     const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
@@ -279,6 +280,32 @@ export class Api {
    */
   logKey() {
     return this.request("GET", "/log/key");
+  }
+
+  /**
+   * The caller's registrations, every page: [{sale_id, lot_id, user_id, status, paddle, limit, currency, reason}].
+   * @param {string} token
+   * @returns {Promise<any[]>}
+   */
+  async myRegistrations(token) {
+    const items = [];
+    let cursor = null;
+    do {
+      const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+      const page = await this.request("GET", `/me/registrations${query}`, { token });
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor);
+    return items;
+  }
+
+  /**
+   * Register to bid in a sale that needs approval: the registration (PENDING until the seller decides).
+   * @param {string} token
+   * @param {string} saleId
+   */
+  register(token, saleId) {
+    return this.request("POST", `/sales/${encodeURIComponent(saleId)}/registrations`, { token });
   }
 
   /**

@@ -55,6 +55,21 @@ export function dateTime(iso) {
 }
 
 /**
+ * Where the signed-in bidder stands with a sale that needs approval, in words.
+ * @param {{status: string, paddle: number | null, limit: string | null, currency: string | null, reason: string | null} | null} registration
+ */
+export function registrationWords(registration) {
+  if (!registration) return "This sale needs the seller's approval to bid.";
+  if (registration.status === "PENDING") return "Your registration is waiting for the seller's approval.";
+  if (registration.status === "APPROVED") {
+    const limit = registration.limit ? `, limit ${money(registration.limit, registration.currency || "EUR")}` : "";
+    return `You are approved: Paddle ${registration.paddle}${limit}`;
+  }
+  const why = registration.reason ? `: ${registration.reason}` : "";
+  return registration.status === "SUSPENDED" ? `Your registration is suspended${why}` : `Your registration was declined${why}`;
+}
+
+/**
  * A refused bid's reason code, in words (the bid's `minimum` where it helps).
  * @type {Record<string, (bid: {minimum?: string | null}, currency: string) => string>}
  */
@@ -71,6 +86,10 @@ const REASONS = {
     bid.minimum ? `your bid is below the minimum next bid of ${money(bid.minimum, currency)}.` : "your bid is below the minimum next bid.",
   CURRENCY_PRECISION: (_bid, currency) => `${currency} amounts cannot have that many decimal places.`,
   BUY_NOW_NOT_OFFERED: () => "the lot was no longer offered at its buy-now price (a bid came first).",
+  BIDDER_BLOCKED: () => "the auction house has blocked you from bidding, or suspended your registration for this sale.",
+  NOT_REGISTERED: () => "this sale needs a registration the seller approves: register to bid first.",
+  REGISTRATION_PENDING: () => "your registration for this sale is waiting for the seller's approval.",
+  LIMIT_EXCEEDED: () => "it would take your bids in this sale past the limit the seller gave you.",
 };
 
 /**

@@ -90,7 +90,7 @@ def test_a_purchase_costs_a_new_bidder_s_bid_and_a_close_in_one_transaction(ledg
     finally:
         observer.detach()
     # Event, its disclosures, receipt, alias, the bidder's record of the lot (new in the lot's bidders'
-    # index), snapshot; the event in the bid history index.
-    assert costs["bid"] == ("TransactWriteItems", 6, 12, 4)
+    # index), the check of the bidder's standing (not blocked), snapshot; the event in the bid history index.
+    assert costs["bid"] == ("TransactWriteItems", 7, 14, 4)
     # And the close with its disclosures; the snapshot leaves the open index.
-    assert costs["purchase"] == ("TransactWriteItems", 8, 16, 8)
+    assert costs["purchase"] == ("TransactWriteItems", 9, 18, 8)

@@ -23,6 +23,7 @@ from tests.support.recorder_contract import (
     LotListingsContract,
     ParkedMessagesContract,
     QuotaRecordsContract,
+    RegistrationRecordsContract,
     SaleRecordsContract,
 )
 
@@ -92,6 +93,10 @@ class TestDynamoDBQuotaRecords(DynamoDBLocalRecorder, QuotaRecordsContract):
 
 
 class TestDynamoDBErasureRecords(DynamoDBLocalRecorder, ErasureRecordsContract):
+    pass
+
+
+class TestDynamoDBRegistrationRecords(DynamoDBLocalRecorder, RegistrationRecordsContract):
     pass
 
 

@@ -84,6 +84,14 @@ REST_ROUTES = {
     ("GET", "/lots/{lot_id}/proof"): ("LotApiFunction", False),
     ("GET", "/bids/{bid_id}/receipt"): ("LotApiFunction", True),
     ("POST", "/bidders/{user_id}/erase"): ("LotApiFunction", True),
+    # Who may bid: registrations and blocks (the handlers check the seller or administrator).
+    ("GET", "/me/registrations"): ("LotApiFunction", True),
+    ("POST", "/bidders/{user_id}/block"): ("LotApiFunction", True),
+    ("POST", "/bidders/{user_id}/unblock"): ("LotApiFunction", True),
+    **{(method, f"{scope}/registrations{action}"): ("LotApiFunction", True)
+       for scope in ("/sales/{sale_id}", "/lots/{lot_id}")
+       for method, action in (("POST", ""), ("GET", ""), ("POST", "/{user_id}/approve"), ("POST", "/{user_id}/decline"),
+                              ("POST", "/{user_id}/suspend"))},
 }
 WEBSOCKET_ROUTES = {"$connect", "$disconnect", "subscribe", "unsubscribe"}
 SNAPSHOT_CHANGES = {"eventName": ["MODIFY"], "dynamodb": {"Keys": {"PK": {"S": [{"prefix": "LOT#"}]}}}}
@@ -121,6 +129,8 @@ POLICIES = {
         ("dynamodb:Query", "BidsTable/index/OpenLotsByCloseTimeSharded"),
         ("dynamodb:Query", "BidsTable/index/EndedLotsByTime"),
         ("dynamodb:Query", "BidsTable/index/BidsByLot"),  # a lot's bid history past its rejected bids
+        ("dynamodb:Query", "BidsTable/index/RegistrationsByScope"),  # a sale's registrations
+        ("dynamodb:Query", "BidsTable/index/RegistrationsByBidder"),  # a bidder's
         ("sqs:SendMessage", "CloseTimerQueue"),  # POST /lots arms a short lot's close timer
         # The public log's routes: its head and lots' runs, and the tiles.
         ("dynamodb:GetItem", "LogTable"),
@@ -474,7 +484,7 @@ def test_bids_table(template):
         {"AttributeName": "PK", "KeyType": "HASH"},
         {"AttributeName": "SK", "KeyType": "RANGE"},
     ]
-    open_index, ended_index, bidders_index, bids_index = props["GlobalSecondaryIndexes"]
+    open_index, ended_index, bidders_index, bids_index, by_scope, by_bidder = props["GlobalSecondaryIndexes"]
     assert open_index == {
         "IndexName": "OpenLotsByCloseTimeSharded",
         "KeySchema": [
@@ -505,9 +515,20 @@ def test_bids_table(template):
         # An accepted bid's or a retraction's event, written once with it: the bid history's source.
         "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["topic", "state"]},
     }
+    # A registration's state record, written at registration rate, never on a bid's path.
+    assert by_scope == {
+        "IndexName": "RegistrationsByScope",
+        "KeySchema": [{"AttributeName": "reg_scope", "KeyType": "HASH"}, {"AttributeName": "reg_rank", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    assert by_bidder == {
+        "IndexName": "RegistrationsByBidder",
+        "KeySchema": [{"AttributeName": "reg_bidder", "KeyType": "HASH"}, {"AttributeName": "reg_scope", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
     assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
         ("PK", "S"), ("SK", "S"), ("open_shard", "S"), ("closes_at", "S"), ("ended_shard", "S"), ("ended_at", "S"),
-        ("bidder_lot", "S"), ("bid_lot", "S"),
+        ("bidder_lot", "S"), ("bid_lot", "S"), ("reg_scope", "S"), ("reg_rank", "S"), ("reg_bidder", "S"),
     }
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}

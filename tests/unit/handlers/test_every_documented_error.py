@@ -89,6 +89,30 @@ class World:
         assert status == 201, sale
         return str(sale["sale_id"])
 
+    def approval_sale(self) -> str:
+        """A sale that needs approval: its bidders register first."""
+        self.count += 1
+        body = {"sale_id": f"approval-{self.count}", "title": "Estate", "interval_s": 60, "registration": "approval",
+                "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
+                "lots": [{"lot_id": f"a{self.count}-1", "title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
+        status, sale = self.call("POST", "/sales", body=body, claims=SELLER)
+        assert status == 201, sale
+        return str(sale["sale_id"])
+
+    def blocked_alice(self) -> bool:
+        assert self.call("POST", "/bidders/{user_id}/block", {"user_id": "alice"}, body={"reason": "unpaid"}, claims=ADMIN)[0] == 200
+        return True
+
+    def registered(self, kind: str, approved: bool = False, **terms: Any) -> dict[str, str]:
+        """Alice's registration for a new approval sale (`kind` "sale") or lone lot ("lot"): path parameters."""
+        params = {"sale_id": self.approval_sale()} if kind == "sale" else {"lot_id": self.lot(registration="approval", **terms)}
+        path = "/sales/{sale_id}" if kind == "sale" else "/lots/{lot_id}"
+        assert self.call("POST", f"{path}/registrations", params, claims=ALICE)[0] == 201
+        params = params | {"user_id": "alice"}
+        if approved:
+            assert self.call("POST", f"{path}/registrations/{{user_id}}/approve", params, claims=SELLER)[0] == 200
+        return params
+
     def storage_down(self) -> App:
         """An App whose storage does not answer: every call of its recorder raises OperationalError."""
         app = build_test_app(command_queue=CommandQueue(self.sqs, QUEUE_URL))
@@ -145,7 +169,24 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[World], dict[str, str]] | None, Ca
     ("POST", SALE_LOTS): (lambda w: {"sale_id": w.sale()},
                           lambda w: {"lots": [{"title": "Pot", "currency": "EUR", "starting_price": "5.00"}]}, SELLER),
     ("POST", ERASE): (lambda w: {"user_id": "alice"}, lambda w: None, ADMIN),
+    ("GET", "/me/registrations"): (None, lambda w: None, ALICE),
+    ("POST", "/bidders/{user_id}/block"): (lambda w: {"user_id": "alice"}, lambda w: {"reason": "did not pay"}, ADMIN),
+    ("POST", "/bidders/{user_id}/unblock"): (lambda w: {"user_id": "alice"}, lambda w: None, ADMIN),
 }
+SCOPES = {"sale": "/sales/{sale_id}", "lot": "/lots/{lot_id}"}
+for _kind, _path in SCOPES.items():
+    ROUTES |= {
+        ("POST", f"{_path}/registrations"): (
+            (lambda w: {"sale_id": w.approval_sale()}) if _kind == "sale" else (lambda w: {"lot_id": w.lot(registration="approval")}),
+            lambda w: None, ALICE),
+        ("GET", f"{_path}/registrations"): (lambda w, k=_kind: w.registered(k), lambda w: None, SELLER),
+        ("POST", f"{_path}/registrations/{{user_id}}/approve"): (lambda w, k=_kind: w.registered(k),
+                                                                lambda w: {"limit": "500.00"}, SELLER),
+        ("POST", f"{_path}/registrations/{{user_id}}/decline"): (lambda w, k=_kind: w.registered(k),
+                                                                lambda w: {"reason": "no references"}, SELLER),
+        ("POST", f"{_path}/registrations/{{user_id}}/suspend"): (lambda w, k=_kind: w.registered(k, approved=True),
+                                                                lambda w: {"reason": "did not pay"}, SELLER),
+    }
 
 
 def good(route: tuple[str, str], **change: Any) -> Request:
@@ -280,6 +321,13 @@ def _erase(bids: Callable[[World], object], moved_on: bool = False, damaged: boo
 
 SPECIFIC: dict[tuple[str, str, int, str], Request] = {
     ("POST", "/bid", 409, "LOT_CLOSED"): _bid_body(World.closed_lot),
+    ("POST", "/bid", 403, "NOT_REGISTERED"): _bid_body(lambda w: w.lot(registration="approval")),
+    ("POST", "/bid", 403, "REGISTRATION_PENDING"): _bid_body(lambda w: w.registered("lot")["lot_id"]),
+    ("POST", "/bid", 403, "BIDDER_BLOCKED"): _bid_body(lambda w: w.blocked_alice() and w.lot()),
+    ("POST", "/lots/{lot_id}/buy", 403, "NOT_REGISTERED"): _buy(lambda w: w.lot(buy_now_price="50.00", registration="approval")),
+    ("POST", "/lots/{lot_id}/buy", 403, "REGISTRATION_PENDING"): _buy(
+        lambda w: w.registered("lot", buy_now_price="50.00")["lot_id"]),
+    ("POST", "/lots/{lot_id}/buy", 403, "BIDDER_BLOCKED"): _buy(lambda w: w.blocked_alice() and w.lot(buy_now_price="50.00")),
     ("POST", "/bid", 409, "LOT_CANCELLED"): _bid_body(World.cancelled_lot),
     ("POST", "/bid", 409, "IDEMPOTENCY_KEY_REUSED"): _reused("/bid"),
     ("POST", "/bid", 422, "RULE_BROKEN"): _bid_body(World.lot, "999999999999999999.99", confirm=True),
@@ -329,7 +377,28 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
     ("POST", ERASE, 409, "INVALID_STATE"): _erase(lambda w: w.bid(w.lot(), "10.00")),
     ("POST", ERASE, 409, "SNAPSHOT_CHANGED"): _erase(World.closed_lot, moved_on=True, claims=BOB),
     ("POST", ERASE, 500, "LOT_UNREADABLE"): _erase(World.closed_lot, damaged=True, claims=BOB),
+    ("GET", "/me/registrations", 400, "INVALID_REQUEST"): good(("GET", "/me/registrations"), query={"limit": "0"}),
+    ("POST", "/bidders/{user_id}/unblock", 400, "INVALID_REQUEST"): good(("POST", "/bidders/{user_id}/unblock"),
+                                                                       params={"user_id": "bad id!"}),
+    **{("POST", f"/bidders/{{user_id}}/{action}", 404, "NOT_FOUND"): good(
+        ("POST", f"/bidders/{{user_id}}/{action}"), params={"user_id": "\x84"}) for action in ("block", "unblock")},
 }
+for _kind, _path in SCOPES.items():
+    _reviews = [f"{_path}/registrations/{{user_id}}/{action}" for action in ("approve", "decline", "suspend")]
+    SPECIFIC |= {
+        ("POST", f"{_path}/registrations", 403, "SELLER_CANNOT_BID"): good(("POST", f"{_path}/registrations"), claims=SELLER),
+        ("POST", f"{_path}/registrations", 422, "RULE_BROKEN"): good(
+            ("POST", f"{_path}/registrations"),
+            params=(lambda w: {"sale_id": w.sale()}) if _kind == "sale" else (lambda w: {"lot_id": w.lot()})),
+        ("POST", _reviews[0], 422, "RULE_BROKEN"): good(("POST", _reviews[0]), body={"limit": "1.001"}),
+        ("POST", _reviews[2], 409, "INVALID_STATE"): good(("POST", _reviews[2]), params=lambda w, k=_kind: w.registered(k)),
+        **{("POST", review, 404, "REGISTRATION_NOT_FOUND"): good(
+            ("POST", review), params=lambda w, k=_kind: w.registered(k) | {"user_id": "nobody"}) for review in _reviews},
+    }
+    if _kind == "sale":
+        SPECIFIC |= {(method, path, 404, "SALE_NOT_FOUND"): good(
+            (method, path), params=lambda w, p=path: {"sale_id": "no-such-sale"} | ({"user_id": "alice"} if "user_id" in p else {}))
+            for method, path in ROUTES if path.startswith("/sales/{sale_id}/registrations")}
 
 # 429s are walked where they are answered: THROTTLED by the gateway
 # (tests/integration/local/test_gateway_throttling.py), QUOTA_EXCEEDED by the per-user quotas

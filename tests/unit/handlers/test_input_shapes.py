@@ -324,12 +324,12 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
     }
     # 429 on every route: API Gateway's throttling (the quota routes also count the caller's quotas).
     assert statuses == {
-        ("POST", "/bid"): {"202", "400", "401", "404", "409", "413", "415", "422", "500", "503", "429"},
+        ("POST", "/bid"): {"202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
         ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422", "503", "429"},
         ("GET", "/lots"): {"200", "400", "503", "429"},
         ("GET", "/lots/{lot_id}"): {"200", "400", "401", "404", "422", "500", "503", "429"},
         ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503", "429"},
-        ("POST", "/lots/{lot_id}/buy"): {"202", "400", "401", "404", "409", "413", "415", "422", "500", "503", "429"},
+        ("POST", "/lots/{lot_id}/buy"): {"202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
         ("GET", "/lots/{lot_id}/events"): {"200", "400", "401", "403", "404", "422", "500", "503", "429"},
         ("POST", "/lots/{lot_id}/bids/{bid_id}/retract"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503", "429"},
         ("GET", "/bids/{bid_id}"): {"200", "400", "401", "404", "503", "429"},
@@ -345,6 +345,19 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("POST", "/sales"): {"201", "400", "401", "409", "413", "415", "422", "503", "429"},
         ("GET", "/sales/{sale_id}"): {"200", "400", "404", "500", "503", "429"},
         ("POST", "/sales/{sale_id}/lots"): {"201", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
+        ("GET", "/sales/{sale_id}/registrations"): {"200", "400", "401", "403", "404", "429", "503"},
+        ("POST", "/sales/{sale_id}/registrations"): {"200", "201", "400", "401", "403", "404", "413", "415", "422", "429", "503"},
+        ("GET", "/lots/{lot_id}/registrations"): {"200", "400", "401", "403", "404", "429", "500", "503"},
+        ("POST", "/lots/{lot_id}/registrations"): {"200", "201", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503"},
+        ("POST", "/sales/{sale_id}/registrations/{user_id}/approve"): {"200", "400", "401", "403", "404", "413", "415", "422", "429", "503"},
+        ("POST", "/sales/{sale_id}/registrations/{user_id}/decline"): {"200", "400", "401", "403", "404", "413", "415", "429", "503"},
+        ("POST", "/sales/{sale_id}/registrations/{user_id}/suspend"): {"200", "400", "401", "403", "404", "409", "413", "415", "429", "503"},
+        ("POST", "/lots/{lot_id}/registrations/{user_id}/approve"): {"200", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503"},
+        ("POST", "/lots/{lot_id}/registrations/{user_id}/decline"): {"200", "400", "401", "403", "404", "413", "415", "429", "500", "503"},
+        ("POST", "/lots/{lot_id}/registrations/{user_id}/suspend"): {"200", "400", "401", "403", "404", "409", "413", "415", "429", "500", "503"},
+        ("POST", "/bidders/{user_id}/block"): {"200", "400", "401", "403", "404", "413", "415", "429", "503"},
+        ("POST", "/bidders/{user_id}/unblock"): {"200", "400", "401", "403", "404", "429", "503"},
+        ("GET", "/me/registrations"): {"200", "400", "401", "429", "503"},
     }
     assert ERROR_SCHEMA["properties"]["error"]["properties"]["details"] == {"type": "object"}
     text = json.dumps(document)

@@ -23,6 +23,7 @@ from tests.support.recorder_contract import (
     LotListingsContract,
     ParkedMessagesContract,
     QuotaRecordsContract,
+    RegistrationRecordsContract,
     SaleRecordsContract,
 )
 
@@ -75,6 +76,10 @@ class TestInMemoryQuotaRecords(InMemoryRecorder, QuotaRecordsContract):
 
 
 class TestInMemoryErasureRecords(InMemoryRecorder, ErasureRecordsContract):
+    pass
+
+
+class TestInMemoryRegistrationRecords(InMemoryRecorder, RegistrationRecordsContract):
     pass
 
 

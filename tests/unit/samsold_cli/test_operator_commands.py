@@ -198,3 +198,19 @@ def test_readme_as_of_example_is_the_state_the_disputed_bid_met(monkeypatch):
     assert (met["outcome"]["reason"], met["lot_state_met"]["version"]) == ("BELOW_OWN_MAXIMUM", version)
 
 
+
+
+def test_registrations_verify_and_as_of_read_the_registration_s_events(ledger):
+    from ledger.domain.registration import registration_id
+
+    lot = ledger.lots.create_lot(CreateLot(lot_id="chest", title="Oak chest", currency="EUR", starting_price="10.00",
+                                           opens_at=START, closes_at=START + timedelta(minutes=10), registration="approval"),
+                                 seller="sally")
+    scope = ledger.registrations.lot_scope(lot.lot_id)
+    ledger.registrations.register(scope, ALICE)
+    ledger.registrations.approve(scope, ALICE, "sally", False, None)
+    assert "2 events checked; intact" in samsold("registrations", "verify", "alice", "--lot", "chest").output
+    assert json.loads(samsold("registrations", "as-of", "alice", "--lot", "chest", "--version", "1").output)["status"] == "PENDING"
+    ledger.queries.store._registrations[registration_id(scope.key, ALICE)]["status"] = "DECLINED"  # type: ignore[attr-defined]
+    broken = samsold("registrations", "verify", "alice", "--lot", "chest")
+    assert broken.exit_code == 1 and "not the fold of the events" in broken.output

@@ -26,6 +26,10 @@ export class SalePage extends LiveLotsPage {
       <p class="back"><a href="#/">← All open lots</a> · <a href="#/ended">Ended lots</a></p>
       <h1 id="sale-title">Loading sale…</h1>
       <p id="sale-summary" class="muted"></p>
+      <section id="sale-registration" hidden>
+        <p id="registration-state"></p>
+        <button type="button" id="register" hidden>Register to bid</button>
+      </section>
       <table class="lots" id="sale-lots" hidden>
         <caption class="visually-hidden">The sale's lots in closing order</caption>
         <thead><tr>
@@ -38,6 +42,8 @@ export class SalePage extends LiveLotsPage {
       <div id="sale-actions"></div>`;
     this.main = main;
     this.mounted = true;
+    this.registration = null;
+    $("#register", main).addEventListener("click", () => this.register());
     // Pushes keep prices and close times live; the read every LIST_REFRESH_MS catches the rest.
     this.refreshTimer = setInterval(() => this.refresh(), LIST_REFRESH_MS);
     this.refresh();
@@ -53,6 +59,10 @@ export class SalePage extends LiveLotsPage {
         sale = page;
         lots.push(...page.items);
         if (!page.next) break;
+      }
+      if (sale?.registration === "approval" && app.session) {
+        const mine = await app.api.myRegistrations(app.session.token);
+        this.registration = mine.find((r) => r.sale_id === this.saleId) || null;
       }
       if (!this.mounted || read !== this.reads) return;
       this.show(sale, lots);
@@ -93,8 +103,35 @@ export class SalePage extends LiveLotsPage {
     this.render();
   }
 
+  async register() {
+    if (!app.session) return;
+    try {
+      this.registration = await app.api.register(app.session.token, this.saleId);
+    } catch (failure) {
+      setText($("#registration-state", this.main), `Could not register: ${failure.message}`);
+      return;
+    }
+    this.render();
+  }
+
+  sessionChanged() {
+    this.registration = null;
+    this.refresh();
+  }
+
+  renderRegistration() {
+    const section = $("#sale-registration", this.main);
+    section.hidden = this.sale.registration !== "approval";
+    if (section.hidden) return;
+    const registration = this.registration;
+    const words = app.session ? fmt.registrationWords(registration) : "This sale needs the seller's approval to bid: sign in to register.";
+    setText($("#registration-state", this.main), words);
+    $("#register", this.main).hidden = !app.session || (registration !== null && registration.status !== "DECLINED");
+  }
+
   render() {
     const sale = this.sale;
+    this.renderRegistration();
     document.title = `${sale.title} — SamSold`;
     setText($("#sale-title", this.main), sale.title);
     const lots = [...this.lots.values()];
