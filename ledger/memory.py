@@ -232,11 +232,16 @@ class InMemoryLotRecorder(LotRecorder, POPOAggregateRecorder):
             keyed: list[tuple[dict[Any, Any], Any]] = [(self._quotas, key) for key in quotas]
             keyed += [(self._bidders, key) for key in self._bidders if key[1] == user]
             keyed += [(self._bidder_lots, key) for key in self._bidder_lots if key[0] == user]
+            # Their registrations (not their standing): each one's events, state and exposure.
+            events = 0
+            for registration in [r for r, record in self._registrations.items() if "scope" in record and record.get("user_id") == user]:
+                keyed += [(records, registration) for records in (self._registrations, self._exposures) if registration in records]
+                events += len(self._registration_events.pop(registration, []))
             for bid_id in dict.fromkeys([*bid_ids, *pending]):
                 keyed += [(records, bid_id) for records in (self._requests, self._receipts, self._retractions) if bid_id in records]
             for records, key in keyed:
                 del records[key]
-            return len(keyed)
+            return len(keyed) + events
 
     def record_erasure(self, record: Mapping[str, Any]) -> None:
         with self._database_lock:

@@ -446,8 +446,9 @@ class ErasureRecords(ABC):
     @abstractmethod
     def delete_user_records(self, user: str, bid_ids: Sequence[str]) -> int:
         """Delete every record keyed by the user (their aliases and records of lots, their quota
-        records) and the requests, receipts and retractions of `bid_ids` and of the bids their
-        quota records still hold as pending; how many records were deleted."""
+        records, their registrations' events, states and exposures; not their standing) and the
+        requests, receipts and retractions of `bid_ids` and of the bids their quota records still
+        hold as pending; how many records were deleted."""
 
     @abstractmethod
     def record_erasure(self, record: Mapping[str, Any]) -> None:

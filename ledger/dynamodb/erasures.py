@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ledger.dynamodb.access import TableAccess
 from ledger.dynamodb.errors import raise_for
 from ledger.dynamodb.items import from_item, to_item
-from ledger.dynamodb.table import bid_key, bidder_key, disclosure_key, quota_key
+from ledger.dynamodb.table import REGISTRATIONS_BY_BIDDER_INDEX, bid_key, bidder_key, disclosure_key, quota_key
 from ledger.persistence import ErasureRecords, lot_key
 
 # BatchWriteItem takes at most 25 requests.
@@ -52,11 +52,15 @@ class ErasuresTable(TableAccess, ErasureRecords):
                        ExpressionAttributeNames={"#d": "disclosures"}, ExpressionAttributeValues={":none": {"N": "0"}})
 
     def delete_user_records(self, user: str, bid_ids: Sequence[str]) -> int:
-        """Query the user's two partitions (`BIDDER#`, `QUOTA#`), read which of the bids' records
-        exist (BatchGetItem), and delete them all (BatchWriteItem, 25 at a time)."""
+        """Query the user's two partitions (`BIDDER#`, `QUOTA#`) and their registrations' (found
+        by the registrations' bidder index), read which of the bids' records exist
+        (BatchGetItem), and delete them all (BatchWriteItem, 25 at a time)."""
         keys: list[tuple[str, str]] = []
         pending: list[str] = []
-        for partition in (bidder_key(user), quota_key(user)):
+        registrations = [item["PK"]["S"] for item in self._pages(
+            "delete_user_records", "query", {}, TableName=self.table_name, IndexName=REGISTRATIONS_BY_BIDDER_INDEX,
+            KeyConditionExpression="reg_bidder = :user", ExpressionAttributeValues={":user": {"S": user}})]
+        for partition in (bidder_key(user), quota_key(user), *registrations):
             for item in self._pages("delete_user_records", "query", {}, TableName=self.table_name,
                                     KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": partition}}):
                 keys.append((item["PK"]["S"], item["SK"]["S"]))

@@ -15,7 +15,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.domain.queued import BidRequestCheck
-from ledger.domain.registration import RegistrationCheck
+from ledger.domain.registration import ExposureChange, RegistrationCheck
 from ledger.persistence import (
     BID_TOPICS,
     TRANSACTION_LIMIT,
@@ -623,6 +623,21 @@ class RegistrationRecordsContract(RecorderContract):
         assert [r["scope"] for r in mine] == [other] and cursor is not None  # "LOT#..." sorts before "SALE#..."
         more, last = recorder.bidder_registrations(users[0], 1, cursor)
         assert [r["scope"] for r in more] == [scope] and last is None
+
+    def test_erasing_a_bidder_deletes_their_registrations_and_keeps_their_standing(self, recorder: LotRecorder) -> None:
+        scope, user, other, lot_id = f"SALE#{new_id('sale')}", new_id("user"), new_id("user"), new_id()
+        standing = {"registration_id": f"BIDDER#{user}", "user_id": user, "blocked": True,
+                    "updated_at": "2030-01-01T00:00:00.000Z", "version": 1, "head_hash": "0" * 64}
+        recorder.insert_registration([registration_event(standing["registration_id"], 1)], standing, None)
+        for bidder in (user, other):
+            recorder.insert_registration([registration_event(f"{scope}#{bidder}", 1)], registration(scope, bidder, 1), None)
+        recorder.insert_events([event(lot_id, 1)], snapshot=snapshot(lot_id, 1), expected_version=None,
+                               exposures=[ExposureChange(f"{scope}#{user}", Decimal("10.00"), None)])
+        assert recorder.delete_user_records(user, []) == 3  # the registration's event, state and exposure
+        assert recorder.get_registrations([f"{scope}#{user}", f"{scope}#{other}", f"BIDDER#{user}"]).keys() == {
+            f"{scope}#{other}", f"BIDDER#{user}"}
+        assert list(recorder.iter_registration_events(f"{scope}#{user}")) == []
+        assert recorder.get_exposures([f"{scope}#{user}"]) == {}
 
     def test_a_lots_transaction_checks_registrations_and_says_which_changed(self, recorder: LotRecorder) -> None:
         lot_id, scope, user, blocked = new_id(), f"SALE#{new_id('sale')}", new_id("user"), new_id("user")
