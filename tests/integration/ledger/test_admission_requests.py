@@ -37,14 +37,15 @@ def test_an_admitted_bid_writes_its_quota_record_unread(ledger_env, clock):
                                       closes_at=clock.now + timedelta(minutes=30)), seller="sam")
     counter = counted(service)
 
-    # The lot, the quota record (alice's first bid on it), the request: no read of the record.
-    assert admitted(service, counter, lot_id, "10.00", clock.now) == {"GetItem": 1, "PutItem": 2}
+    # The lot, the quota record (alice's first bid on it), the request: no read of the record;
+    # and, for who may bid, alice's standing (a BatchGetItem each bid).
+    assert admitted(service, counter, lot_id, "10.00", clock.now) == {"GetItem": 1, "PutItem": 2, "BatchGetItem": 1}
     # The lot as read a moment ago; the record as this container wrote it.
-    assert admitted(service, counter, lot_id, "11.00", clock.now) == {"PutItem": 2}
+    assert admitted(service, counter, lot_id, "11.00", clock.now) == {"PutItem": 2, "BatchGetItem": 1}
 
     # Another container never wrote alice's record: its write on none is refused and returns
     # the record, and the bid is counted on that, still without a read.
     other = build(ledger_env | QUOTAS, clock=clock)
-    assert admitted(other, counted(other), lot_id, "12.00", clock.now) == {"GetItem": 1, "PutItem": 3}
+    assert admitted(other, counted(other), lot_id, "12.00", clock.now) == {"GetItem": 1, "PutItem": 3, "BatchGetItem": 1}
     record = service.commands.store.get_quota("alice", f"LOT#{lot_id}")
     assert record is not None and len(record["pending"]) == 3 and record["version"] == 3

@@ -24,16 +24,16 @@ LOTS = 3
 
 
 def _sale(app, now, lots: int = LOTS):
-    sale, made = app.sales.create_sale(CreateSale.model_validate({
+    page = app.sales.create_sale(CreateSale.model_validate({
         "sale_id": f"lim-{uuid.uuid4().hex[:12]}", "title": "Limits", "interval_s": 60, "registration": "approval",
         "first_closes_at": (now + timedelta(minutes=10)).isoformat(),
         "lots": [{"title": f"Lot {i}", "currency": "EUR", "starting_price": "10.00", "increment": "1.00"}
                  for i in range(lots)]}), seller="sam")
-    scope = app.registrations.sale_scope(sale.sale_id)
+    scope = app.registrations.sale_scope(page.sale.sale_id)
     for bidder, limit in LIMITS.items():
         app.registrations.register(scope, bidder)
         app.registrations.approve(scope, bidder, "sam", False, limit)
-    return scope, [lot.lot_id for lot in made]
+    return scope, [lot.lot_id for lot in page.lots]
 
 
 def _exposures(app, scope, lot_ids) -> dict[str, Decimal]:
