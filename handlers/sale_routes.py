@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from handlers.rest import caller_of, samsold_of
+from handlers.rest import samsold_of, seller_of
 from ledger.domain.commands import CreateSale, SaleId
 from ledger.domain.values import utc_now
 from projections.sales import SaleView, sale_view
@@ -20,13 +20,13 @@ router = APIGatewayRouter()
 @router.post(
     "/sales",
     summary="Create a staggered sale: its lots close interval_s apart, from first_closes_at, in the order given;"
-    " the caller is their seller",
+    " the caller (a seller or an administrator) is their seller, their ids theirs ({handle}-..., generated when left out)",
     responses={201: {"description": "created, all its lots with it"}},
 )
 def create_sale(body: Annotated[CreateSale, Body()]) -> Response[SaleView]:
-    seller = caller_of(router).user
+    seller, listed_as = seller_of(router)
     # Its lots closing before the next sweep could arm their timers get them now, as POST /lots does.
-    sale, lots = samsold_of(router).sales.create_sale(body, seller=seller)
+    sale, lots = samsold_of(router).sales.create_sale(body, seller=seller, listed_as=listed_as)
     return Response(status_code=201, content_type="application/json", body=sale_view(sale, lots, utc_now()))
 
 

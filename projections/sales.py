@@ -17,6 +17,7 @@ from projections.views import LotSummary, lot_summary
 class SaleView(BaseModel):
     sale_id: str
     title: str
+    seller: str | None  # the seller's public handle; null for sales created before handles
     interval_s: int
     first_closes_at: UtcTime
     lots: list[LotSummary]  # in the sale's closing order
@@ -26,6 +27,7 @@ def sale_view(sale: SaleRecord, lots: Sequence[LotSnapshot], now: datetime) -> S
     return SaleView(
         sale_id=sale.sale_id,
         title=sale.title,
+        seller=sale.seller_handle,
         interval_s=sale.interval_s,
         first_closes_at=sale.first_closes_at,
         lots=[lot_summary(lot, now) for lot in lots],

@@ -20,6 +20,7 @@ class SaleRecord(BaseModel):
     sale_id: str
     title: str
     seller: str
+    seller_handle: str | None = None  # public (`ledger.domain.sellers`); None for sales older than handles
     interval_s: int
     first_closes_at: UtcTime
     lot_ids: list[str]
@@ -30,4 +31,4 @@ class SaleRecord(BaseModel):
 
     def to_item(self) -> dict[str, Any]:
         """JSON-able attributes for the item (times as strings)."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude_none=True)

@@ -23,6 +23,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.lot import Lot
 from ledger.domain.sales import SaleRecord
+from ledger.domain.sellers import ListedAs
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import format_time
 from ledger.persistence import SaleConditionsFailed, sale_key
@@ -42,13 +43,19 @@ class Sales:
         self.commands = lots.commands
         self.store = lots.commands.store
 
-    def create_sale(self, command: CreateSale, seller: str) -> tuple[SaleRecord, list[LotSnapshot]]:
+    def create_sale(self, command: CreateSale, seller: str,
+                    listed_as: ListedAs | None = None) -> tuple[SaleRecord, list[LotSnapshot]]:
         """Create a sale and its lots, closing `interval_s` apart in the order given, in one
         transaction (the sale item, each lot's LotCreated event and snapshot): all or
         nothing. Each lot's terms are checked as `create_lot` checks them, with its close
         time; a refusal names the lot. A sale or a lot that exists already: nothing written,
         except that the very request that created a sale, sent again, is answered with it.
-        Its lots closing before the next sweep get their close timers, as a lot of its own does."""
+        Its lots closing before the next sweep get their close timers, as a lot of its own does.
+        Listed under the seller's handle (`listed_as`), its lot ids theirs, as `create_lot`'s."""
+        if listed_as is not None:
+            command = command.model_copy(update={"lots": [
+                listed_as.lot_terms(terms, f"lots.{index}.lot_id") for index, terms in enumerate(command.lots)]})
+        handle = None if listed_as is None else listed_as.handle
         now = self.commands.clock()
         request = json.dumps({"seller": seller, **command.model_dump(mode="json")}, sort_keys=True, ensure_ascii=False)
         request_hash = hashlib.sha256(request.encode()).hexdigest()
@@ -66,7 +73,7 @@ class Sales:
         lots: list[Lot] = []
         for index, lot_terms in enumerate(all_terms):
             try:
-                lots.append(Lot.create(lot_terms, seller, now, sale_id=command.sale_id))
+                lots.append(Lot.create(lot_terms, seller, now, sale_id=command.sale_id, seller_handle=handle))
             except InvalidCommand as error:
                 raise InvalidCommand(
                     f"lot {index + 1} of the sale ({lot_terms.lot_id}): {error.message}",
@@ -74,7 +81,7 @@ class Sales:
                 ) from None
         self.lots.quotas.take_lots(seller, len(lots))
         sale = SaleRecord(
-            sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
+            sale_id=command.sale_id, title=command.title, seller=seller, seller_handle=handle, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, lot_ids=[lot.id for lot in lots], created_at=now,
             request_hash=request_hash,
         )

@@ -30,7 +30,7 @@ def _in_log(app_stack, api: str, lot_id: str, versions: int) -> bool:
 
 
 def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_stack, api, dev_auth, tmp_path) -> None:
-    seller, alice = Client(api, dev_auth.mint("sally")), Client(api, dev_auth.mint("alice"))
+    seller, alice = Client(api, dev_auth.mint("sally", seller=True)), Client(api, dev_auth.mint("alice"))
     lot = seller.create_lot()["lot_id"]
     alice.wait_for_outcome(alice.bid(lot, "10.00")["bid_id"])
     alice.wait_for_outcome(alice.bid(lot, "15.00")["bid_id"])

@@ -12,6 +12,7 @@ import pytest
 from ledger.domain import rules
 from ledger.domain.commands import MAX_SALE_LOTS, CreateLot, CreateSale, PlaceBid
 from ledger.domain.errors import LotAlreadyExists, SaleAlreadyExists, SaleNotFound
+from ledger.domain.sellers import ListedAs
 from ledger.domain.values import format_time
 from ledger.dynamodb import DynamoDBRecorder, sale_key
 from projections.audit import replay, verify
@@ -97,7 +98,8 @@ def test_the_largest_sale_item_prices_at_most_five_write_units(dynamodb_client, 
     long_id = lambda n: f"{uuid.uuid4().hex}{n:02d}".ljust(64, "x")  # noqa: E731
     lots = [{"lot_id": long_id(n), "title": "Lot", "currency": "EUR", "starting_price": "1.00"} for n in range(MAX_SALE_LOTS)]
     sale_id = f"{uuid.uuid4().hex}"  # 32 characters, the longest
-    sale, _ = service.sales.create_sale(a_sale(clock, 1, sale_id=sale_id, title="\U0001d11e" * 200, lots=lots), seller="u" * 128)
+    sale, _ = service.sales.create_sale(a_sale(clock, 1, sale_id=sale_id, title="\U0001d11e" * 200, lots=lots), seller="u" * 128,
+                                       listed_as=ListedAs("s" * 24, any_lot_id=True))  # the longest handle too
     key = {"PK": {"S": sale_key(sale.sale_id)}, "SK": {"S": "SALE"}}
     item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
     copy = item | {"PK": {"S": sale_key(sale.sale_id + "-copy")}}
