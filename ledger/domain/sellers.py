@@ -2,7 +2,7 @@
 
 A seller's handle is public (each lot view's `seller`): the handle an administrator gave
 them (the token's `custom:seller_handle`; `samsold token NAME --seller` gives NAME), else
-one derived from their user id ("u" and 12 hex digits of a hash), never the user id
+one derived from their user id ("u" and 10 hex digits of a hash), never the user id
 itself. It is stable: the user id never changes, and only administrators set handles.
 
 Lot ids are unique and first come, but a seller's lots carry the seller's handle: a lot id
@@ -23,8 +23,10 @@ from ledger.domain.commands import new_id
 from ledger.domain.errors import LotIdReserved
 
 # Lower-case letters and digits, a letter first, 2 to 24: short enough that the handle, a
-# "-" and a generated 32-digit id fit an id (64).
+# "-" and a generated id fit an id (64) and a terminal's line.
 HANDLE_PATTERN = r"^[a-z][a-z0-9]{1,23}$"
+# A generated lot id's own part: 20 hex digits (80 random bits) after the handle.
+GENERATED_DIGITS = 20
 _HANDLE = re.compile(HANDLE_PATTERN)
 # A lot's terms: CreateLot, or a lot's in a sale.
 Terms = TypeVar("Terms", bound=BaseModel)
@@ -37,7 +39,7 @@ def is_handle(value: Any) -> bool:
 def derived_handle(user: str) -> str:
     """The handle of a seller no administrator gave one: the same for the same user, and
     unlinkable to their user id."""
-    return "u" + hashlib.sha256(f"seller\n{user}".encode()).hexdigest()[:12]
+    return "u" + hashlib.sha256(f"seller\n{user}".encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ListedAs:
         """The terms with the lot id this seller may use: a generated one carrying their
         handle when none was given; LotIdReserved (nothing written) for another's."""
         if "lot_id" not in terms.model_fields_set:
-            return terms.model_copy(update={"lot_id": f"{self.prefix}{new_id()}"})
+            return terms.model_copy(update={"lot_id": f"{self.prefix}{new_id()[:GENERATED_DIGITS]}"})
         lot_id = str(terms.model_dump(include={"lot_id"})["lot_id"])
         if self.any_lot_id or lot_id.startswith(self.prefix):
             return terms

@@ -170,7 +170,7 @@ def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
 
 
 def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, dev_auth):
-    seller = Client(api, dev_auth.mint("sam"))
+    seller = Client(api, dev_auth.mint("sam", seller=True))
     dora = Client(api, dev_auth.mint("dora"))
     lot = seller.create_lot()
     command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot["lot_id"], bidder=subject_for("dora"), amount="12.00", placed_at=utc_now())
@@ -247,7 +247,7 @@ def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
 
 def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
     lot = json.loads(samsold(app_stack, "lots", "create", "--title", "A long title " * 6 + "end", "--starting-price", "5.00",
-                             "--as", "tess").output)  # a generated id: tess- and 32 hex digits
+                             "--as", "tess").output)  # a generated id: tess- and 20 hex digits
     narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["lots", "list", "--data-dir", str(app_stack.data_dir)])
     assert narrow.exit_code == 0 and max(map(len, narrow.output.splitlines())) <= 80
     date, _, time = lot["closes_at"].removesuffix("Z").partition("T")
@@ -332,7 +332,7 @@ def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_
 def test_a_sale_retry_with_first_closes_in_is_refused_and_says_why(app_stack, tmp_path):
     sale_id = f"s{uuid.uuid4().hex[:8]}"
     (tmp_path / "sale.json").write_text(json.dumps({"title": "Retry sale", "interval_s": 60, "lots": [
-        {"lot_id": f"{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
+        {"lot_id": f"seller-{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
     create = ["sales", "create", str(tmp_path / "sale.json"), "--sale-id", sale_id, "--first-closes-in", "600"]
     first = samsold(app_stack, *create)
     assert first.exit_code == 0 and "1 lot, closing" in first.output, first.output
