@@ -102,7 +102,7 @@ def test_readme_walkthroughs_run_as_written(walkthrough_stack, tmp_path):
         "retracted; lot sally-vase now at 10.00 EUR, leader Bidder 1",  # the retraction of bob-1
     ):
         assert expected in out, f"{expected!r} not in:\n{out[-6000:]}"
-    assert re.search(r'"lot_id":"globe","amount":"80.00"[^}]*"status":"ACCEPTED"', out), out[-6000:]  # bob buys it
+    assert re.search(r'"lot_id":"sally-globe","amount":"80.00"[^}]*"status":"ACCEPTED"', out), out[-6000:]  # bob buys it
     assert '"reason":"BELOW_MINIMUM"' not in out  # refused at once, never queued and rejected
     dispute = (tmp_path / "dispute.md").read_text()
     assert "BELOW_OWN_MAXIMUM" in dispute and "as event version 4" in dispute, dispute  # "it is version 4"
