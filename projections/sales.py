@@ -15,6 +15,7 @@ from projections.views import LotSummary, lot_summary
 class SaleView(BaseModel):
     sale_id: str
     title: str
+    seller: str | None  # the seller's public handle; null for sales created before handles
     interval_s: int
     first_closes_at: UtcTime
     lot_count: int = Field(description="the sale's lots, on every page")
@@ -28,6 +29,7 @@ def sale_view(page: SalePage, now: datetime) -> SaleView:
     return SaleView(
         sale_id=page.sale.sale_id,
         title=page.sale.title,
+        seller=page.sale.seller_handle,
         interval_s=page.sale.interval_s,
         first_closes_at=page.sale.first_closes_at,
         lot_count=page.sale.committed_lots,

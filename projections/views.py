@@ -64,6 +64,8 @@ class LotSummary(BaseModel):
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil | None = None
     sale_id: str | None = None  # the staggered sale the lot is in (GET /sales/{sale_id}), None for a lot of its own
+    # Who sells it: the seller's public handle (never their user id); null for lots created before handles.
+    seller: str | None = None
 
 
 class LotView(LotSummary):
@@ -110,6 +112,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         buy_now_price=money(rules.buy_now_offered(lot, now)),
         buy_now_until=lot.buy_now_until if lot.buy_now_price is not None else None,
         sale_id=lot.sale_id,
+        seller=lot.seller_handle,
     )
 
 

@@ -187,9 +187,13 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     buy_now_until: BuyNowUntil = FIRST_BID
     # The staggered sale the lot was created in (`POST /sales`); None for a lot of its own.
     sale_id: str | None = None
+    # The seller's public handle (`ledger.domain.sellers`); None for lots created before
+    # handles, whose views show none.
+    seller_handle: str | None = None
 
     HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
-        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id"}
+        {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id",
+         "seller_handle"}
     )
 
 

@@ -34,7 +34,8 @@ class Lot(BaseAggregate[str]):
     # declared as a class annotation because eventsourcing turns those into __init__ args.
 
     @classmethod
-    def create(cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None) -> Lot:
+    def create(cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None,
+               seller_handle: str | None = None) -> Lot:
         opens_at = command.opens_at or now
         rules.check_terms(command, opens_at, now)
         return cls._create(
@@ -58,6 +59,7 @@ class Lot(BaseAggregate[str]):
             buy_now_price=command.buy_now_price,
             buy_now_until=command.buy_now_until,
             sale_id=sale_id,
+            seller_handle=seller_handle,
         )
 
     @classmethod

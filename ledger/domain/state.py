@@ -70,6 +70,7 @@ class LotSnapshot(BaseModel):
     buy_now_price: Money | None = None
     buy_now_until: BuyNowUntil = FIRST_BID
     sale_id: str | None = None  # the staggered sale the lot is in (left out of the item when None)
+    seller_handle: str | None = None  # the seller's public handle; None for lots older than handles
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -144,6 +145,7 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         buy_now_price=event.buy_now_price,
         buy_now_until=event.buy_now_until,
         sale_id=event.sale_id,
+        seller_handle=event.seller_handle,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,
