@@ -54,7 +54,7 @@ def test_a_sale_of_more_lots_than_a_page_shows_the_rest_on_more(open_page, selle
     prefix = uuid.uuid4().hex[:8]
     body = {"sale_id": f"big-{prefix}", "title": "Estate sale", "interval_s": 10,
             "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
-            "lots": [{"lot_id": f"{prefix}-{n}", "title": f"Estate lot {n}", "currency": "EUR", "starting_price": "5.00"}
+            "lots": [{"lot_id": f"sam-{prefix}-{n}", "title": f"Estate lot {n}", "currency": "EUR", "starting_price": "5.00"}
                      for n in range(1, 102)]}
     created = seller.post("/sales", body)
     assert created.status_code == 201, created.text

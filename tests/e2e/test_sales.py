@@ -105,7 +105,7 @@ def test_bench_sale_creates_adds_and_reads_back_a_sale_and_writes_its_json(api, 
     from samsold_bench.harness import write_results
     from samsold_bench.sale import run_sale, sale_document
 
-    results = run_sale(api, dev_auth.mint("bench-seller"), 60, 60, 10)
+    results = run_sale(api, dev_auth.mint("bench-seller", seller=True, handle="sale"), 60, 60, 10)
     output = tmp_path / "sale.json"
     write_results(sale_document(results, {"first": 60, "added": 60, "interval_s": 10}, (0.0, 0.0, 0.0)), output)
     document = json.loads(output.read_text())
