@@ -114,6 +114,9 @@ class App:
     close_grace_seconds: int
     fan_out_page_size: int = DEFAULT_FAN_OUT_PAGE_SIZE
     quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
+    # Whether every signed-in user may create lots and sales (ANYONE_MAY_SELL), not only the
+    # sellers group and administrators (handlers.rest.seller_of).
+    anyone_may_sell: bool = False
     given: dict[str, Any] = field(default_factory=dict)
     admission: BidAdmission = field(init=False)
     lots: Lots = field(init=False)
@@ -267,6 +270,9 @@ def build(
     # Read now, so a wrong setting stops the function at start-up rather than failing bids.
     confirmation_caps = confirmation_caps_from(env)
     quota_limits = QuotaLimits.from_env(env)
+    anyone_may_sell = env.get("ANYONE_MAY_SELL", "false")
+    if anyone_may_sell not in ("true", "false"):
+        raise ValueError(f"ANYONE_MAY_SELL must be true or false, not {anyone_may_sell!r}")
     if commands is None:
         # The library's Application opens the recorder (PERSISTENCE_MODULE) and the mapper ...
         commands = LotCommands(env=env, clock=clock, recorder=recorder)
@@ -281,7 +287,7 @@ def build(
              "websocket_management": websocket_management, "tokens": tokens, "public_log": public_log,
              "log_monitor_state": log_monitor_state}
     app = App(env=env, commands=commands, queries=queries, close_grace_seconds=close_grace_seconds,
-              fan_out_page_size=fan_out_page_size, quota_limits=quota_limits,
+              fan_out_page_size=fan_out_page_size, quota_limits=quota_limits, anyone_may_sell=anyone_may_sell == "true",
               given={k: v for k, v in given.items() if v is not None})
     queues = _QueuesOnFirstUse(app)
     quotas = Quotas(commands.store, quota_limits, clock=commands.clock)

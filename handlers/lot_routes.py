@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, Field
 
-from handlers.rest import ListCursor, QueryInteger, caller_of, optional_caller, rule_broken, samsold_of
+from handlers.rest import ListCursor, QueryInteger, caller_of, optional_caller, rule_broken, samsold_of, seller_of
 from ledger.domain.commands import (
     DEFAULT_CANCEL_REASON,
     MAX_VERSION,
@@ -30,11 +30,12 @@ from projections.views import LotSummary, LotView, lot_summary, lot_view, public
 router = APIGatewayRouter()
 
 
-@router.post("/lots", summary="Create a lot; the caller is its seller", responses={201: {"description": "created"}})
+@router.post("/lots", summary="Create a lot (sellers and administrators); the caller is its seller, its id theirs"
+             " ({handle}-..., generated when left out)", responses={201: {"description": "created"}})
 def create_lot(body: Annotated[CreateLot, Body()]) -> Response[LotView]:
-    seller = caller_of(router).user
+    seller, listed_as = seller_of(router)
     # A lot closing before the next sweep could arm its timer gets one now.
-    lot = samsold_of(router).lots.create_lot(body, seller=seller)
+    lot = samsold_of(router).lots.create_lot(body, seller=seller, listed_as=listed_as)
     return Response(status_code=201, content_type="application/json", body=public_view(lot, utc_now()))
 
 

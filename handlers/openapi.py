@@ -21,6 +21,13 @@ PUBLIC_ROUTES |= {("GET", "/log/checkpoint"), ("GET", "/log/checkpoints/{size}")
 
 # Not the caller's doing: the lot's stored item is damaged (its key is logged; `samsold verify` names it).
 UNREADABLE = {"LOT_UNREADABLE": "the lot's stored data cannot be read"}
+# Who may sell, and the lot ids each seller reserves (handlers/rest.py seller_of, ledger/domain/sellers.py).
+NOT_A_SELLER = {
+    "FORBIDDEN": "only members of the sellers group and administrators create lots and sales (unless this deployment "
+    "lets anyone signed in sell), or the caller's seller handle is not one the API takes",
+    "LOT_ID_RESERVED": "a seller's lot ids start with their handle and '-' (details.reserved_prefix; leave lot_id out to "
+    "have one generated so): this one is another's (details.field names it)",
+}
 RETRY = {"TRANSIENT": "other writes to the lot kept winning, or the storage is not answering; retry"}
 # Who may bid: a bid of a bidder the API can see may not bid (the processor would reject it so).
 WHO_MAY_BID = {
@@ -95,6 +102,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
         500: UNREADABLE,
     },
     ("POST", "/lots"): {
+        403: NOT_A_SELLER,
         409: {"LOT_ALREADY_EXISTS": "a lot with this lot_id exists already"},
         422: {"RULE_BROKEN": "the terms break a rule, such as closes_at in the past (details.field names the field)"},
     },
@@ -131,6 +139,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
     },
     ("GET", "/bids/{bid_id}"): {404: {"BID_NOT_FOUND": "you have no such bid"}},
     ("POST", "/sales"): {
+        403: NOT_A_SELLER,
         409: {
             "SALE_ALREADY_EXISTS": "a sale with this sale_id exists already, made by another request (the same request "
             "sent again is answered 201 with the sale it made)",

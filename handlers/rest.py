@@ -38,6 +38,7 @@ from ledger.domain.errors import (
     LogBusy,
     LotAlreadyExists,
     LotEnded,
+    LotIdReserved,
     LotNotFound,
     LotNotOpen,
     LotUnreadable,
@@ -55,6 +56,7 @@ from ledger.domain.errors import (
     VersionNotFound,
 )
 from ledger.domain.listing import LIST_CURSOR_PATTERN
+from ledger.domain.sellers import ListedAs, derived_handle, is_handle
 from ledger.domain.values import TIME_RANGE_TEXT
 from ledger.domain.wire import MAX_DEPTH, MalformedJson, parse_json_object
 
@@ -68,6 +70,11 @@ MAX_BODY_DEPTH = MAX_DEPTH
 JSON_MEDIA_TYPE = "application/json"
 METHODS_WITHOUT_BODY = {"GET", "HEAD", "OPTIONS"}
 ADMIN_GROUP = "admin"
+# Who may create lots and sales: this group's members and administrators (or, where the
+# template's AnyoneMaySell is "true", anyone signed in); their public handle is the token's
+# HANDLE_CLAIM, which only administrators set (`ledger.domain.sellers`).
+SELLERS_GROUP = "sellers"
+HANDLE_CLAIM = "custom:seller_handle"
 
 # The one table from the ledger's refusals to HTTP statuses, for REST and WebSocket
 # routes alike (a test checks that every LedgerError class is in it).
@@ -82,6 +89,8 @@ STATUS_OF: dict[type[LedgerError], int] = {
     BidIdReused: 409,
     InvalidState: 409,
     NotAllowed: 403,
+    # Another seller's lot id: the message says how ids are reserved.
+    LotIdReserved: 403,
     # replay --fix lost a race to a live writer: compare again.
     SnapshotChanged: 409,
     TransientError: 503,
@@ -201,6 +210,23 @@ def caller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> Caller:
     if not is_user_id(user):
         raise HttpError(401, "UNAUTHORIZED", "the token's subject is not a user id this API takes")
     return Caller(user=str(user), is_admin=ADMIN_GROUP in groups_of(claims))
+
+
+def seller_of(app: APIGatewayRestResolver | APIGatewayRouter) -> tuple[str, ListedAs]:
+    """The caller as a seller: their user id, and how their lots are listed (their handle;
+    any lot id for an administrator). 403 for a caller who may not sell."""
+    caller = caller_of(app)
+    claims = app.current_event.request_context.authorizer.claims or {}
+    if not (caller.is_admin or SELLERS_GROUP in groups_of(claims) or samsold_of(app).anyone_may_sell):
+        raise HttpError(403, "FORBIDDEN", f"only sellers create lots and sales: ask an administrator to add you to"
+                        f" the {SELLERS_GROUP!r} group")
+    handle = claims.get(HANDLE_CLAIM)
+    if handle is None:
+        handle = derived_handle(caller.user)
+    elif not is_handle(handle):
+        raise HttpError(403, "FORBIDDEN", "your seller handle is not one the API takes (2 to 24 lower-case letters"
+                        " and digits, a letter first): ask an administrator to change it")
+    return caller.user, ListedAs(handle=str(handle), any_lot_id=caller.is_admin)
 
 
 def optional_caller(app: APIGatewayRestResolver | APIGatewayRouter) -> str | None:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
 
-from handlers.rest import QueryInteger, caller_of, samsold_of
+from handlers.rest import QueryInteger, samsold_of, seller_of
 from ledger.domain.commands import MAX_SALE_LOTS, MAX_SALE_REQUEST_LOTS, AddSaleLots, CreateSale, SaleId
 from ledger.domain.values import utc_now
 from ledger.service.sales import SALE_PAGE_LOTS
@@ -25,16 +25,17 @@ SaleCursor = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,3})$", description=
 @router.post(
     "/sales",
     summary=f"Create a staggered sale of up to {MAX_SALE_REQUEST_LOTS} lots: they close interval_s apart, from"
-    " first_closes_at, in the order given; the caller is their seller",
+    " first_closes_at, in the order given; the caller (a seller or an administrator) is their seller, their lot"
+    " ids theirs ({handle}-..., generated when left out)",
     description="All its lots are seen at once, or none. The same request sent again (after a lost answer or a failure)"
     " completes and answers the sale it made; a lot given no lot_id gets an id that is the same when it is sent again."
     " The answer holds every lot the request made.",
     responses={201: {"description": "created, all its lots with it"}},
 )
 def create_sale(body: Annotated[CreateSale, Body()]) -> Response[SaleView]:
-    seller = caller_of(router).user
+    seller, listed_as = seller_of(router)
     # Its lots closing before the next sweep could arm their timers get them now, as POST /lots does.
-    page = samsold_of(router).sales.create_sale(body, seller=seller)
+    page = samsold_of(router).sales.create_sale(body, seller=seller, listed_as=listed_as)
     return Response(status_code=201, content_type="application/json", body=sale_view(page, utc_now()))
 
 
@@ -47,8 +48,8 @@ def create_sale(body: Annotated[CreateSale, Body()]) -> Response[SaleView]:
     responses={201: {"description": "added"}},
 )
 def add_sale_lots(sale_id: Annotated[SaleId, Path()], body: Annotated[AddSaleLots, Body()]) -> Response[SaleView]:
-    seller = caller_of(router).user
-    page = samsold_of(router).sales.add_lots(sale_id, body, seller=seller)
+    seller, listed_as = seller_of(router)
+    page = samsold_of(router).sales.add_lots(sale_id, body, seller=seller, listed_as=listed_as)
     return Response(status_code=201, content_type="application/json", body=sale_view(page, utc_now()))
 
 

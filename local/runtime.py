@@ -52,7 +52,7 @@ from local.apigateway.gateway import ExtraRoutes, LocalGateway
 from local.apigateway.sigv4 import Credentials
 from local.cognito.user_pool import DevAuth
 from local.dynamodb.launcher import LOOPBACK, DynamoDBLocal
-from local.iam.policy import Policies, PolicyError
+from local.iam.policy import Policies, PolicyError, ResourcePolicy
 from local.iam.usage import USAGE_FILE, IamUsage
 from local.lambda_.functions import CONCURRENCY_LIMIT, FunctionError, FunctionPool, concurrency_of
 from local.lambda_.schedule import Schedule
@@ -296,12 +296,18 @@ class LocalStack:
                 Policies(function.policies)
             except PolicyError as error:
                 raise TemplateError(f"Resources.{function.logical_id}.Properties.{error}") from None
+        for queue, documents in app.queue_policies.items():
+            try:
+                ResourcePolicy(documents)
+            except PolicyError as error:
+                raise TemplateError(f"the queue policy of {queue}: {error}") from None
         return {
             function.logical_id: {
                 "identity": {"account_id": self.account_id, "role_name": function.role_name,
                              "session_name": function.logical_id},
                 "policies": function.policies,
                 "where": where,
+                "resource_policies": app.queue_policies,
             }
             for function in app.functions
         }

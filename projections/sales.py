@@ -15,6 +15,7 @@ from projections.views import LotSummary, lot_summary
 class SaleView(BaseModel):
     sale_id: str
     title: str
+    seller: str | None  # the seller's public handle; null for sales created before handles
     interval_s: int
     first_closes_at: UtcTime
     registration: str = Field(description="open: any signed-in user bids; approval: approved registrations only")
@@ -29,6 +30,7 @@ def sale_view(page: SalePage, now: datetime) -> SaleView:
     return SaleView(
         sale_id=page.sale.sale_id,
         title=page.sale.title,
+        seller=page.sale.seller_handle,
         interval_s=page.sale.interval_s,
         first_closes_at=page.sale.first_closes_at,
         registration=page.sale.registration,

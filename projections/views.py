@@ -68,6 +68,8 @@ class LotSummary(BaseModel):
     # Who may bid: any signed-in user (open), or only bidders whose registration was approved
     # (approval: POST /sales/{sale_id}/registrations, or /lots/{lot_id}/registrations for a lone lot).
     registration: RegistrationMode = "open"
+    # Who sells it: the seller's public handle (never their user id); null for lots created before handles.
+    seller: str | None = None
 
 
 class LotView(LotSummary):
@@ -115,6 +117,7 @@ def lot_summary(lot: LotSnapshot, now: datetime) -> LotSummary:
         buy_now_until=lot.buy_now_until if lot.buy_now_price is not None else None,
         sale_id=lot.sale_id,
         registration=lot.registration or "open",
+        seller=lot.seller_handle,
     )
 
 

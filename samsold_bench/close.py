@@ -128,7 +128,7 @@ async def run_close(endpoints: dict[str, Any], data_dir: Path, count: int, first
     api, websocket_url = on_loopback(endpoints["rest"]), on_loopback(endpoints["websocket"])
     auth = DevAuth(data_dir)
     run_id = uuid.uuid4().hex[:6]
-    tokens = {"seller": auth.mint(f"close-seller-{run_id}"), "bidder": auth.mint(f"close-bidder-{run_id}"),
+    tokens = {"seller": auth.mint(f"close-seller-{run_id}", seller=True, handle="close"), "bidder": auth.mint(f"close-bidder-{run_id}"),
               "admin": auth.mint(f"close-admin-{run_id}", admin=True)}
     start = time.time() + first_in_s
     step = spread_s / (count - 1) if count > 1 else 0.0

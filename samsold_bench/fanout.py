@@ -135,7 +135,7 @@ async def run_fanout(endpoints: dict[str, Any], data_dir: Path, count: int, bids
     connector = aiohttp.TCPConnector(limit=count + 16, limit_per_host=0)
     results: dict[str, Any] = {}
     async with aiohttp.ClientSession(connector=connector) as session:
-        (lot_id,) = await create_lots(session, api, auth.mint(f"fanout-seller-{run_id}"), 1, prefix="fanout")
+        (lot_id,) = await create_lots(session, api, auth.mint(f"fanout-seller-{run_id}", seller=True, handle="fanout"), 1, prefix="fanout")
         watchers = Watchers(arrivals=[{} for _ in range(count)])
         gate, all_tried = asyncio.Semaphore(connect_concurrency), asyncio.Event()
         console.print(f"connecting {count} watchers of {lot_id} ({connect_concurrency} handshakes at once)")

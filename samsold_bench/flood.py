@@ -141,7 +141,7 @@ async def run_flood(endpoints: dict[str, Any], data_dir: Path, flooders: int, fl
     run = uuid.uuid4().hex[:6]
     flooder, steady = auth.mint(f"flooder-{run}"), auth.mint(f"steady-{run}")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=flooders + 16)) as session:
-        lot_id, warm_lot = await create_lots(session, api, auth.mint(f"flood-seller-{run}"), 2, prefix="flood")
+        lot_id, warm_lot = await create_lots(session, api, auth.mint(f"flood-seller-{run}", seller=True, handle="flood"), 2, prefix="flood")
         # The functions' workers start on a call's demand: start as many as the flood will
         # use before measuring (other bidders, another lot), so no phase measures a cold start.
         warmers = [auth.mint(f"warm-{run}-{index}") for index in range(WARM_UP_BIDDERS)]

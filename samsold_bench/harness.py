@@ -246,7 +246,8 @@ def on_loopback(url: str) -> str:
 
 
 async def create_lots(session: Any, api: str, seller_token: str, count: int, prefix: str = "load") -> list[str]:
-    """`count` open lots (fixed step, three hours long) through the REST API."""
+    """`count` open lots (fixed step, three hours long) through the REST API, with ids `{prefix}-...`:
+    the seller's token has `prefix` as its seller handle."""
     from ledger.domain.values import format_time, utc_now
 
     lot_ids = []

@@ -415,7 +415,7 @@ async def run_load(endpoints: dict[str, Any], data_dir: Path, clients: int, lots
     results: dict[str, Any] = {"phases": []}
     everything: list[Attempt] = []
     async with aiohttp.ClientSession(connector=connector) as session:
-        lot_ids = await create_lots(session, api, auth.mint(f"load-seller-{run_id}"), lots)
+        lot_ids = await create_lots(session, api, auth.mint(f"load-seller-{run_id}", seller=True, handle="load"), lots)
         watching = [Watcher(lot_ids[index % len(lot_ids)]) for index in range(watcher_count)]
         connected = [asyncio.Event() for _ in watching]
         subscribers = [asyncio.create_task(_subscribe(session, websocket_url, watcher.lot_id, watcher.updates, ready))

@@ -82,7 +82,7 @@ def sale(
     started = time.perf_counter()
     load_before = os.getloadavg()
     with fresh_stack("samsold-sale-", limits_lifted()) as (directory, endpoints, stack):
-        token = DevAuth(directory).mint(f"sale-seller-{uuid.uuid4().hex[:6]}")
+        token = DevAuth(directory).mint(f"sale-seller-{uuid.uuid4().hex[:6]}", seller=True, handle="sale")
         results = run_sale(on_loopback(endpoints["rest"]), token, first, added, interval)
     document = sale_document(results, {"first": first, "added": added, "interval_s": interval}, load_before)
     document |= {"stack_exit_code": stack.exitcode, "total_seconds": round(time.perf_counter() - started, 1)}

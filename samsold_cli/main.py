@@ -104,13 +104,18 @@ def dev(
 def token(
     user: Annotated[str, typer.Argument(help="User name; the same name is the same bidder.")],
     admin: Annotated[bool, typer.Option("--admin", help="Put the user in the admin group.")] = False,
+    seller: Annotated[bool, typer.Option(
+        "--seller", help="Put the user in the sellers group: they may create lots and sales, with ids starting NAME-"
+        " (NAME is their public seller handle when it is 2 to 24 lower-case letters and digits, a letter first;"
+        " otherwise the API derives one)."
+    )] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Print a bearer token for the local stack's REST API."""
-    from local.cognito.user_pool import DevAuth
     from local.runtime import default_data_dir
+    from samsold_cli.target import dev_token
 
-    typer.echo(DevAuth(data_dir or default_data_dir()).mint(user, admin=admin))
+    typer.echo(dev_token(data_dir or default_data_dir(), user, admin=admin, seller=seller))
 
 
 def closing_summary(grace_s: Any, sweep_every_s: float | None) -> str | None:

@@ -105,7 +105,9 @@ def lots_create(
     currency: Annotated[str, typer.Option(callback=checked_as(CurrencyCode))] = "EUR",
     reserve_price: Annotated[str | None, typer.Option(callback=checked_as(AmountText))] = None,
     increment: Annotated[str | None, typer.Option(help="A fixed step instead of the band table", callback=checked_as(AmountText))] = None,
-    lot_id: Annotated[str | None, typer.Option(callback=checked_as(Identifier))] = None,
+    lot_id: Annotated[str | None, typer.Option(
+        help="The lot's id: it starts with the seller's handle and '-' (locally --as NAME's, such as seller-vase);"
+             " generated so when left out", callback=checked_as(Identifier))] = None,
     buy_now_price: Annotated[
         str | None, typer.Option(help="A price at which a bidder may buy the lot at once", callback=checked_as(AmountText))
     ] = None,
@@ -125,7 +127,7 @@ def lots_create(
              "closes_at": format_time(utc_now() + timedelta(seconds=closes_in))}
     terms |= {k: v for k, v in {"reserve_price": reserve_price, "increment": increment, "lot_id": lot_id}.items() if v}
     terms |= {k: v for k, v in {"buy_now_price": buy_now_price, "buy_now_until": buy_now_until}.items() if v}
-    lot = _answer(*call_api(target.api_url, "POST", "/lots", target.token_for(user, token), terms))
+    lot = _answer(*call_api(target.api_url, "POST", "/lots", target.token_for(user, token, seller=True), terms))
     typer.echo(as_json(lot))
 
 

@@ -64,7 +64,7 @@ def sales_create(
         body["first_closes_at"] = format_time(utc_now() + timedelta(seconds=first_closes_in))
     body |= {k: v for k, v in {"interval_s": interval, "sale_id": sale_id}.items() if v is not None}
     target = _target(data_dir, stack, BidsApiEndpoint=api_url)
-    status, payload = call_api(target.api_url, "POST", "/sales", target.token_for(user, token), body)
+    status, payload = call_api(target.api_url, "POST", "/sales", target.token_for(user, token, seller=True), body)
     try:
         sale = _answer(status, payload)
     except typer.Exit:

@@ -57,16 +57,25 @@ class Target:
     def api_url(self) -> str:
         return self.endpoints.get("rest") or self.output("BidsApiEndpoint")
 
-    def token_for(self, user: str | None, token: str | None, admin: bool = False) -> str | None:
+    def token_for(self, user: str | None, token: str | None, admin: bool = False, seller: bool = False) -> str | None:
         if token:
             return token
         if user is None:
             return None
         if self.data_dir is None:
             raise TargetError("--as mints development tokens for the local stack; against AWS give --token")
-        from local.cognito.user_pool import DevAuth
+        return dev_token(self.data_dir, user, admin=admin, seller=seller)
 
-        return DevAuth(self.data_dir).mint(user, admin=admin)
+
+def dev_token(data_dir: Path, user: str, *, admin: bool = False, seller: bool = False) -> str:
+    """A development token of `user` (in the admin and/or sellers groups); an administrator or
+    a seller has their name as seller handle when it can be one (ledger/domain/sellers.py),
+    as an administrator would give it."""
+    from ledger.domain.sellers import is_handle
+    from local.cognito.user_pool import DevAuth
+
+    handle = user if (admin or seller) and is_handle(user) else None
+    return DevAuth(data_dir).mint(user, admin=admin, seller=seller, handle=handle)
 
 
 def resolve_target(

@@ -65,6 +65,12 @@ class NotAllowed(LedgerError):
     code = "FORBIDDEN"
 
 
+class LotIdReserved(NotAllowed):
+    """A lot id outside the seller's own (`{handle}-...`, `ledger.domain.sellers`); nothing was written."""
+
+    code = "LOT_ID_RESERVED"
+
+
 class InvalidState(LedgerError):
     """The lot's state does not allow the command (e.g. cancelling a closed lot)."""
 

@@ -190,10 +190,13 @@ class LotCreated(LotEvent, CanInitAggregate[str]):
     # Who may bid (`ledger.domain.registration`): "approval" (approved registrations only), or
     # None: any signed-in user (every lot created before registrations).
     registration: str | None = None
+    # The seller's public handle (`ledger.domain.sellers`); None for lots created before
+    # handles, whose views show none.
+    seller_handle: str | None = None
 
     HASHED_UNLESS_DEFAULT: ClassVar[frozenset[str]] = frozenset(
         {"soft_close_mode", "soft_close_trigger", "max_extensions", "buy_now_price", "buy_now_until", "sale_id",
-         "registration"}
+         "registration", "seller_handle"}
     )
 
 

@@ -36,7 +36,8 @@ class Lot(BaseAggregate[str]):
 
     @classmethod
     def create(
-        cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None, registration: str | None = None
+        cls, command: CreateLot, seller: str, now: datetime, sale_id: str | None = None, registration: str | None = None,
+        seller_handle: str | None = None,
     ) -> Lot:
         """A new lot by its terms; a sale's lot takes the sale's `registration` instead of its own."""
         opens_at = command.opens_at or now
@@ -63,6 +64,7 @@ class Lot(BaseAggregate[str]):
             buy_now_until=command.buy_now_until,
             sale_id=sale_id,
             registration=_needed(registration if sale_id is not None else command.registration),
+            seller_handle=seller_handle,
         )
 
     @classmethod

@@ -37,6 +37,7 @@ class SaleRecord(BaseModel):
     sale_id: str
     title: str
     seller: str
+    seller_handle: str | None = None  # public (`ledger.domain.sellers`); None for sales older than handles
     interval_s: int
     first_closes_at: UtcTime
     lot_ids: list[str] = []

@@ -72,6 +72,7 @@ class LotSnapshot(BaseModel):
     sale_id: str | None = None  # the staggered sale the lot is in (left out of the item when None)
     # "approval": only approved registrations bid, named by paddle; None: open (left out of the item).
     registration: str | None = None
+    seller_handle: str | None = None  # the seller's public handle; None for lots older than handles
     status: LotStatus
     outcome: Outcome | None = None
     current_price: Money | None = None
@@ -150,6 +151,7 @@ def _(event: LotCreated, state: LotSnapshot | None) -> LotSnapshot:
         buy_now_until=event.buy_now_until,
         sale_id=event.sale_id,
         registration=event.registration,
+        seller_handle=event.seller_handle,
         status="OPEN",
         updated_at=event.timestamp,
         version=event.originator_version,

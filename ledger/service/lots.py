@@ -15,6 +15,7 @@ from ledger.domain.closing import timer_delay
 from ledger.domain.commands import CreateLot
 from ledger.domain.errors import LotAlreadyExists
 from ledger.domain.lot import Lot
+from ledger.domain.sellers import ListedAs
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import utc_now
 from ledger.service.commands import LotCommands
@@ -48,11 +49,14 @@ class Lots:
         self.close_grace_seconds = close_grace_seconds
         self.timers_not_armed = timers_not_armed
 
-    def create_lot(self, command: CreateLot, seller: str) -> LotSnapshot:
+    def create_lot(self, command: CreateLot, seller: str, listed_as: ListedAs | None = None) -> LotSnapshot:
         """Write the lot (LotAlreadyExists when its id is taken; QuotaExceeded, nothing
         written, past the seller's lots a day), then arm its close timer
-        when it closes before the sweep's next look."""
-        lot = Lot.create(command, seller, self.commands.clock())
+        when it closes before the sweep's next look. Listed under the seller's handle
+        (`listed_as`: its id theirs, LotIdReserved otherwise), or under none."""
+        if listed_as is not None:
+            command = listed_as.lot_terms(command)
+        lot = Lot.create(command, seller, self.commands.clock(), seller_handle=None if listed_as is None else listed_as.handle)
         self.quotas.take_lots(seller, 1)
         try:
             self.commands.save(lot, snapshot=snapshot_to_item(lot.state), expected_version=None)

@@ -52,6 +52,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.lot import Lot
 from ledger.domain.sales import DRAFT_ATTRIBUTE, SaleBatch, SaleRecord, draft_marker, generated_lot_id, request_id
+from ledger.domain.sellers import GENERATED_DIGITS, ListedAs
 from ledger.domain.state import LotSnapshot
 from ledger.domain.values import format_time
 from ledger.persistence import SaleConditionsFailed, sale_key
@@ -91,27 +92,29 @@ class Sales:
         self.store = lots.commands.store
         self.draft_writers = draft_writers
 
-    def create_sale(self, command: CreateSale, seller: str) -> SalePage:
+    def create_sale(self, command: CreateSale, seller: str, listed_as: ListedAs | None = None) -> SalePage:
         """Create a sale and its lots, closing `interval_s` apart in the order given: all seen
         at once or none. Each lot's terms are checked as `create_lot` checks them, with its
         close time; a refusal names the lot. A sale or a lot that exists already: nothing
         written, except that the very request that created a sale, sent again, is answered
-        with it (completed first, if it stopped half way)."""
+        with it (completed first, if it stopped half way). Listed under the seller's handle
+        (`listed_as`), its lot ids theirs, as `create_lot`'s."""
         now = self.commands.clock()
         request = request_id(seller, command.sale_id, "create", command.model_dump(mode="json", exclude_unset=True))
         if (made := self.store.get_sale_request(command.sale_id, request)) is not None:
             return self._complete(self._read_sale(command.sale_id, committed_only=False), request, int(made["first"]),
-                                  command.lots, seller)
+                                  command.lots, seller, listed_as)
         if self.store.get_sale(command.sale_id) is not None:
             raise SaleAlreadyExists(f"sale {command.sale_id!r} exists already", {"sale_id": command.sale_id})
         sale = SaleRecord(
-            sale_id=command.sale_id, title=command.title, seller=seller, interval_s=command.interval_s,
+            sale_id=command.sale_id, title=command.title, seller=seller,
+            seller_handle=None if listed_as is None else listed_as.handle, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, created_at=now, request_hash=request,
             reserved=len(command.lots), lot_count=0, registration=command.registration,
             currency=rules.sale_currency(command.registration, [terms.currency for terms in command.lots]),
         )
         rules.check_sale_close_times(rules.sale_close_times(sale.first_closes_at, sale.interval_s, len(command.lots)), now)
-        lots = self._new_lots(sale, 0, command.lots, request, seller, now)
+        lots = self._new_lots(sale, 0, command.lots, request, seller, now, listed_as)
         self._check_free(lots)
         self.lots.quotas.take_lots(seller, len(lots), request=request)
         batch = SaleBatch(first=0, request_id=request, lot_ids=[lot.id for lot in lots])
@@ -119,11 +122,11 @@ class Sales:
             self.store.reserve_sale_lots(sale.sale_id, sale.to_item(), 0, format_time(now), batch.model_dump(mode="json"))
         except SaleConditionsFailed as failed:
             if failed.request_exists:  # the same request, racing itself
-                return self.create_sale(command, seller)
+                return self.create_sale(command, seller, listed_as)
             raise SaleAlreadyExists(f"sale {command.sale_id!r} exists already", {"sale_id": command.sale_id}) from None
         return self._write(sale, batch, lots, {})
 
-    def add_lots(self, sale_id: str, command: AddSaleLots, seller: str) -> SalePage:
+    def add_lots(self, sale_id: str, command: AddSaleLots, seller: str, listed_as: ListedAs | None = None) -> SalePage:
         """Add lots to the sale (its seller only), closing after its last lot, its `interval_s`
         apart, in the order given: all seen at once or none; until the sale's first close, and
         up to `MAX_SALE_LOTS` in all. Answers the sale with the lots added. The same request
@@ -132,7 +135,7 @@ class Sales:
         request = request_id(seller, sale_id, "add", command.model_dump(mode="json", exclude_unset=True))
         if (made := self.store.get_sale_request(sale_id, request)) is not None:
             return self._complete(self._read_sale(sale_id, committed_only=False), request, int(made["first"]),
-                                  command.lots, seller)
+                                  command.lots, seller, listed_as)
         for _ in range(RESERVE_ATTEMPTS):
             sale = self._read_sale(sale_id)
             if sale.seller != seller:
@@ -142,7 +145,7 @@ class Sales:
             rules.check_sale_room(sale_id, sale.first_closes_at, taken, len(command.lots), now)
             rules.check_sale_close_times(
                 rules.sale_close_times(sale.first_closes_at, sale.interval_s, taken + len(command.lots))[taken:], now)
-            lots = self._new_lots(sale, taken, command.lots, request, seller, now)
+            lots = self._new_lots(sale, taken, command.lots, request, seller, now, listed_as)
             self._check_free(lots)
             self.lots.quotas.take_lots(seller, len(lots), request=request)
             batch = SaleBatch(first=taken, request_id=request, lot_ids=[lot.id for lot in lots])
@@ -150,7 +153,7 @@ class Sales:
                 self.store.reserve_sale_lots(sale_id, None, taken, format_time(now), batch.model_dump(mode="json"))
             except SaleConditionsFailed as failed:
                 if failed.request_exists:
-                    return self.add_lots(sale_id, command, seller)
+                    return self.add_lots(sale_id, command, seller, listed_as)
                 continue  # another request took positions, or the first close passed: read again
             return self._write(sale, batch, lots, {})
         raise TransientError("other requests kept adding lots to the sale at the same time; retry",
@@ -173,7 +176,8 @@ class Sales:
 
     # --- the steps -------------------------------------------------------------------------
 
-    def _complete(self, sale: SaleRecord, request: str, first: int, terms: Sequence[BaseModel], seller: str) -> SalePage:
+    def _complete(self, sale: SaleRecord, request: str, first: int, terms: Sequence[BaseModel], seller: str,
+                  listed_as: ListedAs | None) -> SalePage:
         """A request sent again: its batch as reserved, committed and opened if it was not yet."""
         stored = self.store.get_sale_batch(sale.sale_id, first)
         if stored is None:
@@ -187,7 +191,8 @@ class Sales:
         # Its own drafts written before (another lot under one of its ids is refused when written).
         existing = {lot_id: snapshot for lot_id, snapshot in self.store.get_snapshots(batch.lot_ids).items()
                     if snapshot.get("sale_id") == sale.sale_id and snapshot.get(DRAFT_ATTRIBUTE) == draft_marker(first)}
-        lots = self._new_lots(sale, first, terms, request, seller, self.commands.clock(), only_missing=set(existing))
+        lots = self._new_lots(sale, first, terms, request, seller, self.commands.clock(), listed_as,
+                              only_missing=set(existing))
         return self._write(sale, batch, lots, existing)
 
     def _write(self, sale: SaleRecord, batch: SaleBatch, lots: list[Lot], existing: dict[str, dict[str, Any]]) -> SalePage:
@@ -244,15 +249,23 @@ class Sales:
     # --- lots and their reading ------------------------------------------------------------
 
     def _new_lots(self, sale: SaleRecord, first: int, terms: Sequence[BaseModel], request: str, seller: str,
-                  now: datetime, only_missing: set[str] | None = None) -> list[Lot]:
+                  now: datetime, listed_as: ListedAs | None, only_missing: set[str] | None = None) -> list[Lot]:
         """The request's lots at positions `first`... with their close times; a lot given no id
-        gets the request's (the same when it is sent again). With `only_missing`, the lots
-        whose ids are not in it (the rest are written already)."""
+        gets the request's (the same when it is sent again; after the seller's handle when
+        `listed_as`, whose lot ids a given id must carry). With `only_missing`, the lots whose
+        ids are not in it (the rest are written already)."""
         close_times = rules.sale_close_times(sale.first_closes_at, sale.interval_s, first + len(terms))[first:]
         all_terms: list[CreateLot] = []
         for index, (lot_terms, closes_at) in enumerate(zip(terms, close_times, strict=True)):
             given = lot_terms.model_dump(mode="json")
-            lot_id = given["lot_id"] if "lot_id" in lot_terms.model_fields_set else generated_lot_id(request, index)
+            if "lot_id" in lot_terms.model_fields_set:
+                if listed_as is not None:
+                    listed_as.lot_terms(lot_terms, f"lots.{index}.lot_id")  # LotIdReserved: another seller's id
+                lot_id = given["lot_id"]
+            elif listed_as is None:
+                lot_id = generated_lot_id(request, index)
+            else:
+                lot_id = listed_as.prefix + generated_lot_id(request, index)[:GENERATED_DIGITS]
             all_terms.append(CreateLot.model_validate(given | {"closes_at": format_time(closes_at), "lot_id": lot_id}))
         rules.check_sale_lot_ids([t.lot_id for t in all_terms])
         lots: list[Lot] = []
@@ -260,7 +273,8 @@ class Sales:
             if only_missing is not None and lot_terms.lot_id in only_missing:
                 continue
             try:
-                lots.append(Lot.create(lot_terms, seller, now, sale_id=sale.sale_id, registration=sale.registration))
+                lots.append(Lot.create(lot_terms, seller, now, sale_id=sale.sale_id, registration=sale.registration,
+                                       seller_handle=None if listed_as is None else listed_as.handle))
             except InvalidCommand as error:
                 raise InvalidCommand(
                     f"lot {index + 1} of the request ({lot_terms.lot_id}): {error.message}",

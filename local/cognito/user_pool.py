@@ -36,6 +36,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ADMIN_GROUP = "admin"
+# The template's pool has a `sellers` group, and a seller's handle in a custom attribute.
+SELLERS_GROUP = "sellers"
+HANDLE_ATTRIBUTE = "custom:seller_handle"
 KEY_FILE_NAME = "dev-signing-key.pem"
 # Who holds each development user name: name -> SHA-256 of the secret its first client got.
 USERS_FILE_NAME = "dev-users.json"
@@ -95,7 +98,10 @@ class DevAuth:
             raise ValueError(f"{self.users_path} is not a map of user names; delete it to start afresh")
         return users
 
-    def mint(self, user: str, *, admin: bool = False, ttl_s: int = 12 * 3600) -> str:
+    def mint(self, user: str, *, admin: bool = False, seller: bool = False, handle: str | None = None,
+             ttl_s: int = 12 * 3600) -> str:
+        """An ID token of `user`, in the admin and/or sellers groups, with the seller handle
+        an administrator would have given them (`handle`: the custom attribute)."""
         now = int(time.time())
         payload: dict[str, Any] = {
             "sub": subject_for(user),
@@ -108,8 +114,11 @@ class DevAuth:
             "exp": now + ttl_s,
             "jti": str(uuid.uuid4()),
         }
-        if admin:
-            payload["cognito:groups"] = [ADMIN_GROUP]
+        groups = [ADMIN_GROUP] * admin + [SELLERS_GROUP] * seller
+        if groups:
+            payload["cognito:groups"] = groups
+        if handle is not None:
+            payload[HANDLE_ATTRIBUTE] = handle
         return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": KEY_ID})
 
     def jwks(self) -> dict[str, Any]:

@@ -7,6 +7,9 @@ not allowed fails as AWS fails it.
     ...                            # the handler's calls
     enforcement.drain()            # {"used": [[action, resource], ...], "denied": [...]}
 
+A call the role allows is still refused when the resource's own policy (a queue policy)
+denies it to this role, as AWS refuses it.
+
 The hook is botocore's: `before-parameter-build` keeps the call's parameters and
 `before-call` decides, answering a denied call itself (no request is sent) with AWS's
 error: DynamoDB's 400 `AccessDeniedException`, SQS's 403 `AccessDenied`, the WebSocket
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.iam.calls import Authorization, Where, authorizations, recorded_resource
-from local.iam.policy import Policies
+from local.iam.policy import Decision, Policies, ResourcePolicy
 
 log = logging.getLogger("samsold.local.iam")
 
@@ -46,6 +49,11 @@ class Identity:
     def arn(self) -> str:
         return f"arn:aws:sts::{self.account_id}:assumed-role/{self.role_name}/{self.session_name}"
 
+    @property
+    def role_arn(self) -> str:
+        """The role's ARN: what `aws:PrincipalArn` is for its sessions."""
+        return f"arn:aws:iam::{self.account_id}:role/{self.role_name}"
+
 
 def denial_message(identity: Identity, authorization: Authorization, decision: str, service: str) -> str:
     """IAM's wording of a refusal (SQS writes its actions in lower case)."""
@@ -53,8 +61,9 @@ def denial_message(identity: Identity, authorization: Authorization, decision: s
     message = f"User: {identity.arn} is not authorized to perform: {action} on resource: {authorization.resource}"
     if service == "apigatewaymanagementapi":
         return message
-    reason = "with an explicit deny in an identity-based policy" if decision == "explicit_deny" \
-        else f"because no identity-based policy allows the {action} action"
+    reason = {"explicit_deny": "with an explicit deny in an identity-based policy",
+              "resource_deny": "with an explicit deny in a resource-based policy"}.get(
+        decision, f"because no identity-based policy allows the {action} action")
     return f"{message} {reason}"
 
 
@@ -68,10 +77,12 @@ def denial_error(service: str, message: str) -> tuple[int, str]:
 
 
 class Enforcement:
-    def __init__(self, identity: Identity, policies: Policies, where: Where) -> None:
+    def __init__(self, identity: Identity, policies: Policies, where: Where,
+                 resource_policies: Mapping[str, ResourcePolicy] | None = None) -> None:
         self.identity = identity
         self.policies = policies
         self.where = where
+        self.resource_policies = dict(resource_policies or {})  # resource ARN -> its policy
         self._lock = threading.Lock()
         self._used: set[tuple[str, str]] = set()
         self._denied: list[dict[str, str]] = []
@@ -96,13 +107,26 @@ class Enforcement:
         wanted = authorizations(service, model.name, context.get(_PARAMS_KEY, {}), self.where,
                                 url=str(params.get("url", "")))
         for authorization in wanted:
-            decision = self.policies.decide(authorization.action, authorization.resource, authorization.context)
+            decision = self._decide(authorization)
             if decision != "allow":
                 return self._deny(service, authorization, decision, str(params.get("url", "")))
         with self._lock:
             self._used.update((authorization.action, recorded_resource(authorization.resource))
                               for authorization in wanted)
         return None
+
+    def _decide(self, authorization: Authorization) -> Decision | str:
+        """The role's policies' decision, and then (in one account, an Allow of either is
+        enough) an explicit Deny of the resource's own policy."""
+        decision = self.policies.decide(authorization.action, authorization.resource, authorization.context)
+        resource_policy = self.resource_policies.get(authorization.resource)
+        if resource_policy is None or decision == "explicit_deny":
+            return decision
+        resource_decision = resource_policy.decide_for(self.identity.role_arn, authorization.action,
+                                                       authorization.resource, authorization.context)
+        if resource_decision == "explicit_deny":
+            return "resource_deny"
+        return "allow" if "allow" in (decision, resource_decision) else decision
 
     def _deny(self, service: str, authorization: Authorization, decision: str, url: str) -> tuple[Any, dict[str, Any]]:
         from botocore.awsrequest import AWSResponse

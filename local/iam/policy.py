@@ -11,11 +11,14 @@ StringLike, StringNotLike and their IgnoreCase forms), the set prefixes ForAllVa
 ForAnyValue:, and the `...IfExists` suffix, against the keys the caller passes (the call
 mapping passes `dynamodb:LeadingKeys` and `aws:RequestedRegion`).
 
-Not evaluated: resource-based policies (queue policies), permission boundaries, session
-policies and SCPs (the local stack has none); policy variables such as `${aws:username}`
-in a Resource; operators other than the string ones (numeric, date, Bool, IpAddress, Arn*):
-a statement using one is refused when the policies load (`PolicyError`), so it cannot
-silently allow or deny.
+A resource-based policy (a queue's) is read by `ResourcePolicy`: its statements name a
+Principal (`*`, or `{"AWS": ARNs}`), and the Arn operators (ArnEquals, ArnLike and their Not
+forms, matched with wildcards as IAM matches ARNs) compare keys such as `aws:PrincipalArn`.
+
+Not evaluated: permission boundaries, session policies and SCPs (the local stack has none);
+policy variables such as `${aws:username}` in a Resource; operators other than the string
+and Arn ones (numeric, date, Bool, IpAddress): a statement using one is refused when the
+policies load (`PolicyError`), so it cannot silently allow or deny.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any, Literal
 Decision = Literal["allow", "explicit_deny", "implicit_deny"]
 
 _STRING_OPERATORS = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase",
-                     "StringLike", "StringNotLike"}
+                     "StringLike", "StringNotLike", "ArnEquals", "ArnNotEquals", "ArnLike", "ArnNotLike"}
 
 
 class PolicyError(ValueError):
@@ -67,7 +70,7 @@ class Condition:
         if not present:
             if self.set_operator == "ForAllValues":
                 return True  # vacuously: no value fails
-            return self.if_exists or self.operator.startswith("StringNot")
+            return self.if_exists or self.operator.startswith(("StringNot", "ArnNot"))
         values = list(context[self.key])
         if self.set_operator == "ForAllValues":
             return all(self._one(value) for value in values)
@@ -76,9 +79,9 @@ class Condition:
         return any(self._one(value) for value in values) if values else False
 
     def _one(self, value: str) -> bool:
-        negated = self.operator.startswith("StringNot")
+        negated = self.operator.startswith(("StringNot", "ArnNot"))
         base = self.operator.replace("Not", "", 1) if negated else self.operator
-        if base == "StringLike":
+        if base in ("StringLike", "ArnLike", "ArnEquals"):  # ARNs match with wildcards either way
             hit = any(matches(pattern, value) for pattern in self.values)
         elif base == "StringEqualsIgnoreCase":
             hit = value.lower() in {pattern.lower() for pattern in self.values}
@@ -96,6 +99,7 @@ class Statement:
     not_resources: bool
     conditions: tuple[Condition, ...]
     sid: str | None = None
+    principals: tuple[str, ...] = ()  # a resource policy's: "*" or principal ARNs
 
     def applies(self, action: str, resource: str, context: Mapping[str, Sequence[str]]) -> bool:
         action_hit = any(matches(pattern, action, ignore_case=True) for pattern in self.actions)
@@ -107,7 +111,7 @@ class Statement:
         return all(condition.holds(context) for condition in self.conditions)
 
 
-def parse_statement(raw: Mapping[str, Any], where: str) -> Statement:
+def parse_statement(raw: Mapping[str, Any], where: str, resource_policy: bool = False) -> Statement:
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
         raise PolicyError(f"{where}.Effect: Allow or Deny, not {effect!r}")
@@ -115,8 +119,12 @@ def parse_statement(raw: Mapping[str, Any], where: str) -> Statement:
         raise PolicyError(f"{where}: exactly one of Action and NotAction")
     if ("Resource" in raw) == ("NotResource" in raw):
         raise PolicyError(f"{where}: exactly one of Resource and NotResource")
-    if "Principal" in raw or "NotPrincipal" in raw:
-        raise PolicyError(f"{where}: an identity policy names no Principal")
+    if "NotPrincipal" in raw:
+        raise PolicyError(f"{where}: NotPrincipal is not evaluated locally")
+    if ("Principal" in raw) != resource_policy:
+        raise PolicyError(f"{where}: " + ("a resource policy names its Principal" if resource_policy
+                                          else "an identity policy names no Principal"))
+    principals = _principals(raw["Principal"], f"{where}.Principal") if resource_policy else ()
     action_key = "Action" if "Action" in raw else "NotAction"
     resource_key = "Resource" if "Resource" in raw else "NotResource"
     resources = _strings(raw[resource_key], f"{where}.{resource_key}")
@@ -131,7 +139,17 @@ def parse_statement(raw: Mapping[str, Any], where: str) -> Statement:
         not_resources=resource_key == "NotResource",
         conditions=_conditions(raw.get("Condition") or {}, f"{where}.Condition"),
         sid=raw.get("Sid"),
+        principals=principals,
     )
+
+
+def _principals(raw: Any, where: str) -> tuple[str, ...]:
+    """`"*"` or `{"AWS": ARN or [ARNs]}`, as principal ARNs (or "*")."""
+    if raw == "*":
+        return ("*",)
+    if isinstance(raw, Mapping) and set(raw) == {"AWS"}:
+        return _strings(raw["AWS"], f"{where}.AWS")
+    raise PolicyError(f"{where}: only \"*\" and {{\"AWS\": ...}} principals are evaluated locally")
 
 
 def _conditions(raw: Mapping[str, Any], where: str) -> tuple[Condition, ...]:
@@ -155,6 +173,8 @@ def _conditions(raw: Mapping[str, Any], where: str) -> tuple[Condition, ...]:
 class Policies:
     """A principal's identity policies (policy documents, as in a role)."""
 
+    RESOURCE_POLICY = False
+
     def __init__(self, documents: Iterable[Mapping[str, Any]], where: str = "Policies") -> None:
         self.statements: list[Statement] = []
         for d, document in enumerate(documents):
@@ -162,12 +182,31 @@ class Policies:
             raw_statements = [raw] if isinstance(raw, Mapping) else raw
             if not isinstance(raw_statements, list):
                 raise PolicyError(f"{where}[{d}].Statement: expected a statement or a list of them")
-            self.statements += [parse_statement(statement, f"{where}[{d}].Statement[{s}]")
+            self.statements += [parse_statement(statement, f"{where}[{d}].Statement[{s}]", self.RESOURCE_POLICY)
                                 for s, statement in enumerate(raw_statements)]
 
     def decide(self, action: str, resource: str, context: Mapping[str, Sequence[str]] | None = None) -> Decision:
         context = context or {}
         applying = [statement for statement in self.statements if statement.applies(action, resource, context)]
+        if any(statement.effect == "Deny" for statement in applying):
+            return "explicit_deny"
+        if any(statement.effect == "Allow" for statement in applying):
+            return "allow"
+        return "implicit_deny"
+
+
+class ResourcePolicy(Policies):
+    """A resource's policies (a queue's), deciding for one principal: a statement applies to
+    those its Principal names, with `aws:PrincipalArn` the principal's ARN in its conditions."""
+
+    RESOURCE_POLICY = True
+
+    def decide_for(self, principal_arn: str, action: str, resource: str,
+                   context: Mapping[str, Sequence[str]] | None = None) -> Decision:
+        context = {**(context or {}), "aws:PrincipalArn": [principal_arn]}
+        applying = [statement for statement in self.statements
+                    if any(p == "*" or matches(p, principal_arn) for p in statement.principals)
+                    and statement.applies(action, resource, context)]
         if any(statement.effect == "Deny" for statement in applying):
             return "explicit_deny"
         if any(statement.effect == "Allow" for statement in applying):

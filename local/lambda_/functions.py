@@ -406,10 +406,12 @@ def _enforcement(settings: str) -> Any:
     """IAM for this worker's calls, installed before the handler (and its clients) load."""
     from local.iam.calls import Where
     from local.iam.enforce import Enforcement, Identity
-    from local.iam.policy import Policies
+    from local.iam.policy import Policies, ResourcePolicy
 
     config = json.loads(settings)
-    enforcement = Enforcement(Identity(**config["identity"]), Policies(config["policies"]), Where(**config["where"]))
+    resource_policies = {arn: ResourcePolicy(documents) for arn, documents in config.get("resource_policies", {}).items()}
+    enforcement = Enforcement(Identity(**config["identity"]), Policies(config["policies"]), Where(**config["where"]),
+                              resource_policies)
     enforcement.install()
     return enforcement
 

@@ -10,7 +10,7 @@ from typing import Any
 from local.sam.intrinsics import NO_VALUE, TemplateError
 from local.sam.model import Function
 from local.sam.policies import role_policies
-from local.sam.resources import Resources
+from local.sam.resources import Resources, role_name
 
 FUNCTION_USED = {"Handler", "CodeUri", "Runtime", "Environment", "Timeout", "MemorySize", "Events",
                  "ReservedConcurrentExecutions", "Policies"}
@@ -69,8 +69,7 @@ class Functions(Resources):
             timeout_s=int(float(self._value(properties.get("Timeout", 3), f"{where}.Timeout"))),
             reserved_concurrency=None if reserved is NO_VALUE else int(reserved),
             policies=role_policies(properties.get("Policies"), f"{where}.Policies", self._value),
-            # SAM names the role it creates <FunctionId>Role; CloudFormation prefixes the stack.
-            role_name=f"{self.template.stack_name}-{lid}Role",
+            role_name=role_name(self.template.stack_name, lid),
         )
 
     def _environment(self, environment: Mapping[str, Any], where: str) -> dict[str, str]:

@@ -129,5 +129,10 @@ def function_arn(region: str, account: str, lid: str) -> str:
     return f"arn:aws:lambda:{region}:{account}:function:{lid}"
 
 
+def role_name(stack_name: str, function_lid: str) -> str:
+    # SAM names the role it creates <FunctionId>Role; CloudFormation prefixes the stack.
+    return f"{stack_name}-{function_lid}Role"
+
+
 def is_true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"

@@ -43,7 +43,7 @@ from local.sam.model import (
     Table,
     WebSocketApi,
 )
-from local.sam.resources import IMPLICIT_REST_API, function_arn, local_api_id
+from local.sam.resources import IMPLICIT_REST_API, function_arn, local_api_id, role_name
 from local.sam.routes import API_REFUSED, API_USED, Routes
 from local.sam.storage import Storage
 from local.sam.waf import WebAcls
@@ -60,7 +60,6 @@ _NOT_EMULATED_TYPES = (
     "AWS::SNS::",
     "AWS::KMS::",
     "AWS::SSM::",
-    "AWS::SQS::QueuePolicy",
     "AWS::Lambda::Permission",
     "AWS::Lambda::LayerVersion",
     "AWS::Serverless::LayerVersion",
@@ -79,6 +78,7 @@ _SUPPORTED_TYPES = {
     "AWS::ApiGatewayV2::RouteResponse",  # the gateway sends a route's reply body back
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",  # evaluated by local/iam with each function's own policies
     "AWS::WAFv2::WebACL",  # its rate-based rules, on the REST API (local/sam/waf.py)
     "AWS::WAFv2::WebACLAssociation",
 }
@@ -104,6 +104,8 @@ class LocalApp:
     gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # by response type
     rest_throttles: RestThrottles = field(default_factory=dict)  # the REST stage's MethodSettings that throttle
     rate_rules: list[RateRule] = field(default_factory=list)  # a WAF web ACL's rate-based rules on the REST API
+    # Each queue's policy documents (AWS::SQS::QueuePolicy), by the queue's ARN.
+    queue_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 # The template parameter naming the one origin browsers may call the REST API from.
@@ -213,7 +215,18 @@ class _Build(Functions, Routes, EventSources, Storage, WebAcls):
             gateway_responses=self._gateway_responses(),
             rest_throttles=rest_throttles,
             rate_rules=self._rate_rules(),
+            queue_policies=self._queue_policies(),
         )
+
+    def _queue_policies(self) -> dict[str, list[dict[str, Any]]]:
+        policies: dict[str, list[dict[str, Any]]] = {}
+        for lid in self._ids_of("AWS::SQS::QueuePolicy"):
+            where = f"Resources.{lid}.Properties"
+            properties = self._properties(lid)
+            document = self._value(properties.get("PolicyDocument"), f"{where}.PolicyDocument")
+            for url in self._value(properties.get("Queues") or [], f"{where}.Queues"):
+                policies.setdefault(self.endpoints.queue_arn(str(url).rstrip("/").rsplit("/", 1)[-1]), []).append(document)
+        return policies
 
     def _gateway_responses(self) -> dict[str, GatewayResponse]:
         responses: dict[str, GatewayResponse] = {}
@@ -290,6 +303,11 @@ class _Build(Functions, Routes, EventSources, Storage, WebAcls):
         return str(self._value(given, f"{lid}.BucketName")) if given else f"{self.template.stack_name}-{lid}".lower()
 
     def _get_att(self, lid: str, attribute: str, path: str) -> Any:
+        function = lid.removesuffix("Role")
+        if (lid not in self.resources and attribute == "Arn" and function != lid
+                and function in self._ids_of("AWS::Serverless::Function")):
+            # The role SAM creates for a function.
+            return f"arn:aws:iam::{self.template.account_id}:role/{role_name(self.template.stack_name, function)}"
         resource_type = self._type_of(lid, path)
         region, account = self.template.region, self.template.account_id
         values: dict[str, Any] = {}

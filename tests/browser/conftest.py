@@ -88,7 +88,7 @@ def open_page(browser, api) -> Iterator[Callable[[str], sync_api.Page]]:
 
 @pytest.fixture(scope="package")
 def seller(api, dev_auth) -> Client:
-    return Client(api, dev_auth.mint("sam-the-seller"))
+    return Client(api, dev_auth.mint("sam-the-seller", seller=True, handle="sam"))
 
 
 @pytest.fixture

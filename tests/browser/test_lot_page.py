@@ -52,6 +52,7 @@ def test_the_list_shows_open_lots_and_works_from_the_keyboard(open_page, seller,
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Oak writing desk")
     assert page.url.endswith(f"#/lots/{lot['lot_id']}")
+    expect(page.get_by_text("Sold by sam")).to_be_visible()  # the seller's public handle
 
     # Sign in and bid without a mouse: pick a user, tab to the button, type, press Enter.
     page.get_by_label("Development user").focus()

@@ -81,11 +81,11 @@ def test_the_sale_page_and_my_bids_fit_a_phone(open_page, seller, api, dev_auth,
     prefix = uuid.uuid4().hex[:8]
     body = {"sale_id": f"sale-{prefix}", "title": "Garden sale", "interval_s": 60,
             "first_closes_at": format_time(utc_now() + timedelta(minutes=10)),
-            "lots": [{"lot_id": f"{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
+            "lots": [{"lot_id": f"sam-{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
                      for n, title in enumerate(["Cast iron bench with scrolled arms", "Terracotta pot"], start=1)]}
     assert seller.post("/sales", body).status_code == 201
     bidder = Client(api, dev_auth.mint("carol"))
-    assert bidder.wait_for_outcome(bidder.bid(f"{prefix}-1", "14.00")["bid_id"])["status"] == "ACCEPTED"
+    assert bidder.wait_for_outcome(bidder.bid(f"sam-{prefix}-1", "14.00")["bid_id"])["status"] == "ACCEPTED"
 
     page = open_page(f"#/sales/{body['sale_id']}", width=PHONE)
     row = page.locator("#sale-lots tbody tr").first

@@ -18,7 +18,7 @@ def test_a_sale_shows_its_lots_in_order_live_and_links_both_ways(open_page, sell
     titles = ["Pewter jug", "Silver spoon", "Tin soldier"]
     body = {"sale_id": f"sale-{prefix}", "title": "Kitchen sale", "interval_s": 60,
             "first_closes_at": format_time(utc_now() + timedelta(minutes=10)),
-            "lots": [{"lot_id": f"{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
+            "lots": [{"lot_id": f"sam-{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
                      for n, title in enumerate(titles, start=1)]}
     created = seller.post("/sales", body)
     assert created.status_code == 201, created.text
@@ -34,7 +34,7 @@ def test_a_sale_shows_its_lots_in_order_live_and_links_both_ways(open_page, sell
 
     # A bid on lot 2 shows on the sale's page without a reload (pushed, or the next read).
     bidder = Client(api, dev_auth.mint("sale-page-bidder"))
-    assert bidder.wait_for_outcome(bidder.bid(f"{prefix}-2", "12.00")["bid_id"])["status"] == "ACCEPTED"
+    assert bidder.wait_for_outcome(bidder.bid(f"sam-{prefix}-2", "12.00")["bid_id"])["status"] == "ACCEPTED"
     # The first bid opens at the starting price: the price is no longer "starting", and one bid.
     expect(rows.nth(1).locator("td").nth(3)).to_have_text("1", timeout=20_000)
     expect(rows.nth(1).locator("td").nth(2)).to_have_text("€10.00")
@@ -54,7 +54,7 @@ def test_a_sale_of_more_lots_than_a_page_shows_the_rest_on_more(open_page, selle
     prefix = uuid.uuid4().hex[:8]
     body = {"sale_id": f"big-{prefix}", "title": "Estate sale", "interval_s": 10,
             "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
-            "lots": [{"lot_id": f"{prefix}-{n}", "title": f"Estate lot {n}", "currency": "EUR", "starting_price": "5.00"}
+            "lots": [{"lot_id": f"sam-{prefix}-{n}", "title": f"Estate lot {n}", "currency": "EUR", "starting_price": "5.00"}
                      for n in range(1, 102)]}
     created = seller.post("/sales", body)
     assert created.status_code == 201, created.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -33,8 +32,8 @@ class Client:
         return self.session.post(self.api + path, timeout=30, **kwargs)
 
     def create_lot(self, **terms: Any) -> dict[str, Any]:
+        # No lot_id: the API generates one starting with the seller's handle.
         terms = {
-            "lot_id": f"e2e-{uuid.uuid4().hex[:10]}",
             "title": "Brass clock",
             "currency": "EUR",
             "starting_price": "10.00",

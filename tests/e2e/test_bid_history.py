@@ -17,7 +17,7 @@ def rows(view: dict) -> list[tuple[str, str, bool]]:
 
 
 def test_the_history_outlives_a_flood_of_rejected_bids(app_stack, api, dev_auth):
-    seller = Client(api, dev_auth.mint("history-seller"))
+    seller = Client(api, dev_auth.mint("history-seller", seller=True))
     alice, bob = Client(api, dev_auth.mint("history-alice")), Client(api, dev_auth.mint("history-bob"))
     lot_id = seller.create_lot(title="Enamel sign", starting_price="10.00")["lot_id"]
     assert alice.wait_for_outcome(alice.bid(lot_id, "30.00")["bid_id"])["status"] == "ACCEPTED"

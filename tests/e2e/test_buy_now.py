@@ -13,7 +13,7 @@ from tests.e2e.helpers import Client, Watcher
 
 @pytest.fixture(scope="module")
 def seller(api, dev_auth):
-    return Client(api, dev_auth.mint("sam"))
+    return Client(api, dev_auth.mint("sam", seller=True))
 
 
 def buy(client: Client, lot_id: str, **body: Any):

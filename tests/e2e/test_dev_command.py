@@ -45,7 +45,7 @@ def test_samsold_dev_is_quiet_and_ctrl_c_with_pages_open_removes_their_connectio
         endpoints = eventually(lambda: dev.poll() is None and read_endpoints(data_dir), timeout=120)
         eventually(lambda: b"ready" in log.read_bytes())
         auth = DevAuth(data_dir)
-        lot = Client(endpoints["rest"], auth.mint("sally")).create_lot()
+        lot = Client(endpoints["rest"], auth.mint("sally", seller=True)).create_lot()
         alice = Client(endpoints["rest"], auth.mint("alice"))
         alice.wait_for_outcome(alice.bid(lot["lot_id"], "12.00")["bid_id"])  # functions ran: metrics were written
         url = f"{endpoints['websocket']}/?lot_id={lot['lot_id']}"

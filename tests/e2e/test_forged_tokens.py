@@ -181,3 +181,25 @@ def test_every_route_behind_the_authorizer_refuses_a_forged_token(app_stack, api
             url = api + path.replace("{user_id}", "alice").replace("{size}", "1").replace("{", "").replace("}", "")
             answer = requests.request(method.upper(), url, headers={"Authorization": f"Bearer {token}"}, json={}, timeout=30)
             assert answer.status_code == 401, (method, path, answer.text)
+
+
+def test_only_a_genuine_seller_s_token_creates_a_lot(api, forger):
+    """Who may sell rests on the token's groups, which only a genuine token carries: the
+    sellers group forged with another key is 401, a genuine bidder's token 403 (nothing
+    written), and a genuine seller's lot shows the handle from their token."""
+    lot_id = f"mallory-{uuid.uuid4().hex[:8]}"
+    terms = {"lot_id": lot_id, "title": "Forged vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))}
+    seller = _genuine_claims() | {"cognito:groups": ["sellers"], "custom:seller_handle": "mallory"}
+
+    def create(token: str) -> requests.Response:
+        return requests.post(f"{api}/lots", json=terms, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert create(forger.signed(seller, other_key)).status_code == 401
+    refused = create(forger.genuine())
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "FORBIDDEN")
+    assert requests.get(f"{api}/lots/{lot_id}", timeout=30).status_code == 404
+    created = create(forger.signed(seller))
+    assert created.status_code == 201, created.text
+    assert created.json()["seller"] == "mallory" and subject_for("mallory") not in created.text

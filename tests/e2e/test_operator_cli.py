@@ -36,7 +36,7 @@ def samsold(app_stack, *args: str):
 def disputed(app_stack, api, dev_auth):
     """A lot with an accepted bid, a BELOW_MINIMUM rejection, a soft-close extension and a
     LOT_CLOSED rejection of a bid placed after the extended close."""
-    seller = Client(api, dev_auth.mint("sally"))
+    seller = Client(api, dev_auth.mint("sally", seller=True))
     alice, bob, carol = (Client(api, dev_auth.mint(name)) for name in ("alice", "bob", "carol"))
     # Every bid is in the window and moves the close to 10 s after itself: the three bids,
     # each waited for, land before the close however loaded the machine (3 s was too short
@@ -137,7 +137,7 @@ def test_replay_finds_drift_and_fix_repairs_it_and_is_broadcast(app_stack, dispu
 
 
 def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
-    client = Client(api, dev_auth.mint("vera"))
+    client = Client(api, dev_auth.mint("vera", seller=True))
     dynamodb = app_stack.client("dynamodb")
     table = app_stack.app.outputs["BidsTableName"]
     lots = []
@@ -174,7 +174,7 @@ def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
 
 
 def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, dev_auth):
-    seller = Client(api, dev_auth.mint("sam"))
+    seller = Client(api, dev_auth.mint("sam", seller=True))
     dora = Client(api, dev_auth.mint("dora"))
     lot = seller.create_lot()
     command = PlaceBid(bid_id=uuid.uuid4().hex, lot_id=lot["lot_id"], bidder=subject_for("dora"), amount="12.00", placed_at=utc_now())
@@ -251,7 +251,7 @@ def test_bid_waits_for_its_outcome_and_says_it_in_words(app_stack):
 
 def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
     lot = json.loads(samsold(app_stack, "lots", "create", "--title", "A long title " * 6 + "end", "--starting-price", "5.00",
-                             "--as", "tess").output)  # a generated 32-character id
+                             "--as", "tess").output)  # a generated id: tess- and 20 hex digits
     narrow = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["lots", "list", "--data-dir", str(app_stack.data_dir)])
     assert narrow.exit_code == 0 and max(map(len, narrow.output.splitlines())) <= 80
     date, _, time = lot["closes_at"].removesuffix("Z").partition("T")
@@ -259,10 +259,11 @@ def test_lots_list_fits_80_columns_without_cutting_ids_or_times(app_stack):
 
 
 def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_path):
-    """README's "Investigating a dispute" (lines naming `vase` and `$BOB_2`), run by a shell
+    """README's "Investigating a dispute" (lines naming `sally-vase` and `$BOB_2`), run by a shell
     with `samsold` on its PATH, on the walk-through's lot (with ids of its own here)."""
-    seller, alice, bob = (Client(api, dev_auth.mint(name)) for name in ("sally", "alice", "bob"))
-    lot_id = f"vase-{uuid.uuid4().hex[:8]}"
+    seller = Client(api, dev_auth.mint("sally", seller=True, handle="sally"))
+    alice, bob = (Client(api, dev_auth.mint(name)) for name in ("alice", "bob"))
+    lot_id = f"sally-vase-{uuid.uuid4().hex[:8]}"
     seller.create_lot(lot_id=lot_id, reserve_price="25.00")
     alice.wait_for_outcome(alice.bid(lot_id, "10.00")["bid_id"])
     bob.wait_for_outcome(bob.bid(lot_id, "30.00")["bid_id"])
@@ -270,7 +271,7 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     assert bob.wait_for_outcome(bob_2)["reason"] == "BELOW_OWN_MAXIMUM"
 
     section = Path("README.md").read_text().split("## Investigating a dispute", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    lines = [line for line in section.splitlines() if re.search(r"\bvase\b|\$BOB_2\b", line)]
+    lines = [line for line in section.splitlines() if re.search(r"\bsally-vase\b|\$BOB_2\b", line)]
     assert len(lines) >= 8
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -278,7 +279,7 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
     (bin_dir / "samsold").chmod(0o755)
     env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SAMSOLD_DATA_DIR": str(app_stack.data_dir),
                         "PYTHONPATH": str(Path.cwd()), "COLUMNS": "80"}
-    script = f"set -e\nBOB_2={bob_2}\n" + "\n".join(re.sub(r"\bvase\b", lot_id, line) for line in lines)
+    script = f"set -e\nBOB_2={bob_2}\n" + "\n".join(re.sub(r"\bsally-vase\b", lot_id, line) for line in lines)
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Bidder 2" in result.stdout and "BELOW_OWN_MAXIMUM" in (tmp_path / "dispute.md").read_text()
@@ -288,7 +289,7 @@ def test_readme_dispute_commands_work_as_written(app_stack, api, dev_auth, tmp_p
 
 def test_watch_prints_a_lots_news_signed_in_with_the_token_out_of_the_url(app_stack, api, dev_auth):
     """`samsold watch LOT --as NAME` subscribes as the page does: the token as a subprotocol."""
-    lot = Client(api, dev_auth.mint("sally")).create_lot()
+    lot = Client(api, dev_auth.mint("sally", seller=True)).create_lot()
     watched: dict[str, object] = {}
     watching = threading.Thread(target=lambda: watched.update(
         result=samsold(app_stack, "watch", lot["lot_id"], "--as", "wendy", "--count", "2")))
@@ -318,7 +319,7 @@ def test_lots_cancel_and_lists_with_status(app_stack):
 
 
 def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_stack, api, dev_auth):
-    lot = Client(api, dev_auth.mint("sally")).create_lot()
+    lot = Client(api, dev_auth.mint("sally", seller=True)).create_lot()
     for name, amount in (("alice", "10.00"), ("bob", "12.00")):
         bidder = Client(api, dev_auth.mint(name))
         bidder.wait_for_outcome(bidder.bid(lot["lot_id"], amount)["bid_id"])
@@ -335,7 +336,7 @@ def test_history_reveal_puts_each_id_beside_its_alias_and_wide_is_never_cut(app_
 def test_a_sale_retry_with_first_closes_in_is_refused_and_says_why(app_stack, tmp_path):
     sale_id = f"s{uuid.uuid4().hex[:8]}"
     (tmp_path / "sale.json").write_text(json.dumps({"title": "Retry sale", "interval_s": 60, "lots": [
-        {"lot_id": f"{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
+        {"lot_id": f"seller-{sale_id}-1", "title": "Tea set", "currency": "EUR", "starting_price": "10.00"}]}))
     create = ["sales", "create", str(tmp_path / "sale.json"), "--sale-id", sale_id, "--first-closes-in", "600"]
     first = samsold(app_stack, *create)
     assert first.exit_code == 0 and "1 lot, closing" in first.output, first.output

@@ -42,7 +42,7 @@ def _scheduled_monitor_findings(app_stack) -> list[str]:
 
 
 def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_stack, api, dev_auth, tmp_path) -> None:
-    seller, alice = Client(api, dev_auth.mint("sally")), Client(api, dev_auth.mint("alice"))
+    seller, alice = Client(api, dev_auth.mint("sally", seller=True)), Client(api, dev_auth.mint("alice"))
     lot = seller.create_lot()["lot_id"]
     alice.wait_for_outcome(alice.bid(lot, "10.00")["bid_id"])
     alice.wait_for_outcome(alice.bid(lot, "15.00")["bid_id"])
@@ -58,7 +58,8 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
     result = runner.invoke(app, ["verify-proof", str(tmp_path / "proof.json"), "--key", str(tmp_path / "key.pem")])
     assert result.exit_code == 0, result.output
     state = str(tmp_path / "monitor.json")
-    assert samsold(app_stack, "log", "monitor", "--state", state).exit_code == 0
+    monitored = samsold(app_stack, "log", "monitor", "--state", state)
+    assert monitored.exit_code == 0, monitored.output
 
     rewritten = subprocess.run([sys.executable, str(REWRITE), lot, "2", "11.00", "--data-dir", str(app_stack.data_dir)],
                                capture_output=True, text=True)

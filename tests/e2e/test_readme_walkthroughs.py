@@ -1,7 +1,7 @@
 """README.md's walk-throughs run as written: every `sh` block of their sections, in order, in
 one fresh shell (no venv on its PATH, no variables but the data directory's) in a directory
 beside the project's venv, against one stack of their own (they assume a new `make run`:
-lot ids such as `vase`, `verify --all` over every lot). A block that starts
+lot ids such as `sally-vase`, `verify --all` over every lot). A block that starts
 "# in a third terminal" runs in the background for the rest, fed by a pipe, as a reader's
 other terminal would.
 
@@ -99,13 +99,13 @@ def test_readme_walkthroughs_run_as_written(walkthrough_stack, tmp_path):
         '"current_price":"20.50"', '"minimum":"61.00"',  # the proxy duel
         '"code": "LOT_CLOSED"', '"sale_id":"spring"',  # buy it now, the sale
         "ACCEPTED, leading at 20.00", "sale spring: Spring sale",
-        "retracted; lot vase now at 10.00 EUR, leader Bidder 1",  # the retraction of bob-1
+        "retracted; lot sally-vase now at 10.00 EUR, leader Bidder 1",  # the retraction of bob-1
         '"code": "NOT_REGISTERED"', '"status":"PENDING","paddle":null',  # the sale by approval
         "APPROVED, Paddle 1, limit 30.00 EUR", '"reason":"LIMIT_EXCEEDED"', "ACCEPTED, leading at 20.50",
         '"leader":"Paddle 2"',
     ):
         assert expected in out, f"{expected!r} not in:\n{out[-6000:]}"
-    assert re.search(r'"lot_id":"globe","amount":"80.00"[^}]*"status":"ACCEPTED"', out), out[-6000:]  # bob buys it
+    assert re.search(r'"lot_id":"sally-globe","amount":"80.00"[^}]*"status":"ACCEPTED"', out), out[-6000:]  # bob buys it
     assert '"reason":"BELOW_MINIMUM"' not in out  # refused at once, never queued and rejected
     dispute = (tmp_path / "dispute.md").read_text()
     assert "BELOW_OWN_MAXIMUM" in dispute and "as event version 4" in dispute, dispute  # "it is version 4"

@@ -20,12 +20,12 @@ runner = CliRunner(env={"COLUMNS": "80"})
 
 @pytest.fixture(scope="module")
 def sally(api, dev_auth):
-    return Client(api, dev_auth.mint("sally"))
+    return Client(api, dev_auth.mint("sally", seller=True, handle="sally"))
 
 
 def sale_body(interval_s: int, first_closes_in_s: int) -> dict:
     prefix = uuid.uuid4().hex[:8]
-    lots = [{"lot_id": f"{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
+    lots = [{"lot_id": f"sally-{prefix}-{n}", "title": title, "currency": "EUR", "starting_price": "10.00"}
             for n, title in ((1, "Blue vase"), (2, "Brass lamp"), (3, "Oak chair"))]
     return {"sale_id": f"sale-{prefix}", "title": "Spring sale", "interval_s": interval_s,
             "first_closes_at": format_time(utc_now() + timedelta(seconds=first_closes_in_s)), "lots": lots}
@@ -105,7 +105,7 @@ def test_bench_sale_creates_adds_and_reads_back_a_sale_and_writes_its_json(api, 
     from samsold_bench.harness import write_results
     from samsold_bench.sale import run_sale, sale_document
 
-    results = run_sale(api, dev_auth.mint("bench-seller"), 60, 60, 10)
+    results = run_sale(api, dev_auth.mint("bench-seller", seller=True, handle="sale"), 60, 60, 10)
     output = tmp_path / "sale.json"
     write_results(sale_document(results, {"first": 60, "added": 60, "interval_s": 10}, (0.0, 0.0, 0.0)), output)
     document = json.loads(output.read_text())

@@ -12,7 +12,7 @@ from bootstrap import App
 from ledger.domain.values import format_time, utc_now
 from tests.support.events import FakeContext, rest_event
 
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 
 # The App of the running test: the helpers below pass it to every handler they call.
 APP: dict[str, App] = {}

@@ -52,6 +52,7 @@ export async function loadConfig() {
  * @property {string | null} buy_now_price  while the lot is offered at it
  * @property {string | null} sale_id
  * @property {"open" | "approval"} [registration]  approval: only bidders the seller approved bid
+ * @property {string | null} [seller]  the seller's public handle (null for lots created before handles)
  * @property {PublicBid[]} [recent_bids]  a lot's own view only: the latest rows of its bid history, oldest first
  * @property {boolean} [older_bids]  the history has older rows than these
  * @property {YourStanding | null} [you]  a signed-in read only

@@ -18,7 +18,7 @@ from local.sqs.server import LocalSqs
 from tests.support.events import FakeContext, rest_event, sqs_event
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
 BOB = {"sub": "bob", "cognito:username": "bob"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 POST_S = 0.2
 PAGE_SIZE = 10
 

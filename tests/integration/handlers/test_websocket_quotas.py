@@ -51,7 +51,7 @@ def items_of(app: App, connection_id: str) -> list[tuple[str, str]]:
 
 
 def new_lot(app: App) -> str:
-    terms = CreateLot.model_validate({"lot_id": f"lot-{uuid.uuid4().hex[:8]}", "title": "Vase", "currency": "EUR",
+    terms = CreateLot.model_validate({"lot_id": f"sam-lot-{uuid.uuid4().hex[:8]}", "title": "Vase", "currency": "EUR",
                                       "starting_price": "10.00", "closes_at": format_time(utc_now() + timedelta(hours=1))})
     return app.lots.create_lot(terms, seller="sam").lot_id
 

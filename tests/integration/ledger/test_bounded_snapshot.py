@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bootstrap import build
 from ledger.domain.commands import MAX_EXTENSIONS, CreateLot, CreateSale, PlaceBid
+from ledger.domain.sellers import ListedAs
 from ledger.domain.values import format_time
 from ledger.dynamodb import lot_key
 from projections.audit import replay, verify
@@ -68,7 +69,7 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
         CreateSale.model_validate({"sale_id": sale_id, "title": "Sale", "interval_s": 60,
                                    "first_closes_at": format_time(terms.closes_at),
                                    "lots": [terms.model_dump(mode="json", exclude={"closes_at", "registration"})]}),
-        seller=LONGEST_USER,
+        seller=LONGEST_USER, listed_as=ListedAs("s" * 24, any_lot_id=True),  # and the longest seller handle
     )
     # The longest soft-close rule there is; the first bid of a round adds a day to the close,
     # which takes the next round but one out of the window.
@@ -78,6 +79,7 @@ def test_the_largest_snapshot_takes_at_most_two_write_units(ledger_env, clock, d
                                       10_000_000_000 + round_ * 3_000_000_000, clock.now, step_cents=100_000_000))
     state = service.queries.get_lot(lot_id)
     assert (state.bid_count, state.extension_count, len(state.leader or ""), state.sale_id) == (90, 2, 128, sale_id)
+    assert state.seller_handle == "s" * 24
     key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": "SNAPSHOT"}}
     item = dynamodb_client.get_item(TableName=bids_table, Key=key, ConsistentRead=True)["Item"]
     assert item["sc"] == {"S": f"EL{MAX_EXTENSIONS}"}  # the longest soft-close rule is in it

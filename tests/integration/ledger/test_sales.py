@@ -134,7 +134,7 @@ def test_the_largest_batch_item_prices_at_most_34_write_units(dynamodb_client, b
         pytest.skip("DynamoDB prices its items")
     sale_id = f"{uuid.uuid4().hex}"  # 32 characters, the longest
     lot_ids = [f"{uuid.uuid4().hex}{n:03d}".ljust(64, "x") for n in range(MAX_SALE_REQUEST_LOTS)]
-    sale = SaleRecord(sale_id=sale_id, title="\U0001d11e" * 200, seller="u" * 128, interval_s=3600,
+    sale = SaleRecord(sale_id=sale_id, title="\U0001d11e" * 200, seller="u" * 128, seller_handle="s" * 24, interval_s=3600,
                       first_closes_at=utc_now() + timedelta(hours=1), created_at=utc_now(), request_hash="f" * 64,
                       reserved=MAX_SALE_REQUEST_LOTS, lot_count=MAX_SALE_LOTS)
     batch = SaleBatch(first=0, request_id="f" * 64, lot_ids=lot_ids)

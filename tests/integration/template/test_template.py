@@ -104,6 +104,8 @@ CONFIRMATION_ENVIRONMENT = {"BID_CONFIRMATION_CAPS"}
 # The per-user quotas each function enforces (ledger/service/quotas.py reads them).
 BID_QUOTA_ENVIRONMENT = {"QUOTA_PENDING_BIDS_PER_LOT", "QUOTA_REJECTED_BIDS_PER_LOT_PER_HOUR"}
 LOT_QUOTA_ENVIRONMENT = {"QUOTA_LOTS_PER_DAY"}
+# Who may sell (handlers/rest.py seller_of), read by bootstrap.build.
+SELLING_ENVIRONMENT = {"ANYONE_MAY_SELL"}
 CONNECTION_QUOTA_ENVIRONMENT = {"QUOTA_CONNECTIONS_PER_USER", "QUOTA_SUBSCRIPTIONS_PER_CONNECTION"}
 # The public log: the routes read it; only the sequencer signs and archives.
 LOG_ENVIRONMENT = {"LOG_TABLE", "LOG_BUCKET", "LOG_ORIGIN"}
@@ -365,7 +367,7 @@ def test_environment_is_the_one_the_code_reads(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for lid in HANDLERS:
         extra = {"ConnectFunction": AUTH_ENVIRONMENT | CONNECTION_QUOTA_ENVIRONMENT,
-                 "LotApiFunction": AUTH_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT,
+                 "LotApiFunction": AUTH_ENVIRONMENT | LOT_QUOTA_ENVIRONMENT | SELLING_ENVIRONMENT,
                  "BroadcastLotChangesFunction": FAN_OUT_ENVIRONMENT,
                  "PlaceBidFunction": CONFIRMATION_ENVIRONMENT | BID_QUOTA_ENVIRONMENT,
                  "LogSequencerFunction": SEQUENCER_ENVIRONMENT,
@@ -391,6 +393,9 @@ def test_environment_is_the_one_the_code_reads(template):
     assert variables["CLOSE_TIMER_QUEUE_URL"] == {"Ref": "CloseTimerQueue"}
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
+    lot_api = function_properties(template, "LotApiFunction")["Environment"]["Variables"]
+    assert lot_api["ANYONE_MAY_SELL"] == {"Ref": "AnyoneMaySell"}
+    assert template["Parameters"]["AnyoneMaySell"]["Default"] == "false"
     broadcast = function_properties(template, "BroadcastLotChangesFunction")["Environment"]["Variables"]
     assert broadcast["FAN_OUT_QUEUE_URL"] == {"Ref": "FanOutQueue"}
     assert broadcast["FAN_OUT_PAGE_SIZE"] == {"Ref": "FanOutPageSize"}

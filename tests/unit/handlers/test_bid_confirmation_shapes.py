@@ -20,7 +20,7 @@ from tests.support.events import FakeContext, rest_event
 from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.support.app import LaggingClock, build_test_app
 from tests.support.events import FakeContext, rest_event, sqs_event
 from tests.support.queue import QUEUE_URL, TIMER_QUEUE_ARN, TIMER_QUEUE_URL, InMemorySqs, InMemoryTimerSqs
 
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 GRACE = 8
 
 
@@ -50,7 +50,7 @@ def app(sqs, timers) -> App:
 
 
 def create_lot(app: App, closes_in: timedelta) -> str:
-    lot_id = f"lot-{uuid.uuid4().hex[:8]}"
+    lot_id = f"sam-lot-{uuid.uuid4().hex[:8]}"
     terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
              "closes_at": format_time(utc_now() + closes_in)}
     response = lot_api.handler(rest_event("POST", "/lots", body=terms, claims=SELLER), FakeContext(), app)
@@ -142,7 +142,7 @@ def test_the_follow_up_timer_re_arms_a_lot_that_a_bid_queued_ahead_of_its_close_
     clock = LaggingClock()
     earlier = build_test_app(clock=clock)
     app = make_app(sqs, timers, commands=earlier.commands)
-    lot_id = "extended"
+    lot_id = "sam-extended"
     terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
              "closes_at": format_time(utc_now() - timedelta(seconds=GRACE + 1)), "soft_close_extension_s": 30}
     assert lot_api.handler(rest_event("POST", "/lots", body=terms, claims=SELLER), FakeContext(), app)["statusCode"] == 201
@@ -200,14 +200,14 @@ def test_a_timer_for_no_lot_and_a_message_that_is_no_timer_are_acknowledged(app,
 
 def test_a_sale_arms_the_timers_of_its_lots_closing_before_the_next_sweep_could(app, timers):
     first = utc_now() + timedelta(seconds=30)
-    lots = [{"lot_id": f"s-{i}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00"} for i in range(4)]
+    lots = [{"lot_id": f"sam-s-{i}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00"} for i in range(4)]
     sale = {"sale_id": "spring", "title": "Spring sale", "interval_s": 40, "first_closes_at": format_time(first), "lots": lots}
     response = lot_api.handler(rest_event("POST", "/sales", body=sale, claims=SELLER), FakeContext(), app)
     assert response["statusCode"] == 201, response["body"]
     # Due 38, 78, 118 and 158 s from now: the first three within the lookahead, the last the sweep's.
     armed = {json.loads(t["Body"])["lot_id"]: t["DelaySeconds"] for t in timers.waiting}
-    assert sorted(armed) == ["s-0", "s-1", "s-2"]
-    assert TIMER_LOOKAHEAD_S - 3 <= armed["s-2"] <= TIMER_LOOKAHEAD_S
+    assert sorted(armed) == ["sam-s-0", "sam-s-1", "sam-s-2"]
+    assert TIMER_LOOKAHEAD_S - 3 <= armed["sam-s-2"] <= TIMER_LOOKAHEAD_S
 
 
 def test_a_sale_of_500_lots_arms_its_timers_ten_to_a_call(app, timers):
@@ -216,7 +216,7 @@ def test_a_sale_of_500_lots_arms_its_timers_ten_to_a_call(app, timers):
     send = timers.send_message_batch
     timers.send_message_batch = lambda **request: calls.append(len(request["Entries"])) or send(**request)
     first = utc_now() + timedelta(seconds=30)
-    lots = [{"lot_id": f"b-{i}", "title": "Jug", "currency": "EUR", "starting_price": "1.00"} for i in range(500)]
+    lots = [{"lot_id": f"sam-b-{i}", "title": "Jug", "currency": "EUR", "starting_price": "1.00"} for i in range(500)]
     sale = {"sale_id": "big", "title": "Big sale", "interval_s": 1, "first_closes_at": format_time(first), "lots": lots}
     response = lot_api.handler(rest_event("POST", "/sales", body=sale, claims=SELLER), FakeContext(), app)
     assert response["statusCode"] == 201, response["body"][:300]

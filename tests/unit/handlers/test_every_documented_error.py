@@ -24,7 +24,7 @@ from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice"}
 BOB = {"sub": "bob"}
-SELLER = {"sub": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 ADMIN = {"sub": "root", "cognito:groups": "admin"}
 
 
@@ -46,7 +46,7 @@ class World:
 
     def lot(self, **terms: Any) -> str:
         self.count += 1
-        terms = {"lot_id": f"lot-{self.count}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+        terms = {"lot_id": f"sam-lot-{self.count}", "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
                  "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
         status, lot = self.call("POST", "/lots", body=terms, claims=SELLER)
         assert status == 201, lot
@@ -83,7 +83,7 @@ class World:
     def sale(self) -> str:
         body = {"sale_id": f"sale-{self.count}", "title": "Spring", "interval_s": 60,
                 "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
-                "lots": [{"lot_id": f"s{self.count}-1", "title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
+                "lots": [{"lot_id": f"sam-s{self.count}-1", "title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
         self.count += 1
         status, sale = self.call("POST", "/sales", body=body, claims=SELLER)
         assert status == 201, sale
@@ -94,7 +94,7 @@ class World:
         self.count += 1
         body = {"sale_id": f"approval-{self.count}", "title": "Estate", "interval_s": 60, "registration": "approval",
                 "first_closes_at": format_time(utc_now() + timedelta(minutes=30)),
-                "lots": [{"lot_id": f"a{self.count}-1", "title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
+                "lots": [{"lot_id": f"sam-a{self.count}-1", "title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
         status, sale = self.call("POST", "/sales", body=body, claims=SELLER)
         assert status == 201, sale
         return str(sale["sale_id"])
@@ -319,7 +319,19 @@ def _erase(bids: Callable[[World], object], moved_on: bool = False, damaged: boo
     return request
 
 
+def _squatting(route: tuple[str, str]) -> Request:
+    """The good request with another seller's lot id (the seller's own start with "sam-")."""
+    def body(w: World) -> Any:
+        good_body = ROUTES[route][1](w)
+        if route == ("POST", "/lots"):
+            return good_body | {"lot_id": "rolex-2027"}
+        return good_body | {"lots": [good_body["lots"][0] | {"lot_id": "rolex-2027"}]}
+    return good(route, body=body)
+
+
 SPECIFIC: dict[tuple[str, str, int, str], Request] = {
+    ("POST", "/lots", 403, "LOT_ID_RESERVED"): _squatting(("POST", "/lots")),
+    ("POST", "/sales", 403, "LOT_ID_RESERVED"): _squatting(("POST", "/sales")),
     ("POST", "/bid", 409, "LOT_CLOSED"): _bid_body(World.closed_lot),
     ("POST", "/bid", 403, "NOT_REGISTERED"): _bid_body(lambda w: w.lot(registration="approval")),
     ("POST", "/bid", 403, "REGISTRATION_PENDING"): _bid_body(lambda w: w.registered("lot")["lot_id"]),
@@ -370,7 +382,7 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
     ("POST", SALE_LOTS, 409, "LOT_ALREADY_EXISTS"): good(("POST", SALE_LOTS), body=lambda w: {"lots": [
         {"lot_id": w.lot(), "title": "Pot", "currency": "EUR", "starting_price": "5.00"}]}),
     ("POST", SALE_LOTS, 422, "RULE_BROKEN"): good(("POST", SALE_LOTS), body={"lots": [
-        {"lot_id": "twice", "title": "Pot", "currency": "EUR", "starting_price": "5.00"}] * 2}),
+        {"lot_id": "sam-twice", "title": "Pot", "currency": "EUR", "starting_price": "5.00"}] * 2}),
     ("POST", SALE_LOTS, 422, "SALE_FULL"): good(("POST", SALE_LOTS), params=_changed_sale(reserved=1000)),
     ("POST", SALE_LOTS, 500, "SALE_UNREADABLE"): good(("POST", SALE_LOTS), params=_changed_sale(first_closes_at="not a time")),
     ("POST", ERASE, 400, "INVALID_REQUEST"): good(("POST", ERASE), params={"user_id": "bad id!"}),

@@ -20,7 +20,7 @@ from tests.support.queue import QUEUE_URL, InMemorySqs
 
 ALICE = {"sub": "alice", "cognito:username": "alice"}
 BOB = {"sub": "bob", "cognito:username": "bob"}
-SELLER = {"sub": "sam", "cognito:username": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 
 
 def api(app: App, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
@@ -30,7 +30,7 @@ def api(app: App, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
 
 
 def create_lot(app: App, **terms: Any) -> dict[str, Any]:
-    terms = {"lot_id": f"lot-{uuid.uuid4().hex[:8]}", "title": "Blue vase", "currency": "EUR",
+    terms = {"lot_id": f"sam-lot-{uuid.uuid4().hex[:8]}", "title": "Blue vase", "currency": "EUR",
              "starting_price": "10.00", "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
     status, lot = api(app, "POST", "/lots", body=terms, claims=SELLER)
     assert status == 201, lot

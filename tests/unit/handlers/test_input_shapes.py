@@ -229,7 +229,7 @@ def test_lot_terms_not_as_documented_get_400_and_store_nothing(stack, change):
 )
 def test_lot_terms_valid_alone_but_not_together_get_422_and_store_nothing(stack, change):
     # Each value matches the published schema; only the lot's rule can refuse the mix.
-    lot_id = f"terms-{uuid.uuid4().hex[:12]}"
+    lot_id = f"sam-terms-{uuid.uuid4().hex[:12]}"
     terms = {"lot_id": lot_id, "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
              "closes_at": format_time(utc_now() + timedelta(minutes=30))} | change
     status, answer = api("POST", "/lots", body=terms, claims=SELLER)
@@ -325,7 +325,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
     # 429 on every route: API Gateway's throttling (the quota routes also count the caller's quotas).
     assert statuses == {
         ("POST", "/bid"): {"202", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
-        ("POST", "/lots"): {"201", "400", "401", "409", "413", "415", "422", "503", "429"},
+        ("POST", "/lots"): {"201", "400", "401", "403", "409", "413", "415", "422", "503", "429"},
         ("GET", "/lots"): {"200", "400", "503", "429"},
         ("GET", "/lots/{lot_id}"): {"200", "400", "401", "404", "422", "500", "503", "429"},
         ("POST", "/lots/{lot_id}/cancel"): {"200", "400", "401", "403", "404", "409", "413", "415", "500", "503", "429"},
@@ -342,7 +342,7 @@ def test_the_openapi_document_lists_every_status_each_route_answers(stack):
         ("GET", "/bids/{bid_id}/receipt"): {"200", "400", "401", "404", "500", "503", "429"},
         ("POST", "/bidders/{user_id}/erase"): {"200", "400", "401", "403", "409", "500", "503", "429"},
         ("GET", "/openapi.json"): {"200", "429"},
-        ("POST", "/sales"): {"201", "400", "401", "409", "413", "415", "422", "503", "429"},
+        ("POST", "/sales"): {"201", "400", "401", "403", "409", "413", "415", "422", "503", "429"},
         ("GET", "/sales/{sale_id}"): {"200", "400", "404", "500", "503", "429"},
         ("POST", "/sales/{sale_id}/lots"): {"201", "400", "401", "403", "404", "409", "413", "415", "422", "500", "503", "429"},
         ("GET", "/sales/{sale_id}/registrations"): {"200", "400", "401", "403", "404", "429", "503"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ledger.domain import rules
 from ledger.domain.bidder_records import records_from
 from ledger.domain.values import format_decimal
-from tests.unit.handlers.test_every_documented_error import ALICE, BOB, World
+from tests.unit.handlers.test_every_documented_error import ALICE, BOB, SELLER, World
 
 
 def test_a_confirmed_absurd_bid_is_refused_and_the_lot_stays_biddable():
@@ -85,7 +85,7 @@ def test_a_sale_whose_first_close_has_passed_is_refused_for_the_sale_not_for_its
     w = World()
     body = {"title": "Spring", "interval_s": 60, "first_closes_at": "2001-01-01T00:00:00Z",
             "lots": [{"title": "Jug", "currency": "EUR", "starting_price": "5.00"}]}
-    status, refused = w.call("POST", "/sales", body=body, claims={"sub": "sam"})
+    status, refused = w.call("POST", "/sales", body=body, claims=SELLER)
     assert (status, refused["error"]["code"], refused["error"]["details"]["field"]) == (422, "RULE_BROKEN", "first_closes_at")
     assert refused["error"]["message"] == "first_closes_at must be in the future" and "lot 1" not in refused["error"]["message"]
 

@@ -27,12 +27,12 @@ from tests.unit.handlers.test_handlers_in_memory import api
 
 ALICE = {"sub": "alice"}
 BOB = {"sub": "bob"}
-SELLER = {"sub": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 ADMIN = {"sub": "root", "cognito:groups": "admin"}
 
 
 def create_lot(app: App, **terms: Any) -> str:
-    terms = {"lot_id": f"lot-{uuid.uuid4().hex[:8]}", "title": "Blue vase", "currency": "EUR",
+    terms = {"lot_id": f"sam-lot-{uuid.uuid4().hex[:8]}", "title": "Blue vase", "currency": "EUR",
              "starting_price": "10.00", "closes_at": format_time(utc_now() + timedelta(minutes=30))} | terms
     status, lot = api(app, "POST", "/lots", body=terms, claims=SELLER)
     assert status == 201, lot

@@ -40,6 +40,9 @@ def app() -> App:
     return build_test_app(clock=Clock())
 
 
+# A seller whose handle is the prefix `terms` gives lot ids ("lot-0", ...).
+SELLER = {"sub": "sam", "cognito:groups": "sellers", "custom:seller_handle": "lot"}
+
 def terms(count: int, prefix: str | None = "lot", start: int = 0) -> list[dict[str, Any]]:
     """`count` lots' terms; with no prefix, without lot ids (the request gives them)."""
     return [{"title": f"Lot {n}", "currency": "EUR", "starting_price": "10.00"} | ({"lot_id": f"{prefix}-{n}"} if prefix else {})
@@ -204,7 +207,7 @@ def test_a_sale_stored_before_batches_is_read_and_added_to(app):
 def test_post_sales_lots_answers_201_and_get_pages_with_a_cursor(app):
     create(app, terms(3))
     event = rest_event("POST", "/sales/big/lots", resource="/sales/{sale_id}/lots", path_parameters={"sale_id": "big"},
-                       body={"lots": terms(2, start=3)}, claims={"sub": "sam"})
+                       body={"lots": terms(2, start=3)}, claims=SELLER)
     response = lot_api.handler(event, FakeContext(), app)
     answer = json.loads(response["body"])
     assert response["statusCode"] == 201, answer
@@ -248,6 +251,6 @@ def test_a_sale_s_body_may_be_up_to_1_mib_other_bodies_16_kib(app, resource, siz
             "lots": terms(3)} if resource == "/sales" else {"title": "x"}
     text = json.dumps(body)
     text = text[:-1] + " " * (size - len(text)) + "}"  # padded with white space to `size` bytes
-    response = lot_api.handler(rest_event("POST", resource, resource=resource, body=text, claims={"sub": "sam"}),
+    response = lot_api.handler(rest_event("POST", resource, resource=resource, body=text, claims=SELLER),
                                FakeContext(), app)
     assert response["statusCode"] == status, response["body"][:300]

@@ -23,7 +23,7 @@ from tests.support.events import FakeContext, rest_event
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 FIRST_CLOSE = START + timedelta(minutes=10)
-SELLER = {"sub": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 
 
 class Clock:
@@ -45,7 +45,7 @@ def app(clock: Clock) -> App:
 
 
 def sale_body(**fields: Any) -> dict[str, Any]:
-    lots = [{"lot_id": f"lot-{n}", "title": f"Lot {n}", "currency": "EUR", "starting_price": "10.00"} for n in (1, 2, 3)]
+    lots = [{"lot_id": f"sam-{n}", "title": f"Lot {n}", "currency": "EUR", "starting_price": "10.00"} for n in (1, 2, 3)]
     return {"sale_id": "spring", "title": "Spring sale", "interval_s": 60,
             "first_closes_at": format_time(FIRST_CLOSE), "lots": lots} | fields
 
@@ -117,20 +117,20 @@ def test_a_sale_request_of_500_lots_is_taken():
 def test_a_sale_creates_its_lots_in_order_each_with_its_close_time(app):
     made = app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     lots = made.lots
-    assert [lot.lot_id for lot in lots] == ["lot-1", "lot-2", "lot-3"] and made.sale.committed_lots == 3
+    assert [lot.lot_id for lot in lots] == ["sam-1", "sam-2", "sam-3"] and made.sale.committed_lots == 3
     assert [lot.closes_at for lot in lots] == rules.sale_close_times(FIRST_CLOSE, 60, 3)
     assert {(lot.seller, lot.sale_id, lot.status) for lot in lots} == {("sam", "spring", "OPEN")}
     again = app.sales.get_sale("spring")
     assert again.sale == made.sale and again.lots == lots and again.next_position is None
-    created = next(app.queries.lot_events("lot-2"))
+    created = next(app.queries.lot_events("sam-2"))
     assert isinstance(created, LotCreated) and created.sale_id == "spring"
-    assert verify(app.queries, "lot-2").ok
+    assert verify(app.queries, "sam-2").ok
 
 
 def test_a_late_bid_extends_only_its_own_lot(app, clock):
     app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
     clock.now = FIRST_CLOSE + timedelta(seconds=30)  # lot 2 closes in 30 s: inside its soft-close window
-    [result] = app.commands.execute("lot-2", [PlaceBid(bid_id="late", lot_id="lot-2", bidder="alice", amount="10.00",
+    [result] = app.commands.execute("sam-2", [PlaceBid(bid_id="late", lot_id="sam-2", bidder="alice", amount="10.00",
                                                       placed_at=clock.now)])
     assert result.bid is not None and result.bid.status == "ACCEPTED"
     lots = app.sales.get_sale("spring").lots
@@ -139,12 +139,12 @@ def test_a_late_bid_extends_only_its_own_lot(app, clock):
 
 
 def test_a_sale_with_a_lot_that_exists_writes_nothing(app):
-    app.lots.create_lot(CreateLot(lot_id="lot-2", title="Mine", currency="EUR", starting_price="1.00",
+    app.lots.create_lot(CreateLot(lot_id="sam-2", title="Mine", currency="EUR", starting_price="1.00",
                                      closes_at=FIRST_CLOSE), seller="sam")
     with pytest.raises(LotAlreadyExists) as refused:
         app.sales.create_sale(CreateSale.model_validate(sale_body()), seller="sam")
-    assert refused.value.details == {"lot_ids": ["lot-2"]}
-    assert app.queries.find_lot("lot-1") is None and app.queries.find_lot("lot-3") is None
+    assert refused.value.details == {"lot_ids": ["sam-2"]}
+    assert app.queries.find_lot("sam-1") is None and app.queries.find_lot("sam-3") is None
     with pytest.raises(SaleNotFound):
         app.sales.get_sale("spring")
 
@@ -162,7 +162,7 @@ def test_a_lot_twice_in_a_sale_is_refused(app):
     with pytest.raises(InvalidCommand, match="twice") as refused:
         app.sales.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
     assert refused.value.details["field"] == "lots.2.lot_id"
-    assert app.queries.find_lot("lot-1") is None
+    assert app.queries.find_lot("sam-1") is None
 
 
 def test_a_lot_whose_terms_break_a_rule_is_named(app):
@@ -171,8 +171,8 @@ def test_a_lot_whose_terms_break_a_rule_is_named(app):
     lots[2] |= {"hard_close_at": format_time(FIRST_CLOSE + timedelta(seconds=60))}
     with pytest.raises(InvalidCommand, match="lot 3") as refused:
         app.sales.create_sale(CreateSale.model_validate(sale_body(lots=lots)), seller="sam")
-    assert refused.value.details.items() >= {"lot_index": 2, "lot_id": "lot-3", "field": "hard_close_at"}.items()
-    assert app.queries.find_lot("lot-1") is None
+    assert refused.value.details.items() >= {"lot_index": 2, "lot_id": "sam-3", "field": "hard_close_at"}.items()
+    assert app.queries.find_lot("sam-1") is None
 
 
 def test_a_sale_closing_in_the_past_is_refused(app):
@@ -197,17 +197,17 @@ def test_a_lot_created_before_sales_hashes_as_it_did():
 def test_post_sales_answers_201_with_the_lots_and_get_lists_them_in_order(app):
     status, created = api(app, "POST", "/sales", body=sale_body(), claims=SELLER)
     assert status == 201, created
-    assert created["sale_id"] == "spring" and [lot["lot_id"] for lot in created["lots"]] == ["lot-1", "lot-2", "lot-3"]
+    assert created["sale_id"] == "spring" and [lot["lot_id"] for lot in created["lots"]] == ["sam-1", "sam-2", "sam-3"]
     status, sale = get_sale(app, "spring")
     assert status == 200
     # (The routes read the wall clock: lots that open at the test clock's 2030 are SCHEDULED.)
     assert [(lot["lot_id"], lot["closes_at"], lot["status"], lot["sale_id"]) for lot in sale["lots"]] == [
-        ("lot-1", "2030-01-01T12:10:00.000Z", "SCHEDULED", "spring"),
-        ("lot-2", "2030-01-01T12:11:00.000Z", "SCHEDULED", "spring"),
-        ("lot-3", "2030-01-01T12:12:00.000Z", "SCHEDULED", "spring"),
+        ("sam-1", "2030-01-01T12:10:00.000Z", "SCHEDULED", "spring"),
+        ("sam-2", "2030-01-01T12:11:00.000Z", "SCHEDULED", "spring"),
+        ("sam-3", "2030-01-01T12:12:00.000Z", "SCHEDULED", "spring"),
     ]
     assert (sale["title"], sale["interval_s"], sale["first_closes_at"]) == ("Spring sale", 60, "2030-01-01T12:10:00.000Z")
-    status, lot = api(app, "GET", "/lots/lot-2", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-2"})
+    status, lot = api(app, "GET", "/lots/sam-2", resource="/lots/{lot_id}", path_parameters={"lot_id": "sam-2"})
     assert (status, lot["sale_id"]) == (200, "spring")
 
 
@@ -223,7 +223,7 @@ def test_post_sales_answers_201_with_the_lots_and_get_lists_them_in_order(app):
 def test_refused_sales_answer_in_the_error_shape_and_write_nothing(app, body, claims, status, code):
     answered, error = api(app, "POST", "/sales", body=body, claims=claims)
     assert (answered, error["error"]["code"]) == (status, code)
-    assert get_sale(app, "spring")[0] == 404 and app.queries.find_lot("lot-1") is None
+    assert get_sale(app, "spring")[0] == 404 and app.queries.find_lot("sam-1") is None
 
 
 def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
@@ -233,18 +233,18 @@ def test_the_same_request_again_is_answered_with_the_sale_it_made(app, clock):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
     clock.now = FIRST_CLOSE + timedelta(minutes=5)  # even once its lots' close times have passed
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER) == (201, first)
-    assert [e.originator_version for e in app.queries.lot_events("lot-1")] == [1]  # nothing written again
+    assert [e.originator_version for e in app.queries.lot_events("sam-1")] == [1]  # nothing written again
 
 
 def test_an_existing_lot_or_sale_answers_409(app):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER)[0] == 201
     status, error = api(app, "POST", "/sales", body=sale_body(title="Another sale"), claims=SELLER)
     assert (status, error["error"]["code"]) == (409, "SALE_ALREADY_EXISTS")
-    status, error = api(app, "POST", "/sales", body=sale_body(), claims={"sub": "mallory"})
+    status, error = api(app, "POST", "/sales", body=sale_body(), claims={"sub": "mallory", "cognito:groups": "admin"})
     assert (status, error["error"]["code"]) == (409, "SALE_ALREADY_EXISTS")
     status, error = api(app, "POST", "/sales", body=sale_body(sale_id="autumn"), claims=SELLER)
     assert (status, error["error"]["code"], error["error"]["details"]) == (
-        409, "LOT_ALREADY_EXISTS", {"lot_ids": ["lot-1", "lot-2", "lot-3"]})
+        409, "LOT_ALREADY_EXISTS", {"lot_ids": ["sam-1", "sam-2", "sam-3"]})
     assert get_sale(app, "autumn")[0] == 404
 
 
@@ -255,8 +255,8 @@ def test_an_unknown_sale_is_404(app):
 
 def test_a_damaged_sale_item_is_a_500_in_the_error_shape_confined_to_the_sale(app):
     assert api(app, "POST", "/sales", body=sale_body(), claims=SELLER)[0] == 201
-    app.commands.store._sales["spring"]["lot_ids"] = "lot-1"  # type: ignore[attr-defined]
+    app.commands.store._sales["spring"]["lot_ids"] = "sam-1"  # type: ignore[attr-defined]
     status, error = get_sale(app, "spring")
     assert (status, error["error"]["code"], error["error"]["details"]) == (500, "SALE_UNREADABLE", {"sale_id": "spring"})
-    status, lot = api(app, "GET", "/lots/lot-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "lot-1"})
+    status, lot = api(app, "GET", "/lots/sam-1", resource="/lots/{lot_id}", path_parameters={"lot_id": "sam-1"})
     assert (status, lot["sale_id"]) == (200, "spring")

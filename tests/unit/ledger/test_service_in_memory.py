@@ -22,7 +22,7 @@ from tests.support.app import build_test_app, execute_one
 from tests.support.events import FakeContext, rest_event
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-SELLER = {"sub": "sam"}
+SELLER = {"sub": "sam", "cognito:username": "sam", "cognito:groups": "sellers", "custom:seller_handle": "sam"}
 ALICE = {"sub": "alice"}
 ADMIN = {"sub": "root", "cognito:groups": "admin"}
 

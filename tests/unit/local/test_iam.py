@@ -269,3 +269,52 @@ def test_place_bid_may_write_only_bid_items() -> None:
     for other in ("LOT#rolex", "PARKED#m1", "BIDDER#sub", "SALE#s1", "bid#lower"):
         assert put(other) == "implicit_deny", other
     assert place_bid.decide("dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": ["LOT#rolex"]}) == "allow"
+
+
+# -- the queue policy ------------------------------------------------------------------------
+
+
+def template_queue_policies() -> tuple[object, dict]:
+    from local.iam.policy import ResourcePolicy
+
+    app = SamTemplate.load(REPO / "template.yaml").resolve(LocalEndpoints.placeholder("us-east-1", ACCOUNT))
+    return app, {arn: ResourcePolicy(documents) for arn, documents in app.queue_policies.items()}
+
+
+def test_a_forged_send_from_a_function_the_queue_policy_does_not_name_is_refused() -> None:
+    """A function whose own role may send to ProcessBidQueue (a policy added by mistake, a
+    compromised dependency) is still refused, as AWS refuses it: the queue's policy denies
+    SendMessage to every role but the three that queue commands."""
+    app, queue_policies = template_queue_policies()
+    assert set(queue_policies) == {QUEUE}
+    may_send = policy({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE})
+    url = f"http://127.0.0.1:9/{ACCOUNT}/ProcessBidQueue.fifo"
+
+    def send_as(function: str) -> None:
+        session = botocore.session.get_session()
+        identity = Identity(ACCOUNT, f"samsold-local-{function}Role", function)
+        Enforcement(identity, may_send, WHERE, queue_policies).install(session)
+        client = session.create_client("sqs", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",
+                                       aws_access_key_id="local", aws_secret_access_key="local",
+                                       config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+        client.send_message(QueueUrl=url, MessageBody="{}", MessageGroupId="lot", MessageDeduplicationId="d")
+
+    for forger in ("LotApiFunction", "ProcessBidFunction", "ConnectFunction"):
+        with pytest.raises(ClientError) as raised:
+            send_as(forger)
+        assert raised.value.response["Error"]["Code"] == "AccessDenied"
+        assert raised.value.response["Error"]["Message"].endswith(
+            f"sqs:sendmessage on resource: {QUEUE} with an explicit deny in a resource-based policy")
+    for sender in ("PlaceBidFunction", "CloseDueLotsFunction", "CloseTimerFunction"):
+        with pytest.raises(EndpointConnectionError):  # allowed: the call was sent (nothing listens there)
+            send_as(sender)
+
+
+def test_the_queue_policy_denies_only_sends_and_only_to_its_queue() -> None:
+    _, queue_policies = template_queue_policies()
+    queue = queue_policies[QUEUE]
+    role = f"arn:aws:iam::{ACCOUNT}:role/samsold-local-LotApiFunctionRole"
+    assert queue.decide_for(role, "sqs:SendMessage", QUEUE) == "explicit_deny"
+    assert queue.decide_for(role, "sqs:ReceiveMessage", QUEUE) == "implicit_deny"
+    place_bid = f"arn:aws:iam::{ACCOUNT}:role/samsold-local-PlaceBidFunctionRole"
+    assert queue.decide_for(place_bid, "sqs:SendMessage", QUEUE) == "implicit_deny"

@@ -435,3 +435,12 @@ def test_buckets_and_kms_keys_stand_in_by_local_names_the_functions_can_use(tmp_
     assert {k: user.environment[k] for k in ("TILES", "ARCHIVE", "KEY", "TILES_ARN")} == {
         "TILES": "samsold-local-tiles", "ARCHIVE": "my-archive", "KEY": "samsold-local-signer",
         "TILES_ARN": "arn:aws:s3:::samsold-local-tiles"}
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [(None, "false"), ({"AnyoneMaySell": "true"}, "true")])
+def test_the_local_stack_takes_who_may_sell_from_the_template(overrides, expected):
+    """`samsold dev --parameter-overrides AnyoneMaySell=true` opens selling to anyone signed in, as in AWS."""
+    template = SamTemplate.load(Path(__file__).resolve().parents[3] / "template.yaml", overrides)
+    app = template.resolve(LocalEndpoints.placeholder("us-east-1", "000000000000"))
+    lot_api = next(f for f in app.functions if f.logical_id == "LotApiFunction")
+    assert lot_api.environment["ANYONE_MAY_SELL"] == expected

@@ -193,7 +193,7 @@ def test_readme_as_of_example_is_the_state_the_disputed_bid_met(monkeypatch):
         execute_one(application.commands, PlaceBid(bid_id=bid_id, lot_id="vase", bidder=bidder, amount=amount, placed_at=clock.now))
     monkeypatch.setattr(audit, "ledger_target", lambda *_: SimpleNamespace(app=application))
     section = README.read_text().split("## Investigating a dispute", 1)[1]
-    version = int(re.search(r"samsold as-of vase --version (\d+)", section).group(1))
+    version = int(re.search(r"samsold as-of sally-vase --version (\d+)", section).group(1))
     met = json.loads(samsold("dispute", "--bid", "b-2", "--json").output)
     assert (met["outcome"]["reason"], met["lot_state_met"]["version"]) == ("BELOW_OWN_MAXIMUM", version)
 

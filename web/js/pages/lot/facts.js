@@ -23,6 +23,9 @@ export function showFacts(previous, lot, you) {
   // A lot of a staggered sale links back to the sale's page.
   $("#lot-sale").hidden = !lot.sale_id;
   if (lot.sale_id) $("#lot-sale-link").setAttribute("href", saleHref(lot.sale_id));
+  // Who sells it, by their public handle (lots created before handles have none).
+  $("#lot-seller").hidden = !lot.seller;
+  setText($("#lot-seller-handle"), lot.seller || "");
   const badge = $("#lot-status");
   badge.dataset.status = lot.status;
   setText(badge, fmt.statusWord(lot));

@@ -8,6 +8,7 @@ export const LOT_TEMPLATE = `
       <h1 id="lot-title">Loading lot…</h1>
       <p class="badge" id="lot-status"></p>
     </div>
+    <p id="lot-seller" class="seller" hidden>Sold by <span id="lot-seller-handle"></span></p>
     <p id="lot-error" class="form-error" role="alert"></p>
     <div class="lot-grid">
       <section class="panel facts" aria-labelledby="facts-title">
