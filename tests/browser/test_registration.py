@@ -20,8 +20,8 @@ def test_a_bidder_registers_waits_is_approved_and_is_refused_past_the_limit(open
     created = seller.post("/sales", {
         "sale_id": sale_id, "title": "Country house sale", "interval_s": 60, "registration": "approval",
         "first_closes_at": format_time(utc_now() + timedelta(minutes=20)),
-        "lots": [{"lot_id": f"{prefix}-1", "title": "Brass lantern", "currency": "EUR", "starting_price": "10.00"},
-                 {"lot_id": f"{prefix}-2", "title": "Copper kettle", "currency": "EUR", "starting_price": "10.00"}]})
+        "lots": [{"lot_id": f"sam-{prefix}-1", "title": "Brass lantern", "currency": "EUR", "starting_price": "10.00"},
+                 {"lot_id": f"sam-{prefix}-2", "title": "Copper kettle", "currency": "EUR", "starting_price": "10.00"}]})
     assert created.status_code == 201, created.text
 
     page = open_page(f"#/sales/{sale_id}")
