@@ -31,8 +31,8 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder
 
 from ledger.domain.queued import BidRequestCheck
-from ledger.domain.sales import DRAFT_ATTRIBUTE
 from ledger.domain.registration import ExposureChange, RegistrationCheck
+from ledger.domain.sales import DRAFT_ATTRIBUTE
 from ledger.persistence import (
     BID_TOPICS,
     OPEN_STATUS,

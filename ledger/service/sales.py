@@ -111,7 +111,7 @@ class Sales:
             seller_handle=None if listed_as is None else listed_as.handle, interval_s=command.interval_s,
             first_closes_at=command.first_closes_at, created_at=now, request_hash=request,
             reserved=len(command.lots), lot_count=0, registration=command.registration,
-            currency=rules.sale_currency(command.registration, [terms.currency for terms in command.lots]),
+            currency=rules.sale_currency(command.registration, _currencies(command.lots)),
         )
         rules.check_sale_close_times(rules.sale_close_times(sale.first_closes_at, sale.interval_s, len(command.lots)), now)
         lots = self._new_lots(sale, 0, command.lots, request, seller, now, listed_as)
@@ -140,7 +140,7 @@ class Sales:
             sale = self._read_sale(sale_id)
             if sale.seller != seller:
                 raise NotAllowed("only the sale's seller may add lots to it", {"sale_id": sale_id})
-            rules.sale_currency(sale.registration, [terms.currency for terms in command.lots], sale.currency)
+            rules.sale_currency(sale.registration, _currencies(command.lots), sale.currency)
             taken = sale.positions_taken
             rules.check_sale_room(sale_id, sale.first_closes_at, taken, len(command.lots), now)
             rules.check_sale_close_times(
@@ -336,3 +336,8 @@ class Sales:
             except LotUnreadable:
                 continue
         return lots
+
+
+def _currencies(terms: Sequence[BaseModel]) -> list[str]:
+    """Each lot's currency, in order (`SaleLotTerms` is made at run time: mypy sees no fields)."""
+    return [str(lot.model_dump(include={"currency"})["currency"]) for lot in terms]
