@@ -217,7 +217,7 @@ def test_post_sales_lots_answers_201_and_get_pages_with_a_cursor(app):
         query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
         event = rest_event("GET", "/sales/big", resource="/sales/{sale_id}", path_parameters={"sale_id": "big"}, query=query)
         page = json.loads(lot_api.handler(event, FakeContext(), app)["body"])
-        assert page["items"] == page["lots"] and page["lot_count"] == 5
+        assert page["items"] == page["lots"] and page["lot_count"] == 5 and page["registration"] == "open"
         pages.append([lot["lot_id"] for lot in page["items"]])
         if (cursor := page["next"]) is None:
             break

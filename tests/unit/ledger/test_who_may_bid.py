@@ -59,6 +59,8 @@ def test_an_approval_sale_takes_bids_of_approved_registrations_only_named_by_pad
     scope, (jug, bowl) = _approval_sale(app)
     assert _bid(app, jug, "alice", "10.00").reason == "NOT_REGISTERED"
     assert _bid(app, bowl, "alice", "10.00").reason == "NOT_REGISTERED"  # an added lot needs approval too
+    page = app.sales.get_sale(scope.scope_id)
+    assert page.sale.registration == "approval" and [lot.registration for lot in page.lots] == ["approval"] * 2
     app.registrations.register(scope, "alice")
     assert _bid(app, jug, "alice", "10.00").reason == "REGISTRATION_PENDING"
     pending = _last_event(app, jug)
