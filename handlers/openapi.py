@@ -179,13 +179,15 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, dict[str, str]]] = {
               "NOT_IN_LOG": "none of the lot's events is in the log at that size"},
         422: {"RULE_BROKEN": "from is larger than the checkpoint's size"},
         500: UNREADABLE,
-    },    ("GET", "/bids/{bid_id}/receipt"): {
+    },
+    ("GET", "/bids/{bid_id}/receipt"): {
         404: {"BID_NOT_FOUND": "you have no decided bid of this id", "CHECKPOINT_NOT_FOUND": "the log has published no "
               "checkpoint yet", "NOT_IN_LOG": "the bid's event is not in the newest checkpoint yet"},
         500: UNREADABLE,
     },
     ("POST", "/bidders/{user_id}/erase"): {
         403: {"FORBIDDEN": "only administrators may erase a bidder"},
+        404: NO_ROUTE,
         409: {"INVALID_STATE": "a lot the bidder bid on is still open (details.lots): erase them once those end",
               "SNAPSHOT_CHANGED": "a lot moved on while its snapshot was refolded: erase again to finish"},
         500: UNREADABLE,

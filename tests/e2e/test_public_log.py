@@ -79,7 +79,8 @@ def test_from_a_bid_to_a_proof_checked_without_samsold_and_a_rewrite_caught(app_
 
 
 def test_a_receipt_is_its_bidders_alone_and_an_erasure_keeps_every_proof(app_stack, api, dev_auth, tmp_path) -> None:
-    seller, bob, eve = (Client(api, dev_auth.mint(name)) for name in ("sally", "bob-erased", "eve"))
+    seller = Client(api, dev_auth.mint("sally", seller=True))
+    bob, eve = (Client(api, dev_auth.mint(name)) for name in ("bob-erased", "eve"))
     lot = seller.create_lot()["lot_id"]
     bid_id = bob.bid(lot, "10.00")["bid_id"]
     bob.wait_for_outcome(bid_id)

@@ -393,7 +393,7 @@ SPECIFIC: dict[tuple[str, str, int, str], Request] = {
     ("POST", "/bidders/{user_id}/unblock", 400, "INVALID_REQUEST"): good(("POST", "/bidders/{user_id}/unblock"),
                                                                        params={"user_id": "bad id!"}),
     **{("POST", f"/bidders/{{user_id}}/{action}", 404, "NOT_FOUND"): good(
-        ("POST", f"/bidders/{{user_id}}/{action}"), params={"user_id": "\x84"}) for action in ("block", "unblock")},
+        ("POST", f"/bidders/{{user_id}}/{action}"), params={"user_id": "\x84"}) for action in ("block", "unblock", "erase")},
 }
 for _kind, _path in SCOPES.items():
     _reviews = [f"{_path}/registrations/{{user_id}}/{action}" for action in ("approve", "decline", "suspend")]
