@@ -110,7 +110,8 @@ def unique_name() -> str:
 
 def local_app_stack(tmp_path_factory):
     """template.yaml on the local runtime: real HTTP, real WebSockets, the real queue,
-    stream and schedule."""
+    stream and schedule. Its tables are in memory: nothing restarts this stack (the tests
+    about restarts start their own, on disk)."""
     stack = LocalStack(
         REPO / "template.yaml",
         tmp_path_factory.mktemp("samsold-data"),
@@ -119,6 +120,7 @@ def local_app_stack(tmp_path_factory):
         schedule_every=SWEEP_EVERY_S,
         static_dir=WEB_DIR,
         site=dev_site,
+        dynamodb_in_memory=True,
     )
     with stack:
         yield stack
