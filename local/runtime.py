@@ -19,7 +19,8 @@ soon as a call uses a permission for the first time or is refused.
 The functions' output (their CloudWatch logs: prints, Powertools' logs and metrics) goes to
 this process's stderr, or appended to `function_log`.
 
-Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key), made 0700
+Everything lives under the data directory (`dynamodb/`, `sqs/`, the auth key; DynamoDB
+Local's tables in memory instead with `dynamodb_in_memory=True`, for tests), made 0700
 (it holds the signing key and every bid), so a second start resumes where the first stopped.
 The functions get an access key made for the run (the one the gateway's `@connections`
 API checks signatures against), so no other process can post to or close a connection.
