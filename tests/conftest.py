@@ -108,9 +108,11 @@ def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
-def local_app_stack(tmp_path_factory):
+def local_app_stack(tmp_path_factory, dynamodb_in_memory: bool = True):
     """template.yaml on the local runtime: real HTTP, real WebSockets, the real queue,
-    stream and schedule."""
+    stream and schedule. Its tables are in memory unless told otherwise (a third less of
+    DynamoDB Local's CPU): nothing restarts these stacks (the tests about restarts start
+    their own, on disk)."""
     stack = LocalStack(
         REPO / "template.yaml",
         tmp_path_factory.mktemp("samsold-data"),
@@ -119,6 +121,7 @@ def local_app_stack(tmp_path_factory):
         schedule_every=SWEEP_EVERY_S,
         static_dir=WEB_DIR,
         site=dev_site,
+        dynamodb_in_memory=dynamodb_in_memory,
     )
     with stack:
         yield stack

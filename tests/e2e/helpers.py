@@ -56,8 +56,12 @@ def _decided(status: dict[str, Any]) -> dict[str, Any] | None:
     return status if status.get("status") in ("ACCEPTED", "REJECTED") else None
 
 
-def eventually(probe: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
+def eventually(probe: Callable[[], Any], timeout: float = 30, every: float = 0.05, at_most: float = 0.5) -> Any:
+    """The first truthy result of `probe`, asked again after `every` seconds, then after ever
+    longer pauses up to `at_most`: a probe goes through the stack (a function, DynamoDB
+    Local), and one every 0.1 s for a close seconds away costs more CPU than the close."""
     deadline = time.monotonic() + timeout
+    at_most = max(at_most, every)
     while True:
         value = probe()
         if value:
@@ -65,6 +69,7 @@ def eventually(probe: Callable[[], Any], timeout: float = 30, every: float = 0.1
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: last {value!r}")
         time.sleep(every)
+        every = min(every * 1.5, at_most)
 
 
 def websocket_protocols(token: str | None) -> list[Subprotocol]:

@@ -25,7 +25,7 @@ SWEEP_EVERY_S = 3600.0  # never within these tests
 def stack(tmp_path_factory):
     with LocalStack(REPO / "template.yaml", tmp_path_factory.mktemp("closing-data"), port=0,
                     parameter_overrides={"CloseGraceSeconds": str(GRACE_S)}, schedule_every=SWEEP_EVERY_S,
-                    static_dir=WEB_DIR, site=dev_site) as running:
+                    static_dir=WEB_DIR, site=dev_site, dynamodb_in_memory=True) as running:
         yield running
 
 

@@ -35,7 +35,7 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, request):
     request.getfixturevalue("leaky_environment")
-    with LocalStack(TEMPLATE, tmp_path_factory.mktemp("runtime"), schedule_every=0.5) as running:
+    with LocalStack(TEMPLATE, tmp_path_factory.mktemp("runtime"), schedule_every=0.5, dynamodb_in_memory=True) as running:
         yield running
 
 
