@@ -153,24 +153,31 @@ def test_verify_names_the_first_bad_version(app_stack, api, dev_auth):
         key = {"PK": {"S": lot_key(lot_id)}, "SK": {"S": event_key(version)}}
         return key, dynamodb.get_item(TableName=table, Key=key)["Item"]
 
-    changed_key, changed = item(lots[0], 3)
-    state = json.loads(changed["state"]["B"])
-    state["sealed"]["amount"] = state["sealed"]["amount"][::-1]  # the bid's maximum, committed to another value
-    changed["state"]["B"] = json.dumps(state).encode()
-    dynamodb.put_item(TableName=table, Item=changed)
-    deleted_key, _ = item(lots[1], 2)
-    dynamodb.delete_item(TableName=table, Key=deleted_key)
-    _, three = item(lots[2], 3)
-    _, four = item(lots[2], 4)
-    three["SK"], four["SK"] = four["SK"], three["SK"]
-    dynamodb.put_item(TableName=table, Item=three)
-    dynamodb.put_item(TableName=table, Item=four)
+    # The stack is shared: the lots are put back as they were after, so the public log's
+    # monitor (tests/e2e/test_public_log.py) finds nothing of this test's doing.
+    originals = [item(lots[0], 3)[1], item(lots[1], 2)[1], item(lots[2], 3)[1], item(lots[2], 4)[1]]
+    try:
+        changed_key, changed = item(lots[0], 3)
+        state = json.loads(changed["state"]["B"])
+        state["sealed"]["amount"] = state["sealed"]["amount"][::-1]  # the bid's maximum, committed to another value
+        changed["state"]["B"] = json.dumps(state).encode()
+        dynamodb.put_item(TableName=table, Item=changed)
+        deleted_key, _ = item(lots[1], 2)
+        dynamodb.delete_item(TableName=table, Key=deleted_key)
+        _, three = item(lots[2], 3)
+        _, four = item(lots[2], 4)
+        three["SK"], four["SK"] = four["SK"], three["SK"]
+        dynamodb.put_item(TableName=table, Item=three)
+        dynamodb.put_item(TableName=table, Item=four)
 
-    for lot_id, bad_version in zip(lots, (3, 2, 3), strict=True):
-        result = samsold(app_stack, "verify", lot_id)
-        assert result.exit_code == 1 and f"version {bad_version}" in result.output and lot_id in result.output
-    everything = samsold(app_stack, "verify", "--all")
-    assert everything.exit_code == 1 and all(lot_id in everything.output for lot_id in lots)
+        for lot_id, bad_version in zip(lots, (3, 2, 3), strict=True):
+            result = samsold(app_stack, "verify", lot_id)
+            assert result.exit_code == 1 and f"version {bad_version}" in result.output and lot_id in result.output
+        everything = samsold(app_stack, "verify", "--all")
+        assert everything.exit_code == 1 and all(lot_id in everything.output for lot_id in lots)
+    finally:
+        for original in originals:
+            dynamodb.put_item(TableName=table, Item=original)
 
 
 def test_dlq_redrive_moves_a_message_back_and_it_is_processed(app_stack, api, dev_auth):
