@@ -110,6 +110,15 @@ def test_a_seller_past_their_lots_for_the_day_is_told_when_to_come_back(app):
     assert new_lot(app, claims=other_seller)[0] == 201  # another seller's quota is their own
 
 
+def test_a_lot_id_already_taken_is_refused_without_using_a_lot_of_the_sellers_day(app):
+    status, created, _ = new_lot(app)
+    assert status == 201
+    terms = {"lot_id": created["lot_id"], "title": "Blue vase", "currency": "EUR", "starting_price": "10.00",
+             "closes_at": format_time(utc_now() + timedelta(minutes=30))}
+    for _ in range(3):
+        assert api(app, "POST", "/lots", body=terms, claims=SELLER)[0] == 409
+    assert [new_lot(app)[0] for _ in range(3)] == [201, 201, 429]  # the day's 3: one before, two after
+
 def test_a_quota_setting_that_is_not_a_whole_number_stops_the_start():
     with pytest.raises(ValueError, match="QUOTA_PENDING_BIDS_PER_LOT"):
         build({**IN_MEMORY, "QUOTA_PENDING_BIDS_PER_LOT": "0"})
