@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.domain.errors import BidderRefused, InvalidCommand, InvalidState
 from ledger.domain.events import GENESIS_HASH, LotEvent, keep_stored_topic
+from ledger.domain.state import stamp
 from ledger.domain.values import Money, UtcTime, fits_currency, format_decimal, minor_units, to_currency
 
 OPEN: Final = "open"
@@ -219,12 +220,6 @@ def evolve_registration(event: RegistrationEvent, state: Any) -> AnyState:
     raise TypeError(f"no fold for event type {type(event).__name__}")
 
 
-def _stamped(state: Any, event: RegistrationEvent) -> Any:
-    state.version = event.originator_version
-    state.head_hash = event.hash
-    state.updated_at = event.timestamp
-    return state
-
 
 def _registration(state: Any, event: RegistrationEvent) -> RegistrationState:
     if not isinstance(state, RegistrationState):
@@ -237,7 +232,7 @@ def _(event: RegistrationRequested, state: Any) -> AnyState:
     if state is not None:  # asked again after a decline
         state = _registration(state, event)
         state.status, state.reason, state.decided_by = PENDING, None, None
-        return _stamped(state, event)
+        return stamp(state, event)
     return RegistrationState(
         registration_id=event.originator_id, scope=event.scope, user_id=event.user_id, status=PENDING,
         requested_at=event.timestamp, updated_at=event.timestamp, version=event.originator_version, head_hash=event.hash,
@@ -249,21 +244,21 @@ def _(event: RegistrationApproved, state: Any) -> AnyState:
     state = _registration(state, event)
     state.status, state.paddle, state.limit, state.currency = APPROVED, event.paddle, event.limit, event.currency
     state.decided_by, state.reason = event.approved_by, None
-    return _stamped(state, event)
+    return stamp(state, event)
 
 
 @evolve_registration.register
 def _(event: RegistrationDeclined, state: Any) -> AnyState:
     state = _registration(state, event)
     state.status, state.decided_by, state.reason = DECLINED, event.declined_by, event.reason
-    return _stamped(state, event)
+    return stamp(state, event)
 
 
 @evolve_registration.register
 def _(event: RegistrationSuspended, state: Any) -> AnyState:
     state = _registration(state, event)
     state.status, state.decided_by, state.reason = SUSPENDED, event.suspended_by, event.reason
-    return _stamped(state, event)
+    return stamp(state, event)
 
 
 @evolve_registration.register
@@ -275,7 +270,7 @@ def _(event: BidderBlocked, state: Any) -> AnyState:
     if not isinstance(state, StandingState):
         raise ValueError(f"BidderBlocked at version {event.originator_version} follows a registration's events")
     state.blocked, state.reason, state.decided_by = True, event.reason, event.blocked_by
-    return _stamped(state, event)
+    return stamp(state, event)
 
 
 @evolve_registration.register
@@ -283,7 +278,7 @@ def _(event: BidderUnblocked, state: Any) -> AnyState:
     if not isinstance(state, StandingState):
         raise ValueError(f"BidderUnblocked at version {event.originator_version} has no BidderBlocked before it")
     state.blocked, state.reason, state.decided_by = False, None, event.unblocked_by
-    return _stamped(state, event)
+    return stamp(state, event)
 
 
 def fold_registration(events: Iterable[RegistrationEvent], state: AnyState | None = None) -> AnyState | None:

@@ -9,8 +9,9 @@ down as an item and read back is storage's business (`ledger.snapshot_item`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from functools import singledispatch
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -108,12 +109,25 @@ def alias_name(alias: int | None, paddles: bool = False) -> str | None:
     return f"Paddle {alias}" if paddles else f"Bidder {alias}"
 
 
+class _Folded(Protocol):
+    """Any fold's state: the version, head hash and time of its last event."""
+
+    version: int
+    head_hash: str
+    updated_at: datetime
+
+
+Stamped = TypeVar("Stamped", bound=_Folded)
+
+
 @singledispatch
 def evolve(event: LotEvent, state: LotSnapshot | None) -> LotSnapshot:
     raise TypeError(f"no fold for event type {type(event).__name__}")
 
 
-def _stamp(state: LotSnapshot, event: LotEvent) -> LotSnapshot:
+def stamp(state: Stamped, event: Any) -> Stamped:
+    """The state after `event` as every fold sees it: its version, head hash and time (a
+    lot's, a registration's, a bidder's standing)."""
     state.version = event.originator_version
     state.head_hash = event.hash
     state.updated_at = event.timestamp
@@ -175,14 +189,14 @@ def _(event: BidPlaced, state: LotSnapshot | None) -> LotSnapshot:
         state.leader_placed_at = event.placed_at
         state.leader_maximum = event.amount if event.price is not None else None
     state.bid_count += 1
-    return _stamp(state, event)
+    return stamp(state, event)
 
 
 @evolve.register
 def _(event: BidRejected, state: LotSnapshot | None) -> LotSnapshot:
     state = _existing(state, event)
     state.rejected_count += 1
-    return _stamp(state, event)
+    return stamp(state, event)
 
 
 @evolve.register
@@ -191,7 +205,7 @@ def _(event: LotClosed, state: LotSnapshot | None) -> LotSnapshot:
     state.status = "CLOSED"
     state.outcome = event.outcome  # type: ignore[assignment]
     state.closed_at = event.timestamp
-    return _stamp(state, event)
+    return stamp(state, event)
 
 
 @evolve.register
@@ -199,7 +213,7 @@ def _(event: LotCancelled, state: LotSnapshot | None) -> LotSnapshot:
     state = _existing(state, event)
     state.status = "CANCELLED"
     state.cancelled_at = event.timestamp  # the reason stays in the event: free text would unbound the item
-    return _stamp(state, event)
+    return stamp(state, event)
 
 
 @evolve.register
@@ -214,7 +228,7 @@ def _(event: BidRetracted, state: LotSnapshot | None) -> LotSnapshot:
     state.leader_alias = event.leader_alias
     state.leader_placed_at = event.leader_placed_at
     state.bid_count = event.bid_count
-    return _stamp(state, event)
+    return stamp(state, event)
 
 
 def fold(events: Iterable[LotEvent], state: LotSnapshot | None = None) -> LotSnapshot | None:

@@ -17,10 +17,13 @@ from ledger.dynamodb.errors import raise_for
 from ledger.dynamodb.items import from_item, strip_keys
 from ledger.dynamodb.table import BATCH_GET_LIMIT
 
+# BatchWriteItem's most keys a request.
+BATCH_WRITE_LIMIT = 25
+
 
 class TableAccess:
     """The Bids table through one boto3 client: single gets, paged queries and scans, and
-    batched gets, each mapping DynamoDB's failures onto the library's errors."""
+    batched gets and deletes, each mapping DynamoDB's failures onto the library's errors."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self.client = client
@@ -72,6 +75,18 @@ class TableAccess:
                     pk, sk = item["PK"]["S"], item["SK"]["S"]
                     yield pk, sk, strip_keys(from_item(item))
                 request = response.get("UnprocessedKeys") or {}
+                if request:
+                    time.sleep(0.05)
+
+    def _batch_delete(self, what: str, keys: Sequence[tuple[str, str]]) -> None:
+        """Delete the items at `keys` through BatchWriteItem (25 keys a request; unprocessed
+        keys sent again), as `_batch_get` reads them."""
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            chunk = [{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+                     for pk, sk in keys[start : start + BATCH_WRITE_LIMIT]]
+            request: dict[str, Any] = {self.table_name: chunk}
+            while request:
+                request = self._call(what, self.client.batch_write_item, RequestItems=request).get("UnprocessedItems") or {}
                 if request:
                     time.sleep(0.05)
 

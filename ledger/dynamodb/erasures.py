@@ -10,7 +10,6 @@ the day's, so each holds a day's erasures.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,8 +21,6 @@ from ledger.dynamodb.items import from_item, to_item
 from ledger.dynamodb.table import REGISTRATIONS_BY_BIDDER_INDEX, bid_key, bidder_key, disclosure_key, quota_key
 from ledger.persistence import ErasureRecords, lot_key
 
-# BatchWriteItem takes at most 25 requests.
-BATCH_WRITE_LIMIT = 25
 BID_RECORDS = ("REQUEST", "RECEIPT", "RETRACTION")
 
 
@@ -67,15 +64,7 @@ class ErasuresTable(TableAccess, ErasureRecords):
                 pending += [str(b) for b in from_item(item).get("pending", [])]
         bids = [(bid_key(b), sk) for b in dict.fromkeys([*bid_ids, *pending]) for sk in BID_RECORDS]
         keys += [(pk, sk) for pk, sk, _ in self._batch_get("delete_user_records", bids)]
-        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            requests = [{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
-                        for pk, sk in keys[start : start + BATCH_WRITE_LIMIT]]
-            batch: dict[str, Any] = {self.table_name: requests}
-            while batch:
-                response = self._call("delete_user_records", self.client.batch_write_item, RequestItems=batch)
-                batch = response.get("UnprocessedItems") or {}
-                if batch:
-                    time.sleep(0.05)
+        self._batch_delete("delete_user_records", keys)
         return len(keys)
 
     def record_erasure(self, record: Mapping[str, Any]) -> None:
